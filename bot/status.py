@@ -1,0 +1,133 @@
+"""What an index holds and whether it is current, read from its manifest (no model loaded)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+
+from bot.settings import Settings
+from index.documents import SourceChanges, compare_sources
+from index.errors import CitebotError
+from index.model import ModelSpec
+from index.store import IndexStore
+
+
+@dataclass
+class IndexStatus:
+    """The state of the configured index."""
+
+    index_dir: str
+    source_dir: str
+    exists: bool
+    manifest: dict[str, Any] = field(default_factory=dict)
+    problem: str | None = None
+    changes: SourceChanges = field(default_factory=SourceChanges)
+    model_matches: bool | None = None
+    size_bytes: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        manifest = self.manifest
+        return {
+            "index_dir": self.index_dir,
+            "source_dir": self.source_dir,
+            "exists": self.exists,
+            "problem": self.problem,
+            "built_at": manifest.get("built_at"),
+            "model": manifest.get("model"),
+            "model_matches_settings": self.model_matches,
+            "chunker": manifest.get("chunker"),
+            "vector_index": manifest.get("vector_index"),
+            "counts": manifest.get("counts"),
+            "documents": manifest.get("documents", []),
+            "skipped": manifest.get("skipped", []),
+            "size_bytes": self.size_bytes,
+            "sources_changed": bool(self.changes),
+            "changes": {
+                "added": list(self.changes.added),
+                "removed": list(self.changes.removed),
+                "modified": list(self.changes.modified),
+            },
+        }
+
+    def to_rich(self) -> Group:
+        """A readable summary for the terminal."""
+        if not self.exists or self.problem:
+            message = self.problem or f"No index at {self.index_dir}: run `citebot build`."
+            return Group(Text(message, style="yellow"))
+        manifest = self.manifest
+        model = manifest.get("model", {})
+        counts = manifest.get("counts", {})
+        lines = [
+            Text(f"Index     {self.index_dir} ({self.size_bytes / 1024:.0f} KiB)"),
+            Text(f"Built     {manifest.get('built_at')}"),
+            Text(
+                f"Model     {model.get('name')} (weights {str(model.get('weights_sha256'))[:12]}, "
+                f"{model.get('dimension')} dims, max {model.get('max_seq_length')} tokens)"
+            ),
+            Text(
+                f"Chunks    {counts.get('chunks')} chunks, {counts.get('sentences')} sentences; "
+                f"chunker {manifest.get('chunker')}"
+            ),
+        ]
+        if self.model_matches is False:
+            lines.append(
+                Text(
+                    "The configured model differs from the index's: run `citebot build`.",
+                    style="bold red",
+                )
+            )
+        table = Table("document", "paragraphs", "sha256", title=f"Sources ({self.source_dir})")
+        for document in manifest.get("documents", []):
+            table.add_row(
+                document["path"], str(document.get("paragraphs")), document["sha256"][:12]
+            )
+        lines_after = []
+        for skipped in manifest.get("skipped", []):
+            lines_after.append(Text(f"skipped: {skipped['reason']}", style="yellow"))
+        if self.changes:
+            lines_after.append(
+                Text(
+                    f"Sources changed since the build ({self.changes.describe()}): "
+                    "run `citebot build`.",
+                    style="bold yellow",
+                )
+            )
+        else:
+            lines_after.append(Text("Sources unchanged since the build.", style="green"))
+        return Group(*lines, table, *lines_after)
+
+
+def source_changes(settings: Settings, manifest: dict[str, Any]) -> SourceChanges:
+    """How the source directory differs from the files the index was built from."""
+    recorded = {d["path"]: d["sha256"] for d in manifest.get("documents", [])}
+    recorded.update({s["path"]: s.get("sha256", "") for s in manifest.get("skipped", [])})
+    return compare_sources(settings.source_dir, recorded)
+
+
+def index_status(settings: Settings) -> IndexStatus:
+    """Inspect the configured index without loading the model."""
+    store = IndexStore(settings.index_dir)
+    status = IndexStatus(str(settings.index_dir), str(settings.source_dir), exists=False)
+    try:
+        if not store.exists():
+            return status
+        status.exists = True
+        status.manifest = store.read_manifest()
+        status.size_bytes = store.size_bytes()
+    except CitebotError as error:
+        status.problem = str(error)
+        return status
+    status.changes = source_changes(settings, status.manifest)
+    try:
+        spec = ModelSpec.resolve(settings.model)
+        status.model_matches = (
+            status.manifest.get("model", {}).get("weights_sha256") == spec.weights_hash
+        )
+    except CitebotError as error:
+        status.problem = str(error)
+    return status

@@ -1,0 +1,88 @@
+"""The answer to a question: passages quoted from the sources, each with its citation."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Citation:
+    """Where a passage comes from: ``original_text[start:end]`` of ``document`` is the passage."""
+
+    document: str
+    section: str | None
+    paragraph: int
+    start: int
+    end: int
+
+    def label(self, separator: str = " › ") -> str:
+        """Human-readable citation: document › section › ¶N."""
+        parts = [self.document]
+        if self.section:
+            parts.append(self.section)
+        parts.append(f"¶{self.paragraph}")
+        return separator.join(parts)
+
+
+@dataclass(frozen=True, slots=True)
+class Passage:
+    """One quoted passage. ``highlight`` is the best-answering sentence, relative to ``text``."""
+
+    chunk_id: str
+    text: str
+    citation: Citation
+    score: float
+    highlight: tuple[int, int]
+
+    @property
+    def highlight_text(self) -> str:
+        """The best-answering sentence itself."""
+        return self.text[self.highlight[0] : self.highlight[1]]
+
+    def segments(self) -> tuple[str, str, str]:
+        """The passage split into (before, highlighted sentence, after)."""
+        start, end = self.highlight
+        return self.text[:start], self.text[start:end], self.text[end:]
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """Top passages for a question.
+
+    ``found`` is False when nothing in the index answers the question ("not in the source");
+    the passages are then the closest ones, to be shown as low-confidence.
+    ``notices`` are messages for the user about the question itself (e.g. it was shortened).
+    """
+
+    question: str
+    passages: tuple[Passage, ...]
+    found: bool = True
+    notices: tuple[str, ...] = field(default_factory=tuple)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form (schema documented in the README)."""
+        passages = []
+        for rank, passage in enumerate(self.passages, start=1):
+            start, end = passage.highlight
+            offset = passage.citation.start
+            passages.append(
+                {
+                    "rank": rank,
+                    "id": passage.chunk_id,
+                    "text": passage.text,
+                    "score": round(passage.score, 4),
+                    "highlight": {
+                        "start": offset + start,
+                        "end": offset + end,
+                        "text": passage.highlight_text,
+                    },
+                    "citation": asdict(passage.citation),
+                }
+            )
+        return {
+            "question": self.question,
+            "found": self.found,
+            "notices": list(self.notices),
+            "passages": passages,
+        }

@@ -1,0 +1,194 @@
+"""Building a Corpus from source documents: load, chunk, embed (re-using unchanged vectors)."""
+
+from __future__ import annotations
+
+import logging
+import platform
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from index.chunking import Chunker, normalize_for_search
+from index.corpus import Corpus, DocumentRecord
+from index.documents import DocumentSet, SkippedFile, load_documents
+from index.embedding import Embedder
+from index.errors import CitebotError
+from index.store import FORMAT_VERSION, IndexStore
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[int, int], None]
+"""Called as progress(done, total) while texts are embedded."""
+
+_VERSIONED = ("citebot", "sentence-transformers", "transformers", "torch", "faiss-cpu", "numpy")
+
+
+@dataclass(frozen=True)
+class BuildReport:
+    """What a build did."""
+
+    documents: int
+    chunks: int
+    sentences: int
+    embedded: int
+    reused: int
+    seconds: float
+    index_bytes: int
+    skipped: tuple[SkippedFile, ...]
+    directory: Path
+
+
+def build_index(
+    source_dir: Path,
+    store: IndexStore,
+    embedder: Embedder,
+    chunker: Chunker,
+    progress: Progress | None = None,
+) -> tuple[Corpus, BuildReport]:
+    """Build an index of every document under ``source_dir`` and make it live in ``store``.
+
+    Vectors of texts that an existing index (same model) already holds are re-used, not
+    re-embedded. Raises SourceError when there is nothing to index.
+    """
+    started = time.perf_counter()
+    document_set = load_documents(source_dir)
+    corpus, embedded, reused = assemble_corpus(document_set, embedder, chunker, store, progress)
+    directory = store.save(corpus)
+    report = BuildReport(
+        documents=len(corpus.documents),
+        chunks=len(corpus.chunks),
+        sentences=len(corpus.sentence_vectors),
+        embedded=embedded,
+        reused=reused,
+        seconds=time.perf_counter() - started,
+        index_bytes=store.size_bytes(),
+        skipped=document_set.skipped,
+        directory=directory,
+    )
+    return corpus, report
+
+
+def assemble_corpus(
+    document_set: DocumentSet,
+    embedder: Embedder,
+    chunker: Chunker,
+    previous: IndexStore | None = None,
+    progress: Progress | None = None,
+) -> tuple[Corpus, int, int]:
+    """Chunk and embed documents in memory; returns (corpus, texts embedded, texts re-used)."""
+    import faiss
+
+    chunks = [chunk for document in document_set.documents for chunk in chunker.chunk(document)]
+    documents = {
+        d.path: DocumentRecord(d.path, d.content_hash, d.text) for d in document_set.documents
+    }
+    chunk_texts = [normalize_for_search(chunk.text) for chunk in chunks]
+    sentence_texts = [
+        normalize_for_search(documents[chunk.document].text[start:end])
+        for chunk in chunks
+        for start, end in chunk.sentences
+    ]
+    known = _known_vectors(previous, embedder) if previous is not None else {}
+    missing = list(dict.fromkeys(t for t in chunk_texts + sentence_texts if t not in known))
+    reused = len(set(chunk_texts + sentence_texts)) - len(missing)
+    if missing:
+        done = 0
+
+        def advance(count: int) -> None:
+            nonlocal done
+            done += count
+            if progress is not None:
+                progress(done, len(missing))
+
+        if progress is not None:
+            progress(0, len(missing))
+        vectors = embedder.encode(missing, progress=advance)
+        known.update(zip(missing, vectors, strict=True))
+    dimension = embedder.spec.dimension
+    chunk_matrix = _stack([known[t] for t in chunk_texts], dimension)
+    sentence_matrix = _stack([known[t] for t in sentence_texts], dimension)
+    vector_index = faiss.IndexFlatIP(dimension)
+    vector_index.add(chunk_matrix)
+    manifest = _manifest(document_set, chunker, embedder, len(chunks), len(sentence_texts))
+    corpus = Corpus(documents, chunks, vector_index, sentence_matrix, manifest)
+    return corpus, len(missing), reused
+
+
+def _known_vectors(store: IndexStore, embedder: Embedder) -> dict[str, np.ndarray]:
+    """Vectors an existing index holds for each text it embedded, when built with this model."""
+    if not store.exists():
+        return {}
+    try:
+        manifest = store.read_manifest()
+        if manifest.get("model", {}).get("weights_sha256") != embedder.spec.weights_hash:
+            return {}
+        corpus = store.load(embedder.spec, manifest.get("chunker", {}))
+    except CitebotError as error:
+        log.info("previous index not re-used: %s", error)
+        return {}
+    known: dict[str, np.ndarray] = {}
+    for chunk, vector in zip(corpus.chunks, corpus.chunk_vectors(), strict=True):
+        known[normalize_for_search(chunk.text)] = vector
+    texts = corpus.documents
+    rows = (
+        normalize_for_search(texts[chunk.document].text[start:end])
+        for chunk in corpus.chunks
+        for start, end in chunk.sentences
+    )
+    for text, vector in zip(rows, corpus.sentence_vectors, strict=True):
+        known[text] = vector
+    return known
+
+
+def _stack(rows: list[np.ndarray], dimension: int) -> np.ndarray:
+    if not rows:
+        return np.zeros((0, dimension), dtype=np.float32)
+    return np.ascontiguousarray(np.vstack(rows), dtype=np.float32)
+
+
+def _manifest(
+    document_set: DocumentSet, chunker: Chunker, embedder: Embedder, chunks: int, sentences: int
+) -> dict[str, Any]:
+    spec = embedder.spec
+    return {
+        "format_version": FORMAT_VERSION,
+        "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "model": {
+            "name": spec.name,
+            "weights_sha256": spec.weights_hash,
+            "dimension": spec.dimension,
+            "max_seq_length": spec.max_seq_length,
+        },
+        "chunker": chunker.parameters,
+        "vector_index": {"type": "flat", "metric": "inner_product"},
+        "counts": {
+            "documents": len(document_set.documents),
+            "chunks": chunks,
+            "sentences": sentences,
+        },
+        "documents": [
+            {"path": d.path, "sha256": d.content_hash, "paragraphs": len(d.paragraphs)}
+            for d in document_set.documents
+        ],
+        "skipped": [
+            {"path": s.path, "sha256": s.content_hash, "reason": s.reason}
+            for s in document_set.skipped
+        ],
+        "versions": {"python": platform.python_version(), **_versions()},
+    }
+
+
+def _versions() -> dict[str, str]:
+    found = {}
+    for name in _VERSIONED:
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return found

@@ -1,0 +1,268 @@
+"""Persisting a Corpus: FAISS vectors + chunk records + manifest, swapped in atomically.
+
+Layout of an index directory::
+
+    CURRENT                 name of the live build (replaced atomically with os.replace)
+    <build>/manifest.json   format, model (name, weights hash, dimension, max_seq_length),
+                            chunker parameters, documents with content hashes, build time, versions
+    <build>/chunks.faiss    one vector per chunk
+    <build>/sentences.npy   one vector per sentence
+    <build>/chunks.json     chunk records (columns)
+    <build>/documents.json  document texts and hashes
+
+A build is written to ``.tmp-<build>`` beside the live one and renamed into place; only then is
+CURRENT switched. A build that dies half-way leaves the previous build live.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from index.chunking import Chunk
+from index.corpus import Corpus, DocumentRecord
+from index.errors import IndexCorruptError, IndexMismatchError, IndexMissingError
+from index.model import ModelSpec
+
+log = logging.getLogger(__name__)
+
+FORMAT_VERSION = 1
+CURRENT = "CURRENT"
+MANIFEST = "manifest.json"
+_TMP_PREFIX = ".tmp-"
+REBUILD_HINT = "run `citebot build` to rebuild it"
+
+
+@dataclass(frozen=True)
+class IndexStore:
+    """An index directory on disk."""
+
+    directory: Path
+
+    def current_build(self) -> Path | None:
+        """Directory of the live build, or None when there is none."""
+        pointer = self.directory / CURRENT
+        try:
+            name = pointer.read_text(encoding="utf-8").strip()
+        except FileNotFoundError:
+            return None
+        except OSError as error:
+            raise IndexCorruptError(
+                f"index at {self.directory} is unreadable ({error}): {REBUILD_HINT}"
+            ) from None
+        if not name or "/" in name or name.startswith("."):
+            raise IndexCorruptError(
+                f"index at {self.directory} has a damaged CURRENT file: {REBUILD_HINT}"
+            )
+        return self.directory / name
+
+    def exists(self) -> bool:
+        """Whether a build is live here."""
+        build = self.current_build()
+        return build is not None and build.is_dir()
+
+    def read_manifest(self) -> dict[str, Any]:
+        """The live build's manifest (raises IndexMissingError / IndexCorruptError)."""
+        build = self._live_build()
+        try:
+            return json.loads((build / MANIFEST).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as error:
+            raise IndexCorruptError(
+                f"index at {self.directory} has an unreadable manifest ({type(error).__name__}): "
+                f"{REBUILD_HINT}"
+            ) from None
+
+    def size_bytes(self) -> int:
+        """Bytes on disk of the live build."""
+        build = self.current_build()
+        if build is None or not build.is_dir():
+            return 0
+        return sum(f.stat().st_size for f in build.iterdir() if f.is_file())
+
+    def save(self, corpus: Corpus) -> Path:
+        """Write ``corpus`` as a new build and make it live atomically; return its directory."""
+        import faiss
+
+        self.directory.mkdir(parents=True, exist_ok=True)
+        name = time.strftime("build-%Y%m%dT%H%M%S-") + uuid.uuid4().hex[:8]
+        staging = self.directory / f"{_TMP_PREFIX}{name}"
+        staging.mkdir()
+        try:
+            _write_json(
+                staging / "documents.json",
+                [
+                    {"path": d.path, "content_hash": d.content_hash, "text": d.text}
+                    for d in corpus.documents.values()
+                ],
+            )
+            _write_json(staging / "chunks.json", _chunk_columns(corpus))
+            with (staging / "sentences.npy").open("wb") as handle:
+                np.save(handle, corpus.sentence_vectors.astype(np.float32), allow_pickle=False)
+                _sync(handle)
+            faiss.write_index(corpus.vector_index, str(staging / "chunks.faiss"))
+            _sync_path(staging / "chunks.faiss")
+            _write_json(
+                staging / MANIFEST, corpus.manifest, indent=2
+            )  # last: its presence marks completion
+            _sync_path(staging)
+            final = self.directory / name
+            os.replace(staging, final)
+            pointer = self.directory / f"{_TMP_PREFIX}{CURRENT}"
+            pointer.write_text(name + "\n", encoding="utf-8")
+            _sync_path(pointer)
+            os.replace(pointer, self.directory / CURRENT)
+            _sync_path(self.directory)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        self._remove_old_builds(keep=name)
+        return final
+
+    def load(self, model: ModelSpec, chunker_parameters: dict[str, Any]) -> Corpus:
+        """Load the live build, refusing one built with another model or chunking."""
+        import faiss
+
+        manifest = self.read_manifest()
+        check_manifest(manifest, model, chunker_parameters, self.directory)
+        build = self._live_build()
+        try:
+            documents = {
+                entry["path"]: DocumentRecord(entry["path"], entry["content_hash"], entry["text"])
+                for entry in json.loads((build / "documents.json").read_text(encoding="utf-8"))
+            }
+            columns = json.loads((build / "chunks.json").read_text(encoding="utf-8"))
+            chunks = _chunks_from_columns(columns, documents)
+            vector_index = faiss.read_index(str(build / "chunks.faiss"))
+            sentence_vectors = np.load(build / "sentences.npy", allow_pickle=False)
+        except (OSError, ValueError, KeyError, IndexError, TypeError, RuntimeError) as error:
+            log.debug("index load failed", exc_info=True)
+            raise IndexCorruptError(
+                f"index at {self.directory} is damaged ({type(error).__name__}): {REBUILD_HINT}"
+            ) from None
+        sentence_total = sum(len(c.sentences) for c in chunks)
+        if (
+            vector_index.ntotal != len(chunks)
+            or vector_index.d != model.dimension
+            or sentence_vectors.shape != (sentence_total, model.dimension)
+        ):
+            raise IndexCorruptError(
+                f"index at {self.directory} is inconsistent (vector and chunk counts differ): "
+                f"{REBUILD_HINT}"
+            )
+        return Corpus(documents, chunks, vector_index, sentence_vectors, manifest)
+
+    def _live_build(self) -> Path:
+        build = self.current_build()
+        if build is None:
+            raise IndexMissingError(f"no index at {self.directory}: run `citebot build` first")
+        if not (build / MANIFEST).is_file():
+            raise IndexCorruptError(f"index at {self.directory} is incomplete: {REBUILD_HINT}")
+        return build
+
+    def _remove_old_builds(self, keep: str) -> None:
+        for entry in self.directory.iterdir():
+            if (
+                entry.is_dir()
+                and entry.name != keep
+                and (entry.name.startswith("build-") or entry.name.startswith(_TMP_PREFIX))
+            ):
+                shutil.rmtree(entry, ignore_errors=True)
+
+
+def check_manifest(
+    manifest: dict[str, Any], model: ModelSpec, chunker_parameters: dict[str, Any], where: Path
+) -> None:
+    """Raise IndexMismatchError when the index does not match the model or chunking in use."""
+    version = manifest.get("format_version")
+    if version != FORMAT_VERSION:
+        raise IndexMismatchError(
+            f"index at {where} has format {version}, this citebot reads format {FORMAT_VERSION}: "
+            f"{REBUILD_HINT}"
+        )
+    built_with = manifest.get("model", {})
+    if built_with.get("weights_sha256") != model.weights_hash:
+        raise IndexMismatchError(
+            f"index at {where} was built with model {built_with.get('name')!r} "
+            f"(weights {str(built_with.get('weights_sha256'))[:12]}) but the configured model is "
+            f"{model.name!r} (weights {model.weights_hash[:12]}): {REBUILD_HINT}, "
+            "or set CITEBOT_MODEL back"
+        )
+    if manifest.get("chunker") != chunker_parameters:
+        raise IndexMismatchError(
+            f"index at {where} was chunked with {manifest.get('chunker')} but the settings ask for "
+            f"{chunker_parameters}: {REBUILD_HINT}, or set CITEBOT_CHUNK_TOKENS back"
+        )
+
+
+def _chunk_columns(corpus: Corpus) -> dict[str, Any]:
+    paths = list(corpus.documents)
+    position = {path: i for i, path in enumerate(paths)}
+    chunks = corpus.chunks
+    return {
+        "documents": paths,
+        "id": [c.id for c in chunks],
+        "document": [position[c.document] for c in chunks],
+        "section": [c.section for c in chunks],
+        "paragraph": [c.paragraph for c in chunks],
+        "start": [c.start for c in chunks],
+        "end": [c.end for c in chunks],
+        "sentences": [[offset for span in c.sentences for offset in span] for c in chunks],
+    }
+
+
+def _chunks_from_columns(
+    columns: dict[str, Any], documents: dict[str, DocumentRecord]
+) -> list[Chunk]:
+    paths = columns["documents"]
+    chunks = []
+    for i, chunk_id in enumerate(columns["id"]):
+        path = paths[columns["document"][i]]
+        start, end = columns["start"][i], columns["end"][i]
+        flat = columns["sentences"][i]
+        chunks.append(
+            Chunk(
+                id=chunk_id,
+                document=path,
+                section=columns["section"][i],
+                paragraph=columns["paragraph"][i],
+                start=start,
+                end=end,
+                text=documents[path].text[start:end],
+                sentences=tuple(zip(flat[0::2], flat[1::2], strict=True)),
+            )
+        )
+    return chunks
+
+
+def _write_json(path: Path, data: Any, indent: int | None = None) -> None:
+    with path.open("w", encoding="utf-8") as handle:
+        separators = None if indent else (",", ":")
+        json.dump(data, handle, ensure_ascii=False, indent=indent, separators=separators)
+        _sync(handle)
+
+
+def _sync(handle: Any) -> None:
+    handle.flush()
+    os.fsync(handle.fileno())
+
+
+def _sync_path(path: Path) -> None:
+    try:
+        descriptor = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(descriptor)
+    except OSError:
+        pass
+    finally:
+        os.close(descriptor)

@@ -1,0 +1,82 @@
+#!/usr/bin/env python3
+"""Set citebot up in ./.venv (idempotent) and run the console or the test suite.
+
+    python3 scripts/bootstrap.py console     # set up, then ask questions about source_docs/
+    python3 scripts/bootstrap.py test        # set up, then run ruff and the whole test suite
+
+Needs only Python 3.11+ and git. torch is installed first as the CPU build: here
+`pip install torch==2.13.0` takes a CPU wheel that lies on this machine's disk; elsewhere set
+CITEBOT_TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu (see README) so pip does not pull
+the multi-GB CUDA build.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+VENV = ROOT / ".venv"
+TORCH = "torch==2.13.0"
+STAMP = VENV / ".citebot-installed"
+
+
+def python() -> Path:
+    """The virtual environment's interpreter."""
+    return VENV / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+
+
+def run(*args: str | Path) -> None:
+    """Run a command, stopping with its exit status on failure."""
+    result = subprocess.run([str(a) for a in args], cwd=ROOT)
+    if result.returncode != 0:
+        sys.exit(result.returncode)
+
+
+def pip(*args: str) -> None:
+    run(python(), "-m", "pip", "--disable-pip-version-check", "-q", *args)
+
+
+def setup() -> None:
+    """Create the venv and install citebot with its dev tools, unless already up to date."""
+    if sys.version_info < (3, 11):  # noqa: UP036 - this script is what tells old Pythons so
+        sys.exit(f"citebot needs Python 3.11 or newer; this is {sys.version.split()[0]}")
+    if not python().exists():
+        print("Creating .venv …", flush=True)
+        venv.EnvBuilder(with_pip=True).create(VENV)
+    wanted = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    if STAMP.exists() and STAMP.read_text().strip() == wanted:
+        return
+    print(
+        "Installing citebot and its dependencies into .venv (first run takes a few minutes) …",
+        flush=True,
+    )
+    index_url = os.environ.get("CITEBOT_TORCH_INDEX_URL")
+    torch_args = ["--index-url", index_url] if index_url else []
+    pip("install", TORCH, *torch_args)
+    pip("install", "-e", ".[dev]")
+    STAMP.write_text(wanted)
+
+
+def main() -> None:
+    action = sys.argv[1] if len(sys.argv) > 1 else "console"
+    setup()
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    if action == "setup":
+        return
+    if action == "console":
+        os.chdir(ROOT)
+        os.execve(python(), [str(python()), "-m", "bot", "console", *sys.argv[2:]], env)
+    if action == "test":
+        run(python(), "-m", "ruff", "check", ".")
+        os.chdir(ROOT)
+        os.execve(python(), [str(python()), "-m", "pytest", *sys.argv[2:]], env)
+    sys.exit(f"usage: {sys.argv[0]} [console|test|setup]")
+
+
+if __name__ == "__main__":
+    main()
