@@ -1,0 +1,315 @@
+"""Answers as Discord messages: escaped, highlighted, and always within Discord's size limits.
+
+Everything that comes from outside the bot (quoted source text, the user's question, document and
+section names, engine notices) goes through :func:`escape`, so ``@everyone``, ``<@123>``, ``**``
+and backticks render literally. The only markdown the bot adds itself is the block quote and the
+bold around the best-answering sentence.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import discord
+
+from index.answer import Answer, Passage
+
+# Discord's documented limits.
+CONTENT_LIMIT = 2000
+EMBEDS_PER_MESSAGE = 10
+EMBED_TOTAL_LIMIT = 6000
+TITLE_LIMIT = 256
+DESCRIPTION_LIMIT = 4096
+FIELDS_PER_EMBED = 25
+FIELD_NAME_LIMIT = 256
+FIELD_VALUE_LIMIT = 1024
+FOOTER_LIMIT = 2048
+AUTHOR_LIMIT = 256
+
+# Our own margins: stay a little under the totals so rounding never matters.
+TOTAL_BUDGET = EMBED_TOTAL_LIMIT - 100
+TITLE_BUDGET = 200
+QUESTION_ECHO_CHARS = 300
+NOTICE_CHARS = 300
+MAX_NOTICES = 3
+
+FOOTER = "Answers are quotes from the indexed sources — check the citation."
+SHORTENED_NOTE = "\n*(Passage shortened — the full text is in the cited source.)*"
+NOT_FOUND = "**Not in the source.** I couldn't find an answer to this in the indexed documents."
+NOT_FOUND_CLOSEST = " The closest passages are below; they probably don't answer it."
+NO_MORE = "No more passages for this question."
+ELLIPSIS = "…"
+
+COLOUR_FOUND = discord.Colour.blurple()
+COLOUR_NOT_FOUND = discord.Colour.light_grey()
+
+_ANGLE = re.compile(r"<")
+
+
+def escape(text: str) -> str:
+    """Make text render literally: no markdown, no mentions, no ``<@id>``/``<#id>``/``<t:…>``."""
+    text = discord.utils.escape_markdown(text)
+    text = discord.utils.escape_mentions(text)
+    # ``<@123>`` with a short id, channel links, timestamps and custom emoji all start with "<".
+    return _ANGLE.sub(r"\\<", text)
+
+
+def clip(text: str, limit: int) -> str:
+    """Shorten ``text`` to at most ``limit`` characters, on a word boundary, with an ellipsis."""
+    if len(text) <= limit:
+        return text
+    if limit <= len(ELLIPSIS):
+        return ELLIPSIS[:limit]
+    cut = text[: limit - len(ELLIPSIS)]
+    space = max(cut.rfind(" "), cut.rfind("\n"))
+    if space >= len(cut) // 2:
+        cut = cut[:space]
+    return cut.rstrip() + ELLIPSIS
+
+
+def _clip_start(text: str, limit: int) -> str:
+    """Keep at most ``limit`` characters from the end of ``text``, starting on a word boundary."""
+    if len(text) <= limit:
+        return text
+    if limit <= len(ELLIPSIS):
+        return ELLIPSIS if text else ""
+    cut = text[len(text) - (limit - len(ELLIPSIS)) :]
+    space = min((i for i in (cut.find(" "), cut.find("\n")) if i >= 0), default=-1)
+    if 0 <= space <= len(cut) // 2:
+        cut = cut[space + 1 :]
+    return ELLIPSIS + cut.lstrip()
+
+
+def escape_clipped(text: str, limit: int) -> str:
+    """Escape ``text`` and make sure the escaped form fits ``limit`` characters."""
+    raw = limit
+    while True:
+        out = escape(clip(text, raw))
+        if len(out) <= limit or raw <= 1:
+            return out[:limit] if len(out) > limit else out
+        raw -= max(1, len(out) - limit)
+
+
+def _bold(text: str) -> str:
+    """Escape ``text`` and bold it line by line (markers must hug non-space characters)."""
+    lines = []
+    for line in text.split("\n"):
+        core = line.strip()
+        if not core:
+            lines.append(line)
+            continue
+        lead = line[: len(line) - len(line.lstrip())]
+        trail = line[len(line.rstrip()) :]
+        lines.append(f"{lead}**{escape(core)}**{trail}")
+    return "\n".join(lines)
+
+
+def _quote_block(markdown: str) -> str:
+    """Prefix every line with ``> `` so the passage renders as a quotation."""
+    return "\n".join(f"> {line}" for line in markdown.split("\n"))
+
+
+def _render_segments(before: str, highlight: str, after: str) -> str:
+    return _quote_block(escape(before) + _bold(highlight) + escape(after))
+
+
+def _window(before: str, highlight: str, after: str, size: int) -> tuple[str, str, str]:
+    """At most ~``size`` raw characters around the highlight: highlight first, then context."""
+    shown = clip(highlight, size) if highlight else ""
+    rest = max(0, size - len(shown))
+    if not shown:
+        # No highlight: show the start of the passage.
+        return "", "", clip(before + after, max(rest, 1))
+    after_share = rest * 2 // 3 if before else rest
+    tail = clip(after, after_share) if after_share > 0 else (ELLIPSIS if after.strip() else "")
+    head_room = rest - len(tail)
+    head = _clip_start(before, head_room) if head_room > 0 else (ELLIPSIS if before.strip() else "")
+    if tail and not tail[0].isspace() and after[:1].isspace():
+        tail = " " + tail
+    if head and not head[-1].isspace() and before[-1:].isspace():
+        head = head + " "
+    return head, shown, tail
+
+
+def render_passage(passage: Passage, limit: int) -> tuple[str, bool]:
+    """The passage as a quotation with its best sentence in bold, at most ``limit`` characters.
+
+    Returns ``(markdown, shortened)``. A shortened passage keeps the highlighted sentence (cut
+    on a word boundary only if it alone is too long), ends with an ellipsis and carries a note.
+    """
+    before, highlight, after = passage.segments()
+    full = _render_segments(before, highlight, after)
+    if len(full) <= limit:
+        return full, False
+    budget = limit - len(SHORTENED_NOTE)
+    if budget <= len("> " + ELLIPSIS):
+        return (("> " + ELLIPSIS)[:limit], True)
+    low, high = 1, len(passage.text)
+    best = "> " + ELLIPSIS
+    while low <= high:
+        mid = (low + high) // 2
+        candidate = _render_segments(*_window(before, highlight, after, mid))
+        if len(candidate) <= budget:
+            best, low = candidate, mid + 1
+        else:
+            high = mid - 1
+    return best + SHORTENED_NOTE, True
+
+
+def _share(needs: Sequence[int], total: int, cap: int) -> list[int]:
+    """Split ``total`` between items wanting ``needs``: small ones get all, large share the rest."""
+    shares = [0] * len(needs)
+    remaining = total
+    pending = sorted(range(len(needs)), key=lambda i: needs[i])
+    while pending:
+        fair = remaining // len(pending)
+        index = pending[0]
+        want = min(needs[index], cap)
+        if want <= fair:
+            shares[index] = want
+            remaining -= want
+            pending.pop(0)
+            continue
+        for index in pending:
+            shares[index] = min(fair, cap)
+        break
+    return shares
+
+
+@dataclass(frozen=True)
+class RenderedAnswer:
+    """A message ready to send: ``content`` plus ``embeds``, all within Discord's limits."""
+
+    content: str
+    embeds: list[discord.Embed] = field(default_factory=list)
+    passage_ids: tuple[str, ...] = ()
+    shortened: int = 0
+
+
+def render_answer(answer: Answer, *, offset: int = 0, echo_question: bool = True) -> RenderedAnswer:
+    """Render an Answer: the question and notices in the content, one embed per passage."""
+    lines: list[str] = []
+    if echo_question:
+        lines.append(f"**Q:** {escape_clipped(answer.question, QUESTION_ECHO_CHARS)}")
+    passages = answer.passages[:EMBEDS_PER_MESSAGE]
+    if not answer.found:
+        lines.append(NOT_FOUND + (NOT_FOUND_CLOSEST if passages else ""))
+    elif not passages:
+        lines.append(NO_MORE if offset else NOT_FOUND)
+    for notice in answer.notices[:MAX_NOTICES]:
+        lines.append(f"*{escape_clipped(notice, NOTICE_CHARS)}*")
+    content = clip("\n".join(lines), CONTENT_LIMIT)
+
+    colour = COLOUR_FOUND if answer.found else COLOUR_NOT_FOUND
+    titles = [
+        escape_clipped(f"{offset + rank}. {p.citation.label()}", TITLE_BUDGET)
+        for rank, p in enumerate(passages, start=1)
+    ]
+    footers = [f"Score {p.score:.2f}" for p in passages]
+    if footers:
+        footers[-1] += f" · {FOOTER}"
+    overhead = sum(len(t) + len(f) for t, f in zip(titles, footers, strict=True))
+    needs = [len(_render_segments(*p.segments())) for p in passages]
+    limits = _share(needs, max(0, TOTAL_BUDGET - overhead), DESCRIPTION_LIMIT)
+
+    embeds = []
+    shortened = 0
+    for passage, title, footer, limit in zip(passages, titles, footers, limits, strict=True):
+        description, was_cut = render_passage(passage, limit)
+        shortened += was_cut
+        embed = discord.Embed(title=title, description=description, colour=colour)
+        embed.set_footer(text=footer)
+        embeds.append(embed)
+    return RenderedAnswer(
+        content=content,
+        embeds=embeds,
+        passage_ids=tuple(p.chunk_id for p in passages),
+        shortened=shortened,
+    )
+
+
+def render_sources(sources: Sequence[Any], built_at: datetime | None) -> discord.Embed:
+    """The indexed documents: one field per document (name, chunks, sections)."""
+    if built_at is not None:
+        stamp = int(built_at.timestamp())
+        description = f"Index built <t:{stamp}:f> (<t:{stamp}:R>)."
+    else:
+        description = "The index has not been built yet."
+    total_chunks = sum(int(source.chunks) for source in sources)
+    description += f"\n{len(sources)} document(s), {total_chunks} chunk(s)."
+    embed = discord.Embed(title="Indexed sources", description=description, colour=COLOUR_FOUND)
+    shown = list(sources)[: FIELDS_PER_EMBED - 1]
+    for source in shown:
+        sections = [escape(s) for s in source.sections if s]
+        value = f"{source.chunks} chunk(s)"
+        if sections:
+            value += " · sections: " + ", ".join(sections)
+        embed.add_field(
+            name=escape_clipped(source.document, FIELD_NAME_LIMIT // 2),
+            value=clip(value, 300),
+            inline=False,
+        )
+    if len(sources) > len(shown):
+        embed.add_field(name="…", value=f"and {len(sources) - len(shown)} more", inline=False)
+    embed.set_footer(text=FOOTER)
+    return embed
+
+
+def render_build_report(report: Any) -> str:
+    """A rebuild summary: documents, chunks, seconds, and any skipped files."""
+    text = (
+        f"Rebuilt the index: {report.documents} document(s), {report.chunks} chunk(s) "
+        f"in {report.seconds:.1f} s."
+    )
+    skipped = list(getattr(report, "skipped", []) or [])
+    if skipped:
+        text += f"\nSkipped {len(skipped)} file(s):"
+        for path, reason in skipped[:10]:
+            text += f"\n- {escape_clipped(str(path), 150)}: {escape_clipped(str(reason), 200)}"
+        if len(skipped) > 10:
+            text += f"\n- and {len(skipped) - 10} more"
+    return clip(text, CONTENT_LIMIT)
+
+
+def embed_length(embed: dict[str, Any]) -> int:
+    """Characters Discord counts towards the 6000 total for one embed payload."""
+    total = len(embed.get("title", "") or "") + len(embed.get("description", "") or "")
+    total += len((embed.get("footer") or {}).get("text", "") or "")
+    total += len((embed.get("author") or {}).get("name", "") or "")
+    for item in embed.get("fields", []) or []:
+        total += len(item.get("name", "")) + len(item.get("value", ""))
+    return total
+
+
+def limit_problems(payload: dict[str, Any]) -> list[str]:
+    """Every Discord size limit a message payload breaks (empty when it is fine to send)."""
+    problems = []
+    content = payload.get("content") or ""
+    if len(content) > CONTENT_LIMIT:
+        problems.append(f"content is {len(content)} > {CONTENT_LIMIT}")
+    embeds = payload.get("embeds") or []
+    if len(embeds) > EMBEDS_PER_MESSAGE:
+        problems.append(f"{len(embeds)} embeds > {EMBEDS_PER_MESSAGE}")
+    total = 0
+    for number, embed in enumerate(embeds):
+        checks = [
+            ("title", len(embed.get("title", "") or ""), TITLE_LIMIT),
+            ("description", len(embed.get("description", "") or ""), DESCRIPTION_LIMIT),
+            ("footer", len((embed.get("footer") or {}).get("text", "") or ""), FOOTER_LIMIT),
+            ("author", len((embed.get("author") or {}).get("name", "") or ""), AUTHOR_LIMIT),
+            ("fields", len(embed.get("fields", []) or []), FIELDS_PER_EMBED),
+        ]
+        for item in embed.get("fields", []) or []:
+            checks.append(("field name", len(item.get("name", "")), FIELD_NAME_LIMIT))
+            checks.append(("field value", len(item.get("value", "")), FIELD_VALUE_LIMIT))
+        for name, size, limit in checks:
+            if size > limit:
+                problems.append(f"embed {number} {name} is {size} > {limit}")
+        total += embed_length(embed)
+    if total > EMBED_TOTAL_LIMIT:
+        problems.append(f"embeds total {total} > {EMBED_TOTAL_LIMIT}")
+    return problems
