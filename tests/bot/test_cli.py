@@ -1,0 +1,176 @@
+import json
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from bot.cli import main
+from tests.conftest import ROOT, SOURCE_DIR
+
+QUESTION = "Which Russian official visited Seoul?"
+
+
+def run_cli(*args: str, stdin: str | None = None, env: dict | None = None, cwd=None):
+    import os
+
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("CITEBOT_")}
+    full_env.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=full_env,
+        cwd=cwd or ROOT,
+        timeout=300,
+    )
+
+
+def test_ask_json_end_to_end(built_index_dir, article_text):
+    result = run_cli(
+        "--index-dir",
+        str(built_index_dir),
+        "--source-dir",
+        str(SOURCE_DIR),
+        "ask",
+        "--json",
+        QUESTION,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    data = json.loads(result.stdout)
+    first = data["passages"][0]
+    assert "Sergei Lavrov" in first["text"]
+    citation = first["citation"]
+    assert set(citation) == {"document", "section", "paragraph", "start", "end"}
+    assert article_text[citation["start"] : citation["end"]] == first["text"]
+    highlight = first["highlight"]
+    assert article_text[highlight["start"] : highlight["end"]] == highlight["text"]
+    assert data["found"] is True and data["question"] == QUESTION
+
+
+def test_help_does_not_import_torch():
+    code = (
+        "import sys\n"
+        "from bot.cli import main\n"
+        "for argv in (['--help'], ['build', '--help'], ['info']):\n"
+        "    try:\n"
+        "        main(argv)\n"
+        "    except SystemExit:\n"
+        "        pass\n"
+        "assert 'torch' not in sys.modules, 'torch imported'\n"
+        "assert 'sentence_transformers' not in sys.modules\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+
+
+def test_ask_builds_on_first_use_and_says_so(tmp_path, capsys):
+    status = main(
+        ["--index-dir", str(tmp_path / "idx"), "--source-dir", str(SOURCE_DIR), "ask", QUESTION]
+    )
+    out, err = capsys.readouterr()
+    assert status == 0
+    assert "No index yet" in err and "Indexed 1 document(s)" in err
+    assert "Sergei Lavrov" in out and "¶11" in out
+    assert "China and Russia are additional complications" in out
+    assert "**" in out  # the best sentence stands out in plain text
+
+
+def test_model_change_without_rebuild_is_refused(
+    index_copy, tmp_path, model_spec, capsys, monkeypatch
+):
+    other = tmp_path / "other-model"
+    shutil.copytree(model_spec.path, other)
+    with (other / "model.safetensors").open("ab") as handle:
+        handle.write(b"\0")
+    monkeypatch.setenv("CITEBOT_MODEL", str(other))
+    status = main(
+        ["--index-dir", str(index_copy), "--source-dir", str(SOURCE_DIR), "ask", QUESTION]
+    )
+    _out, err = capsys.readouterr()
+    assert status == 1
+    assert "citebot build" in err and "model" in err
+    assert "Traceback" not in err
+
+
+def test_bad_setting_is_one_line_naming_the_key(monkeypatch, capsys):
+    monkeypatch.setenv("CITEBOT_TOP_K", "zero")
+    assert main(["info"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "CITEBOT_TOP_K" in err and "\n" not in err and "Traceback" not in err
+
+
+def test_chunk_tokens_above_model_limit(monkeypatch, tmp_path, capsys):
+    monkeypatch.setenv("CITEBOT_CHUNK_TOKENS", "512")
+    status = main(["--index-dir", str(tmp_path / "i"), "--source-dir", str(SOURCE_DIR), "build"])
+    assert status == 1
+    assert "CITEBOT_CHUNK_TOKENS" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("question", ["   ", "?!"])
+def test_empty_question(built_index_dir, capsys, question):
+    status = main(
+        ["--index-dir", str(built_index_dir), "--source-dir", str(SOURCE_DIR), "ask", question]
+    )
+    assert status == 1
+    assert "question" in capsys.readouterr().err
+
+
+def test_missing_source_dir_message(tmp_path, capsys):
+    status = main(
+        ["--index-dir", str(tmp_path / "i"), "--source-dir", str(tmp_path / "none"), "build"]
+    )
+    assert status == 1
+    err = capsys.readouterr().err
+    assert "does not exist" in err and "CITEBOT_SOURCE_DIR" in err
+
+
+def test_build_skips_bad_file_and_reports(tmp_path, capsys):
+    sources = tmp_path / "src"
+    sources.mkdir()
+    shutil.copy(SOURCE_DIR / "north-korea-allied-coordination.txt", sources)
+    (sources / "broken.txt").write_bytes(b"\xff\xfe bad bytes")
+    status = main(["--index-dir", str(tmp_path / "i"), "--source-dir", str(sources), "build"])
+    out, err = capsys.readouterr()
+    assert status == 0
+    assert "broken.txt" in err and "UTF-8" in err
+    assert "Indexed 1 document(s): 17 chunks" in out
+    # info reports the index and that nothing changed (the broken file is known)
+    assert (
+        main(["--index-dir", str(tmp_path / "i"), "--source-dir", str(sources), "info", "--json"])
+        == 0
+    )
+    info = json.loads(capsys.readouterr().out)
+    assert info["exists"] and info["sources_changed"] is False
+    assert info["counts"]["chunks"] == 17 and info["model_matches_settings"] is True
+    (sources / "new.md").write_text("# New\n\nFresh text.", encoding="utf-8")
+    main(["--index-dir", str(tmp_path / "i"), "--source-dir", str(sources), "info", "--json"])
+    assert json.loads(capsys.readouterr().out)["changes"]["added"] == ["new.md"]
+
+
+def test_console_reads_questions_from_a_pipe(built_index_dir):
+    result = run_cli(
+        "--index-dir",
+        str(built_index_dir),
+        "--source-dir",
+        str(SOURCE_DIR),
+        "console",
+        "--k",
+        "1",
+        stdin=f"{QUESTION}\n\n:k 2\n   \n:sources\nWhat about bread recipes?\n:quit\n",
+    )
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "Sergei Lavrov" in out and "[1] north-korea-allied-coordination.txt" in out
+    assert "Showing 2 passage(s)" in out
+    assert "Not in the source" in out
+    assert "Traceback" not in out + result.stderr
+
+
+def test_unknown_index_dir_info(tmp_path, capsys):
+    assert main(["--index-dir", str(tmp_path / "x"), "info"]) == 0
+    assert "No index" in capsys.readouterr().out

@@ -1,0 +1,64 @@
+"""Shared fixtures: the real bundled model and a real index of the bundled article, built once."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from bot.engine import Engine
+from bot.settings import Settings
+from index.model import ModelSpec
+
+ROOT = Path(__file__).resolve().parent.parent
+SOURCE_DIR = ROOT / "source_docs"
+ARTICLE = SOURCE_DIR / "north-korea-allied-coordination.txt"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_settings(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory):
+    """Tests never read the developer's .env or CITEBOT_* variables."""
+    import os
+
+    for key in list(os.environ):
+        if key.startswith("CITEBOT_"):
+            monkeypatch.delenv(key)
+    monkeypatch.chdir(tmp_path_factory.mktemp("cwd"))
+
+
+@pytest.fixture(scope="session")
+def model_spec() -> ModelSpec:
+    """The bundled all-MiniLM-L6-v2."""
+    return ModelSpec.resolve("all-MiniLM-L6-v2")
+
+
+@pytest.fixture(scope="session")
+def built_index_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An index of the bundled article, built once per test session (do not modify it)."""
+    index_dir = tmp_path_factory.mktemp("index") / "index"
+    engine = Engine(Settings(source_dir=SOURCE_DIR, index_dir=index_dir))
+    engine.load(build_if_missing=True)
+    return index_dir
+
+
+@pytest.fixture(scope="session")
+def engine(built_index_dir: Path) -> Engine:
+    """A loaded engine over the bundled article (shared: read-only use)."""
+    engine = Engine(Settings(source_dir=SOURCE_DIR, index_dir=built_index_dir))
+    engine.load(build_if_missing=False)
+    return engine
+
+
+@pytest.fixture
+def index_copy(built_index_dir: Path, tmp_path: Path) -> Path:
+    """A private copy of the built index that a test may damage."""
+    target = tmp_path / "index"
+    shutil.copytree(built_index_dir, target)
+    return target
+
+
+@pytest.fixture
+def article_text() -> str:
+    """The bundled article's text as decoded for citations."""
+    return ARTICLE.read_bytes().decode("utf-8-sig")

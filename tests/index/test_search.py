@@ -1,0 +1,59 @@
+import pytest
+
+from index.errors import QuestionError
+from index.question import prepare_question
+
+
+def test_lavrov_first_with_exact_citation(engine, article_text):
+    answer = engine.search("Which Russian official visited Seoul?", k=3)
+    assert answer.found
+    first = answer.passages[0]
+    assert "Sergei Lavrov" in first.text
+    citation = first.citation
+    assert citation.document == "north-korea-allied-coordination.txt"
+    assert citation.section == "China and Russia are additional complications"
+    assert citation.paragraph == 11
+    assert article_text[citation.start : citation.end] == first.text
+    start, end = first.highlight
+    assert 0 <= start < end <= len(first.text)
+    assert first.highlight_text.strip() == first.highlight_text
+    assert "¶11" in citation.label()
+
+
+def test_every_passage_is_an_exact_quote(engine, article_text):
+    for question in ["sanctions", "What did China do?", "human rights resolution", "Olympics"]:
+        for passage in engine.search(question, k=5).passages:
+            c = passage.citation
+            assert article_text[c.start : c.end] == passage.text
+
+
+def test_k_and_offset_page_through_distinct_passages(engine):
+    first = engine.search("North Korea missiles", k=2)
+    more = engine.search("North Korea missiles", k=2, offset=2)
+    ids = [p.chunk_id for p in first.passages + more.passages]
+    assert len(ids) == 4 and len(set(ids)) == 4
+    scores = [p.score for p in first.passages + more.passages]
+    assert scores == sorted(scores, reverse=True)
+
+
+def test_off_topic_question_is_not_in_the_source(engine):
+    answer = engine.search("What is a good recipe for sourdough bread?")
+    assert not answer.found
+    assert answer.passages  # still the closest ones, as low-confidence
+
+
+@pytest.mark.parametrize("question", ["", "   \n\t ", "???", "\x00\x07"])
+def test_empty_questions_are_refused(engine, question):
+    with pytest.raises(QuestionError):
+        engine.search(question)
+
+
+def test_huge_question_is_cut_with_notice(engine):
+    answer = engine.search("Which Russian official visited Seoul? " + "blah " * 2000)
+    assert answer.notices and "1,000" in answer.notices[0]
+    assert len(answer.question) <= 1000
+
+
+def test_control_characters_are_stripped():
+    prepared = prepare_question("Who\x00 visited\u200b\x1b Seoul?\n\n")
+    assert prepared.text == "Who visited Seoul?"

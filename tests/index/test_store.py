@@ -1,0 +1,150 @@
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.engine import Engine
+from bot.settings import Settings
+from index.errors import IndexCorruptError, IndexMismatchError, IndexMissingError
+from index.model import ModelSpec
+from index.store import IndexStore
+from tests.conftest import ROOT, SOURCE_DIR
+
+
+def chunker_params(spec: ModelSpec, tokens: int = 256) -> dict:
+    return {"version": 1, "max_tokens": tokens}
+
+
+def test_manifest_records_model_chunker_documents(built_index_dir, model_spec):
+    manifest = IndexStore(built_index_dir).read_manifest()
+    assert manifest["format_version"] == 1
+    assert manifest["model"]["weights_sha256"] == model_spec.weights_hash
+    assert manifest["model"]["dimension"] == 384 and manifest["model"]["max_seq_length"] == 256
+    assert manifest["chunker"] == chunker_params(model_spec)
+    assert manifest["documents"][0]["path"] == "north-korea-allied-coordination.txt"
+    assert len(manifest["documents"][0]["sha256"]) == 64
+    assert {"sentence-transformers", "faiss-cpu", "torch", "numpy"} <= set(manifest["versions"])
+    assert manifest["built_at"]
+
+
+def test_missing_index(tmp_path, model_spec):
+    with pytest.raises(IndexMissingError, match="citebot build"):
+        IndexStore(tmp_path / "none").load(model_spec, chunker_params(model_spec))
+
+
+@pytest.mark.parametrize("damage", ["manifest", "faiss", "chunks", "current", "sentences"])
+def test_corrupt_index_is_refused_with_remedy(index_copy, model_spec, damage):
+    store = IndexStore(index_copy)
+    build = store.current_build()
+    if damage == "manifest":
+        (build / "manifest.json").write_text("{not json", encoding="utf-8")
+    elif damage == "faiss":
+        (build / "chunks.faiss").write_bytes(b"garbage")
+    elif damage == "chunks":
+        (build / "chunks.json").write_text('{"id": [1]}', encoding="utf-8")
+    elif damage == "sentences":
+        (build / "sentences.npy").write_bytes(b"\x93NUMPY broken")
+    else:
+        (index_copy / "CURRENT").write_text("../../etc", encoding="utf-8")
+    with pytest.raises(IndexCorruptError, match="citebot build"):
+        store.load(model_spec, chunker_params(model_spec))
+
+
+def test_chunker_mismatch_is_refused(index_copy, model_spec):
+    with pytest.raises(IndexMismatchError, match="CITEBOT_CHUNK_TOKENS"):
+        IndexStore(index_copy).load(model_spec, chunker_params(model_spec, 128))
+
+
+@pytest.fixture
+def other_model(tmp_path, model_spec) -> Path:
+    """A model directory like the bundled one but with different weights bytes."""
+    target = tmp_path / "other-model"
+    shutil.copytree(model_spec.path, target)
+    with (target / "model.safetensors").open("ab") as handle:
+        handle.write(b"\0")
+    return target
+
+
+def test_model_mismatch_is_refused(index_copy, other_model):
+    with pytest.raises(IndexMismatchError, match="citebot build"):
+        IndexStore(index_copy).load(
+            ModelSpec.resolve(str(other_model)), {"version": 1, "max_tokens": 256}
+        )
+
+
+def test_failed_save_leaves_previous_index(index_copy, model_spec, monkeypatch, engine):
+    import faiss
+
+    store = IndexStore(index_copy)
+    before = store.current_build()
+
+    def explode(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(faiss, "write_index", explode)
+    with pytest.raises(OSError):
+        store.save(engine.corpus)
+    assert store.current_build() == before
+    assert not [p for p in index_copy.iterdir() if p.name.startswith(".tmp-")]
+    corpus = store.load(model_spec, chunker_params(model_spec))
+    assert len(corpus.chunks) == 17
+
+
+KILL_MID_WRITE = """
+import os, signal, sys
+import faiss
+from bot.engine import Engine
+from bot.settings import Settings
+
+real_write = faiss.write_index
+def write_then_die(index, path):
+    real_write(index, path)        # half of the build is on disk ...
+    os.kill(os.getpid(), signal.SIGKILL)   # ... and the process dies
+faiss.write_index = write_then_die
+Engine(Settings(source_dir=sys.argv[1], index_dir=sys.argv[2])).rebuild()
+"""
+
+
+def test_killed_build_leaves_previous_index_working(index_copy, model_spec):
+    before = IndexStore(index_copy).current_build()
+    result = subprocess.run(
+        [sys.executable, "-c", KILL_MID_WRITE, str(SOURCE_DIR), str(index_copy)],
+        cwd=ROOT,
+        capture_output=True,
+        timeout=300,
+    )
+    assert result.returncode == -9
+    assert [p for p in index_copy.iterdir() if p.name.startswith(".tmp-")]  # half-written build
+    store = IndexStore(index_copy)
+    assert store.current_build() == before
+    engine = Engine(Settings(source_dir=SOURCE_DIR, index_dir=index_copy))
+    answer = engine.search("Which Russian official visited Seoul?")
+    assert "Sergei Lavrov" in answer.passages[0].text
+    # the next build cleans the leftovers up
+    engine.rebuild()
+    assert not [p for p in index_copy.iterdir() if p.name.startswith(".tmp-")]
+
+
+def test_rebuild_reuses_vectors_and_tracks_changes(tmp_path, engine):
+    sources = tmp_path / "src"
+    sources.mkdir()
+    shutil.copy(SOURCE_DIR / "north-korea-allied-coordination.txt", sources)
+    settings = Settings(source_dir=sources, index_dir=tmp_path / "index")
+    first = Engine(settings).rebuild()
+    assert first.reused == 0 and first.embedded > 0
+    unchanged = Engine(settings).rebuild()
+    assert unchanged.embedded == 0 and unchanged.chunks == first.chunks
+    (sources / "extra.md").write_text("# Pets\n\nCats sleep most of the day.", encoding="utf-8")
+    added = Engine(settings).rebuild()
+    assert added.documents == 2 and added.embedded == 1  # one chunk == its one sentence
+    (sources / "extra.md").unlink()
+    removed = Engine(settings).rebuild()
+    assert removed.documents == 1 and removed.embedded == 0
+    manifest = IndexStore(settings.index_dir).read_manifest()
+    assert [d["path"] for d in manifest["documents"]] == ["north-korea-allied-coordination.txt"]
+    assert json.loads(json.dumps(manifest))["counts"]["chunks"] == 17
+    assert os.listdir(settings.index_dir).count("CURRENT") == 1
