@@ -91,11 +91,48 @@ def cmd_info(ctx: Context) -> int:
     return EXIT_OK
 
 
+def cmd_eval(ctx: Context) -> int:
+    """Measure retrieval on a JSONL question set (current index) or a SQuAD file (in memory)."""
+    from pathlib import Path
+
+    from bot.engine import Engine
+    from index.evaluation import evaluate, evaluate_articles, load_jsonl, load_squad
+
+    path = Path(ctx.args.path)
+    if not path.is_file():
+        raise CitebotError(f"{path} does not exist: give a .jsonl question set or a SQuAD .json")
+    k = ctx.args.k
+    with _progress(ctx.err, "Evaluating") as progress:
+        if path.suffix.lower() == ".jsonl":
+            questions = load_jsonl(path)
+            engine = _ready_engine(ctx)
+            tally = evaluate(engine.search, questions, k, progress)
+        else:
+            articles = load_squad(path)[: ctx.args.articles or None]
+            engine = Engine(ctx.settings)
+            tally = evaluate_articles(
+                articles, engine.embedder, engine.chunker(), engine.make_searcher, k, progress
+            )
+    report = tally.report().to_dict()
+    if ctx.args.json:
+        ctx.out.out(json.dumps(report, indent=2), highlight=False)
+        return EXIT_OK
+    from rich.table import Table
+
+    table = Table("metric", "value", title=f"Retrieval on {path.name}")
+    for key, value in report.items():
+        if value is not None:
+            table.add_row(key, f"{value:.3f}" if isinstance(value, float) else str(value))
+    ctx.out.print(table)
+    return EXIT_OK
+
+
 COMMANDS: dict[str, tuple[Command, str]] = {
     "build": (cmd_build, "build (or rebuild) the index from the source documents"),
     "ask": (cmd_ask, "answer one question with cited passages"),
     "console": (cmd_console, "ask questions interactively"),
     "info": (cmd_info, "show what is indexed and whether the sources changed since"),
+    "eval": (cmd_eval, "measure retrieval quality on a question set or SQuAD file"),
 }
 
 
@@ -126,6 +163,16 @@ def _add_arguments(name: str, sub: argparse.ArgumentParser) -> None:
     elif name == "console":
         sub.add_argument("--k", type=_k_value, help="number of passages (default CITEBOT_TOP_K)")
     elif name == "info":
+        sub.add_argument("--json", action="store_true", help="print JSON")
+    elif name == "eval":
+        sub.add_argument(
+            "path",
+            help="a JSONL file of {question, answers} lines (evaluated against the current "
+            "index; empty answers = not in the source) or a SQuAD-format JSON file (each "
+            "article indexed on its own, in memory)",
+        )
+        sub.add_argument("--k", type=_k_value, default=5, help="passages per question (5)")
+        sub.add_argument("--articles", type=int, help="SQuAD: only the first N articles")
         sub.add_argument("--json", action="store_true", help="print JSON")
 
 

@@ -24,6 +24,7 @@ from index import (
 from index.builder import BuildReport, Progress
 from index.errors import CitebotError
 from index.question import prepare_question
+from index.search import make_searcher
 
 
 class RebuildInProgressError(CitebotError):
@@ -116,7 +117,7 @@ class Engine:
                     )
                 return self._build(progress)
             corpus = self.store.load(self.spec, self.chunker().parameters)
-            self._searcher = self._make_searcher(corpus)
+            self._searcher = self.make_searcher(corpus)
             return None
 
     def warm_up(self) -> None:
@@ -158,11 +159,12 @@ class Engine:
         corpus, report = build_index(
             self.settings.source_dir, self.store, self.embedder, self.chunker(), progress
         )
-        self._searcher = self._make_searcher(corpus)  # atomic reference swap
+        self._searcher = self.make_searcher(corpus)  # atomic reference swap
         return report
 
-    def _make_searcher(self, corpus: Corpus) -> Searcher:
-        return Searcher(corpus, self.embedder, max_question_chars=self.settings.max_question_chars)
+    def make_searcher(self, corpus: Corpus) -> Searcher:
+        """The production searcher over ``corpus`` with this engine's model and settings."""
+        return make_searcher(corpus, self.embedder, self.settings.max_question_chars)
 
 
 def parse_time(value: Any) -> datetime | None:

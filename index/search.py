@@ -103,3 +103,10 @@ class Searcher:
         return Passage(
             chunk.id, chunk.text, citation, score, (start - chunk.start, end - chunk.start)
         )
+
+
+def make_searcher(
+    corpus: Corpus, embedder: Embedder, max_question_chars: int = DEFAULT_MAX_CHARS
+) -> Searcher:
+    """The production searcher for a corpus (used by the app and by evaluation alike)."""
+    return Searcher(corpus, embedder, max_question_chars=max_question_chars)

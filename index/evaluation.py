@@ -1,0 +1,268 @@
+"""Measuring retrieval: hit@k, MRR, highlight@1, passage length, no-answer precision/recall,
+latency — on a JSONL question set against a built index, or on SQuAD-format data where each
+article is indexed on its own, in memory, with the production chunker and retrievers."""
+
+from __future__ import annotations
+
+import json
+import statistics
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from index.answer import Answer
+from index.errors import CitebotError
+
+if TYPE_CHECKING:
+    from index.chunking import Chunker
+    from index.corpus import Corpus
+    from index.embedding import Embedder
+    from index.search import Searcher
+
+Progress = Callable[[int, int], None]
+EVAL_K = 5
+
+
+class EvaluationDataError(CitebotError):
+    """An evaluation file cannot be read."""
+
+
+@dataclass(frozen=True, slots=True)
+class LabelledQuestion:
+    """A question and its gold answer strings; no answers means "not in the source"."""
+
+    question: str
+    answers: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Article:
+    """A SQuAD article: its paragraphs (one document) and their questions."""
+
+    title: str
+    paragraphs: tuple[str, ...]
+    questions: tuple[LabelledQuestion, ...]
+
+    def text(self) -> str:
+        """The article as one document: paragraphs separated by blank lines."""
+        return "\n\n".join(p.strip() for p in self.paragraphs)
+
+
+@dataclass
+class Tally:
+    """Running counts for one evaluation."""
+
+    questions: int = 0
+    answerable: int = 0
+    hits: dict[int, int] = field(default_factory=lambda: {1: 0, 3: 0, 5: 0})
+    reciprocal_rank: float = 0.0
+    highlight_hits: int = 0
+    passage_words: list[int] = field(default_factory=list)
+    unanswerable: int = 0
+    said_not_found: int = 0
+    said_not_found_correctly: int = 0
+    answerable_not_found: int = 0
+    latencies: list[float] = field(default_factory=list)
+
+    def add(self, labelled: LabelledQuestion, answer: Answer, seconds: float) -> None:
+        """Score one answer against its labels."""
+        self.questions += 1
+        self.latencies.append(seconds)
+        self.passage_words.extend(len(p.text.split()) for p in answer.passages)
+        if not answer.found:
+            self.said_not_found += 1
+        if not labelled.answers:
+            self.unanswerable += 1
+            if not answer.found:
+                self.said_not_found_correctly += 1
+            return
+        self.answerable += 1
+        if not answer.found:
+            self.answerable_not_found += 1
+        rank = first_hit(answer, labelled.answers)
+        if rank is not None:
+            for k in self.hits:
+                if rank <= k:
+                    self.hits[k] += 1
+            self.reciprocal_rank += 1.0 / rank
+        if answer.passages and contains_any(answer.passages[0].highlight_text, labelled.answers):
+            self.highlight_hits += 1
+
+    def report(self) -> EvalReport:
+        """The summary figures."""
+        answerable = max(self.answerable, 1)
+        latencies = sorted(self.latencies) or [0.0]
+        precision = recall = None
+        if self.unanswerable:
+            precision = (
+                self.said_not_found_correctly / self.said_not_found if self.said_not_found else 0.0
+            )
+            recall = self.said_not_found_correctly / self.unanswerable
+        return EvalReport(
+            questions=self.questions,
+            answerable=self.answerable,
+            unanswerable=self.unanswerable,
+            hit_at_1=self.hits[1] / answerable,
+            hit_at_3=self.hits[3] / answerable,
+            hit_at_5=self.hits[5] / answerable,
+            mrr=self.reciprocal_rank / answerable,
+            highlight_at_1=self.highlight_hits / answerable,
+            mean_words_per_passage=statistics.fmean(self.passage_words)
+            if self.passage_words
+            else 0.0,
+            no_answer_precision=precision,
+            no_answer_recall=recall,
+            answerable_said_not_found=self.answerable_not_found / answerable,
+            latency_p50_ms=1000 * percentile(latencies, 50),
+            latency_p95_ms=1000 * percentile(latencies, 95),
+        )
+
+
+@dataclass(frozen=True)
+class EvalReport:
+    """Evaluation figures (hit@k and MRR over answerable questions only)."""
+
+    questions: int
+    answerable: int
+    unanswerable: int
+    hit_at_1: float
+    hit_at_3: float
+    hit_at_5: float
+    mrr: float
+    highlight_at_1: float
+    mean_words_per_passage: float
+    no_answer_precision: float | None
+    no_answer_recall: float | None
+    answerable_said_not_found: float
+    latency_p50_ms: float
+    latency_p95_ms: float
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in asdict(self).items()}
+
+
+Search = Callable[[str, int], Answer]
+"""search(question, k) -> Answer"""
+
+
+def evaluate(
+    search: Search,
+    questions: Sequence[LabelledQuestion],
+    k: int = EVAL_K,
+    progress: Progress | None = None,
+    tally: Tally | None = None,
+) -> Tally:
+    """Ask every question, timing each search, and tally the results."""
+    tally = tally or Tally()
+    for done, labelled in enumerate(questions, start=1):
+        started = time.perf_counter()
+        answer = search(labelled.question, k)
+        tally.add(labelled, answer, time.perf_counter() - started)
+        if progress is not None:
+            progress(done, len(questions))
+    return tally
+
+
+def first_hit(answer: Answer, gold: Iterable[str]) -> int | None:
+    """1-based rank of the first passage containing a gold answer, or None."""
+    gold = tuple(gold)
+    for rank, passage in enumerate(answer.passages, start=1):
+        if contains_any(passage.text, gold):
+            return rank
+    return None
+
+
+def contains_any(text: str, gold: Iterable[str]) -> bool:
+    """Whether any gold answer string is a substring of ``text``."""
+    return any(g and g in text for g in gold)
+
+
+def percentile(sorted_values: Sequence[float], q: float) -> float:
+    """The q-th percentile (nearest rank) of already sorted values."""
+    if not sorted_values:
+        return 0.0
+    index = min(len(sorted_values) - 1, max(0, round(q / 100 * len(sorted_values) + 0.5) - 1))
+    return sorted_values[index]
+
+
+def load_jsonl(path: Path) -> list[LabelledQuestion]:
+    """Read ``{"question": ..., "answers": [...]}`` lines."""
+    questions = []
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as error:
+        raise EvaluationDataError(f"cannot read {path}: {error}") from None
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+            answers = record.get("answers", [])
+            if not isinstance(record["question"], str) or not isinstance(answers, list):
+                raise TypeError
+            questions.append(LabelledQuestion(record["question"], tuple(map(str, answers))))
+        except (ValueError, KeyError, TypeError, AttributeError):
+            raise EvaluationDataError(
+                f"{path}:{number}: expected {{\"question\": \"...\", \"answers\": [\"...\"]}}"
+            ) from None
+    if not questions:
+        raise EvaluationDataError(f"{path} holds no questions")
+    return questions
+
+
+def load_squad(path: Path) -> list[Article]:
+    """Read a SQuAD v1.1 / v2.0 file; is_impossible questions get no answers."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        articles = []
+        for entry in data["data"]:
+            paragraphs = tuple(p["context"] for p in entry["paragraphs"])
+            questions = tuple(
+                LabelledQuestion(
+                    qa["question"],
+                    () if qa.get("is_impossible") else tuple(a["text"] for a in qa["answers"]),
+                )
+                for p in entry["paragraphs"]
+                for qa in p["qas"]
+            )
+            articles.append(Article(entry["title"], paragraphs, questions))
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise EvaluationDataError(
+            f"{path} is not a SQuAD-format JSON file ({type(error).__name__})"
+        ) from None
+    return articles
+
+
+SearcherFactory = Callable[["Corpus"], "Searcher"]
+
+
+def evaluate_articles(
+    articles: Sequence[Article],
+    embedder: Embedder,
+    chunker: Chunker,
+    make_searcher: SearcherFactory,
+    k: int = EVAL_K,
+    progress: Progress | None = None,
+) -> Tally:
+    """Index each article on its own (in memory, production chunker) and ask its questions."""
+    from index.builder import assemble_corpus
+    from index.documents import DocumentSet, parse_document
+
+    tally = Tally()
+    total = sum(len(a.questions) for a in articles)
+    asked = 0
+    for article in articles:
+        document = parse_document(f"{article.title}.txt", article.text())
+        corpus, _, _ = assemble_corpus(DocumentSet((document,)), embedder, chunker)
+        searcher = make_searcher(corpus)
+
+        def advance(done: int, _total: int, base: int = asked) -> None:
+            if progress is not None:
+                progress(base + done, total)
+
+        evaluate(searcher.search, article.questions, k, advance, tally)
+        asked += len(article.questions)
+    return tally
