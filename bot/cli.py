@@ -127,12 +127,30 @@ def cmd_eval(ctx: Context) -> int:
     return EXIT_OK
 
 
+def cmd_discord(ctx: Context) -> int:
+    """Run the Discord bot, or (``citebot discord sync``) register its commands globally."""
+    from bot.discord_app import run_discord, sync_commands
+
+    if ctx.args.action == "sync":
+        return sync_commands(ctx.settings)
+    return run_discord(ctx.settings)
+
+
+def cmd_feedback(ctx: Context) -> int:
+    """Summarise the 👍 / 👎 feedback given on Discord."""
+    from bot.feedback import print_summary
+
+    return print_summary(ctx.settings)
+
+
 COMMANDS: dict[str, tuple[Command, str]] = {
     "build": (cmd_build, "build (or rebuild) the index from the source documents"),
     "ask": (cmd_ask, "answer one question with cited passages"),
     "console": (cmd_console, "ask questions interactively"),
     "info": (cmd_info, "show what is indexed and whether the sources changed since"),
     "eval": (cmd_eval, "measure retrieval quality on a question set or SQuAD file"),
+    "discord": (cmd_discord, "run the Discord bot (`citebot discord sync`: register commands)"),
+    "feedback": (cmd_feedback, "summarise the feedback given on Discord answers"),
 }
 
 
@@ -174,6 +192,14 @@ def _add_arguments(name: str, sub: argparse.ArgumentParser) -> None:
         sub.add_argument("--k", type=_k_value, default=5, help="passages per question (5)")
         sub.add_argument("--articles", type=int, help="SQuAD: only the first N articles")
         sub.add_argument("--json", action="store_true", help="print JSON")
+    elif name == "discord":
+        sub.add_argument(
+            "action",
+            nargs="?",
+            choices=["run", "sync"],
+            default="run",
+            help="run (default): start the bot; sync: register the slash commands globally",
+        )
 
 
 def _k_value(text: str) -> int:

@@ -1,0 +1,404 @@
+"""Drive the real discord.py machinery without a connection.
+
+Interactions are built from gateway payloads and fed to the bot's real ``ConnectionState``
+(``parse_interaction_create``), which dispatches them through the bot's real ``CommandTree`` or
+view store. Outgoing calls are captured at the HTTP edge: interaction responses and follow-ups go
+through discord.py's webhook adapter (replaced here by a recording one), channel messages through
+``bot.http.request`` (patched). Nothing is faked above that edge.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager, suppress
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import discord
+from discord.webhook.async_ import AsyncWebhookAdapter, async_context
+
+from bot.discord_app import CitebotBot, create_bot
+from bot.settings import Settings
+
+REPO = Path(__file__).resolve().parents[2]
+APP_ID = 900000000000000001
+GUILD_ID = 900000000000000002
+CHANNEL_ID = 900000000000000003
+OTHER_CHANNEL_ID = 900000000000000004
+DM_CHANNEL_ID = 900000000000000005
+USER_ID = 900000000000000010
+MANAGE_GUILD = 1 << 5
+MEMBER_PERMISSIONS = (1 << 10) | (1 << 11) | (1 << 31)  # view, send, use app commands
+
+_ids = itertools.count(910000000000000000)
+
+
+def snowflake() -> int:
+    return next(_ids)
+
+
+def user_payload(user_id: int, name: str = "user", bot: bool = False) -> dict[str, Any]:
+    return {
+        "id": str(user_id),
+        "username": name,
+        "discriminator": "0",
+        "global_name": name,
+        "avatar": None,
+        "bot": bot,
+    }
+
+
+@dataclass
+class Call:
+    """One captured HTTP call."""
+
+    method: str
+    path: str
+    url: str
+    payload: dict[str, Any] | None
+    params: dict[str, Any] | None
+    at: float
+    token: str | None = None
+
+    @property
+    def is_callback(self) -> bool:
+        return self.path.endswith("/callback")
+
+    @property
+    def is_followup(self) -> bool:
+        return self.method == "POST" and self.path.startswith("/webhooks/")
+
+    @property
+    def response_type(self) -> int | None:
+        return (self.payload or {}).get("type") if self.is_callback else None
+
+    @property
+    def message(self) -> dict[str, Any]:
+        """The message part of the payload (``data`` for callbacks, the body otherwise)."""
+        if self.is_callback:
+            return (self.payload or {}).get("data") or {}
+        return self.payload or {}
+
+    @property
+    def ephemeral(self) -> bool:
+        return bool(self.message.get("flags", 0) & 64)
+
+
+def message_data(payload: dict[str, Any], channel_id: int = CHANNEL_ID) -> dict[str, Any]:
+    """What Discord would send back for a message created from ``payload``."""
+    return {
+        "id": str(snowflake()),
+        "channel_id": str(channel_id),
+        "type": 0,
+        "content": payload.get("content") or "",
+        "embeds": payload.get("embeds") or [],
+        "components": payload.get("components") or [],
+        "author": user_payload(APP_ID, "citebot", bot=True),
+        "attachments": [],
+        "mentions": [],
+        "mention_roles": [],
+        "mention_everyone": False,
+        "pinned": False,
+        "tts": False,
+        "timestamp": "2025-01-01T00:00:00+00:00",
+        "edited_timestamp": None,
+        "flags": payload.get("flags", 0) or 0,
+    }
+
+
+class RecordingAdapter(AsyncWebhookAdapter):
+    """discord.py's webhook adapter with the network replaced by a recorder."""
+
+    def __init__(self, sink: Recorder) -> None:
+        super().__init__()
+        self.sink = sink
+
+    async def request(self, route: Any, session: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        payload = kwargs.get("payload")
+        if payload is None and kwargs.get("multipart"):
+            payload = {"multipart": True}
+        call = Call(
+            method=route.method,
+            path=route.path,
+            url=route.url,
+            payload=payload,
+            params=kwargs.get("params"),
+            at=time.monotonic(),
+            token=route.webhook_token,
+        )
+        return self.sink.add(call)
+
+
+class Recorder:
+    """Every outgoing call, in order, with a way to wait for them."""
+
+    def __init__(self) -> None:
+        self.calls: list[Call] = []
+        self.changed = asyncio.Event()
+        self.fail_next: Callable[[Call], Exception | None] | None = None
+
+    def add(self, call: Call) -> Any:
+        self.calls.append(call)
+        self.changed.set()
+        if call.is_callback:
+            data = (call.payload or {}).get("data") or {}
+            response: dict[str, Any] = {
+                "interaction": {
+                    "id": call.url.split("/interactions/")[1].split("/")[0],
+                    "type": 2,
+                    "response_message_loading": call.response_type == 5,
+                    "response_message_ephemeral": bool(data.get("flags", 0) & 64),
+                }
+            }
+            if call.response_type == 4:
+                response["resource"] = {"type": 4, "message": message_data(data)}
+            return response
+        if call.method in ("POST", "PATCH") and call.payload is not None:
+            return message_data(call.payload)
+        return None
+
+    def for_token(self, token: str) -> list[Call]:
+        return [call for call in self.calls if call.token == token]
+
+    async def wait_for(self, condition: Callable[[], bool], timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while not condition():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise AssertionError(f"timed out; calls so far: {self.calls!r}"[:4000])
+            self.changed.clear()
+            with suppress(TimeoutError):
+                await asyncio.wait_for(self.changed.wait(), min(remaining, 0.5))
+
+
+@dataclass
+class Harness:
+    """A bot, its recorder, and helpers to dispatch interactions and messages."""
+
+    bot: CitebotBot
+    recorder: Recorder
+    channel_calls: list[dict[str, Any]] = field(default_factory=list)
+
+    # ----- payloads ----------------------------------------------------------------------------
+
+    def interaction_payload(
+        self,
+        kind: int,
+        data: dict[str, Any],
+        *,
+        user_id: int = USER_ID,
+        permissions: int = MEMBER_PERMISSIONS,
+        channel_id: int = CHANNEL_ID,
+        dm: bool = False,
+        message: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        interaction_id = snowflake()
+        payload: dict[str, Any] = {
+            "id": str(interaction_id),
+            "application_id": str(APP_ID),
+            "type": kind,
+            "token": f"token-{interaction_id}",
+            "version": 1,
+            "data": data,
+            "locale": "en-US",
+            "entitlements": [],
+            "attachment_size_limit": 8 * 1024 * 1024,
+            "app_permissions": str((1 << 11) | (1 << 14)),
+        }
+        if dm:
+            payload["channel_id"] = str(DM_CHANNEL_ID)
+            payload["channel"] = {
+                "id": str(DM_CHANNEL_ID),
+                "type": 1,
+                "recipients": [user_payload(user_id)],
+            }
+            payload["user"] = user_payload(user_id)
+            payload["context"] = 1
+            payload["authorizing_integration_owners"] = {"0": str(GUILD_ID)}
+        else:
+            payload["guild_id"] = str(GUILD_ID)
+            payload["guild_locale"] = "en-US"
+            payload["channel_id"] = str(channel_id)
+            payload["channel"] = {
+                "id": str(channel_id),
+                "type": 0,
+                "guild_id": str(GUILD_ID),
+                "name": "general",
+                "position": 0,
+                "permission_overwrites": [],
+                "nsfw": False,
+                "parent_id": None,
+            }
+            payload["member"] = {
+                "user": user_payload(user_id),
+                "roles": [],
+                "joined_at": "2024-01-01T00:00:00+00:00",
+                "deaf": False,
+                "mute": False,
+                "flags": 0,
+                "permissions": str(permissions),
+            }
+            payload["context"] = 0
+            payload["authorizing_integration_owners"] = {"0": str(GUILD_ID)}
+        if message is not None:
+            payload["message"] = message
+        return payload
+
+    def slash_payload(self, name: str, /, **options: Any) -> dict[str, Any]:
+        command = self.bot.tree.get_command(name)
+        assert command is not None, name
+        kinds = {bool: 5, int: 4, str: 3}
+        return {
+            "id": str(hash(command)),
+            "type": 1,
+            "name": name,
+            "options": [
+                {"type": kinds[type(value)], "name": key, "value": value}
+                for key, value in options.items()
+            ],
+        }
+
+    # ----- dispatch ----------------------------------------------------------------------------
+
+    def _adapter(self) -> None:
+        # Tasks copy the context they are created in, so the adapter reaches the handlers.
+        async_context.set(RecordingAdapter(self.recorder))
+
+    def slash(self, name: str, /, who: dict[str, Any] | None = None, **options: Any) -> str:
+        """Dispatch ``/name`` as a gateway INTERACTION_CREATE; returns the interaction token."""
+        self._adapter()
+        payload = self.interaction_payload(2, self.slash_payload(name, **options), **(who or {}))
+        self.bot._connection.parse_interaction_create(payload)  # type: ignore[arg-type]
+        return str(payload["token"])
+
+    def click(
+        self, message: dict[str, Any], custom_id: str, who: dict[str, Any] | None = None
+    ) -> str:
+        """Press a button on ``message`` (a message as Discord returned it)."""
+        self._adapter()
+        data = {"custom_id": custom_id, "component_type": 2}
+        payload = self.interaction_payload(3, data, message=message, **(who or {}))
+        self.bot._connection.parse_interaction_create(payload)  # type: ignore[arg-type]
+        return str(payload["token"])
+
+    def post_message(
+        self,
+        content: str,
+        *,
+        mention_bot: bool = True,
+        dm: bool = False,
+        channel_id: int = CHANNEL_ID,
+        author_id: int = USER_ID,
+    ) -> dict[str, Any]:
+        """Dispatch a MESSAGE_CREATE as the gateway would."""
+        payload = {
+            "id": str(snowflake()),
+            "channel_id": str(DM_CHANNEL_ID if dm else channel_id),
+            "type": 0,
+            "content": content,
+            "author": user_payload(author_id),
+            "attachments": [],
+            "embeds": [],
+            "mentions": [user_payload(APP_ID, "citebot", bot=True)] if mention_bot else [],
+            "mention_roles": [],
+            "mention_everyone": False,
+            "pinned": False,
+            "tts": False,
+            "timestamp": "2025-01-01T00:00:00+00:00",
+            "edited_timestamp": None,
+            "flags": 0,
+        }
+        if not dm:
+            payload["guild_id"] = str(GUILD_ID)
+            payload["member"] = {"roles": [], "joined_at": "2024-01-01T00:00:00+00:00"}
+        self.bot._connection.parse_message_create(payload)  # type: ignore[arg-type]
+        return payload
+
+    async def finished(self, token: str, count: int = 2, timeout: float = 60.0) -> list[Call]:
+        """Wait until the interaction ``token`` made ``count`` calls; return them."""
+        await self.recorder.wait_for(lambda: len(self.recorder.for_token(token)) >= count, timeout)
+        await asyncio.sleep(0.05)  # let anything unexpected show up too
+        return self.recorder.for_token(token)
+
+    async def channel_sends(self, count: int = 1, timeout: float = 60.0) -> list[dict[str, Any]]:
+        await self.recorder.wait_for(lambda: len(self.channel_calls) >= count, timeout)
+        await asyncio.sleep(0.05)
+        return self.channel_calls
+
+
+def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "source_dir": REPO / "source_docs",
+        "index_dir": tmp_path / "index",
+        "feedback_db": tmp_path / "feedback.sqlite3",
+        "discord_guilds": [GUILD_ID],
+        "discord_cooldown_questions": 1000,
+        "discord_cooldown_seconds": 60,
+    }
+    values.update(overrides)
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+@asynccontextmanager
+async def harness_for(settings: Settings, engine: Any) -> AsyncIterator[Harness]:
+    """A bot built by ``create_bot`` with its HTTP edge recorded, ready to receive events."""
+    bot = create_bot(settings, engine)
+    recorder = Recorder()
+    harness = Harness(bot=bot, recorder=recorder)
+
+    async def http_request(route: Any, **kwargs: Any) -> Any:
+        payload = kwargs.get("json")
+        call = Call(route.method, route.path, route.url, payload, None, time.monotonic())
+        harness.channel_calls.append({"route": f"{route.method} {route.path}", "json": payload})
+        recorder.calls.append(call)
+        recorder.changed.set()
+        if route.method == "POST" and route.path.endswith("/messages"):
+            return message_data(payload or {}, channel_id=int(route.channel_id))
+        return {}
+
+    bot.http.request = http_request  # type: ignore[method-assign]
+    async with bot:
+        state = bot._connection
+        state.application_id = APP_ID
+        state.user = discord.ClientUser(state=state, data=user_payload(APP_ID, "citebot", True))
+        state._add_guild_from_data(  # the gateway's GUILD_CREATE would have done this
+            {
+                "id": str(GUILD_ID),
+                "name": "Test server",
+                "owner_id": str(snowflake()),
+                "roles": [
+                    {
+                        "id": str(GUILD_ID),
+                        "name": "@everyone",
+                        "permissions": "0",
+                        "position": 0,
+                        "color": 0,
+                        "hoist": False,
+                        "managed": False,
+                        "mentionable": False,
+                        "flags": 0,
+                    }
+                ],
+                "channels": [
+                    {
+                        "id": str(cid),
+                        "type": 0,
+                        "name": f"c{cid}",
+                        "position": 0,
+                        "permission_overwrites": [],
+                        "guild_id": str(GUILD_ID),
+                    }
+                    for cid in (CHANNEL_ID, OTHER_CHANNEL_ID)
+                ],
+                "members": [],
+                "emojis": [],
+                "stickers": [],
+                "features": [],
+                "member_count": 2,
+            }
+        )
+        yield harness
