@@ -253,7 +253,12 @@ class CitebotBot(discord.Client):
                 log.info("synced %d command(s) to guild %s", len(synced), guild_id)
 
     async def on_ready(self) -> None:
-        log.warning("citebot is online as %s (id %s)", self.user, self.user and self.user.id)
+        """Tell the operator the bot is up (stderr, whatever the log level)."""
+        print(
+            f"citebot is online as {self.user} in {len(self.guilds)} server(s); Ctrl-C to stop.",
+            file=sys.stderr,
+            flush=True,
+        )
 
     async def close(self) -> None:
         await super().close()
@@ -527,10 +532,10 @@ async def reindex_command(interaction: discord.Interaction[CitebotBot]) -> None:
     async with bot.rebuild_lock:
         await interaction.response.defer(thinking=True, ephemeral=True)
         await bot.in_worker(bot._ensure_loaded)
-        log.warning("index rebuild requested in guild %s", interaction.guild_id)
+        log.info("index rebuild requested in guild %s", interaction.guild_id)
         # Its own thread: the search worker keeps answering from the old index meanwhile.
         report = await asyncio.to_thread(bot.engine.rebuild)
-        log.warning("index rebuilt: %s documents, %s chunks", report.documents, report.chunks)
+        log.info("index rebuilt: %s documents, %s chunks", report.documents, report.chunks)
         await interaction.followup.send(
             render_build_report(report), ephemeral=True, allowed_mentions=NO_MENTIONS
         )
