@@ -333,7 +333,7 @@ def _configure_logging(level: str) -> None:
         stream=sys.stderr,
     )
     if level != "DEBUG":
-        for noisy in ("sentence_transformers", "transformers", "faiss", "httpx", "huggingface_hub"):
+        for noisy in ("sentence_transformers", "transformers", "faiss", "bm25s", "huggingface_hub"):
             logging.getLogger(noisy).setLevel(logging.ERROR)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 

@@ -19,6 +19,7 @@ from index.corpus import Corpus, DocumentRecord
 from index.documents import DocumentSet, SkippedFile, load_documents
 from index.embedding import Embedder
 from index.errors import CitebotError
+from index.lexical import LexicalIndex
 from index.store import FORMAT_VERSION, IndexStore
 
 log = logging.getLogger(__name__)
@@ -115,8 +116,10 @@ def assemble_corpus(
     sentence_matrix = _stack([known[t] for t in sentence_texts], dimension)
     vector_index = faiss.IndexFlatIP(dimension)
     vector_index.add(chunk_matrix)
+    lexical = LexicalIndex.build(chunk_texts, sentence_texts)
     manifest = _manifest(document_set, chunker, embedder, len(chunks), len(sentence_texts))
-    corpus = Corpus(documents, chunks, vector_index, sentence_matrix, manifest)
+    manifest["lexical"] = lexical.parameters
+    corpus = Corpus(documents, chunks, vector_index, sentence_matrix, manifest, lexical)
     return corpus, len(missing), reused
 
 

@@ -8,10 +8,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from index.chunking import Chunk
+from index.chunking import Chunk, normalize_for_search
+from index.question_types import sentence_types
 
 if TYPE_CHECKING:
     import faiss
+
+    from index.lexical import LexicalIndex
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +39,7 @@ class Corpus:
     vector_index: faiss.Index
     sentence_vectors: np.ndarray
     manifest: dict[str, Any] = field(default_factory=dict)
+    lexical: LexicalIndex | None = None
 
     @cached_property
     def sentence_chunk(self) -> np.ndarray:
@@ -65,6 +69,31 @@ class Corpus:
         for chunk in self.chunks:
             counts[chunk.document] += 1
         return counts
+
+    @cached_property
+    def chunk_matrix(self) -> np.ndarray:
+        """All chunk vectors as one float32[n, d] array, for exact scoring of small corpora."""
+        return self.chunk_vectors()
+
+    def chunk_vector(self, row: int) -> np.ndarray:
+        """The vector of one chunk."""
+        if "chunk_matrix" in self.__dict__:
+            return self.chunk_matrix[row]
+        return self.vector_index.reconstruct(row)
+
+    @cached_property
+    def sentence_texts(self) -> list[str]:
+        """Every sentence's text (normalised for search), in ``sentence_vectors`` order."""
+        return [
+            normalize_for_search(self.documents[chunk.document].text[start:end])
+            for chunk in self.chunks
+            for start, end in chunk.sentences
+        ]
+
+    @cached_property
+    def sentence_types(self) -> np.ndarray:
+        """uint8[m, 3] date / number / name flags per sentence (see question_types)."""
+        return sentence_types(self.sentence_texts)
 
     def chunk_vectors(self) -> np.ndarray:
         """All chunk vectors as float32[n, d] (a copy, reconstructed from the vector index)."""

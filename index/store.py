@@ -9,6 +9,7 @@ Layout of an index directory::
     <build>/sentences.npy   one vector per sentence
     <build>/chunks.json     chunk records (columns)
     <build>/documents.json  document texts and hashes
+    <build>/lexical-*/      BM25 indexes over chunks and sentences (bm25s)
 
 A build is written to ``.tmp-<build>`` beside the live one and renamed into place; only then is
 CURRENT switched. A build that dies half-way leaves the previous build live.
@@ -31,11 +32,12 @@ import numpy as np
 from index.chunking import Chunk
 from index.corpus import Corpus, DocumentRecord
 from index.errors import IndexCorruptError, IndexMismatchError, IndexMissingError
+from index.lexical import LexicalIndex
 from index.model import ModelSpec
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 CURRENT = "CURRENT"
 MANIFEST = "manifest.json"
 _TMP_PREFIX = ".tmp-"
@@ -108,6 +110,8 @@ class IndexStore:
             with (staging / "sentences.npy").open("wb") as handle:
                 np.save(handle, corpus.sentence_vectors.astype(np.float32), allow_pickle=False)
                 _sync(handle)
+            if corpus.lexical is not None:
+                corpus.lexical.save(staging)
             faiss.write_index(corpus.vector_index, str(staging / "chunks.faiss"))
             _sync_path(staging / "chunks.faiss")
             _write_json(
@@ -143,6 +147,7 @@ class IndexStore:
             chunks = _chunks_from_columns(columns, documents)
             vector_index = faiss.read_index(str(build / "chunks.faiss"))
             sentence_vectors = np.load(build / "sentences.npy", allow_pickle=False)
+            lexical = LexicalIndex.load(build) if "lexical" in manifest else None
         except (OSError, ValueError, KeyError, IndexError, TypeError, RuntimeError) as error:
             log.debug("index load failed", exc_info=True)
             raise IndexCorruptError(
@@ -158,7 +163,14 @@ class IndexStore:
                 f"index at {self.directory} is inconsistent (vector and chunk counts differ): "
                 f"{REBUILD_HINT}"
             )
-        return Corpus(documents, chunks, vector_index, sentence_vectors, manifest)
+        if lexical is not None and (
+            lexical.chunks.scores["num_docs"] != len(chunks)
+            or lexical.sentences.scores["num_docs"] != sentence_total
+        ):
+            raise IndexCorruptError(
+                f"index at {self.directory} is inconsistent (lexical index): {REBUILD_HINT}"
+            )
+        return Corpus(documents, chunks, vector_index, sentence_vectors, manifest, lexical)
 
     def _live_build(self) -> Path:
         build = self.current_build()

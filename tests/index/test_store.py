@@ -21,7 +21,7 @@ def chunker_params(spec: ModelSpec, tokens: int = 256) -> dict:
 
 def test_manifest_records_model_chunker_documents(built_index_dir, model_spec):
     manifest = IndexStore(built_index_dir).read_manifest()
-    assert manifest["format_version"] == 1
+    assert manifest["format_version"] == 2
     assert manifest["model"]["weights_sha256"] == model_spec.weights_hash
     assert manifest["model"]["dimension"] == 384 and manifest["model"]["max_seq_length"] == 256
     assert manifest["chunker"] == chunker_params(model_spec)
