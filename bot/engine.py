@@ -3,6 +3,7 @@ console, the CLI and Discord. Thread-safe: searches may run while a rebuild is u
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,8 +24,11 @@ from index import (
 )
 from index.builder import BuildReport, Progress
 from index.errors import CitebotError
+from index.onnx_encoder import OnnxEncoder, ensure_onnx, is_exported, onnx_path_for
 from index.question import prepare_question
-from index.search import make_searcher
+from index.search import QueryEncoder, make_searcher
+
+log = logging.getLogger(__name__)
 
 
 class RebuildInProgressError(CitebotError):
@@ -48,6 +52,7 @@ class Engine:
         self.store = IndexStore(settings.index_dir)
         self._spec: ModelSpec | None = None
         self._embedder: Embedder | None = None
+        self._query_encoder: QueryEncoder | None = None
         self._searcher: Searcher | None = None
         self._load_lock = threading.Lock()
         self._rebuild_lock = threading.Lock()
@@ -72,6 +77,22 @@ class Engine:
         if self._embedder is None:
             self._embedder = Embedder(self.spec, self.settings.device, self.settings.batch_size)
         return self._embedder
+
+    @property
+    def query_encoder(self) -> QueryEncoder:
+        """What embeds questions: the ONNX export when there is one (no torch import needed),
+        else the sentence-transformers model."""
+        if self._query_encoder is None:
+            encoder: QueryEncoder = self.embedder
+            if self.settings.onnx_queries:
+                path = onnx_path_for(self.settings.index_dir, self.spec)
+                if is_exported(path, self.spec):
+                    try:
+                        encoder = OnnxEncoder.for_queries(self.spec, path)
+                    except Exception:  # a damaged export must not stop answers
+                        log.warning("ONNX model at %s unusable; using torch", path, exc_info=True)
+            self._query_encoder = encoder
+        return self._query_encoder
 
     def chunker(self) -> Chunker:
         """A chunker for the configured model and chunk size."""
@@ -122,7 +143,7 @@ class Engine:
 
     def warm_up(self) -> None:
         """Load the model weights now, so the first question is not slow."""
-        self.embedder.encode_query("warm up")
+        self.query_encoder.encode_query("warm up")
 
     def search(self, question: str, k: int | None = None, offset: int = 0) -> Answer:
         """Answer a question with the top ``k`` passages after ``offset`` (blocking)."""
@@ -157,14 +178,33 @@ class Engine:
         if self.on_build_start is not None:
             self.on_build_start()
         corpus, report = build_index(
-            self.settings.source_dir, self.store, self.embedder, self.chunker(), progress
+            self.settings.source_dir,
+            self.store,
+            self.embedder,
+            self.chunker(),
+            progress,
+            self.settings.index_type,
         )
+        if self.settings.onnx_queries:
+            self._export_onnx()
         self._searcher = self.make_searcher(corpus)  # atomic reference swap
         return report
 
     def make_searcher(self, corpus: Corpus) -> Searcher:
         """The production searcher over ``corpus`` with this engine's model and settings."""
-        return make_searcher(corpus, self.embedder, self.settings.max_question_chars)
+        return make_searcher(corpus, self.query_encoder, self.settings.max_question_chars)
+
+    def _export_onnx(self) -> None:
+        """Write the ONNX export of the model beside the index once (for fast query start)."""
+        path = onnx_path_for(self.settings.index_dir, self.spec)
+        if is_exported(path, self.spec):
+            return
+        try:
+            ensure_onnx(self.settings.index_dir, self.spec)
+        except Exception:  # questions still work through torch; say so in the log
+            log.warning("ONNX export failed; questions will use torch", exc_info=True)
+            return
+        self._query_encoder = None
 
 
 def parse_time(value: Any) -> datetime | None:

@@ -41,6 +41,10 @@ class Settings(BaseSettings):
     device: Literal["cpu", "cuda", "mps", "auto"] = "cpu"
     batch_size: int = Field(default=64, ge=1, le=4096)
     chunk_tokens: int = Field(default=256, ge=32, le=8192)
+    # FAISS index kind: auto (exact up to 50,000 chunks, IVF above), flat, ivf or hnsw.
+    index_type: Literal["auto", "flat", "ivf", "hnsw"] = "auto"
+    # Answer questions with the ONNX export of the model (fast start, no torch import).
+    onnx_queries: bool = True
 
     # Questions and answers
     top_k: int = Field(default=3, ge=1, le=20)

@@ -21,6 +21,7 @@ from index.embedding import Embedder
 from index.errors import CitebotError
 from index.lexical import LexicalIndex
 from index.store import FORMAT_VERSION, IndexStore
+from index.vector_index import make_vector_index
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +52,7 @@ def build_index(
     embedder: Embedder,
     chunker: Chunker,
     progress: Progress | None = None,
+    index_type: str = "auto",
 ) -> tuple[Corpus, BuildReport]:
     """Build an index of every document under ``source_dir`` and make it live in ``store``.
 
@@ -59,7 +61,9 @@ def build_index(
     """
     started = time.perf_counter()
     document_set = load_documents(source_dir)
-    corpus, embedded, reused = assemble_corpus(document_set, embedder, chunker, store, progress)
+    corpus, embedded, reused = assemble_corpus(
+        document_set, embedder, chunker, store, progress, index_type
+    )
     directory = store.save(corpus)
     report = BuildReport(
         documents=len(corpus.documents),
@@ -81,10 +85,9 @@ def assemble_corpus(
     chunker: Chunker,
     previous: IndexStore | None = None,
     progress: Progress | None = None,
+    index_type: str = "auto",
 ) -> tuple[Corpus, int, int]:
     """Chunk and embed documents in memory; returns (corpus, texts embedded, texts re-used)."""
-    import faiss
-
     chunks = [chunk for document in document_set.documents for chunk in chunker.chunk(document)]
     documents = {
         d.path: DocumentRecord(d.path, d.content_hash, d.text) for d in document_set.documents
@@ -114,11 +117,11 @@ def assemble_corpus(
     dimension = embedder.spec.dimension
     chunk_matrix = _stack([known[t] for t in chunk_texts], dimension)
     sentence_matrix = _stack([known[t] for t in sentence_texts], dimension)
-    vector_index = faiss.IndexFlatIP(dimension)
-    vector_index.add(chunk_matrix)
+    vector_index, vector_parameters = make_vector_index(chunk_matrix, index_type)
     lexical = LexicalIndex.build(chunk_texts, sentence_texts)
     manifest = _manifest(document_set, chunker, embedder, len(chunks), len(sentence_texts))
     manifest["lexical"] = lexical.parameters
+    manifest["vector_index"] = vector_parameters
     corpus = Corpus(documents, chunks, vector_index, sentence_matrix, manifest, lexical)
     return corpus, len(missing), reused
 
@@ -169,7 +172,6 @@ def _manifest(
             "max_seq_length": spec.max_seq_length,
         },
         "chunker": chunker.parameters,
-        "vector_index": {"type": "flat", "metric": "inner_product"},
         "counts": {
             "documents": len(document_set.documents),
             "chunks": chunks,

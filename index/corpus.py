@@ -79,7 +79,7 @@ class Corpus:
         """The vector of one chunk."""
         if "chunk_matrix" in self.__dict__:
             return self.chunk_matrix[row]
-        return self.vector_index.reconstruct(row)
+        return self.vector_index.reconstruct(int(row))
 
     @cached_property
     def sentence_texts(self) -> list[str]:
@@ -97,6 +97,6 @@ class Corpus:
 
     def chunk_vectors(self) -> np.ndarray:
         """All chunk vectors as float32[n, d] (a copy, reconstructed from the vector index)."""
-        if self.vector_index.ntotal == 0:
-            return np.zeros((0, self.vector_index.d), dtype=np.float32)
-        return self.vector_index.reconstruct_n(0, self.vector_index.ntotal)
+        from index.vector_index import reconstruct_all
+
+        return reconstruct_all(self.vector_index)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
@@ -19,6 +19,21 @@ log = logging.getLogger(__name__)
 
 ProgressCallback = Callable[[int], None]
 """Called with the number of texts just embedded."""
+
+
+class TextEncoder(Protocol):
+    """What the builder and the searcher need of an encoder: ``Embedder`` (sentence-transformers)
+    or ``index.onnx_encoder.OnnxEncoder`` (onnxruntime, no torch) give the same vectors."""
+
+    spec: ModelSpec
+
+    def encode(self, texts: Sequence[str], progress: ProgressCallback | None = None) -> np.ndarray:
+        """Vectors for ``texts`` as float32[n, dimension], each of unit length."""
+        ...
+
+    def encode_query(self, text: str) -> np.ndarray:
+        """The vector of one question, as float32[1, dimension]."""
+        ...
 
 
 class Embedder:

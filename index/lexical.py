@@ -24,6 +24,19 @@ QUESTION_WORDS = (
 ).split()
 
 
+def _import_bm25s():
+    """bm25s sets its own logger to DEBUG on import; give control back to the application."""
+    import logging
+
+    import bm25s
+
+    logger = logging.getLogger("bm25s")
+    if logger.level == logging.DEBUG and not getattr(logger, "_citebot_reset", False):
+        logger.setLevel(logging.NOTSET)
+        logger._citebot_reset = True  # type: ignore[attr-defined]
+    return bm25s
+
+
 def _stemmer():
     import Stemmer
 
@@ -54,8 +67,7 @@ class LexicalIndex:
 
     def query_terms(self, question: str) -> list[str]:
         """Stemmed content words of a question."""
-        import bm25s
-
+        bm25s = _import_bm25s()
         tokens = bm25s.tokenize(
             [question], stopwords=self._query_stopwords, stemmer=self._stemmer,
             return_ids=False, show_progress=False,
@@ -74,8 +86,7 @@ class LexicalIndex:
     @classmethod
     def load(cls, directory: Path) -> LexicalIndex:
         """Read both indexes from ``directory``."""
-        import bm25s
-
+        bm25s = _import_bm25s()
         return cls(
             bm25s.BM25.load(str(directory / "lexical-chunks"), show_progress=False),
             bm25s.BM25.load(str(directory / "lexical-sentences"), show_progress=False),
@@ -83,7 +94,7 @@ class LexicalIndex:
 
 
 def _bm25(texts: list[str]) -> bm25s.BM25:
-    import bm25s
+    bm25s = _import_bm25s()
 
     retriever = bm25s.BM25(k1=K1, b=B, method=METHOD)
     tokens = bm25s.tokenize(

@@ -173,6 +173,9 @@ def quantize_onnx(source: Path, target: Path) -> Path:
     ]
     target = Path(target)
     tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)  # its "consider pre-processing" warning goes to the root logger
     try:
         quantize_dynamic(
             str(source),
@@ -184,6 +187,7 @@ def quantize_onnx(source: Path, target: Path) -> Path:
         )
         os.replace(tmp, target)
     finally:
+        root.setLevel(level)
         tmp.unlink(missing_ok=True)
     return target
 

@@ -12,12 +12,12 @@ Weights were tuned on half of SQuAD v1.1 dev and checked on the other half (docs
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
 from index.answer import Answer, Citation, Passage
 from index.corpus import Corpus
-from index.embedding import Embedder
 from index.question import DEFAULT_MAX_CHARS, prepare_question
 from index.question_types import TYPES, expected_type
 
@@ -33,6 +33,14 @@ TYPE_WEIGHT = 0.5
 BEST_SENTENCE_WEIGHT = 1.0
 HIGHLIGHT_TYPE_WEIGHT = 1.0
 HIGHLIGHT_PREVIOUS_WEIGHT = 0.2
+
+
+class QueryEncoder(Protocol):
+    """Embeds one question (sentence-transformers or its ONNX export)."""
+
+    def encode_query(self, text: str) -> np.ndarray:
+        """float32[1, d], unit length."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +79,7 @@ class Searcher:
     def __init__(
         self,
         corpus: Corpus,
-        embedder: Embedder,
+        embedder: QueryEncoder,
         min_similarity: float = DEFAULT_MIN_SIMILARITY,
         max_question_chars: int = DEFAULT_MAX_CHARS,
         lexical: bool = True,
@@ -219,7 +227,7 @@ def _z(values: np.ndarray) -> np.ndarray:
 
 
 def make_searcher(
-    corpus: Corpus, embedder: Embedder, max_question_chars: int = DEFAULT_MAX_CHARS
+    corpus: Corpus, embedder: QueryEncoder, max_question_chars: int = DEFAULT_MAX_CHARS
 ) -> Searcher:
     """The production searcher for a corpus (used by the app and by evaluation alike)."""
     return Searcher(corpus, embedder, max_question_chars=max_question_chars)

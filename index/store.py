@@ -34,6 +34,7 @@ from index.corpus import Corpus, DocumentRecord
 from index.errors import IndexCorruptError, IndexMismatchError, IndexMissingError
 from index.lexical import LexicalIndex
 from index.model import ModelSpec
+from index.vector_index import configure_for_queries
 
 log = logging.getLogger(__name__)
 
@@ -146,6 +147,7 @@ class IndexStore:
             columns = json.loads((build / "chunks.json").read_text(encoding="utf-8"))
             chunks = _chunks_from_columns(columns, documents)
             vector_index = faiss.read_index(str(build / "chunks.faiss"))
+            configure_for_queries(vector_index, manifest.get("vector_index"))
             sentence_vectors = np.load(build / "sentences.npy", allow_pickle=False)
             lexical = LexicalIndex.load(build) if "lexical" in manifest else None
         except (OSError, ValueError, KeyError, IndexError, TypeError, RuntimeError) as error:

@@ -174,3 +174,19 @@ def test_console_reads_questions_from_a_pipe(built_index_dir):
 def test_unknown_index_dir_info(tmp_path, capsys):
     assert main(["--index-dir", str(tmp_path / "x"), "info"]) == 0
     assert "No index" in capsys.readouterr().out
+
+
+def test_ask_with_built_index_does_not_import_torch(built_index_dir):
+    code = (
+        "import sys\n"
+        "from bot.cli import main\n"
+        f"status = main(['--index-dir', {str(built_index_dir)!r}, '--source-dir', "
+        f"{str(SOURCE_DIR)!r}, 'ask', 'Which Russian official visited Seoul?'])\n"
+        "assert status == 0\n"
+        "assert 'torch' not in sys.modules, 'torch imported'\n"
+        "assert 'sentence_transformers' not in sys.modules\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "Sergei Lavrov" in result.stdout

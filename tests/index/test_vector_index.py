@@ -126,4 +126,5 @@ def test_nlist_grows_with_size() -> None:
     assert ivf_nlist(1_000_000) == 2048
     assert ivf_nlist(100_000) == 512
     assert ivf_nlist(4000) <= 4000 // 40
-    assert ivf_nprobe(2048) == 64 and ivf_nprobe(256) == 16
+    assert ivf_nprobe(2048) == 64 and ivf_nprobe(256) == 64 and ivf_nprobe(8192) == 256
+    assert ivf_nprobe(50) == 50
