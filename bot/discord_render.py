@@ -209,7 +209,7 @@ def render_answer(answer: Answer, *, offset: int = 0, echo_question: bool = True
         escape_clipped(f"{offset + rank}. {p.citation.label()}", TITLE_BUDGET)
         for rank, p in enumerate(passages, start=1)
     ]
-    footers = [f"Score {p.score:.2f}" for p in passages]
+    footers = [f"Score {p.score:.2f} · similarity {p.similarity:.2f}" for p in passages]
     if footers:
         footers[-1] += f" · {FOOTER}"
     overhead = sum(len(t) + len(f) for t, f in zip(titles, footers, strict=True))

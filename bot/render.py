@@ -16,8 +16,11 @@ WRAP = 100
 
 
 def citation_line(rank: int, passage: Passage) -> str:
-    """'[1] doc › section › ¶N  (score 0.71)'."""
-    return f"[{rank}] {passage.citation.label()}  (score {passage.score:.2f})"
+    """'[1] doc › section › ¶N  (score 8.35, similarity 0.62)'."""
+    return (
+        f"[{rank}] {passage.citation.label()}  "
+        f"(score {passage.score:.2f}, similarity {passage.similarity:.2f})"
+    )
 
 
 def answer_to_rich(answer: Answer, first_rank: int = 1) -> Group:

@@ -27,13 +27,19 @@ class Citation:
 
 @dataclass(frozen=True, slots=True)
 class Passage:
-    """One quoted passage. ``highlight`` is the best-answering sentence, relative to ``text``."""
+    """One quoted passage. ``highlight`` is the best-answering sentence, relative to ``text``.
+
+    ``score`` ranks passages within one answer (fused relevance, higher is better);
+    ``similarity`` is the cosine similarity (about 0 to 1) of the highlighted sentence to the
+    question, comparable across questions.
+    """
 
     chunk_id: str
     text: str
     citation: Citation
     score: float
     highlight: tuple[int, int]
+    similarity: float = 0.0
 
     @property
     def highlight_text(self) -> str:
@@ -72,6 +78,7 @@ class Answer:
                     "id": passage.chunk_id,
                     "text": passage.text,
                     "score": round(passage.score, 4),
+                    "similarity": round(passage.similarity, 4),
                     "highlight": {
                         "start": offset + start,
                         "end": offset + end,

@@ -97,7 +97,7 @@ class Searcher:
         ranking = self.rank(query)
         chosen = self._distinct(ranking, k + offset)[offset:]
         passages = tuple(
-            self._passage(int(ranking.rows[i]), float(ranking.scores[i]),
+            self._passage(query, int(ranking.rows[i]), float(ranking.scores[i]),
                           int(ranking.best_sentences[i]))
             for i in chosen
         )
@@ -210,13 +210,19 @@ class Searcher:
             vectors.append(vector)
         return chosen
 
-    def _passage(self, row: int, score: float, sentence_row: int) -> Passage:
+    def _passage(self, query: Query, row: int, score: float, sentence_row: int) -> Passage:
         chunk = self.corpus.chunks[row]
         local = sentence_row - int(self.corpus.sentence_offsets[row])
         start, end = chunk.sentences[local]
         citation = Citation(chunk.document, chunk.section, chunk.paragraph, chunk.start, chunk.end)
+        similarity = float(self.corpus.sentence_vectors[sentence_row] @ query.vector[0])
         return Passage(
-            chunk.id, chunk.text, citation, score, (start - chunk.start, end - chunk.start)
+            chunk.id,
+            chunk.text,
+            citation,
+            score,
+            (start - chunk.start, end - chunk.start),
+            similarity,
         )
 
 

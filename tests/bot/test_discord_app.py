@@ -132,7 +132,7 @@ async def test_ask_defers_then_answers_with_cited_highlighted_passages(harness: 
         assert "¶" in embed["title"]
         assert embed["description"].startswith("> ")
         assert "**" in embed["description"]  # the best sentence in bold
-        assert re.match(r"Score -?\d+\.\d\d", embed["footer"]["text"])
+        assert re.match(r"Score -?\d+\.\d\d · similarity 0\.\d\d", embed["footer"]["text"])
     assert FOOTER in embeds[-1]["footer"]["text"]
     assert (
         "**North Korean leader Kim Jong Un and Chinese President Xi Jinping exchanged"

@@ -141,7 +141,7 @@ def test_citation_and_rank_in_title_and_score_in_footer() -> None:
     rendered = render_answer(answer, offset=3)
     assert rendered.embeds[0].title == "4. doc.md › Section › ¶3"
     assert rendered.embeds[1].title == "5. doc.md › Section › ¶4"
-    assert rendered.embeds[0].footer.text == "Score 0.50"
+    assert rendered.embeds[0].footer.text == "Score 0.50 · similarity 0.00"
     assert rendered.passage_ids == ("doc#3", "doc#4")
 
 

@@ -18,6 +18,8 @@ def test_lavrov_first_with_exact_citation(engine, article_text):
     assert 0 <= start < end <= len(first.text)
     assert first.highlight_text.strip() == first.highlight_text
     assert "¶11" in citation.label()
+    assert "Sergei Lavrov" in first.highlight_text
+    assert 0.3 < first.similarity <= 1.0
 
 
 def test_every_passage_is_an_exact_quote(engine, article_text):
@@ -39,6 +41,7 @@ def test_k_and_offset_page_through_distinct_passages(engine):
 def test_off_topic_question_is_not_in_the_source(engine):
     answer = engine.search("What is a good recipe for sourdough bread?")
     assert not answer.found
+    assert all(p.similarity < 0.3 for p in answer.passages)
     assert answer.passages  # still the closest ones, as low-confidence
 
 
