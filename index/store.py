@@ -148,7 +148,7 @@ class IndexStore:
             chunks = _chunks_from_columns(columns, documents)
             vector_index = faiss.read_index(str(build / "chunks.faiss"))
             configure_for_queries(vector_index, manifest.get("vector_index"))
-            sentence_vectors = np.load(build / "sentences.npy", allow_pickle=False)
+            sentence_vectors = np.load(build / "sentences.npy", mmap_mode="r", allow_pickle=False)
             lexical = LexicalIndex.load(build) if "lexical" in manifest else None
         except (OSError, ValueError, KeyError, IndexError, TypeError, RuntimeError) as error:
             log.debug("index load failed", exc_info=True)
