@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from index.documents import Document
-from index.sentences import split_sentences
+from index.sentences import split_sentences, trim_span
 
 CHUNKER_VERSION = 1
 SPECIAL_TOKENS = 2  # [CLS] ... [SEP]
@@ -163,17 +163,9 @@ def _cut_by_offsets(
                 last = cut
         piece_start = start + offsets[first][0]
         piece_end = start + offsets[last][0] if last < len(offsets) else end
-        pieces.extend(_trim(text, piece_start, piece_end))
+        pieces.extend(trim_span(text, piece_start, piece_end))
         first = last
     return pieces
-
-
-def _trim(text: str, start: int, end: int) -> list[tuple[int, int]]:
-    while start < end and text[start].isspace():
-        start += 1
-    while end > start and text[end - 1].isspace():
-        end -= 1
-    return [(start, end)] if start < end else []
 
 
 def chunk_id(document: str, text: str, occurrence: int) -> str:

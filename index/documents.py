@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from index.errors import SourceError
+from index.sentences import trim_span
 
 SOURCE_SUFFIXES = (".txt", ".md")
 MAX_HEADING_CHARS = 120
@@ -209,12 +210,7 @@ def _lines(text: str, start: int, end: int) -> Iterator[tuple[int, int]]:
 
 
 def _trimmed(text: str, start: int, end: int) -> Iterator[tuple[int, int]]:
-    while start < end and text[start].isspace():
-        start += 1
-    while end > start and text[end - 1].isspace():
-        end -= 1
-    if start < end:
-        yield start, end
+    yield from trim_span(text, start, end)
 
 
 @dataclass(frozen=True, slots=True)

@@ -36,9 +36,9 @@ def split_sentences(text: str, start: int = 0, end: int | None = None) -> list[t
     spans = []
     position = start
     for cut in sorted(set(cuts)):
-        spans.extend(_trim(text, position, cut))
+        spans.extend(trim_span(text, position, cut))
         position = cut
-    spans.extend(_trim(text, position, end))
+    spans.extend(trim_span(text, position, end))
     return spans
 
 
@@ -54,7 +54,8 @@ def _is_abbreviation(text: str, start: int, period_end: int) -> bool:
     return word.lower() in _ABBREVIATIONS
 
 
-def _trim(text: str, start: int, end: int) -> list[tuple[int, int]]:
+def trim_span(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """``[(start, end)]`` narrowed to exclude surrounding whitespace; ``[]`` if nothing is left."""
     while start < end and text[start].isspace():
         start += 1
     while end > start and text[end - 1].isspace():
