@@ -50,6 +50,9 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--source-dir", type=Path, default=ROOT / "source_docs")
     parser.add_argument("--question", default="Which Russian official visited Seoul?")
+    parser.add_argument(
+        "--questions", type=int, default=20, help="warm encode latency questions (0: skip)"
+    )
     args = parser.parse_args()
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("CITEBOT_")}
@@ -99,7 +102,46 @@ def main() -> int:
             f"| `{name}` | {statistics.median(found):.2f} | {min(found):.2f} | "
             f"{max(found):.2f} | {target} |"
         )
+    if args.questions:
+        warm_query_latency(args.questions)
     return 0
+
+
+def warm_query_latency(count: int) -> None:
+    """In-process: one question at a time, sentence-transformers vs ONNX (1 and 2 threads)."""
+    from index.embedding import Embedder
+    from index.model import ModelSpec
+    from index.onnx_encoder import OnnxEncoder, ensure_onnx
+
+    spec = ModelSpec.resolve("all-MiniLM-L6-v2")
+    questions = [
+        f"{stem} {topic}?"
+        for topic in ("Seoul", "the alliance", "North Korea", "China", "Russia")
+        for stem in ("Who visited", "What was said about", "When did talks start on", "Why")
+    ][:count]
+    with tempfile.TemporaryDirectory(prefix="citebot-onnx-") as tmp:
+        path = ensure_onnx(Path(tmp), spec)
+        encoders = {
+            "sentence-transformers (Embedder.encode_query)": Embedder(spec).encode_query,
+            "ONNX, 1 thread (OnnxEncoder.for_queries)": OnnxEncoder.for_queries(
+                spec, path
+            ).encode_query,
+            "ONNX, 2 threads": OnnxEncoder(spec, path, threads=2).encode_query,
+        }
+        times: dict[str, list[float]] = {name: [] for name in encoders}
+        for encode in encoders.values():
+            encode("warm up")
+        for question in questions * 3:
+            for name, encode in encoders.items():
+                started = time.perf_counter()
+                encode(question)
+                times[name].append((time.perf_counter() - started) * 1000)
+    print(f"\nWarm single-question encode, {len(questions) * 3} questions each, interleaved\n")
+    print("| encoder | p50 ms | p95 ms |")
+    print("| --- | --- | --- |")
+    for name, found in times.items():
+        p95 = sorted(found)[int(0.95 * (len(found) - 1))]
+        print(f"| {name} | {statistics.median(found):.1f} | {p95:.1f} |")
 
 
 if __name__ == "__main__":
