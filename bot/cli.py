@@ -42,6 +42,7 @@ def cmd_build(ctx: Context) -> int:
     from bot.engine import Engine
 
     engine = Engine(ctx.settings)
+    _announce_export(ctx, engine)
     with _progress(ctx.err, "Embedding") as progress:
         report = engine.rebuild(progress=progress)
     _warn_skipped(ctx.err, report.skipped)
@@ -51,6 +52,7 @@ def cmd_build(ctx: Context) -> int:
         f"{report.reused}; {report.seconds:.1f} s; index {report.index_bytes / 1024:.0f} KiB "
         f"at {ctx.settings.index_dir}",
         highlight=False,
+        soft_wrap=True,
     )
     return EXIT_OK
 
@@ -111,7 +113,7 @@ def cmd_eval(ctx: Context) -> int:
             articles = load_squad(path)[: ctx.args.articles or None]
             engine = Engine(ctx.settings)
             tally = evaluate_articles(
-                articles, engine.embedder, engine.chunker(), engine.make_searcher, k, progress
+                articles, engine.build_encoder, engine.chunker(), engine.make_searcher, k, progress
             )
     report = tally.report().to_dict()
     if ctx.args.json:
@@ -273,6 +275,7 @@ def _ready_engine(ctx: Context):
         f"No index yet: building one from {ctx.settings.source_dir} (first use, takes a moment)…",
         markup=False,
     )
+    _announce_export(ctx, engine)
     with _progress(ctx.err, "Embedding") as progress:
         report = engine.load(build_if_missing=True, progress=progress)
     if report is not None:
@@ -283,6 +286,14 @@ def _ready_engine(ctx: Context):
             markup=False,
         )
     return engine
+
+
+def _announce_export(ctx: Context, engine) -> None:
+    if engine.needs_export():
+        ctx.err.print(
+            "Exporting the embedding model to ONNX for fast answers (once per model)…",
+            markup=False,
+        )
 
 
 def _warn_skipped(err: Console, skipped: Sequence[object]) -> None:

@@ -4,9 +4,11 @@ console, the CLI and Discord. Thread-safe: searches may run while a rebuild is u
 from __future__ import annotations
 
 import logging
+import os
 import threading
+import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -23,6 +25,7 @@ from index import (
     build_index,
 )
 from index.builder import BuildReport, Progress
+from index.embedding import TextEncoder
 from index.errors import CitebotError
 from index.onnx_encoder import OnnxEncoder, ensure_onnx, is_exported, onnx_path_for
 from index.question import prepare_question
@@ -53,6 +56,7 @@ class Engine:
         self._spec: ModelSpec | None = None
         self._embedder: Embedder | None = None
         self._query_encoder: QueryEncoder | None = None
+        self._build_encoder: TextEncoder | None = None
         self._searcher: Searcher | None = None
         self._load_lock = threading.Lock()
         self._rebuild_lock = threading.Lock()
@@ -84,7 +88,7 @@ class Engine:
         else the sentence-transformers model."""
         if self._query_encoder is None:
             encoder: QueryEncoder = self.embedder
-            if self.settings.onnx_queries:
+            if self.settings.use_onnx:
                 path = onnx_path_for(self.settings.index_dir, self.spec)
                 if is_exported(path, self.spec):
                     try:
@@ -93,6 +97,22 @@ class Engine:
                         log.warning("ONNX model at %s unusable; using torch", path, exc_info=True)
             self._query_encoder = encoder
         return self._query_encoder
+
+    @property
+    def build_encoder(self) -> TextEncoder:
+        """What embeds texts when building: on CPU the ONNX export (exported on first use,
+        about 3x the throughput of sentence-transformers here), else sentence-transformers."""
+        if self._build_encoder is None:
+            encoder: TextEncoder = self.embedder
+            if self.settings.use_onnx and self.settings.device == "cpu":
+                try:
+                    path = ensure_onnx(self.settings.index_dir, self.spec)
+                    encoder = OnnxEncoder(self.spec, path, threads=os.cpu_count())
+                    self._query_encoder = None  # the export now exists: use it for questions
+                except Exception:  # builds still work through torch; say so in the log
+                    log.warning("ONNX export unusable; embedding with torch", exc_info=True)
+            self._build_encoder = encoder
+        return self._build_encoder
 
     def chunker(self) -> Chunker:
         """A chunker for the configured model and chunk size."""
@@ -174,37 +194,30 @@ class Engine:
             return None
         return parse_time(self._searcher.corpus.manifest.get("built_at"))
 
+    def needs_export(self) -> bool:
+        """Whether the next build first exports the model to ONNX (once per model, slow)."""
+        if not self.settings.use_onnx or self.settings.device != "cpu":
+            return False
+        return not is_exported(onnx_path_for(self.settings.index_dir, self.spec), self.spec)
+
     def _build(self, progress: Progress | None) -> BuildReport:
         if self.on_build_start is not None:
             self.on_build_start()
+        started = time.perf_counter()
         corpus, report = build_index(
             self.settings.source_dir,
             self.store,
-            self.embedder,
+            self.build_encoder,
             self.chunker(),
             progress,
             self.settings.index_type,
         )
-        if self.settings.onnx_queries:
-            self._export_onnx()
         self._searcher = self.make_searcher(corpus)  # atomic reference swap
-        return report
+        return replace(report, seconds=time.perf_counter() - started)
 
     def make_searcher(self, corpus: Corpus) -> Searcher:
         """The production searcher over ``corpus`` with this engine's model and settings."""
         return make_searcher(corpus, self.query_encoder, self.settings.max_question_chars)
-
-    def _export_onnx(self) -> None:
-        """Write the ONNX export of the model beside the index once (for fast query start)."""
-        path = onnx_path_for(self.settings.index_dir, self.spec)
-        if is_exported(path, self.spec):
-            return
-        try:
-            ensure_onnx(self.settings.index_dir, self.spec)
-        except Exception:  # questions still work through torch; say so in the log
-            log.warning("ONNX export failed; questions will use torch", exc_info=True)
-            return
-        self._query_encoder = None
 
 
 def parse_time(value: Any) -> datetime | None:

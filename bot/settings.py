@@ -43,8 +43,8 @@ class Settings(BaseSettings):
     chunk_tokens: int = Field(default=256, ge=32, le=8192)
     # FAISS index kind: auto (exact up to 50,000 chunks, IVF above), flat, ivf or hnsw.
     index_type: Literal["auto", "flat", "ivf", "hnsw"] = "auto"
-    # Answer questions with the ONNX export of the model (fast start, no torch import).
-    onnx_queries: bool = True
+    # Embed with the ONNX export of the model (questions always; builds on CPU).
+    use_onnx: bool = True
 
     # Questions and answers
     top_k: int = Field(default=3, ge=1, le=20)

@@ -17,7 +17,7 @@ import numpy as np
 from index.chunking import Chunker, normalize_for_search
 from index.corpus import Corpus, DocumentRecord
 from index.documents import DocumentSet, SkippedFile, load_documents
-from index.embedding import Embedder
+from index.embedding import TextEncoder
 from index.errors import CitebotError
 from index.lexical import LexicalIndex
 from index.store import FORMAT_VERSION, IndexStore
@@ -49,7 +49,7 @@ class BuildReport:
 def build_index(
     source_dir: Path,
     store: IndexStore,
-    embedder: Embedder,
+    embedder: TextEncoder,
     chunker: Chunker,
     progress: Progress | None = None,
     index_type: str = "auto",
@@ -81,7 +81,7 @@ def build_index(
 
 def assemble_corpus(
     document_set: DocumentSet,
-    embedder: Embedder,
+    embedder: TextEncoder,
     chunker: Chunker,
     previous: IndexStore | None = None,
     progress: Progress | None = None,
@@ -126,7 +126,7 @@ def assemble_corpus(
     return corpus, len(missing), reused
 
 
-def _known_vectors(store: IndexStore, embedder: Embedder) -> dict[str, np.ndarray]:
+def _known_vectors(store: IndexStore, embedder: TextEncoder) -> dict[str, np.ndarray]:
     """Vectors an existing index holds for each text it embedded, when built with this model."""
     if not store.exists():
         return {}
@@ -159,7 +159,7 @@ def _stack(rows: list[np.ndarray], dimension: int) -> np.ndarray:
 
 
 def _manifest(
-    document_set: DocumentSet, chunker: Chunker, embedder: Embedder, chunks: int, sentences: int
+    document_set: DocumentSet, chunker: Chunker, embedder: TextEncoder, chunks: int, sentences: int
 ) -> dict[str, Any]:
     spec = embedder.spec
     return {

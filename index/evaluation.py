@@ -18,7 +18,7 @@ from index.errors import CitebotError
 if TYPE_CHECKING:
     from index.chunking import Chunker
     from index.corpus import Corpus
-    from index.embedding import Embedder
+    from index.embedding import TextEncoder
     from index.search import Searcher
 
 Progress = Callable[[int, int], None]
@@ -241,7 +241,7 @@ SearcherFactory = Callable[["Corpus"], "Searcher"]
 
 def evaluate_articles(
     articles: Sequence[Article],
-    embedder: Embedder,
+    embedder: TextEncoder,
     chunker: Chunker,
     make_searcher: SearcherFactory,
     k: int = EVAL_K,
