@@ -33,6 +33,9 @@ TYPE_WEIGHT = 0.5
 BEST_SENTENCE_WEIGHT = 1.0
 HIGHLIGHT_TYPE_WEIGHT = 1.0
 HIGHLIGHT_PREVIOUS_WEIGHT = 0.2
+# (chunk, sentence evidence, highlight) weights of each signal's z-scores.
+DENSE_WEIGHTS = (1.0, 1.0, 1.0)
+LEXICAL_WEIGHTS = (0.75, 0.5, 1.0)
 
 
 class QueryEncoder(Protocol):
@@ -73,6 +76,22 @@ class Ranking:
     max_similarity: float
 
 
+_BLAS_LIMITED = False
+
+
+def use_one_blas_thread() -> None:
+    """Questions are answered one at a time with small matrix-vector products: one BLAS thread
+    is as fast when the machine is idle and about twice as fast when another process is busy
+    (idle BLAS threads spin and steal the cores; see benchmarks/latency.py --what-if)."""
+    global _BLAS_LIMITED
+    if _BLAS_LIMITED:
+        return
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=1, user_api="blas")
+    _BLAS_LIMITED = True
+
+
 class Searcher:
     """Answers questions from a Corpus. Read-only after construction; safe to share."""
 
@@ -89,6 +108,7 @@ class Searcher:
         self.min_similarity = min_similarity
         self.max_question_chars = max_question_chars
         self.lexical = lexical and corpus.lexical is not None
+        use_one_blas_thread()
 
     def search(self, question: str, k: int = 3, offset: int = 0) -> Answer:
         """The ``k`` best passages after skipping ``offset``; raises QuestionError on bad input."""
@@ -179,15 +199,17 @@ class Searcher:
                 "ij,j->i", np.vstack([corpus.vector_index.reconstruct(int(r)) for r in rows]),
                 vector,
             )
-        dense_sentences = corpus.sentence_vectors[sentence_rows] @ vector
-        signals = [Signal("dense", dense_chunks, dense_sentences, 1.0, 1.0, 1.0)]
+        if len(sentence_rows) == len(corpus.sentence_vectors):
+            dense_sentences = corpus.sentence_vectors @ vector  # no copy of the whole matrix
+        else:
+            dense_sentences = corpus.sentence_vectors[sentence_rows] @ vector
+        signals = [Signal("dense", dense_chunks, dense_sentences, *DENSE_WEIGHTS)]
         if self.lexical:
             lexical = corpus.lexical
             chunk_scores, sentence_scores = lexical.scores(lexical.query_terms(query.text))
-            signals.append(
-                Signal("lexical", chunk_scores[rows], sentence_scores[sentence_rows],
-                       0.75, 0.5, 1.0)
-            )
+            if len(rows) < len(corpus.chunks):
+                chunk_scores, sentence_scores = chunk_scores[rows], sentence_scores[sentence_rows]
+            signals.append(Signal("lexical", chunk_scores, sentence_scores, *LEXICAL_WEIGHTS))
         return signals
 
     def _distinct(self, ranking: Ranking, wanted: int) -> list[int]:
