@@ -29,15 +29,23 @@ import discord
 from discord import app_commands
 
 from bot.discord_render import (
-    escape_clipped,
     render_answer,
     render_build_report,
     render_sources,
 )
+from bot.engine import RebuildInProgressError
 from bot.feedback import DOWN, UP, FeedbackStore
 from bot.settings import Settings
 from index.answer import Answer
-from index.errors import CitebotError
+from index.errors import (
+    CitebotError,
+    IndexCorruptError,
+    IndexMismatchError,
+    IndexMissingError,
+    ModelError,
+    QuestionError,
+    SourceError,
+)
 
 log = logging.getLogger("citebot.discord")
 
@@ -57,6 +65,15 @@ NOT_HERE = "I'm not enabled in this channel; please ask in one of the channels s
 NO_DMS = "I don't answer in direct messages; please ask in a server channel."
 REBUILD_RUNNING = "A rebuild is already running; you'll be able to start another when it finishes."
 EMPTY_QUESTION = "Ask me a question after the mention, or use `/ask`."
+BAD_QUESTION = "Please ask a question with some words in it."
+SOURCE_PROBLEM = (
+    "The rebuild failed because of a problem with the source documents; the bot's log names "
+    "the file and what to do. The previous index is still answering."
+)
+INDEX_UNAVAILABLE = (
+    "The index is unavailable (missing, damaged, or built with another model). An administrator "
+    "can rebuild it with /reindex or `citebot build`; details are in the bot's log."
+)
 TOO_LONG = f"Questions can be at most {MAX_QUESTION_CHARS} characters."
 
 
@@ -414,8 +431,8 @@ class CitebotBot(discord.Client):
             await _reply(message, str(refusal))
             return
         except CitebotError as error:
-            log.info("question refused by the engine: %s", error)
-            await _reply(message, escape_clipped(str(error), 1500))
+            log.warning("%s: %s", type(error).__name__, error)
+            await _reply(message, engine_error_message(error))
             return
         except Exception:
             log.exception("error answering a mention in channel %s", message.channel.id)
@@ -437,9 +454,10 @@ class CitebotBot(discord.Client):
         elif isinstance(original, app_commands.NoPrivateMessage):
             message = SERVER_ONLY
         elif isinstance(original, CitebotError):
-            # CitebotError messages are written to be shown to users.
-            log.info("engine error shown to user: %s", original)
-            message = escape_clipped(str(original), 1500)
+            # Never echo exception text into Discord (it can name server paths): a fixed
+            # message per kind of problem for the user, the full message in the log.
+            log.warning("%s: %s", type(original).__name__, original)
+            message = engine_error_message(original)
         elif isinstance(original, app_commands.CheckFailure):
             message = "You can't use that command here."
         else:
@@ -453,6 +471,19 @@ class CitebotBot(discord.Client):
 
 
 # ----- commands ----------------------------------------------------------------------------------
+
+
+def engine_error_message(error: CitebotError) -> str:
+    """What Discord users are told about an engine error (a fixed text, never its message)."""
+    if isinstance(error, QuestionError):
+        return BAD_QUESTION
+    if isinstance(error, RebuildInProgressError):
+        return REBUILD_RUNNING
+    if isinstance(error, SourceError):
+        return SOURCE_PROBLEM
+    if isinstance(error, IndexMissingError | IndexCorruptError | IndexMismatchError | ModelError):
+        return INDEX_UNAVAILABLE
+    return GENERIC_ERROR
 
 
 def _bot(interaction: discord.Interaction[Any]) -> CitebotBot:

@@ -21,17 +21,20 @@ from typing import Any
 import pytest
 
 from bot.discord_app import (
+    BAD_QUESTION,
     EXPIRED,
     GENERIC_ERROR,
+    INDEX_UNAVAILABLE,
     NEEDS_MANAGE_SERVER,
     NO_DMS,
     NOT_HERE,
     REBUILD_RUNNING,
+    SOURCE_PROBLEM,
 )
 from bot.discord_render import FOOTER, limit_problems
 from bot.engine import Engine
 from index.answer import Answer, Citation, Passage
-from index.errors import QuestionError, SourceError
+from index.errors import IndexCorruptError, QuestionError, SourceError
 from tests.bot.conftest import (
     APP_ID,
     CHANNEL_ID,
@@ -318,15 +321,22 @@ async def test_unexpected_error_is_generic_for_the_user_and_logged(
     assert record.name == "citebot.discord"
 
 
-async def test_engine_errors_meant_for_users_are_shown(tmp_path, engine) -> None:
+async def test_engine_errors_get_a_fixed_message_never_their_text(tmp_path, engine) -> None:
     def refuse(*args: Any, **kwargs: Any) -> Answer:
         raise QuestionError("the question is empty: type a question")
+
+    def broken(*args: Any, **kwargs: Any) -> Answer:
+        raise IndexCorruptError("index at /srv/secret/path is damaged: run `citebot build`")
 
     async with harness_for(make_settings(tmp_path), Wrapped(engine, search=refuse)) as h:
         calls = await h.finished(h.slash("ask", question="   "), 1)
         assert calls[0].response_type == 4 and calls[0].ephemeral  # refused before deferring
         calls = await h.finished(h.slash("ask", question="x"))
-    assert followup_of(calls).message["content"] == "the question is empty: type a question"
+    assert followup_of(calls).message["content"] == BAD_QUESTION
+    async with harness_for(make_settings(tmp_path), Wrapped(engine, search=broken)) as h:
+        calls = await h.finished(h.slash("ask", question="x"))
+    content = followup_of(calls).message["content"]
+    assert content == INDEX_UNAVAILABLE and "/srv/secret" not in str(calls)
 
 
 async def test_huge_passages_never_break_discords_limits(tmp_path, engine) -> None:
@@ -426,7 +436,8 @@ async def test_reindex_failure_is_reported_to_the_admin(harness: Harness) -> Non
     admin = {"permissions": MEMBER_PERMISSIONS | MANAGE_GUILD}
     calls = await harness.finished(harness.slash("reindex", who=admin))
     reply = followup_of(calls)
-    assert reply.message["content"] == "no .txt or .md files in source\\_docs: add some"
+    assert reply.message["content"] == SOURCE_PROBLEM
+    assert "source_docs" not in str(calls) and "source\\_docs" not in str(calls)
     assert not harness.bot.rebuild_lock.locked()
 
 
