@@ -28,7 +28,6 @@ from index.builder import BuildReport, Progress
 from index.embedding import TextEncoder
 from index.errors import CitebotError
 from index.onnx_encoder import OnnxEncoder, ensure_onnx, is_exported, onnx_path_for
-from index.question import prepare_question
 from index.search import QueryEncoder, make_searcher
 
 log = logging.getLogger(__name__)
@@ -167,7 +166,6 @@ class Engine:
 
     def search(self, question: str, k: int | None = None, offset: int = 0) -> Answer:
         """Answer a question with the top ``k`` passages after ``offset`` (blocking)."""
-        prepare_question(question, self.settings.max_question_chars)  # fail fast before loading
         return self.searcher.search(question, k or self.settings.top_k, offset)
 
     def rebuild(self, progress: Progress | None = None) -> BuildReport:

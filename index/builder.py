@@ -20,6 +20,7 @@ from index.documents import DocumentSet, SkippedFile, load_documents
 from index.embedding import TextEncoder
 from index.errors import CitebotError
 from index.lexical import LexicalIndex
+from index.question_types import sentence_types
 from index.store import FORMAT_VERSION, IndexStore
 from index.vector_index import make_vector_index
 
@@ -122,7 +123,15 @@ def assemble_corpus(
     manifest = _manifest(document_set, chunker, embedder, len(chunks), len(sentence_texts))
     manifest["lexical"] = lexical.parameters
     manifest["vector_index"] = vector_parameters
-    corpus = Corpus(documents, chunks, vector_index, sentence_matrix, manifest, lexical)
+    corpus = Corpus(
+        documents,
+        chunks,
+        vector_index,
+        sentence_matrix,
+        manifest,
+        lexical,
+        sentence_types(sentence_texts),
+    )
     return corpus, len(missing), reused
 
 

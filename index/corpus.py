@@ -40,6 +40,7 @@ class Corpus:
     sentence_vectors: np.ndarray
     manifest: dict[str, Any] = field(default_factory=dict)
     lexical: LexicalIndex | None = None
+    sentence_type_flags: np.ndarray | None = None
 
     @cached_property
     def sentence_chunk(self) -> np.ndarray:
@@ -82,18 +83,18 @@ class Corpus:
         return self.vector_index.reconstruct(int(row))
 
     @cached_property
-    def sentence_texts(self) -> list[str]:
-        """Every sentence's text (normalised for search), in ``sentence_vectors`` order."""
-        return [
-            normalize_for_search(self.documents[chunk.document].text[start:end])
-            for chunk in self.chunks
-            for start, end in chunk.sentences
-        ]
-
-    @cached_property
     def sentence_types(self) -> np.ndarray:
-        """uint8[m, 3] date / number / name flags per sentence (see question_types)."""
-        return sentence_types(self.sentence_texts)
+        """uint8[m, 3] date / number / name flags per sentence (see question_types); computed
+        at build time, or here for an index that did not store them."""
+        if self.sentence_type_flags is not None:
+            return self.sentence_type_flags
+        return sentence_types(
+            [
+                normalize_for_search(self.documents[chunk.document].text[start:end])
+                for chunk in self.chunks
+                for start, end in chunk.sentences
+            ]
+        )
 
     def chunk_vectors(self) -> np.ndarray:
         """All chunk vectors as float32[n, d] (a copy, reconstructed from the vector index)."""

@@ -6,7 +6,8 @@ Layout of an index directory::
     <build>/manifest.json   format, model (name, weights hash, dimension, max_seq_length),
                             chunker parameters, documents with content hashes, build time, versions
     <build>/chunks.faiss    one vector per chunk
-    <build>/sentences.npy   one vector per sentence
+    <build>/sentences.npy   one vector per sentence (memory-mapped on load)
+    <build>/sentence_types.npy  date / number / name flags per sentence
     <build>/chunks.json     chunk records (columns)
     <build>/documents.json  document texts and hashes
     <build>/lexical-*/      BM25 indexes over chunks and sentences (bm25s)
@@ -111,6 +112,9 @@ class IndexStore:
             with (staging / "sentences.npy").open("wb") as handle:
                 np.save(handle, corpus.sentence_vectors.astype(np.float32), allow_pickle=False)
                 _sync(handle)
+            with (staging / "sentence_types.npy").open("wb") as handle:
+                np.save(handle, corpus.sentence_types, allow_pickle=False)
+                _sync(handle)
             if corpus.lexical is not None:
                 corpus.lexical.save(staging)
             faiss.write_index(corpus.vector_index, str(staging / "chunks.faiss"))
@@ -150,6 +154,8 @@ class IndexStore:
             configure_for_queries(vector_index, manifest.get("vector_index"))
             sentence_vectors = np.load(build / "sentences.npy", mmap_mode="r", allow_pickle=False)
             lexical = LexicalIndex.load(build) if "lexical" in manifest else None
+            types_file = build / "sentence_types.npy"
+            types = np.load(types_file, allow_pickle=False) if types_file.is_file() else None
         except (OSError, ValueError, KeyError, IndexError, TypeError, RuntimeError) as error:
             log.debug("index load failed", exc_info=True)
             raise IndexCorruptError(
@@ -172,7 +178,13 @@ class IndexStore:
             raise IndexCorruptError(
                 f"index at {self.directory} is inconsistent (lexical index): {REBUILD_HINT}"
             )
-        return Corpus(documents, chunks, vector_index, sentence_vectors, manifest, lexical)
+        if types is not None and types.shape != (sentence_total, 3):
+            raise IndexCorruptError(
+                f"index at {self.directory} is inconsistent (sentence types): {REBUILD_HINT}"
+            )
+        return Corpus(
+            documents, chunks, vector_index, sentence_vectors, manifest, lexical, types
+        )
 
     def _live_build(self) -> Path:
         build = self.current_build()

@@ -5,6 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from bot.engine import Engine
@@ -36,7 +37,9 @@ def test_missing_index(tmp_path, model_spec):
         IndexStore(tmp_path / "none").load(model_spec, chunker_params(model_spec))
 
 
-@pytest.mark.parametrize("damage", ["manifest", "faiss", "chunks", "current", "sentences"])
+@pytest.mark.parametrize(
+    "damage", ["manifest", "faiss", "chunks", "current", "sentences", "types", "lexical"]
+)
 def test_corrupt_index_is_refused_with_remedy(index_copy, model_spec, damage):
     store = IndexStore(index_copy)
     build = store.current_build()
@@ -48,6 +51,10 @@ def test_corrupt_index_is_refused_with_remedy(index_copy, model_spec, damage):
         (build / "chunks.json").write_text('{"id": [1]}', encoding="utf-8")
     elif damage == "sentences":
         (build / "sentences.npy").write_bytes(b"\x93NUMPY broken")
+    elif damage == "types":
+        np.save(build / "sentence_types.npy", np.zeros((2, 3), dtype=np.uint8))
+    elif damage == "lexical":
+        shutil.rmtree(build / "lexical-sentences")
     else:
         (index_copy / "CURRENT").write_text("../../etc", encoding="utf-8")
     with pytest.raises(IndexCorruptError, match="citebot build"):
