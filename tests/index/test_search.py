@@ -60,3 +60,24 @@ def test_huge_question_is_cut_with_notice(engine):
 def test_control_characters_are_stripped():
     prepared = prepare_question("Who\x00 visited\u200b\x1b Seoul?\n\n")
     assert prepared.text == "Who visited Seoul?"
+
+
+def test_sentence_transformers_path_gives_the_same_answer(tmp_path):
+    """With CITEBOT_USE_ONNX=false everything is embedded by sentence-transformers (the GPU
+    path); the answer matches the default ONNX path."""
+    import sys
+
+    from bot.engine import Engine
+    from bot.settings import Settings
+    from index.embedding import Embedder
+    from tests.conftest import SOURCE_DIR
+
+    engine = Engine(Settings(source_dir=SOURCE_DIR, index_dir=tmp_path / "i", use_onnx=False))
+    engine.rebuild()
+    assert isinstance(engine.build_encoder, Embedder)
+    assert isinstance(engine.query_encoder, Embedder)
+    assert "sentence_transformers" in sys.modules
+    answer = engine.search("Which Russian official visited Seoul?")
+    assert "Sergei Lavrov" in answer.passages[0].text
+    assert "Sergei Lavrov" in answer.passages[0].highlight_text
+    assert not (tmp_path / "i" / "models").exists()
