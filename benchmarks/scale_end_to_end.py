@@ -1,0 +1,644 @@
+"""End-to-end scale benchmark: a whole citebot index at 100k and 1M chunks (issue 5, "Scale").
+
+Unlike benchmarks/scale.py (the FAISS index alone), this writes a complete citebot index in the
+real on-disk format (documents.json, chunks.json, chunks.faiss, sentences.npy, lexical-*/,
+manifest.json via ``IndexStore.save``) and measures a fresh process that serves it through
+``Engine(Settings(...)).load()`` and ``engine.search(q, k=5)``.
+
+Corpus: the 48 SQuAD v1.1 dev articles (``--squad``, read in place, never copied into the
+repo), parsed with ``parse_document``, chunked with the production chunker and embedded once
+(chunks and their sentences) with citebot's ONNX encoder through ``assemble_corpus``; the
+vectors are cached in ``--cache``. Larger sizes replicate the documents (``copy0001/<title>.txt``
+...) until the chunk count is reached. Copy 0 keeps the real vectors; every other copy's chunk
+and sentence vectors get Gaussian noise (``--noise`` per dimension, as benchmarks/scale.py does)
+and are re-normalised, so no two vectors are equal. Texts are exact copies, so the BM25 indexes
+hold the same statistics with postings N times longer: pessimistic for lexical query time.
+
+Serving is measured in a fresh subprocess: load time, RSS after load, peak RSS, p50/p95 of 300
+real SQuAD questions one at a time (after warm-up), recall@10 of the vector index against exact
+search over the same chunk vectors (numpy, computed in the builder), and hit@5 of the gold
+answers (any copy's passage counts). Then where query time and memory go.
+
+    .venv/bin/python benchmarks/scale_end_to_end.py                      # 100k and 1M, ~20 min
+    .venv/bin/python benchmarks/scale_end_to_end.py --sizes 100000 --keep
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import gc
+import glob
+import json
+import os
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+DEFAULT_SQUAD = Path("/work/shared/data/squad/dev-v1.1.json")
+K = 10
+SEARCH_K = 5
+MiB = 1024 * 1024
+
+
+def log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def rss() -> int:
+    import psutil
+
+    return psutil.Process().memory_info().rss
+
+
+def peak_rss() -> int:
+    """VmHWM of this process (ru_maxrss would carry the parent's peak across fork + exec)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+def anon_rss() -> int:
+    """Resident memory that is not file-backed (mmap'd index files can be dropped by the OS)."""
+    import psutil
+
+    info = psutil.Process().memory_info()
+    return info.rss - info.shared
+
+
+def dir_bytes(path: Path) -> int:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+
+
+# --------------------------------------------------------------------------------------------
+# Builder side
+# --------------------------------------------------------------------------------------------
+
+
+def make_engine(index_dir: Path, source_dir: Path):
+    from bot.engine import Engine
+    from bot.settings import Settings
+
+    return Engine(Settings(source_dir=source_dir, index_dir=index_dir))
+
+
+def seed_onnx_export(index_dir: Path, spec) -> None:
+    """Copy an existing ONNX export of the model into ``index_dir`` (saves the torch export)."""
+    from index.onnx_encoder import ONNX_FILE, is_exported, model_dir_for
+
+    target = model_dir_for(index_dir, spec)
+    if is_exported(target / ONNX_FILE, spec):
+        return
+    pattern = f"models/{spec.weights_hash[:16]}"
+    candidates = [*sorted(glob.glob(f"/tmp/*/{pattern}")), str(ROOT / ".citebot/index" / pattern)]
+    for candidate in candidates:
+        if is_exported(Path(candidate) / ONNX_FILE, spec):
+            shutil.rmtree(target, ignore_errors=True)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copytree(candidate, target)
+            return
+
+
+def base_corpus(squad: Path, cache: Path, model_index: Path):
+    """(engine, documents, chunks, chunk vectors, sentence vectors) of the 48 real articles."""
+    from index.builder import assemble_corpus
+    from index.documents import DocumentSet, parse_document
+    from index.evaluation import load_squad
+    from index.onnx_encoder import ensure_onnx
+
+    engine = make_engine(model_index, model_index / "src")
+    spec = engine.spec
+    seed_onnx_export(model_index, spec)
+    ensure_onnx(model_index, spec)
+    chunker = engine.chunker()
+    articles = load_squad(squad)
+    documents = [parse_document(f"{a.title}.txt", a.text()) for a in articles]
+    key = f"{squad.stat().st_size}-{spec.weights_hash[:16]}-{json.dumps(chunker.parameters)}-v1"
+    if cache.is_file():
+        stored = np.load(cache, allow_pickle=False)
+        if str(stored["key"]) == key:
+            chunks = [c for d in documents for c in chunker.chunk(d)]
+            if len(chunks) == len(stored["chunks"]):
+                log(f"base vectors from {cache}")
+                return engine, documents, chunks, stored["chunks"], stored["sentences"]
+    started = time.perf_counter()
+    log(f"embedding {len(articles)} articles (chunks and sentences) with ONNX, once ...")
+    corpus, embedded, _ = assemble_corpus(
+        DocumentSet(tuple(documents)), engine.build_encoder, chunker
+    )
+    chunk_vectors = corpus.chunk_vectors()
+    sentence_vectors = np.asarray(corpus.sentence_vectors, dtype=np.float32)
+    log(f"  {embedded} texts in {time.perf_counter() - started:.0f} s; cached in {cache}")
+    tmp = cache.with_name(cache.name + ".tmp.npz")
+    np.savez(tmp, key=np.array(key), chunks=chunk_vectors, sentences=sentence_vectors)
+    os.replace(tmp, cache)
+    return engine, documents, list(corpus.chunks), chunk_vectors, sentence_vectors
+
+
+def pick_questions(squad: Path, count: int, warm: int) -> tuple[list[dict], list[str]]:
+    """``count`` answerable SQuAD dev questions (seeded) and ``warm`` others for warm-up."""
+    from index.evaluation import load_squad
+
+    pool = [
+        {"question": q.question, "answers": list(q.answers)}
+        for article in load_squad(squad)
+        for q in article.questions
+        if q.answers
+    ]
+    random.Random(5).shuffle(pool)
+    return pool[:count], [p["question"] for p in pool[count : count + warm]]
+
+
+def noisy(rows: np.ndarray, rng: np.random.Generator, noise: float) -> np.ndarray:
+    rows = rows + noise * rng.standard_normal(rows.shape, dtype=np.float32)
+    return rows / np.linalg.norm(rows, axis=1, keepdims=True)
+
+
+def build_scaled_index(
+    size: int, engine, documents, base_chunks, base_chunk_vectors, base_sentence_vectors,
+    index_dir: Path, scratch: Path, noise: float,
+) -> dict[str, Any]:
+    """Replicate the base articles to ``size`` chunks and save a real citebot index."""
+    from index.builder import _manifest
+    from index.chunking import Chunk, chunk_id, normalize_for_search
+    from index.corpus import Corpus, DocumentRecord
+    from index.documents import DocumentSet
+    from index.lexical import LexicalIndex
+    from index.store import IndexStore
+    from index.vector_index import make_vector_index
+
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
+    by_document: dict[str, list[int]] = {}
+    for row, chunk in enumerate(base_chunks):
+        by_document.setdefault(chunk.document, []).append(row)
+    sentence_start = np.concatenate(
+        [[0], np.cumsum([len(c.sentences) for c in base_chunks])]
+    ).astype(np.int64)
+    occurrence = []
+    for rows in by_document.values():
+        seen: dict[str, int] = {}
+        for row in rows:
+            text = base_chunks[row].text
+            seen[text] = seen.get(text, 0) + 1
+            occurrence.append(seen[text])
+    occurrence_of = dict(zip([r for rows in by_document.values() for r in rows], occurrence,
+                             strict=True))
+    base_chunk_text = [normalize_for_search(c.text) for c in base_chunks]
+    texts = {d.path: d.text for d in documents}
+    base_sentence_text = [
+        normalize_for_search(texts[c.document][s:e]) for c in base_chunks for s, e in c.sentences
+    ]
+    from index.question_types import sentence_types
+
+    base_types = sentence_types(base_sentence_text)  # same text, same flags: computed once
+
+    # Which (copy, document) pairs, in order, until ``size`` chunks.
+    plan: list[tuple[int, Any]] = []
+    total = 0
+    copy = 0
+    while total < size:
+        for document in documents:
+            if total >= size:
+                break
+            plan.append((copy, document))
+            total += len(by_document.get(document.path, []))
+        copy += 1
+    copies = copy
+
+    records: dict[str, DocumentRecord] = {}
+    replicated_documents = []
+    chunks: list[Chunk] = []
+    chunk_source: list[int] = []
+    chunk_copy: list[int] = []
+    for copy, document in plan:
+        path = f"copy{copy:04d}/{document.path}"
+        records[path] = DocumentRecord(path, document.content_hash, document.text)
+        replicated_documents.append(dataclasses.replace(document, path=path))
+        for row in by_document.get(document.path, []):
+            base = base_chunks[row]
+            chunks.append(dataclasses.replace(
+                base, id=chunk_id(path, base.text, occurrence_of[row]), document=path
+            ))
+            chunk_source.append(row)
+            chunk_copy.append(copy)
+    source = np.asarray(chunk_source, dtype=np.int64)
+    noise_mask = np.asarray(chunk_copy, dtype=np.int64) > 0
+    sentence_source = np.concatenate(
+        [np.arange(sentence_start[r], sentence_start[r + 1]) for r in chunk_source]
+    )
+    sentence_copy = np.repeat(noise_mask, [len(c.sentences) for c in chunks])
+    chunk_texts = [base_chunk_text[r] for r in chunk_source]
+    sentence_texts = [base_sentence_text[r] for r in sentence_source]
+    timings["replicate records"] = time.perf_counter() - started
+
+    started = time.perf_counter()
+    rng = np.random.default_rng(11)
+    dimension = base_chunk_vectors.shape[1]
+    chunk_vectors = base_chunk_vectors[source]
+    step = 200_000
+    for first in range(0, len(chunks), step):
+        block = slice(first, first + step)
+        mask = noise_mask[block]
+        if mask.any():
+            part = chunk_vectors[block]
+            part[mask] = noisy(part[mask], rng, noise)
+    sentence_file = scratch / "sentences-scratch.npy"
+    sentence_vectors = np.lib.format.open_memmap(
+        sentence_file, mode="w+", dtype=np.float32, shape=(len(sentence_texts), dimension)
+    )
+    for first in range(0, len(sentence_texts), step):
+        rows = base_sentence_vectors[sentence_source[first : first + step]]
+        mask = sentence_copy[first : first + step]
+        if mask.any():
+            rows[mask] = noisy(rows[mask], rng, noise)
+        sentence_vectors[first : first + step] = rows
+    sentence_vectors.flush()
+    timings["perturb vectors"] = time.perf_counter() - started
+
+    started = time.perf_counter()
+    vector_index, vector_parameters = make_vector_index(chunk_vectors, "auto")
+    timings["vector index"] = time.perf_counter() - started
+    started = time.perf_counter()
+    lexical = LexicalIndex.build(chunk_texts, sentence_texts)
+    timings["BM25 (chunks + sentences)"] = time.perf_counter() - started
+    del chunk_texts, sentence_texts
+    encoder = engine.build_encoder
+    chunker = engine.chunker()
+    manifest = _manifest(
+        DocumentSet(tuple(replicated_documents)), chunker, encoder, len(chunks),
+        len(sentence_vectors),
+    )
+    manifest["lexical"] = lexical.parameters
+    manifest["vector_index"] = vector_parameters
+    manifest["synthetic"] = {
+        "benchmark": "benchmarks/scale_end_to_end.py", "copies": copies, "noise": noise
+    }
+    corpus = Corpus(
+        records, chunks, vector_index, sentence_vectors, manifest, lexical,
+        sentence_type_flags=np.ascontiguousarray(base_types[sentence_source]),
+    )
+    started = time.perf_counter()
+    build = IndexStore(index_dir).save(corpus)
+    timings["IndexStore.save"] = time.perf_counter() - started
+    # The query encoder a real build leaves beside the index (else questions go through torch).
+    from index.onnx_encoder import model_dir_for
+
+    shutil.copytree(
+        model_dir_for(engine.settings.index_dir, engine.spec),
+        model_dir_for(index_dir, engine.spec),
+        dirs_exist_ok=True,
+    )
+    del corpus, vector_index, lexical, sentence_vectors
+    sentence_file.unlink()
+    return {
+        "chunk_vectors": chunk_vectors,
+        "chunks": len(chunks),
+        "sentences": len(sentence_source),
+        "documents": len(records),
+        "copies": copies,
+        "vector_index": vector_parameters,
+        "build": build,
+        "timings": timings,
+    }
+
+
+def exact_top_k(vectors: np.ndarray, queries: np.ndarray, k: int = K) -> np.ndarray:
+    """Ids of the exact top-k by inner product (numpy, in blocks)."""
+    best_scores = np.full((len(queries), 0), -np.inf, dtype=np.float32)
+    best_ids = np.zeros((len(queries), 0), dtype=np.int64)
+    for first in range(0, len(vectors), 200_000):
+        scores = queries @ vectors[first : first + 200_000].T
+        top = np.argpartition(-scores, min(k, scores.shape[1] - 1), axis=1)[:, :k]
+        best_scores = np.hstack([best_scores, np.take_along_axis(scores, top, axis=1)])
+        best_ids = np.hstack([best_ids, top + first])
+        keep = np.argsort(-best_scores, axis=1)[:, :k]
+        best_scores = np.take_along_axis(best_scores, keep, axis=1)
+        best_ids = np.take_along_axis(best_ids, keep, axis=1)
+    return best_ids
+
+
+# --------------------------------------------------------------------------------------------
+# Serving side (fresh process)
+# --------------------------------------------------------------------------------------------
+
+
+def deep_chunk_bytes(chunks) -> int:
+    """Python bytes of the chunk records: objects, texts, ids, sections, sentence spans, ints."""
+    total = sys.getsizeof(chunks)
+    seen_sections: set[int] = set()
+    for c in chunks:
+        total += sys.getsizeof(c) + sys.getsizeof(c.text) + sys.getsizeof(c.id)
+        if c.section is not None and id(c.section) not in seen_sections:
+            seen_sections.add(id(c.section))
+            total += sys.getsizeof(c.section)
+        total += sys.getsizeof(c.sentences) + 64 * len(c.sentences)  # span tuple + 2 ints
+        total += 28 * 2  # start, end (beyond the small-int cache)
+    return total
+
+
+def bm25_bytes(retriever) -> int:
+    total = 0
+    for value in retriever.scores.values():
+        if isinstance(value, np.ndarray):
+            total += value.nbytes
+    vocab = retriever.vocab_dict
+    total += sys.getsizeof(vocab) + sum(sys.getsizeof(t) + 28 for t in vocab)
+    return total
+
+
+def faiss_bytes(index) -> int:
+    import faiss
+
+    try:
+        ivf = faiss.extract_index_ivf(index)
+    except RuntimeError:
+        return index.ntotal * index.d * 4
+    codes = ivf.ntotal * ivf.code_size
+    ids = ivf.ntotal * 8
+    direct = ivf.ntotal * 8 if ivf.direct_map.type else 0
+    return codes + ids + direct + ivf.nlist * ivf.d * 4
+
+
+def mapped_rss(name: str) -> int:
+    import psutil
+
+    return sum(m.rss for m in psutil.Process().memory_maps() if m.path.endswith(name))
+
+
+def serve(index_dir: Path, data: Path) -> dict[str, Any]:
+    """Load the index with the real Engine, answer the questions, measure; returns JSON."""
+    from index.evaluation import contains_any
+
+    rss_start = rss()
+    payload = json.loads((data / "questions.json").read_text(encoding="utf-8"))
+    arrays = np.load(data / "vectors.npz")
+    from bot.engine import Engine
+    from bot.settings import Settings
+
+    started = time.perf_counter()
+    engine = Engine(Settings(source_dir=index_dir / "no-sources", index_dir=index_dir))
+    engine.load(build_if_missing=False)
+    load_seconds = time.perf_counter() - started
+    rss_loaded = rss()
+    anon_loaded = anon_rss()
+    peak_after_load = peak_rss()
+
+    first_started = time.perf_counter()
+    engine.search(payload["warm"][0], k=SEARCH_K)  # first query: lazy caches, model session
+    first_query = time.perf_counter() - first_started
+    rss_first = rss()
+    for question in payload["warm"][1:]:
+        engine.search(question, k=SEARCH_K)
+
+    times, hits = [], 0
+    for item in payload["questions"]:
+        t = time.perf_counter()
+        answer = engine.search(item["question"], k=SEARCH_K)
+        times.append(time.perf_counter() - t)
+        if any(contains_any(p.text, item["answers"]) for p in answer.passages):
+            hits += 1
+    rss_after = rss()
+    anon_after = anon_rss()
+
+    corpus = engine.corpus
+    found = []
+    for vector in arrays["queries"]:
+        found.append(corpus.vector_index.search(vector[None, :], K)[1][0])
+    truth = arrays["exact"]
+    recall = float(np.mean([len(set(f.tolist()) & set(t.tolist())) / K
+                            for f, t in zip(found, truth, strict=True)]))
+
+    breakdown = query_breakdown(engine, payload["questions"][:100])
+    memory = memory_breakdown(corpus, rss_after)
+    return {
+        "load_s": load_seconds,
+        "rss_start": rss_start,
+        "rss_loaded": rss_loaded,
+        "anon_loaded": anon_loaded,
+        "anon_after": anon_after,
+        "peak_after_load": peak_after_load,
+        "rss_first": rss_first,
+        "rss_after": rss_after,
+        "peak": peak_rss(),
+        "first_query_s": first_query,
+        "times": times,
+        "hit5": hits / len(payload["questions"]),
+        "recall10": recall,
+        "breakdown": breakdown,
+        "memory": memory,
+    }
+
+
+def query_breakdown(engine, items: list[dict]) -> dict[str, float]:
+    """Median ms of each stage of Searcher.search, timed stage by stage."""
+    from index.lexical import _scores
+    from index.question import prepare_question
+    from index.search import CANDIDATES, Query
+
+    searcher = engine.searcher
+    corpus = searcher.corpus
+    lexical = corpus.lexical
+    stages: dict[str, list[float]] = {}
+
+    def timed(name: str, func, *args):
+        t = time.perf_counter()
+        result = func(*args)
+        stages.setdefault(name, []).append((time.perf_counter() - t) * 1000)
+        return result
+
+    for item in items:
+        text = prepare_question(item["question"], engine.settings.max_question_chars).text
+        vector = timed("query embedding", engine.query_encoder.encode_query, text)
+        query = Query(text, vector)
+        timed("vector candidates (FAISS, 200)", corpus.vector_index.search, vector, CANDIDATES)
+        terms = timed("BM25 query terms", lexical.query_terms, text)
+        timed("BM25 chunks (all chunks)", _scores, lexical.chunks, terms)
+        timed("BM25 sentences (all sentences)", _scores, lexical.sentences, terms)
+        ranking = timed("Searcher.rank total", searcher.rank, query)
+        timed("dedupe + passages", lambda r=ranking, q=query: [searcher._passage(
+            q, int(r.rows[i]), float(r.scores[i]), int(r.best_sentences[i]))
+            for i in searcher._distinct(r, SEARCH_K)])
+    result = {name: statistics.median(values) for name, values in stages.items()}
+    bm25 = (result["BM25 query terms"] + result["BM25 chunks (all chunks)"]
+            + result["BM25 sentences (all sentences)"])
+    result["BM25 per call (terms + chunks + sentences)"] = bm25
+    result["rank rest: fusion, sentence gather, reconstruct (rank - FAISS - 2 x BM25)"] = (
+        result["Searcher.rank total"] - result["vector candidates (FAISS, 200)"] - 2 * bm25
+    )
+    return result
+
+
+def memory_breakdown(corpus, rss_now: int) -> dict[str, int]:
+    """Estimated bytes per component of the loaded corpus (RSS share for the mmap)."""
+    documents = sum(
+        sys.getsizeof(d) + sys.getsizeof(d.text) + sys.getsizeof(d.path)
+        + sys.getsizeof(d.content_hash)
+        for d in corpus.documents.values()
+    ) + sys.getsizeof(corpus.documents)
+    parts = {
+        "document texts (documents.json)": documents,
+        "chunk records (Python Chunk objects, own text copies)": deep_chunk_bytes(corpus.chunks),
+        "FAISS vector index": faiss_bytes(corpus.vector_index),
+        "BM25 chunk index": bm25_bytes(corpus.lexical.chunks),
+        "BM25 sentence index": bm25_bytes(corpus.lexical.sentences),
+        "sentence vectors (mmap, resident part)": mapped_rss("sentences.npy"),
+    }
+    lazy = 0
+    for name in ("sentence_offsets", "sentence_chunk", "sentence_types"):
+        value = corpus.__dict__.get(name)
+        if isinstance(value, np.ndarray):
+            lazy += value.nbytes
+    texts = corpus.__dict__.get("sentence_texts")
+    if texts is not None:
+        lazy += sys.getsizeof(texts) + sum(sys.getsizeof(t) for t in texts)
+    parts["lazy caches (sentence_texts, sentence_types, offsets)"] = lazy
+    parts["rest (interpreter, onnxruntime + model, libs, heap slack)"] = rss_now - sum(
+        parts.values()
+    )
+    return parts
+
+
+# --------------------------------------------------------------------------------------------
+# Driver
+# --------------------------------------------------------------------------------------------
+
+
+def run_size(args, size: int, base, questions, query_vectors) -> dict[str, Any]:
+    engine, documents, chunks, chunk_vectors, sentence_vectors = base
+    index_dir = args.workdir / f"index-{size}"
+    shutil.rmtree(index_dir, ignore_errors=True)
+    started = time.perf_counter()
+    log(f"size {size:,}: building the index in {index_dir} ...")
+    built = build_scaled_index(
+        size, engine, documents, chunks, chunk_vectors, sentence_vectors, index_dir,
+        args.workdir, args.noise,
+    )
+    built["build_s"] = time.perf_counter() - started
+    log(f"  built in {built['build_s']:.0f} s: " + ", ".join(
+        f"{k} {v:.0f} s" for k, v in built["timings"].items()))
+    exact = exact_top_k(built.pop("chunk_vectors"), query_vectors)
+    gc.collect()
+    data = args.workdir / f"serve-{size}"
+    data.mkdir(exist_ok=True)
+    (data / "questions.json").write_text(json.dumps(questions), encoding="utf-8")
+    np.savez(data / "vectors.npz", queries=query_vectors, exact=exact)
+    build = built["build"]
+    built["disk"] = {
+        f.name: (dir_bytes(f) if f.is_dir() else f.stat().st_size) for f in build.iterdir()
+    }
+    log(f"  serving in a fresh process ({len(questions['questions'])} questions) ...")
+    result = subprocess.run(
+        [sys.executable, __file__, "--serve", str(index_dir), str(data)],
+        capture_output=True, text=True, cwd=ROOT, timeout=args.serve_timeout,
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"serving process failed:\n{result.stderr[-4000:]}")
+    served = json.loads(result.stdout.strip().splitlines()[-1])
+    if not args.keep:
+        shutil.rmtree(index_dir, ignore_errors=True)
+        shutil.rmtree(data, ignore_errors=True)
+    return {**built, **served}
+
+
+def report(results: list[dict[str, Any]]) -> None:
+    print("\n## Whole citebot index, end to end (fresh process, Engine.load + engine.search k=5)\n")
+    print("| chunks | sentences | docs | index (auto) | on disk MiB | load s | RSS after load MiB "
+          "| RSS after questions MiB (anon) | peak RSS MiB | first query s | p50 ms | p95 ms "
+          "| recall@10 | hit@5 |")
+    print("| " + " | ".join(["---"] * 14) + " |")
+    for r in results:
+        v = r["vector_index"]
+        kind = v["type"] + (f", nlist {v['nlist']}, nprobe {v['nprobe']}" if "nlist" in v else "")
+        times = sorted(r["times"])
+        p50 = times[len(times) // 2] * 1000
+        p95 = times[min(len(times) - 1, int(0.95 * len(times)))] * 1000
+        print(f"| {r['chunks']:,} | {r['sentences']:,} | {r['documents']:,} | {kind} "
+              f"| {sum(r['disk'].values()) / MiB:,.0f} | {r['load_s']:.1f} "
+              f"| {r['rss_loaded'] / MiB:,.0f} "
+              f"| {r['rss_after'] / MiB:,.0f} ({r['anon_after'] / MiB:,.0f}) "
+              f"| {r['peak'] / MiB:,.0f} "
+              f"| {r['first_query_s']:.1f} | {p50:.1f} | {p95:.1f} | {r['recall10']:.3f} "
+              f"| {r['hit5']:.3f} |")
+    for r in results:
+        print(f"\n### {r['chunks']:,} chunks ({r['copies']} copies of the 48 articles)\n")
+        print("Build (synthetic, not the target): " + ", ".join(
+            f"{k} {v:.0f} s" for k, v in r["timings"].items()) + f"; total {r['build_s']:.0f} s")
+        print("\nOn disk: " + ", ".join(
+            f"{name} {size / MiB:,.0f} MiB" for name, size in sorted(r["disk"].items())))
+        print(f"\nRSS: process start {r['rss_start'] / MiB:,.0f} MiB, after load "
+              f"{r['rss_loaded'] / MiB:,.0f}, peak during load {r['peak_after_load'] / MiB:,.0f}, "
+              f"after first query {r['rss_first'] / MiB:,.0f}, after all questions "
+              f"{r['rss_after'] / MiB:,.0f}, peak {r['peak'] / MiB:,.0f}")
+        print("\n| where query time goes (median of 100 questions) | ms |\n| --- | --- |")
+        for name, value in r["breakdown"].items():
+            print(f"| {name} | {value:.2f} |")
+        print("\n| where memory goes (after all questions; estimates) | MiB |\n| --- | --- |")
+        for name, value in r["memory"].items():
+            print(f"| {name} | {value / MiB:,.0f} |")
+        print(f"| **RSS** | **{r['rss_after'] / MiB:,.0f}** |")
+        print(f"\nOf which anonymous (not file-backed): after load {r['anon_loaded'] / MiB:,.0f} "
+              f"MiB, after all questions {r['anon_after'] / MiB:,.0f} MiB; the rest is mmap'd "
+              "sentence vectors and libraries, which the OS can drop under pressure.")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--squad", type=Path, default=DEFAULT_SQUAD)
+    parser.add_argument("--sizes", default="100000,1000000")
+    parser.add_argument("--workdir", type=Path, default=Path("/tmp/citebot-scale-e2e"))
+    parser.add_argument("--cache", type=Path, default=Path("/tmp/citebot-scale-e2e-base.npz"))
+    parser.add_argument("--queries", type=int, default=300)
+    parser.add_argument("--warm", type=int, default=10)
+    parser.add_argument("--noise", type=float, default=0.025)
+    parser.add_argument("--serve-timeout", type=int, default=1200)
+    parser.add_argument("--keep", action="store_true", help="keep the indexes in --workdir")
+    parser.add_argument("--serve", nargs=2, type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve:
+        print(json.dumps(serve(*args.serve)))
+        return 0
+
+    wall = time.perf_counter()
+    args.workdir.mkdir(parents=True, exist_ok=True)
+    base = base_corpus(args.squad, args.cache, args.workdir / "model-index")
+    engine = base[0]
+    log(f"base: {len(base[1])} articles, {len(base[2]):,} chunks, {len(base[4]):,} sentences")
+    asked, warm = pick_questions(args.squad, args.queries, args.warm)
+    from index.onnx_encoder import OnnxEncoder, onnx_path_for
+    from index.question import prepare_question
+
+    query_encoder = OnnxEncoder.for_queries(
+        engine.spec, onnx_path_for(engine.settings.index_dir, engine.spec)
+    )
+    query_vectors = np.vstack([
+        query_encoder.encode_query(prepare_question(a["question"]).text) for a in asked
+    ])
+    questions = {"questions": asked, "warm": warm}
+    results = []
+    for size in (int(s) for s in args.sizes.split(",")):
+        try:
+            results.append(run_size(args, size, base, questions, query_vectors))
+        except (RuntimeError, MemoryError, subprocess.TimeoutExpired) as error:
+            log(f"size {size:,} failed: {error}")
+            break
+    report(results)
+    print(f"\nTotal wall time {time.perf_counter() - wall:.0f} s on {os.cpu_count()} cores.")
+    if not args.keep:
+        shutil.rmtree(args.workdir, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
