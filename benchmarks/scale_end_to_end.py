@@ -402,13 +402,14 @@ def serve(index_dir: Path, data: Path) -> dict[str, Any]:
     for question in payload["warm"][1:]:
         engine.search(question, k=SEARCH_K)
 
-    times, hits = [], 0
+    times, hits, returned = [], 0, []
     for item in payload["questions"]:
         t = time.perf_counter()
         answer = engine.search(item["question"], k=SEARCH_K)
         times.append(time.perf_counter() - t)
         if any(contains_any(p.text, item["answers"]) for p in answer.passages):
             hits += 1
+        returned.append(len(answer.passages))
     rss_after = rss()
     anon_after = anon_rss()
 
@@ -435,6 +436,8 @@ def serve(index_dir: Path, data: Path) -> dict[str, Any]:
         "first_query_s": first_query,
         "times": times,
         "hit5": hits / len(payload["questions"]),
+        "passages_mean": float(np.mean(returned)),
+        "passages_short": sum(n < SEARCH_K for n in returned),
         "recall10": recall,
         "breakdown": breakdown,
         "memory": memory,
@@ -467,6 +470,19 @@ def query_breakdown(engine, items: list[dict]) -> dict[str, float]:
         timed("BM25 chunks (all chunks)", _scores, lexical.chunks, terms)
         timed("BM25 sentences (all sentences)", _scores, lexical.sentences, terms)
         ranking = timed("Searcher.rank total", searcher.rank, query)
+        rows = timed("  of which _candidates (FAISS + BM25 + top-200)", searcher._candidates, query)
+        chunk_scores = _scores(lexical.chunks, terms)
+        timed("  BM25 top-200: argpartition over all chunk scores", np.argpartition,
+              -chunk_scores, CANDIDATES)
+        timed("  reconstruct candidate chunk vectors", lambda r=rows: np.vstack(
+            [corpus.vector_index.reconstruct(int(i)) for i in r]))
+        sentence_rows, _ = timed("  sentence rows of candidates", searcher._sentences_of, rows)
+        timed("  gather candidate sentence vectors (mmap, 2nd touch)",
+              lambda r=sentence_rows, v=vector: corpus.sentence_vectors[r] @ v[0])
+        stages.setdefault("candidates (count)", []).append(len(rows))
+        stages.setdefault("distinct chunk texts among candidates (count)", []).append(
+            len({corpus.chunks[int(i)].text for i in rows}))
+        stages.setdefault("candidate sentences (count)", []).append(len(sentence_rows))
         timed("dedupe + passages", lambda r=ranking, q=query: [searcher._passage(
             q, int(r.rows[i]), float(r.scores[i]), int(r.best_sentences[i]))
             for i in searcher._distinct(r, SEARCH_K)])
@@ -581,9 +597,12 @@ def report(results: list[dict[str, Any]]) -> None:
               f"{r['rss_loaded'] / MiB:,.0f}, peak during load {r['peak_after_load'] / MiB:,.0f}, "
               f"after first query {r['rss_first'] / MiB:,.0f}, after all questions "
               f"{r['rss_after'] / MiB:,.0f}, peak {r['peak'] / MiB:,.0f}")
+        print(f"\nPassages returned per question: mean {r['passages_mean']:.2f} of {SEARCH_K}; "
+              f"{r['passages_short']} questions got fewer than {SEARCH_K}.")
         print("\n| where query time goes (median of 100 questions) | ms |\n| --- | --- |")
         for name, value in r["breakdown"].items():
-            print(f"| {name} | {value:.2f} |")
+            value_text = f"{value:,.0f}" if name.endswith("(count)") else f"{value:.2f}"
+            print(f"| {name} | {value_text} |")
         print("\n| where memory goes (after all questions; estimates) | MiB |\n| --- | --- |")
         for name, value in r["memory"].items():
             print(f"| {name} | {value / MiB:,.0f} |")
