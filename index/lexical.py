@@ -85,11 +85,11 @@ class LexicalIndex:
 
     @classmethod
     def load(cls, directory: Path) -> LexicalIndex:
-        """Read both indexes from ``directory``."""
+        """Read both indexes from ``directory`` (memory-mapped: pages are read as queried)."""
         bm25s = _import_bm25s()
         return cls(
-            bm25s.BM25.load(str(directory / "lexical-chunks"), show_progress=False),
-            bm25s.BM25.load(str(directory / "lexical-sentences"), show_progress=False),
+            bm25s.BM25.load(str(directory / "lexical-chunks"), mmap=True, show_progress=False),
+            bm25s.BM25.load(str(directory / "lexical-sentences"), mmap=True, show_progress=False),
         )
 
 

@@ -127,12 +127,13 @@ class Searcher:
     def rank(self, query: Query) -> Ranking:
         """Score candidate chunks by fusing every signal; best first."""
         corpus = self.corpus
-        rows = self._candidates(query)
+        lexical_scores = self._lexical_scores(query)
+        rows = self._candidates(query, lexical_scores)
         if rows.size == 0:
             empty = np.zeros(0, dtype=np.int64)
             return Ranking(empty, np.zeros(0), empty, 0.0)
         sentence_rows, starts = self._sentences_of(rows)
-        signals = self._signals(query, rows, sentence_rows)
+        signals = self._signals(query, rows, sentence_rows, lexical_scores)
         dense_sentences = signals[0].sentence_scores
         wanted = expected_type(query.text)
         types = (
@@ -166,17 +167,29 @@ class Searcher:
             max_similarity=float(dense_sentences.max()),
         )
 
-    def _candidates(self, query: Query) -> np.ndarray:
+    def _lexical_scores(self, query: Query) -> tuple[np.ndarray, np.ndarray] | None:
+        """BM25 of every chunk and sentence (computed once per question), or None."""
+        if not self.lexical:
+            return None
+        lexical = self.corpus.lexical
+        return lexical.scores(lexical.query_terms(query.text))
+
+    def _candidates(
+        self, query: Query, lexical_scores: tuple[np.ndarray, np.ndarray] | None
+    ) -> np.ndarray:
         corpus = self.corpus
         total = len(corpus.chunks)
         if total <= FULL_SCORING_LIMIT:
             return np.arange(total, dtype=np.int64)
         _, found = corpus.vector_index.search(query.vector, CANDIDATES)
         rows = set(int(r) for r in found[0] if r >= 0)
-        if self.lexical:
-            lexical_chunks, _ = corpus.lexical.scores(corpus.lexical.query_terms(query.text))
-            top = np.argpartition(-lexical_chunks, min(CANDIDATES, total - 1))[:CANDIDATES]
-            rows.update(int(r) for r in top if lexical_chunks[r] > 0)
+        if lexical_scores is not None:
+            chunk_scores = lexical_scores[0]
+            matching = np.flatnonzero(chunk_scores)  # far fewer than all chunks
+            if len(matching) > CANDIDATES:
+                best = np.argpartition(-chunk_scores[matching], CANDIDATES)[:CANDIDATES]
+                matching = matching[best]
+            rows.update(int(r) for r in matching)
         return np.array(sorted(rows), dtype=np.int64)
 
     def _sentences_of(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -189,24 +202,26 @@ class Searcher:
         sentence_rows = np.concatenate([np.arange(offsets[r], offsets[r + 1]) for r in rows])
         return sentence_rows.astype(np.int64), starts
 
-    def _signals(self, query: Query, rows: np.ndarray, sentence_rows: np.ndarray) -> list[Signal]:
+    def _signals(
+        self,
+        query: Query,
+        rows: np.ndarray,
+        sentence_rows: np.ndarray,
+        lexical_scores: tuple[np.ndarray, np.ndarray] | None,
+    ) -> list[Signal]:
         corpus = self.corpus
         vector = query.vector[0]
         if len(rows) == len(corpus.chunks):
             dense_chunks = corpus.chunk_matrix @ vector
         else:
-            dense_chunks = np.einsum(
-                "ij,j->i", np.vstack([corpus.vector_index.reconstruct(int(r)) for r in rows]),
-                vector,
-            )
+            dense_chunks = corpus.vector_index.reconstruct_batch(rows) @ vector
         if len(sentence_rows) == len(corpus.sentence_vectors):
             dense_sentences = corpus.sentence_vectors @ vector  # no copy of the whole matrix
         else:
             dense_sentences = corpus.sentence_vectors[sentence_rows] @ vector
         signals = [Signal("dense", dense_chunks, dense_sentences, *DENSE_WEIGHTS)]
-        if self.lexical:
-            lexical = corpus.lexical
-            chunk_scores, sentence_scores = lexical.scores(lexical.query_terms(query.text))
+        if lexical_scores is not None:
+            chunk_scores, sentence_scores = lexical_scores
             if len(rows) < len(corpus.chunks):
                 chunk_scores, sentence_scores = chunk_scores[rows], sentence_scores[sentence_rows]
             signals.append(Signal("lexical", chunk_scores, sentence_scores, *LEXICAL_WEIGHTS))

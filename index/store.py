@@ -90,7 +90,7 @@ class IndexStore:
         build = self.current_build()
         if build is None or not build.is_dir():
             return 0
-        return sum(f.stat().st_size for f in build.iterdir() if f.is_file())
+        return sum(f.stat().st_size for f in build.rglob("*") if f.is_file())
 
     def save(self, corpus: Corpus) -> Path:
         """Write ``corpus`` as a new build and make it live atomically; return its directory."""
@@ -110,7 +110,8 @@ class IndexStore:
             )
             _write_json(staging / "chunks.json", _chunk_columns(corpus))
             with (staging / "sentences.npy").open("wb") as handle:
-                np.save(handle, corpus.sentence_vectors.astype(np.float32), allow_pickle=False)
+                vectors = np.asarray(corpus.sentence_vectors, dtype=np.float32)  # no copy
+                np.save(handle, vectors, allow_pickle=False)
                 _sync(handle)
             with (staging / "sentence_types.npy").open("wb") as handle:
                 np.save(handle, corpus.sentence_types, allow_pickle=False)

@@ -81,3 +81,21 @@ def test_sentence_transformers_path_gives_the_same_answer(tmp_path):
     assert "Sergei Lavrov" in answer.passages[0].text
     assert "Sergei Lavrov" in answer.passages[0].highlight_text
     assert not (tmp_path / "i" / "models").exists()
+
+
+def test_candidate_search_of_large_indexes_gives_the_same_first_answer(engine, monkeypatch,
+                                                                       article_text):
+    """Above FULL_SCORING_LIMIT chunks only vector and BM25 candidates are scored; force that
+    path on the article and check it still answers, with exact quotes."""
+    import index.search as search_module
+
+    monkeypatch.setattr(search_module, "FULL_SCORING_LIMIT", 5)
+    monkeypatch.setattr(search_module, "CANDIDATES", 4)
+    searcher = search_module.make_searcher(engine.corpus, engine.query_encoder)
+    answer = searcher.search("Which Russian official visited Seoul?", k=3)
+    assert "Sergei Lavrov" in answer.passages[0].text
+    assert "Sergei Lavrov" in answer.passages[0].highlight_text
+    for passage in answer.passages:
+        c = passage.citation
+        assert article_text[c.start : c.end] == passage.text
+    assert not searcher.search("What is a good recipe for sourdough bread?").found
