@@ -470,12 +470,12 @@ def query_breakdown(engine, items: list[dict]) -> dict[str, float]:
         timed("BM25 chunks (all chunks)", _scores, lexical.chunks, terms)
         timed("BM25 sentences (all sentences)", _scores, lexical.sentences, terms)
         ranking = timed("Searcher.rank total", searcher.rank, query)
-        rows = timed("  of which _candidates (FAISS + BM25 + top-200)", searcher._candidates, query)
-        chunk_scores = _scores(lexical.chunks, terms)
-        timed("  BM25 top-200: argpartition over all chunk scores", np.argpartition,
-              -chunk_scores, CANDIDATES)
-        timed("  reconstruct candidate chunk vectors", lambda r=rows: np.vstack(
-            [corpus.vector_index.reconstruct(int(i)) for i in r]))
+        lexical_scores = timed("  of which BM25 (chunks + sentences, once)",
+                               searcher._lexical_scores, query)
+        rows = timed("  of which _candidates (FAISS + BM25 top-200 of matching chunks)",
+                     searcher._candidates, query, lexical_scores)
+        timed("  reconstruct candidate chunk vectors (batch)",
+              corpus.vector_index.reconstruct_batch, rows)
         sentence_rows, _ = timed("  sentence rows of candidates", searcher._sentences_of, rows)
         timed("  gather candidate sentence vectors (mmap, 2nd touch)",
               lambda r=sentence_rows, v=vector: corpus.sentence_vectors[r] @ v[0])
@@ -490,8 +490,8 @@ def query_breakdown(engine, items: list[dict]) -> dict[str, float]:
     bm25 = (result["BM25 query terms"] + result["BM25 chunks (all chunks)"]
             + result["BM25 sentences (all sentences)"])
     result["BM25 per call (terms + chunks + sentences)"] = bm25
-    result["rank rest: fusion, sentence gather, reconstruct (rank - FAISS - 2 x BM25)"] = (
-        result["Searcher.rank total"] - result["vector candidates (FAISS, 200)"] - 2 * bm25
+    result["rank rest: fusion, sentence gather, reconstruct (rank - FAISS - BM25)"] = (
+        result["Searcher.rank total"] - result["vector candidates (FAISS, 200)"] - bm25
     )
     return result
 
