@@ -45,6 +45,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.scale import exact_top_k  # noqa: E402  (the same exact search as scale.py)
+
 DEFAULT_SQUAD = Path("/work/shared/data/squad/dev-v1.1.json")
 K = 10
 SEARCH_K = 5
@@ -312,21 +314,6 @@ def build_scaled_index(
         "build": build,
         "timings": timings,
     }
-
-
-def exact_top_k(vectors: np.ndarray, queries: np.ndarray, k: int = K) -> np.ndarray:
-    """Ids of the exact top-k by inner product (numpy, in blocks)."""
-    best_scores = np.full((len(queries), 0), -np.inf, dtype=np.float32)
-    best_ids = np.zeros((len(queries), 0), dtype=np.int64)
-    for first in range(0, len(vectors), 200_000):
-        scores = queries @ vectors[first : first + 200_000].T
-        top = np.argpartition(-scores, min(k, scores.shape[1] - 1), axis=1)[:, :k]
-        best_scores = np.hstack([best_scores, np.take_along_axis(scores, top, axis=1)])
-        best_ids = np.hstack([best_ids, top + first])
-        keep = np.argsort(-best_scores, axis=1)[:, :k]
-        best_scores = np.take_along_axis(best_scores, keep, axis=1)
-        best_ids = np.take_along_axis(best_ids, keep, axis=1)
-    return best_ids
 
 
 # --------------------------------------------------------------------------------------------
