@@ -107,7 +107,8 @@ class Engine:
                 try:
                     path = ensure_onnx(self.settings.index_dir, self.spec)
                     encoder = OnnxEncoder(self.spec, path, threads=os.cpu_count())
-                    self._query_encoder = None  # the export now exists: use it for questions
+                    if not isinstance(self._query_encoder, OnnxEncoder):
+                        self._query_encoder = None  # the export now exists: use it for questions
                 except Exception:  # builds still work through torch; say so in the log
                     log.warning("ONNX export unusable; embedding with torch", exc_info=True)
             self._build_encoder = encoder
