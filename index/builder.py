@@ -66,6 +66,8 @@ def build_index(
         document_set, embedder, chunker, store, progress, index_type
     )
     directory = store.save(corpus)
+    # Serve what was written: memory-mapped, and proven to load.
+    corpus = store.load(embedder.spec, chunker.parameters)
     report = BuildReport(
         documents=len(corpus.documents),
         chunks=len(corpus.chunks),
@@ -148,16 +150,12 @@ def _known_vectors(store: IndexStore, embedder: TextEncoder) -> dict[str, np.nda
         log.info("previous index not re-used: %s", error)
         return {}
     known: dict[str, np.ndarray] = {}
-    for chunk, vector in zip(corpus.chunks, corpus.chunk_vectors(), strict=True):
-        known[normalize_for_search(chunk.text)] = vector
-    texts = corpus.documents
-    rows = (
-        normalize_for_search(texts[chunk.document].text[start:end])
-        for chunk in corpus.chunks
-        for start, end in chunk.sentences
-    )
-    for text, vector in zip(rows, corpus.sentence_vectors, strict=True):
-        known[text] = vector
+    table = corpus.table
+    for row, vector in enumerate(corpus.chunk_vectors()):
+        known[normalize_for_search(table.text(row))] = vector
+    sentences = (normalize_for_search(text) for text in table.sentence_texts())
+    for text, vector in zip(sentences, corpus.sentence_vectors, strict=True):
+        known[text] = np.array(vector)
     return known
 
 

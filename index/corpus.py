@@ -1,13 +1,15 @@
-"""The searchable collection in memory: documents, their chunks, and the chunks' vectors."""
+"""The searchable collection: documents, their chunks (as columns), and the chunks' vectors."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from index.chunk_table import ChunkTable, DocumentRecord, DocumentTable
 from index.chunking import Chunk, normalize_for_search
 from index.question_types import sentence_types
 
@@ -16,14 +18,7 @@ if TYPE_CHECKING:
 
     from index.lexical import LexicalIndex
 
-
-@dataclass(frozen=True, slots=True)
-class DocumentRecord:
-    """What an index keeps of a source document: its text (for citations) and content hash."""
-
-    path: str
-    content_hash: str
-    text: str
+__all__ = ["Corpus", "DocumentRecord"]
 
 
 @dataclass
@@ -31,45 +26,56 @@ class Corpus:
     """Everything a search needs, built once and then read-only (safe to share across threads).
 
     ``vector_index`` holds one unit vector per chunk (row i = chunks[i]);
-    ``sentence_vectors`` one per sentence span, in chunk order (see ``sentence_chunk``).
+    ``sentence_vectors`` one per sentence span, in chunk order (see ``sentence_offsets``).
+    Documents and chunks given as plain mappings and lists are packed into tables.
     """
 
-    documents: dict[str, DocumentRecord]
-    chunks: list[Chunk]
+    documents: Mapping[str, DocumentRecord]
+    chunks: Sequence[Chunk]
     vector_index: faiss.Index
     sentence_vectors: np.ndarray
     manifest: dict[str, Any] = field(default_factory=dict)
     lexical: LexicalIndex | None = None
     sentence_type_flags: np.ndarray | None = None
 
-    @cached_property
-    def sentence_chunk(self) -> np.ndarray:
-        """For each row of ``sentence_vectors``, the index of its chunk."""
-        counts = [len(chunk.sentences) for chunk in self.chunks]
-        return np.repeat(np.arange(len(self.chunks), dtype=np.int64), counts)
+    def __post_init__(self) -> None:
+        if not isinstance(self.documents, DocumentTable):
+            self.documents = DocumentTable.from_records(list(self.documents.values()))
+        if not isinstance(self.chunks, ChunkTable):
+            self.chunks = ChunkTable.from_chunks(self.chunks, self.documents)
 
-    @cached_property
+    @property
+    def table(self) -> ChunkTable:
+        """The chunks as columns."""
+        assert isinstance(self.chunks, ChunkTable)
+        return self.chunks
+
+    @property
     def sentence_offsets(self) -> np.ndarray:
         """Row of the first sentence of chunk i is ``sentence_offsets[i]`` (length n + 1)."""
-        counts = [len(chunk.sentences) for chunk in self.chunks]
-        return np.concatenate([[0], np.cumsum(counts, dtype=np.int64)])
+        return self.table.sentence_offsets
 
     @cached_property
     def sections(self) -> dict[str, tuple[str, ...]]:
-        """Section headings per document, in order."""
-        result: dict[str, dict[str, None]] = {path: {} for path in self.documents}
-        for chunk in self.chunks:
-            if chunk.section:
-                result[chunk.document].setdefault(chunk.section, None)
-        return {path: tuple(found) for path, found in result.items()}
+        """Section headings per document, in order of first appearance."""
+        table = self.table
+        result: dict[str, tuple[str, ...]] = {path: () for path in self.documents}
+        pairs = np.column_stack([table.document, table.section])
+        pairs = pairs[pairs[:, 1] >= 0]
+        if len(pairs):
+            unique, first = np.unique(pairs, axis=0, return_index=True)
+            found: dict[int, list[str]] = {}
+            for document, section in unique[np.argsort(first, kind="stable")]:
+                found.setdefault(int(document), []).append(table.sections[int(section)])
+            for document, names in found.items():
+                result[self.documents.paths[document]] = tuple(names)  # type: ignore[attr-defined]
+        return result
 
     @cached_property
     def chunk_counts(self) -> dict[str, int]:
         """Number of chunks per document."""
-        counts = dict.fromkeys(self.documents, 0)
-        for chunk in self.chunks:
-            counts[chunk.document] += 1
-        return counts
+        counts = np.bincount(self.table.document, minlength=len(self.documents))
+        return {path: int(count) for path, count in zip(self.documents, counts, strict=True)}
 
     @cached_property
     def chunk_matrix(self) -> np.ndarray:
@@ -85,16 +91,10 @@ class Corpus:
     @cached_property
     def sentence_types(self) -> np.ndarray:
         """uint8[m, 3] date / number / name flags per sentence (see question_types); computed
-        at build time, or here for an index that did not store them."""
+        at build time, or here for a corpus that was given none."""
         if self.sentence_type_flags is not None:
             return self.sentence_type_flags
-        return sentence_types(
-            [
-                normalize_for_search(self.documents[chunk.document].text[start:end])
-                for chunk in self.chunks
-                for start, end in chunk.sentences
-            ]
-        )
+        return sentence_types([normalize_for_search(t) for t in self.table.sentence_texts()])
 
     def chunk_vectors(self) -> np.ndarray:
         """All chunk vectors as float32[n, d] (a copy, reconstructed from the vector index)."""

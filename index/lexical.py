@@ -78,6 +78,17 @@ class LexicalIndex:
         """BM25 of every chunk and every sentence for the query terms."""
         return _scores(self.chunks, terms), _scores(self.sentences, terms)
 
+    def chunk_scores(self, terms: list[str]) -> np.ndarray:
+        """BM25 of every chunk, float32[n]."""
+        return _scores(self.chunks, terms)
+
+    def sentence_scores(self, terms: list[str], rows: np.ndarray | None = None) -> np.ndarray:
+        """BM25 of every sentence, or of the sentences ``rows`` only: a binary search in each
+        term's postings instead of scoring millions of sentences (same values)."""
+        if rows is None:
+            return _scores(self.sentences, terms)
+        return _scores_of_rows(self.sentences, terms, rows)
+
     def save(self, directory: Path) -> None:
         """Write both indexes under ``directory``."""
         self.chunks.save(str(directory / "lexical-chunks"), show_progress=False)
@@ -107,9 +118,37 @@ def _bm25(texts: list[str]) -> bm25s.BM25:
     return retriever
 
 
+def _postings(retriever: bm25s.BM25, terms: list[str]) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(document rows, BM25 contributions) of each known query term, repeats kept. bm25s
+    stores its index as a CSC matrix: each term's rows are sorted."""
+    vocabulary = retriever.vocab_dict
+    scores = retriever.scores
+    indptr, indices, data = scores["indptr"], scores["indices"], scores["data"]
+    found = []
+    for term in terms:
+        if term in vocabulary:
+            token = vocabulary[term]
+            start, end = int(indptr[token]), int(indptr[token + 1])
+            found.append((indices[start:end], data[start:end]))
+    return found
+
+
 def _scores(retriever: bm25s.BM25, terms: list[str]) -> np.ndarray:
     size = retriever.scores["num_docs"]
-    known = [t for t in terms if t in retriever.vocab_dict]
-    if not known:
+    postings = _postings(retriever, terms)
+    if not postings:
         return np.zeros(size, dtype=np.float32)
-    return np.asarray(retriever.get_scores(retriever.get_tokens_ids(known)), dtype=np.float32)
+    rows = np.concatenate([r for r, _ in postings])
+    weights = np.concatenate([w for _, w in postings])
+    return np.bincount(rows, weights=weights, minlength=size).astype(np.float32)
+
+
+def _scores_of_rows(retriever: bm25s.BM25, terms: list[str], rows: np.ndarray) -> np.ndarray:
+    result = np.zeros(len(rows), dtype=np.float64)  # summed as bincount does, then rounded
+    for posted, weights in _postings(retriever, terms):
+        if len(posted) == 0:
+            continue
+        at = np.minimum(np.searchsorted(posted, rows), len(posted) - 1)
+        hit = posted[at] == rows
+        result[hit] += weights[at[hit]]
+    return result.astype(np.float32)

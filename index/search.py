@@ -67,6 +67,14 @@ class Signal:
 
 
 @dataclass(frozen=True, slots=True)
+class LexicalScores:
+    """A question's BM25 terms and the BM25 score of every chunk."""
+
+    terms: list[str]
+    chunks: np.ndarray
+
+
+@dataclass(frozen=True, slots=True)
 class Ranking:
     """Candidate chunks ordered best first, with fused scores and best-sentence rows."""
 
@@ -154,11 +162,7 @@ class Searcher:
         same_chunk_as_previous[starts] = False
         previous = np.where(same_chunk_as_previous, np.roll(highlight, 1), 0.0)
         highlight = highlight + HIGHLIGHT_PREVIOUS_WEIGHT * previous + HIGHLIGHT_TYPE_WEIGHT * types
-        best = np.array(
-            [start + int(np.argmax(group)) for start, group in
-             zip(starts, np.split(highlight, starts[1:]), strict=True)],
-            dtype=np.int64,
-        )
+        best = _first_max_of_groups(highlight, starts)
         order = np.argsort(-chunk_score, kind="stable")
         return Ranking(
             rows=rows[order],
@@ -167,39 +171,40 @@ class Searcher:
             max_similarity=float(dense_sentences.max()),
         )
 
-    def _lexical_scores(self, query: Query) -> tuple[np.ndarray, np.ndarray] | None:
-        """BM25 of every chunk and sentence (computed once per question), or None."""
+    def _lexical_scores(self, query: Query) -> LexicalScores | None:
+        """The question's BM25 terms and the BM25 of every chunk (once per question), or None."""
         if not self.lexical:
             return None
         lexical = self.corpus.lexical
-        return lexical.scores(lexical.query_terms(query.text))
+        assert lexical is not None
+        terms = lexical.query_terms(query.text)
+        return LexicalScores(terms, lexical.chunk_scores(terms))
 
-    def _candidates(
-        self, query: Query, lexical_scores: tuple[np.ndarray, np.ndarray] | None
-    ) -> np.ndarray:
+    def _candidates(self, query: Query, lexical_scores: LexicalScores | None) -> np.ndarray:
         corpus = self.corpus
         total = len(corpus.chunks)
         if total <= FULL_SCORING_LIMIT:
             return np.arange(total, dtype=np.int64)
         _, found = corpus.vector_index.search(query.vector, CANDIDATES)
-        rows = set(int(r) for r in found[0] if r >= 0)
+        rows = found[0][found[0] >= 0].astype(np.int64)
         if lexical_scores is not None:
-            chunk_scores = lexical_scores[0]
+            chunk_scores = lexical_scores.chunks
             matching = np.flatnonzero(chunk_scores)  # far fewer than all chunks
             if len(matching) > CANDIDATES:
                 best = np.argpartition(-chunk_scores[matching], CANDIDATES)[:CANDIDATES]
                 matching = matching[best]
-            rows.update(int(r) for r in matching)
-        return np.array(sorted(rows), dtype=np.int64)
+            rows = np.concatenate([rows, matching])
+        return np.unique(rows)
 
     def _sentences_of(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Sentence rows of the given chunks (grouped per chunk) and where each group starts."""
         offsets = self.corpus.sentence_offsets
         if len(rows) == len(self.corpus.chunks):
             return np.arange(offsets[-1], dtype=np.int64), offsets[:-1].copy()
-        counts = offsets[rows + 1] - offsets[rows]
+        first = np.asarray(offsets[rows], dtype=np.int64)
+        counts = np.asarray(offsets[rows + 1], dtype=np.int64) - first
         starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
-        sentence_rows = np.concatenate([np.arange(offsets[r], offsets[r + 1]) for r in rows])
+        sentence_rows = np.repeat(first - starts, counts) + np.arange(counts.sum())
         return sentence_rows.astype(np.int64), starts
 
     def _signals(
@@ -207,7 +212,7 @@ class Searcher:
         query: Query,
         rows: np.ndarray,
         sentence_rows: np.ndarray,
-        lexical_scores: tuple[np.ndarray, np.ndarray] | None,
+        lexical_scores: LexicalScores | None,
     ) -> list[Signal]:
         corpus = self.corpus
         vector = query.vector[0]
@@ -221,9 +226,14 @@ class Searcher:
             dense_sentences = corpus.sentence_vectors[sentence_rows] @ vector
         signals = [Signal("dense", dense_chunks, dense_sentences, *DENSE_WEIGHTS)]
         if lexical_scores is not None:
-            chunk_scores, sentence_scores = lexical_scores
+            lexical = corpus.lexical
+            assert lexical is not None
+            chunk_scores = lexical_scores.chunks
             if len(rows) < len(corpus.chunks):
-                chunk_scores, sentence_scores = chunk_scores[rows], sentence_scores[sentence_rows]
+                chunk_scores = chunk_scores[rows]
+                sentence_scores = lexical.sentence_scores(lexical_scores.terms, sentence_rows)
+            else:
+                sentence_scores = lexical.sentence_scores(lexical_scores.terms)
             signals.append(Signal("lexical", chunk_scores, sentence_scores, *LEXICAL_WEIGHTS))
         return signals
 
@@ -231,12 +241,13 @@ class Searcher:
         """Positions in the ranking of the first ``wanted`` chunks that are not near-duplicates
         of a chunk already chosen (same text, or almost the same vector)."""
         chosen: list[int] = []
-        texts: set[str] = set()
+        texts: set[int] = set()
         vectors: list[np.ndarray] = []
+        keys = self.corpus.table.text_key
         for position, row in enumerate(ranking.rows):
             if len(chosen) == wanted:
                 break
-            text = " ".join(self.corpus.chunks[int(row)].text.split()).casefold()
+            text = int(keys[row])  # a hash of the text up to case and spacing
             if text in texts:
                 continue
             vector = self.corpus.chunk_vector(int(row))
@@ -261,6 +272,17 @@ class Searcher:
             (start - chunk.start, end - chunk.start),
             similarity,
         )
+
+
+def _first_max_of_groups(values: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """Index of the first largest value of each group (groups begin at ``starts``)."""
+    values = np.nan_to_num(values, nan=-np.inf)
+    counts = np.diff(np.append(starts, len(values)))
+    group = np.repeat(np.arange(len(starts)), counts)
+    is_max = values == np.repeat(np.maximum.reduceat(values, starts), counts)
+    hits = np.flatnonzero(is_max)
+    _, first = np.unique(group[hits], return_index=True)
+    return hits[first].astype(np.int64)
 
 
 def _z(values: np.ndarray) -> np.ndarray:

@@ -8,9 +8,14 @@ Layout of an index directory::
     <build>/chunks.faiss    one vector per chunk
     <build>/sentences.npy   one vector per sentence (memory-mapped on load)
     <build>/sentence_types.npy  date / number / name flags per sentence
-    <build>/chunks.json     chunk records (columns)
-    <build>/documents.json  document texts and hashes
+    <build>/documents.json  document paths, content hashes, byte ranges in texts.bin
+    <build>/texts.bin       every document's text, UTF-8, concatenated (memory-mapped on load)
+    <build>/chunks/         chunk columns as .npy (memory-mapped on load) + sections.json
     <build>/lexical-*/      BM25 indexes over chunks and sentences (bm25s)
+
+Everything large is memory-mapped on load (FAISS too), so a loaded index costs file-backed
+pages the OS reads on demand rather than private heap, and loading takes well under a second
+even at a million chunks.
 
 A build is written to ``.tmp-<build>`` beside the live one and renamed into place; only then is
 CURRENT switched. A build that dies half-way leaves the previous build live.
@@ -30,8 +35,8 @@ from typing import Any
 
 import numpy as np
 
-from index.chunking import Chunk
-from index.corpus import Corpus, DocumentRecord
+from index.chunk_table import ChunkTable, DocumentTable, TextBlob
+from index.corpus import Corpus
 from index.errors import IndexCorruptError, IndexMismatchError, IndexMissingError
 from index.lexical import LexicalIndex
 from index.model import ModelSpec
@@ -39,7 +44,7 @@ from index.vector_index import configure_for_queries
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 CURRENT = "CURRENT"
 MANIFEST = "manifest.json"
 _TMP_PREFIX = ".tmp-"
@@ -101,14 +106,19 @@ class IndexStore:
         staging = self.directory / f"{_TMP_PREFIX}{name}"
         staging.mkdir()
         try:
+            documents, table = corpus.documents, corpus.table
+            assert isinstance(documents, DocumentTable)
+            documents.blob.write(staging / "texts.bin")
+            _sync_path(staging / "texts.bin")
             _write_json(
                 staging / "documents.json",
-                [
-                    {"path": d.path, "content_hash": d.content_hash, "text": d.text}
-                    for d in corpus.documents.values()
-                ],
+                {"paths": documents.paths, "content_hashes": documents.hashes,
+                 "spans": documents.spans.tolist()},
             )
-            _write_json(staging / "chunks.json", _chunk_columns(corpus))
+            table.save(staging / "chunks")
+            _write_json(staging / "chunks" / "sections.json", table.sections)
+            for column in (staging / "chunks").iterdir():
+                _sync_path(column)
             with (staging / "sentences.npy").open("wb") as handle:
                 vectors = np.asarray(corpus.sentence_vectors, dtype=np.float32)  # no copy
                 np.save(handle, vectors, allow_pickle=False)
@@ -145,24 +155,28 @@ class IndexStore:
         check_manifest(manifest, model, chunker_parameters, self.directory)
         build = self._live_build()
         try:
-            documents = {
-                entry["path"]: DocumentRecord(entry["path"], entry["content_hash"], entry["text"])
-                for entry in json.loads((build / "documents.json").read_text(encoding="utf-8"))
-            }
-            columns = json.loads((build / "chunks.json").read_text(encoding="utf-8"))
-            chunks = _chunks_from_columns(columns, documents)
-            vector_index = faiss.read_index(str(build / "chunks.faiss"))
+            entries = json.loads((build / "documents.json").read_text(encoding="utf-8"))
+            blob = TextBlob.open(build / "texts.bin")
+            spans = np.asarray(entries["spans"], dtype=np.int64).reshape(-1, 2)
+            documents = DocumentTable(entries["paths"], entries["content_hashes"], spans, blob)
+            sections = json.loads((build / "chunks" / "sections.json").read_text(encoding="utf-8"))
+            chunks = ChunkTable.load(build / "chunks", sections, documents)
+            vector_index = faiss.read_index(str(build / "chunks.faiss"), faiss.IO_FLAG_MMAP_IFC)
             configure_for_queries(vector_index, manifest.get("vector_index"))
             sentence_vectors = np.load(build / "sentences.npy", mmap_mode="r", allow_pickle=False)
             lexical = LexicalIndex.load(build) if "lexical" in manifest else None
-            types_file = build / "sentence_types.npy"
-            types = np.load(types_file, allow_pickle=False) if types_file.is_file() else None
+            types = np.load(build / "sentence_types.npy", mmap_mode="r", allow_pickle=False)
+            problem = _inconsistency(documents, chunks, len(blob))
         except (OSError, ValueError, KeyError, IndexError, TypeError, RuntimeError) as error:
             log.debug("index load failed", exc_info=True)
             raise IndexCorruptError(
                 f"index at {self.directory} is damaged ({type(error).__name__}): {REBUILD_HINT}"
             ) from None
-        sentence_total = sum(len(c.sentences) for c in chunks)
+        if problem is not None:
+            raise IndexCorruptError(
+                f"index at {self.directory} is inconsistent ({problem}): {REBUILD_HINT}"
+            )
+        sentence_total = int(chunks.sentence_offsets[-1])
         if (
             vector_index.ntotal != len(chunks)
             or vector_index.d != model.dimension
@@ -179,7 +193,7 @@ class IndexStore:
             raise IndexCorruptError(
                 f"index at {self.directory} is inconsistent (lexical index): {REBUILD_HINT}"
             )
-        if types is not None and types.shape != (sentence_total, 3):
+        if types.shape != (sentence_total, 3):
             raise IndexCorruptError(
                 f"index at {self.directory} is inconsistent (sentence types): {REBUILD_HINT}"
             )
@@ -230,44 +244,12 @@ def check_manifest(
         )
 
 
-def _chunk_columns(corpus: Corpus) -> dict[str, Any]:
-    paths = list(corpus.documents)
-    position = {path: i for i, path in enumerate(paths)}
-    chunks = corpus.chunks
-    return {
-        "documents": paths,
-        "id": [c.id for c in chunks],
-        "document": [position[c.document] for c in chunks],
-        "section": [c.section for c in chunks],
-        "paragraph": [c.paragraph for c in chunks],
-        "start": [c.start for c in chunks],
-        "end": [c.end for c in chunks],
-        "sentences": [[offset for span in c.sentences for offset in span] for c in chunks],
-    }
-
-
-def _chunks_from_columns(
-    columns: dict[str, Any], documents: dict[str, DocumentRecord]
-) -> list[Chunk]:
-    paths = columns["documents"]
-    chunks = []
-    for i, chunk_id in enumerate(columns["id"]):
-        path = paths[columns["document"][i]]
-        start, end = columns["start"][i], columns["end"][i]
-        flat = columns["sentences"][i]
-        chunks.append(
-            Chunk(
-                id=chunk_id,
-                document=path,
-                section=columns["section"][i],
-                paragraph=columns["paragraph"][i],
-                start=start,
-                end=end,
-                text=documents[path].text[start:end],
-                sentences=tuple(zip(flat[0::2], flat[1::2], strict=True)),
-            )
-        )
-    return chunks
+def _inconsistency(documents: DocumentTable, chunks: ChunkTable, blob_size: int) -> str | None:
+    if len(documents.hashes) != len(documents) or len(documents.spans) != len(documents):
+        return "document records"
+    if len(documents) and (documents.spans.min() < 0 or documents.spans.max() > blob_size):
+        return "document texts"
+    return chunks.check(blob_size)
 
 
 def _write_json(path: Path, data: Any, indent: int | None = None) -> None:

@@ -12,7 +12,7 @@ from bot.engine import Engine
 from bot.settings import Settings
 from index.errors import IndexCorruptError, IndexMismatchError, IndexMissingError
 from index.model import ModelSpec
-from index.store import IndexStore
+from index.store import FORMAT_VERSION, IndexStore
 from tests.conftest import ROOT, SOURCE_DIR
 
 
@@ -22,7 +22,7 @@ def chunker_params(spec: ModelSpec, tokens: int = 256) -> dict:
 
 def test_manifest_records_model_chunker_documents(built_index_dir, model_spec):
     manifest = IndexStore(built_index_dir).read_manifest()
-    assert manifest["format_version"] == 2
+    assert manifest["format_version"] == FORMAT_VERSION
     assert manifest["model"]["weights_sha256"] == model_spec.weights_hash
     assert manifest["model"]["dimension"] == 384 and manifest["model"]["max_seq_length"] == 256
     assert manifest["chunker"] == chunker_params(model_spec)
@@ -38,7 +38,12 @@ def test_missing_index(tmp_path, model_spec):
 
 
 @pytest.mark.parametrize(
-    "damage", ["manifest", "faiss", "chunks", "current", "sentences", "types", "lexical"]
+    "damage",
+    [
+        "manifest", "faiss", "faiss-truncated", "chunks", "chunk-column-missing",
+        "chunk-outside-texts", "chunk-bad-document", "texts-truncated", "documents", "sections",
+        "current", "sentences", "types", "lexical",
+    ],
 )
 def test_corrupt_index_is_refused_with_remedy(index_copy, model_spec, damage):
     store = IndexStore(index_copy)
@@ -47,8 +52,28 @@ def test_corrupt_index_is_refused_with_remedy(index_copy, model_spec, damage):
         (build / "manifest.json").write_text("{not json", encoding="utf-8")
     elif damage == "faiss":
         (build / "chunks.faiss").write_bytes(b"garbage")
+    elif damage == "faiss-truncated":
+        data = (build / "chunks.faiss").read_bytes()
+        (build / "chunks.faiss").write_bytes(data[: len(data) // 2])
     elif damage == "chunks":
-        (build / "chunks.json").write_text('{"id": [1]}', encoding="utf-8")
+        np.save(build / "chunks" / "paragraph.npy", np.zeros(3, dtype=np.int32))
+    elif damage == "chunk-column-missing":
+        (build / "chunks" / "text_key.npy").unlink()
+    elif damage == "chunk-outside-texts":
+        spans = np.load(build / "chunks" / "byte_span.npy")
+        spans[-1, 1] += 10_000
+        np.save(build / "chunks" / "byte_span.npy", spans)
+    elif damage == "chunk-bad-document":
+        documents = np.load(build / "chunks" / "document.npy")
+        documents[0] = 7
+        np.save(build / "chunks" / "document.npy", documents)
+    elif damage == "texts-truncated":
+        data = (build / "texts.bin").read_bytes()
+        (build / "texts.bin").write_bytes(data[:100])
+    elif damage == "documents":
+        (build / "documents.json").write_text('{"paths": ["a"]}', encoding="utf-8")
+    elif damage == "sections":
+        (build / "chunks" / "sections.json").write_text("[", encoding="utf-8")
     elif damage == "sentences":
         (build / "sentences.npy").write_bytes(b"\x93NUMPY broken")
     elif damage == "types":
