@@ -259,11 +259,24 @@ class ChunkTable(Sequence[Chunk]):
     @classmethod
     def load(cls, directory: Path, sections: list[str], documents: DocumentTable) -> ChunkTable:
         """Memory-map the columns written by ``save``."""
-        columns = {
-            name: np.load(directory / f"{name}.npy", mmap_mode="r", allow_pickle=False)
-            for name in COLUMNS
-        }
+        columns = {name: map_array(directory / f"{name}.npy") for name in COLUMNS}
         return cls(columns, sections, documents)
+
+
+def map_array(path: Path) -> np.ndarray:
+    """Memory-map a .npy file read-only and tell the OS that reads are random: a search reads a
+    few hundred scattered rows, and read-ahead would pull in (and keep resident) far more."""
+    array = np.load(path, mmap_mode="r", allow_pickle=False)
+    random_access(array)
+    return array
+
+
+def random_access(array: np.ndarray) -> None:
+    """Advise the OS against read-ahead on a memory-mapped array (no-op where unsupported)."""
+    handle = getattr(array, "_mmap", None)
+    advice = getattr(mmap, "MADV_RANDOM", None)
+    if isinstance(handle, mmap.mmap) and advice is not None:
+        handle.madvise(advice)
 
 
 def text_key(text: str) -> int:

@@ -96,12 +96,20 @@ class LexicalIndex:
 
     @classmethod
     def load(cls, directory: Path) -> LexicalIndex:
-        """Read both indexes from ``directory`` (memory-mapped: pages are read as queried)."""
+        """Read both indexes from ``directory`` (memory-mapped: pages are read as queried).
+
+        Chunk postings are read whole (sequential); sentence postings by binary search, so
+        read-ahead is switched off for those."""
+        from index.chunk_table import random_access
+
         bm25s = _import_bm25s()
-        return cls(
-            bm25s.BM25.load(str(directory / "lexical-chunks"), mmap=True, show_progress=False),
-            bm25s.BM25.load(str(directory / "lexical-sentences"), mmap=True, show_progress=False),
+        chunks = bm25s.BM25.load(str(directory / "lexical-chunks"), mmap=True, show_progress=False)
+        sentences = bm25s.BM25.load(
+            str(directory / "lexical-sentences"), mmap=True, show_progress=False
         )
+        for name in ("indices", "data"):
+            random_access(sentences.scores[name])
+        return cls(chunks, sentences)
 
 
 def _bm25(texts: list[str]) -> bm25s.BM25:

@@ -25,6 +25,10 @@ from index.question_types import TYPES, expected_type
 # and from BM25, and normalisation is over the candidates.
 FULL_SCORING_LIMIT = 50_000
 CANDIDATES = 200
+# When the candidates hold fewer than k distinct passages (a collection full of copies of the
+# same text), the pool is widened 8x at a time up to this many per retriever.
+WIDENING = 8
+MAX_CANDIDATES = 12_800
 # "Not in the source" when no sentence of the corpus is this similar to the question
 # (calibrated: catches ~97% of off-topic questions, flags 0.26% of answerable SQuAD ones).
 DEFAULT_MIN_SIMILARITY = 0.30
@@ -82,6 +86,7 @@ class Ranking:
     scores: np.ndarray
     best_sentences: np.ndarray
     max_similarity: float
+    complete: bool = True  # every chunk was scored (else only candidates)
 
 
 _BLAS_LIMITED = False
@@ -122,8 +127,15 @@ class Searcher:
         """The ``k`` best passages after skipping ``offset``; raises QuestionError on bad input."""
         prepared = prepare_question(question, self.max_question_chars)
         query = Query(prepared.text, self.embedder.encode_query(prepared.text))
-        ranking = self.rank(query)
-        chosen = self._distinct(ranking, k + offset)[offset:]
+        lexical_scores = self._lexical_scores(query)
+        width = CANDIDATES
+        while True:
+            ranking = self.rank(query, width, lexical_scores)
+            chosen = self._distinct(ranking, k + offset)
+            if len(chosen) == k + offset or ranking.complete or width >= MAX_CANDIDATES:
+                break
+            width *= WIDENING
+        chosen = chosen[offset:]
         passages = tuple(
             self._passage(query, int(ranking.rows[i]), float(ranking.scores[i]),
                           int(ranking.best_sentences[i]))
@@ -132,14 +144,22 @@ class Searcher:
         found = ranking.max_similarity >= self.min_similarity
         return Answer(prepared.text, passages, found=found, notices=prepared.notices)
 
-    def rank(self, query: Query) -> Ranking:
-        """Score candidate chunks by fusing every signal; best first."""
+    def rank(
+        self,
+        query: Query,
+        candidates: int = CANDIDATES,
+        lexical_scores: LexicalScores | None = None,
+    ) -> Ranking:
+        """Score candidate chunks (up to ``candidates`` from each retriever, or every chunk of
+        a corpus below FULL_SCORING_LIMIT) by fusing every signal; best first."""
         corpus = self.corpus
-        lexical_scores = self._lexical_scores(query)
-        rows = self._candidates(query, lexical_scores)
+        if lexical_scores is None:
+            lexical_scores = self._lexical_scores(query)
+        rows = self._candidates(query, lexical_scores, candidates)
+        complete = len(rows) == len(corpus.chunks)
         if rows.size == 0:
             empty = np.zeros(0, dtype=np.int64)
-            return Ranking(empty, np.zeros(0), empty, 0.0)
+            return Ranking(empty, np.zeros(0), empty, 0.0, complete)
         sentence_rows, starts = self._sentences_of(rows)
         signals = self._signals(query, rows, sentence_rows, lexical_scores)
         dense_sentences = signals[0].sentence_scores
@@ -169,6 +189,7 @@ class Searcher:
             scores=chunk_score[order],
             best_sentences=sentence_rows[best[order]],
             max_similarity=float(dense_sentences.max()),
+            complete=complete,
         )
 
     def _lexical_scores(self, query: Query) -> LexicalScores | None:
@@ -180,21 +201,26 @@ class Searcher:
         terms = lexical.query_terms(query.text)
         return LexicalScores(terms, lexical.chunk_scores(terms))
 
-    def _candidates(self, query: Query, lexical_scores: LexicalScores | None) -> np.ndarray:
+    def _candidates(
+        self, query: Query, lexical_scores: LexicalScores | None, candidates: int = CANDIDATES
+    ) -> np.ndarray:
         corpus = self.corpus
         total = len(corpus.chunks)
-        if total <= FULL_SCORING_LIMIT:
+        if total <= FULL_SCORING_LIMIT or candidates >= total:
             return np.arange(total, dtype=np.int64)
-        _, found = corpus.vector_index.search(query.vector, CANDIDATES)
+        _, found = corpus.vector_index.search(query.vector, candidates)
         rows = found[0][found[0] >= 0].astype(np.int64)
         if lexical_scores is not None:
             chunk_scores = lexical_scores.chunks
             matching = np.flatnonzero(chunk_scores)  # far fewer than all chunks
-            if len(matching) > CANDIDATES:
-                best = np.argpartition(-chunk_scores[matching], CANDIDATES)[:CANDIDATES]
+            if len(matching) > candidates:
+                best = np.argpartition(-chunk_scores[matching], candidates)[:candidates]
                 matching = matching[best]
             rows = np.concatenate([rows, matching])
-        return np.unique(rows)
+        # One chunk per distinct text (copies score alike and would be skipped as duplicates
+        # anyway): the first, i.e. the closest by vector, else the best by BM25.
+        _, first = np.unique(corpus.table.text_key[rows], return_index=True)
+        return np.sort(rows[first])
 
     def _sentences_of(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Sentence rows of the given chunks (grouped per chunk) and where each group starts."""

@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from index.chunk_table import ChunkTable, DocumentTable, TextBlob
+from index.chunk_table import ChunkTable, DocumentTable, TextBlob, map_array
 from index.corpus import Corpus
 from index.errors import IndexCorruptError, IndexMismatchError, IndexMissingError
 from index.lexical import LexicalIndex
@@ -163,9 +163,9 @@ class IndexStore:
             chunks = ChunkTable.load(build / "chunks", sections, documents)
             vector_index = faiss.read_index(str(build / "chunks.faiss"), faiss.IO_FLAG_MMAP_IFC)
             configure_for_queries(vector_index, manifest.get("vector_index"))
-            sentence_vectors = np.load(build / "sentences.npy", mmap_mode="r", allow_pickle=False)
+            sentence_vectors = map_array(build / "sentences.npy")
             lexical = LexicalIndex.load(build) if "lexical" in manifest else None
-            types = np.load(build / "sentence_types.npy", mmap_mode="r", allow_pickle=False)
+            types = map_array(build / "sentence_types.npy")
             problem = _inconsistency(documents, chunks, len(blob))
         except (OSError, ValueError, KeyError, IndexError, TypeError, RuntimeError) as error:
             log.debug("index load failed", exc_info=True)

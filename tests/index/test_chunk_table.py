@@ -74,6 +74,7 @@ def test_loaded_corpus_is_memory_mapped(built_index_dir, model_spec):
     corpus = IndexStore(built_index_dir).load(model_spec, chunker_params(model_spec))
     assert isinstance(corpus.table.span, np.memmap)
     assert isinstance(corpus.sentence_vectors, np.memmap)
+    assert isinstance(corpus.lexical.sentences.scores["indices"], np.memmap)
     for row in range(len(corpus.chunks)):
         chunk = corpus.chunks[row]
         assert corpus.documents[chunk.document].text[chunk.start : chunk.end] == chunk.text

@@ -99,3 +99,26 @@ def test_candidate_search_of_large_indexes_gives_the_same_first_answer(engine, m
         c = passage.citation
         assert article_text[c.start : c.end] == passage.text
     assert not searcher.search("What is a good recipe for sourdough bread?").found
+
+
+def test_copies_of_one_text_do_not_starve_the_candidates(engine, monkeypatch, article_text):
+    """Ten copies of the article: the few vector and BM25 candidates are mostly copies of one
+    passage; the pool is widened until k different passages are found."""
+    import index.search as search_module
+    from index.builder import assemble_corpus
+    from index.documents import DocumentSet, parse_document
+
+    copies = DocumentSet(tuple(
+        parse_document(f"copy{i}/article.txt", article_text) for i in range(10)
+    ))
+    corpus, _, _ = assemble_corpus(copies, engine.build_encoder, engine.chunker())
+    monkeypatch.setattr(search_module, "FULL_SCORING_LIMIT", 5)
+    monkeypatch.setattr(search_module, "CANDIDATES", 4)
+    searcher = search_module.make_searcher(corpus, engine.query_encoder)
+    answer = searcher.search("Which Russian official visited Seoul?", k=4)
+    texts = [" ".join(p.text.split()) for p in answer.passages]
+    assert len(texts) == 4 and len(set(texts)) == 4
+    assert "Sergei Lavrov" in texts[0]
+    more = searcher.search("Which Russian official visited Seoul?", k=4, offset=4)
+    assert len(more.passages) == 4
+    assert not set(texts) & {" ".join(p.text.split()) for p in more.passages}
