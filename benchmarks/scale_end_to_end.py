@@ -1,9 +1,9 @@
 """End-to-end scale benchmark: a whole citebot index at 100k and 1M chunks (issue 5, "Scale").
 
 Unlike benchmarks/scale.py (the FAISS index alone), this writes a complete citebot index in the
-real on-disk format (documents.json, chunks.json, chunks.faiss, sentences.npy, lexical-*/,
-manifest.json via ``IndexStore.save``) and measures a fresh process that serves it through
-``Engine(Settings(...)).load()`` and ``engine.search(q, k=5)``.
+real on-disk format (documents.json + texts.bin, chunks/*.npy, chunks.faiss, sentences.npy,
+lexical-*/, manifest.json via ``IndexStore.save``) and measures a fresh process that serves it
+through ``Engine(Settings(...)).load()`` and ``engine.search(q, k=5)``.
 
 Corpus: the 48 SQuAD v1.1 dev articles (``--squad``, read in place, never copied into the
 repo), parsed with ``parse_document``, chunked with the production chunker and embedded once
@@ -321,47 +321,11 @@ def build_scaled_index(
 # --------------------------------------------------------------------------------------------
 
 
-def deep_chunk_bytes(chunks) -> int:
-    """Python bytes of the chunk records: objects, texts, ids, sections, sentence spans, ints."""
-    total = sys.getsizeof(chunks)
-    seen_sections: set[int] = set()
-    for c in chunks:
-        total += sys.getsizeof(c) + sys.getsizeof(c.text) + sys.getsizeof(c.id)
-        if c.section is not None and id(c.section) not in seen_sections:
-            seen_sections.add(id(c.section))
-            total += sys.getsizeof(c.section)
-        total += sys.getsizeof(c.sentences) + 64 * len(c.sentences)  # span tuple + 2 ints
-        total += 28 * 2  # start, end (beyond the small-int cache)
-    return total
-
-
-def bm25_bytes(retriever) -> int:
-    total = 0
-    for value in retriever.scores.values():
-        if isinstance(value, np.ndarray):
-            total += value.nbytes
-    vocab = retriever.vocab_dict
-    total += sys.getsizeof(vocab) + sum(sys.getsizeof(t) + 28 for t in vocab)
-    return total
-
-
-def faiss_bytes(index) -> int:
-    import faiss
-
-    try:
-        ivf = faiss.extract_index_ivf(index)
-    except RuntimeError:
-        return index.ntotal * index.d * 4
-    codes = ivf.ntotal * ivf.code_size
-    ids = ivf.ntotal * 8
-    direct = ivf.ntotal * 8 if ivf.direct_map.type else 0
-    return codes + ids + direct + ivf.nlist * ivf.d * 4
-
-
-def mapped_rss(name: str) -> int:
+def mapped_rss(part: str) -> int:
+    """Resident bytes of the memory-mapped index files whose path contains ``part``."""
     import psutil
 
-    return sum(m.rss for m in psutil.Process().memory_maps() if m.path.endswith(name))
+    return sum(m.rss for m in psutil.Process().memory_maps() if part in m.path)
 
 
 def serve(index_dir: Path, data: Path) -> dict[str, Any]:
@@ -433,7 +397,6 @@ def serve(index_dir: Path, data: Path) -> dict[str, Any]:
 
 def query_breakdown(engine, items: list[dict]) -> dict[str, float]:
     """Median ms of each stage of Searcher.search, timed stage by stage."""
-    from index.lexical import _scores
     from index.question import prepare_question
     from index.search import CANDIDATES, Query
 
@@ -454,62 +417,46 @@ def query_breakdown(engine, items: list[dict]) -> dict[str, float]:
         query = Query(text, vector)
         timed("vector candidates (FAISS, 200)", corpus.vector_index.search, vector, CANDIDATES)
         terms = timed("BM25 query terms", lexical.query_terms, text)
-        timed("BM25 chunks (all chunks)", _scores, lexical.chunks, terms)
-        timed("BM25 sentences (all sentences)", _scores, lexical.sentences, terms)
+        timed("BM25 chunks (all chunks)", lexical.chunk_scores, terms)
         ranking = timed("Searcher.rank total", searcher.rank, query)
-        lexical_scores = timed("  of which BM25 (chunks + sentences, once)",
+        lexical_scores = timed("  of which BM25 (terms + all chunks)",
                                searcher._lexical_scores, query)
         rows = timed("  of which _candidates (FAISS + BM25 top-200 of matching chunks)",
                      searcher._candidates, query, lexical_scores)
         timed("  reconstruct candidate chunk vectors (batch)",
               corpus.vector_index.reconstruct_batch, rows)
         sentence_rows, _ = timed("  sentence rows of candidates", searcher._sentences_of, rows)
+        timed("  BM25 of the candidates' sentences", lexical.sentence_scores, terms,
+              sentence_rows)
         timed("  gather candidate sentence vectors (mmap, 2nd touch)",
               lambda r=sentence_rows, v=vector: corpus.sentence_vectors[r] @ v[0])
         stages.setdefault("candidates (count)", []).append(len(rows))
+        keys = corpus.table.text_key
         stages.setdefault("distinct chunk texts among candidates (count)", []).append(
-            len({corpus.chunks[int(i)].text for i in rows}))
+            len({int(keys[i]) for i in rows}))
         stages.setdefault("candidate sentences (count)", []).append(len(sentence_rows))
         timed("dedupe + passages", lambda r=ranking, q=query: [searcher._passage(
             q, int(r.rows[i]), float(r.scores[i]), int(r.best_sentences[i]))
             for i in searcher._distinct(r, SEARCH_K)])
     result = {name: statistics.median(values) for name, values in stages.items()}
-    bm25 = (result["BM25 query terms"] + result["BM25 chunks (all chunks)"]
-            + result["BM25 sentences (all sentences)"])
-    result["BM25 per call (terms + chunks + sentences)"] = bm25
-    result["rank rest: fusion, sentence gather, reconstruct (rank - FAISS - BM25)"] = (
+    bm25 = result["BM25 query terms"] + result["BM25 chunks (all chunks)"]
+    result["rank rest: selection, fusion, sentence gather (rank - FAISS - chunk BM25)"] = (
         result["Searcher.rank total"] - result["vector candidates (FAISS, 200)"] - bm25
     )
     return result
 
 
 def memory_breakdown(corpus, rss_now: int) -> dict[str, int]:
-    """Estimated bytes per component of the loaded corpus (RSS share for the mmap)."""
-    documents = sum(
-        sys.getsizeof(d) + sys.getsizeof(d.text) + sys.getsizeof(d.path)
-        + sys.getsizeof(d.content_hash)
-        for d in corpus.documents.values()
-    ) + sys.getsizeof(corpus.documents)
+    """Resident bytes of each memory-mapped part of the index (file-backed), and the rest."""
     parts = {
-        "document texts (documents.json)": documents,
-        "chunk records (Python Chunk objects, own text copies)": deep_chunk_bytes(corpus.chunks),
-        "FAISS vector index": faiss_bytes(corpus.vector_index),
-        "BM25 chunk index": bm25_bytes(corpus.lexical.chunks),
-        "BM25 sentence index": bm25_bytes(corpus.lexical.sentences),
-        "sentence vectors (mmap, resident part)": mapped_rss("sentences.npy"),
+        "document texts (texts.bin, mmap)": mapped_rss("texts.bin"),
+        "chunk columns (chunks/*.npy, mmap)": mapped_rss("/chunks/"),
+        "FAISS vector index (chunks.faiss, mmap)": mapped_rss("chunks.faiss"),
+        "BM25 indexes (lexical-*/, mmap)": mapped_rss("/lexical-"),
+        "sentence vectors (sentences.npy, mmap)": mapped_rss("sentences.npy"),
+        "sentence types (sentence_types.npy, mmap)": mapped_rss("sentence_types.npy"),
     }
-    lazy = 0
-    for name in ("sentence_offsets", "sentence_chunk", "sentence_types"):
-        value = corpus.__dict__.get(name)
-        if isinstance(value, np.ndarray):
-            lazy += value.nbytes
-    texts = corpus.__dict__.get("sentence_texts")
-    if texts is not None:
-        lazy += sys.getsizeof(texts) + sum(sys.getsizeof(t) for t in texts)
-    parts["lazy caches (sentence_texts, sentence_types, offsets)"] = lazy
-    parts["rest (interpreter, onnxruntime + model, libs, heap slack)"] = rss_now - sum(
-        parts.values()
-    )
+    parts["rest (interpreter, onnxruntime + model, libs, heap)"] = rss_now - sum(parts.values())
     return parts
 
 
@@ -590,7 +537,7 @@ def report(results: list[dict[str, Any]]) -> None:
         for name, value in r["breakdown"].items():
             value_text = f"{value:,.0f}" if name.endswith("(count)") else f"{value:.2f}"
             print(f"| {name} | {value_text} |")
-        print("\n| where memory goes (after all questions; estimates) | MiB |\n| --- | --- |")
+        print("\n| where memory goes (after all questions, resident) | MiB |\n| --- | --- |")
         for name, value in r["memory"].items():
             print(f"| {name} | {value / MiB:,.0f} |")
         print(f"| **RSS** | **{r['rss_after'] / MiB:,.0f}** |")
