@@ -32,6 +32,7 @@ import glob
 import json
 import os
 import random
+import re
 import shutil
 import statistics
 import subprocess
@@ -51,6 +52,7 @@ DEFAULT_SQUAD = Path("/work/shared/data/squad/dev-v1.1.json")
 K = 10
 SEARCH_K = 5
 MiB = 1024 * 1024
+GiB = 1024 * MiB
 
 
 def log(message: str) -> None:
@@ -167,11 +169,37 @@ def noisy(rows: np.ndarray, rng: np.random.Generator, noise: float) -> np.ndarra
     return rows / np.linalg.norm(rows, axis=1, keepdims=True)
 
 
+WORD = re.compile(r"[A-Za-z]{5,}")
+
+
+def vary_copy(text: str, chunks, rows: list[int], copy: int, base_count: int) -> str:
+    """``text`` with the first word of 5+ letters of each chunk replaced by a made-up word of
+    the same length, unique to (copy, chunk): letters of copy * base_count + row in base 26."""
+    pieces, last = [], 0
+    for chunk, row in zip(chunks, rows, strict=True):
+        found = WORD.search(text, chunk.start, chunk.end)
+        if found is None or found.start() < last:
+            continue
+        number, letters = copy * base_count + row, []
+        while number:
+            number, digit = divmod(number, 26)
+            letters.append(chr(ord("a") + digit))
+        word = "".join(letters).ljust(len(found.group()), "q")[: len(found.group())]
+        pieces += [text[last : found.start()], word]
+        last = found.end()
+    pieces.append(text[last:])
+    return "".join(pieces)
+
+
 def build_scaled_index(
     size: int, engine, documents, base_chunks, base_chunk_vectors, base_sentence_vectors,
-    index_dir: Path, scratch: Path, noise: float,
+    index_dir: Path, scratch: Path, noise: float, distinct_texts: bool = True,
 ) -> dict[str, Any]:
-    """Replicate the base articles to ``size`` chunks and save a real citebot index."""
+    """Replicate the base articles to ``size`` chunks and save a real citebot index.
+
+    With ``distinct_texts`` every copy after the first has one word per chunk replaced by a
+    copy-specific made-up word of the same length (offsets stay valid), so no two chunks have
+    the same text, as in a real collection; otherwise copies are exact."""
     from index.builder import _manifest
     from index.chunking import Chunk, chunk_id, normalize_for_search
     from index.corpus import Corpus, DocumentRecord
@@ -224,25 +252,38 @@ def build_scaled_index(
     chunks: list[Chunk] = []
     chunk_source: list[int] = []
     chunk_copy: list[int] = []
+    chunk_texts: list[str] = []
+    sentence_texts: list[str] = []
     for copy, document in plan:
         path = f"copy{copy:04d}/{document.path}"
-        records[path] = DocumentRecord(path, document.content_hash, document.text)
+        rows = by_document.get(document.path, [])
+        text = document.text
+        if copy > 0 and distinct_texts:
+            text = vary_copy(text, [base_chunks[r] for r in rows], rows, copy, len(base_chunks))
+        records[path] = DocumentRecord(path, document.content_hash, text)
         replicated_documents.append(dataclasses.replace(document, path=path))
-        for row in by_document.get(document.path, []):
+        for row in rows:
             base = base_chunks[row]
+            piece = text[base.start : base.end]
             chunks.append(dataclasses.replace(
-                base, id=chunk_id(path, base.text, occurrence_of[row]), document=path
+                base, id=chunk_id(path, piece, occurrence_of[row]), document=path, text=piece
             ))
             chunk_source.append(row)
             chunk_copy.append(copy)
+            if text is document.text:
+                chunk_texts.append(base_chunk_text[row])
+                sentence_texts.extend(
+                    base_sentence_text[sentence_start[row] : sentence_start[row + 1]]
+                )
+            else:
+                chunk_texts.append(normalize_for_search(piece))
+                sentence_texts.extend(normalize_for_search(text[s:e]) for s, e in base.sentences)
     source = np.asarray(chunk_source, dtype=np.int64)
     noise_mask = np.asarray(chunk_copy, dtype=np.int64) > 0
     sentence_source = np.concatenate(
         [np.arange(sentence_start[r], sentence_start[r + 1]) for r in chunk_source]
     )
     sentence_copy = np.repeat(noise_mask, [len(c.sentences) for c in chunks])
-    chunk_texts = [base_chunk_text[r] for r in chunk_source]
-    sentence_texts = [base_sentence_text[r] for r in sentence_source]
     timings["replicate records"] = time.perf_counter() - started
 
     started = time.perf_counter()
@@ -473,8 +514,9 @@ def run_size(args, size: int, base, questions, query_vectors) -> dict[str, Any]:
     log(f"size {size:,}: building the index in {index_dir} ...")
     built = build_scaled_index(
         size, engine, documents, chunks, chunk_vectors, sentence_vectors, index_dir,
-        args.workdir, args.noise,
+        args.workdir, args.noise, not args.exact_copies,
     )
+    built["distinct_texts"] = not args.exact_copies
     built["build_s"] = time.perf_counter() - started
     log(f"  built in {built['build_s']:.0f} s: " + ", ".join(
         f"{k} {v:.0f} s" for k, v in built["timings"].items()))
@@ -489,17 +531,69 @@ def run_size(args, size: int, base, questions, query_vectors) -> dict[str, Any]:
         f.name: (dir_bytes(f) if f.is_dir() else f.stat().st_size) for f in build.iterdir()
     }
     log(f"  serving in a fresh process ({len(questions['questions'])} questions) ...")
-    result = subprocess.run(
-        [sys.executable, __file__, "--serve", str(index_dir), str(data)],
-        capture_output=True, text=True, cwd=ROOT, timeout=args.serve_timeout,
-    )
-    if result.returncode != 0:
-        raise RuntimeError(f"serving process failed:\n{result.stderr[-4000:]}")
-    served = json.loads(result.stdout.strip().splitlines()[-1])
+    served = serve_in_subprocess(args, index_dir, data)
+    if args.memory_cap:
+        log(f"  serving again under a {args.memory_cap / GiB:.1f} GiB memory cgroup, index "
+            "files evicted from the page cache first ...")
+        served["capped"] = serve_capped(args, index_dir, data)
     if not args.keep:
         shutil.rmtree(index_dir, ignore_errors=True)
         shutil.rmtree(data, ignore_errors=True)
     return {**built, **served}
+
+
+def serve_in_subprocess(args, index_dir: Path, data: Path, preexec=None) -> dict[str, Any]:
+    result = subprocess.run(
+        [sys.executable, __file__, "--serve", str(index_dir), str(data)],
+        capture_output=True, text=True, cwd=ROOT, timeout=args.serve_timeout, preexec_fn=preexec,
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"serving process failed:\n{result.stderr[-4000:]}")
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def evict_from_page_cache(directory: Path) -> None:
+    """Drop the cached pages of every file under ``directory`` (so the next reader pays for
+    them, and they are charged to its cgroup)."""
+    for path in directory.rglob("*"):
+        if path.is_file():
+            descriptor = os.open(path, os.O_RDONLY)
+            try:
+                os.fsync(descriptor)
+                os.posix_fadvise(descriptor, 0, 0, os.POSIX_FADV_DONTNEED)
+            finally:
+                os.close(descriptor)
+
+
+def serve_capped(args, index_dir: Path, data: Path) -> dict[str, Any] | None:
+    """Serve in a memory cgroup (v1) limited to ``args.memory_cap`` bytes: everything the
+    process keeps resident, its heap and the pages of the mapped index files it reads, counts
+    against the limit, and the kernel reclaims pages (or kills the process) past it."""
+    root = Path("/sys/fs/cgroup/memory")
+    group = root / f"citebot-scale-{os.getpid()}"
+    try:
+        group.mkdir()
+        (group / "memory.limit_in_bytes").write_text(str(args.memory_cap))
+    except OSError as error:
+        log(f"  no memory cgroup here ({error}): capped run skipped")
+        return None
+    try:
+        evict_from_page_cache(index_dir)
+        procs = group / "cgroup.procs"
+        served = serve_in_subprocess(
+            args, index_dir, data, preexec=lambda: procs.write_text(str(os.getpid()))
+        )
+        served["cgroup_max_usage"] = int((group / "memory.max_usage_in_bytes").read_text())
+        served["cgroup_failcnt"] = int((group / "memory.failcnt").read_text())
+        served["cgroup_limit"] = args.memory_cap
+        return served
+    finally:
+        for _ in range(50):
+            try:
+                group.rmdir()
+                break
+            except OSError:
+                time.sleep(0.1)
 
 
 def report(results: list[dict[str, Any]]) -> None:
@@ -521,8 +615,25 @@ def report(results: list[dict[str, Any]]) -> None:
               f"| {r['peak'] / MiB:,.0f} "
               f"| {r['first_query_s']:.1f} | {p50:.1f} | {p95:.1f} | {r['recall10']:.3f} "
               f"| {r['hit5']:.3f} |")
+    capped = [r for r in results if r.get("capped")]
+    if capped:
+        print("\n## The same, served under a hard memory limit (cgroup v1 memory.limit_in_bytes; "
+              "index pages evicted from the page cache first)\n")
+        print("| chunks | limit MiB | max usage MiB (heap + resident index pages) | limit hits "
+              "| load s | p50 ms | p95 ms | hit@5 | recall@10 |")
+        print("| " + " | ".join(["---"] * 9) + " |")
+        for r in capped:
+            c = r["capped"]
+            times = sorted(c["times"])
+            p50 = times[len(times) // 2] * 1000
+            p95 = times[min(len(times) - 1, int(0.95 * len(times)))] * 1000
+            print(f"| {r['chunks']:,} | {c['cgroup_limit'] / MiB:,.0f} "
+                  f"| {c['cgroup_max_usage'] / MiB:,.0f} | {c['cgroup_failcnt']:,} "
+                  f"| {c['load_s']:.1f} | {p50:.1f} | {p95:.1f} | {c['hit5']:.3f} "
+                  f"| {c['recall10']:.3f} |")
     for r in results:
-        print(f"\n### {r['chunks']:,} chunks ({r['copies']} copies of the 48 articles)\n")
+        print(f"\n### {r['chunks']:,} chunks ({r['copies']} copies of the 48 articles, "
+              f"{'made distinct' if r['distinct_texts'] else 'exact copies'})\n")
         print("Build (synthetic, not the target): " + ", ".join(
             f"{k} {v:.0f} s" for k, v in r["timings"].items()) + f"; total {r['build_s']:.0f} s")
         print("\nOn disk: " + ", ".join(
@@ -557,11 +668,16 @@ def main() -> int:
     parser.add_argument("--noise", type=float, default=0.025)
     parser.add_argument("--serve-timeout", type=int, default=1200)
     parser.add_argument("--keep", action="store_true", help="keep the indexes in --workdir")
+    parser.add_argument("--exact-copies", action="store_true",
+                        help="copies keep the exact text (default: one word per chunk varied)")
+    parser.add_argument("--memory-cap", type=float, default=2.5,
+                        help="GiB for a second, capped serving run (0: skip it)")
     parser.add_argument("--serve", nargs=2, type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
         print(json.dumps(serve(*args.serve)))
         return 0
+    args.memory_cap = int(args.memory_cap * GiB)
 
     wall = time.perf_counter()
     args.workdir.mkdir(parents=True, exist_ok=True)
