@@ -331,6 +331,7 @@ def build_scaled_index(
     corpus = Corpus(
         records, chunks, vector_index, sentence_vectors, manifest, lexical,
         sentence_type_flags=np.ascontiguousarray(base_types[sentence_source]),
+        exact_chunk_vectors=chunk_vectors,
     )
     started = time.perf_counter()
     build = IndexStore(index_dir).save(corpus)
@@ -493,6 +494,7 @@ def memory_breakdown(corpus, rss_now: int) -> dict[str, int]:
         "document texts (texts.bin, mmap)": mapped_rss("texts.bin"),
         "chunk columns (chunks/*.npy, mmap)": mapped_rss("/chunks/"),
         "FAISS vector index (chunks.faiss, mmap)": mapped_rss("chunks.faiss"),
+        "exact chunk vectors (chunk_vectors.npy, mmap)": mapped_rss("chunk_vectors.npy"),
         "BM25 indexes (lexical-*/, mmap)": mapped_rss("/lexical-"),
         "sentence vectors (sentences.npy, mmap)": mapped_rss("sentences.npy"),
         "sentence types (sentence_types.npy, mmap)": mapped_rss("sentence_types.npy"),

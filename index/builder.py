@@ -133,6 +133,7 @@ def assemble_corpus(
         manifest,
         lexical,
         sentence_types(sentence_texts),
+        chunk_matrix,
     )
     return corpus, len(missing), reused
 

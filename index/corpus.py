@@ -25,9 +25,11 @@ __all__ = ["Corpus", "DocumentRecord"]
 class Corpus:
     """Everything a search needs, built once and then read-only (safe to share across threads).
 
-    ``vector_index`` holds one unit vector per chunk (row i = chunks[i]);
-    ``sentence_vectors`` one per sentence span, in chunk order (see ``sentence_offsets``).
-    Documents and chunks given as plain mappings and lists are packed into tables.
+    ``vector_index`` holds one unit vector per chunk (row i = chunks[i]), possibly compressed;
+    ``exact_chunk_vectors`` the same vectors exactly (float32, memory-mapped when loaded);
+    ``sentence_vectors`` one per sentence span, in chunk order (see ``sentence_offsets``;
+    float16 when loaded). Documents and chunks given as a mapping and a list are packed into
+    tables.
     """
 
     documents: Mapping[str, DocumentRecord]
@@ -37,6 +39,7 @@ class Corpus:
     manifest: dict[str, Any] = field(default_factory=dict)
     lexical: LexicalIndex | None = None
     sentence_type_flags: np.ndarray | None = None
+    exact_chunk_vectors: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.documents, DocumentTable):
@@ -82,10 +85,17 @@ class Corpus:
         """All chunk vectors as one float32[n, d] array, for exact scoring of small corpora."""
         return self.chunk_vectors()
 
+    @cached_property
+    def sentence_matrix(self) -> np.ndarray:
+        """All sentence vectors as one float32[m, d] array, for exact scoring of small corpora."""
+        return np.asarray(self.sentence_vectors, dtype=np.float32)
+
     def chunk_vector(self, row: int) -> np.ndarray:
         """The vector of one chunk."""
         if "chunk_matrix" in self.__dict__:
             return self.chunk_matrix[row]
+        if self.exact_chunk_vectors is not None:
+            return np.asarray(self.exact_chunk_vectors[row], dtype=np.float32)
         return self.vector_index.reconstruct(int(row))
 
     @cached_property
@@ -96,8 +106,16 @@ class Corpus:
             return self.sentence_type_flags
         return sentence_types([normalize_for_search(t) for t in self.table.sentence_texts()])
 
+    def exact_vectors(self) -> np.ndarray:
+        """All chunk vectors exactly, float32[n, d], without a copy where they are stored."""
+        if self.exact_chunk_vectors is not None:
+            return self.exact_chunk_vectors
+        return self.chunk_vectors()
+
     def chunk_vectors(self) -> np.ndarray:
-        """All chunk vectors as float32[n, d] (a copy, reconstructed from the vector index)."""
+        """All chunk vectors, exactly, as float32[n, d] (an in-memory array)."""
+        if self.exact_chunk_vectors is not None:
+            return np.array(self.exact_chunk_vectors, dtype=np.float32)
         from index.vector_index import reconstruct_all
 
         return reconstruct_all(self.vector_index)

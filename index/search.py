@@ -250,9 +250,10 @@ class Searcher:
         else:
             dense_chunks = corpus.vector_index.reconstruct_batch(rows) @ vector
         if len(sentence_rows) == len(corpus.sentence_vectors):
-            dense_sentences = corpus.sentence_vectors @ vector  # no copy of the whole matrix
+            dense_sentences = corpus.sentence_matrix @ vector
         else:
-            dense_sentences = corpus.sentence_vectors[sentence_rows] @ vector
+            rows_of = np.asarray(corpus.sentence_vectors[sentence_rows], dtype=np.float32)
+            dense_sentences = rows_of @ vector
         signals = [Signal("dense", dense_chunks, dense_sentences, *DENSE_WEIGHTS)]
         if lexical_scores is not None:
             lexical = corpus.lexical
@@ -292,7 +293,8 @@ class Searcher:
         local = sentence_row - int(self.corpus.sentence_offsets[row])
         start, end = chunk.sentences[local]
         citation = Citation(chunk.document, chunk.section, chunk.paragraph, chunk.start, chunk.end)
-        similarity = float(self.corpus.sentence_vectors[sentence_row] @ query.vector[0])
+        sentence = np.asarray(self.corpus.sentence_vectors[sentence_row], dtype=np.float32)
+        similarity = float(sentence @ query.vector[0])
         return Passage(
             chunk.id,
             chunk.text,

@@ -5,8 +5,9 @@ Layout of an index directory::
     CURRENT                 name of the live build (replaced atomically with os.replace)
     <build>/manifest.json   format, model (name, weights hash, dimension, max_seq_length),
                             chunker parameters, documents with content hashes, build time, versions
-    <build>/chunks.faiss    one vector per chunk
-    <build>/sentences.npy   one vector per sentence (memory-mapped on load)
+    <build>/chunks.faiss    one vector per chunk (searched; IVF-SQ8 above 50k chunks)
+    <build>/chunk_vectors.npy  the same vectors exactly, float32 (for rebuilds; memory-mapped)
+    <build>/sentences.npy   one vector per sentence, float16 (memory-mapped on load)
     <build>/sentence_types.npy  date / number / name flags per sentence
     <build>/documents.json  document paths, content hashes, byte ranges in texts.bin
     <build>/texts.bin       every document's text, UTF-8, concatenated (memory-mapped on load)
@@ -119,10 +120,8 @@ class IndexStore:
             _write_json(staging / "chunks" / "sections.json", table.sections)
             for column in (staging / "chunks").iterdir():
                 _sync_path(column)
-            with (staging / "sentences.npy").open("wb") as handle:
-                vectors = np.asarray(corpus.sentence_vectors, dtype=np.float32)  # no copy
-                np.save(handle, vectors, allow_pickle=False)
-                _sync(handle)
+            _write_array(staging / "chunk_vectors.npy", corpus.exact_vectors(), np.float32)
+            _write_array(staging / "sentences.npy", corpus.sentence_vectors, np.float16)
             with (staging / "sentence_types.npy").open("wb") as handle:
                 np.save(handle, corpus.sentence_types, allow_pickle=False)
                 _sync(handle)
@@ -164,6 +163,7 @@ class IndexStore:
             vector_index = faiss.read_index(str(build / "chunks.faiss"), faiss.IO_FLAG_MMAP_IFC)
             configure_for_queries(vector_index, manifest.get("vector_index"))
             sentence_vectors = map_array(build / "sentences.npy")
+            chunk_vectors = map_array(build / "chunk_vectors.npy")
             lexical = LexicalIndex.load(build) if "lexical" in manifest else None
             types = map_array(build / "sentence_types.npy")
             problem = _inconsistency(documents, chunks, len(blob))
@@ -181,6 +181,9 @@ class IndexStore:
             vector_index.ntotal != len(chunks)
             or vector_index.d != model.dimension
             or sentence_vectors.shape != (sentence_total, model.dimension)
+            or sentence_vectors.dtype != np.float16
+            or chunk_vectors.shape != (len(chunks), model.dimension)
+            or chunk_vectors.dtype != np.float32
         ):
             raise IndexCorruptError(
                 f"index at {self.directory} is inconsistent (vector and chunk counts differ): "
@@ -198,7 +201,8 @@ class IndexStore:
                 f"index at {self.directory} is inconsistent (sentence types): {REBUILD_HINT}"
             )
         return Corpus(
-            documents, chunks, vector_index, sentence_vectors, manifest, lexical, types
+            documents, chunks, vector_index, sentence_vectors, manifest, lexical, types,
+            chunk_vectors,
         )
 
     def _live_build(self) -> Path:
@@ -250,6 +254,19 @@ def _inconsistency(documents: DocumentTable, chunks: ChunkTable, blob_size: int)
     if len(documents) and (documents.spans.min() < 0 or documents.spans.max() > blob_size):
         return "document texts"
     return chunks.check(blob_size)
+
+
+def _write_array(path: Path, rows: np.ndarray, dtype: type, block: int = 200_000) -> None:
+    """Save ``rows`` as a .npy of ``dtype``, converting a block at a time (no full copy)."""
+    if len(rows) == 0:
+        np.save(path, np.zeros(rows.shape, dtype=dtype), allow_pickle=False)
+        return
+    out = np.lib.format.open_memmap(path, mode="w+", dtype=dtype, shape=rows.shape)
+    for first in range(0, len(rows), block):
+        out[first : first + block] = rows[first : first + block]
+    out.flush()
+    del out
+    _sync_path(path)
 
 
 def _write_json(path: Path, data: Any, indent: int | None = None) -> None:

@@ -42,7 +42,7 @@ def test_missing_index(tmp_path, model_spec):
     [
         "manifest", "faiss", "faiss-truncated", "chunks", "chunk-column-missing",
         "chunk-outside-texts", "chunk-bad-document", "texts-truncated", "documents", "sections",
-        "current", "sentences", "types", "lexical",
+        "current", "sentences", "sentences-float32", "chunk-vectors", "types", "lexical",
     ],
 )
 def test_corrupt_index_is_refused_with_remedy(index_copy, model_spec, damage):
@@ -76,6 +76,10 @@ def test_corrupt_index_is_refused_with_remedy(index_copy, model_spec, damage):
         (build / "chunks" / "sections.json").write_text("[", encoding="utf-8")
     elif damage == "sentences":
         (build / "sentences.npy").write_bytes(b"\x93NUMPY broken")
+    elif damage == "sentences-float32":
+        np.save(build / "sentences.npy", np.load(build / "sentences.npy").astype(np.float32))
+    elif damage == "chunk-vectors":
+        np.save(build / "chunk_vectors.npy", np.load(build / "chunk_vectors.npy")[:-1])
     elif damage == "types":
         np.save(build / "sentence_types.npy", np.zeros((2, 3), dtype=np.uint8))
     elif damage == "lexical":
@@ -180,3 +184,56 @@ def test_rebuild_reuses_vectors_and_tracks_changes(tmp_path, engine):
     assert [d["path"] for d in manifest["documents"]] == ["north-korea-allied-coordination.txt"]
     assert json.loads(json.dumps(manifest))["counts"]["chunks"] == 17
     assert os.listdir(settings.index_dir).count("CURRENT") == 1
+
+
+def test_compressed_vector_index_keeps_exact_vectors_beside_it(engine, tmp_path, article_text):
+    """Above the exact threshold FAISS holds 8-bit codes; the exact vectors are stored too, so
+    rebuilds re-use them exactly, and sentence vectors are stored as float16."""
+    from index.builder import assemble_corpus
+    from index.documents import DocumentSet, parse_document
+
+    copies = DocumentSet(tuple(
+        parse_document(f"copy{i}/article.txt", article_text) for i in range(10)
+    ))
+    corpus, _, _ = assemble_corpus(
+        copies, engine.build_encoder, engine.chunker(), index_type="ivf"
+    )
+    assert corpus.manifest["vector_index"]["type"] == "ivf_sq8"
+    store = IndexStore(tmp_path / "index")
+    store.save(corpus)
+    loaded = store.load(engine.spec, engine.chunker().parameters)
+    assert loaded.manifest["vector_index"]["type"] == "ivf_sq8"
+    np.testing.assert_array_equal(loaded.chunk_vectors(), corpus.chunk_vectors())
+    assert loaded.sentence_vectors.dtype == np.float16
+    assert np.max(np.abs(loaded.sentence_matrix - corpus.sentence_vectors)) < 1e-3
+    approximate = faiss_reconstruct(loaded)
+    assert not np.array_equal(approximate, corpus.chunk_vectors())  # the codes are lossy
+    assert np.min(np.sum(approximate * corpus.chunk_vectors(), axis=1)) > 0.995
+
+
+def faiss_reconstruct(corpus):
+    from index.vector_index import reconstruct_all
+
+    return reconstruct_all(corpus.vector_index)
+
+
+def test_stored_index_answers_like_the_in_memory_one(engine, tmp_path):
+    """float16 sentence vectors on disk move no answer of the article question set."""
+    import json as json_module
+
+    from index.builder import assemble_corpus
+    from index.documents import load_documents
+    from index.search import make_searcher
+
+    in_memory, _, _ = assemble_corpus(
+        load_documents(SOURCE_DIR), engine.build_encoder, engine.chunker()
+    )
+    memory_searcher = make_searcher(in_memory, engine.query_encoder)
+    lines = (ROOT / "tests" / "data" / "article_questions.jsonl").read_text().splitlines()
+    for line in lines:
+        question = json_module.loads(line)["question"]
+        stored = engine.searcher.search(question, k=3)
+        fresh = memory_searcher.search(question, k=3)
+        assert [p.chunk_id for p in stored.passages] == [p.chunk_id for p in fresh.passages]
+        assert [p.highlight for p in stored.passages] == [p.highlight for p in fresh.passages]
+        assert stored.found == fresh.found
