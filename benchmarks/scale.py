@@ -175,7 +175,7 @@ def recall(found: np.ndarray, truth: np.ndarray) -> float:
 
 def settings_for(kind: str, params: dict) -> list[dict]:
     """Search settings to sweep: IVF nprobe and HNSW efSearch around the default."""
-    if params["type"] == "ivf_flat":
+    if params["type"].startswith("ivf"):
         default = params["nprobe"]
         values = sorted({max(1, default // 2), default, default * 2, default * 4})
         return [{"nprobe": v} for v in values if v <= params["nlist"]]
@@ -239,7 +239,7 @@ def main() -> int:
                     got = recall(np.array(run["ids"]), truth)
                     setting = ", ".join(f"{k}={v}" for k, v in run["setting"].items())
                     label = params["type"] + (f" ({setting})" if setting else "")
-                    if params["type"] == "ivf_flat":
+                    if params["type"].startswith("ivf"):
                         label += f" nlist={params['nlist']}"
                     rows.append(
                         f"| {size:,} | {label} | {build:.1f} | {build_rss / 2**20:.0f} | "

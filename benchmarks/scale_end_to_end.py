@@ -470,8 +470,8 @@ def query_breakdown(engine, items: list[dict]) -> dict[str, float]:
         sentence_rows, _ = timed("  sentence rows of candidates", searcher._sentences_of, rows)
         timed("  BM25 of the candidates' sentences", lexical.sentence_scores, terms,
               sentence_rows)
-        timed("  gather candidate sentence vectors (mmap, 2nd touch)",
-              lambda r=sentence_rows, v=vector: corpus.sentence_vectors[r] @ v[0])
+        timed("  candidate sentence cosines (int8 codes, mmap, 2nd touch)",
+              corpus.sentence_similarities, sentence_rows, vector[0])
         stages.setdefault("candidates (count)", []).append(len(rows))
         keys = corpus.table.text_key
         stages.setdefault("distinct chunk texts among candidates (count)", []).append(
@@ -496,7 +496,10 @@ def memory_breakdown(corpus, rss_now: int) -> dict[str, int]:
         "FAISS vector index (chunks.faiss, mmap)": mapped_rss("chunks.faiss"),
         "exact chunk vectors (chunk_vectors.npy, mmap)": mapped_rss("chunk_vectors.npy"),
         "BM25 indexes (lexical-*/, mmap)": mapped_rss("/lexical-"),
-        "sentence vectors (sentences.npy, mmap)": mapped_rss("sentences.npy"),
+        "sentence vectors, int8 codes (sentence_codes.npy, mmap)": mapped_rss(
+            "sentence_codes.npy"),
+        "sentence vectors, float16 for rebuilds (sentences.npy, mmap)": mapped_rss(
+            "sentences.npy"),
         "sentence types (sentence_types.npy, mmap)": mapped_rss("sentence_types.npy"),
     }
     parts["rest (interpreter, onnxruntime + model, libs, heap)"] = rss_now - sum(parts.values())

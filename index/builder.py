@@ -155,8 +155,8 @@ def _known_vectors(store: IndexStore, embedder: TextEncoder) -> dict[str, np.nda
     for row, vector in enumerate(corpus.chunk_vectors()):
         known[normalize_for_search(table.text(row))] = vector
     sentences = (normalize_for_search(text) for text in table.sentence_texts())
-    for text, vector in zip(sentences, corpus.sentence_vectors, strict=True):
-        known[text] = np.array(vector)
+    for text, vector in zip(sentences, corpus.sentence_floats(), strict=True):
+        known[text] = np.array(vector, dtype=np.float32)
     return known
 
 

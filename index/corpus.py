@@ -26,9 +26,11 @@ class Corpus:
     """Everything a search needs, built once and then read-only (safe to share across threads).
 
     ``vector_index`` holds one unit vector per chunk (row i = chunks[i]), possibly compressed;
-    ``exact_chunk_vectors`` the same vectors exactly (float32, memory-mapped when loaded);
-    ``sentence_vectors`` one per sentence span, in chunk order (see ``sentence_offsets``;
-    float16 when loaded). Documents and chunks given as a mapping and a list are packed into
+    ``exact_chunk_vectors`` the same vectors exactly (float32, memory-mapped when loaded).
+    ``sentence_vectors`` has one vector per sentence span, in chunk order (see
+    ``sentence_offsets``): float32, or int8 codes when ``sentence_scale`` is given (vector =
+    codes * scale, per dimension), as loaded from disk, where ``exact_sentence_vectors`` (float16)
+    keep them for rebuilds. Documents and chunks given as a mapping and a list are packed into
     tables.
     """
 
@@ -40,6 +42,8 @@ class Corpus:
     lexical: LexicalIndex | None = None
     sentence_type_flags: np.ndarray | None = None
     exact_chunk_vectors: np.ndarray | None = None
+    sentence_scale: np.ndarray | None = None
+    exact_sentence_vectors: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.documents, DocumentTable):
@@ -87,8 +91,29 @@ class Corpus:
 
     @cached_property
     def sentence_matrix(self) -> np.ndarray:
-        """All sentence vectors as one float32[m, d] array, for exact scoring of small corpora."""
-        return np.asarray(self.sentence_vectors, dtype=np.float32)
+        """All sentence vectors as one float32[m, d] array, for scoring small corpora whole
+        (from the float16 copy where there is one, so small corpora are scored exactly)."""
+        if self.exact_sentence_vectors is not None:
+            return np.asarray(self.exact_sentence_vectors, dtype=np.float32)
+        matrix = np.asarray(self.sentence_vectors, dtype=np.float32)
+        return matrix * self.sentence_scale if self.sentence_scale is not None else matrix
+
+    def sentence_similarities(self, rows: np.ndarray | None, vector: np.ndarray) -> np.ndarray:
+        """Cosine of the sentences ``rows`` (all when None) to a unit ``vector``, float32."""
+        if rows is None:
+            return self.sentence_matrix @ vector
+        codes = np.asarray(self.sentence_vectors[rows], dtype=np.float32)  # int8 converts fast
+        if self.sentence_scale is not None:
+            return codes @ (self.sentence_scale * vector)
+        return codes @ vector
+
+    def sentence_floats(self) -> np.ndarray:
+        """Every sentence vector as precisely as this corpus has them (for saving, rebuilds)."""
+        if self.exact_sentence_vectors is not None:
+            return self.exact_sentence_vectors
+        if self.sentence_scale is not None:
+            return self.sentence_matrix
+        return self.sentence_vectors
 
     def chunk_vector(self, row: int) -> np.ndarray:
         """The vector of one chunk."""

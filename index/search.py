@@ -215,9 +215,12 @@ class Searcher:
         rows = found[0][found[0] >= 0].astype(np.int64)
         if lexical_scores is not None:
             chunk_scores = lexical_scores.chunks
-            matching = np.flatnonzero(chunk_scores)  # far fewer than all chunks
+            # chunks containing a query term: far fewer than all (a boolean mask is ~6x faster
+            # to scan than the float scores)
+            matching = np.flatnonzero(chunk_scores > 0)
             if len(matching) > candidates:
-                best = np.argpartition(-chunk_scores[matching], candidates)[:candidates]
+                scores = chunk_scores[matching]
+                best = np.argpartition(scores, len(scores) - candidates)[-candidates:]
                 matching = matching[best]
             rows = np.concatenate([rows, matching])
         # One chunk per distinct text (copies score alike and would be skipped as duplicates
@@ -249,11 +252,8 @@ class Searcher:
             dense_chunks = corpus.chunk_matrix @ vector
         else:
             dense_chunks = corpus.vector_index.reconstruct_batch(rows) @ vector
-        if len(sentence_rows) == len(corpus.sentence_vectors):
-            dense_sentences = corpus.sentence_matrix @ vector
-        else:
-            rows_of = np.asarray(corpus.sentence_vectors[sentence_rows], dtype=np.float32)
-            dense_sentences = rows_of @ vector
+        whole = len(sentence_rows) == len(corpus.sentence_vectors)
+        dense_sentences = corpus.sentence_similarities(None if whole else sentence_rows, vector)
         signals = [Signal("dense", dense_chunks, dense_sentences, *DENSE_WEIGHTS)]
         if lexical_scores is not None:
             lexical = corpus.lexical
@@ -293,8 +293,8 @@ class Searcher:
         local = sentence_row - int(self.corpus.sentence_offsets[row])
         start, end = chunk.sentences[local]
         citation = Citation(chunk.document, chunk.section, chunk.paragraph, chunk.start, chunk.end)
-        sentence = np.asarray(self.corpus.sentence_vectors[sentence_row], dtype=np.float32)
-        similarity = float(sentence @ query.vector[0])
+        rows = np.array([sentence_row], dtype=np.int64)
+        similarity = float(self.corpus.sentence_similarities(rows, query.vector[0])[0])
         return Passage(
             chunk.id,
             chunk.text,

@@ -42,7 +42,8 @@ def test_missing_index(tmp_path, model_spec):
     [
         "manifest", "faiss", "faiss-truncated", "chunks", "chunk-column-missing",
         "chunk-outside-texts", "chunk-bad-document", "texts-truncated", "documents", "sections",
-        "current", "sentences", "sentences-float32", "chunk-vectors", "types", "lexical",
+        "current", "sentences", "sentences-float32", "sentence-codes", "sentence-scale",
+        "chunk-vectors", "types", "lexical",
     ],
 )
 def test_corrupt_index_is_refused_with_remedy(index_copy, model_spec, damage):
@@ -78,6 +79,10 @@ def test_corrupt_index_is_refused_with_remedy(index_copy, model_spec, damage):
         (build / "sentences.npy").write_bytes(b"\x93NUMPY broken")
     elif damage == "sentences-float32":
         np.save(build / "sentences.npy", np.load(build / "sentences.npy").astype(np.float32))
+    elif damage == "sentence-codes":
+        np.save(build / "sentence_codes.npy", np.zeros((3, 384), dtype=np.int8))
+    elif damage == "sentence-scale":
+        (build / "sentence_scale.npy").unlink()
     elif damage == "chunk-vectors":
         np.save(build / "chunk_vectors.npy", np.load(build / "chunk_vectors.npy")[:-1])
     elif damage == "types":
@@ -188,7 +193,8 @@ def test_rebuild_reuses_vectors_and_tracks_changes(tmp_path, engine):
 
 def test_compressed_vector_index_keeps_exact_vectors_beside_it(engine, tmp_path, article_text):
     """Above the exact threshold FAISS holds 8-bit codes; the exact vectors are stored too, so
-    rebuilds re-use them exactly, and sentence vectors are stored as float16."""
+    rebuilds re-use them exactly. Sentence vectors are searched as 8-bit codes and kept as
+    float16 for rebuilds."""
     from index.builder import assemble_corpus
     from index.documents import DocumentSet, parse_document
 
@@ -204,8 +210,17 @@ def test_compressed_vector_index_keeps_exact_vectors_beside_it(engine, tmp_path,
     loaded = store.load(engine.spec, engine.chunker().parameters)
     assert loaded.manifest["vector_index"]["type"] == "ivf_sq8"
     np.testing.assert_array_equal(loaded.chunk_vectors(), corpus.chunk_vectors())
-    assert loaded.sentence_vectors.dtype == np.float16
-    assert np.max(np.abs(loaded.sentence_matrix - corpus.sentence_vectors)) < 1e-3
+    assert loaded.sentence_vectors.dtype == np.int8  # searched: codes * per-dimension scale
+    decoded = np.asarray(loaded.sentence_vectors, dtype=np.float32) * loaded.sentence_scale
+    assert np.max(np.abs(decoded - corpus.sentence_vectors)) < 2e-3
+    assert np.min(np.sum(decoded * corpus.sentence_vectors, axis=1)) > 0.999
+    rows = np.arange(0, len(decoded), 7)
+    vector = corpus.sentence_vectors[3]
+    np.testing.assert_allclose(
+        loaded.sentence_similarities(rows, vector), decoded[rows] @ vector, atol=1e-5
+    )
+    assert loaded.exact_sentence_vectors.dtype == np.float16  # kept for rebuilds
+    assert np.max(np.abs(loaded.sentence_floats() - corpus.sentence_vectors)) < 1e-3
     approximate = faiss_reconstruct(loaded)
     assert not np.array_equal(approximate, corpus.chunk_vectors())  # the codes are lossy
     assert np.min(np.sum(approximate * corpus.chunk_vectors(), axis=1)) > 0.995
@@ -218,7 +233,8 @@ def faiss_reconstruct(corpus):
 
 
 def test_stored_index_answers_like_the_in_memory_one(engine, tmp_path):
-    """float16 sentence vectors on disk move no answer of the article question set."""
+    """The stored index (float16 sentence vectors for a corpus this small) answers the article
+    question set exactly as the in-memory one."""
     import json as json_module
 
     from index.builder import assemble_corpus
