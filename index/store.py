@@ -30,6 +30,7 @@ import json
 import logging
 import os
 import shutil
+import threading
 import time
 import uuid
 from dataclasses import dataclass
@@ -48,6 +49,15 @@ from index.vector_index import configure_for_queries
 log = logging.getLogger(__name__)
 
 FORMAT_VERSION = 3
+# What answering a question reads (at 1M chunks ~3.6 GB of the 8.5 GB index); the float32
+# chunk vectors and float16 sentence vectors are read only by rebuilds.
+SEARCHED_FILES = (
+    "chunks.faiss", "sentence_codes.npy", "lexical-chunks", "lexical-sentences", "chunks",
+    "texts.bin", "sentence_types.npy",
+)
+PREFETCH_SHARE = 0.5
+PREFETCH_INLINE = 64 << 20
+PREFETCH_STEP = 8 << 20
 CURRENT = "CURRENT"
 MANIFEST = "manifest.json"
 _TMP_PREFIX = ".tmp-"
@@ -212,6 +222,7 @@ class IndexStore:
             raise IndexCorruptError(
                 f"index at {self.directory} is inconsistent (sentence types): {REBUILD_HINT}"
             )
+        prefetch([build / name for name in SEARCHED_FILES])
         return Corpus(
             documents, chunks, vector_index, sentence_vectors, manifest, lexical, types,
             chunk_vectors, sentence_scale, exact_sentences,
@@ -258,6 +269,87 @@ def check_manifest(
             f"index at {where} was chunked with {manifest.get('chunker')} but the settings ask for "
             f"{chunker_parameters}: {REBUILD_HINT}, or set CITEBOT_CHUNK_TOKENS back"
         )
+
+
+def prefetch(paths: list[Path]) -> bool:
+    """Have the OS read the given files (or directories' files) into its page cache, when they
+    take at most PREFETCH_SHARE of the available memory: questions then find their pages in
+    memory instead of reading 4 KiB at a time from disk (at 1M chunks the first 300 questions
+    took 65 ms p50 from a cold cache, 14–18 ms from a warm one). Large indexes are read ahead
+    by a background thread, so loading does not wait for it."""
+    if getattr(os, "posix_fadvise", None) is None:
+        return False
+    files = [f for p in paths for f in (sorted(p.rglob("*")) if p.is_dir() else [p]) if f.is_file()]
+    total = sum(f.stat().st_size for f in files)
+    if total > PREFETCH_SHARE * available_memory():
+        log.info("index files (%d MiB) not prefetched: too little free memory", total >> 20)
+        return False
+    if total <= PREFETCH_INLINE:
+        _read_ahead(files)
+    else:
+        threading.Thread(target=_read_ahead, args=(files,), name="citebot-prefetch",
+                         daemon=True).start()
+    return True
+
+
+def _read_ahead(files: list[Path]) -> None:
+    # One WILLNEED for a whole file reads only a few MiB ahead; 8 MiB steps read it all.
+    for path in files:
+        try:
+            descriptor = os.open(path, os.O_RDONLY)
+        except OSError:
+            continue
+        try:
+            size = os.fstat(descriptor).st_size
+            for offset in range(0, size, PREFETCH_STEP):
+                os.posix_fadvise(descriptor, offset, PREFETCH_STEP, os.POSIX_FADV_WILLNEED)
+        except OSError:
+            pass
+        finally:
+            os.close(descriptor)
+
+
+def available_memory() -> int:
+    """Bytes of memory available to this process: free physical memory, or less under a
+    cgroup limit (v2 or v1)."""
+    available = 0
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):  # free + reclaimable page cache
+                available = int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        try:
+            available = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        except (ValueError, OSError, AttributeError):
+            return 0
+    for limit_file, usage_file in (
+        ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current"),
+        ("memory.limit_in_bytes", "memory.usage_in_bytes"),
+    ):
+        limit, usage = _cgroup_value(limit_file), _cgroup_value(usage_file)
+        if limit is not None and usage is not None and limit < 1 << 60:
+            available = min(available, max(0, limit - usage))
+    return available
+
+
+def _cgroup_value(name: str) -> int | None:
+    path = Path(name)
+    if not path.is_absolute():  # cgroup v1: under this process's memory cgroup
+        try:
+            for line in Path("/proc/self/cgroup").read_text().splitlines():
+                _, controllers, group = line.split(":", 2)
+                if "memory" in controllers.split(","):
+                    path = Path("/sys/fs/cgroup/memory") / group.lstrip("/") / name
+                    break
+            else:
+                return None
+        except (OSError, ValueError):
+            return None
+    try:
+        text = path.read_text().strip()
+    except OSError:
+        return None
+    return int(text) if text.isdigit() else None
 
 
 def _inconsistency(documents: DocumentTable, chunks: ChunkTable, blob_size: int) -> str | None:

@@ -253,3 +253,18 @@ def test_stored_index_answers_like_the_in_memory_one(engine, tmp_path):
         assert [p.chunk_id for p in stored.passages] == [p.chunk_id for p in fresh.passages]
         assert [p.highlight for p in stored.passages] == [p.highlight for p in fresh.passages]
         assert stored.found == fresh.found
+
+
+def test_searched_files_are_prefetched_only_when_memory_allows(built_index_dir, monkeypatch):
+    import index.store as store_module
+
+    build = IndexStore(built_index_dir).current_build()
+    files = [build / name for name in store_module.SEARCHED_FILES]
+    assert all(f.exists() for f in files)
+    assert store_module.available_memory() > 0
+    assert store_module.prefetch(files)
+    monkeypatch.setattr(store_module, "available_memory", lambda: 1024)
+    assert not store_module.prefetch(files)
+    monkeypatch.setattr(store_module, "available_memory", lambda: 1 << 40)
+    monkeypatch.setattr(store_module, "PREFETCH_INLINE", 0)  # the background-thread path
+    assert store_module.prefetch(files)
