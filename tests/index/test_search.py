@@ -122,3 +122,25 @@ def test_copies_of_one_text_do_not_starve_the_candidates(engine, monkeypatch, ar
     more = searcher.search("Which Russian official visited Seoul?", k=4, offset=4)
     assert len(more.passages) == 4
     assert not set(texts) & {" ".join(p.text.split()) for p in more.passages}
+
+
+def test_first_max_of_groups_matches_a_plain_loop():
+    import numpy as np
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from index.search import _first_max_of_groups
+
+    @settings(max_examples=200, deadline=None)
+    @given(st.lists(st.lists(st.sampled_from([-1.0, 0.0, 0.5, 2.0, float("nan")]), min_size=1,
+                             max_size=6), min_size=1, max_size=8))
+    def check(groups):
+        values = np.array([v for group in groups for v in group], dtype=np.float32)
+        starts = np.cumsum([0] + [len(g) for g in groups[:-1]]).astype(np.int64)
+        expected = [
+            int(start + np.argmax(np.nan_to_num(np.array(group), nan=-np.inf)))
+            for start, group in zip(starts, groups, strict=True)
+        ]
+        assert _first_max_of_groups(values, starts).tolist() == expected
+
+    check()
