@@ -336,8 +336,8 @@ def build_scaled_index(
         "benchmark": "benchmarks/scale_end_to_end.py", "copies": copies, "noise": noise
     }
     corpus = Corpus(
-        records, chunks, vector_index, sentence_vectors, manifest, lexical,
-        sentence_type_flags=np.ascontiguousarray(base_types[sentence_source]),
+        records, chunks, vector_index, sentence_vectors,
+        np.ascontiguousarray(base_types[sentence_source]), manifest, lexical,
         exact_chunk_vectors=chunk_vectors,
     )
     started = time.perf_counter()
@@ -638,9 +638,7 @@ def report(results: list[dict[str, Any]]) -> None:
     for r in results:
         v = r["vector_index"]
         kind = v["type"] + (f", nlist {v['nlist']}, nprobe {v['nprobe']}" if "nlist" in v else "")
-        times = sorted(r["times"])
-        p50 = times[len(times) // 2] * 1000
-        p95 = times[min(len(times) - 1, int(0.95 * len(times)))] * 1000
+        p50, p95 = percentile(r["times"], 0.5), percentile(r["times"], 0.95)
         print(f"| {r['chunks']:,} | {r['sentences']:,} | {r['documents']:,} | {kind} "
               f"| {sum(r['disk'].values()) / MiB:,.0f} | {r['load_s']:.1f} "
               f"| {r['rss_loaded'] / MiB:,.0f} "
@@ -659,9 +657,7 @@ def report(results: list[dict[str, Any]]) -> None:
         print("| " + " | ".join(["---"] * 11) + " |")
         for r in capped:
             c = r["capped"]
-            times = sorted(c["times"])
-            p50 = times[len(times) // 2] * 1000
-            p95 = times[min(len(times) - 1, int(0.95 * len(times)))] * 1000
+            p50, p95 = percentile(c["times"], 0.5), percentile(c["times"], 0.95)
             print(f"| {r['chunks']:,} | {c['cgroup_limit'] / MiB:,.0f} "
                   f"| {c['cgroup_max_usage'] / MiB:,.0f} | {c['cgroup_failcnt']:,} "
                   f"| {c['load_s']:.1f} | {p50:.1f} | {p95:.1f} | {c['hit5']:.3f} "

@@ -158,6 +158,7 @@ class Engine:
                     )
                 return self._build(progress)
             corpus = self.store.load(self.spec, self.chunker().parameters)
+            self.store.prefetch()  # a fresh build leaves its files cached already
             self._searcher = self.make_searcher(corpus)
             return None
 

@@ -130,10 +130,10 @@ def assemble_corpus(
         chunks,
         vector_index,
         sentence_matrix,
+        sentence_types(sentence_texts),
         manifest,
         lexical,
-        sentence_types(sentence_texts),
-        chunk_matrix,
+        exact_chunk_vectors=chunk_matrix,
     )
     return corpus, len(missing), reused
 

@@ -76,11 +76,11 @@ class DocumentTable(Mapping[str, DocumentRecord]):
         """Pack in-memory records into one blob."""
         encoded = [record.text.encode("utf-8") for record in records]
         ends = np.cumsum([len(e) for e in encoded], dtype=np.int64)
-        spans = np.column_stack([ends - [len(e) for e in encoded], ends]).astype(np.int64)
+        starts = np.concatenate([[0], ends[:-1]]).astype(np.int64)
         return cls(
             [r.path for r in records],
             [r.content_hash for r in records],
-            spans.reshape(len(records), 2),
+            np.column_stack([starts, ends]).reshape(len(records), 2),
             TextBlob(b"".join(encoded)),
         )
 
@@ -227,16 +227,18 @@ class ChunkTable(Sequence[Chunk]):
     def check(self, blob_size: int) -> str | None:
         """What is inconsistent in the columns, or None (cheap: a few vector passes)."""
         n = len(self.document)
+        offsets = self.columns.get("sentence_offsets")
+        rows = {
+            "sentence_offsets": n + 1,
+            "sentence_spans": int(offsets[-1]) if offsets is not None and len(offsets) else 0,
+        }
         for name, (dtype, shape) in COLUMNS.items():
             column = self.columns.get(name)
             if column is None:
                 return f"column {name} is missing"
             if column.dtype != np.dtype(dtype) or column.shape[1:] != shape:
                 return f"column {name} has the wrong type"
-            expected = n + 1 if name == "sentence_offsets" else None
-            if name == "sentence_spans":
-                expected = int(self.sentence_offsets[-1]) if len(self.sentence_offsets) else 0
-            if len(column) != (n if expected is None else expected):
+            if len(column) != rows.get(name, n):
                 return f"column {name} has {len(column)} rows"
         if n == 0:
             return None

@@ -10,8 +10,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from index.chunk_table import ChunkTable, DocumentRecord, DocumentTable
-from index.chunking import Chunk, normalize_for_search
-from index.question_types import sentence_types
+from index.chunking import Chunk
 
 if TYPE_CHECKING:
     import faiss
@@ -28,7 +27,8 @@ class Corpus:
     ``vector_index`` holds one unit vector per chunk (row i = chunks[i]), possibly compressed;
     ``exact_chunk_vectors`` the same vectors exactly (float32, memory-mapped when loaded).
     ``sentence_vectors`` has one vector per sentence span, in chunk order (see
-    ``sentence_offsets``): float32, or int8 codes when ``sentence_scale`` is given (vector =
+    ``sentence_offsets``), with ``sentence_types`` (uint8[m, 3] date / number / name flags, see
+    question_types): float32, or int8 codes when ``sentence_scale`` is given (vector =
     codes * scale, per dimension), as loaded from disk, where ``exact_sentence_vectors`` (float16)
     keep them for rebuilds. Documents and chunks given as a mapping and a list are packed into
     tables.
@@ -38,9 +38,9 @@ class Corpus:
     chunks: Sequence[Chunk]
     vector_index: faiss.Index
     sentence_vectors: np.ndarray
+    sentence_types: np.ndarray
     manifest: dict[str, Any] = field(default_factory=dict)
     lexical: LexicalIndex | None = None
-    sentence_type_flags: np.ndarray | None = None
     exact_chunk_vectors: np.ndarray | None = None
     sentence_scale: np.ndarray | None = None
     exact_sentence_vectors: np.ndarray | None = None
@@ -117,30 +117,17 @@ class Corpus:
 
     def chunk_vector(self, row: int) -> np.ndarray:
         """The vector of one chunk."""
+        if self.exact_chunk_vectors is not None:
+            return self.exact_chunk_vectors[row]
         if "chunk_matrix" in self.__dict__:
             return self.chunk_matrix[row]
-        if self.exact_chunk_vectors is not None:
-            return np.asarray(self.exact_chunk_vectors[row], dtype=np.float32)
         return self.vector_index.reconstruct(int(row))
 
-    @cached_property
-    def sentence_types(self) -> np.ndarray:
-        """uint8[m, 3] date / number / name flags per sentence (see question_types); computed
-        at build time, or here for a corpus that was given none."""
-        if self.sentence_type_flags is not None:
-            return self.sentence_type_flags
-        return sentence_types([normalize_for_search(t) for t in self.table.sentence_texts()])
-
-    def exact_vectors(self) -> np.ndarray:
-        """All chunk vectors exactly, float32[n, d], without a copy where they are stored."""
+    def chunk_vectors(self) -> np.ndarray:
+        """All chunk vectors exactly, float32[n, d] (read-only: the stored array where there is
+        one, else reconstructed from the vector index)."""
         if self.exact_chunk_vectors is not None:
             return self.exact_chunk_vectors
-        return self.chunk_vectors()
-
-    def chunk_vectors(self) -> np.ndarray:
-        """All chunk vectors, exactly, as float32[n, d] (an in-memory array)."""
-        if self.exact_chunk_vectors is not None:
-            return np.array(self.exact_chunk_vectors, dtype=np.float32)
         from index.vector_index import reconstruct_all
 
         return reconstruct_all(self.vector_index)

@@ -74,10 +74,6 @@ class LexicalIndex:
         )
         return list(tokens[0])
 
-    def scores(self, terms: list[str]) -> tuple[np.ndarray, np.ndarray]:
-        """BM25 of every chunk and every sentence for the query terms."""
-        return _scores(self.chunks, terms), _scores(self.sentences, terms)
-
     def chunk_scores(self, terms: list[str]) -> np.ndarray:
         """BM25 of every chunk, float32[n]."""
         return _scores(self.chunks, terms)

@@ -33,6 +33,7 @@ import shutil
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -132,10 +133,14 @@ class IndexStore:
             _write_json(staging / "chunks" / "sections.json", table.sections)
             for column in (staging / "chunks").iterdir():
                 _sync_path(column)
-            _write_array(staging / "chunk_vectors.npy", corpus.exact_vectors(), np.float32)
+            _write_array(staging / "chunk_vectors.npy", corpus.chunk_vectors(), np.float32)
             sentences = corpus.sentence_floats()
             _write_array(staging / "sentences.npy", sentences, np.float16)
-            scale = _write_codes(staging / "sentence_codes.npy", sentences)
+            scale = _code_scale(sentences)
+            _write_array(
+                staging / "sentence_codes.npy", sentences, np.int8,
+                lambda rows: _codes(rows, scale),
+            )
             np.save(staging / "sentence_scale.npy", scale, allow_pickle=False)
             _sync_path(staging / "sentence_scale.npy")
             with (staging / "sentence_types.npy").open("wb") as handle:
@@ -222,11 +227,20 @@ class IndexStore:
             raise IndexCorruptError(
                 f"index at {self.directory} is inconsistent (sentence types): {REBUILD_HINT}"
             )
-        prefetch([build / name for name in SEARCHED_FILES])
         return Corpus(
-            documents, chunks, vector_index, sentence_vectors, manifest, lexical, types,
-            chunk_vectors, sentence_scale, exact_sentences,
+            documents, chunks, vector_index, sentence_vectors, types, manifest, lexical,
+            exact_chunk_vectors=chunk_vectors,
+            sentence_scale=sentence_scale,
+            exact_sentence_vectors=exact_sentences,
         )
+
+    def prefetch(self) -> bool:
+        """Have the OS read the live build's searched files into its page cache (see
+        ``prefetch``); for a process that is about to answer questions from it."""
+        build = self.current_build()
+        if build is None:
+            return False
+        return prefetch([build / name for name in SEARCHED_FILES])
 
     def _live_build(self) -> Path:
         build = self.current_build()
@@ -360,38 +374,40 @@ def _inconsistency(documents: DocumentTable, chunks: ChunkTable, blob_size: int)
     return chunks.check(blob_size)
 
 
-def _write_array(path: Path, rows: np.ndarray, dtype: type, block: int = 200_000) -> None:
-    """Save ``rows`` as a .npy of ``dtype``, converting a block at a time (no full copy)."""
+def _write_array(
+    path: Path,
+    rows: np.ndarray,
+    dtype: type,
+    convert: Callable[[np.ndarray], np.ndarray] | None = None,
+    block: int = 200_000,
+) -> None:
+    """Save ``rows`` (optionally ``convert``-ed) as a .npy of ``dtype``, a block at a time, so
+    a memory-mapped matrix of millions of rows is never copied whole."""
     if len(rows) == 0:
         np.save(path, np.zeros(rows.shape, dtype=dtype), allow_pickle=False)
         return
     out = np.lib.format.open_memmap(path, mode="w+", dtype=dtype, shape=rows.shape)
     for first in range(0, len(rows), block):
-        out[first : first + block] = rows[first : first + block]
+        part = rows[first : first + block]
+        out[first : first + block] = part if convert is None else convert(part)
     out.flush()
     del out
     _sync_path(path)
 
 
-def _write_codes(path: Path, rows: np.ndarray, block: int = 200_000) -> np.ndarray:
-    """Save ``rows`` as int8 codes with one scale per dimension (largest magnitude -> 127);
-    returns the float32 scale. Cosine error ~0.0004 (benchmarks: same answers as float32)."""
+def _code_scale(rows: np.ndarray, block: int = 200_000) -> np.ndarray:
+    """Per-dimension scale of int8 codes: the largest magnitude maps to 127 (cosine error
+    ~0.0004; the stored and in-memory indexes answer the same)."""
     peak = np.zeros(rows.shape[1], dtype=np.float32)
     for first in range(0, len(rows), block):
         part = np.abs(np.asarray(rows[first : first + block], dtype=np.float32))
         peak = np.maximum(peak, part.max(axis=0, initial=0.0))
-    scale = (np.maximum(peak, 1e-12) / 127).astype(np.float32)
-    if len(rows) == 0:
-        np.save(path, np.zeros(rows.shape, dtype=np.int8), allow_pickle=False)
-        return scale
-    out = np.lib.format.open_memmap(path, mode="w+", dtype=np.int8, shape=rows.shape)
-    for first in range(0, len(rows), block):
-        part = np.asarray(rows[first : first + block], dtype=np.float32) / scale
-        out[first : first + block] = np.clip(np.rint(part), -127, 127).astype(np.int8)
-    out.flush()
-    del out
-    _sync_path(path)
-    return scale
+    return (np.maximum(peak, 1e-12) / 127).astype(np.float32)
+
+
+def _codes(rows: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """int8 codes of float rows: round(row / scale), within +-127."""
+    return np.clip(np.rint(np.asarray(rows, dtype=np.float32) / scale), -127, 127)
 
 
 def _write_json(path: Path, data: Any, indent: int | None = None) -> None:
