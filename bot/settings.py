@@ -54,15 +54,25 @@ class Settings(BaseSettings):
     discord_token: SecretStr | None = None
     discord_guilds: Annotated[list[int], NoDecode] = Field(default_factory=list)
     discord_allowed_channels: Annotated[list[int], NoDecode] = Field(default_factory=list)
-    discord_allow_dms: bool = True
+    discord_allow_dms: bool = False
     discord_cooldown_questions: int = Field(default=5, ge=1, le=1000)
     discord_cooldown_seconds: float = Field(default=60.0, gt=0, le=86_400)
+    # Total load: questions waiting for the search worker, in all and per server.
+    discord_max_queued: int = Field(default=64, ge=1, le=100_000)
+    discord_max_queued_per_server: int = Field(default=16, ge=1, le=100_000)
+    # User ids (besides the application's owner or team) allowed to run owner-only commands.
+    owner_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
+    # State database: feedback votes and what answer buttons need (survives restarts).
     feedback_db: Path = Path(".citebot/feedback.sqlite3")
+    # Stored question text (votes, answer buttons) is deleted after this many days.
+    feedback_retention_days: int = Field(default=90, ge=1, le=36_500)
+    # On SIGTERM: seconds to let questions in flight finish before exiting.
+    shutdown_grace_seconds: float = Field(default=10.0, ge=0, le=600)
 
     # Logging
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"
 
-    @field_validator("discord_guilds", "discord_allowed_channels", mode="before")
+    @field_validator("discord_guilds", "discord_allowed_channels", "owner_ids", mode="before")
     @classmethod
     def _split_ids(cls, value: object) -> object:
         """Accept "123, 456" as well as a list."""

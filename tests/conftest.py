@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -16,15 +19,32 @@ SOURCE_DIR = ROOT / "source_docs"
 ARTICLE = SOURCE_DIR / "north-korea-allied-coordination.txt"
 
 
-@pytest.fixture(autouse=True)
-def _isolated_settings(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory):
-    """Tests never read the developer's .env or CITEBOT_* variables."""
-    import os
-
+def _clear_citebot_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     for key in list(os.environ):
         if key.startswith("CITEBOT_"):
             monkeypatch.delenv(key)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _isolated_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Before any session fixture builds anything: no CITEBOT_* variables, and a working
+    directory without a developer's .env (session fixtures also pass ``_env_file=None``)."""
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        _clear_citebot_environment(monkeypatch)
+        monkeypatch.chdir(tmp_path_factory.mktemp("session-cwd"))
+        yield
+
+
+@pytest.fixture(autouse=True)
+def _isolated_settings(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory):
+    """Tests never read the developer's .env or CITEBOT_* variables."""
+    _clear_citebot_environment(monkeypatch)
     monkeypatch.chdir(tmp_path_factory.mktemp("cwd"))
+
+
+def isolated_settings(**values: Any) -> Settings:
+    """Settings from ``values`` and defaults only (never a .env file)."""
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
 
 
 @pytest.fixture(scope="session")
@@ -37,7 +57,7 @@ def model_spec() -> ModelSpec:
 def built_index_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """An index of the bundled article, built once per test session (do not modify it)."""
     index_dir = tmp_path_factory.mktemp("index") / "index"
-    engine = Engine(Settings(source_dir=SOURCE_DIR, index_dir=index_dir))
+    engine = Engine(isolated_settings(source_dir=SOURCE_DIR, index_dir=index_dir))
     engine.load(build_if_missing=True)
     return index_dir
 
@@ -45,7 +65,7 @@ def built_index_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def engine(built_index_dir: Path) -> Engine:
     """A loaded engine over the bundled article (shared: read-only use)."""
-    engine = Engine(Settings(source_dir=SOURCE_DIR, index_dir=built_index_dir))
+    engine = Engine(isolated_settings(source_dir=SOURCE_DIR, index_dir=built_index_dir))
     engine.load(build_if_missing=False)
     return engine
 
