@@ -7,7 +7,7 @@
 Needs only Python 3.11+ and git. torch is installed first as the CPU build: here
 `pip install torch==2.13.0` takes a CPU wheel that lies on this machine's disk; elsewhere set
 CITEBOT_TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu (see README) so pip does not pull
-the multi-GB CUDA build.
+the multi-GB CUDA build. Everything else is installed at the versions in requirements.lock.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 VENV = ROOT / ".venv"
 TORCH = "torch==2.13.0"
 STAMP = VENV / ".citebot-installed"
+LOCK = ROOT / "requirements.lock"
 
 
 def python() -> Path:
@@ -48,7 +49,9 @@ def setup() -> None:
     if not python().exists():
         print("Creating .venv …", flush=True)
         venv.EnvBuilder(with_pip=True).create(VENV)
-    wanted = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    wanted = hashlib.sha256(
+        (ROOT / "pyproject.toml").read_bytes() + LOCK.read_bytes()
+    ).hexdigest()
     if STAMP.exists() and STAMP.read_text().strip() == wanted:
         return
     print(
@@ -58,7 +61,8 @@ def setup() -> None:
     index_url = os.environ.get("CITEBOT_TORCH_INDEX_URL")
     torch_args = ["--index-url", index_url] if index_url else []
     pip("install", TORCH, *torch_args)
-    pip("install", "-e", ".[dev]")
+    # The lock holds the exact versions CI passed with (scripts/lock.py writes it).
+    pip("install", "--constraint", str(LOCK), "-e", ".[dev]")
     STAMP.write_text(wanted)
 
 

@@ -33,8 +33,19 @@ def test_developer_environment_does_not_leak_into_session_fixtures(tmp_path: Pat
         PYTHONPATH=str(ROOT),
     )
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "tests.conftest", "-p", "no:cacheprovider",
-         "--rootdir", str(tmp_path), str(tmp_path / "test_probe.py")],
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "tests.conftest",
+            "-p",
+            "no:cacheprovider",
+            "--rootdir",
+            str(tmp_path),
+            str(tmp_path / "test_probe.py"),
+        ],
         cwd=tmp_path,
         env=env,
         capture_output=True,
