@@ -9,6 +9,7 @@ import argparse
 import json
 import logging
 import os
+import re
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 from rich.console import Console
 
 from bot import __version__
+from bot.render import printable
 from bot.settings import Settings, load_settings
 from index.errors import CitebotError
 
@@ -50,7 +52,8 @@ def cmd_build(ctx: Context) -> int:
         f"Indexed {report.documents} document(s): {report.chunks} chunks, "
         f"{report.sentences} sentences; embedded {report.embedded} text(s), re-used "
         f"{report.reused}; {report.seconds:.1f} s; index {report.index_bytes / 1024:.0f} KiB "
-        f"at {ctx.settings.index_dir}",
+        f"at {printable(str(ctx.settings.index_dir))}",
+        markup=False,
         highlight=False,
         soft_wrap=True,
     )
@@ -65,7 +68,7 @@ def cmd_ask(ctx: Context) -> int:
     engine = _ready_engine(ctx)
     answer = engine.search(question, ctx.args.k or ctx.settings.top_k)
     if ctx.args.json:
-        ctx.out.out(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2), highlight=False)
+        ctx.out.out(_json(answer.to_dict()), highlight=False)
     elif ctx.out.is_terminal:
         ctx.out.print(answer_to_rich(answer))
     else:
@@ -87,7 +90,7 @@ def cmd_info(ctx: Context) -> int:
 
     status = index_status(ctx.settings)
     if ctx.args.json:
-        ctx.out.out(json.dumps(status.to_dict(), ensure_ascii=False, indent=2), highlight=False)
+        ctx.out.out(_json(status.to_dict()), highlight=False)
     else:
         ctx.out.print(status.to_rich())
     return EXIT_OK
@@ -120,8 +123,9 @@ def cmd_eval(ctx: Context) -> int:
         ctx.out.out(json.dumps(report, indent=2), highlight=False)
         return EXIT_OK
     from rich.table import Table
+    from rich.text import Text
 
-    table = Table("metric", "value", title=f"Retrieval on {path.name}")
+    table = Table("metric", "value", title=Text(f"Retrieval on {printable(path.name)}"))
     for key, value in report.items():
         if value is not None:
             table.add_row(key, f"{value:.3f}" if isinstance(value, float) else str(value))
@@ -251,8 +255,22 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _report(ctx: Context, message: str) -> None:
     if getattr(ctx.args, "json", False):
-        ctx.out.out(json.dumps({"error": message}, ensure_ascii=False), highlight=False)
-    ctx.err.print(f"citebot: {message}", markup=False)
+        ctx.out.out(_json({"error": message}, indent=None), highlight=False)
+    ctx.err.print(f"citebot: {printable(message)}", markup=False)
+
+
+# What json.dumps(ensure_ascii=False) leaves raw but a terminal must not get: C1 controls, bidi
+# controls, line separators, lone surrogates (C0 controls it escapes itself). JSON structure is
+# ASCII, so these can only be inside strings, where a \uXXXX escape means the same character.
+_JSON_UNSAFE = re.compile(
+    "[\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
+)
+
+
+def _json(data: object, indent: int | None = 2) -> str:
+    """JSON for stdout: readable non-ASCII text, but nothing that can drive the terminal."""
+    text = json.dumps(data, ensure_ascii=False, indent=indent)
+    return _JSON_UNSAFE.sub(lambda match: f"\\u{ord(match.group()):04x}", text)
 
 
 def _ready_engine(ctx: Context):
@@ -266,7 +284,8 @@ def _ready_engine(ctx: Context):
         changes = source_changes(ctx.settings, engine.corpus.manifest)
         if changes:
             ctx.err.print(
-                f"note: the sources changed since the index was built ({changes.describe()}): "
+                "note: the sources changed since the index was built "
+                f"({printable(changes.describe())}): "
                 "run `citebot build` to include the changes",
                 markup=False,
             )
@@ -298,7 +317,8 @@ def _announce_export(ctx: Context, engine) -> None:
 
 def _warn_skipped(err: Console, skipped: Sequence[object]) -> None:
     for item in skipped:
-        err.print(f"warning: skipped {item.reason}", markup=False)  # type: ignore[attr-defined]
+        reason = printable(item.reason)  # type: ignore[attr-defined]
+        err.print(f"warning: skipped {reason}", markup=False)
 
 
 class _progress:

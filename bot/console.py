@@ -10,9 +10,10 @@ from typing import TextIO
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from bot.engine import Engine
-from bot.render import answer_to_plain, answer_to_rich
+from bot.render import answer_to_plain, answer_to_rich, printable
 from index.errors import CitebotError
 
 HELP = """\
@@ -63,7 +64,9 @@ class ConsoleSession:
         elif name == "sources":
             self._sources()
         else:
-            self.console.print(f"Unknown command :{name} — type :help", markup=False)
+            self.console.print(
+                f"Unknown command :{printable(name)} — type :help", markup=False, highlight=False
+            )
         return True
 
     def _set_k(self, argument: str) -> None:
@@ -77,7 +80,7 @@ class ConsoleSession:
         try:
             answer = self.engine.search(question, self.k, offset)
         except CitebotError as error:
-            self.console.print(f"[red]{_escape(str(error))}[/red]")
+            self.console.print(Text(printable(str(error)), style="red"))
             return
         self.last_question = question
         self.shown = offset + len(answer.passages)
@@ -90,9 +93,11 @@ class ConsoleSession:
             self.console.out(answer_to_plain(answer, first_rank=offset + 1), highlight=False)
 
     def _sources(self) -> None:
+        # Cells are Text, never markup: a heading "[/x]" or "[draft]" is shown as written.
         table = Table("document", "sections", "chunks", title="Indexed sources")
         for source in self.engine.sources():
-            table.add_row(source.document, "\n".join(source.sections) or "—", str(source.chunks))
+            sections = "\n".join(printable(section) for section in source.sections) or "—"
+            table.add_row(Text(printable(source.document)), Text(sections), str(source.chunks))
         self.console.print(table)
         if self.engine.built_at:
             self.console.print(f"Built {self.engine.built_at:%Y-%m-%d %H:%M %Z}")
@@ -150,9 +155,3 @@ def _enable_history(path: Path):
             readline.write_history_file(path)
 
     return save
-
-
-def _escape(text: str) -> str:
-    from rich.markup import escape
-
-    return escape(text)

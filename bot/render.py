@@ -1,7 +1,14 @@
-"""Answers rendered for a terminal: rich text on a TTY, plain text otherwise."""
+"""Answers rendered for a terminal: rich text on a TTY, plain text otherwise.
+
+Everything shown here comes from documents or users, so it is never parsed as rich markup (it goes
+into ``Text`` objects or ``markup=False`` output) and passes through :func:`printable` first:
+control characters, bidi overrides and lone surrogates are written as visible escapes, so a
+document cannot recolour, move the cursor, clear or reorder the terminal.
+"""
 
 from __future__ import annotations
 
+import re
 import textwrap
 
 from rich.console import Group, RenderableType
@@ -14,10 +21,36 @@ NOT_FOUND = "Not in the source: nothing in the indexed documents answers this qu
 LOW_CONFIDENCE = "Closest passages (low confidence):"
 WRAP = 100
 
+# C0 and C1 controls and DEL; bidi marks, embeddings, overrides and isolates; line and paragraph
+# separators; surrogates (unpaired ones cannot even be encoded for output).
+_UNSAFE = re.compile(
+    "[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
+)
+
+
+def _escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def printable(text: str, keep: str = "") -> str:
+    """``text`` with unsafe characters written as ``\\x1b`` / ``\\u202e`` escapes.
+
+    Characters in ``keep`` (e.g. ``"\\n\\t"`` for a multi-line passage) pass unchanged.
+    """
+    if keep:
+        return _UNSAFE.sub(lambda m: m.group() if m.group() in keep else _escape(m), text)
+    return _UNSAFE.sub(_escape, text)
+
+
+def printable_block(text: str) -> str:
+    """A passage for display: line breaks and tabs kept (CRLF as one break), the rest escaped."""
+    return printable(text.replace("\r\n", "\n"), keep="\n\t")
+
 
 def citation_line(rank: int, passage: Passage) -> str:
-    """'[1] doc › section › ¶N  (score 8.35, similarity 0.62)'."""
-    return (
+    """'[1] doc › section › ¶N  (score 8.35, similarity 0.62)', safe to print."""
+    return printable(
         f"[{rank}] {passage.citation.label()}  "
         f"(score {passage.score:.2f}, similarity {passage.similarity:.2f})"
     )
@@ -25,14 +58,16 @@ def citation_line(rank: int, passage: Passage) -> str:
 
 def answer_to_rich(answer: Answer, first_rank: int = 1) -> Group:
     """The answer as rich renderables: citation lines, quotes with the best sentence in bold."""
-    parts: list[RenderableType] = [Text(notice, style="yellow") for notice in answer.notices]
+    parts: list[RenderableType] = [
+        Text(printable(notice), style="yellow") for notice in answer.notices
+    ]
     if not answer.found:
         parts.append(Text(NOT_FOUND, style="bold red"))
         if answer.passages:
             parts.append(Text(LOW_CONFIDENCE, style="dim"))
     for rank, passage in enumerate(answer.passages, start=first_rank):
         parts.append(Text(citation_line(rank, passage), style="bold cyan"))
-        before, best, after = passage.segments()
+        before, best, after = (printable_block(part) for part in passage.segments())
         quote = Text("“", style="dim" if not answer.found else "")
         quote.append(before)
         quote.append(best, style="bold yellow" if answer.found else "bold")
@@ -45,14 +80,14 @@ def answer_to_rich(answer: Answer, first_rank: int = 1) -> Group:
 
 def answer_to_plain(answer: Answer, first_rank: int = 1, width: int = WRAP) -> str:
     """The answer as plain text; the best sentence is marked **like this**."""
-    lines = list(answer.notices)
+    lines = [printable(notice) for notice in answer.notices]
     if not answer.found:
         lines.append(NOT_FOUND)
         if answer.passages:
             lines.append(LOW_CONFIDENCE)
     for rank, passage in enumerate(answer.passages, start=first_rank):
         lines.append(citation_line(rank, passage))
-        before, best, after = passage.segments()
+        before, best, after = (printable_block(part) for part in passage.segments())
         quote = f"“{before}**{best}**{after}”"
         lines.extend(
             textwrap.wrap(quote, width=width, initial_indent="    ", subsequent_indent="    ")

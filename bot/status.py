@@ -9,6 +9,7 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
+from bot.render import printable
 from bot.settings import Settings
 from index.documents import SourceChanges, compare_sources
 from index.errors import CitebotError
@@ -55,43 +56,47 @@ class IndexStatus:
         }
 
     def to_rich(self) -> Group:
-        """A readable summary for the terminal."""
+        """A readable summary for the terminal (document text is never read as markup)."""
         if not self.exists or self.problem:
             message = self.problem or f"No index at {self.index_dir}: run `citebot build`."
-            return Group(Text(message, style="yellow"))
+            return Group(_text(message, style="yellow"))
         manifest = self.manifest
         model = manifest.get("model", {})
         counts = manifest.get("counts", {})
         lines = [
-            Text(f"Index     {self.index_dir} ({self.size_bytes / 1024:.0f} KiB)"),
-            Text(f"Built     {manifest.get('built_at')}"),
-            Text(
+            _text(f"Index     {self.index_dir} ({self.size_bytes / 1024:.0f} KiB)"),
+            _text(f"Built     {manifest.get('built_at')}"),
+            _text(
                 f"Model     {model.get('name')} (weights {str(model.get('weights_sha256'))[:12]}, "
                 f"{model.get('dimension')} dims, max {model.get('max_seq_length')} tokens)"
             ),
-            Text(
+            _text(
                 f"Chunks    {counts.get('chunks')} chunks, {counts.get('sentences')} sentences; "
                 f"chunker {manifest.get('chunker')}"
             ),
         ]
         if self.model_matches is False:
             lines.append(
-                Text(
+                _text(
                     "The configured model differs from the index's: run `citebot build`.",
                     style="bold red",
                 )
             )
-        table = Table("document", "paragraphs", "sha256", title=f"Sources ({self.source_dir})")
+        table = Table(
+            "document", "paragraphs", "sha256", title=_text(f"Sources ({self.source_dir})")
+        )
         for document in manifest.get("documents", []):
             table.add_row(
-                document["path"], str(document.get("paragraphs")), document["sha256"][:12]
+                _text(document["path"]),
+                str(document.get("paragraphs")),
+                _text(document["sha256"][:12]),
             )
         lines_after = []
         for skipped in manifest.get("skipped", []):
-            lines_after.append(Text(f"skipped: {skipped['reason']}", style="yellow"))
+            lines_after.append(_text(f"skipped: {skipped['reason']}", style="yellow"))
         if self.changes:
             lines_after.append(
-                Text(
+                _text(
                     f"Sources changed since the build ({self.changes.describe()}): "
                     "run `citebot build`.",
                     style="bold yellow",
@@ -100,6 +105,11 @@ class IndexStatus:
         else:
             lines_after.append(Text("Sources unchanged since the build.", style="green"))
         return Group(*lines, table, *lines_after)
+
+
+def _text(value: str, style: str = "") -> Text:
+    """Literal terminal text: no markup, control characters escaped."""
+    return Text(printable(value), style=style)
 
 
 def source_changes(settings: Settings, manifest: dict[str, Any]) -> SourceChanges:

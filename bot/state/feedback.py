@@ -1,0 +1,311 @@
+"""Feedback on answers (👍 / 👎), stored in the state database.
+
+Each vote keeps the question, the ids of the passages shown, the vote, the time and an HMAC of the
+voter's id under a secret key, never the id itself. The key is kept outside the database, in
+``<database>.key`` (mode 0600, created on first use), so a copy of the database alone cannot be
+used to test which known ids voted. A user voting again on the same answer replaces their vote.
+
+After the retention period the question text of a vote is deleted; the vote itself stays.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import os
+import secrets
+import sqlite3
+import stat
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from bot.state.database import StateDatabase
+from index.errors import CitebotError
+
+log = logging.getLogger(__name__)
+
+UP = 1
+DOWN = -1
+DEFAULT_RETENTION_DAYS = 90
+KEY_BYTES = 32
+
+# created_at is when the vote was first cast (ISO 8601, UTC); a changed vote keeps it, so the
+# question text is deleted on time. The partial index makes the purge touch only expired text.
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS votes (
+    id INTEGER PRIMARY KEY,
+    answer_key TEXT NOT NULL,
+    question TEXT NOT NULL,
+    passage_ids TEXT NOT NULL,
+    vote INTEGER NOT NULL CHECK (vote IN (-1, 1)),
+    user_hash TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    UNIQUE (answer_key, user_hash)
+);
+CREATE INDEX IF NOT EXISTS votes_with_question_by_age ON votes (created_at) WHERE question <> '';
+"""
+
+
+class FeedbackKeyError(CitebotError):
+    """The feedback key file is unsafe or unusable; the message says how to fix it."""
+
+
+@dataclass(frozen=True)
+class PassageVotes:
+    """Votes on answers that showed one passage."""
+
+    passage_id: str
+    up: int
+    down: int
+
+
+@dataclass(frozen=True)
+class FeedbackSummary:
+    """Totals, the passages with the most votes, and recent questions voted down."""
+
+    up: int
+    down: int
+    questions: int
+    passages: list[PassageVotes]
+    recent_down: list[tuple[str, str]]  # (time, question)
+    expired_questions: int = 0  # votes whose question text was deleted after the retention period
+
+    @property
+    def total(self) -> int:
+        return self.up + self.down
+
+
+def key_path_for(database: Path) -> Path:
+    """Where the key of ``database`` is kept: ``feedback.sqlite3`` -> ``feedback.sqlite3.key``."""
+    return database.with_name(database.name + ".key")
+
+
+class FeedbackStore:
+    """Votes in SQLite; any thread may call it. ``close()`` on shutdown."""
+
+    def __init__(
+        self,
+        path: Path | str,
+        retention_days: int = DEFAULT_RETENTION_DAYS,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if retention_days < 1:
+            raise ValueError("retention_days must be at least 1")
+        self.path = Path(path)
+        self.key_path = key_path_for(self.path)
+        self.retention = timedelta(days=retention_days)
+        self._clock = clock
+        self._key: bytes | None = None
+        self._key_lock = threading.Lock()
+        if self.key_path.exists():
+            self._key = read_key(self.key_path)  # refuse an unsafe key now, not at the first vote
+        self._database = StateDatabase(self.path, _SCHEMA)
+        with self._database.transaction() as connection:
+            _remove_stored_salt(connection, self.path)
+            self._purge(connection)
+
+    def _get_key(self) -> bytes:
+        with self._key_lock:
+            if self._key is None:
+                self._key = load_or_create_key(self.key_path)
+            return self._key
+
+    def hash_user(self, user_id: int) -> str:
+        """The keyed hash stored in place of a user id."""
+        return _hash(self._get_key(), user_id)
+
+    def record(
+        self,
+        *,
+        answer_key: str,
+        question: str,
+        passage_ids: Sequence[str],
+        vote: int,
+        user_id: int,
+        when: datetime | None = None,
+    ) -> None:
+        """Store one vote (replacing this user's earlier vote on the same answer)."""
+        if vote not in (UP, DOWN):
+            raise ValueError(f"vote must be {UP} or {DOWN}")
+        when = (when or self._now()).astimezone(UTC)
+        user_hash = self.hash_user(user_id)
+        with self._database.transaction() as connection:
+            connection.execute(
+                """
+                INSERT INTO votes (answer_key, question, passage_ids, vote, user_hash, created_at)
+                VALUES (?, ?, ?, ?, ?, ?)
+                ON CONFLICT (answer_key, user_hash) DO UPDATE SET vote = excluded.vote
+                """,
+                (
+                    answer_key,
+                    question,
+                    json.dumps(list(passage_ids)),
+                    vote,
+                    user_hash,
+                    _timestamp(when),
+                ),
+            )
+            self._purge(connection)
+
+    def purge(self) -> int:
+        """Delete the question text of votes older than the retention period; returns how many."""
+        with self._database.transaction() as connection:
+            return self._purge(connection)
+
+    def _purge(self, connection: sqlite3.Connection) -> int:
+        cutoff = _timestamp(self._now() - self.retention)
+        cursor = connection.execute(
+            "UPDATE votes SET question = '' WHERE question <> '' AND created_at < ?", (cutoff,)
+        )
+        return cursor.rowcount
+
+    def summary(self, top: int = 10) -> FeedbackSummary:
+        """Totals and the most-voted passages."""
+        with self._database.reading() as connection:
+            rows = connection.execute(
+                "SELECT question, passage_ids, vote, created_at FROM votes ORDER BY created_at, id"
+            ).fetchall()
+        up = sum(1 for row in rows if row[2] == UP)
+        per_passage: dict[str, list[int]] = {}
+        for _question, ids, vote, _when in rows:
+            for passage_id in json.loads(ids):
+                counts = per_passage.setdefault(passage_id, [0, 0])
+                counts[0 if vote == UP else 1] += 1
+        passages = sorted(
+            (PassageVotes(pid, c[0], c[1]) for pid, c in per_passage.items()),
+            key=lambda p: (-(p.up + p.down), -p.down, p.passage_id),
+        )[:top]
+        recent_down = [(row[3], row[0]) for row in reversed(rows) if row[2] == DOWN and row[0]]
+        return FeedbackSummary(
+            up=up,
+            down=len(rows) - up,
+            questions=len({row[0] for row in rows if row[0]}),
+            passages=passages,
+            recent_down=recent_down[:5],
+            expired_questions=sum(1 for row in rows if not row[0]),
+        )
+
+    def close(self) -> None:
+        """Close the database connection (on shutdown); later calls raise StateError."""
+        self._database.close()
+
+    def _now(self) -> datetime:
+        return datetime.fromtimestamp(self._clock(), UTC)
+
+
+def _timestamp(when: datetime) -> str:
+    return when.astimezone(UTC).isoformat(timespec="seconds")
+
+
+def _hash(key: bytes, user_id: int) -> str:
+    return hmac.new(key, str(int(user_id)).encode(), hashlib.sha256).hexdigest()
+
+
+def _remove_stored_salt(connection: sqlite3.Connection, path: Path) -> None:
+    """Databases written before the key file kept the HMAC salt in a ``meta`` table beside the
+    hashes, which made them reversible. Delete it (secure_delete overwrites it in the file).
+    The old hashes stay as they are: they still count as votes, but nothing can link them to a
+    user any more, and a new key is used from now on."""
+    has_meta = connection.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'"
+    ).fetchone()
+    if not has_meta:
+        return
+    connection.execute("DELETE FROM meta WHERE key = 'salt'")
+    if connection.execute("SELECT COUNT(*) FROM meta").fetchone()[0] == 0:
+        connection.execute("DROP TABLE meta")
+    log.warning(
+        "removed the voter-hash salt stored in %s; earlier votes keep their old, now unlinkable "
+        "hashes, and new votes use the key in %s",
+        path,
+        key_path_for(path),
+    )
+
+
+def load_or_create_key(path: Path) -> bytes:
+    """The key in ``path``, created (random, mode 0600) when there is none."""
+    try:
+        return read_key(path)
+    except FileNotFoundError:
+        pass
+    _create_key(path)
+    return read_key(path)
+
+
+def read_key(path: Path) -> bytes:
+    """Read the key; FeedbackKeyError when others may read it or it is not a key.
+
+    FileNotFoundError passes through when there is no key file yet.
+    """
+    try:
+        with open(path, "rb") as handle:
+            mode = os.fstat(handle.fileno()).st_mode
+            if not stat.S_ISREG(mode):
+                raise FeedbackKeyError(f"the feedback key {path} is not a regular file")
+            if mode & 0o077:
+                raise FeedbackKeyError(
+                    f"the feedback key file {path} can be read by other users (mode "
+                    f"{stat.S_IMODE(mode):03o}): run `chmod 600 {path}`"
+                )
+            content = handle.read(4 * KEY_BYTES)
+    except FileNotFoundError:
+        raise
+    except OSError as error:
+        raise FeedbackKeyError(
+            f"cannot read the feedback key file {path} ({error.strerror or error}): "
+            "make it a file readable by the bot's user only (chmod 600)"
+        ) from error
+    try:
+        key = bytes.fromhex(content.decode("ascii").strip())
+    except ValueError:
+        key = b""
+    if len(key) != KEY_BYTES:
+        raise FeedbackKeyError(
+            f"the feedback key file {path} does not hold a key ({2 * KEY_BYTES} hex digits): "
+            "restore it from a backup, or delete it to start a new key (earlier voters are then "
+            "counted as new ones)"
+        )
+    return key
+
+
+def _create_key(path: Path) -> None:
+    """Write a new random key to ``path`` unless another process got there first.
+
+    The key is written to a private temporary file (O_EXCL, mode 0600) and linked into place,
+    which fails rather than replaces: a reader never sees a half-written key, and two processes
+    starting at once end up with the same one.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    content = (secrets.token_hex(KEY_BYTES) + "\n").encode("ascii")
+    temporary = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(content)
+            handle.flush()
+            os.fsync(handle.fileno())
+        try:
+            os.link(temporary, path)
+        except FileExistsError:
+            pass  # another process created it: use theirs
+        except OSError:  # a file system without hard links: create it directly
+            _create_key_directly(path, content)
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def _create_key_directly(path: Path, content: bytes) -> None:
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    with os.fdopen(descriptor, "wb") as handle:
+        handle.write(content)
+        handle.flush()
+        os.fsync(handle.fileno())

@@ -1,0 +1,187 @@
+"""The answer store: what answer buttons need, kept in SQLite so they survive a restart."""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
+from pathlib import Path
+
+import pytest
+
+from bot.feedback import UP, FeedbackStore
+from bot.state.answers import PURGE_BATCH, AnswerContext, AnswerStore
+from bot.state.database import StateError
+
+DAY = 86_400.0
+
+
+class FakeClock:
+    def __init__(self, now: float = 1_800_000_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, days: float) -> None:
+        self.now += days * DAY
+
+
+def context(n: int = 0, *, private: bool = False) -> AnswerContext:
+    return AnswerContext(
+        question=f"Who visited Seoul? ({n}) ¿Quién? 首尔 \x1b[31m",
+        k=3,
+        offset=3 * n,
+        passage_ids=(f"doc.txt#{n}", f"other [x].md#{n + 1}"),
+        private=private,
+    )
+
+
+def test_put_and_get_round_trip(tmp_path: Path) -> None:
+    store = AnswerStore(tmp_path / "state.sqlite3")
+    public, private = context(1), context(2, private=True)
+    public_key, private_key = store.put(public), store.put(private)
+    assert re.fullmatch(r"[A-Za-z0-9_-]{1,40}", public_key) and public_key != private_key
+    assert store.get(public_key) == public
+    assert store.get(private_key) == private
+    assert store.get(private_key).passage_ids == ("doc.txt#2", "other [x].md#3")
+    store.close()
+
+
+def test_keys_are_unguessable(tmp_path: Path) -> None:
+    store = AnswerStore(tmp_path / "state.sqlite3")
+    keys = {store.put(context(n)) for n in range(200)}
+    assert len(keys) == 200
+    assert all(len(key) >= 22 for key in keys)  # at least 128 random bits
+    store.close()
+
+
+def test_answers_survive_a_restart(tmp_path: Path) -> None:
+    path = tmp_path / "state.sqlite3"
+    store = AnswerStore(path)
+    keys = [store.put(context(n)) for n in range(5)]
+    store.close()
+    restarted = AnswerStore(path)
+    assert [restarted.get(key) for key in keys] == [context(n) for n in range(5)]
+    restarted.close()
+
+
+def test_expired_answers_are_gone(tmp_path: Path) -> None:
+    path = tmp_path / "state.sqlite3"
+    clock = FakeClock()
+    store = AnswerStore(path, retention_days=30, clock=clock)
+    old = store.put(context(1))
+    clock.advance(29)
+    recent = store.put(context(2))
+    assert store.get(old) == context(1)
+    clock.advance(2)  # old is 31 days old, recent 2
+    assert store.get(old) is None  # never served once expired, even before a purge
+    assert store.get(recent) == context(2)
+    assert store.purge() == 1
+    with closing(sqlite3.connect(path)) as connection:
+        questions = [row[0] for row in connection.execute("SELECT question FROM answers")]
+    assert questions == [context(2).question]
+    assert b"(1)" not in path.read_bytes()  # the expired question text left the file
+    store.close()
+
+
+def test_expired_answers_are_purged_on_open_and_in_batches_on_put(tmp_path: Path) -> None:
+    path = tmp_path / "state.sqlite3"
+    clock = FakeClock()
+    store = AnswerStore(path, retention_days=1, clock=clock)
+    for n in range(PURGE_BATCH + 50):
+        store.put(context(n))
+    clock.advance(2)
+    store.put(context(999))  # removes one bounded batch of expired rows
+    assert count_rows(path) == 51
+    store.close()
+    AnswerStore(path, retention_days=1, clock=clock).close()  # opening removes the rest
+    assert count_rows(path) == 1
+
+
+def count_rows(path: Path) -> int:
+    with closing(sqlite3.connect(path)) as connection:
+        return connection.execute("SELECT COUNT(*) FROM answers").fetchone()[0]
+
+
+@pytest.mark.parametrize(
+    "key",
+    ["", "unknownkey", "A" * 24, "x" * 41, "../../etc", "k'; DROP TABLE answers; --", "é", None, 7],
+)
+def test_unknown_and_garbage_keys_give_none(tmp_path: Path, key) -> None:
+    store = AnswerStore(tmp_path / "state.sqlite3")
+    kept = store.put(context(1))
+    assert store.get(key) is None
+    assert store.get(kept) == context(1)
+    store.close()
+
+
+def test_concurrent_puts_from_threads(tmp_path: Path) -> None:
+    store = AnswerStore(tmp_path / "state.sqlite3")
+    start = threading.Barrier(8)
+
+    def work(thread: int) -> list[tuple[str, AnswerContext]]:
+        start.wait()
+        pairs = []
+        for n in range(25):
+            item = context(thread * 100 + n)
+            pairs.append((store.put(item), item))
+            assert store.get(pairs[-1][0]) == item
+        return pairs
+
+    with ThreadPoolExecutor(8) as pool:
+        pairs = [pair for result in pool.map(work, range(8)) for pair in result]
+    assert len({key for key, _ in pairs}) == 200
+    assert all(store.get(key) == item for key, item in pairs)
+    store.close()
+
+
+def test_two_stores_on_one_file_with_the_feedback_store(tmp_path: Path) -> None:
+    path = tmp_path / "state.sqlite3"
+    first, second = AnswerStore(path), AnswerStore(path)
+    feedback = FeedbackStore(path)
+
+    def put_many(store: AnswerStore, base: int) -> list[str]:
+        return [store.put(context(base + n)) for n in range(30)]
+
+    with ThreadPoolExecutor(3) as pool:
+        keys_a = pool.submit(put_many, first, 0)
+        keys_b = pool.submit(put_many, second, 100)
+        voted = pool.submit(
+            lambda: [
+                feedback.record(
+                    answer_key=f"a{n}", question="q?", passage_ids=["d#1"], vote=UP, user_id=n
+                )
+                for n in range(30)
+            ]
+        )
+        keys_a, keys_b, _ = keys_a.result(), keys_b.result(), voted.result()
+    assert [second.get(key) for key in keys_a] == [context(n) for n in range(30)]
+    assert [first.get(key) for key in keys_b] == [context(100 + n) for n in range(30)]
+    assert feedback.summary().up == 30
+    for store in (first, second, feedback):
+        store.close()
+
+
+def test_the_state_file_is_private(tmp_path: Path) -> None:
+    path = tmp_path / "new" / "state.sqlite3"
+    AnswerStore(path).close()
+    assert path.stat().st_mode & 0o077 == 0
+
+
+def test_close_is_final(tmp_path: Path) -> None:
+    store = AnswerStore(tmp_path / "state.sqlite3")
+    key = store.put(context(1))
+    store.close()
+    store.close()
+    with pytest.raises(StateError, match="closed"):
+        store.get(key)
+
+
+def test_a_file_that_is_not_a_database_is_refused_clearly(tmp_path: Path) -> None:
+    path = tmp_path / "state.sqlite3"
+    path.write_bytes(b"this is not a database" * 100)
+    with pytest.raises(StateError, match="move the file aside"):
+        AnswerStore(path)
