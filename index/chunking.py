@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from index.documents import Document
 from index.sentences import split_sentences, trim_span
 
-CHUNKER_VERSION = 1
+CHUNKER_VERSION = 2  # 2: sentences from sentencex (any script), not the Latin-only rules
 SPECIAL_TOKENS = 2  # [CLS] ... [SEP]
 
 TokenCounter = Callable[[list[str]], list[int]]

@@ -3,8 +3,14 @@
 Why: importing torch + sentence-transformers takes ~6.6 s, which alone breaks the 3 s budget of
 ``citebot ask``. The model is exported once per model (at build time, with torch) to
 ``<index_dir>/models/<weights_hash[:16]>/model.onnx``; at query time only onnxruntime, tokenizers
-and numpy are imported. The graph contains the transformer, attention-mask mean pooling and L2
-normalisation, so its output is the sentence embedding itself.
+and numpy are imported. The graph contains the transformer and the model's own pooling and
+normalisation, read from its ``modules.json`` and ``1_Pooling/config.json`` (sentence-transformers
+layout), so its output is the sentence embedding itself.
+
+An export is only kept when it matches sentence-transformers on probe texts; a model whose
+modules or pooling this module cannot reproduce exactly, or whose export disagrees, is refused
+(``OnnxExportRefused``, logged, remembered in ``export.json``) and embedded with
+sentence-transformers instead.
 
 Importing this module imports neither torch nor onnxruntime; ``export_onnx`` imports torch and
 transformers, ``OnnxEncoder`` imports onnxruntime on construction.
@@ -18,8 +24,9 @@ import logging
 import os
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import numpy as np
 
@@ -39,12 +46,88 @@ ONNX_FILE = "model.onnx"
 INT8_FILE = "model.int8.onnx"
 EXPORT_INFO = "export.json"
 OPSET = 17
+# Bump when what can be exported changes: remembered refusals of older versions are retried.
+EXPORT_VERSION = 2
 _PROBES = (
     "Which Russian official visited Seoul?",
     "Just days after the trip to Seoul, the administration welcomed the foreign minister "
     "for a bilateral visit. " * 6,
+    "denuclearization",
+    "Москва — столица России. 北京是中国的首都。",
 )
-_MIN_PROBE_COSINE = 0.9999
+# Export vs sentence-transformers on the probes: least cosine, and most relative norm difference.
+MIN_PROBE_COSINE = 0.999
+MAX_NORM_DIFFERENCE = 1e-3
+SUPPORTED_POOLING = ("mean", "cls", "max", "mean_sqrt_len_tokens")
+# sentence-transformers' legacy pooling flags, in its concatenation order.
+_LEGACY_POOLING_FLAGS = {
+    "pooling_mode_cls_token": "cls",
+    "pooling_mode_max_tokens": "max",
+    "pooling_mode_mean_tokens": "mean",
+    "pooling_mode_mean_sqrt_len_tokens": "mean_sqrt_len_tokens",
+    "pooling_mode_weightedmean_tokens": "weightedmean",
+    "pooling_mode_lasttoken": "lasttoken",
+}
+
+
+class OnnxExportRefused(ModelError):
+    """The model cannot be exported exactly: embed with sentence-transformers instead."""
+
+
+@dataclass(frozen=True, slots=True)
+class Pipeline:
+    """What follows the transformer in a sentence-transformers model: one pooling mode, and
+    whether a Normalize module makes the output unit length."""
+
+    pooling: str
+    normalize: bool
+
+
+def model_configuration(spec: ModelSpec) -> dict[str, Any]:
+    """The model's ``modules.json`` and the config of each of its modules, as recorded with an
+    export (a changed pooling or normalisation means a new export)."""
+    modules = _read_json(spec.path / "modules.json")
+    configs = {}
+    if isinstance(modules, list):
+        for module in modules:
+            if isinstance(module, dict) and isinstance(module.get("path"), str) and module["path"]:
+                configs[module["path"]] = _read_json(spec.path / module["path"] / "config.json")
+    return {"modules": modules, "configs": configs}
+
+
+def read_pipeline(spec: ModelSpec) -> Pipeline:
+    """The pooling and normalisation of ``spec``, as sentence-transformers would load them.
+
+    Raises OnnxExportRefused for anything this module cannot reproduce exactly: other modules
+    (Dense, …), several pooling modes at once, weighted-mean or last-token pooling.
+    """
+    configuration = model_configuration(spec)
+    modules = configuration["modules"]
+    if modules is None:  # a plain transformers model: sentence-transformers adds mean pooling
+        return Pipeline("mean", normalize=False)
+    if not isinstance(modules, list) or not all(isinstance(m, dict) for m in modules):
+        raise OnnxExportRefused(f"{spec.path / 'modules.json'} is not a list of modules")
+    ordered = sorted(modules, key=lambda m: int(m.get("idx", 0)))
+    kinds = [str(m.get("type", "")).rsplit(".", 1)[-1] for m in ordered]
+    if kinds not in (["Transformer", "Pooling"], ["Transformer", "Pooling", "Normalize"]):
+        raise OnnxExportRefused(f"modules {' → '.join(kinds)} are not supported for ONNX export")
+    pooling_config = configuration["configs"].get(str(ordered[1].get("path", "")))
+    modes = _pooling_modes(pooling_config if isinstance(pooling_config, dict) else {})
+    if len(modes) != 1 or modes[0] not in SUPPORTED_POOLING:
+        raise OnnxExportRefused(
+            f"pooling {'+'.join(modes)} is not supported for ONNX export "
+            f"(supported: {', '.join(SUPPORTED_POOLING)})"
+        )
+    return Pipeline(modes[0], normalize=len(kinds) == 3)
+
+
+def _pooling_modes(config: dict[str, Any]) -> list[str]:
+    """Pooling modes in sentence-transformers' order: ``pooling_mode`` or the legacy flags."""
+    if "pooling_mode" in config:
+        mode = config["pooling_mode"]
+        return [str(m) for m in mode] if isinstance(mode, list) else [str(mode)]
+    modes = [mode for flag, mode in _LEGACY_POOLING_FLAGS.items() if config.get(flag)]
+    return modes or ["mean"]
 
 
 def model_dir_for(index_dir: Path, spec: ModelSpec) -> Path:
@@ -58,21 +141,47 @@ def onnx_path_for(index_dir: Path, spec: ModelSpec, quantized: bool = False) -> 
 
 
 def is_exported(onnx_path: Path, spec: ModelSpec) -> bool:
-    """Whether a complete export of ``spec`` is at ``onnx_path`` (its info file names the model)."""
-    info = onnx_path.parent / EXPORT_INFO
-    if not onnx_path.is_file() or not info.is_file():
+    """Whether a complete export of ``spec`` is at ``onnx_path``: its info file names the model's
+    weights and its current modules and pooling configuration."""
+    if not onnx_path.is_file():
         return False
-    try:
-        recorded = json.loads(info.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return False
-    return recorded.get("weights_sha256") == spec.weights_hash
+    recorded = _recorded_export(onnx_path.parent, spec)
+    return recorded is not None and "refused" not in recorded
+
+
+def refused_export(index_dir: Path, spec: ModelSpec) -> str | None:
+    """Why exporting ``spec`` was refused (remembered under ``index_dir``), or None."""
+    recorded = _recorded_export(model_dir_for(index_dir, spec), spec)
+    if recorded is None or recorded.get("export_version") != EXPORT_VERSION:
+        return None
+    reason = recorded.get("refused")
+    return str(reason) if reason is not None else None
+
+
+def _recorded_export(directory: Path, spec: ModelSpec) -> dict[str, Any] | None:
+    """The export info in ``directory`` when it is about this very model, else None."""
+    recorded = _read_json(directory / EXPORT_INFO)
+    if (
+        not isinstance(recorded, dict)
+        or recorded.get("weights_sha256") != spec.weights_hash
+        or recorded.get("configuration") != model_configuration(spec)
+    ):
+        return None
+    return recorded
 
 
 def ensure_onnx(index_dir: Path, spec: ModelSpec, quantized: bool = False) -> Path:
-    """The ONNX file of ``spec`` under ``index_dir``, exported first when it is not there yet."""
+    """The ONNX file of ``spec`` under ``index_dir``, exported first when it is not there yet.
+
+    Raises OnnxExportRefused (at once when a refusal is remembered) when the model cannot be
+    exported exactly; callers embed with sentence-transformers then.
+    """
     target = onnx_path_for(index_dir, spec)
     if not is_exported(target, spec):
+        reason = refused_export(index_dir, spec)
+        if reason is not None:
+            log.info("ONNX export of %s was refused before (%s)", spec.name, reason)
+            raise OnnxExportRefused(f"ONNX export of {spec.name} refused: {reason}")
         export_onnx(spec, target)
     if not quantized:
         return target
@@ -83,11 +192,19 @@ def ensure_onnx(index_dir: Path, spec: ModelSpec, quantized: bool = False) -> Pa
 
 
 def export_onnx(spec: ModelSpec, target: Path) -> Path:
-    """Export ``spec``'s transformer + mean pooling + L2 norm to ONNX at ``target`` (atomically).
+    """Export ``spec``'s transformer + its own pooling (+ L2 norm when it has a Normalize module)
+    to ONNX at ``target`` (atomically).
 
-    Dynamic batch and sequence axes. The export is checked against torch on probe texts before
-    it is moved into place. Needs torch and transformers (build time only).
+    Dynamic batch and sequence axes. The export is compared with sentence-transformers on probe
+    texts before it is moved into place; a model that cannot be reproduced, or an export that
+    disagrees, raises OnnxExportRefused (logged, and remembered next to ``target``). Needs torch,
+    transformers and sentence-transformers (build time only).
     """
+    target = Path(target)
+    try:
+        pipeline = read_pipeline(spec)
+    except OnnxExportRefused as refusal:
+        _refuse(spec, target.parent, str(refusal))
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
@@ -101,7 +218,6 @@ def export_onnx(spec: ModelSpec, target: Path) -> Path:
     transformers_logging.disable_progress_bar()
 
     started = time.perf_counter()
-    target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     try:
         transformer = AutoModel.from_pretrained(
@@ -113,7 +229,7 @@ def export_onnx(spec: ModelSpec, target: Path) -> Path:
     names = ["input_ids", "attention_mask"]
     if "token_type_ids" in accepts:
         names.append("token_type_ids")
-    module = _pooled_model(transformer, names)
+    module = _pooled_model(transformer, names, pipeline)
     tokenizer = _tokenizer(spec)
     sample = _batch_arrays(tokenizer.encode_batch(list(_PROBES)), names, 0)
     inputs = tuple(torch.from_numpy(sample[name]) for name in names)
@@ -133,30 +249,84 @@ def export_onnx(spec: ModelSpec, target: Path) -> Path:
                 opset_version=OPSET,
                 dynamo=False,
             )
-            expected = module(*inputs).numpy()
         got = _session(tmp, threads=1).run(None, sample)[0]
-        cosine = (expected * got).sum(axis=1)
-        if float(cosine.min()) < _MIN_PROBE_COSINE:
-            raise ModelError(
-                f"ONNX export of {spec.name} does not match torch (cosine {cosine.min():.5f})"
+        cosine, norm_difference = _agreement(_reference_vectors(spec), got)
+        if cosine < MIN_PROBE_COSINE or norm_difference > MAX_NORM_DIFFERENCE:
+            _refuse(
+                spec,
+                target.parent,
+                f"its output differs from sentence-transformers' (least cosine {cosine:.5f}, "
+                f"norms up to {norm_difference:.1e} apart)",
             )
         os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)
+    (target.parent / INT8_FILE).unlink(missing_ok=True)  # quantized from an older export
     info = {
         "model": spec.name,
         "weights_sha256": spec.weights_hash,
+        "configuration": model_configuration(spec),
+        "export_version": EXPORT_VERSION,
         "inputs": names,
-        "output": "sentence_embedding (mean pooled, L2-normalised)",
+        "output": f"sentence_embedding ({pipeline.pooling} pooling"
+        + (", L2-normalised)" if pipeline.normalize else ", not normalised)"),
+        "pooling": pipeline.pooling,
+        "normalize": pipeline.normalize,
         "opset": OPSET,
         "max_seq_length": spec.max_seq_length,
         "torch": torch.__version__,
-        "probe_min_cosine": round(float(cosine.min()), 7),
+        "probe_min_cosine": round(cosine, 7),
         "export_seconds": round(time.perf_counter() - started, 2),
     }
     _write_atomic(target.parent / EXPORT_INFO, json.dumps(info, indent=2))
     log.info("exported %s to %s in %.1f s", spec.name, target, info["export_seconds"])
     return target
+
+
+def _reference_vectors(spec: ModelSpec) -> np.ndarray:
+    """sentence-transformers' own embeddings of the probe texts, as the model defines them."""
+    from index.embedding import Embedder
+
+    return Embedder(spec).model.encode(
+        list(_PROBES),
+        batch_size=len(_PROBES),
+        normalize_embeddings=False,
+        convert_to_numpy=True,
+        show_progress_bar=False,
+    )
+
+
+def _agreement(expected: np.ndarray, got: np.ndarray) -> tuple[float, float]:
+    """Least cosine between matching rows, and largest relative difference of their norms."""
+    if expected.shape != got.shape:
+        return -1.0, float("inf")
+    expected_norms = np.linalg.norm(expected, axis=1)
+    got_norms = np.linalg.norm(got, axis=1)
+    cosines = (expected * got).sum(axis=1) / np.maximum(expected_norms * got_norms, 1e-12)
+    differences = np.abs(got_norms / np.maximum(expected_norms, 1e-12) - 1.0)
+    return float(cosines.min()), float(differences.max())
+
+
+def _refuse(spec: ModelSpec, directory: Path, reason: str) -> NoReturn:
+    """Log and remember that ``spec`` is not exported, then raise OnnxExportRefused."""
+    log.warning(
+        "ONNX export of %s refused: %s; embedding with sentence-transformers instead",
+        spec.name,
+        reason,
+    )
+    record = {
+        "model": spec.name,
+        "weights_sha256": spec.weights_hash,
+        "configuration": model_configuration(spec),
+        "export_version": EXPORT_VERSION,
+        "refused": reason,
+    }
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        _write_atomic(directory / EXPORT_INFO, json.dumps(record, indent=2))
+    except OSError:  # not remembered: the next build tries again
+        log.debug("cannot record the refused export in %s", directory, exc_info=True)
+    raise OnnxExportRefused(f"ONNX export of {spec.name} refused: {reason}")
 
 
 def quantize_onnx(source: Path, target: Path) -> Path:
@@ -200,7 +370,8 @@ class OnnxEncoder:
     """Texts -> L2-normalised float32 vectors with an ONNX export of ``spec``.
 
     Same semantics as ``index.embedding.Embedder.encode``: the model's own tokenizer, truncation
-    at ``spec.max_seq_length`` word pieces, attention-mask mean pooling, unit length. Texts are
+    at ``spec.max_seq_length`` word pieces, the model's own pooling, unit length (normalised
+    here too, for models without a Normalize module, as ``Embedder`` does). Texts are
     embedded in batches sorted by token count (little padding); results come back in order.
     ``threads`` is onnxruntime's intra-op thread count (None: one per core, at most 4); for
     single questions one thread is fastest here (see ``for_queries``). Small batches are faster
@@ -242,7 +413,7 @@ class OnnxEncoder:
         for first in range(0, len(order), self.batch_size):
             batch = order[first : first + self.batch_size]
             feed = _batch_arrays([encodings[i] for i in batch], self._inputs, self._pad_id)
-            vectors[batch] = self._session.run(None, feed)[0]
+            vectors[batch] = _unit_rows(self._session.run(None, feed)[0])
             if progress is not None:
                 progress(len(batch))
         return vectors
@@ -251,7 +422,7 @@ class OnnxEncoder:
         """The vector of one question, as float32[1, dimension]."""
         encoding = self._tokenizer.encode(text)
         feed = _batch_arrays([encoding], self._inputs, self._pad_id)
-        return np.ascontiguousarray(self._session.run(None, feed)[0], dtype=np.float32)
+        return np.ascontiguousarray(_unit_rows(self._session.run(None, feed)[0]), dtype=np.float32)
 
 
 def _tokenizer(spec: ModelSpec) -> Tokenizer:
@@ -311,9 +482,51 @@ def _write_atomic(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def _pooled_model(transformer: Any, names: Sequence[str]) -> Any:
-    """A torch module: transformer -> attention-mask mean pooling -> L2 normalisation."""
+def _unit_rows(vectors: np.ndarray) -> np.ndarray:
+    """Each row scaled to unit length (a zero row stays zero)."""
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return vectors / np.maximum(norms, 1e-12)
+
+
+def _read_json(path: Path) -> Any:
+    """The parsed JSON file at ``path``, or None when it is missing or unreadable."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+# Exactly sentence-transformers' Pooling modes over right-padded batches: (hidden states
+# float[b, t, d], attention mask float[b, t, 1]) -> float[b, d].
+def _mean(hidden: Any, mask: Any) -> Any:
+    return (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
+
+
+def _mean_sqrt_len(hidden: Any, mask: Any) -> Any:
+    return (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9).sqrt()
+
+
+def _cls(hidden: Any, mask: Any) -> Any:
+    return hidden[:, 0]
+
+
+def _max(hidden: Any, mask: Any) -> Any:
+    return hidden.masked_fill(mask == 0, float("-inf")).max(dim=1).values
+
+
+_POOLING: dict[str, Callable[[Any, Any], Any]] = {
+    "mean": _mean,
+    "mean_sqrt_len_tokens": _mean_sqrt_len,
+    "cls": _cls,
+    "max": _max,
+}
+
+
+def _pooled_model(transformer: Any, names: Sequence[str], pipeline: Pipeline) -> Any:
+    """A torch module: transformer -> the model's pooling -> L2 normalisation if it has one."""
     import torch
+
+    pool = _POOLING[pipeline.pooling]
 
     class PooledModel(torch.nn.Module):
         def __init__(self) -> None:
@@ -324,8 +537,9 @@ def _pooled_model(transformer: Any, names: Sequence[str]) -> Any:
             named = dict(zip(names, inputs, strict=True))
             hidden = self.transformer(**named).last_hidden_state
             mask = named["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-            # exactly sentence-transformers' Pooling (mean) and Normalize modules
-            mean = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
-            return torch.nn.functional.normalize(mean, p=2.0, dim=1)
+            pooled = pool(hidden, mask)
+            if pipeline.normalize:
+                return torch.nn.functional.normalize(pooled, p=2.0, dim=1)
+            return pooled
 
     return PooledModel().eval()

@@ -27,7 +27,8 @@ def prepare_question(raw: str, max_chars: int = DEFAULT_MAX_CHARS) -> Question:
     """
     notices = []
     cleaned = "".join(
-        " " if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") else ch for ch in raw
+        " " if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") else ch
+        for ch in _without_lone_surrogates(raw)
     )
     text = _WHITESPACE.sub(" ", unicodedata.normalize("NFC", cleaned)).strip()
     if not text:
@@ -42,3 +43,11 @@ def prepare_question(raw: str, max_chars: int = DEFAULT_MAX_CHARS) -> Question:
             f"were searched (the limit is {max_chars:,})."
         )
     return Question(text, tuple(notices))
+
+
+def _without_lone_surrogates(text: str) -> str:
+    """Surrogate pairs joined into their character, lone surrogates (which no tokenizer or
+    UTF-8 encoder accepts) replaced by U+FFFD."""
+    if not any("\ud800" <= ch <= "\udfff" for ch in text):
+        return text
+    return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")

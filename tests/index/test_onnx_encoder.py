@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import logging
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -11,16 +13,24 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from bot.engine import Engine
 from index.embedding import Embedder
 from index.model import ModelSpec
 from index.onnx_encoder import (
+    _POOLING,
     EXPORT_INFO,
     OnnxEncoder,
+    OnnxExportRefused,
+    _session,
+    _tokenizer,
     ensure_onnx,
     is_exported,
     onnx_path_for,
+    read_pipeline,
+    refused_export,
 )
 from index.sentences import split_sentences
+from tests.conftest import isolated_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTICLE = ROOT / "source_docs" / "north-korea-allied-coordination.txt"
@@ -125,3 +135,135 @@ def test_encoding_never_imports_torch(index_dir: Path, model_spec: ModelSpec) ->
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "none"
+
+
+def model_variant(
+    spec: ModelSpec, directory: Path, pooling: dict | None, normalize: bool = True
+) -> ModelSpec:
+    """A copy of the bundled model directory with another pooling config (``None``: unchanged)
+    and with or without its Normalize module; the weights file is linked, not copied."""
+    shutil.copytree(spec.path, directory, ignore=shutil.ignore_patterns(spec.weights_file.name))
+    (directory / spec.weights_file.name).symlink_to(spec.weights_file)
+    if pooling is not None:
+        config = {"word_embedding_dimension": spec.dimension, "pooling_mode_mean_tokens": False}
+        (directory / "1_Pooling" / "config.json").write_text(json.dumps(config | pooling))
+    if not normalize:
+        modules = json.loads((directory / "modules.json").read_text())
+        kept = [m for m in modules if not m["type"].endswith("Normalize")]
+        (directory / "modules.json").write_text(json.dumps(kept))
+    return ModelSpec.resolve(str(directory))
+
+
+CLS_POOLING = {"pooling_mode_cls_token": True}
+
+
+def test_bundled_model_is_mean_pooled_and_normalised(model_spec: ModelSpec) -> None:
+    pipeline = read_pipeline(model_spec)
+    assert (pipeline.pooling, pipeline.normalize) == ("mean", True)
+
+
+def test_cls_pooling_is_exported_as_cls(
+    model_spec: ModelSpec, tmp_path: Path, texts: list[str]
+) -> None:
+    spec = model_variant(model_spec, tmp_path / "cls-model", CLS_POOLING)
+    assert read_pipeline(spec).pooling == "cls"
+    path = ensure_onnx(tmp_path / "index", spec)
+    info = json.loads((path.parent / EXPORT_INFO).read_text(encoding="utf-8"))
+    assert info["pooling"] == "cls" and info["normalize"] is True
+    sample = texts[:12] + QUESTIONS
+    expected = Embedder(spec).encode(sample)
+    got = OnnxEncoder(spec, path, threads=2).encode(sample)
+    assert (expected * got).sum(axis=1).min() >= 0.999
+    mean_vectors = Embedder(model_spec).encode(sample)
+    assert (mean_vectors * got).sum(axis=1).min() < 0.95  # really CLS, not the mean
+
+
+def test_an_export_of_other_pooling_is_not_reused(
+    model_spec: ModelSpec, index_dir: Path, tmp_path: Path
+) -> None:
+    # same weights, same export folder: the recorded configuration tells them apart
+    spec = model_variant(model_spec, tmp_path / "cls-model", CLS_POOLING)
+    assert onnx_path_for(index_dir, spec) == onnx_path_for(index_dir, model_spec)
+    assert not is_exported(onnx_path_for(index_dir, spec), spec)
+
+
+def test_without_normalize_module_the_raw_output_matches(
+    model_spec: ModelSpec, tmp_path: Path, texts: list[str]
+) -> None:
+    spec = model_variant(model_spec, tmp_path / "plain-model", None, normalize=False)
+    assert read_pipeline(spec).normalize is False
+    path = ensure_onnx(tmp_path / "index", spec)
+    sample = texts[:8] + QUESTIONS
+    model = Embedder(spec).model
+    raw = model.encode(sample, normalize_embeddings=False, convert_to_numpy=True)
+    assert np.abs(np.linalg.norm(raw, axis=1) - 1).min() > 0.1  # really not unit length
+    session = _session(path, 1)
+    names = [i.name for i in session.get_inputs()]
+    tokenizer = _tokenizer(spec)
+    for text, expected in zip(sample, raw, strict=True):
+        encoding = tokenizer.encode(text)
+        feed = {
+            "input_ids": np.array([encoding.ids]),
+            "attention_mask": np.ones((1, len(encoding.ids)), np.int64),
+            "token_type_ids": np.array([encoding.type_ids]),
+        }
+        got = session.run(None, {n: feed[n] for n in names})[0][0]
+        norms = np.linalg.norm(got) * np.linalg.norm(expected)
+        assert float(got @ expected) / float(norms) >= 0.999
+        assert abs(np.linalg.norm(got) / np.linalg.norm(expected) - 1) < 1e-3
+    vectors = OnnxEncoder(spec, path).encode(sample)  # what the index stores: unit length
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    assert (vectors * Embedder(spec).encode(sample)).sum(axis=1).min() >= 0.999
+
+
+@pytest.mark.parametrize(
+    "pooling",
+    [
+        {"pooling_mode_weightedmean_tokens": True},
+        {"pooling_mode": "lasttoken"},
+        {"pooling_mode": ["cls", "mean"]},
+    ],
+)
+def test_unsupported_pooling_is_refused_with_a_log_line(
+    model_spec: ModelSpec, tmp_path: Path, caplog: pytest.LogCaptureFixture, pooling: dict
+) -> None:
+    spec = model_variant(model_spec, tmp_path / "model", pooling)
+    with caplog.at_level(logging.WARNING, "index.onnx_encoder"), pytest.raises(OnnxExportRefused):
+        ensure_onnx(tmp_path / "index", spec)
+    assert "ONNX export of model refused: pooling" in caplog.text
+    assert "embedding with sentence-transformers instead" in caplog.text
+    assert "pooling" in (refused_export(tmp_path / "index", spec) or "")
+    assert not onnx_path_for(tmp_path / "index", spec).exists()
+
+
+def test_an_export_that_disagrees_is_refused(
+    model_spec: ModelSpec, tmp_path: Path, caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    spec = model_variant(model_spec, tmp_path / "model", CLS_POOLING)
+    monkeypatch.setitem(_POOLING, "cls", _POOLING["mean"])  # a wrong graph for a CLS model
+    with caplog.at_level(logging.WARNING, "index.onnx_encoder"), pytest.raises(OnnxExportRefused):
+        ensure_onnx(tmp_path / "index", spec)
+    assert "differs from sentence-transformers" in caplog.text
+    assert not onnx_path_for(tmp_path / "index", spec).exists()
+    assert not [p for p in onnx_path_for(tmp_path / "index", spec).parent.iterdir()
+                if ".tmp-" in p.name]
+    caplog.clear()
+    with caplog.at_level(logging.INFO, "index.onnx_encoder"), pytest.raises(OnnxExportRefused):
+        ensure_onnx(tmp_path / "index", spec)  # remembered: not exported again
+    assert "was refused before" in caplog.text
+
+
+def test_a_refused_export_still_builds_and_answers(
+    model_spec: ModelSpec, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    spec = model_variant(model_spec, tmp_path / "model", {"pooling_mode": "lasttoken"})
+    engine = Engine(isolated_settings(
+        source_dir=ROOT / "source_docs", index_dir=tmp_path / "index", model=str(spec.path)
+    ))
+    with caplog.at_level(logging.WARNING):
+        engine.load(build_if_missing=True)
+    assert "embedding with sentence-transformers instead" in caplog.text
+    assert isinstance(engine.build_encoder, Embedder)
+    answer = engine.search("Which Russian official visited Seoul?", 3)
+    assert answer.passages and isinstance(engine.query_encoder, Embedder)

@@ -10,6 +10,7 @@ import pytest
 
 from bot.engine import Engine
 from bot.settings import Settings
+from index.chunking import CHUNKER_VERSION
 from index.errors import IndexCorruptError, IndexMismatchError, IndexMissingError
 from index.model import ModelSpec
 from index.store import FORMAT_VERSION, IndexStore
@@ -17,7 +18,7 @@ from tests.conftest import ROOT, SOURCE_DIR
 
 
 def chunker_params(spec: ModelSpec, tokens: int = 256) -> dict:
-    return {"version": 1, "max_tokens": tokens}
+    return {"version": CHUNKER_VERSION, "max_tokens": tokens}
 
 
 def test_manifest_records_model_chunker_documents(built_index_dir, model_spec):
