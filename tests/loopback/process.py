@@ -27,6 +27,15 @@ def bot_environment(discord_: LoopbackDiscord, settings: dict[str, str]) -> dict
     return env
 
 
+def build_article_index(index_dir: Path) -> None:
+    """An index of the bundled article at ``index_dir`` (built once; loaded if already there)."""
+    from bot.engine import Engine
+    from bot.settings import Settings
+
+    settings = Settings(_env_file=None, source_dir=REPO / "source_docs", index_dir=index_dir)  # type: ignore[call-arg]
+    Engine(settings).load(build_if_missing=True)
+
+
 class BotProcess:
     """One bot process: start it and wait until it is on the gateway; signal it; read its log."""
 

@@ -92,11 +92,20 @@ class Recorder:
 
     def __init__(self) -> None:
         self.requests: list[Request] = []
+        self._by_token: dict[str, list[Request]] = {}
         self._changed = asyncio.Event()
 
     def add(self, request: Request) -> None:
         self.requests.append(request)
+        token = request.interaction_token
+        if token is not None:
+            self._by_token.setdefault(token, []).append(request)
         self.touch()
+
+    def clear(self) -> None:
+        """Forget every request so far (long benchmark runs check and then drop them)."""
+        self.requests.clear()
+        self._by_token.clear()
 
     def touch(self) -> None:
         """Wake the waiters (a request was added or answered)."""
@@ -104,7 +113,7 @@ class Recorder:
 
     def for_token(self, token: str) -> list[Request]:
         """The answered calls of one interaction, in order."""
-        return [r for r in self.requests if r.interaction_token == token and r.status]
+        return [r for r in self._by_token.get(token, []) if r.status]
 
     def matching(self, predicate: Callable[[Request], bool]) -> list[Request]:
         return [r for r in self.requests if predicate(r)]

@@ -194,6 +194,12 @@ class LoopbackDiscord:
                 return message
         raise AssertionError(f"no stored message for {request.route}")
 
+    def forget(self) -> None:
+        """Drop the recorded requests and stored messages (after checking them: long runs)."""
+        self.recorder.clear()
+        self.rest.messages.clear()
+        self.rest.originals.clear()
+
     def problems(self) -> list[str]:
         """The shared check over everything sent, plus routes the stand-in does not know."""
         problems = all_problems(self.recorder.requests, self.token)
