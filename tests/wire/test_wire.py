@@ -118,16 +118,24 @@ def _reply(request: Request) -> bool:
     return request.is_channel_message
 
 
-@pytest.mark.parametrize("status", [429, 500])
-async def test_a_refused_followup_is_retried_and_the_answer_arrives(
-    loopback: LoopbackDiscord, bot: CitebotBot, status: int
+def _callback(request: Request) -> bool:
+    return request.is_callback
+
+
+@pytest.mark.parametrize(
+    ("target", "status"),
+    [("followup", 429), ("followup", 500), ("callback", 429)],
+)
+async def test_a_refused_interaction_call_is_retried_and_the_answer_arrives(
+    loopback: LoopbackDiscord, bot: CitebotBot, target: str, status: int
 ) -> None:
-    fault = loopback.rest.fail(_followup, status, retry_after=0.3)
+    matches = _followup if target == "followup" else _callback
+    fault = loopback.rest.fail(matches, status, retry_after=0.3)
     token = await loopback.slash("ask", user_id=USER_ID, question=FOUND)
     answer = await loopback.answered(token)
     assert fault.hits == 1 and documents(answer)
-    followups = [r for r in loopback.recorder.for_token(token) if r.is_followup]
-    assert [r.status for r in followups] == [status, 200]
+    calls = [r for r in loopback.recorder.for_token(token) if matches(r)]
+    assert [r.status for r in calls] == [status, 200]
 
 
 async def test_a_rate_limited_reply_is_retried_and_arrives(
@@ -150,3 +158,15 @@ async def test_gateway_drop_and_resume_mid_question(
     for each in (token, missed):
         assert documents(await loopback.answered(each))
     assert (loopback.gateway.identifies, loopback.gateway.resumes) == (1, 1)
+
+
+async def test_a_lost_session_is_identified_again_and_answers(
+    loopback: LoopbackDiscord, bot: CitebotBot
+) -> None:
+    loopback.gateway.sessions.clear()  # Discord forgot the session: RESUME gets INVALID_SESSION
+    await loopback.gateway.drop()
+    await loopback.recorder.wait_for(lambda: loopback.gateway.identifies == 2, timeout=30)
+    await loopback.gateway.wait_connected()
+    answer = await loopback.answered(await loopback.slash("ask", user_id=USER_ID, question=FOUND))
+    assert documents(answer)
+    assert loopback.gateway.resumes == 0
