@@ -1,0 +1,16 @@
+"""A loopback stand-in for Discord's REST API and gateway (see README.md in this folder)."""
+
+from tests.loopback.payloads import ADMIN_PERMISSIONS, MANAGE_GUILD, MEMBER_PERMISSIONS, World
+from tests.loopback.recorder import Recorder, Request
+from tests.loopback.server import LoopbackDiscord, point_discord_at
+
+__all__ = [
+    "ADMIN_PERMISSIONS",
+    "MANAGE_GUILD",
+    "MEMBER_PERMISSIONS",
+    "LoopbackDiscord",
+    "Recorder",
+    "Request",
+    "World",
+    "point_discord_at",
+]

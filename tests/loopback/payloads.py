@@ -1,0 +1,252 @@
+"""What the stand-in says about its world: the application, servers, channels, users, messages.
+
+Plain dicts in the shapes Discord's API documents (and discord.py parses). The ``World`` decides
+the ids; tests pick the owner and the users' permissions.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from typing import Any
+
+MANAGE_GUILD = 1 << 5
+MEMBER_PERMISSIONS = (1 << 10) | (1 << 11) | (1 << 31)  # view, send, use application commands
+ADMIN_PERMISSIONS = MEMBER_PERMISSIONS | MANAGE_GUILD
+TIMESTAMP = "2026-01-01T00:00:00+00:00"
+
+_ids = itertools.count(930000000000000000)
+
+
+def snowflake() -> int:
+    """A fresh id, unique within the process."""
+    return next(_ids)
+
+
+def user(user_id: int, name: str = "user", bot: bool = False) -> dict[str, Any]:
+    return {
+        "id": str(user_id),
+        "username": name,
+        "discriminator": "0",
+        "global_name": name,
+        "avatar": None,
+        "bot": bot,
+    }
+
+
+@dataclass
+class World:
+    """The application, its owner and the servers the bot is in (one text channel each)."""
+
+    app_id: int = 940000000000000001
+    owner_id: int = 940000000000000002
+    team_member_ids: tuple[int, ...] = ()
+    guild_ids: tuple[int, ...] = (940000000000000100,)
+    channels: dict[int, int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for number, guild_id in enumerate(self.guild_ids):
+            self.channels.setdefault(guild_id, guild_id + 1000 + number)
+
+    @property
+    def guild_id(self) -> int:
+        """The first server (most tests need one)."""
+        return self.guild_ids[0]
+
+    @property
+    def bot_user(self) -> dict[str, Any]:
+        return user(self.app_id, "citebot", bot=True)
+
+    def application(self) -> dict[str, Any]:
+        """GET /oauth2/applications/@me."""
+        data: dict[str, Any] = {
+            "id": str(self.app_id),
+            "name": "citebot",
+            "description": "",
+            "icon": None,
+            "bot_public": True,
+            "bot_require_code_grant": False,
+            "owner": user(self.owner_id, "owner"),
+            "verify_key": "0" * 64,
+            "flags": 0,
+            "bot": self.bot_user,
+        }
+        if self.team_member_ids:
+            data["team"] = {
+                "id": str(self.app_id + 7),
+                "name": "team",
+                "icon": None,
+                "owner_user_id": str(self.owner_id),
+                "members": [
+                    {
+                        "membership_state": 2,
+                        "permissions": ["*"],
+                        "role": "admin",
+                        "team_id": str(self.app_id + 7),
+                        "user": user(member, f"member{member % 1000}"),
+                    }
+                    for member in self.team_member_ids
+                ],
+            }
+        return data
+
+    def guild(self, guild_id: int) -> dict[str, Any]:
+        """GUILD_CREATE's data for one server."""
+        channel_id = self.channels[guild_id]
+        return {
+            "id": str(guild_id),
+            "name": f"server {guild_id % 1000}",
+            "owner_id": str(self.owner_id),
+            "unavailable": False,
+            "roles": [
+                {
+                    "id": str(guild_id),
+                    "name": "@everyone",
+                    "permissions": str(MEMBER_PERMISSIONS),
+                    "position": 0,
+                    "color": 0,
+                    "hoist": False,
+                    "managed": False,
+                    "mentionable": False,
+                    "flags": 0,
+                }
+            ],
+            "channels": [
+                {
+                    "id": str(channel_id),
+                    "type": 0,
+                    "name": "general",
+                    "position": 0,
+                    "permission_overwrites": [],
+                    "guild_id": str(guild_id),
+                }
+            ],
+            "members": [],
+            "emojis": [],
+            "stickers": [],
+            "features": [],
+            "threads": [],
+            "member_count": 2,
+            "joined_at": TIMESTAMP,
+        }
+
+    def ready(self, session_id: str, resume_url: str) -> dict[str, Any]:
+        """READY's data: the servers are unavailable until their GUILD_CREATE."""
+        return {
+            "v": 10,
+            "user": self.bot_user,
+            "guilds": [{"id": str(guild_id), "unavailable": True} for guild_id in self.guild_ids],
+            "session_id": session_id,
+            "resume_gateway_url": resume_url,
+            "application": {"id": str(self.app_id), "flags": 0},
+            "private_channels": [],
+            "relationships": [],
+        }
+
+    def member(self, user_id: int, permissions: int) -> dict[str, Any]:
+        return {
+            "user": user(user_id),
+            "roles": [],
+            "joined_at": TIMESTAMP,
+            "deaf": False,
+            "mute": False,
+            "flags": 0,
+            "permissions": str(permissions),
+        }
+
+    def interaction(
+        self,
+        kind: int,
+        data: dict[str, Any],
+        *,
+        user_id: int,
+        permissions: int = MEMBER_PERMISSIONS,
+        guild_id: int | None = None,
+        message: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """INTERACTION_CREATE's data (kind 2: a slash command, 3: a button)."""
+        guild_id = guild_id or self.guild_id
+        channel_id = self.channels[guild_id]
+        interaction_id = snowflake()
+        payload: dict[str, Any] = {
+            "id": str(interaction_id),
+            "application_id": str(self.app_id),
+            "type": kind,
+            "token": f"interaction-token-{interaction_id}",
+            "version": 1,
+            "data": data,
+            "locale": "en-US",
+            "guild_locale": "en-US",
+            "entitlements": [],
+            "attachment_size_limit": 8 * 1024 * 1024,
+            "app_permissions": str((1 << 11) | (1 << 14)),
+            "guild_id": str(guild_id),
+            "channel_id": str(channel_id),
+            "channel": {
+                "id": str(channel_id),
+                "type": 0,
+                "guild_id": str(guild_id),
+                "name": "general",
+                "position": 0,
+                "permission_overwrites": [],
+                "nsfw": False,
+                "parent_id": None,
+            },
+            "member": self.member(user_id, permissions),
+            "context": 0,
+            "authorizing_integration_owners": {"0": str(guild_id)},
+        }
+        if message is not None:
+            payload["message"] = message
+        return payload
+
+    def message(
+        self,
+        content: str,
+        *,
+        author_id: int,
+        guild_id: int | None = None,
+        mention_bot: bool = True,
+    ) -> dict[str, Any]:
+        """MESSAGE_CREATE's data: someone writes in a server channel."""
+        guild_id = guild_id or self.guild_id
+        return {
+            "id": str(snowflake()),
+            "channel_id": str(self.channels[guild_id]),
+            "guild_id": str(guild_id),
+            "type": 0,
+            "content": content,
+            "author": user(author_id),
+            "member": {"roles": [], "joined_at": TIMESTAMP},
+            "attachments": [],
+            "embeds": [],
+            "mentions": [self.bot_user] if mention_bot else [],
+            "mention_roles": [],
+            "mention_everyone": False,
+            "pinned": False,
+            "tts": False,
+            "timestamp": TIMESTAMP,
+            "edited_timestamp": None,
+            "flags": 0,
+        }
+
+    def bot_message(self, payload: dict[str, Any], channel_id: int) -> dict[str, Any]:
+        """The message object Discord returns for a message the bot created from ``payload``."""
+        return {
+            "id": str(snowflake()),
+            "channel_id": str(channel_id),
+            "type": 0,
+            "content": payload.get("content") or "",
+            "embeds": payload.get("embeds") or [],
+            "components": payload.get("components") or [],
+            "author": self.bot_user,
+            "attachments": [],
+            "mentions": [],
+            "mention_roles": [],
+            "mention_everyone": False,
+            "pinned": False,
+            "tts": False,
+            "timestamp": TIMESTAMP,
+            "edited_timestamp": None,
+            "flags": payload.get("flags", 0) or 0,
+        }

@@ -1,0 +1,248 @@
+"""The REST API: the routes citebot's client calls, answered as Discord does, plus injected faults.
+
+Routes (paths after ``/api/v10``): ``GET /users/@me``, ``GET /oauth2/applications/@me``,
+``GET /gateway(/bot)``, ``GET|PUT /applications/{app}(/guilds/{guild})/commands``,
+``POST /interactions/{id}/{token}/callback``, ``POST /webhooks/{app}/{token}`` (follow-ups) and
+``GET|PATCH|DELETE /webhooks/{app}/{token}/messages/{id}``, ``POST /channels/{id}/messages``.
+Anything else is a 404 and counted in ``unknown`` (a test can assert there was none).
+
+A fault (``Rest.fail``) makes the next matching requests answer 429 (with ``Retry-After``, the
+``Via`` header and the JSON body discord.py needs to treat it as a rate limit and retry) or a 5xx.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+
+from tests.loopback.payloads import World, snowflake
+from tests.loopback.recorder import DEFERRED_MESSAGE, MESSAGE, UPDATE_MESSAGE, Recorder, Request
+
+Handler = Callable[[Request, re.Match[str]], Awaitable[web.Response]]
+
+
+@dataclass
+class Fault:
+    """Answer the next ``times`` requests that ``matches`` accepts with ``status``."""
+
+    matches: Callable[[Request], bool]
+    status: int
+    times: int = 1
+    retry_after: float = 0.25
+    hits: int = 0
+
+
+def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    # Exactly "application/json", no charset: discord.py compares the header as a whole.
+    all_headers = {"Content-Type": "application/json", **(headers or {})}
+    return web.Response(body=json.dumps(data).encode(), status=status, headers=all_headers)
+
+
+class Rest:
+    """The REST side of the stand-in."""
+
+    def __init__(self, world: World, recorder: Recorder, token: str) -> None:
+        self.world = world
+        self.recorder = recorder
+        self.token = token
+        self.gateway_url = ""
+        self.faults: list[Fault] = []
+        self.commands: dict[int | None, list[dict[str, Any]]] = {}
+        self.messages: dict[str, dict[str, Any]] = {}
+        self.originals: dict[str, dict[str, Any]] = {}  # interaction token -> original response
+        self.unknown: list[Request] = []
+        self.unauthorised: list[Request] = []
+        commands = r"/applications/\d+(?:/guilds/(?P<guild>\d+))?/commands"
+        message = r"/webhooks/\d+/(?P<token>[^/]+)/messages/(?P<id>[^/]+)"
+        self._routes: list[tuple[str, re.Pattern[str], Handler]] = [
+            ("GET", re.compile(r"/users/@me"), self._me),
+            ("GET", re.compile(r"/oauth2/applications/@me"), self._application),
+            ("GET", re.compile(r"/gateway(?:/bot)?"), self._gateway),
+            ("GET", re.compile(commands), self._get_commands),
+            ("PUT", re.compile(commands), self._put_commands),
+            (
+                "POST",
+                re.compile(r"/interactions/(?P<id>\d+)/(?P<token>[^/]+)/callback"),
+                self._callback,
+            ),
+            ("POST", re.compile(r"/webhooks/\d+/(?P<token>[^/]+)"), self._followup),
+            ("GET", re.compile(message), self._get_message),
+            ("PATCH", re.compile(message), self._edit_message),
+            ("DELETE", re.compile(message), self._delete_message),
+            ("POST", re.compile(r"/channels/(?P<channel>\d+)/messages"), self._channel_message),
+        ]
+
+    def fail(
+        self,
+        matches: Callable[[Request], bool],
+        status: int,
+        *,
+        times: int = 1,
+        retry_after: float = 0.25,
+    ) -> Fault:
+        """Inject a fault: the next ``times`` matching requests get ``status``."""
+        fault = Fault(matches, status, times, retry_after)
+        self.faults.append(fault)
+        return fault
+
+    # ----- the endpoint ------------------------------------------------------------------------
+
+    async def handle(self, http: web.Request) -> web.Response:
+        path = "/" + http.match_info["tail"]
+        if http.content_type.startswith("multipart/"):
+            form = await http.post()
+            body_text = str(form.get("payload_json") or "")
+        else:
+            body_text = await http.text()
+        try:
+            body = json.loads(body_text) if body_text else None
+        except ValueError:
+            body = body_text
+        request = Request(
+            method=http.method,
+            path=path,
+            query=dict(http.query),
+            raw_url=str(http.rel_url),
+            body_text=body_text,
+            body=body,
+        )
+        self.recorder.add(request)
+        response = await self._answer(http, request)
+        request.status = response.status
+        self.recorder.touch()
+        return response
+
+    async def _answer(self, http: web.Request, request: Request) -> web.Response:
+        authorised = http.headers.get("Authorization") == f"Bot {self.token}"
+        is_webhook = request.path.startswith(("/webhooks/", "/interactions/"))
+        if not authorised and not is_webhook:
+            self.unauthorised.append(request)
+            return _json({"message": "401: Unauthorized", "code": 0}, 401)
+        for fault in self.faults:
+            if fault.hits < fault.times and fault.matches(request):
+                fault.hits += 1
+                return self._fault_response(fault)
+        for method, pattern, handler in self._routes:
+            match = pattern.fullmatch(request.path)
+            if match and method == request.method:
+                return await handler(request, match)
+        self.unknown.append(request)
+        return _json({"message": "404: Not Found", "code": 0}, 404)
+
+    @staticmethod
+    def _fault_response(fault: Fault) -> web.Response:
+        if fault.status == 429:
+            headers = {
+                "Retry-After": f"{fault.retry_after:g}",
+                "X-RateLimit-Limit": "5",
+                "X-RateLimit-Remaining": "0",
+                "X-RateLimit-Reset-After": f"{fault.retry_after:g}",
+                "X-RateLimit-Bucket": "loopback",
+                "X-RateLimit-Scope": "user",
+                "Via": "1.1 google",
+            }
+            body = {
+                "message": "You are being rate limited.",
+                "retry_after": fault.retry_after,
+                "global": False,
+            }
+            return _json(body, 429, headers)
+        return _json({"message": f"{fault.status}: Server Error", "code": 0}, fault.status)
+
+    # ----- routes ------------------------------------------------------------------------------
+
+    async def _me(self, request: Request, match: re.Match[str]) -> web.Response:
+        return _json(self.world.bot_user)
+
+    async def _application(self, request: Request, match: re.Match[str]) -> web.Response:
+        return _json(self.world.application())
+
+    async def _gateway(self, request: Request, match: re.Match[str]) -> web.Response:
+        limit = {"total": 1000, "remaining": 999, "reset_after": 0, "max_concurrency": 1}
+        return _json({"url": self.gateway_url, "shards": 1, "session_start_limit": limit})
+
+    async def _get_commands(self, request: Request, match: re.Match[str]) -> web.Response:
+        guild = int(match["guild"]) if match["guild"] else None
+        return _json(self.commands.get(guild, []))
+
+    async def _put_commands(self, request: Request, match: re.Match[str]) -> web.Response:
+        guild = int(match["guild"]) if match["guild"] else None
+        stored = []
+        for command in request.body or []:
+            item = dict(command)
+            item.update(id=str(snowflake()), application_id=str(self.world.app_id), version="1")
+            if guild is not None:
+                item["guild_id"] = str(guild)
+            stored.append(item)
+        self.commands[guild] = stored
+        return _json(stored)
+
+    def _store(self, payload: dict[str, Any], token: str | None = None) -> dict[str, Any]:
+        message = self.world.bot_message(payload, self.world.channels[self.world.guild_id])
+        self.messages[message["id"]] = message
+        if token is not None:
+            self.originals.setdefault(token, message)
+        return message
+
+    async def _callback(self, request: Request, match: re.Match[str]) -> web.Response:
+        body = request.body or {}
+        kind = body.get("type")
+        data = body.get("data") or {}
+        interaction: dict[str, Any] = {
+            "id": match["id"],
+            "type": 2,
+            "response_message_loading": kind == DEFERRED_MESSAGE,
+            "response_message_ephemeral": bool((data.get("flags") or 0) & 64),
+        }
+        response: dict[str, Any] = {"interaction": interaction}
+        if kind in (MESSAGE, DEFERRED_MESSAGE):
+            message = self._store(data, match["token"])
+            interaction["response_message_id"] = message["id"]
+            if kind == MESSAGE:
+                response["resource"] = {"type": kind, "message": message}
+        elif kind == UPDATE_MESSAGE:
+            response["resource"] = {"type": kind, "message": self.world.bot_message(data, 0)}
+        if request.query.get("with_response") in ("1", "true", "True"):
+            return _json(response)
+        return web.Response(status=204)
+
+    async def _followup(self, request: Request, match: re.Match[str]) -> web.Response:
+        return _json(self._store(request.body or {}))
+
+    async def _get_message(self, request: Request, match: re.Match[str]) -> web.Response:
+        message = self._find(match)
+        if message is None:
+            return _json({"message": "Unknown Message", "code": 10008}, 404)
+        return _json(message)
+
+    async def _edit_message(self, request: Request, match: re.Match[str]) -> web.Response:
+        message = self._find(match)
+        if message is None:
+            return _json({"message": "Unknown Message", "code": 10008}, 404)
+        body = request.body or {}
+        for key in ("content", "embeds", "components", "flags"):
+            if key in body:
+                message[key] = body[key]
+        return _json(message)
+
+    async def _delete_message(self, request: Request, match: re.Match[str]) -> web.Response:
+        message = self._find(match)
+        if message is None:
+            return _json({"message": "Unknown Message", "code": 10008}, 404)
+        self.messages.pop(message["id"], None)
+        return web.Response(status=204)
+
+    def _find(self, match: re.Match[str]) -> dict[str, Any] | None:
+        if match["id"] == "@original":
+            return self.originals.get(match["token"])
+        return self.messages.get(match["id"])
+
+    async def _channel_message(self, request: Request, match: re.Match[str]) -> web.Response:
+        message = self.world.bot_message(request.body or {}, int(match["channel"]))
+        self.messages[message["id"]] = message
+        return _json(message)

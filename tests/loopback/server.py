@@ -1,0 +1,208 @@
+"""``LoopbackDiscord``: the REST API and the gateway on 127.0.0.1, a free port, one aiohttp app.
+
+    async with LoopbackDiscord(token=TOKEN) as discord_:
+        with point_discord_at(discord_.api_base, discord_.gateway_url):
+            ...  # a real discord.py client now talks to the stand-in
+
+Tests drive it as users would (``slash``, ``click``, ``mention``: gateway dispatches) and read
+what the bot sent (``recorder``); ``problems()`` is the shared payload check.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import discord
+import discord.http
+from aiohttp import web
+from discord.gateway import DiscordWebSocket
+
+from tests.loopback.checks import all_problems
+from tests.loopback.gateway import Gateway
+from tests.loopback.payloads import MEMBER_PERMISSIONS, World
+from tests.loopback.recorder import Recorder, Request
+from tests.loopback.rest import Rest
+
+API_VERSION = 10
+COMMAND, COMPONENT = 2, 3
+_OPTION_TYPES = {bool: 5, int: 4, str: 3}
+
+
+@contextmanager
+def point_discord_at(api_base: str, gateway_url: str) -> Iterator[None]:
+    """Send discord.py's REST calls (bot and webhook routes share ``Route``) and its gateway
+    connection to the stand-in; restore Discord's addresses afterwards."""
+    import yarl
+
+    old_base, old_gateway = discord.http.Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY
+    discord.http.Route.BASE = api_base
+    DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(gateway_url)
+    try:
+        yield
+    finally:
+        discord.http.Route.BASE = old_base
+        DiscordWebSocket.DEFAULT_GATEWAY = old_gateway
+
+
+class LoopbackDiscord:
+    """The stand-in: start it, point discord.py at it, drive it, read what the bot sent."""
+
+    def __init__(self, token: str, world: World | None = None) -> None:
+        self.token = token
+        self.world = world or World()
+        self.recorder = Recorder()
+        self.rest = Rest(self.world, self.recorder, token)
+        self.gateway = Gateway(self.world, token)
+        self.port = 0
+        self._runner: web.AppRunner | None = None
+
+    @property
+    def api_base(self) -> str:
+        return f"http://127.0.0.1:{self.port}/api/v{API_VERSION}"
+
+    @property
+    def gateway_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/gateway"
+
+    # ----- lifecycle ---------------------------------------------------------------------------
+
+    async def start(self) -> LoopbackDiscord:
+        app = web.Application(client_max_size=64 * 1024 * 1024)
+        app.router.add_get("/gateway", self.gateway.handle)
+        app.router.add_get("/gateway/", self.gateway.handle)
+        app.router.add_route("*", "/api/v{version}/{tail:.*}", self.rest.handle)
+        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        server = site._server
+        assert server is not None and server.sockets
+        self.port = server.sockets[0].getsockname()[1]
+        self.gateway.url = self.rest.gateway_url = self.gateway_url
+        return self
+
+    async def stop(self) -> None:
+        await self.gateway.close_all()
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> LoopbackDiscord:
+        return await self.start()
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.stop()
+
+    # ----- what users do -------------------------------------------------------------------------
+
+    def command_data(self, name: str, guild_id: int, options: dict[str, Any]) -> dict[str, Any]:
+        """``data`` of a slash-command interaction, with the id Discord gave the command."""
+        synced = self.rest.commands.get(guild_id) or self.rest.commands.get(None) or []
+        ids = [command["id"] for command in synced if command["name"] == name]
+        if not ids:
+            raise AssertionError(f"/{name} was never synced to server {guild_id}")
+        return {
+            "id": ids[0],
+            "type": 1,
+            "name": name,
+            "guild_id": str(guild_id),
+            "options": [
+                {"type": _OPTION_TYPES[type(value)], "name": key, "value": value}
+                for key, value in options.items()
+            ],
+        }
+
+    async def slash(
+        self,
+        name: str,
+        /,
+        *,
+        user_id: int,
+        permissions: int = MEMBER_PERMISSIONS,
+        guild_id: int | None = None,
+        **options: Any,
+    ) -> str:
+        """Someone runs ``/name``: an INTERACTION_CREATE; returns the interaction token."""
+        guild_id = guild_id or self.world.guild_id
+        data = self.command_data(name, guild_id, options)
+        payload = self.world.interaction(
+            COMMAND, data, user_id=user_id, permissions=permissions, guild_id=guild_id
+        )
+        await self.gateway.dispatch("INTERACTION_CREATE", payload)
+        return str(payload["token"])
+
+    async def click(
+        self, message: dict[str, Any], custom_id: str, *, user_id: int, **extra: Any
+    ) -> str:
+        """Someone presses the button ``custom_id`` on ``message``; returns the token."""
+        data = {"custom_id": custom_id, "component_type": 2}
+        payload = self.world.interaction(COMPONENT, data, user_id=user_id, message=message, **extra)
+        await self.gateway.dispatch("INTERACTION_CREATE", payload)
+        return str(payload["token"])
+
+    async def mention(self, question: str, *, user_id: int, guild_id: int | None = None) -> str:
+        """Someone writes ``@citebot question``; returns the message id."""
+        content = f"<@{self.world.app_id}> {question}"
+        payload = self.world.message(content, author_id=user_id, guild_id=guild_id)
+        await self.gateway.dispatch("MESSAGE_CREATE", payload)
+        return str(payload["id"])
+
+    # ----- what the bot sent -------------------------------------------------------------------
+
+    async def calls(self, token: str, count: int = 2, timeout: float = 60.0) -> list[Request]:
+        """Wait until interaction ``token`` got ``count`` answered calls; return them."""
+        await self.recorder.wait_for(lambda: len(self.recorder.for_token(token)) >= count, timeout)
+        return self.recorder.for_token(token)
+
+    async def answered(self, token: str, timeout: float = 60.0) -> Request:
+        """Wait for the first successful follow-up or message response of ``token``."""
+
+        def found() -> Request | None:
+            for request in self.recorder.for_token(token):
+                if request.succeeded and (request.is_followup or request.callback_type == 4):
+                    return request
+            return None
+
+        return await self.recorder.wait_for(found, timeout)
+
+    async def reply_to(self, message_id: str, timeout: float = 60.0) -> Request:
+        """Wait for the bot's successful channel message replying to ``message_id``."""
+
+        def found() -> Request | None:
+            for request in self.recorder.requests:
+                reference = request.message.get("message_reference") or {}
+                if (
+                    request.is_channel_message
+                    and request.succeeded
+                    and str(reference.get("message_id")) == message_id
+                ):
+                    return request
+            return None
+
+        return await self.recorder.wait_for(found, timeout)
+
+    def sent_message(self, request: Request) -> dict[str, Any]:
+        """The message object the stand-in returned for ``request`` (to press its buttons)."""
+        for message in self.rest.messages.values():
+            if (
+                message["content"] == (request.message.get("content") or "")
+                and message["embeds"] == (request.message.get("embeds") or [])
+                and message["components"] == (request.message.get("components") or [])
+            ):
+                return message
+        raise AssertionError(f"no stored message for {request.route}")
+
+    def forget(self) -> None:
+        """Drop the recorded requests and stored messages (after checking them: long runs)."""
+        self.recorder.clear()
+        self.rest.messages.clear()
+        self.rest.originals.clear()
+
+    def problems(self) -> list[str]:
+        """The shared check over everything sent, plus routes the stand-in does not know."""
+        problems = all_problems(self.recorder.requests, self.token)
+        problems += [f"unknown route {r.route}" for r in self.rest.unknown]
+        problems += [f"no or wrong Authorization on {r.route}" for r in self.rest.unauthorised]
+        return problems
