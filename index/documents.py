@@ -154,31 +154,40 @@ def scan_sources(source_dir: Path) -> SourceScan:
     root = source_dir.resolve()
     skipped: list[SkippedFile] = []
     candidates: list[tuple[bool, str, Path, os.stat_result]] = []
-
-    def unreadable_folder(error: OSError) -> None:
-        name = Path(error.filename or root).relative_to(root).as_posix()
-        skipped.append(SkippedFile(name, f"{name}/: folder cannot be read ({error.strerror})"))
-
-    for folder, folders, names in os.walk(root, onerror=unreadable_folder):
-        folders[:] = sorted(f for f in folders if not f.startswith("."))
-        for entry in folders:
-            path = Path(folder, entry)
-            if path.is_symlink() and not _resolves_inside(path, root):
-                name = path.relative_to(root).as_posix()
-                skipped.append(
-                    SkippedFile(name, f"{name}/: a link to a folder outside the source folder; "
-                                "not followed (copy the files into the folder to index them)")
-                )
-        for entry in names:
-            if entry.startswith(".") or not entry.lower().endswith(SOURCE_SUFFIXES):
+    folders = [(str(root), "")]
+    while folders:  # os.scandir: one stat per source file, none per other entry
+        folder, prefix = folders.pop()
+        try:
+            entries = list(os.scandir(folder))
+        except OSError as error:
+            name = prefix.rstrip("/") or "."
+            skipped.append(SkippedFile(name, f"{name}/: folder cannot be read ({error.strerror})"))
+            continue
+        for entry in entries:
+            if entry.name.startswith("."):
                 continue
-            path = Path(folder, entry)
-            name = path.relative_to(root).as_posix()
-            found = _resolve_source(path, name, root)
+            name = prefix + entry.name
+            try:
+                is_link = entry.is_symlink()
+                if entry.is_dir(follow_symlinks=False):
+                    folders.append((entry.path, name + "/"))
+                    continue
+                if is_link and entry.is_dir():
+                    if not _resolves_inside(Path(entry.path), root):
+                        skipped.append(SkippedFile(
+                            name, f"{name}/: a link to a folder outside the source folder; not "
+                            "followed (copy the files into the folder to index them)"
+                        ))
+                    continue
+            except OSError:
+                pass  # vanished, or unreadable: _resolve_source says which
+            if not entry.name.lower().endswith(SOURCE_SUFFIXES):
+                continue
+            found = _resolve_source(Path(entry.path), name, root, entry)
             if isinstance(found, SkippedFile):
                 skipped.append(found)
             elif found is not None:
-                candidates.append((path.is_symlink(), name, *found))
+                candidates.append((is_link, name, *found))
     files: list[SourceFile] = []
     seen: dict[tuple[int, int], str] = {}
     for _, name, real, status in sorted(candidates, key=lambda c: (c[0], c[1])):
@@ -203,12 +212,12 @@ def _resolves_inside(path: Path, root: Path) -> bool:
 
 
 def _resolve_source(
-    path: Path, name: str, root: Path
+    path: Path, name: str, root: Path, entry: os.DirEntry[str]
 ) -> tuple[Path, os.stat_result] | SkippedFile | None:
     """(real path, status) of a listed file, a SkippedFile saying why it may not be read, or
     None for something that is not a file at all."""
     real = path
-    if path.is_symlink():
+    if entry.is_symlink():
         try:
             real = path.resolve(strict=True)
         except (OSError, RuntimeError):  # dangling, or a loop of links
@@ -221,7 +230,7 @@ def _resolve_source(
         if any(part.startswith(".") for part in real.relative_to(root).parts):
             return SkippedFile(name, f"{name}: a link to a hidden file; not read")
     try:
-        status = real.stat()
+        status = real.stat() if real is not path else entry.stat(follow_symlinks=False)
     except OSError as error:
         return SkippedFile(name, f"{name}: cannot be read ({error.strerror or error})")
     if stat.S_ISDIR(status.st_mode):

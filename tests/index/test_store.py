@@ -29,6 +29,10 @@ def test_manifest_records_model_chunker_documents(built_index_dir, model_spec):
     assert manifest["chunker"] == chunker_params(model_spec)
     assert manifest["documents"][0]["path"] == "north-korea-allied-coordination.txt"
     assert len(manifest["documents"][0]["sha256"]) == 64
+    status = (SOURCE_DIR / manifest["documents"][0]["path"]).stat()
+    assert manifest["documents"][0]["size"] == status.st_size  # compared before hashing
+    assert manifest["documents"][0]["mtime_ns"] in (status.st_mtime_ns, None)
+    assert manifest["files"]["chunks.faiss"] > 0 and "manifest.json" not in manifest["files"]
     assert {"sentence-transformers", "faiss-cpu", "torch", "numpy"} <= set(manifest["versions"])
     assert manifest["built_at"]
 
