@@ -168,7 +168,10 @@ class IndexStore:
                     raise
             except (OSError, RuntimeError) as error:
                 raise self._write_error(error) from None
-            self._remove_old_builds(keep=name)
+            try:
+                self._remove_old_builds(keep=name)
+            except OSError as error:  # the new build is live; leftovers go next time
+                log.warning("old index builds in %s not removed: %s", self.directory, error)
         return final
 
     def _write_build(self, corpus: Corpus, staging: Path) -> None:
