@@ -6,7 +6,12 @@ from process start to exit. Reference rows show what the pieces cost on their ow
 Python start, importing sentence-transformers, and the ONNX query path (import onnxruntime +
 tokenizers, open the session, embed one question) that ``ask`` can use instead of torch.
 
-    .venv/bin/python benchmarks/cold_start.py [--runs 5] [--question "..."]
+Then the step ``ask`` and ``info`` take to say whether the sources changed, on a corpus of
+``--check-files`` files (issue 9, defect 11): comparing each file's size and modification time
+with the manifest's (what they do now) against reading and hashing every file (what they did,
+and still do for a manifest written before stamps were recorded).
+
+    .venv/bin/python benchmarks/cold_start.py [--runs 5] [--question "..."] [--check-files 3000]
 """
 
 from __future__ import annotations
@@ -53,7 +58,15 @@ def main() -> int:
     parser.add_argument(
         "--questions", type=int, default=20, help="warm encode latency questions (0: skip)"
     )
+    parser.add_argument(
+        "--check-files", type=int, default=3000, help="sources-check corpus files (0: skip)"
+    )
+    parser.add_argument("--check-kib", type=int, default=20, help="KiB per sources-check file")
+    parser.add_argument("--only-check", action="store_true", help="only the sources check")
     args = parser.parse_args()
+    if args.only_check:
+        sources_check(args.check_files, args.check_kib, args.runs)
+        return 0
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("CITEBOT_")}
     env["TOKENIZERS_PARALLELISM"] = "false"
@@ -104,7 +117,41 @@ def main() -> int:
         )
     if args.questions:
         warm_query_latency(args.questions)
+    if args.check_files:
+        sources_check(args.check_files, args.check_kib, args.runs)
     return 0
+
+
+def sources_check(count: int, kib: int, runs: int) -> None:
+    """``compare_sources`` over ``count`` unchanged files of ``kib`` KiB: by stamp vs hashing."""
+    from index.documents import FileRecord, compare_sources, load_documents
+
+    with tempfile.TemporaryDirectory(prefix="citebot-sources-") as tmp:
+        folder = Path(tmp)
+        paragraph = ("A sentence of the corpus with a few words in it. " * 20 + "\n\n").encode()
+        body = paragraph * max(1, kib * 1024 // len(paragraph))
+        past = time.time_ns() - 3600 * 10**9  # older than the racy window, as in real use
+        for number in range(count):
+            path = folder / f"folder-{number // 500}" / f"document-{number}.txt"
+            path.parent.mkdir(exist_ok=True)
+            path.write_bytes(body + str(number).encode())
+            os.utime(path, ns=(past, past))
+        documents = load_documents(folder).documents
+        by_stamp = {d.path: FileRecord(d.content_hash, d.stamp) for d in documents}
+        by_hash = {d.path: FileRecord(d.content_hash) for d in documents}
+        times: dict[str, list[float]] = {"size + mtime (now)": [], "hash every file (before)": []}
+        for _ in range(runs):
+            for name, recorded in zip(times, (by_stamp, by_hash), strict=True):
+                started = time.perf_counter()
+                assert not compare_sources(folder, recorded)
+                times[name].append((time.perf_counter() - started) * 1000)
+    megabytes = count * len(body) / 1e6
+    print(f"\nSources check of `ask` / `info`: {count} unchanged files, {megabytes:.0f} MB, "
+          f"{runs} runs each, files in the page cache (a cold cache makes hashing slower)\n")
+    print("| compare | median ms | min ms | max ms |")
+    print("| --- | --- | --- | --- |")
+    for name, found in times.items():
+        print(f"| {name} | {statistics.median(found):.0f} | {min(found):.0f} | {max(found):.0f} |")
 
 
 def warm_query_latency(count: int) -> None:

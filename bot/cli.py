@@ -46,7 +46,7 @@ def cmd_build(ctx: Context) -> int:
     engine = Engine(ctx.settings)
     _announce_export(ctx, engine)
     with _progress(ctx.err, "Embedding") as progress:
-        report = engine.rebuild(progress=progress)
+        report = engine.rebuild(progress=progress, wait=True, on_wait=_waiting_line(ctx))
     _warn_skipped(ctx.err, report.skipped)
     ctx.out.print(
         f"Indexed {report.documents} document(s): {report.chunks} chunks, "
@@ -296,7 +296,9 @@ def _ready_engine(ctx: Context):
     )
     _announce_export(ctx, engine)
     with _progress(ctx.err, "Embedding") as progress:
-        report = engine.load(build_if_missing=True, progress=progress)
+        report = engine.load(
+            build_if_missing=True, progress=progress, on_wait=_waiting_line(ctx)
+        )
     if report is not None:
         _warn_skipped(ctx.err, report.skipped)
         ctx.err.print(
@@ -305,6 +307,20 @@ def _ready_engine(ctx: Context):
             markup=False,
         )
     return engine
+
+
+def _waiting_line(ctx: Context) -> Callable[[int | None], None]:
+    """What a build that waits for another one prints (once)."""
+
+    def say(pid: int | None) -> None:
+        holder = f" (process {pid})" if pid else ""
+        ctx.err.print(
+            f"Another build of the index at {ctx.settings.index_dir} is running{holder}: "
+            "waiting for it to finish…",
+            markup=False,
+        )
+
+    return say
 
 
 def _announce_export(ctx: Context, engine) -> None:

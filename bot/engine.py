@@ -24,6 +24,7 @@ from index import (
     Searcher,
     build_index,
 )
+from index.build_lock import BuildInProgressError, OnWait
 from index.builder import BuildReport, Progress
 from index.embedding import TextEncoder
 from index.errors import CitebotError
@@ -33,8 +34,8 @@ from index.search import QueryEncoder, make_searcher
 log = logging.getLogger(__name__)
 
 
-class RebuildInProgressError(CitebotError):
-    """A rebuild was asked for while another one is running."""
+class RebuildInProgressError(BuildInProgressError):
+    """A rebuild was asked for while another one is running (in this process or another)."""
 
 
 @dataclass(frozen=True)
@@ -142,9 +143,13 @@ class Engine:
         return self.store.exists()
 
     def load(
-        self, build_if_missing: bool = True, progress: Progress | None = None
+        self,
+        build_if_missing: bool = True,
+        progress: Progress | None = None,
+        on_wait: OnWait | None = None,
     ) -> BuildReport | None:
-        """Load the index (building it first when there is none and that is allowed).
+        """Load the index (building it first when there is none and that is allowed; that
+        build waits for another process's build, telling ``on_wait``).
 
         Returns the build report when a build happened. Raises CitebotError subclasses.
         """
@@ -156,7 +161,7 @@ class Engine:
                     raise IndexMissingError(
                         f"no index at {self.settings.index_dir}: run `citebot build` first"
                     )
-                return self._build(progress)
+                return self._build(progress, wait=True, on_wait=on_wait)
             corpus = self.store.load(self.spec, self.chunker().parameters)
             self.store.prefetch()  # a fresh build leaves its files cached already
             self._searcher = self.make_searcher(corpus)
@@ -170,12 +175,26 @@ class Engine:
         """Answer a question with the top ``k`` passages after ``offset`` (blocking)."""
         return self.searcher.search(question, k or self.settings.top_k, offset)
 
-    def rebuild(self, progress: Progress | None = None) -> BuildReport:
-        """Rebuild from the sources; questions keep using the old index until the swap."""
+    def rebuild(
+        self,
+        progress: Progress | None = None,
+        wait: bool = False,
+        on_wait: OnWait | None = None,
+    ) -> BuildReport:
+        """Rebuild from the sources; questions keep using the old index until the swap.
+
+        When another build of the same index is running, in this process or another, raise
+        RebuildInProgressError at once; or with ``wait=True`` (``citebot build``) wait for it
+        (``on_wait`` is told its pid first, when known) and then build.
+        """
         if not self._rebuild_lock.acquire(blocking=False):
             raise RebuildInProgressError("a rebuild is already running: wait for it to finish")
         try:
-            return self._build(progress)
+            return self._build(progress, wait, on_wait)
+        except RebuildInProgressError:
+            raise
+        except BuildInProgressError as error:
+            raise RebuildInProgressError(str(error)) from None
         finally:
             self._rebuild_lock.release()
 
@@ -200,7 +219,9 @@ class Engine:
             return False
         return not is_exported(onnx_path_for(self.settings.index_dir, self.spec), self.spec)
 
-    def _build(self, progress: Progress | None) -> BuildReport:
+    def _build(
+        self, progress: Progress | None, wait: bool, on_wait: OnWait | None = None
+    ) -> BuildReport:
         if self.on_build_start is not None:
             self.on_build_start()
         started = time.perf_counter()
@@ -211,6 +232,8 @@ class Engine:
             self.chunker(),
             progress,
             self.settings.index_type,
+            wait=wait,
+            on_wait=on_wait,
         )
         self._searcher = self.make_searcher(corpus)  # atomic reference swap
         return replace(report, seconds=time.perf_counter() - started)

@@ -11,7 +11,7 @@ from rich.text import Text
 
 from bot.render import printable
 from bot.settings import Settings
-from index.documents import SourceChanges, compare_sources
+from index.documents import SourceChanges, compare_sources, recorded_sources
 from index.errors import CitebotError
 from index.model import ModelSpec
 from index.store import IndexStore
@@ -113,10 +113,9 @@ def _text(value: str, style: str = "") -> Text:
 
 
 def source_changes(settings: Settings, manifest: dict[str, Any]) -> SourceChanges:
-    """How the source directory differs from the files the index was built from."""
-    recorded = {d["path"]: d["sha256"] for d in manifest.get("documents", [])}
-    recorded.update({s["path"]: s.get("sha256", "") for s in manifest.get("skipped", [])})
-    return compare_sources(settings.source_dir, recorded)
+    """How the source directory differs from the files the index was built from (only files
+    whose size or modification time differ from the manifest's are read)."""
+    return compare_sources(settings.source_dir, recorded_sources(manifest))
 
 
 def index_status(settings: Settings) -> IndexStatus:

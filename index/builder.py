@@ -14,9 +14,10 @@ from typing import Any
 
 import numpy as np
 
+from index.build_lock import OnWait
 from index.chunking import Chunker, normalize_for_search
 from index.corpus import Corpus, DocumentRecord
-from index.documents import DocumentSet, SkippedFile, load_documents
+from index.documents import DocumentSet, SkippedFile, load_documents, stamp_fields
 from index.embedding import TextEncoder
 from index.errors import CitebotError
 from index.lexical import LexicalIndex
@@ -54,20 +55,27 @@ def build_index(
     chunker: Chunker,
     progress: Progress | None = None,
     index_type: str = "auto",
+    wait: bool = True,
+    on_wait: OnWait | None = None,
 ) -> tuple[Corpus, BuildReport]:
     """Build an index of every document under ``source_dir`` and make it live in ``store``.
 
     Vectors of texts that an existing index (same model) already holds are re-used, not
-    re-embedded. Raises SourceError when there is nothing to index.
+    re-embedded. The whole build holds the index's build lock: when another build is running,
+    this one waits for it (``on_wait`` is told the other's pid), or with ``wait=False`` raises
+    BuildInProgressError at once. Raises SourceError when there is nothing to index, and
+    IndexWriteError when the index cannot be written (the previous one stays live).
     """
     started = time.perf_counter()
-    document_set = load_documents(source_dir)
-    corpus, embedded, reused = assemble_corpus(
-        document_set, embedder, chunker, store, progress, index_type
-    )
-    directory = store.save(corpus)
-    # Serve what was written: memory-mapped, and proven to load.
-    corpus = store.load(embedder.spec, chunker.parameters)
+    with store.build_lock().hold(wait, on_wait):
+        document_set = load_documents(source_dir)
+        corpus, embedded, reused = assemble_corpus(
+            document_set, embedder, chunker, store, progress, index_type
+        )
+        directory = store.save(corpus)
+        # Serve what was written: memory-mapped, and proven to load.
+        corpus = store.load(embedder.spec, chunker.parameters)
+        index_bytes = store.size_bytes()
     report = BuildReport(
         documents=len(corpus.documents),
         chunks=len(corpus.chunks),
@@ -75,7 +83,7 @@ def build_index(
         embedded=embedded,
         reused=reused,
         seconds=time.perf_counter() - started,
-        index_bytes=store.size_bytes(),
+        index_bytes=index_bytes,
         skipped=document_set.skipped,
         directory=directory,
     )
@@ -186,11 +194,13 @@ def _manifest(
             "sentences": sentences,
         },
         "documents": [
-            {"path": d.path, "sha256": d.content_hash, "paragraphs": len(d.paragraphs)}
+            {"path": d.path, "sha256": d.content_hash, "paragraphs": len(d.paragraphs),
+             **stamp_fields(d.stamp)}
             for d in document_set.documents
         ],
         "skipped": [
-            {"path": s.path, "sha256": s.content_hash, "reason": s.reason}
+            {"path": s.path, "sha256": s.content_hash, "reason": s.reason,
+             **stamp_fields(s.stamp)}
             for s in document_set.skipped
         ],
         "versions": {"python": platform.python_version(), **_versions()},

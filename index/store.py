@@ -3,8 +3,10 @@
 Layout of an index directory::
 
     CURRENT                 name of the live build (replaced atomically with os.replace)
+    build.lock              locked (flock) by the build running now, with its pid; never deleted
     <build>/manifest.json   format, model (name, weights hash, dimension, max_seq_length),
-                            chunker parameters, documents with content hashes, build time, versions
+                            chunker parameters, documents with content hashes, sizes and
+                            mtimes, the size of every other file of the build, build time, versions
     <build>/chunks.faiss    one vector per chunk (searched; IVF-SQ8 above 50k chunks)
     <build>/chunk_vectors.npy  the same vectors exactly, float32 (for rebuilds; memory-mapped)
     <build>/sentence_codes.npy  one vector per sentence as int8 codes (searched; memory-mapped)
@@ -21,11 +23,15 @@ pages the OS reads on demand rather than private heap, and loading takes well un
 even at a million chunks.
 
 A build is written to ``.tmp-<build>`` beside the live one and renamed into place; only then is
-CURRENT switched. A build that dies half-way leaves the previous build live.
+CURRENT switched (through a uniquely named temp file). A build that dies half-way, or fails for
+want of space, leaves the previous build live. Builds hold the directory's build lock
+(``build.lock``, see index/build_lock.py) from start to end, so a build never removes the files
+of another one; loading reads CURRENT once, and loads again when a build swapped in meanwhile.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import os
@@ -40,9 +46,10 @@ from typing import Any
 
 import numpy as np
 
+from index.build_lock import BuildLock
 from index.chunk_table import ChunkTable, DocumentTable, TextBlob, map_array
 from index.corpus import Corpus
-from index.errors import IndexCorruptError, IndexMismatchError, IndexMissingError
+from index.errors import CitebotError, IndexCorruptError, IndexMismatchError, IndexMissingError
 from index.lexical import LexicalIndex
 from index.model import ModelSpec
 from index.vector_index import configure_for_queries
@@ -63,6 +70,12 @@ CURRENT = "CURRENT"
 MANIFEST = "manifest.json"
 _TMP_PREFIX = ".tmp-"
 REBUILD_HINT = "run `citebot build` to rebuild it"
+_NO_SPACE = (errno.ENOSPC, errno.EDQUOT)
+_LOW_SPACE_BYTES = 1 << 20
+
+
+class IndexWriteError(CitebotError):
+    """A build could not be written (no space, no permission); the previous index is intact."""
 
 
 @dataclass(frozen=True)
@@ -95,14 +108,26 @@ class IndexStore:
 
     def read_manifest(self) -> dict[str, Any]:
         """The live build's manifest (raises IndexMissingError / IndexCorruptError)."""
-        build = self._live_build()
+        return self._read_manifest(self._live_build())
+
+    def build_lock(self) -> BuildLock:
+        """The lock that builds into this directory hold (see ``BuildLock.hold``)."""
+        return BuildLock(self.directory)
+
+    def _read_manifest(self, build: Path) -> dict[str, Any]:
         try:
-            return json.loads((build / MANIFEST).read_text(encoding="utf-8"))
+            manifest = json.loads((build / MANIFEST).read_text(encoding="utf-8"))
         except (OSError, ValueError) as error:
             raise IndexCorruptError(
                 f"index at {self.directory} has an unreadable manifest ({type(error).__name__}): "
                 f"{REBUILD_HINT}"
             ) from None
+        if not isinstance(manifest, dict):
+            raise IndexCorruptError(
+                f"index at {self.directory} has an unreadable manifest (not an object): "
+                f"{REBUILD_HINT}"
+            )
+        return manifest
 
     def size_bytes(self) -> int:
         """Bytes on disk of the live build."""
@@ -112,68 +137,136 @@ class IndexStore:
         return sum(f.stat().st_size for f in build.rglob("*") if f.is_file())
 
     def save(self, corpus: Corpus) -> Path:
-        """Write ``corpus`` as a new build and make it live atomically; return its directory."""
-        import faiss
+        """Write ``corpus`` as a new build and make it live atomically; return its directory.
 
-        self.directory.mkdir(parents=True, exist_ok=True)
-        name = time.strftime("build-%Y%m%dT%H%M%S-") + uuid.uuid4().hex[:8]
-        staging = self.directory / f"{_TMP_PREFIX}{name}"
-        staging.mkdir()
-        try:
-            documents, table = corpus.documents, corpus.table
-            assert isinstance(documents, DocumentTable)
-            documents.blob.write(staging / "texts.bin")
-            _sync_path(staging / "texts.bin")
-            _write_json(
-                staging / "documents.json",
-                {"paths": documents.paths, "content_hashes": documents.hashes,
-                 "spans": documents.spans.tolist()},
-            )
-            table.save(staging / "chunks")
-            _write_json(staging / "chunks" / "sections.json", table.sections)
-            for column in (staging / "chunks").iterdir():
-                _sync_path(column)
-            _write_array(staging / "chunk_vectors.npy", corpus.chunk_vectors(), np.float32)
-            sentences = corpus.sentence_floats()
-            _write_array(staging / "sentences.npy", sentences, np.float16)
-            scale = _code_scale(sentences)
-            _write_array(
-                staging / "sentence_codes.npy", sentences, np.int8,
-                lambda rows: _codes(rows, scale),
-            )
-            np.save(staging / "sentence_scale.npy", scale, allow_pickle=False)
-            _sync_path(staging / "sentence_scale.npy")
-            with (staging / "sentence_types.npy").open("wb") as handle:
-                np.save(handle, corpus.sentence_types, allow_pickle=False)
-                _sync(handle)
-            if corpus.lexical is not None:
-                corpus.lexical.save(staging)
-            faiss.write_index(corpus.vector_index, str(staging / "chunks.faiss"))
-            _sync_path(staging / "chunks.faiss")
-            _write_json(
-                staging / MANIFEST, corpus.manifest, indent=2
-            )  # last: its presence marks completion
-            _sync_path(staging)
-            final = self.directory / name
-            os.replace(staging, final)
-            pointer = self.directory / f"{_TMP_PREFIX}{CURRENT}"
-            pointer.write_text(name + "\n", encoding="utf-8")
-            _sync_path(pointer)
-            os.replace(pointer, self.directory / CURRENT)
-            _sync_path(self.directory)
-        except BaseException:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise
-        self._remove_old_builds(keep=name)
+        Holds the build lock (waiting for another build to finish). Raises IndexWriteError
+        when the files cannot be written (no space left, no permission): then nothing of the
+        new build is left behind and the previous build stays live.
+        """
+        with self.build_lock().hold():
+            try:
+                self.directory.mkdir(parents=True, exist_ok=True)
+                name = time.strftime("build-%Y%m%dT%H%M%S-") + uuid.uuid4().hex[:8]
+                final = self.directory / name
+                pointer = self.directory / f"{_TMP_PREFIX}{CURRENT}-{uuid.uuid4().hex}"
+                staging = self.directory / f"{_TMP_PREFIX}{name}"
+                live = False
+                try:
+                    staging.mkdir()
+                    self._write_build(corpus, staging)
+                    os.replace(staging, final)
+                    pointer.write_text(name + "\n", encoding="utf-8")
+                    _sync_path(pointer)
+                    os.replace(pointer, self.directory / CURRENT)
+                    live = True
+                    _sync_path(self.directory)
+                except BaseException:
+                    if not live:
+                        for leftover in (staging, final):
+                            shutil.rmtree(leftover, ignore_errors=True)
+                        pointer.unlink(missing_ok=True)
+                    raise
+            except (OSError, RuntimeError) as error:
+                raise self._write_error(error) from None
+            try:
+                self._remove_old_builds(keep=name)
+            except OSError as error:  # the new build is live; leftovers go next time
+                log.warning("old index builds in %s not removed: %s", self.directory, error)
         return final
 
-    def load(self, model: ModelSpec, chunker_parameters: dict[str, Any]) -> Corpus:
-        """Load the live build, refusing one built with another model or chunking."""
+    def _write_build(self, corpus: Corpus, staging: Path) -> None:
         import faiss
 
-        manifest = self.read_manifest()
+        documents, table = corpus.documents, corpus.table
+        assert isinstance(documents, DocumentTable)
+        documents.blob.write(staging / "texts.bin")
+        _sync_path(staging / "texts.bin")
+        _write_json(
+            staging / "documents.json",
+            {"paths": documents.paths, "content_hashes": documents.hashes,
+             "spans": documents.spans.tolist()},
+        )
+        table.save(staging / "chunks")
+        _write_json(staging / "chunks" / "sections.json", table.sections)
+        for column in (staging / "chunks").iterdir():
+            _sync_path(column)
+        _write_array(staging / "chunk_vectors.npy", corpus.chunk_vectors(), np.float32)
+        sentences = corpus.sentence_floats()
+        _write_array(staging / "sentences.npy", sentences, np.float16)
+        scale = _code_scale(sentences)
+        _write_array(
+            staging / "sentence_codes.npy", sentences, np.int8,
+            lambda rows: _codes(rows, scale),
+        )
+        np.save(staging / "sentence_scale.npy", scale, allow_pickle=False)
+        _sync_path(staging / "sentence_scale.npy")
+        with (staging / "sentence_types.npy").open("wb") as handle:
+            np.save(handle, corpus.sentence_types, allow_pickle=False)
+            _sync(handle)
+        if corpus.lexical is not None:
+            corpus.lexical.save(staging)
+        faiss.write_index(corpus.vector_index, str(staging / "chunks.faiss"))
+        _sync_path(staging / "chunks.faiss")
+        sizes = {
+            path.relative_to(staging).as_posix(): path.stat().st_size
+            for path in sorted(staging.rglob("*"))
+            if path.is_file()
+        }
+        manifest = {**corpus.manifest, "files": sizes}
+        _write_json(staging / MANIFEST, manifest, indent=2)  # last: marks completion
+        _sync_path(staging)
+
+    def _write_error(self, error: OSError | RuntimeError) -> Exception:
+        """The user's message for a failed write (an error this module does not recognise is
+        returned as it is)."""
+        unchanged = "the previous index is unchanged and still answers"
+        try:
+            free = shutil.disk_usage(self.directory).free
+        except OSError:
+            free = None
+        no_space = (isinstance(error, OSError) and error.errno in _NO_SPACE) or (
+            free is not None and free < _LOW_SPACE_BYTES
+        )
+        if no_space:
+            needed = self.size_bytes()
+            estimate = f"; the live index takes {needed / 2**20:.1f} MiB" if needed else ""
+            room = f" ({free / 2**20:.1f} MiB free{estimate})" if free is not None else ""
+            return IndexWriteError(
+                f"no space left on the device of the index directory {self.directory}{room}: "
+                "free some space (a new build needs about as much again as the live one while "
+                "it is written) or set CITEBOT_INDEX_DIR to a disk with room, then run "
+                f"`citebot build` again; {unchanged}"
+            )
+        if isinstance(error, OSError):
+            return IndexWriteError(
+                f"cannot write the index at {self.directory} ({error.strerror or error}): check "
+                f"that the directory is writable, then run `citebot build` again; {unchanged}"
+            )
+        return error
+
+    def load(self, model: ModelSpec, chunker_parameters: dict[str, Any]) -> Corpus:
+        """Load the live build, refusing one built with another model or chunking.
+
+        CURRENT is read once; when that build cannot be read because another process made a
+        new build live (and removed the old one) meanwhile, the new one is loaded instead."""
+        build = self.current_build()
+        try:
+            return self._load_build(self._checked(build), model, chunker_parameters)
+        except IndexCorruptError:
+            swapped = self.current_build()
+            if build is None or swapped is None or swapped == build or build.exists():
+                raise
+            log.info("index build %s replaced while loading; loading %s", build.name, swapped)
+            return self._load_build(self._checked(swapped), model, chunker_parameters)
+
+    def _load_build(
+        self, build: Path, model: ModelSpec, chunker_parameters: dict[str, Any]
+    ) -> Corpus:
+        import faiss
+
+        manifest = self._read_manifest(build)
         check_manifest(manifest, model, chunker_parameters, self.directory)
-        build = self._live_build()
+        self._check_sizes(build, manifest)
         try:
             entries = json.loads((build / "documents.json").read_text(encoding="utf-8"))
             blob = TextBlob.open(build / "texts.bin")
@@ -190,7 +283,9 @@ class IndexStore:
             lexical = LexicalIndex.load(build) if "lexical" in manifest else None
             types = map_array(build / "sentence_types.npy")
             problem = _inconsistency(documents, chunks, len(blob))
-        except (OSError, ValueError, KeyError, IndexError, TypeError, RuntimeError) as error:
+        except (
+            OSError, ValueError, KeyError, IndexError, TypeError, RuntimeError, EOFError
+        ) as error:
             log.debug("index load failed", exc_info=True)
             raise IndexCorruptError(
                 f"index at {self.directory} is damaged ({type(error).__name__}): {REBUILD_HINT}"
@@ -242,8 +337,28 @@ class IndexStore:
             return False
         return prefetch([build / name for name in SEARCHED_FILES])
 
+    def _check_sizes(self, build: Path, manifest: dict[str, Any]) -> None:
+        """Every file the manifest lists is there with the size it was written with (a cheap
+        check that catches truncated and missing files before anything is mapped)."""
+        files = manifest.get("files")
+        if files is None:  # written before sizes were recorded
+            return
+        for name, size in files.items() if isinstance(files, dict) else [("files", -1)]:
+            try:
+                found = (build / name).stat().st_size
+            except (OSError, TypeError, ValueError):
+                found = None
+            if found != size:
+                raise IndexCorruptError(
+                    f"index at {self.directory} is damaged ({name} is missing or not the size "
+                    f"it was written with): {REBUILD_HINT}"
+                )
+
     def _live_build(self) -> Path:
-        build = self.current_build()
+        return self._checked(self.current_build())
+
+    def _checked(self, build: Path | None) -> Path:
+        """``build`` when it is complete (raises IndexMissingError / IndexCorruptError)."""
         if build is None:
             raise IndexMissingError(f"no index at {self.directory}: run `citebot build` first")
         if not (build / MANIFEST).is_file():
@@ -251,13 +366,19 @@ class IndexStore:
         return build
 
     def _remove_old_builds(self, keep: str) -> None:
+        """Delete earlier builds and leftovers of builds that died. Called with the build lock
+        held, so no other build is writing here; the live build is never touched."""
+        live = self.current_build()
         for entry in self.directory.iterdir():
-            if (
-                entry.is_dir()
-                and entry.name != keep
-                and (entry.name.startswith("build-") or entry.name.startswith(_TMP_PREFIX))
-            ):
+            if entry.name == keep or entry == live:
+                continue
+            if entry.name.startswith("build-") and entry.is_dir():
                 shutil.rmtree(entry, ignore_errors=True)
+            elif entry.name.startswith(_TMP_PREFIX):
+                if entry.is_dir() and not entry.is_symlink():
+                    shutil.rmtree(entry, ignore_errors=True)
+                else:
+                    entry.unlink(missing_ok=True)
 
 
 def check_manifest(
@@ -382,17 +503,19 @@ def _write_array(
     block: int = 200_000,
 ) -> None:
     """Save ``rows`` (optionally ``convert``-ed) as a .npy of ``dtype``, a block at a time, so
-    a memory-mapped matrix of millions of rows is never copied whole."""
-    if len(rows) == 0:
-        np.save(path, np.zeros(rows.shape, dtype=dtype), allow_pickle=False)
-        return
-    out = np.lib.format.open_memmap(path, mode="w+", dtype=dtype, shape=rows.shape)
-    for first in range(0, len(rows), block):
-        part = rows[first : first + block]
-        out[first : first + block] = part if convert is None else convert(part)
-    out.flush()
-    del out
-    _sync_path(path)
+    a memory-mapped matrix of millions of rows is never copied whole. Written through the file,
+    not a writable memory map: on a full disk that fails with ENOSPC instead of killing the
+    process with SIGBUS."""
+    kind = np.dtype(dtype)
+    header = {"descr": np.lib.format.dtype_to_descr(kind), "fortran_order": False,
+              "shape": tuple(rows.shape)}
+    with path.open("wb") as handle:
+        np.lib.format.write_array_header_1_0(handle, header)
+        for first in range(0, len(rows), block):
+            part = rows[first : first + block]
+            values = part if convert is None else convert(part)
+            handle.write(np.ascontiguousarray(values, dtype=kind).data)
+        _sync(handle)
 
 
 def _code_scale(rows: np.ndarray, block: int = 200_000) -> np.ndarray:

@@ -105,3 +105,273 @@ def test_compare_sources(tmp_path: Path):
     assert changes.modified == ("a.txt",)
     assert changes.removed == ("b.txt",)
     assert changes.added == ("sub/c.md",)
+
+
+# ----- links (issue 9, defect 1) ---------------------------------------------------------------
+
+
+@pytest.fixture
+def opened_paths(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every path opened while the test runs (os.open and io.open): clear it once the files
+    are written."""
+    import builtins
+    import io
+    import os
+
+    opened: list[str] = []
+    real_os_open, real_io_open = os.open, io.open
+
+    def os_open(path, *args, **kwargs):
+        opened.append(os.path.realpath(path))
+        return real_os_open(path, *args, **kwargs)
+
+    def io_open(file, *args, **kwargs):
+        if isinstance(file, str | bytes | os.PathLike):
+            opened.append(os.path.realpath(file))
+        return real_io_open(file, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", os_open)
+    monkeypatch.setattr(io, "open", io_open)
+    monkeypatch.setattr(builtins, "open", io_open)
+    return opened
+
+
+def test_link_to_a_file_outside_is_skipped_and_never_read(tmp_path: Path, opened_paths):
+    secret = tmp_path / ".env"
+    secret.write_text("CITEBOT_DISCORD_TOKEN=abc.secret-token.xyz\nCITEBOT_OWNER_IDS=1\n",
+                      encoding="utf-8")
+    sources = tmp_path / "source_docs"
+    sources.mkdir()
+    (sources / "guide.txt").write_text("A fine paragraph of text.", encoding="utf-8")
+    (sources / "faq.txt").symlink_to("../.env")
+    opened_paths.clear()
+    result = load_documents(sources)
+    assert [d.path for d in result.documents] == ["guide.txt"]
+    assert [s.path for s in result.skipped] == ["faq.txt"]
+    reason = result.skipped[0].reason
+    assert reason.startswith("faq.txt:") and "outside the source folder" in reason
+    assert str(secret) not in reason  # the target is not disclosed
+    assert str(secret.resolve()) not in opened_paths
+    assert not compare_sources(sources, {"guide.txt": result.documents[0].content_hash,
+                                         "faq.txt": ""})
+    assert str(secret.resolve()) not in opened_paths
+
+
+def test_linked_folder_outside_is_skipped(tmp_path: Path, opened_paths):
+    private = tmp_path / "private"
+    private.mkdir()
+    (private / "keys.md").write_text("The password is hunter2.", encoding="utf-8")
+    sources = tmp_path / "src"
+    (sources / "docs").mkdir(parents=True)
+    (sources / "docs" / "a.txt").write_text("Alpha paragraph.", encoding="utf-8")
+    (sources / "docs" / "more").symlink_to(private, target_is_directory=True)
+    opened_paths.clear()
+    result = load_documents(sources)
+    assert [d.path for d in result.documents] == ["docs/a.txt"]
+    assert [s.path for s in result.skipped] == ["docs/more"]
+    assert "docs/more/: a link to a folder outside" in result.skipped[0].reason
+    assert str((private / "keys.md").resolve()) not in opened_paths
+
+
+def test_links_inside_are_followed_once_without_loops(tmp_path: Path):
+    sources = tmp_path / "src"
+    (sources / "sub").mkdir(parents=True)
+    (sources / "sub" / "real.md").write_text("The real text.", encoding="utf-8")
+    (sources / "alias.txt").symlink_to("sub/real.md")  # the same file again
+    (sources / "data").mkdir()
+    (sources / "data" / "notes.text").write_text("Only reached by a link.", encoding="utf-8")
+    (sources / "notes.txt").symlink_to("data/notes.text")
+    (sources / "sub" / "loop").symlink_to("..", target_is_directory=True)  # a folder loop
+    (sources / "x.txt").symlink_to("y.txt")  # a loop of file links
+    (sources / "y.txt").symlink_to("x.txt")
+    (sources / "gone.md").symlink_to("nowhere.md")
+    (sources / ".hidden.txt").write_text("Hidden.", encoding="utf-8")
+    (sources / "peek.txt").symlink_to(".hidden.txt")
+    result = load_documents(sources)
+    assert [d.path for d in result.documents] == ["notes.txt", "sub/real.md"]
+    reasons = {s.path: s.reason for s in result.skipped}
+    assert set(reasons) == {"alias.txt", "x.txt", "y.txt", "gone.md", "peek.txt"}
+    assert "same file as sub/real.md" in reasons["alias.txt"]
+    assert "broken link" in reasons["gone.md"] and "loop" in reasons["x.txt"]
+    assert "hidden" in reasons["peek.txt"]
+
+
+def test_source_folder_reached_through_a_link(tmp_path: Path):
+    real = tmp_path / "real"
+    real.mkdir()
+    (real / "a.txt").write_text("Alpha paragraph.", encoding="utf-8")
+    (tmp_path / "linked").symlink_to(real, target_is_directory=True)
+    assert [d.path for d in load_documents(tmp_path / "linked").documents] == ["a.txt"]
+
+
+def test_linked_secret_is_never_quoted(tmp_path: Path, engine):
+    """End to end: a build over a folder with a link to a secret never answers with it."""
+    from bot.engine import Engine
+    from tests.conftest import isolated_settings
+
+    (tmp_path / ".env").write_text(
+        "CITEBOT_DISCORD_TOKEN=MTIzNDU2Nzg5.secret-bot-token\nCITEBOT_OWNER_IDS=1\n",
+        encoding="utf-8",
+    )
+    sources = tmp_path / "source_docs"
+    sources.mkdir()
+    (sources / "guide.md").write_text("# Setup\n\nPut the bot token in the settings file.\n",
+                                      encoding="utf-8")
+    (sources / "faq.txt").symlink_to("../.env")
+    built = Engine(isolated_settings(source_dir=sources, index_dir=tmp_path / "index"))
+    report = built.rebuild()
+    assert [s.path for s in report.skipped] == ["faq.txt"]
+    answer = built.search("What is the CITEBOT_DISCORD_TOKEN bot token?", k=5)
+    assert all("secret-bot-token" not in p.text for p in answer.passages)
+    assert "faq.txt" not in built.corpus.documents
+
+
+# ----- size limit --------------------------------------------------------------------------------
+
+
+def test_file_over_the_size_limit_is_skipped_unread(tmp_path: Path, opened_paths):
+    (tmp_path / "small.txt").write_text("A fine paragraph of text.", encoding="utf-8")
+    (tmp_path / "huge.txt").write_bytes(b"word " * 300)
+    opened_paths.clear()
+    result = load_documents(tmp_path, max_bytes=1000)
+    assert [d.path for d in result.documents] == ["small.txt"]
+    (skipped,) = result.skipped
+    assert skipped.path == "huge.txt"
+    assert "huge.txt" in skipped.reason and "limit" in skipped.reason
+    assert "split it" in skipped.reason
+    assert str((tmp_path / "huge.txt").resolve()) not in opened_paths
+
+
+def test_default_size_limit_is_checked_before_reading(tmp_path: Path):
+    from index.documents import MAX_SOURCE_BYTES
+
+    (tmp_path / "ok.txt").write_text("A fine paragraph of text.", encoding="utf-8")
+    with (tmp_path / "big.md").open("wb") as handle:  # sparse: costs no disk
+        handle.truncate(MAX_SOURCE_BYTES + 1)
+    result = load_documents(tmp_path)
+    assert [s.path for s in result.skipped] == ["big.md"]
+    assert f"{MAX_SOURCE_BYTES / 2**20:.0f} MiB limit" in result.skipped[0].reason
+
+
+# ----- change detection by size and modification time (defect 11) --------------------------------
+
+
+def _recorded(tmp_path: Path) -> dict:
+    from index.documents import FileRecord
+
+    result = load_documents(tmp_path)
+    return {d.path: FileRecord(d.content_hash, d.stamp) for d in result.documents}
+
+
+def _age(path: Path, seconds: int = 60) -> None:
+    """Set a file's modification time in the past (outside the racy window)."""
+    import os
+
+    stat = path.stat()
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns - seconds * 10**9))
+
+
+def test_unchanged_files_are_not_read_to_compare(tmp_path: Path, monkeypatch):
+    import index.documents as documents_module
+
+    for name in ("a.txt", "b.txt", "c.txt"):
+        (tmp_path / name).write_text(f"Paragraph {name}.", encoding="utf-8")
+        _age(tmp_path / name)
+    recorded = _recorded(tmp_path)
+    assert all(r.stamp and r.stamp.mtime_ns for r in recorded.values())
+    hashed: list[str] = []
+    real_digest = documents_module.file_digest
+
+    def counting_digest(source):
+        hashed.append(source.name)
+        return real_digest(source)
+
+    monkeypatch.setattr(documents_module, "file_digest", counting_digest)
+    assert not compare_sources(tmp_path, recorded)
+    assert hashed == []
+    # content replaced with the same size and modification time: by design not even read
+    stat = (tmp_path / "a.txt").stat()
+    (tmp_path / "a.txt").write_text("Paragraph X.txt.", encoding="utf-8")
+    import os
+
+    os.utime(tmp_path / "a.txt", ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert not compare_sources(tmp_path, recorded)
+    # touched only: hashed once, and not reported
+    os.utime(tmp_path / "b.txt")
+    assert not compare_sources(tmp_path, recorded)
+    assert hashed == ["b.txt"]
+    # really changed: hashed and reported
+    (tmp_path / "c.txt").write_text("Paragraph c, changed.", encoding="utf-8")
+    assert compare_sources(tmp_path, recorded).modified == ("c.txt",)
+
+
+def test_recently_modified_file_is_hashed_not_trusted(tmp_path: Path):
+    (tmp_path / "fresh.txt").write_text("Just written.", encoding="utf-8")
+    (document,) = load_documents(tmp_path).documents
+    assert document.stamp is not None and document.stamp.mtime_ns is None  # racy: hash later
+    assert document.stamp.size == len("Just written.")
+
+
+def test_old_manifest_without_stamps_still_compares(tmp_path: Path):
+    from index.documents import recorded_sources
+
+    (tmp_path / "a.txt").write_text("One.", encoding="utf-8")
+    digest = load_documents(tmp_path).documents[0].content_hash
+    manifest = {"documents": [{"path": "a.txt", "sha256": digest, "paragraphs": 1}]}
+    assert not compare_sources(tmp_path, recorded_sources(manifest))
+    (tmp_path / "a.txt").write_text("Two.", encoding="utf-8")
+    assert compare_sources(tmp_path, recorded_sources(manifest)).modified == ("a.txt",)
+
+
+# ----- linear-time parsing (defect 15) and line ends ---------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "." * 5_000_000,
+        " " * 5_000_000,
+        "a" + " " * 2_000_000 + "\n" + " " * 2_000_000 + "b",
+        (" " * 999 + "\n") * 5_000,
+        "x" * 2_000_000 + "\r" + "y" * 2_000_000,
+        "# a" + " " * 2_000_000 + "b",
+        "# title " + "#" * 2_000_000 + " end",
+    ],
+    ids=["dots", "spaces", "spaces-one-newline", "spaces-and-newlines", "lone-cr", "heading",
+         "heading-hashes"],
+)
+def test_pathological_text_parses_in_linear_time(text: str):
+    """The old regexes took hours on these (quadratic backtracking); linear takes ~1 s. The
+    bound is generous for a loaded CI machine; benchmarks/pathological_input.py measures."""
+    import time
+
+    started = time.perf_counter()
+    document = parse_document("big.txt", text)
+    assert time.perf_counter() - started < 30
+    for paragraph in document.paragraphs:
+        body = text[paragraph.start : paragraph.end]
+        assert body == body.strip()
+
+
+def test_lone_carriage_returns_end_lines():
+    text = "Old Mac title\r\rFirst line of text.\rSecond line.\r\r# Next\rBody two."
+    document = parse_document("mac.txt", text)
+    bodies = [text[p.start : p.end] for p in document.paragraphs]
+    assert bodies == ["First line of text.\rSecond line.", "Body two."]
+    assert [p.section for p in document.paragraphs] == ["Old Mac title", "Next"]
+
+
+def test_crlf_is_one_line_end_not_a_blank_line():
+    text = "One line.\r\nAnother line.\r\n\r\nNew paragraph."
+    document = parse_document("dos.txt", text)
+    assert [text[p.start : p.end] for p in document.paragraphs] == [
+        "One line.\r\nAnother line.", "New paragraph."
+    ]
+
+
+def test_markdown_heading_titles():
+    text = "# Title ##  \n\nBody.\n\n## ##\n\nMore.\n\n#hashtag is text.\n\n### C# ###"
+    document = parse_document("h.md", text)
+    assert [(p.section, text[p.start : p.end]) for p in document.paragraphs] == [
+        ("Title", "Body."), ("Title", "More."), ("Title", "#hashtag is text.")
+    ]

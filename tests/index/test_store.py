@@ -1,3 +1,4 @@
+import errno
 import json
 import os
 import shutil
@@ -13,8 +14,8 @@ from bot.settings import Settings
 from index.chunking import CHUNKER_VERSION
 from index.errors import IndexCorruptError, IndexMismatchError, IndexMissingError
 from index.model import ModelSpec
-from index.store import FORMAT_VERSION, IndexStore
-from tests.conftest import ROOT, SOURCE_DIR
+from index.store import FORMAT_VERSION, IndexStore, IndexWriteError
+from tests.conftest import ROOT, SOURCE_DIR, isolated_settings
 
 
 def chunker_params(spec: ModelSpec, tokens: int = 256) -> dict:
@@ -29,6 +30,10 @@ def test_manifest_records_model_chunker_documents(built_index_dir, model_spec):
     assert manifest["chunker"] == chunker_params(model_spec)
     assert manifest["documents"][0]["path"] == "north-korea-allied-coordination.txt"
     assert len(manifest["documents"][0]["sha256"]) == 64
+    status = (SOURCE_DIR / manifest["documents"][0]["path"]).stat()
+    assert manifest["documents"][0]["size"] == status.st_size  # compared before hashing
+    assert manifest["documents"][0]["mtime_ns"] in (status.st_mtime_ns, None)
+    assert manifest["files"]["chunks.faiss"] > 0 and "manifest.json" not in manifest["files"]
     assert {"sentence-transformers", "faiss-cpu", "torch", "numpy"} <= set(manifest["versions"])
     assert manifest["built_at"]
 
@@ -125,50 +130,91 @@ def test_failed_save_leaves_previous_index(index_copy, model_spec, monkeypatch, 
     before = store.current_build()
 
     def explode(*args, **kwargs):
-        raise OSError("disk full")
+        raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(faiss, "write_index", explode)
-    with pytest.raises(OSError):
+    with pytest.raises(IndexWriteError, match=r"no space left.*citebot build.*previous index"):
         store.save(engine.corpus)
     assert store.current_build() == before
     assert not [p for p in index_copy.iterdir() if p.name.startswith(".tmp-")]
+    assert [p.name for p in index_copy.iterdir() if p.name.startswith("build-")] == [before.name]
     corpus = store.load(model_spec, chunker_params(model_spec))
     assert len(corpus.chunks) == 17
 
 
-KILL_MID_WRITE = """
+KILL_BUILD = """
 import os, signal, sys
+from pathlib import Path
 import faiss
+import index.builder
+import index.store
 from bot.engine import Engine
 from bot.settings import Settings
 
-real_write = faiss.write_index
-def write_then_die(index, path):
-    real_write(index, path)        # half of the build is on disk ...
-    os.kill(os.getpid(), signal.SIGKILL)   # ... and the process dies
-faiss.write_index = write_then_die
-Engine(Settings(source_dir=sys.argv[1], index_dir=sys.argv[2])).rebuild()
+point = sys.argv[3]
+def die():
+    os.kill(os.getpid(), signal.SIGKILL)
+
+if point == "loading":  # lock held, sources read, nothing written yet
+    real_load = index.builder.load_documents
+    def load_then_die(*args, **kwargs):
+        real_load(*args, **kwargs)
+        die()
+    index.builder.load_documents = load_then_die
+elif point == "mid-write":  # half of the build's files on disk
+    real_write = faiss.write_index
+    def write_then_die(index, path):
+        real_write(index, path)
+        die()
+    faiss.write_index = write_then_die
+elif point == "before-switch":  # build renamed into place, pointer written, CURRENT not switched
+    real_replace = os.replace
+    def replace(source, target):
+        if Path(target).name == "CURRENT":
+            die()
+        return real_replace(source, target)
+    os.replace = replace
+elif point == "after-switch":  # new build live, old build not yet removed
+    def remove_then_die(self, keep):
+        die()
+    index.store.IndexStore._remove_old_builds = remove_then_die
+Engine(Settings(_env_file=None, source_dir=sys.argv[1], index_dir=sys.argv[2])).rebuild()
 """
 
 
-def test_killed_build_leaves_previous_index_working(index_copy, model_spec):
+@pytest.mark.parametrize("point", ["loading", "mid-write", "before-switch", "after-switch"])
+def test_killed_build_leaves_a_working_index(index_copy, point):
+    """SIGKILL at several points of a build: a complete index stays live (the old one, or the
+    new one once CURRENT switched), nothing half-written is ever live, and the next build runs
+    at once (the lock died with the process) and cleans the leftovers up."""
     before = IndexStore(index_copy).current_build()
     result = subprocess.run(
-        [sys.executable, "-c", KILL_MID_WRITE, str(SOURCE_DIR), str(index_copy)],
+        [sys.executable, "-c", KILL_BUILD, str(SOURCE_DIR), str(index_copy), point],
         cwd=ROOT,
         capture_output=True,
         timeout=300,
     )
-    assert result.returncode == -9
-    assert [p for p in index_copy.iterdir() if p.name.startswith(".tmp-")]  # half-written build
+    assert result.returncode == -9, result.stderr.decode()[-2000:]
+    leftovers = [p.name for p in index_copy.iterdir() if p.name.startswith(".tmp-")]
+    builds = sorted(p.name for p in index_copy.iterdir() if p.name.startswith("build-"))
     store = IndexStore(index_copy)
-    assert store.current_build() == before
-    engine = Engine(Settings(source_dir=SOURCE_DIR, index_dir=index_copy))
+    if point == "after-switch":
+        assert store.current_build() != before and len(builds) == 2
+    else:
+        assert store.current_build() == before
+    if point == "mid-write":
+        assert leftovers  # the half-written build, never live
+    if point == "before-switch":
+        assert len(builds) == 2 and any(p.startswith(".tmp-CURRENT-") for p in leftovers)
+    engine = Engine(isolated_settings(source_dir=SOURCE_DIR, index_dir=index_copy))
     answer = engine.search("Which Russian official visited Seoul?")
     assert "Sergei Lavrov" in answer.passages[0].text
-    # the next build cleans the leftovers up
-    engine.rebuild()
+    engine.rebuild(wait=False)  # refused at once if the dead build's lock were stuck
     assert not [p for p in index_copy.iterdir() if p.name.startswith(".tmp-")]
+    assert len([p for p in index_copy.iterdir() if p.name.startswith("build-")]) == 1
+    assert "Sergei Lavrov" in engine.search("Which Russian official visited Seoul?").passages[
+        0
+    ].text
 
 
 def test_rebuild_reuses_vectors_and_tracks_changes(tmp_path, engine):
@@ -269,3 +315,53 @@ def test_searched_files_are_prefetched_only_when_memory_allows(built_index_dir, 
     monkeypatch.setattr(store_module, "available_memory", lambda: 1 << 40)
     monkeypatch.setattr(store_module, "PREFETCH_INLINE", 0)  # the background-thread path
     assert store_module.prefetch(files)
+
+
+def _copy_live_build(index_dir: Path, target: Path) -> IndexStore:
+    """A copy of the live build and CURRENT only (not the exported model)."""
+    build = IndexStore(index_dir).current_build()
+    target.mkdir(parents=True)
+    shutil.copy(index_dir / "CURRENT", target / "CURRENT")
+    shutil.copytree(build, target / build.name)
+    return IndexStore(target)
+
+
+def test_every_index_file_truncated_or_damaged_is_refused_with_remedy(
+    built_index_dir, tmp_path, model_spec
+):
+    """Each file of a build, in turn: emptied, cut to half, or with its first bytes
+    overwritten. Loading refuses every one with the remedy (never another exception, never a
+    silently wrong index). Overwritten text bytes are valid text, so texts.bin is only cut."""
+    build = IndexStore(built_index_dir).current_build()
+    names = sorted(p.relative_to(build).as_posix() for p in build.rglob("*") if p.is_file())
+    assert {"manifest.json", "chunks.faiss", "texts.bin", "documents.json",
+            "chunks/sections.json", "sentence_codes.npy"} <= set(names)
+    assert len(names) > 15
+    damages = {
+        "empty": lambda data: b"",
+        "half": lambda data: data[: len(data) // 2],
+        "overwritten": lambda data: b"\xff\x00garbage\x00\xff" + data[11:],
+    }
+    refused = 0
+    for number, name in enumerate(names):
+        for damage, change in damages.items():
+            if damage == "overwritten" and name == "texts.bin":
+                continue
+            store = _copy_live_build(built_index_dir, tmp_path / f"{number}-{damage}")
+            path = store.current_build() / name
+            path.write_bytes(change(path.read_bytes()))
+            with pytest.raises(IndexCorruptError, match="citebot build") as caught:
+                store.load(model_spec, chunker_params(model_spec))
+            assert "Traceback" not in str(caught.value)
+            refused += 1
+    assert refused == 3 * len(names) - 1
+
+
+def test_missing_build_directory_and_empty_current_are_refused(index_copy, model_spec):
+    store = IndexStore(index_copy)
+    shutil.rmtree(store.current_build())
+    with pytest.raises(IndexCorruptError, match="citebot build"):
+        store.load(model_spec, chunker_params(model_spec))
+    (index_copy / "CURRENT").write_text("", encoding="utf-8")
+    with pytest.raises(IndexCorruptError, match="citebot build"):
+        store.load(model_spec, chunker_params(model_spec))
