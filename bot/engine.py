@@ -28,7 +28,14 @@ from index.build_lock import BuildInProgressError, OnWait
 from index.builder import BuildReport, Progress
 from index.embedding import TextEncoder
 from index.errors import CitebotError
-from index.onnx_encoder import OnnxEncoder, ensure_onnx, is_exported, onnx_path_for
+from index.onnx_encoder import (
+    OnnxEncoder,
+    OnnxExportRefused,
+    ensure_onnx,
+    is_exported,
+    onnx_path_for,
+    refused_export,
+)
 from index.search import QueryEncoder, make_searcher
 
 log = logging.getLogger(__name__)
@@ -110,6 +117,8 @@ class Engine:
                     encoder = OnnxEncoder(self.spec, path, threads=os.cpu_count())
                     if not isinstance(self._query_encoder, OnnxEncoder):
                         self._query_encoder = None  # the export now exists: use it for questions
+                except OnnxExportRefused as refusal:  # already explained once, when refused
+                    log.info("%s", refusal)
                 except Exception:  # builds still work through torch; say so in the log
                     log.warning("ONNX export unusable; embedding with torch", exc_info=True)
             self._build_encoder = encoder
@@ -217,6 +226,8 @@ class Engine:
         """Whether the next build first exports the model to ONNX (once per model, slow)."""
         if not self.settings.use_onnx or self.settings.device != "cpu":
             return False
+        if refused_export(self.settings.index_dir, self.spec) is not None:
+            return False  # refused before: builds use sentence-transformers, no export
         return not is_exported(onnx_path_for(self.settings.index_dir, self.spec), self.spec)
 
     def _build(

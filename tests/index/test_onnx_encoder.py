@@ -267,3 +267,5 @@ def test_a_refused_export_still_builds_and_answers(
     assert isinstance(engine.build_encoder, Embedder)
     answer = engine.search("Which Russian official visited Seoul?", 3)
     assert answer.passages and isinstance(engine.query_encoder, Embedder)
+    # Remembered: the next build neither announces nor retries the export.
+    assert not Engine(engine.settings).needs_export()
