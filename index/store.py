@@ -399,10 +399,19 @@ def check_manifest(
             f"{model.name!r} (weights {model.weights_hash[:12]}): {REBUILD_HINT}, "
             "or set CITEBOT_MODEL back"
         )
-    if manifest.get("chunker") != chunker_parameters:
+    built_chunker = manifest.get("chunker")
+    if built_chunker != chunker_parameters:
+        built = built_chunker if isinstance(built_chunker, dict) else {}
+        if built.get("max_tokens") != chunker_parameters.get("max_tokens"):
+            raise IndexMismatchError(
+                f"index at {where} was chunked with {built.get('max_tokens')} tokens per chunk "
+                f"but CITEBOT_CHUNK_TOKENS is {chunker_parameters.get('max_tokens')}: "
+                f"{REBUILD_HINT}, or set CITEBOT_CHUNK_TOKENS back"
+            )
         raise IndexMismatchError(
-            f"index at {where} was chunked with {manifest.get('chunker')} but the settings ask for "
-            f"{chunker_parameters}: {REBUILD_HINT}, or set CITEBOT_CHUNK_TOKENS back"
+            f"index at {where} was chunked by another version of citebot "
+            f"(chunker {built.get('version')}, this is {chunker_parameters.get('version')}): "
+            f"{REBUILD_HINT}"
         )
 
 

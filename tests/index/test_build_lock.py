@@ -13,6 +13,7 @@ import pytest
 
 from bot.engine import Engine, RebuildInProgressError
 from index.build_lock import BuildInProgressError, BuildLock
+from index.chunking import CHUNKER_VERSION
 from index.store import IndexStore
 from tests.conftest import ROOT, SOURCE_DIR, isolated_settings
 
@@ -181,6 +182,6 @@ def test_load_reads_current_once_and_follows_a_swap(built_index_dir, tmp_path, m
         return real_check(*args, **kwargs)
 
     monkeypatch.setattr(store_module, "check_manifest", swap_then_check)
-    corpus = store.load(model_spec, {"version": 1, "max_tokens": 256})
+    corpus = store.load(model_spec, {"version": CHUNKER_VERSION, "max_tokens": 256})
     assert swapped
     assert corpus.manifest["counts"]["documents"] == len(corpus.documents) == 2

@@ -160,5 +160,7 @@ def test_an_index_split_by_the_old_rules_is_refused(index_copy):
     manifest["chunker"]["version"] = 1
     (build / MANIFEST).write_text(json.dumps(manifest), encoding="utf-8")
     spec = ModelSpec.resolve("all-MiniLM-L6-v2")
-    with pytest.raises(IndexMismatchError, match="citebot build"):
+    with pytest.raises(IndexMismatchError, match="citebot build") as refused:
         store.load(spec, {"version": CHUNKER_VERSION, "max_tokens": 256})
+    assert "another version of citebot" in str(refused.value)
+    assert "CITEBOT_CHUNK_TOKENS" not in str(refused.value)  # changing it would not help
