@@ -1,0 +1,52 @@
+"""``/reindex``: rebuild the index from the sources while the old one keeps answering."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING, Any, cast
+
+import discord
+from discord import app_commands
+
+from bot.discord_render import render_build_report
+from bot.exts.checks import Refusal
+from bot.exts.replies import NO_MENTIONS, REBUILD_RUNNING
+
+if TYPE_CHECKING:
+    from bot.discord_app import CitebotBot
+
+log = logging.getLogger("citebot.discord")
+
+
+@app_commands.default_permissions(manage_guild=True)
+@app_commands.guild_only()
+@app_commands.checks.has_permissions(manage_guild=True)
+async def reindex_command(interaction: discord.Interaction[CitebotBot]) -> None:
+    """/reindex: rebuild the index from the sources, one rebuild at a time, then report."""
+    bot = cast("CitebotBot", interaction.client)
+    if interaction.guild_id is None:
+        raise app_commands.NoPrivateMessage()
+    if bot.rebuild_lock.locked():
+        raise Refusal(REBUILD_RUNNING)
+    async with bot.rebuild_lock:
+        await interaction.response.defer(thinking=True, ephemeral=True)
+        await bot.in_worker(bot.ensure_loaded)
+        log.info("index rebuild requested in guild %s", interaction.guild_id)
+        # Its own thread: the search worker keeps answering from the old index meanwhile.
+        report = await asyncio.to_thread(bot.engine.rebuild)
+        log.info("index rebuilt: %s documents, %s chunks", report.documents, report.chunks)
+        await interaction.followup.send(
+            render_build_report(report), ephemeral=True, allowed_mentions=NO_MENTIONS
+        )
+
+
+def commands() -> list[app_commands.Command[Any, ..., Any]]:
+    """This feature's slash commands (fresh objects: each bot gets its own)."""
+    return [
+        app_commands.Command(
+            name="reindex",
+            description="Rebuild the index from the source documents (Manage Server)",
+            callback=reindex_command,
+        )
+    ]
