@@ -26,7 +26,7 @@ from discord import app_commands
 
 from bot.exts import ask, reindex, sources
 from bot.exts.answers import AnswerCache, AnswerContext
-from bot.exts.checks import Refusal, channel_allowed, check_place
+from bot.exts.checks import Refusal, application_owners, channel_allowed, check_place
 from bot.exts.errors import engine_error_message, report_error
 from bot.exts.limits import RateLimiter
 from bot.exts.replies import (
@@ -37,10 +37,11 @@ from bot.exts.replies import (
     INDEX_UNAVAILABLE,
     MAX_K,
     MAX_QUESTION_CHARS,
-    NEEDS_MANAGE_SERVER,
     NO_DMS,
     NO_MENTIONS,
+    NO_PERMISSION,
     NOT_HERE,
+    OWNERS_ONLY,
     REBUILD_RUNNING,
     SERVER_ONLY,
     SOURCE_PROBLEM,
@@ -59,10 +60,11 @@ __all__ = [
     "INDEX_UNAVAILABLE",
     "MAX_K",
     "MAX_QUESTION_CHARS",
-    "NEEDS_MANAGE_SERVER",
     "NOT_HERE",
     "NO_DMS",
     "NO_MENTIONS",
+    "NO_PERMISSION",
+    "OWNERS_ONLY",
     "REBUILD_RUNNING",
     "SERVER_ONLY",
     "SOURCE_PROBLEM",
@@ -123,6 +125,7 @@ class CitebotBot(discord.Client):
         self.answers: Any = AnswerCache()
         self.default_k = max(1, min(settings.top_k, MAX_K))
         self.rebuild_lock = asyncio.Lock()
+        self._application_owners: frozenset[int] | None = None
         self.load_on_setup = True
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="citebot-search")
         self.tree = CitebotTree(self)
@@ -198,6 +201,22 @@ class CitebotBot(discord.Client):
                 f"Slow down: you can ask {self.limiter.limit} question(s) every "
                 f"{self.limiter.period:g} s. Try again in {math.ceil(wait)} s."
             )
+
+    async def owner_ids(self) -> frozenset[int]:
+        """Who may run owner-only commands: the application's owner or team (asked of Discord
+        once, then cached) plus ``CITEBOT_OWNER_IDS``."""
+        if self._application_owners is None:
+            try:
+                app = await self.application_info()
+            except (discord.HTTPException, aiohttp.ClientError, OSError, TimeoutError) as error:
+                log.warning(
+                    "could not ask Discord for the application's owners (%s); only "
+                    "CITEBOT_OWNER_IDS may run owner-only commands for now",
+                    type(error).__name__,
+                )
+                return frozenset(self.settings.owner_ids)
+            self._application_owners = application_owners(app)
+        return self._application_owners | frozenset(self.settings.owner_ids)
 
     # ----- events ------------------------------------------------------------------------------
 

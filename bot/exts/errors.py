@@ -15,7 +15,7 @@ from bot.exts.replies import (
     BAD_QUESTION,
     GENERIC_ERROR,
     INDEX_UNAVAILABLE,
-    NEEDS_MANAGE_SERVER,
+    NO_PERMISSION,
     REBUILD_RUNNING,
     SERVER_ONLY,
     SOURCE_PROBLEM,
@@ -53,7 +53,7 @@ def user_message(interaction: discord.Interaction[Any], error: Exception) -> str
     if isinstance(original, Refusal):
         return str(original)
     if isinstance(original, app_commands.MissingPermissions):
-        return NEEDS_MANAGE_SERVER
+        return NO_PERMISSION
     if isinstance(original, app_commands.NoPrivateMessage):
         return SERVER_ONLY
     if isinstance(original, CitebotError):

@@ -10,7 +10,7 @@ import discord
 from discord import app_commands
 
 from bot.discord_render import render_build_report
-from bot.exts.checks import Refusal
+from bot.exts.checks import Refusal, owner_only
 from bot.exts.replies import NO_MENTIONS, REBUILD_RUNNING
 
 if TYPE_CHECKING:
@@ -19,9 +19,11 @@ if TYPE_CHECKING:
 log = logging.getLogger("citebot.discord")
 
 
-@app_commands.default_permissions(manage_guild=True)
+# Global commands cannot be hidden per user: Discord shows /reindex to server administrators
+# only (no permissions = administrators) and the owner check decides who may run it.
+@app_commands.default_permissions()
 @app_commands.guild_only()
-@app_commands.checks.has_permissions(manage_guild=True)
+@owner_only()
 async def reindex_command(interaction: discord.Interaction[CitebotBot]) -> None:
     """/reindex: rebuild the index from the sources, one rebuild at a time, then report."""
     bot = cast("CitebotBot", interaction.client)
@@ -32,7 +34,6 @@ async def reindex_command(interaction: discord.Interaction[CitebotBot]) -> None:
     async with bot.rebuild_lock:
         await interaction.response.defer(thinking=True, ephemeral=True)
         await bot.in_worker(bot.ensure_loaded)
-        log.info("index rebuild requested in guild %s", interaction.guild_id)
         # Its own thread: the search worker keeps answering from the old index meanwhile.
         report = await asyncio.to_thread(bot.engine.rebuild)
         log.info("index rebuilt: %s documents, %s chunks", report.documents, report.chunks)
@@ -46,7 +47,7 @@ def commands() -> list[app_commands.Command[Any, ..., Any]]:
     return [
         app_commands.Command(
             name="reindex",
-            description="Rebuild the index from the source documents (Manage Server)",
+            description="Rebuild the index from the source documents (bot owners only)",
             callback=reindex_command,
         )
     ]

@@ -12,7 +12,8 @@ MAX_K = 5
 
 GENERIC_ERROR = "Sorry, something went wrong on my side. Please try again in a moment."
 EXPIRED = "This answer is too old for that button; please ask the question again."
-NEEDS_MANAGE_SERVER = "Only members with the Manage Server permission can rebuild the index."
+OWNERS_ONLY = "Only the bot's owners can rebuild the index."
+NO_PERMISSION = "You don't have permission to use that command."
 SERVER_ONLY = "That command only works in a server."
 NOT_HERE = "I'm not enabled in this channel; please ask in one of the channels set up for me."
 NO_DMS = "I don't answer in direct messages; please ask in a server channel."

@@ -24,9 +24,12 @@ def test_every_key_is_in_the_example_file_and_nothing_else() -> None:
 
 
 def test_example_file_shows_the_real_defaults() -> None:
-    from_example = Settings(_env_file=None, **{  # type: ignore[call-arg]
-        key: value for key, value in example_values().items() if value != ""
-    })
+    from_example = Settings(
+        _env_file=None,
+        **{  # type: ignore[call-arg]
+            key: value for key, value in example_values().items() if value != ""
+        },
+    )
     assert from_example == Settings(_env_file=None)  # type: ignore[call-arg]
 
 
