@@ -475,6 +475,18 @@ async def test_reindex_rebuilds_while_questions_are_answered(
     assert "Not in the source" not in after.message["content"]
 
 
+async def test_reindex_with_a_skipped_file_reports_success(
+    tmp_path: Path, own_engine: Engine
+) -> None:
+    sources = Path(own_engine.settings.source_dir)
+    (sources / "empty_notes.md").write_text("", encoding="utf-8")
+    async with harness_for(make_settings(tmp_path), own_engine) as h:
+        calls = await h.finished(h.slash("reindex", who=OWNER), timeout=300)
+    content = followup_of(calls).message["content"]
+    assert content.startswith("Rebuilt the index: 1 document(s), ")
+    assert "Skipped 1 file(s):\n- empty\\_notes.md: empty\\_notes.md: has no text" in content
+
+
 async def test_reindex_failure_is_reported_to_the_admin(harness: Harness) -> None:
     def fail() -> None:
         raise SourceError("no .txt or .md files in source_docs: add some")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -21,6 +22,8 @@ from bot.discord_render import (
 )
 from bot.engine import SourceInfo
 from index.answer import Answer, Citation, Passage
+from index.builder import BuildReport
+from index.documents import SkippedFile
 
 HOSTILE = "@everyone @here <@123> <@!123456789012345678> <#42> **bold** `code` _it_ ~~s~~ ||x||"
 
@@ -150,11 +153,11 @@ def test_sources_and_build_report_fit() -> None:
     embed = render_sources(sources, None)
     assert limit_problems({"embeds": [embed.to_dict()]}) == []
     assert "doc\\_0.md" in embed.fields[0].name
-    report = type(
-        "R", (), {"documents": 2, "chunks": 30, "seconds": 1.25, "skipped": [("a_b.bin", "x")] * 12}
-    )()
+    skipped = tuple(SkippedFile(f"a_b{i}.md", "a_b.md: not valid UTF-8", "h") for i in range(12))
+    report = BuildReport(2, 30, 90, 30, 0, 1.25, 1000, skipped, Path("build"))
     text = render_build_report(report)
     assert text.startswith("Rebuilt the index: 2 document(s), 30 chunk(s) in 1.2 s.")
+    assert "\n- a\\_b0.md: a\\_b.md: not valid UTF-8" in text
     assert "and 2 more" in text
 
 
