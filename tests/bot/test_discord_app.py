@@ -13,7 +13,6 @@ import re
 import shutil
 import sqlite3
 import threading
-import time
 from contextlib import closing
 from pathlib import Path
 from typing import Any
@@ -373,7 +372,7 @@ async def test_sources_lists_documents(harness: Harness) -> None:
     assert "Index built <t:" in embed["description"]
     field = embed["fields"][0]
     assert field["name"] == "north-korea-allied-coordination.txt"
-    assert "17 chunk(s)" in field["value"] or "chunk(s)" in field["value"]
+    assert field["value"].startswith("17 chunk(s) · sections: ")
     assert "China and Russia are additional complications" in field["value"]
 
 
@@ -544,21 +543,32 @@ async def test_empty_mention_gets_help(harness: Harness) -> None:
 # ----- load ---------------------------------------------------------------------------------------
 
 
-async def test_fifty_concurrent_asks_are_all_deferred_within_3s_and_answered(
+async def test_fifty_concurrent_asks_are_each_deferred_before_their_search_starts(
     harness: Harness,
 ) -> None:
+    """Order, not time: each /ask is acknowledged before its search begins (latency figures
+    belong to benchmarks/latency.py)."""
+    engine = harness.bot.engine
+    calls_at_search_start: dict[str, int] = {}
+
+    def search(question: str, k: int | None = None, offset: int = 0) -> Answer:
+        calls_at_search_start[question] = len(harness.recorder.calls)
+        return engine.search(question, k=k, offset=offset)
+
+    harness.bot.engine = Wrapped(engine, search=search)
     questions = [FOUND, NOT_FOUND, "Who leads North Korea?", "sanctions relief"]
-    started = time.monotonic()
-    tokens = [
-        harness.slash("ask", question=questions[i % 4], who={"user_id": USER_ID + i})
+    asked = {
+        harness.slash("ask", question=f"{questions[i % 4]} ({i})", who={"user_id": USER_ID + i}): (
+            f"{questions[i % 4]} ({i})"
+        )
         for i in range(50)
-    ]
+    }
     await harness.recorder.wait_for(
-        lambda: all(len(harness.recorder.for_token(t)) >= 2 for t in tokens), timeout=120
+        lambda: all(len(harness.recorder.for_token(t)) >= 2 for t in asked), timeout=120
     )
-    for token in tokens:
+    for token, question in asked.items():
         calls = harness.recorder.for_token(token)
-        assert defer_of(calls).at - started < 3.0
+        assert len(calls) == 2
+        defer = harness.recorder.calls.index(defer_of(calls))
+        assert defer < calls_at_search_start[question], question
         assert_safe(followup_of(calls))
-    answered = max(harness.recorder.for_token(t)[1].at for t in tokens) - started
-    print(f"50 concurrent /ask: all deferred, all answered within {answered:.2f} s")
