@@ -29,8 +29,10 @@ from bot.exts.answers import AnswerCache, AnswerContext
 from bot.exts.checks import Refusal, application_owners, channel_allowed, check_place
 from bot.exts.errors import engine_error_message, report_error
 from bot.exts.limits import RateLimiter
+from bot.exts.load import LoadLimiter
 from bot.exts.replies import (
     BAD_QUESTION,
+    BUSY,
     EMPTY_QUESTION,
     EXPIRED,
     GENERIC_ERROR,
@@ -43,6 +45,7 @@ from bot.exts.replies import (
     NOT_HERE,
     OWNERS_ONLY,
     REBUILD_RUNNING,
+    RESTARTING,
     SERVER_ONLY,
     SOURCE_PROBLEM,
     TOO_LONG,
@@ -54,6 +57,7 @@ from index.errors import CitebotError
 
 __all__ = [
     "BAD_QUESTION",
+    "BUSY",
     "EMPTY_QUESTION",
     "EXPIRED",
     "GENERIC_ERROR",
@@ -66,6 +70,7 @@ __all__ = [
     "NO_PERMISSION",
     "OWNERS_ONLY",
     "REBUILD_RUNNING",
+    "RESTARTING",
     "SERVER_ONLY",
     "SOURCE_PROBLEM",
     "TOO_LONG",
@@ -123,6 +128,7 @@ class CitebotBot(discord.Client):
         )
         # Anything with put(context) -> key and get(key) -> context | None.
         self.answers: Any = AnswerCache()
+        self.load = LoadLimiter(settings.discord_max_queued, settings.discord_max_queued_per_server)
         self.default_k = max(1, min(settings.top_k, MAX_K))
         self.rebuild_lock = asyncio.Lock()
         self._application_owners: frozenset[int] | None = None

@@ -147,13 +147,14 @@ async def handle_more(bot: CitebotBot, interaction: discord.Interaction[Any], ke
     if context is None:
         await say(interaction, EXPIRED)
         return
-    bot.check_cooldown(interaction.user.id)
-    await interaction.response.defer(thinking=True, ephemeral=context.private)
-    offset = context.offset + context.k
-    answer = await bot.search(context.question, context.k, offset)
-    await send_answer(
-        bot, interaction, answer, context.question, context.k, offset, context.private
-    )
+    with bot.load.acquire(interaction.guild_id):
+        bot.check_cooldown(interaction.user.id)
+        await interaction.response.defer(thinking=True, ephemeral=context.private)
+        offset = context.offset + context.k
+        answer = await bot.search(context.question, context.k, offset)
+        await send_answer(
+            bot, interaction, answer, context.question, context.k, offset, context.private
+        )
 
 
 async def handle_vote(
@@ -191,11 +192,13 @@ async def ask_command(
     question = question.strip()
     if not question:
         raise Refusal("Please type a question.")
-    bot.check_cooldown(interaction.user.id)
-    await interaction.response.defer(thinking=True, ephemeral=private)
-    size = k or bot.default_k
-    answer = await bot.search(question, size, 0)
-    await send_answer(bot, interaction, answer, question, size, 0, private)
+    # The slot is taken before deferring, so "busy" is the interaction's response.
+    with bot.load.acquire(interaction.guild_id):
+        bot.check_cooldown(interaction.user.id)
+        await interaction.response.defer(thinking=True, ephemeral=private)
+        size = k or bot.default_k
+        answer = await bot.search(question, size, 0)
+        await send_answer(bot, interaction, answer, question, size, 0, private)
 
 
 async def answer_mention(bot: CitebotBot, message: discord.Message) -> None:
@@ -220,6 +223,16 @@ async def answer_mention(bot: CitebotBot, message: discord.Message) -> None:
     if len(question) > MAX_QUESTION_CHARS:
         await reply(message, TOO_LONG)
         return
+    try:
+        slot = bot.load.acquire(message.guild.id if message.guild else None)
+    except Refusal as refusal:
+        await reply(message, str(refusal))
+        return
+    with slot:
+        await _answer_mention(bot, message, question)
+
+
+async def _answer_mention(bot: CitebotBot, message: discord.Message, question: str) -> None:
     try:
         bot.check_cooldown(message.author.id)
         answer = await bot.search(question, bot.default_k)

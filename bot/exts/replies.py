@@ -28,6 +28,8 @@ INDEX_UNAVAILABLE = (
     "The index is unavailable (missing, damaged, or built with another model). An administrator "
     "can rebuild it with /reindex or `citebot build`; details are in the bot's log."
 )
+BUSY = "I'm busy with other questions right now; please try again in a few seconds."
+RESTARTING = "I'm restarting; please ask again in a moment."
 TOO_LONG = f"Questions can be at most {MAX_QUESTION_CHARS} characters."
 
 
