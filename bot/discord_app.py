@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import signal
 import sys
 import time
 from collections.abc import Callable
@@ -132,6 +133,8 @@ class CitebotBot(discord.Client):
         self.default_k = max(1, min(settings.top_k, MAX_K))
         self.rebuild_lock = asyncio.Lock()
         self._application_owners: frozenset[int] | None = None
+        self._shutdown: asyncio.Task[None] | None = None
+        self._stores_closed = False
         self.load_on_setup = True
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="citebot-search")
         self.tree = CitebotTree(self)
@@ -170,8 +173,42 @@ class CitebotBot(discord.Client):
         )
 
     async def close(self) -> None:
+        """Disconnect, stop the search worker, then close the stores (once)."""
         await super().close()
         self._worker.shutdown(wait=False, cancel_futures=True)
+        if not self._stores_closed:
+            self._stores_closed = True
+            for store in (self.answers, self.feedback):
+                close = getattr(store, "close", None)
+                if callable(close):
+                    try:
+                        await asyncio.to_thread(close)
+                    except Exception:
+                        log.exception("could not close %s", type(store).__name__)
+
+    def install_signal_handlers(self) -> None:
+        """On SIGTERM (systemd, containers) shut down gracefully; call on the running loop."""
+        loop = asyncio.get_running_loop()
+        try:
+            loop.add_signal_handler(signal.SIGTERM, self._on_sigterm)
+        except (NotImplementedError, RuntimeError):  # Windows, or not the main thread
+            log.warning("cannot handle SIGTERM here; it will stop the bot abruptly")
+
+    def _on_sigterm(self) -> None:
+        if self._shutdown is None:
+            self._shutdown = asyncio.get_running_loop().create_task(self.shut_down())
+
+    async def shut_down(self) -> None:
+        """Stop taking questions (new ones are told to ask again shortly), let the ones in flight
+        finish for up to CITEBOT_SHUTDOWN_GRACE_SECONDS, then close the client and the stores."""
+        log.warning("SIGTERM: finishing %d question(s) in flight, then stopping", self.load.active)
+        self.load.close()
+        grace = self.settings.shutdown_grace_seconds
+        if not await self.load.drained(grace):
+            log.warning(
+                "stopping with %d question(s) unanswered after %g s", self.load.active, grace
+            )
+        await self.close()
 
     # ----- the engine, off the event loop ------------------------------------------------------
 
@@ -311,7 +348,8 @@ async def _connected(settings: Settings, token: str, action: str, engine: Any) -
     try:
         async with bot:
             if action == "run":
-                await bot.start(token)
+                bot.install_signal_handlers()
+                await bot.start(token)  # returns once closed, e.g. after SIGTERM
                 return 0
             await bot.login(token)
             synced = await bot.tree.sync()
