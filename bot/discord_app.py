@@ -123,6 +123,7 @@ class CitebotBot(discord.Client):
         super().__init__(intents=discord.Intents.default(), allowed_mentions=NO_MENTIONS)
         self.settings = settings
         self.engine = engine
+        self.clock = clock  # monotonic seconds (replaceable in tests)
         self.feedback = feedback or FeedbackStore(settings.feedback_db)
         self.limiter = RateLimiter(
             settings.discord_cooldown_questions, settings.discord_cooldown_seconds, clock

@@ -167,7 +167,12 @@ class RecordingAdapter(AsyncWebhookAdapter):
             at=time.monotonic(),
             token=route.webhook_token,
         )
-        return self.sink.add(call)
+        result = self.sink.add(call)
+        if self.sink.fail_next is not None:
+            error = self.sink.fail_next(call)
+            if error is not None:
+                raise error
+        return result
 
 
 class Recorder:
