@@ -140,7 +140,7 @@ class CitebotBot(discord.Client):
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="citebot-search")
         self.tree = CitebotTree(self)
         _add_commands(self.tree, settings)
-        self.add_dynamic_items(*ask.DYNAMIC_ITEMS)
+        self.add_dynamic_items(*ask.DYNAMIC_ITEMS, *sources.DYNAMIC_ITEMS)
 
     # ----- lifecycle -----------------------------------------------------------------------
 
