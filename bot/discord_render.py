@@ -29,6 +29,10 @@ FIELD_NAME_LIMIT = 256
 FIELD_VALUE_LIMIT = 1024
 FOOTER_LIMIT = 2048
 AUTHOR_LIMIT = 256
+ACTION_ROWS_PER_MESSAGE = 5
+COMPONENTS_PER_ROW = 5
+CUSTOM_ID_LIMIT = 100
+LABEL_LIMIT = 80
 
 # Our own margins: stay a little under the totals so rounding never matters.
 TOTAL_BUDGET = EMBED_TOTAL_LIMIT - 100
@@ -232,8 +236,54 @@ def render_answer(answer: Answer, *, offset: int = 0, echo_question: bool = True
     )
 
 
-def render_sources(sources: Sequence[Any], built_at: datetime | None) -> discord.Embed:
-    """The indexed documents: one field per document (name, chunks, sections)."""
+SOURCE_NAME_CHARS = FIELD_NAME_LIMIT // 2
+SOURCE_VALUE_CHARS = 300
+# Room left on a /sources page for the title, description and footer (at most ~250 characters).
+SOURCES_FIELD_BUDGET = TOTAL_BUDGET - 400
+SOURCES_FIELDS_PER_PAGE = FIELDS_PER_EMBED - 1
+
+
+@dataclass(frozen=True)
+class SourcesPage:
+    """One page of ``/sources``: its embed, its number (from 0) and how many pages there are."""
+
+    embed: discord.Embed
+    page: int
+    pages: int
+
+
+def source_field(source: Any) -> tuple[str, str]:
+    """One document as an embed field: its name, then its chunks and sections."""
+    sections = [escape(s) for s in source.sections if s]
+    value = f"{source.chunks} chunk(s)"
+    if sections:
+        value += " · sections: " + ", ".join(sections)
+    return escape_clipped(source.document, SOURCE_NAME_CHARS), clip(value, SOURCE_VALUE_CHARS)
+
+
+def paginate_sources(sources: Sequence[Any]) -> list[list[tuple[str, str]]]:
+    """The documents' fields split into pages that each fit one embed (always one page at least).
+
+    Deterministic: the same sources give the same pages, so a page number is enough to find a
+    page again (the buttons carry only that)."""
+    pages: list[list[tuple[str, str]]] = [[]]
+    used = 0
+    for name, value in map(source_field, sources):
+        size = len(name) + len(value)
+        page = pages[-1]
+        if page and (used + size > SOURCES_FIELD_BUDGET or len(page) >= SOURCES_FIELDS_PER_PAGE):
+            pages.append([])
+            used = 0
+        pages[-1].append((name, value))
+        used += size
+    return pages
+
+
+def render_sources(sources: Sequence[Any], built_at: datetime | None, page: int = 0) -> SourcesPage:
+    """Page ``page`` (clamped to the pages there are) of the indexed documents: one field per
+    document (name, chunks, sections), within every embed limit."""
+    pages = paginate_sources(sources)
+    page = min(max(page, 0), len(pages) - 1)
     if built_at is not None:
         stamp = int(built_at.timestamp())
         description = f"Index built <t:{stamp}:f> (<t:{stamp}:R>)."
@@ -241,22 +291,13 @@ def render_sources(sources: Sequence[Any], built_at: datetime | None) -> discord
         description = "The index has not been built yet."
     total_chunks = sum(int(source.chunks) for source in sources)
     description += f"\n{len(sources)} document(s), {total_chunks} chunk(s)."
+    if len(pages) > 1:
+        description += f"\nPage {page + 1} of {len(pages)}."
     embed = discord.Embed(title="Indexed sources", description=description, colour=COLOUR_FOUND)
-    shown = list(sources)[: FIELDS_PER_EMBED - 1]
-    for source in shown:
-        sections = [escape(s) for s in source.sections if s]
-        value = f"{source.chunks} chunk(s)"
-        if sections:
-            value += " · sections: " + ", ".join(sections)
-        embed.add_field(
-            name=escape_clipped(source.document, FIELD_NAME_LIMIT // 2),
-            value=clip(value, 300),
-            inline=False,
-        )
-    if len(sources) > len(shown):
-        embed.add_field(name="…", value=f"and {len(sources) - len(shown)} more", inline=False)
+    for name, value in pages[page]:
+        embed.add_field(name=name, value=value, inline=False)
     embed.set_footer(text=FOOTER)
-    return embed
+    return SourcesPage(embed, page, len(pages))
 
 
 def render_build_report(report: Any) -> str:
@@ -268,8 +309,8 @@ def render_build_report(report: Any) -> str:
     skipped = list(getattr(report, "skipped", []) or [])
     if skipped:
         text += f"\nSkipped {len(skipped)} file(s):"
-        for path, reason in skipped[:10]:
-            text += f"\n- {escape_clipped(str(path), 150)}: {escape_clipped(str(reason), 200)}"
+        for item in skipped[:10]:  # SkippedFile(path, reason, content_hash)
+            text += f"\n- {escape_clipped(item.path, 150)}: {escape_clipped(item.reason, 200)}"
         if len(skipped) > 10:
             text += f"\n- and {len(skipped) - 10} more"
     return clip(text, CONTENT_LIMIT)
@@ -312,4 +353,17 @@ def limit_problems(payload: dict[str, Any]) -> list[str]:
         total += embed_length(embed)
     if total > EMBED_TOTAL_LIMIT:
         problems.append(f"embeds total {total} > {EMBED_TOTAL_LIMIT}")
+    rows = payload.get("components") or []
+    if len(rows) > ACTION_ROWS_PER_MESSAGE:
+        problems.append(f"{len(rows)} action rows > {ACTION_ROWS_PER_MESSAGE}")
+    for row in rows:
+        items = row.get("components") or []
+        if len(items) > COMPONENTS_PER_ROW:
+            problems.append(f"{len(items)} components in a row > {COMPONENTS_PER_ROW}")
+        for item in items:
+            custom_id = item.get("custom_id") or ""
+            if len(custom_id) > CUSTOM_ID_LIMIT:
+                problems.append(f"custom_id {custom_id[:20]!r}… is {len(custom_id)} > 100")
+            if len(item.get("label") or "") > LABEL_LIMIT:
+                problems.append(f"button label is {len(item['label'])} > {LABEL_LIMIT}")
     return problems

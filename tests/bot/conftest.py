@@ -31,6 +31,7 @@ CHANNEL_ID = 900000000000000003
 OTHER_CHANNEL_ID = 900000000000000004
 DM_CHANNEL_ID = 900000000000000005
 USER_ID = 900000000000000010
+OWNER_ID = 900000000000000020  # the application's owner, as Discord reports it
 MANAGE_GUILD = 1 << 5
 MEMBER_PERMISSIONS = (1 << 10) | (1 << 11) | (1 << 31)  # view, send, use app commands
 
@@ -88,6 +89,42 @@ class Call:
         return bool(self.message.get("flags", 0) & 64)
 
 
+def application_payload(owner_id: int = OWNER_ID, team: dict[str, Any] | None = None) -> dict:
+    """What ``GET /oauth2/applications/@me`` returns for the bot's application."""
+    return {
+        "id": str(APP_ID),
+        "name": "citebot",
+        "description": "",
+        "icon": None,
+        "bot_public": True,
+        "bot_require_code_grant": False,
+        "owner": user_payload(owner_id, "owner"),
+        "team": team,
+        "verify_key": "0" * 64,
+        "flags": 0,
+    }
+
+
+def team_payload(owner_id: int, members: dict[int, str]) -> dict[str, Any]:
+    """A team owning the application: ``members`` maps user id to role (admin, developer...)."""
+    return {
+        "id": str(snowflake()),
+        "name": "team",
+        "icon": None,
+        "owner_user_id": str(owner_id),
+        "members": [
+            {
+                "membership_state": 2,
+                "team_id": "1",
+                "user": user_payload(user_id, f"member{user_id}"),
+                "permissions": ["*"],
+                "role": role,
+            }
+            for user_id, role in members.items()
+        ],
+    }
+
+
 def message_data(payload: dict[str, Any], channel_id: int = CHANNEL_ID) -> dict[str, Any]:
     """What Discord would send back for a message created from ``payload``."""
     return {
@@ -130,7 +167,12 @@ class RecordingAdapter(AsyncWebhookAdapter):
             at=time.monotonic(),
             token=route.webhook_token,
         )
-        return self.sink.add(call)
+        result = self.sink.add(call)
+        if self.sink.fail_next is not None:
+            error = self.sink.fail_next(call)
+            if error is not None:
+                raise error
+        return result
 
 
 class Recorder:
@@ -182,6 +224,9 @@ class Harness:
     bot: CitebotBot
     recorder: Recorder
     channel_calls: list[dict[str, Any]] = field(default_factory=list)
+    application: dict[str, Any] = field(default_factory=application_payload)
+    # When set, channel messages fail with what this returns (an exception to raise).
+    fail_channel_send: Callable[[], Exception] | None = None
 
     # ----- payloads ----------------------------------------------------------------------------
 
@@ -353,10 +398,14 @@ async def harness_for(settings: Settings, engine: Any) -> AsyncIterator[Harness]
     async def http_request(route: Any, **kwargs: Any) -> Any:
         payload = kwargs.get("json")
         call = Call(route.method, route.path, route.url, payload, None, time.monotonic())
-        harness.channel_calls.append({"route": f"{route.method} {route.path}", "json": payload})
         recorder.calls.append(call)
         recorder.changed.set()
+        if route.path == "/oauth2/applications/@me":
+            return harness.application
+        harness.channel_calls.append({"route": f"{route.method} {route.path}", "json": payload})
         if route.method == "POST" and route.path.endswith("/messages"):
+            if harness.fail_channel_send is not None:
+                raise harness.fail_channel_send()
             return message_data(payload or {}, channel_id=int(route.channel_id))
         return {}
 

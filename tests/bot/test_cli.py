@@ -186,7 +186,8 @@ def test_ask_with_built_index_does_not_import_torch(built_index_dir):
         "assert 'torch' not in sys.modules, 'torch imported'\n"
         "assert 'sentence_transformers' not in sys.modules\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
-                            text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 0, result.stderr
     assert "Sergei Lavrov" in result.stdout

@@ -13,7 +13,6 @@ import re
 import shutil
 import sqlite3
 import threading
-import time
 from contextlib import closing
 from pathlib import Path
 from typing import Any
@@ -25,11 +24,12 @@ from bot.discord_app import (
     EXPIRED,
     GENERIC_ERROR,
     INDEX_UNAVAILABLE,
-    NEEDS_MANAGE_SERVER,
     NO_DMS,
     NOT_HERE,
+    OWNERS_ONLY,
     REBUILD_RUNNING,
     SOURCE_PROBLEM,
+    AnswerCache,
 )
 from bot.discord_render import FOOTER, limit_problems
 from bot.engine import Engine
@@ -42,12 +42,15 @@ from tests.bot.conftest import (
     MANAGE_GUILD,
     MEMBER_PERMISSIONS,
     OTHER_CHANNEL_ID,
+    OWNER_ID,
     REPO,
     USER_ID,
     Call,
     Harness,
+    application_payload,
     harness_for,
     make_settings,
+    team_payload,
 )
 
 FOUND = "What did Kim Jong Un and Xi Jinping exchange?"
@@ -186,7 +189,7 @@ async def test_command_definitions(harness: Harness) -> None:
     assert (options["k"]["min_value"], options["k"]["max_value"]) == (1, 5)
     assert options["private"]["type"] == 5
     reindex = tree.get_command("reindex").to_dict(tree)  # type: ignore[union-attr]
-    assert reindex["default_member_permissions"] == MANAGE_GUILD
+    assert reindex["default_member_permissions"] == 0  # shown to server administrators only
     assert reindex["contexts"] == [0]  # servers only
     assert {c.name for c in tree.get_commands()} == {"ask", "sources", "reindex"}
 
@@ -254,7 +257,7 @@ def _vote_id(message: dict[str, Any], which: str) -> str:
 
 async def test_buttons_of_a_forgotten_answer_say_so(harness: Harness) -> None:
     first = followup_of(await harness.finished(harness.slash("ask", question=FOUND)))
-    harness.bot.answers._items.clear()  # as after a restart
+    harness.bot.answers = AnswerCache()  # as after a restart that lost the answers
     token = harness.click(sent_message(first), _vote_id(first.message, "up"))
     calls = await harness.finished(token, 1)
     assert calls[0].message["content"] == EXPIRED and calls[0].ephemeral
@@ -369,17 +372,60 @@ async def test_sources_lists_documents(harness: Harness) -> None:
     assert "Index built <t:" in embed["description"]
     field = embed["fields"][0]
     assert field["name"] == "north-korea-allied-coordination.txt"
-    assert "17 chunk(s)" in field["value"] or "chunk(s)" in field["value"]
+    assert field["value"].startswith("17 chunk(s) · sections: ")
     assert "China and Russia are additional complications" in field["value"]
 
 
-async def test_reindex_needs_manage_server(harness: Harness) -> None:
-    rebuilt = []
-    harness.bot.engine = Wrapped(harness.bot.engine, rebuild=lambda: rebuilt.append(1))
-    calls = await harness.finished(harness.slash("reindex"), 1)
-    assert calls[0].response_type == 4 and calls[0].ephemeral
-    assert calls[0].message["content"] == NEEDS_MANAGE_SERVER
-    assert rebuilt == []
+OWNER = {"user_id": OWNER_ID}
+ADMINISTRATOR = 1 << 3
+
+
+def _rebuild_attempts(harness: Harness) -> list[int]:
+    """Make the engine's rebuild record each attempt (and fail as a source problem would)."""
+    attempts: list[int] = []
+
+    def rebuild() -> None:
+        attempts.append(1)
+        raise SourceError("no .txt or .md files in source_docs: add some")
+
+    harness.bot.engine = Wrapped(harness.bot.engine, rebuild=rebuild)
+    return attempts
+
+
+async def test_reindex_is_refused_to_server_admins_who_are_not_owners(
+    harness: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="citebot.discord")
+    attempts = _rebuild_attempts(harness)
+    admin = {"permissions": MEMBER_PERMISSIONS | MANAGE_GUILD | ADMINISTRATOR}
+    calls = await harness.finished(harness.slash("reindex", who=admin), 1)
+    assert len(calls) == 1 and calls[0].response_type == 4 and calls[0].ephemeral
+    assert calls[0].message["content"] == OWNERS_ONLY
+    assert attempts == []
+    assert f"user {USER_ID} in server {GUILD_ID} is not an owner" in caplog.text
+    calls = await harness.finished(harness.slash("reindex", who=OWNER))
+    assert followup_of(calls).message["content"] == SOURCE_PROBLEM
+    assert attempts == [1]
+    assert f"/reindex run by owner {OWNER_ID} in server {GUILD_ID}" in caplog.text
+
+
+async def test_reindex_owners_are_the_team_and_the_setting_asked_once(
+    tmp_path: Path, engine: Engine
+) -> None:
+    extra = USER_ID + 50
+    admin, developer, read_only, team_owner = (USER_ID + n for n in (1, 2, 3, 4))
+    roles = {admin: "admin", developer: "developer", read_only: "read_only"}
+    async with harness_for(make_settings(tmp_path, owner_ids=[extra]), engine) as h:
+        h.application = application_payload(team=team_payload(team_owner, roles))
+        attempts = _rebuild_attempts(h)
+        for user in (admin, developer, team_owner, extra, read_only, OWNER_ID):
+            await h.finished(h.slash("reindex", who={"user_id": user}), 1)
+            await h.recorder.wait_for(lambda: not h.bot.rebuild_lock.locked())
+        asked = [c for c in h.recorder.calls if c.path == "/oauth2/applications/@me"]
+    # The application's owner field is ignored when a team owns it; read-only members are not
+    # owners; Discord is asked once.
+    assert len(attempts) == 4
+    assert len(asked) == 1
 
 
 @pytest.fixture
@@ -404,7 +450,7 @@ async def test_reindex_rebuilds_while_questions_are_answered(
     tea = "How are green tea leaves processed after picking?"
     gate = threading.Event()
     own_engine.on_build_start = lambda: gate.wait(120)  # hold the rebuild mid-way
-    admin = {"permissions": MEMBER_PERMISSIONS | MANAGE_GUILD}
+    admin = OWNER
     async with harness_for(make_settings(tmp_path), own_engine) as h:
         token = h.slash("reindex", who=admin)
         await h.recorder.wait_for(lambda: len(h.recorder.for_token(token)) >= 1)
@@ -428,13 +474,24 @@ async def test_reindex_rebuilds_while_questions_are_answered(
     assert "Not in the source" not in after.message["content"]
 
 
+async def test_reindex_with_a_skipped_file_reports_success(
+    tmp_path: Path, own_engine: Engine
+) -> None:
+    sources = Path(own_engine.settings.source_dir)
+    (sources / "empty_notes.md").write_text("", encoding="utf-8")
+    async with harness_for(make_settings(tmp_path), own_engine) as h:
+        calls = await h.finished(h.slash("reindex", who=OWNER), timeout=300)
+    content = followup_of(calls).message["content"]
+    assert content.startswith("Rebuilt the index: 1 document(s), ")
+    assert "Skipped 1 file(s):\n- empty\\_notes.md: empty\\_notes.md: has no text" in content
+
+
 async def test_reindex_failure_is_reported_to_the_admin(harness: Harness) -> None:
     def fail() -> None:
         raise SourceError("no .txt or .md files in source_docs: add some")
 
     harness.bot.engine = Wrapped(harness.bot.engine, rebuild=fail)
-    admin = {"permissions": MEMBER_PERMISSIONS | MANAGE_GUILD}
-    calls = await harness.finished(harness.slash("reindex", who=admin))
+    calls = await harness.finished(harness.slash("reindex", who=OWNER))
     reply = followup_of(calls)
     assert reply.message["content"] == SOURCE_PROBLEM
     assert "source_docs" not in str(calls) and "source\\_docs" not in str(calls)
@@ -486,21 +543,38 @@ async def test_empty_mention_gets_help(harness: Harness) -> None:
 # ----- load ---------------------------------------------------------------------------------------
 
 
-async def test_fifty_concurrent_asks_are_all_deferred_within_3s_and_answered(
-    harness: Harness,
+async def test_fifty_concurrent_asks_are_each_deferred_before_their_search_starts(
+    tmp_path: Path, engine: Engine
 ) -> None:
+    """Order, not time: each /ask is acknowledged before its search begins (latency figures
+    belong to benchmarks/latency.py). The load caps are raised so all 50 are taken."""
+    settings = make_settings(tmp_path, discord_max_queued_per_server=50)
+    async with harness_for(settings, engine) as harness:
+        await _fifty_concurrent_asks(harness)
+
+
+async def _fifty_concurrent_asks(harness: Harness) -> None:
+    engine = harness.bot.engine
+    calls_at_search_start: dict[str, int] = {}
+
+    def search(question: str, k: int | None = None, offset: int = 0) -> Answer:
+        calls_at_search_start[question] = len(harness.recorder.calls)
+        return engine.search(question, k=k, offset=offset)
+
+    harness.bot.engine = Wrapped(engine, search=search)
     questions = [FOUND, NOT_FOUND, "Who leads North Korea?", "sanctions relief"]
-    started = time.monotonic()
-    tokens = [
-        harness.slash("ask", question=questions[i % 4], who={"user_id": USER_ID + i})
+    asked = {
+        harness.slash("ask", question=f"{questions[i % 4]} ({i})", who={"user_id": USER_ID + i}): (
+            f"{questions[i % 4]} ({i})"
+        )
         for i in range(50)
-    ]
+    }
     await harness.recorder.wait_for(
-        lambda: all(len(harness.recorder.for_token(t)) >= 2 for t in tokens), timeout=120
+        lambda: all(len(harness.recorder.for_token(t)) >= 2 for t in asked), timeout=120
     )
-    for token in tokens:
+    for token, question in asked.items():
         calls = harness.recorder.for_token(token)
-        assert defer_of(calls).at - started < 3.0
+        assert len(calls) == 2
+        defer = harness.recorder.calls.index(defer_of(calls))
+        assert defer < calls_at_search_start[question], question
         assert_safe(followup_of(calls))
-    answered = max(harness.recorder.for_token(t)[1].at for t in tokens) - started
-    print(f"50 concurrent /ask: all deferred, all answered within {answered:.2f} s")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -21,6 +22,8 @@ from bot.discord_render import (
 )
 from bot.engine import SourceInfo
 from index.answer import Answer, Citation, Passage
+from index.builder import BuildReport
+from index.documents import SkippedFile
 
 HOSTILE = "@everyone @here <@123> <@!123456789012345678> <#42> **bold** `code` _it_ ~~s~~ ||x||"
 
@@ -147,14 +150,14 @@ def test_citation_and_rank_in_title_and_score_in_footer() -> None:
 
 def test_sources_and_build_report_fit() -> None:
     sources = [SourceInfo(f"doc_{i}.md", ("A", "B **c**"), i) for i in range(40)]
-    embed = render_sources(sources, None)
+    embed = render_sources(sources, None).embed
     assert limit_problems({"embeds": [embed.to_dict()]}) == []
     assert "doc\\_0.md" in embed.fields[0].name
-    report = type(
-        "R", (), {"documents": 2, "chunks": 30, "seconds": 1.25, "skipped": [("a_b.bin", "x")] * 12}
-    )()
+    skipped = tuple(SkippedFile(f"a_b{i}.md", "a_b.md: not valid UTF-8", "h") for i in range(12))
+    report = BuildReport(2, 30, 90, 30, 0, 1.25, 1000, skipped, Path("build"))
     text = render_build_report(report)
     assert text.startswith("Rebuilt the index: 2 document(s), 30 chunk(s) in 1.2 s.")
+    assert "\n- a\\_b0.md: a\\_b.md: not valid UTF-8" in text
     assert "and 2 more" in text
 
 
@@ -184,3 +187,31 @@ def test_any_answer_fits_discords_limits(items, question, found) -> None:
     data = payload(rendered)
     assert limit_problems(data) == []
     assert sum(len(e.get("description", "")) for e in data["embeds"]) <= EMBED_TOTAL_LIMIT
+
+
+async def test_sources_of_200_documents_with_30_sections_page_within_every_limit() -> None:
+    from bot.exts.sources import page_view
+
+    sources = [
+        SourceInfo(
+            f"doc-{n:03d}-" + "long_name " * 30,
+            tuple(f"Section {j} about **things** @everyone <@1>" for j in range(30)),
+            30,
+        )
+        for n in range(200)
+    ]
+    first = render_sources(sources, None)
+    assert first.pages > 1
+    names: list[str] = []
+    for page in range(first.pages):
+        shown = render_sources(sources, None, page)
+        data = {"embeds": [shown.embed.to_dict()], "components": page_view(shown).to_components()}
+        assert limit_problems(data) == [], page
+        assert f"Page {page + 1} of {first.pages}." in shown.embed.description
+        names += [field.name for field in shown.embed.fields]
+        buttons = data["components"][0]["components"]
+        assert [b["disabled"] for b in buttons] == [page == 0, page == first.pages - 1]
+    assert [name[:7] for name in names] == [f"doc-{n:03d}" for n in range(200)]  # each once
+    assert render_sources(sources, None, 10_000).page == first.pages - 1  # clamped
+    single = render_sources(sources[:2], None)
+    assert single.pages == 1 and "Page" not in (single.embed.description or "")

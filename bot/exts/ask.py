@@ -1,0 +1,266 @@
+"""Questions: ``/ask``, a mention of the bot, and the More / 👍 / 👎 buttons under an answer."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from typing import TYPE_CHECKING, Any, cast
+
+import discord
+from discord import app_commands
+
+from bot.discord_render import render_answer
+from bot.exts.answers import AnswerContext
+from bot.exts.checks import Refusal, channel_allowed
+from bot.exts.errors import engine_error_message, report_error
+from bot.exts.replies import (
+    EMPTY_QUESTION,
+    EXPIRED,
+    GENERIC_ERROR,
+    MAX_K,
+    MAX_QUESTION_CHARS,
+    NO_MENTIONS,
+    TOO_LONG,
+    reply,
+    say,
+)
+from bot.feedback import DOWN, UP
+from index.answer import Answer
+from index.errors import CitebotError
+
+if TYPE_CHECKING:
+    from bot.discord_app import CitebotBot
+
+log = logging.getLogger("citebot.discord")
+
+MAX_DEPTH = 25  # "More" stops offering passages beyond this rank
+
+
+def _bot(interaction: discord.Interaction[Any]) -> CitebotBot:
+    return cast("CitebotBot", interaction.client)
+
+
+class MoreButton(
+    discord.ui.DynamicItem[discord.ui.Button[Any]],
+    template=r"citebot:more:(?P<key>[A-Za-z0-9_-]{1,40})",
+):
+    """**More**: the next k passages for the same question, as a follow-up."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label="More", style=discord.ButtonStyle.secondary, custom_id=f"citebot:more:{key}"
+            )
+        )
+        self.key = key
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction[Any], item: discord.ui.Item[Any], match: re.Match[str]
+    ) -> MoreButton:
+        return cls(match["key"])
+
+    async def callback(self, interaction: discord.Interaction[Any]) -> None:
+        try:
+            await handle_more(_bot(interaction), interaction, self.key)
+        except Exception as error:
+            await report_error(interaction, error)
+
+
+class VoteButton(
+    discord.ui.DynamicItem[discord.ui.Button[Any]],
+    template=r"citebot:vote:(?P<key>[A-Za-z0-9_-]{1,40}):(?P<vote>up|down)",
+):
+    """👍 / 👎 on an answer, stored in the feedback database."""
+
+    def __init__(self, key: str, vote: str) -> None:
+        super().__init__(
+            discord.ui.Button(
+                emoji="👍" if vote == "up" else "👎",
+                style=discord.ButtonStyle.secondary,
+                custom_id=f"citebot:vote:{key}:{vote}",
+            )
+        )
+        self.key = key
+        self.vote = vote
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction[Any], item: discord.ui.Item[Any], match: re.Match[str]
+    ) -> VoteButton:
+        return cls(match["key"], match["vote"])
+
+    async def callback(self, interaction: discord.Interaction[Any]) -> None:
+        try:
+            vote = UP if self.vote == "up" else DOWN
+            await handle_vote(_bot(interaction), interaction, self.key, vote)
+        except Exception as error:
+            await report_error(interaction, error)
+
+
+def answer_view(
+    bot: CitebotBot,
+    answer: Answer,
+    shown: tuple[str, ...],
+    question: str,
+    k: int,
+    offset: int,
+    private: bool,
+) -> discord.ui.View | None:
+    """More / 👍 / 👎 under an answer that showed the passages ``shown`` (None if none)."""
+    if not shown:
+        return None
+    key = bot.answers.put(AnswerContext(question, k, offset, shown, private))
+    view = discord.ui.View(timeout=None)
+    if answer.found and len(shown) >= k and offset + k < MAX_DEPTH:
+        view.add_item(MoreButton(key))
+    view.add_item(VoteButton(key, "up"))
+    view.add_item(VoteButton(key, "down"))
+    return view
+
+
+async def send_answer(
+    bot: CitebotBot,
+    interaction: discord.Interaction[Any],
+    answer: Answer,
+    question: str,
+    k: int,
+    offset: int,
+    private: bool,
+) -> None:
+    """Send an answer as the follow-up of a deferred interaction."""
+    rendered = render_answer(answer, offset=offset)
+    view = answer_view(bot, answer, rendered.passage_ids, question, k, offset, private)
+    await interaction.followup.send(
+        content=rendered.content,
+        embeds=rendered.embeds,
+        view=view if view is not None else discord.utils.MISSING,
+        ephemeral=private,
+        allowed_mentions=NO_MENTIONS,
+    )
+
+
+async def handle_more(bot: CitebotBot, interaction: discord.Interaction[Any], key: str) -> None:
+    """The More button: the next k passages for the same question."""
+    context = bot.answers.get(key)
+    if context is None:
+        await say(interaction, EXPIRED)
+        return
+    with bot.load.acquire(interaction.guild_id):
+        bot.check_cooldown(interaction.user.id)
+        await interaction.response.defer(thinking=True, ephemeral=context.private)
+        offset = context.offset + context.k
+        answer = await bot.search(context.question, context.k, offset)
+        await send_answer(
+            bot, interaction, answer, context.question, context.k, offset, context.private
+        )
+
+
+async def handle_vote(
+    bot: CitebotBot, interaction: discord.Interaction[Any], key: str, vote: int
+) -> None:
+    """👍 / 👎: store the vote (salted user hash, never the id) and thank the voter."""
+    context = bot.answers.get(key)
+    if context is None:
+        await say(interaction, EXPIRED)
+        return
+    await asyncio.to_thread(
+        bot.feedback.record,
+        answer_key=key,
+        question=context.question,
+        passage_ids=context.passage_ids,
+        vote=vote,
+        user_id=interaction.user.id,
+    )
+    await say(interaction, f"Thanks, your {'👍' if vote == UP else '👎'} was recorded.")
+
+
+@app_commands.describe(
+    question="What do you want to know? (1–500 characters)",
+    k=f"How many passages to show (1–{MAX_K})",
+    private="Only you can see the answer",
+)
+async def ask_command(
+    interaction: discord.Interaction[CitebotBot],
+    question: app_commands.Range[str, 1, MAX_QUESTION_CHARS],
+    k: app_commands.Range[int, 1, MAX_K] | None = None,
+    private: bool = False,
+) -> None:
+    """/ask: defer at once, search on the worker thread, answer with quoted, cited passages."""
+    bot = _bot(interaction)
+    question = question.strip()
+    if not question:
+        raise Refusal("Please type a question.")
+    # The slot is taken before deferring, so "busy" is the interaction's response.
+    with bot.load.acquire(interaction.guild_id):
+        bot.check_cooldown(interaction.user.id)
+        await interaction.response.defer(thinking=True, ephemeral=private)
+        size = k or bot.default_k
+        answer = await bot.search(question, size, 0)
+        await send_answer(bot, interaction, answer, question, size, 0, private)
+
+
+async def answer_mention(bot: CitebotBot, message: discord.Message) -> None:
+    """Answer a message that mentions the bot (or any DM, when DMs are on), as a reply."""
+    me = bot.user
+    if me is None or message.author.bot or message.author.id == me.id:
+        return
+    in_dm = message.guild is None
+    if in_dm:
+        if not bot.settings.discord_allow_dms:
+            return
+    else:
+        if not any(user.id == me.id for user in message.mentions):
+            return
+        parent_id = getattr(message.channel, "parent_id", None)
+        if not channel_allowed(bot.settings, message.channel.id, parent_id):
+            return
+    question = re.sub(rf"<@!?{me.id}>", " ", message.content).strip()
+    if not question:
+        await reply(message, EMPTY_QUESTION)
+        return
+    if len(question) > MAX_QUESTION_CHARS:
+        await reply(message, TOO_LONG)
+        return
+    try:
+        slot = bot.load.acquire(message.guild.id if message.guild else None)
+    except Refusal as refusal:
+        await reply(message, str(refusal))
+        return
+    with slot:
+        await _answer_mention(bot, message, question)
+
+
+async def _answer_mention(bot: CitebotBot, message: discord.Message, question: str) -> None:
+    try:
+        bot.check_cooldown(message.author.id)
+        answer = await bot.search(question, bot.default_k)
+    except Refusal as refusal:
+        await reply(message, str(refusal))
+        return
+    except CitebotError as error:
+        log.warning("%s: %s", type(error).__name__, error)
+        await reply(message, engine_error_message(error))
+        return
+    except Exception:
+        log.exception("error answering a mention in channel %s", message.channel.id)
+        await reply(message, GENERIC_ERROR)
+        return
+    rendered = render_answer(answer)
+    view = answer_view(bot, answer, rendered.passage_ids, question, bot.default_k, 0, False)
+    await reply(message, rendered.content, embeds=rendered.embeds, view=view)
+
+
+def commands() -> list[app_commands.Command[Any, ..., Any]]:
+    """This feature's slash commands (fresh objects: each bot gets its own)."""
+    return [
+        app_commands.Command(
+            name="ask",
+            description="Ask a question; get passages quoted from the sources, with citations",
+            callback=ask_command,
+        )
+    ]
+
+
+DYNAMIC_ITEMS = (MoreButton, VoteButton)

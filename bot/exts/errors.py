@@ -1,0 +1,75 @@
+"""The one error path for commands, buttons and mentions: a fixed, short message for the user
+(never exception text: it can name server paths), the details in the log."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import discord
+from discord import app_commands
+
+from bot.engine import RebuildInProgressError
+from bot.exts.checks import Refusal
+from bot.exts.replies import (
+    BAD_QUESTION,
+    GENERIC_ERROR,
+    INDEX_UNAVAILABLE,
+    NO_PERMISSION,
+    REBUILD_RUNNING,
+    SERVER_ONLY,
+    SOURCE_PROBLEM,
+    say,
+)
+from index.errors import (
+    CitebotError,
+    IndexCorruptError,
+    IndexMismatchError,
+    IndexMissingError,
+    ModelError,
+    QuestionError,
+    SourceError,
+)
+
+log = logging.getLogger("citebot.discord")
+
+
+def engine_error_message(error: CitebotError) -> str:
+    """What Discord users are told about an engine error (a fixed text, never its message)."""
+    if isinstance(error, QuestionError):
+        return BAD_QUESTION
+    if isinstance(error, RebuildInProgressError):
+        return REBUILD_RUNNING
+    if isinstance(error, SourceError):
+        return SOURCE_PROBLEM
+    if isinstance(error, IndexMissingError | IndexCorruptError | IndexMismatchError | ModelError):
+        return INDEX_UNAVAILABLE
+    return GENERIC_ERROR
+
+
+def user_message(interaction: discord.Interaction[Any], error: Exception) -> str:
+    """The message for ``error`` (logging what the operator needs to know)."""
+    original = error.original if isinstance(error, app_commands.CommandInvokeError) else error
+    if isinstance(original, Refusal):
+        return str(original)
+    if isinstance(original, app_commands.MissingPermissions):
+        return NO_PERMISSION
+    if isinstance(original, app_commands.NoPrivateMessage):
+        return SERVER_ONLY
+    if isinstance(original, CitebotError):
+        log.warning("%s: %s", type(original).__name__, original)
+        return engine_error_message(original)
+    if isinstance(original, app_commands.CheckFailure):
+        return "You can't use that command here."
+    name = interaction.command.qualified_name if interaction.command else "component"
+    log.error("error in %s", name, exc_info=original)
+    return GENERIC_ERROR
+
+
+async def report_error(interaction: discord.Interaction[Any], error: Exception) -> None:
+    """Tell the user, briefly and ephemerally; never raise."""
+    message = user_message(interaction, error)
+    try:
+        await say(interaction, message)
+    except discord.HTTPException as send_error:
+        log.warning("could not tell the user about an error: %s", send_error)

@@ -1,0 +1,100 @@
+"""``/reindex``: rebuild the index from the sources while the old one keeps answering."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING, Any, cast
+
+import discord
+from discord import app_commands
+
+from bot.discord_render import CONTENT_LIMIT, clip, render_build_report
+from bot.exts.checks import Refusal, owner_only
+from bot.exts.errors import engine_error_message
+from bot.exts.replies import GENERIC_ERROR, NO_MENTIONS, REBUILD_RUNNING
+from index.errors import CitebotError
+
+if TYPE_CHECKING:
+    from bot.discord_app import CitebotBot
+
+log = logging.getLogger("citebot.discord")
+
+# Interaction tokens (and so follow-ups) expire after 15 minutes; leave a minute's margin.
+FOLLOWUP_LIFETIME = 14 * 60.0
+INVALID_WEBHOOK_TOKEN = 50027  # Discord's error code for an expired or unknown token
+
+
+# Global commands cannot be hidden per user: Discord shows /reindex to server administrators
+# only (no permissions = administrators) and the owner check decides who may run it.
+@app_commands.default_permissions()
+@app_commands.guild_only()
+@owner_only()
+async def reindex_command(interaction: discord.Interaction[CitebotBot]) -> None:
+    """/reindex: rebuild the index from the sources, one rebuild at a time, then report."""
+    bot = cast("CitebotBot", interaction.client)
+    if interaction.guild_id is None:
+        raise app_commands.NoPrivateMessage()
+    if bot.rebuild_lock.locked():
+        raise Refusal(REBUILD_RUNNING)
+    async with bot.rebuild_lock:
+        started = bot.clock()
+        await interaction.response.defer(thinking=True, ephemeral=True)
+        try:
+            await bot.in_worker(bot.ensure_loaded)
+            # Its own thread: the search worker keeps answering from the old index meanwhile.
+            report = await asyncio.to_thread(bot.engine.rebuild)
+        except CitebotError as error:
+            log.warning("/reindex failed: %s: %s", type(error).__name__, error)
+            text = engine_error_message(error)
+        except Exception:
+            log.exception("/reindex failed")
+            text = GENERIC_ERROR
+        else:
+            log.info("index rebuilt: %s documents, %s chunks", report.documents, report.chunks)
+            text = render_build_report(report)
+        await deliver_report(bot, interaction, text, started)
+
+
+async def deliver_report(
+    bot: CitebotBot, interaction: discord.Interaction[Any], text: str, started: float
+) -> None:
+    """Reply with the result while the interaction's token lives (15 minutes); after that, or
+    when Discord refuses the follow-up, post it in the channel; failing that, log it."""
+    if bot.clock() - started < FOLLOWUP_LIFETIME:
+        try:
+            await interaction.followup.send(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
+            return
+        except discord.HTTPException as error:
+            expired = error.code == INVALID_WEBHOOK_TOKEN
+            log.warning(
+                "/reindex follow-up refused (%s %s%s); posting the result in the channel",
+                error.status,
+                error.code,
+                ", token expired" if expired else "",
+            )
+    channel = bot.get_partial_messageable(
+        cast(int, interaction.channel_id), guild_id=interaction.guild_id
+    )
+    notice = f"The /reindex started by <@{interaction.user.id}> has finished:\n"
+    try:
+        await channel.send(clip(notice + text, CONTENT_LIMIT), allowed_mentions=NO_MENTIONS)
+    except discord.HTTPException as error:
+        log.error(
+            "could not deliver the /reindex result to channel %s (%s %s): %s",
+            interaction.channel_id,
+            error.status,
+            error.code,
+            text,
+        )
+
+
+def commands() -> list[app_commands.Command[Any, ..., Any]]:
+    """This feature's slash commands (fresh objects: each bot gets its own)."""
+    return [
+        app_commands.Command(
+            name="reindex",
+            description="Rebuild the index from the source documents (bot owners only)",
+            callback=reindex_command,
+        )
+    ]
