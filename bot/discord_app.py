@@ -26,7 +26,7 @@ import discord
 from discord import app_commands
 
 from bot.exts import ask, reindex, sources
-from bot.exts.answers import AnswerCache, AnswerContext
+from bot.exts.answers import AnswerContext, AnswerStore
 from bot.exts.checks import Refusal, application_owners, channel_allowed, check_place
 from bot.exts.errors import engine_error_message, report_error
 from bot.exts.limits import RateLimiter
@@ -37,6 +37,7 @@ from bot.exts.replies import (
     EMPTY_QUESTION,
     EXPIRED,
     GENERIC_ERROR,
+    INDEX_NOT_WRITTEN,
     INDEX_UNAVAILABLE,
     MAX_K,
     MAX_QUESTION_CHARS,
@@ -62,6 +63,7 @@ __all__ = [
     "EMPTY_QUESTION",
     "EXPIRED",
     "GENERIC_ERROR",
+    "INDEX_NOT_WRITTEN",
     "INDEX_UNAVAILABLE",
     "MAX_K",
     "MAX_QUESTION_CHARS",
@@ -75,8 +77,8 @@ __all__ = [
     "SERVER_ONLY",
     "SOURCE_PROBLEM",
     "TOO_LONG",
-    "AnswerCache",
     "AnswerContext",
+    "AnswerStore",
     "CitebotBot",
     "Refusal",
     "create_bot",
@@ -124,12 +126,14 @@ class CitebotBot(discord.Client):
         self.settings = settings
         self.engine = engine
         self.clock = clock  # monotonic seconds (replaceable in tests)
-        self.feedback = feedback or FeedbackStore(settings.feedback_db)
+        self.feedback = feedback or FeedbackStore(
+            settings.feedback_db, retention_days=settings.feedback_retention_days
+        )
         self.limiter = RateLimiter(
             settings.discord_cooldown_questions, settings.discord_cooldown_seconds, clock
         )
-        # Anything with put(context) -> key and get(key) -> context | None.
-        self.answers: Any = AnswerCache()
+        # What the buttons under answers need; in the same SQLite file, so it survives restarts.
+        self.answers = AnswerStore(settings.feedback_db, settings.feedback_retention_days)
         self.load = LoadLimiter(settings.discord_max_queued, settings.discord_max_queued_per_server)
         self.default_k = max(1, min(settings.top_k, MAX_K))
         self.rebuild_lock = asyncio.Lock()

@@ -309,8 +309,8 @@ def render_build_report(report: Any) -> str:
     skipped = list(getattr(report, "skipped", []) or [])
     if skipped:
         text += f"\nSkipped {len(skipped)} file(s):"
-        for item in skipped[:10]:  # SkippedFile(path, reason, content_hash)
-            text += f"\n- {escape_clipped(item.path, 150)}: {escape_clipped(item.reason, 200)}"
+        for item in skipped[:10]:  # the reason starts with the file's name
+            text += f"\n- {escape_clipped(item.reason, 300)}"
         if len(skipped) > 10:
             text += f"\n- and {len(skipped) - 10} more"
     return clip(text, CONTENT_LIMIT)

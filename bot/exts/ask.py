@@ -99,7 +99,7 @@ class VoteButton(
             await report_error(interaction, error)
 
 
-def answer_view(
+async def answer_view(
     bot: CitebotBot,
     answer: Answer,
     shown: tuple[str, ...],
@@ -111,7 +111,8 @@ def answer_view(
     """More / 👍 / 👎 under an answer that showed the passages ``shown`` (None if none)."""
     if not shown:
         return None
-    key = bot.answers.put(AnswerContext(question, k, offset, shown, private))
+    context = AnswerContext(question, k, offset, shown, private)
+    key = await asyncio.to_thread(bot.answers.put, context)  # SQLite: off the event loop
     view = discord.ui.View(timeout=None)
     if answer.found and len(shown) >= k and offset + k < MAX_DEPTH:
         view.add_item(MoreButton(key))
@@ -131,7 +132,7 @@ async def send_answer(
 ) -> None:
     """Send an answer as the follow-up of a deferred interaction."""
     rendered = render_answer(answer, offset=offset)
-    view = answer_view(bot, answer, rendered.passage_ids, question, k, offset, private)
+    view = await answer_view(bot, answer, rendered.passage_ids, question, k, offset, private)
     await interaction.followup.send(
         content=rendered.content,
         embeds=rendered.embeds,
@@ -143,7 +144,7 @@ async def send_answer(
 
 async def handle_more(bot: CitebotBot, interaction: discord.Interaction[Any], key: str) -> None:
     """The More button: the next k passages for the same question."""
-    context = bot.answers.get(key)
+    context = await asyncio.to_thread(bot.answers.get, key)
     if context is None:
         await say(interaction, EXPIRED)
         return
@@ -161,7 +162,7 @@ async def handle_vote(
     bot: CitebotBot, interaction: discord.Interaction[Any], key: str, vote: int
 ) -> None:
     """👍 / 👎: store the vote (salted user hash, never the id) and thank the voter."""
-    context = bot.answers.get(key)
+    context = await asyncio.to_thread(bot.answers.get, key)
     if context is None:
         await say(interaction, EXPIRED)
         return
@@ -248,7 +249,7 @@ async def _answer_mention(bot: CitebotBot, message: discord.Message, question: s
         await reply(message, GENERIC_ERROR)
         return
     rendered = render_answer(answer)
-    view = answer_view(bot, answer, rendered.passage_ids, question, bot.default_k, 0, False)
+    view = await answer_view(bot, answer, rendered.passage_ids, question, bot.default_k, 0, False)
     await reply(message, rendered.content, embeds=rendered.embeds, view=view)
 
 

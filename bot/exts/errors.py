@@ -14,6 +14,7 @@ from bot.exts.checks import Refusal
 from bot.exts.replies import (
     BAD_QUESTION,
     GENERIC_ERROR,
+    INDEX_NOT_WRITTEN,
     INDEX_UNAVAILABLE,
     NO_PERMISSION,
     REBUILD_RUNNING,
@@ -21,6 +22,7 @@ from bot.exts.replies import (
     SOURCE_PROBLEM,
     say,
 )
+from index.build_lock import BuildInProgressError
 from index.errors import (
     CitebotError,
     IndexCorruptError,
@@ -30,6 +32,7 @@ from index.errors import (
     QuestionError,
     SourceError,
 )
+from index.store import IndexWriteError
 
 log = logging.getLogger("citebot.discord")
 
@@ -38,8 +41,10 @@ def engine_error_message(error: CitebotError) -> str:
     """What Discord users are told about an engine error (a fixed text, never its message)."""
     if isinstance(error, QuestionError):
         return BAD_QUESTION
-    if isinstance(error, RebuildInProgressError):
+    if isinstance(error, RebuildInProgressError | BuildInProgressError):
         return REBUILD_RUNNING
+    if isinstance(error, IndexWriteError):
+        return INDEX_NOT_WRITTEN
     if isinstance(error, SourceError):
         return SOURCE_PROBLEM
     if isinstance(error, IndexMissingError | IndexCorruptError | IndexMismatchError | ModelError):

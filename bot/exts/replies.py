@@ -24,6 +24,10 @@ SOURCE_PROBLEM = (
     "The rebuild failed because of a problem with the source documents; the bot's log names "
     "the file and what to do. The previous index is still answering."
 )
+INDEX_NOT_WRITTEN = (
+    "The rebuild failed: the new index could not be written on the bot's server (out of disk "
+    "space or no permission; the bot's log says which). The previous index is still answering."
+)
 INDEX_UNAVAILABLE = (
     "The index is unavailable (missing, damaged, or built with another model). An administrator "
     "can rebuild it with /reindex or `citebot build`; details are in the bot's log."

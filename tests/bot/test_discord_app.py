@@ -13,6 +13,7 @@ import re
 import shutil
 import sqlite3
 import threading
+import time
 from contextlib import closing
 from pathlib import Path
 from typing import Any
@@ -23,18 +24,20 @@ from bot.discord_app import (
     BAD_QUESTION,
     EXPIRED,
     GENERIC_ERROR,
+    INDEX_NOT_WRITTEN,
     INDEX_UNAVAILABLE,
     NO_DMS,
     NOT_HERE,
     OWNERS_ONLY,
     REBUILD_RUNNING,
     SOURCE_PROBLEM,
-    AnswerCache,
+    AnswerStore,
 )
 from bot.discord_render import FOOTER, limit_problems
 from bot.engine import Engine
 from index.answer import Answer, Citation, Passage
 from index.errors import IndexCorruptError, QuestionError, SourceError
+from index.store import IndexWriteError
 from tests.bot.conftest import (
     APP_ID,
     CHANNEL_ID,
@@ -255,12 +258,30 @@ def _vote_id(message: dict[str, Any], which: str) -> str:
     return next(b["custom_id"] for b in buttons(message) if b["custom_id"].endswith(f":{which}"))
 
 
-async def test_buttons_of_a_forgotten_answer_say_so(harness: Harness) -> None:
+async def test_buttons_of_an_answer_past_retention_say_so(harness: Harness, settings) -> None:
     first = followup_of(await harness.finished(harness.slash("ask", question=FOUND)))
-    harness.bot.answers = AnswerCache()  # as after a restart that lost the answers
+    past_retention = time.time() + (settings.feedback_retention_days + 1) * 86_400
+    harness.bot.answers.close()
+    harness.bot.answers = AnswerStore(
+        settings.feedback_db, settings.feedback_retention_days, clock=lambda: past_retention
+    )
     token = harness.click(sent_message(first), _vote_id(first.message, "up"))
     calls = await harness.finished(token, 1)
     assert calls[0].message["content"] == EXPIRED and calls[0].ephemeral
+
+
+async def test_buttons_keep_working_after_a_restart(settings, engine) -> None:
+    """More and votes on an answer sent before a restart (a new bot on the same state file)."""
+    async with harness_for(settings, engine) as before:
+        first = followup_of(await before.finished(before.slash("ask", question=FOUND, k=2)))
+    async with harness_for(settings, engine) as after:
+        message = sent_message(first)
+        more = followup_of(
+            await after.finished(after.click(message, custom_id(first.message, "citebot:more:")))
+        )
+        assert [e["title"].split(".")[0] for e in more.message["embeds"]] == ["3", "4"]
+        calls = await after.finished(after.click(message, _vote_id(first.message, "up")), 1)
+        assert "👍" in calls[0].message["content"]
 
 
 # ----- policy -------------------------------------------------------------------------------------
@@ -483,17 +504,29 @@ async def test_reindex_with_a_skipped_file_reports_success(
         calls = await h.finished(h.slash("reindex", who=OWNER), timeout=300)
     content = followup_of(calls).message["content"]
     assert content.startswith("Rebuilt the index: 1 document(s), ")
-    assert "Skipped 1 file(s):\n- empty\\_notes.md: empty\\_notes.md: has no text" in content
+    assert "Skipped 1 file(s):\n- empty\\_notes.md: has no text" in content
 
 
-async def test_reindex_failure_is_reported_to_the_admin(harness: Harness) -> None:
+@pytest.mark.parametrize(
+    ("error", "expected"),
+    [
+        (SourceError("no .txt or .md files in source_docs: add some"), SOURCE_PROBLEM),
+        (
+            IndexWriteError("no space left on /srv/source_docs/.citebot: free some"),
+            INDEX_NOT_WRITTEN,
+        ),
+    ],
+)
+async def test_reindex_failure_is_reported_to_the_admin(
+    harness: Harness, error: Exception, expected: str
+) -> None:
     def fail() -> None:
-        raise SourceError("no .txt or .md files in source_docs: add some")
+        raise error
 
     harness.bot.engine = Wrapped(harness.bot.engine, rebuild=fail)
     calls = await harness.finished(harness.slash("reindex", who=OWNER))
     reply = followup_of(calls)
-    assert reply.message["content"] == SOURCE_PROBLEM
+    assert reply.message["content"] == expected
     assert "source_docs" not in str(calls) and "source\\_docs" not in str(calls)
     assert not harness.bot.rebuild_lock.locked()
 

@@ -153,11 +153,13 @@ def test_sources_and_build_report_fit() -> None:
     embed = render_sources(sources, None).embed
     assert limit_problems({"embeds": [embed.to_dict()]}) == []
     assert "doc\\_0.md" in embed.fields[0].name
-    skipped = tuple(SkippedFile(f"a_b{i}.md", "a_b.md: not valid UTF-8", "h") for i in range(12))
+    skipped = tuple(
+        SkippedFile(f"a_b{i}.md", f"a_b{i}.md: not valid UTF-8", "h") for i in range(12)
+    )
     report = BuildReport(2, 30, 90, 30, 0, 1.25, 1000, skipped, Path("build"))
     text = render_build_report(report)
     assert text.startswith("Rebuilt the index: 2 document(s), 30 chunk(s) in 1.2 s.")
-    assert "\n- a\\_b0.md: a\\_b.md: not valid UTF-8" in text
+    assert "\n- a\\_b0.md: not valid UTF-8\n" in text
     assert "and 2 more" in text
 
 
