@@ -35,7 +35,19 @@ def split_sentences(text: str, start: int = 0, end: int | None = None) -> list[t
         spans.extend(trim_span(text, position, cut))
         position = cut
     spans.extend(trim_span(text, position, end))
-    return spans
+    return _attach_stray_punctuation(text, spans)
+
+
+def _attach_stray_punctuation(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """A "sentence" with no letter or digit (the lone "." of "Korea. .") joins the one before,
+    so it can never be chosen as a highlight on its own."""
+    merged: list[tuple[int, int]] = []
+    for span in spans:
+        if merged and not any(char.isalnum() for char in text[span[0] : span[1]]):
+            merged[-1] = (merged[-1][0], span[1])
+        else:
+            merged.append(span)
+    return merged
 
 
 def _sentence_starts(piece: str) -> list[int]:

@@ -164,3 +164,11 @@ def test_an_index_split_by_the_old_rules_is_refused(index_copy):
         store.load(spec, {"version": CHUNKER_VERSION, "max_tokens": 256})
     assert "another version of citebot" in str(refused.value)
     assert "CITEBOT_CHUNK_TOKENS" not in str(refused.value)  # changing it would not help
+
+
+def test_punctuation_alone_is_not_a_sentence() -> None:
+    """Seen in the bundled article ("… in North Korea. ."): a lone "." was highlighted."""
+    text = "It ends in North Korea. . Next one starts here! ?! And then."
+    spans = split_sentences(text)
+    sentences = [text[a:b] for a, b in spans]
+    assert sentences == ["It ends in North Korea. .", "Next one starts here! ?!", "And then."]
