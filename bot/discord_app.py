@@ -122,6 +122,8 @@ class CitebotBot(discord.Client):
     ) -> None:
         # Default intents: no privileged ones. Discord still delivers the content of messages
         # that mention the bot and of DMs, which is all the mention handler needs.
+        # citebot never joins voice: no start-up warnings about the missing voice libraries.
+        discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False
         super().__init__(intents=discord.Intents.default(), allowed_mentions=NO_MENTIONS)
         self.settings = settings
         self.engine = engine

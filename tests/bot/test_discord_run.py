@@ -45,6 +45,9 @@ def test_rejected_token_is_one_line_status_2_and_never_logged(
         raise discord.HTTPException(SimpleNamespace(status=401, reason="Unauthorized"), "401")
 
     monkeypatch.setattr(discord.http.HTTPClient, "request", refuse)
+    # As in a fresh process (discord.py warns once per process about missing voice libraries).
+    monkeypatch.setattr(discord.VoiceClient, "warn_nacl", True)
+    monkeypatch.setattr(discord.VoiceClient, "warn_dave", True)
     caplog.set_level(logging.DEBUG)
     status = entry(make_settings(tmp_path, discord_token=TOKEN))
     out, err = capsys.readouterr()
@@ -55,6 +58,7 @@ def test_rejected_token_is_one_line_status_2_and_never_logged(
     for text in (out, err, caplog.text):
         assert TOKEN not in text
     assert "[redacted]" in caplog.text  # the debug line above was caught and redacted
+    assert "voice will NOT be supported" not in caplog.text  # citebot never joins voice
 
 
 def test_redaction_covers_messages_args_and_tracebacks() -> None:
