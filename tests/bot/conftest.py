@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import shutil
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager, suppress
@@ -19,10 +20,13 @@ from pathlib import Path
 from typing import Any
 
 import discord
+import pytest
 from discord.webhook.async_ import AsyncWebhookAdapter, async_context
 
 from bot.discord_app import CitebotBot, create_bot
+from bot.engine import Engine
 from bot.settings import Settings
+from tests.loopback import payloads
 
 REPO = Path(__file__).resolve().parents[2]
 APP_ID = 900000000000000001
@@ -42,15 +46,7 @@ def snowflake() -> int:
     return next(_ids)
 
 
-def user_payload(user_id: int, name: str = "user", bot: bool = False) -> dict[str, Any]:
-    return {
-        "id": str(user_id),
-        "username": name,
-        "discriminator": "0",
-        "global_name": name,
-        "avatar": None,
-        "bot": bot,
-    }
+user_payload = payloads.user  # one shape of a user object for both harnesses
 
 
 @dataclass
@@ -451,3 +447,13 @@ async def harness_for(settings: Settings, engine: Any) -> AsyncIterator[Harness]
             }
         )
         yield harness
+
+
+@pytest.fixture
+def own_engine(tmp_path: Path) -> Engine:
+    """An engine of its own (a rebuild must not touch the shared index)."""
+    sources = tmp_path / "sources"
+    shutil.copytree(REPO / "source_docs", sources)
+    engine = Engine(make_settings(tmp_path, source_dir=sources, index_dir=tmp_path / "own"))
+    engine.load()
+    return engine

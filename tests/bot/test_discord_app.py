@@ -10,7 +10,6 @@ import asyncio
 import json
 import logging
 import re
-import shutil
 import sqlite3
 import threading
 import time
@@ -46,7 +45,6 @@ from tests.bot.conftest import (
     MEMBER_PERMISSIONS,
     OTHER_CHANNEL_ID,
     OWNER_ID,
-    REPO,
     USER_ID,
     Call,
     Harness,
@@ -447,16 +445,6 @@ async def test_reindex_owners_are_the_team_and_the_setting_asked_once(
     # owners; Discord is asked once.
     assert len(attempts) == 4
     assert len(asked) == 1
-
-
-@pytest.fixture
-def own_engine(tmp_path: Path) -> Engine:
-    """An engine of its own (a rebuild must not touch the shared index)."""
-    sources = tmp_path / "sources"
-    shutil.copytree(REPO / "source_docs", sources)
-    engine = Engine(make_settings(tmp_path, source_dir=sources, index_dir=tmp_path / "own"))
-    engine.load()
-    return engine
 
 
 async def test_reindex_rebuilds_while_questions_are_answered(

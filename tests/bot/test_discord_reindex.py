@@ -3,7 +3,6 @@ minutes, so the result goes to the channel when the token has expired or Discord
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -13,7 +12,7 @@ import pytest
 from bot.engine import Engine
 from index.builder import BuildReport
 from index.documents import SkippedFile
-from tests.bot.conftest import CHANNEL_ID, OWNER_ID, REPO, Call, harness_for, make_settings
+from tests.bot.conftest import CHANNEL_ID, OWNER_ID, Call, harness_for, make_settings
 from tests.bot.test_discord_app import Wrapped
 
 OWNER = {"user_id": OWNER_ID}
@@ -36,15 +35,6 @@ def expired_token(call: Call) -> Exception | None:
 def report() -> BuildReport:
     skipped = (SkippedFile("notes.md", "notes.md: has no text to index", "h"),)
     return BuildReport(2, 30, 90, 30, 0, 1.5, 1000, skipped, Path("build"))
-
-
-@pytest.fixture
-def own_engine(tmp_path: Path) -> Engine:
-    sources = tmp_path / "sources"
-    shutil.copytree(REPO / "source_docs", sources)
-    engine = Engine(make_settings(tmp_path, source_dir=sources, index_dir=tmp_path / "own"))
-    engine.load()
-    return engine
 
 
 async def test_a_rebuild_past_the_token_lifetime_reports_in_the_channel(
