@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from rich.console import Console
 
 from bot import __version__
-from bot.render import printable
+from bot.render import UNSAFE_ABOVE_C0, printable
 from bot.settings import Settings, load_settings
 from index.errors import CitebotError
 
@@ -259,12 +259,10 @@ def _report(ctx: Context, message: str) -> None:
     ctx.err.print(f"citebot: {printable(message)}", markup=False)
 
 
-# What json.dumps(ensure_ascii=False) leaves raw but a terminal must not get: C1 controls, bidi
-# controls, line separators, lone surrogates (C0 controls it escapes itself). JSON structure is
-# ASCII, so these can only be inside strings, where a \uXXXX escape means the same character.
-_JSON_UNSAFE = re.compile(
-    "[\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
-)
+# What json.dumps(ensure_ascii=False) leaves raw but a terminal must not get (it escapes C0
+# controls itself). JSON structure is ASCII, so these can only be inside strings, where a
+# \uXXXX escape means the same character.
+_JSON_UNSAFE = re.compile(f"[{UNSAFE_ABOVE_C0}]")
 
 
 def _json(data: object, indent: int | None = 2) -> str:

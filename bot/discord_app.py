@@ -141,7 +141,6 @@ class CitebotBot(discord.Client):
         self.rebuild_lock = asyncio.Lock()
         self._application_owners: frozenset[int] | None = None
         self._shutdown: asyncio.Task[None] | None = None
-        self._stores_closed = False
         self.load_on_setup = True
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="citebot-search")
         self.tree = CitebotTree(self)
@@ -183,15 +182,11 @@ class CitebotBot(discord.Client):
         """Disconnect, stop the search worker, then close the stores (once)."""
         await super().close()
         self._worker.shutdown(wait=False, cancel_futures=True)
-        if not self._stores_closed:
-            self._stores_closed = True
-            for store in (self.answers, self.feedback):
-                close = getattr(store, "close", None)
-                if callable(close):
-                    try:
-                        await asyncio.to_thread(close)
-                    except Exception:
-                        log.exception("could not close %s", type(store).__name__)
+        for store in (self.answers, self.feedback):  # closing twice is harmless
+            try:
+                await asyncio.to_thread(store.close)
+            except Exception:
+                log.exception("could not close %s", type(store).__name__)
 
     def install_signal_handlers(self) -> None:
         """On SIGTERM (systemd, containers) shut down gracefully; call on the running loop."""

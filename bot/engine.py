@@ -41,8 +41,8 @@ from index.search import QueryEncoder, make_searcher
 log = logging.getLogger(__name__)
 
 
-class RebuildInProgressError(BuildInProgressError):
-    """A rebuild was asked for while another one is running (in this process or another)."""
+# One error for "a build of this index is running", whether in this process or another.
+RebuildInProgressError = BuildInProgressError
 
 
 @dataclass(frozen=True)
@@ -117,8 +117,8 @@ class Engine:
                     encoder = OnnxEncoder(self.spec, path, threads=os.cpu_count())
                     if not isinstance(self._query_encoder, OnnxEncoder):
                         self._query_encoder = None  # the export now exists: use it for questions
-                except OnnxExportRefused as refusal:  # already explained once, when refused
-                    log.info("%s", refusal)
+                except OnnxExportRefused:  # ensure_onnx logged why; sentence-transformers it is
+                    pass
                 except Exception:  # builds still work through torch; say so in the log
                     log.warning("ONNX export unusable; embedding with torch", exc_info=True)
             self._build_encoder = encoder
@@ -200,10 +200,6 @@ class Engine:
             raise RebuildInProgressError("a rebuild is already running: wait for it to finish")
         try:
             return self._build(progress, wait, on_wait)
-        except RebuildInProgressError:
-            raise
-        except BuildInProgressError as error:
-            raise RebuildInProgressError(str(error)) from None
         finally:
             self._rebuild_lock.release()
 

@@ -21,11 +21,11 @@ NOT_FOUND = "Not in the source: nothing in the indexed documents answers this qu
 LOW_CONFIDENCE = "Closest passages (low confidence):"
 WRAP = 100
 
-# C0 and C1 controls and DEL; bidi marks, embeddings, overrides and isolates; line and paragraph
-# separators; surrogates (unpaired ones cannot even be encoded for output).
-_UNSAFE = re.compile(
-    "[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
-)
+# What a terminal must not get raw, besides the C0 controls: DEL and C1 controls; bidi marks,
+# embeddings, overrides and isolates; line and paragraph separators; surrogates (unpaired ones
+# cannot even be encoded for output). A character class body, shared with JSON output.
+UNSAFE_ABOVE_C0 = "\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff"
+_UNSAFE = re.compile(f"[\x00-\x1f{UNSAFE_ABOVE_C0}]")
 
 
 def _escape(match: re.Match[str]) -> str:

@@ -129,11 +129,6 @@ def content_hash(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def source_files(source_dir: Path) -> list[Path]:
-    """The real paths of the .txt and .md files that ``scan_sources`` would read."""
-    return [source.path for source in scan_sources(source_dir).files]
-
-
 def scan_sources(source_dir: Path) -> SourceScan:
     """Every .txt and .md file under ``source_dir`` (recursively, hidden entries skipped), in
     name order, without reading any.

@@ -13,11 +13,10 @@ from discord import app_commands
 from bot.discord_render import render_answer
 from bot.exts.answers import AnswerContext
 from bot.exts.checks import Refusal, channel_allowed
-from bot.exts.errors import engine_error_message, report_error
+from bot.exts.errors import report_error, user_message
 from bot.exts.replies import (
     EMPTY_QUESTION,
     EXPIRED,
-    GENERIC_ERROR,
     MAX_K,
     MAX_QUESTION_CHARS,
     NO_MENTIONS,
@@ -27,7 +26,6 @@ from bot.exts.replies import (
 )
 from bot.feedback import DOWN, UP
 from index.answer import Answer
-from index.errors import CitebotError
 
 if TYPE_CHECKING:
     from bot.discord_app import CitebotBot
@@ -237,16 +235,8 @@ async def _answer_mention(bot: CitebotBot, message: discord.Message, question: s
     try:
         bot.check_cooldown(message.author.id)
         answer = await bot.search(question, bot.default_k)
-    except Refusal as refusal:
-        await reply(message, str(refusal))
-        return
-    except CitebotError as error:
-        log.warning("%s: %s", type(error).__name__, error)
-        await reply(message, engine_error_message(error))
-        return
-    except Exception:
-        log.exception("error answering a mention in channel %s", message.channel.id)
-        await reply(message, GENERIC_ERROR)
+    except Exception as error:
+        await reply(message, user_message(error, f"a mention in channel {message.channel.id}"))
         return
     rendered = render_answer(answer)
     view = await answer_view(bot, answer, rendered.passage_ids, question, bot.default_k, 0, False)

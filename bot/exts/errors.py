@@ -9,7 +9,6 @@ from typing import Any
 import discord
 from discord import app_commands
 
-from bot.engine import RebuildInProgressError
 from bot.exts.checks import Refusal
 from bot.exts.replies import (
     BAD_QUESTION,
@@ -41,7 +40,7 @@ def engine_error_message(error: CitebotError) -> str:
     """What Discord users are told about an engine error (a fixed text, never its message)."""
     if isinstance(error, QuestionError):
         return BAD_QUESTION
-    if isinstance(error, RebuildInProgressError | BuildInProgressError):
+    if isinstance(error, BuildInProgressError):
         return REBUILD_RUNNING
     if isinstance(error, IndexWriteError):
         return INDEX_NOT_WRITTEN
@@ -52,8 +51,9 @@ def engine_error_message(error: CitebotError) -> str:
     return GENERIC_ERROR
 
 
-def user_message(interaction: discord.Interaction[Any], error: Exception) -> str:
-    """The message for ``error`` (logging what the operator needs to know)."""
+def user_message(error: Exception, where: str) -> str:
+    """The message for ``error`` raised in ``where`` (a command, a button, a mention), logging
+    what the operator needs: engine errors as one line, anything unexpected with its traceback."""
     original = error.original if isinstance(error, app_commands.CommandInvokeError) else error
     if isinstance(original, Refusal):
         return str(original)
@@ -66,14 +66,14 @@ def user_message(interaction: discord.Interaction[Any], error: Exception) -> str
         return engine_error_message(original)
     if isinstance(original, app_commands.CheckFailure):
         return "You can't use that command here."
-    name = interaction.command.qualified_name if interaction.command else "component"
-    log.error("error in %s", name, exc_info=original)
+    log.error("error in %s", where, exc_info=original)
     return GENERIC_ERROR
 
 
 async def report_error(interaction: discord.Interaction[Any], error: Exception) -> None:
     """Tell the user, briefly and ephemerally; never raise."""
-    message = user_message(interaction, error)
+    where = interaction.command.qualified_name if interaction.command else "component"
+    message = user_message(error, where)
     try:
         await say(interaction, message)
     except discord.HTTPException as send_error:

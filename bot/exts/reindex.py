@@ -11,9 +11,8 @@ from discord import app_commands
 
 from bot.discord_render import CONTENT_LIMIT, clip, render_build_report
 from bot.exts.checks import Refusal, owner_only
-from bot.exts.errors import engine_error_message
-from bot.exts.replies import GENERIC_ERROR, NO_MENTIONS, REBUILD_RUNNING
-from index.errors import CitebotError
+from bot.exts.errors import user_message
+from bot.exts.replies import NO_MENTIONS, REBUILD_RUNNING
 
 if TYPE_CHECKING:
     from bot.discord_app import CitebotBot
@@ -44,12 +43,8 @@ async def reindex_command(interaction: discord.Interaction[CitebotBot]) -> None:
             await bot.in_worker(bot.ensure_loaded)
             # Its own thread: the search worker keeps answering from the old index meanwhile.
             report = await asyncio.to_thread(bot.engine.rebuild)
-        except CitebotError as error:
-            log.warning("/reindex failed: %s: %s", type(error).__name__, error)
-            text = engine_error_message(error)
-        except Exception:
-            log.exception("/reindex failed")
-            text = GENERIC_ERROR
+        except Exception as error:
+            text = user_message(error, "/reindex")
         else:
             log.info("index rebuilt: %s documents, %s chunks", report.documents, report.chunks)
             text = render_build_report(report)

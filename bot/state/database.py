@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 import threading
@@ -19,14 +20,20 @@ class StateError(CitebotError):
 
 
 def create_private_file(path: Path) -> None:
-    """Create ``path`` (and its folder) with mode 0600 unless it exists: never readable by others,
-    not even for a moment (the mode is given to ``open``, not set afterwards)."""
+    """Create ``path`` (and its folder) private to its owner, unless it exists."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return
-    os.close(descriptor)
+    with contextlib.suppress(FileExistsError):
+        write_new_private_file(path, b"")
+
+
+def write_new_private_file(path: Path, content: bytes) -> None:
+    """Create ``path`` with mode 0600 (given to ``open``: never readable by others, not even
+    for a moment) holding ``content``, synced; FileExistsError if it exists."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "wb") as handle:
+        handle.write(content)
+        handle.flush()
+        os.fsync(handle.fileno())
 
 
 class StateDatabase:

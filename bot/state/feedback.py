@@ -10,6 +10,7 @@ After the retention period the question text of a vote is deleted; the vote itse
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import json
@@ -25,7 +26,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from bot.state.database import StateDatabase
+from bot.state.database import StateDatabase, write_new_private_file
 from index.errors import CitebotError
 
 log = logging.getLogger(__name__)
@@ -277,35 +278,22 @@ def read_key(path: Path) -> bytes:
 def _create_key(path: Path) -> None:
     """Write a new random key to ``path`` unless another process got there first.
 
-    The key is written to a private temporary file (O_EXCL, mode 0600) and linked into place,
-    which fails rather than replaces: a reader never sees a half-written key, and two processes
-    starting at once end up with the same one.
+    The key is written to a private temporary file and linked into place, which fails rather
+    than replaces: a reader never sees a half-written key, and two processes starting at once
+    end up with the same one.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     content = (secrets.token_hex(KEY_BYTES) + "\n").encode("ascii")
     temporary = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
-    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
-        with os.fdopen(descriptor, "wb") as handle:
-            handle.write(content)
-            handle.flush()
-            os.fsync(handle.fileno())
+        write_new_private_file(temporary, content)
         try:
             os.link(temporary, path)
         except FileExistsError:
             pass  # another process created it: use theirs
         except OSError:  # a file system without hard links: create it directly
-            _create_key_directly(path, content)
+            with contextlib.suppress(FileExistsError):
+                write_new_private_file(path, content)
     finally:
         temporary.unlink(missing_ok=True)
 
-
-def _create_key_directly(path: Path, content: bytes) -> None:
-    try:
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return
-    with os.fdopen(descriptor, "wb") as handle:
-        handle.write(content)
-        handle.flush()
-        os.fsync(handle.fileno())
