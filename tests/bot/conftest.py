@@ -123,24 +123,7 @@ def team_payload(owner_id: int, members: dict[int, str]) -> dict[str, Any]:
 
 def message_data(payload: dict[str, Any], channel_id: int = CHANNEL_ID) -> dict[str, Any]:
     """What Discord would send back for a message created from ``payload``."""
-    return {
-        "id": str(snowflake()),
-        "channel_id": str(channel_id),
-        "type": 0,
-        "content": payload.get("content") or "",
-        "embeds": payload.get("embeds") or [],
-        "components": payload.get("components") or [],
-        "author": user_payload(APP_ID, "citebot", bot=True),
-        "attachments": [],
-        "mentions": [],
-        "mention_roles": [],
-        "mention_everyone": False,
-        "pinned": False,
-        "tts": False,
-        "timestamp": "2025-01-01T00:00:00+00:00",
-        "edited_timestamp": None,
-        "flags": payload.get("flags", 0) or 0,
-    }
+    return payloads.created_message(payload, channel_id, user_payload(APP_ID, "citebot", bot=True))
 
 
 class RecordingAdapter(AsyncWebhookAdapter):
@@ -336,23 +319,12 @@ class Harness:
         author_id: int = USER_ID,
     ) -> dict[str, Any]:
         """Dispatch a MESSAGE_CREATE as the gateway would."""
-        payload = {
-            "id": str(snowflake()),
-            "channel_id": str(DM_CHANNEL_ID if dm else channel_id),
-            "type": 0,
-            "content": content,
-            "author": user_payload(author_id),
-            "attachments": [],
-            "embeds": [],
-            "mentions": [user_payload(APP_ID, "citebot", bot=True)] if mention_bot else [],
-            "mention_roles": [],
-            "mention_everyone": False,
-            "pinned": False,
-            "tts": False,
-            "timestamp": "2025-01-01T00:00:00+00:00",
-            "edited_timestamp": None,
-            "flags": 0,
-        }
+        payload = payloads.message_object(
+            DM_CHANNEL_ID if dm else channel_id,
+            user_payload(author_id),
+            content,
+            mentions=[user_payload(APP_ID, "citebot", bot=True)] if mention_bot else [],
+        )
         if not dm:
             payload["guild_id"] = str(GUILD_ID)
             payload["member"] = {"roles": [], "joined_at": "2024-01-01T00:00:00+00:00"}
@@ -415,28 +387,9 @@ async def harness_for(settings: Settings, engine: Any) -> AsyncIterator[Harness]
                 "id": str(GUILD_ID),
                 "name": "Test server",
                 "owner_id": str(snowflake()),
-                "roles": [
-                    {
-                        "id": str(GUILD_ID),
-                        "name": "@everyone",
-                        "permissions": "0",
-                        "position": 0,
-                        "color": 0,
-                        "hoist": False,
-                        "managed": False,
-                        "mentionable": False,
-                        "flags": 0,
-                    }
-                ],
+                "roles": [payloads.everyone_role(GUILD_ID, 0)],
                 "channels": [
-                    {
-                        "id": str(cid),
-                        "type": 0,
-                        "name": f"c{cid}",
-                        "position": 0,
-                        "permission_overwrites": [],
-                        "guild_id": str(GUILD_ID),
-                    }
+                    payloads.text_channel(cid, GUILD_ID, f"c{cid}")
                     for cid in (CHANNEL_ID, OTHER_CHANNEL_ID)
                 ],
                 "members": [],

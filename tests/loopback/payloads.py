@@ -34,6 +34,76 @@ def user(user_id: int, name: str = "user", bot: bool = False) -> dict[str, Any]:
     }
 
 
+def message_object(
+    channel_id: int,
+    author: dict[str, Any],
+    content: str = "",
+    *,
+    embeds: list[Any] | None = None,
+    components: list[Any] | None = None,
+    mentions: list[dict[str, Any]] | None = None,
+    flags: int = 0,
+) -> dict[str, Any]:
+    """A message as Discord sends it (MESSAGE_CREATE's data, or the reply to creating one)."""
+    return {
+        "id": str(snowflake()),
+        "channel_id": str(channel_id),
+        "type": 0,
+        "content": content,
+        "embeds": embeds or [],
+        "components": components or [],
+        "author": author,
+        "attachments": [],
+        "mentions": mentions or [],
+        "mention_roles": [],
+        "mention_everyone": False,
+        "pinned": False,
+        "tts": False,
+        "timestamp": TIMESTAMP,
+        "edited_timestamp": None,
+        "flags": flags,
+    }
+
+
+def created_message(payload: dict[str, Any], channel_id: int, author: dict[str, Any]) -> dict:
+    """What Discord returns for a message the bot created from ``payload``."""
+    return message_object(
+        channel_id,
+        author,
+        payload.get("content") or "",
+        embeds=payload.get("embeds"),
+        components=payload.get("components"),
+        flags=payload.get("flags", 0) or 0,
+    )
+
+
+def everyone_role(guild_id: int, permissions: int) -> dict[str, Any]:
+    """A server's @everyone role (its id is the server's)."""
+    return {
+        "id": str(guild_id),
+        "name": "@everyone",
+        "permissions": str(permissions),
+        "position": 0,
+        "color": 0,
+        "hoist": False,
+        "managed": False,
+        "mentionable": False,
+        "flags": 0,
+    }
+
+
+def text_channel(channel_id: int, guild_id: int, name: str) -> dict[str, Any]:
+    """A server's text channel, as in GUILD_CREATE."""
+    return {
+        "id": str(channel_id),
+        "type": 0,
+        "name": name,
+        "position": 0,
+        "permission_overwrites": [],
+        "guild_id": str(guild_id),
+    }
+
+
 @dataclass
 class World:
     """The application, its owner and the servers the bot is in (one text channel each)."""
@@ -98,29 +168,8 @@ class World:
             "name": f"server {guild_id % 1000}",
             "owner_id": str(self.owner_id),
             "unavailable": False,
-            "roles": [
-                {
-                    "id": str(guild_id),
-                    "name": "@everyone",
-                    "permissions": str(MEMBER_PERMISSIONS),
-                    "position": 0,
-                    "color": 0,
-                    "hoist": False,
-                    "managed": False,
-                    "mentionable": False,
-                    "flags": 0,
-                }
-            ],
-            "channels": [
-                {
-                    "id": str(channel_id),
-                    "type": 0,
-                    "name": "general",
-                    "position": 0,
-                    "permission_overwrites": [],
-                    "guild_id": str(guild_id),
-                }
-            ],
+            "roles": [everyone_role(guild_id, MEMBER_PERMISSIONS)],
+            "channels": [text_channel(channel_id, guild_id, "general")],
             "members": [],
             "emojis": [],
             "stickers": [],
@@ -210,43 +259,15 @@ class World:
     ) -> dict[str, Any]:
         """MESSAGE_CREATE's data: someone writes in a server channel."""
         guild_id = guild_id or self.guild_id
-        return {
-            "id": str(snowflake()),
-            "channel_id": str(self.channels[guild_id]),
-            "guild_id": str(guild_id),
-            "type": 0,
-            "content": content,
-            "author": user(author_id),
-            "member": {"roles": [], "joined_at": TIMESTAMP},
-            "attachments": [],
-            "embeds": [],
-            "mentions": [self.bot_user] if mention_bot else [],
-            "mention_roles": [],
-            "mention_everyone": False,
-            "pinned": False,
-            "tts": False,
-            "timestamp": TIMESTAMP,
-            "edited_timestamp": None,
-            "flags": 0,
-        }
+        message = message_object(
+            self.channels[guild_id],
+            user(author_id),
+            content,
+            mentions=[self.bot_user] if mention_bot else [],
+        )
+        message.update(guild_id=str(guild_id), member={"roles": [], "joined_at": TIMESTAMP})
+        return message
 
     def bot_message(self, payload: dict[str, Any], channel_id: int) -> dict[str, Any]:
         """The message object Discord returns for a message the bot created from ``payload``."""
-        return {
-            "id": str(snowflake()),
-            "channel_id": str(channel_id),
-            "type": 0,
-            "content": payload.get("content") or "",
-            "embeds": payload.get("embeds") or [],
-            "components": payload.get("components") or [],
-            "author": self.bot_user,
-            "attachments": [],
-            "mentions": [],
-            "mention_roles": [],
-            "mention_everyone": False,
-            "pinned": False,
-            "tts": False,
-            "timestamp": TIMESTAMP,
-            "edited_timestamp": None,
-            "flags": payload.get("flags", 0) or 0,
-        }
+        return created_message(payload, channel_id, self.bot_user)
