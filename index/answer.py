@@ -8,19 +8,32 @@ from typing import Any
 
 @dataclass(frozen=True, slots=True)
 class Citation:
-    """Where a passage comes from: ``original_text[start:end]`` of ``document`` is the passage."""
+    """Where a passage comes from: ``extracted_text[start:end]`` of ``document`` is the passage.
+
+    ``page`` is the page the passage starts on (documents with pages, e.g. PDF) and
+    ``page_end`` the page it ends on; ``paragraph`` counts from 1 per page there, per document
+    elsewhere. ``url`` links to the passage where the document's address is known.
+    """
 
     document: str
     section: str | None
     paragraph: int
     start: int
     end: int
+    page: int | None = None
+    page_end: int | None = None
+    url: str | None = None
 
     def label(self, separator: str = " › ") -> str:
-        """Human-readable citation: document › section › ¶N."""
+        """Human-readable citation: document › section › p. N › ¶N."""
         parts = [self.document]
         if self.section:
             parts.append(self.section)
+        if self.page is not None:
+            if self.page_end is not None and self.page_end != self.page:
+                parts.append(f"pp. {self.page}–{self.page_end}")
+            else:
+                parts.append(f"p. {self.page}")
         parts.append(f"¶{self.paragraph}")
         return separator.join(parts)
 

@@ -101,7 +101,8 @@ def assemble_corpus(
     """Chunk and embed documents in memory; returns (corpus, texts embedded, texts re-used)."""
     chunks = [chunk for document in document_set.documents for chunk in chunker.chunk(document)]
     documents = {
-        d.path: DocumentRecord(d.path, d.content_hash, d.text) for d in document_set.documents
+        d.path: DocumentRecord(d.path, d.content_hash, d.text, d.format, d.title, d.url, d.pages)
+        for d in document_set.documents
     }
     chunk_texts = [normalize_for_search(chunk.text) for chunk in chunks]
     sentence_texts = [
@@ -194,8 +195,8 @@ def _manifest(
             "sentences": sentences,
         },
         "documents": [
-            {"path": d.path, "sha256": d.content_hash, "paragraphs": len(d.paragraphs),
-             **stamp_fields(d.stamp)}
+            {"path": d.path, "sha256": d.content_hash, "format": d.format,
+             "paragraphs": len(d.paragraphs), **stamp_fields(d.stamp)}
             for d in document_set.documents
         ],
         "skipped": [
@@ -203,6 +204,9 @@ def _manifest(
              **stamp_fields(s.stamp)}
             for s in document_set.skipped
         ],
+        "addresses": None if document_set.addresses is None else {
+            "sha256": document_set.addresses.sha256, **stamp_fields(document_set.addresses.stamp)
+        },
         "versions": {"python": platform.python_version(), **_versions()},
     }
 

@@ -16,7 +16,7 @@ import mmap
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import overload
+from typing import Any, overload
 
 import numpy as np
 
@@ -27,11 +27,21 @@ ID_BYTES = 16
 
 @dataclass(frozen=True, slots=True)
 class DocumentRecord:
-    """What an index keeps of a source document: its text (for citations) and content hash."""
+    """What an index keeps of a source document: its extracted text (for citations), content
+    hash, format, title, address, and where its pages start in the text (empty without pages)."""
 
     path: str
     content_hash: str
     text: str
+    format: str = "text"
+    title: str | None = None
+    url: str | None = None
+    pages: tuple[int, ...] = ()
+
+    def details(self) -> dict[str, Any]:
+        """What is stored of the record besides its path, hash and text (JSON-ready)."""
+        return {"format": self.format, "title": self.title, "url": self.url,
+                "pages": list(self.pages)}
 
 
 class TextBlob:
@@ -64,11 +74,20 @@ class TextBlob:
 class DocumentTable(Mapping[str, DocumentRecord]):
     """Documents by path; texts are decoded from the blob only when asked for."""
 
-    def __init__(self, paths: list[str], hashes: list[str], spans: np.ndarray, blob: TextBlob):
+    def __init__(
+        self,
+        paths: list[str],
+        hashes: list[str],
+        spans: np.ndarray,
+        blob: TextBlob,
+        details: list[dict[str, Any]] | None = None,
+    ):
         self.paths = paths
         self.hashes = hashes
         self.spans = spans  # int64[D, 2] byte ranges in the blob
         self.blob = blob
+        # per document: format, title, url, pages (see DocumentRecord.details)
+        self.details = details if details is not None else [{} for _ in paths]
         self._position = {path: i for i, path in enumerate(paths)}
 
     @classmethod
@@ -82,6 +101,7 @@ class DocumentTable(Mapping[str, DocumentRecord]):
             [r.content_hash for r in records],
             np.column_stack([starts, ends]).reshape(len(records), 2),
             TextBlob(b"".join(encoded)),
+            [record.details() for record in records],
         )
 
     def position(self, path: str) -> int:
@@ -91,7 +111,30 @@ class DocumentTable(Mapping[str, DocumentRecord]):
     def __getitem__(self, path: str) -> DocumentRecord:
         i = self._position[path]
         start, end = self.spans[i]
-        return DocumentRecord(path, self.hashes[i], self.blob.text(int(start), int(end)))
+        return DocumentRecord(
+            path, self.hashes[i], self.blob.text(int(start), int(end)), *self._details(i)
+        )
+
+    def url(self, row: int) -> str | None:
+        """The address of document ``row``, when known."""
+        return self._details(row)[2]
+
+    def pages(self, row: int) -> tuple[int, ...]:
+        """Where each page of document ``row`` starts in its text (empty without pages)."""
+        return self._details(row)[3]
+
+    def format(self, row: int) -> str:
+        """The format document ``row`` was extracted from ("text", "markdown", "pdf", ...)."""
+        return self._details(row)[0]
+
+    def _details(self, row: int) -> tuple[str, str | None, str | None, tuple[int, ...]]:
+        found = self.details[row]
+        return (
+            str(found.get("format") or "text"),
+            found.get("title"),
+            found.get("url"),
+            tuple(int(page) for page in found.get("pages") or ()),
+        )
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.paths)

@@ -12,7 +12,9 @@ from dataclasses import dataclass
 from index.documents import Document
 from index.sentences import split_sentences, trim_span
 
-CHUNKER_VERSION = 2  # 2: sentences from sentencex (any script), not the Latin-only rules
+CHUNKER_VERSION = 3
+# 2: sentences from sentencex (any script), not the Latin-only rules; 3: documents extracted by
+# format (index/formats/), plain-text lines that name sections are kept as paragraphs too
 SPECIAL_TOKENS = 2  # [CLS] ... [SEP]
 
 TokenCounter = Callable[[list[str]], list[int]]

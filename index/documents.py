@@ -1,49 +1,43 @@
-"""Source documents: finding them safely, loading, decoding and splitting into paragraphs under
-section headings.
+"""Source documents: finding them safely, reading them, and their extracted text split into
+paragraphs under section headings (the extraction itself is per format, in ``index.formats``).
 
 Only regular files inside the source directory are ever read: a link is followed only when its
 target resolves inside the directory (and then a file is indexed once, under its own name), and a
-file larger than ``MAX_SOURCE_BYTES`` is skipped unread. Every regular expression here matches in
-linear time, whatever the input (no nested or overlapping quantifiers that can backtrack).
+file larger than the limit (``MAX_SOURCE_BYTES`` by default) is skipped unread.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
-import re
 import stat
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from index.addresses import ADDRESSES_FILE, SourceAddresses, load_addresses
 from index.errors import SourceError
-from index.sentences import trim_span
+from index.formats import (
+    DEFAULT_MAX_FILE_BYTES,
+    SOURCE_SUFFIXES,
+    Extracted,
+    ExtractLimits,
+    UnreadableDocument,
+    extract,
+    is_source_name,
+)
+from index.formats.plain import is_plain_heading
 
-SOURCE_SUFFIXES = (".txt", ".md")
-MAX_HEADING_CHARS = 120
-MAX_HEADING_WORDS = 16
-MAX_SOURCE_BYTES = 32 * 1024 * 1024
-"""Largest source file indexed (32 MiB, ten times a long book); larger ones are skipped unread."""
+__all__ = ["SOURCE_SUFFIXES", "is_plain_heading"]
+
+MAX_SOURCE_BYTES = DEFAULT_MAX_FILE_BYTES
+"""Largest source file indexed by default (50 MB); larger ones are skipped unread."""
 RACY_WINDOW_NS = 2_000_000_000
 """A file modified this close to when it was read may change again within the same timestamp
 tick, so its modification time is not trusted to detect changes (git's "racy" rule)."""
 _READ_FLAGS = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
-# Blank-line separators. The lookbehind starts a match only at the start of a run of horizontal
-# whitespace, so a long run without two line ends is scanned once, not once per character; the
-# atomic group keeps "\r\n" one line end (never "\r" then "\n", which would be a blank line).
-_BLOCK_SEPARATOR = re.compile(r"(?<![ \t\f\v])(?:[ \t\f\v]*+(?>\r\n|\r|\n)){2,}")
-# A line and its end: "\r\n", "\n" or a lone "\r" (old Mac files). Every match consumes at
-# least one character until the end, so finditer never re-scans.
-_LINE = re.compile(r"[^\r\n]*+(?:\r\n|\r|\n|$)")
-# "#" to "######" and a space; the title (trailing spaces and "#"s are stripped in Python, as
-# a lazy ``(.*?)[ \t#]*$`` backtracks quadratically on a long run of them).
-_MARKDOWN_HEADING = re.compile(r" {0,3}(#{1,6})[ \t]+(.*)")
-_FINAL_PUNCTUATION = tuple(".!?:;,…\"'”’)]}")
-
-
 @dataclass(frozen=True, slots=True)
 class FileStamp:
     """Size and modification time of a source file when it was read: a later check compares
@@ -56,7 +50,8 @@ class FileStamp:
 
 @dataclass(frozen=True, slots=True)
 class Paragraph:
-    """A paragraph of body text: ``document.text[start:end]``, numbered from 1 per document."""
+    """A paragraph of body text: ``document.text[start:end]``, numbered from 1 per document
+    (per page, in a document with pages)."""
 
     number: int
     section: str | None
@@ -66,10 +61,13 @@ class Paragraph:
 
 @dataclass(frozen=True, slots=True)
 class Document:
-    """A source file's original text (UTF-8 decoded) and its paragraphs.
+    """A source file's extracted text and its paragraphs.
 
     ``path`` is relative to the source directory, with forward slashes; it names the document
-    in citations. Offsets in paragraphs (and in chunks) index ``text``.
+    in citations. Offsets in paragraphs (and in chunks) index ``text``, the text extracted from
+    the file (the file itself for plain text). ``content_hash`` is the hash of the file's bytes.
+    ``pages[i]`` is where page i + 1 starts in ``text`` (empty without pages); ``url`` is the
+    document's address, when known; ``headings`` are spans of ``text`` that only name sections.
     """
 
     path: str
@@ -77,6 +75,11 @@ class Document:
     content_hash: str
     paragraphs: tuple[Paragraph, ...]
     stamp: FileStamp | None = None
+    format: str = "text"
+    title: str | None = None
+    url: str | None = None
+    pages: tuple[int, ...] = ()
+    headings: tuple[tuple[int, int], ...] = ()
 
     @property
     def sections(self) -> tuple[str, ...]:
@@ -100,10 +103,12 @@ class SkippedFile:
 
 @dataclass(frozen=True, slots=True)
 class DocumentSet:
-    """The documents loaded from a source directory, and the files that were skipped."""
+    """The documents loaded from a source directory, the files that were skipped, and what was
+    read of ``sources.toml`` (for change detection; None when there is none)."""
 
     documents: tuple[Document, ...]
     skipped: tuple[SkippedFile, ...] = field(default_factory=tuple)
+    addresses: FileRecord | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,8 +135,8 @@ def content_hash(data: bytes) -> str:
 
 
 def scan_sources(source_dir: Path) -> SourceScan:
-    """Every .txt and .md file under ``source_dir`` (recursively, hidden entries skipped), in
-    name order, without reading any.
+    """Every source file (by suffix, see ``SOURCE_SUFFIXES``) under ``source_dir`` (recursively,
+    hidden entries skipped), in name order, without reading any.
 
     Links are resolved: one whose target lies outside the directory (or is hidden, broken, or
     a loop) is skipped with a reason naming the link, and is never read; a linked folder is
@@ -141,8 +146,8 @@ def scan_sources(source_dir: Path) -> SourceScan:
     """
     if not source_dir.exists():
         raise SourceError(
-            f"source directory {source_dir} does not exist: create it and put .txt or .md files "
-            "in it, or set CITEBOT_SOURCE_DIR"
+            f"source directory {source_dir} does not exist: create it and put documents (.txt, "
+            ".md, .html, .pdf, .docx) in it, or set CITEBOT_SOURCE_DIR"
         )
     if not source_dir.is_dir():
         raise SourceError(f"source path {source_dir} is not a directory: set CITEBOT_SOURCE_DIR")
@@ -176,7 +181,7 @@ def scan_sources(source_dir: Path) -> SourceScan:
                     continue
             except OSError:
                 pass  # vanished, or unreadable: _resolve_source says which
-            if not entry.name.lower().endswith(SOURCE_SUFFIXES):
+            if not is_source_name(entry.name):
                 continue
             found = _resolve_source(Path(entry.path), name, root, entry)
             if isinstance(found, SkippedFile):
@@ -236,29 +241,62 @@ def _resolve_source(
 
 
 def load_documents(source_dir: Path, max_bytes: int = MAX_SOURCE_BYTES) -> DocumentSet:
-    """Load every source document; unreadable, non-UTF-8, empty, too large or unsafe files
-    (see ``scan_sources``) are skipped with a reason.
+    """Load every source document; unreadable, undecodable, empty, too large or unsafe files
+    (see ``scan_sources``) are skipped with a reason. Addresses come from each document and
+    from ``sources.toml`` (a malformed one is reported as skipped, and gives no addresses).
 
     Raises SourceError when the directory is missing or holds no usable document.
     """
     scan = scan_sources(source_dir)
-    documents = []
     skipped = list(scan.skipped)
+    addresses, addresses_record = _addresses(source_dir, skipped)
+    documents = []
     for source in scan.files:
         try:
-            documents.append(read_document(source, max_bytes))
+            documents.append(read_document(source, max_bytes, addresses))
         except _Unusable as problem:
             skipped.append(SkippedFile(source.name, problem.reason, problem.digest, problem.stamp))
     skipped.sort(key=lambda s: s.path)
     if not documents:
         if not scan.files and not scan.skipped:
             raise SourceError(
-                f"no .txt or .md files in {source_dir}: add source documents there, "
-                "or set CITEBOT_SOURCE_DIR"
+                f"no source documents ({', '.join(SOURCE_SUFFIXES)}) in {source_dir}: add "
+                "documents there, or set CITEBOT_SOURCE_DIR"
             )
         reasons = "; ".join(s.reason for s in skipped)
         raise SourceError(f"no usable documents in {source_dir}: {reasons}")
-    return DocumentSet(tuple(documents), tuple(skipped))
+    return DocumentSet(tuple(documents), tuple(skipped), addresses_record)
+
+
+def _addresses(
+    source_dir: Path, skipped: list[SkippedFile]
+) -> tuple[SourceAddresses, FileRecord | None]:
+    """``sources.toml`` and its record; a problem with it is added to ``skipped``."""
+    source = addresses_file(source_dir)
+    if source is None:
+        return SourceAddresses(), None
+    try:
+        record = FileRecord(file_digest(source), _stamp(source.status))
+    except OSError as error:
+        reason = f"{ADDRESSES_FILE}: cannot be read ({error.strerror or error})"
+        skipped.append(SkippedFile(ADDRESSES_FILE, reason))
+        return SourceAddresses(), None
+    try:
+        return load_addresses(source_dir), record
+    except SourceError as error:
+        reason = f"{error}; no addresses from it"
+        skipped.append(SkippedFile(ADDRESSES_FILE, reason, record.sha256, record.stamp))
+        return SourceAddresses(), None
+
+
+def addresses_file(source_dir: Path) -> SourceFile | None:
+    """``sources.toml`` in the source folder, when it is a regular file (links are not read)."""
+    path = source_dir / ADDRESSES_FILE
+    try:
+        status = path.lstat()
+    except OSError:
+        return None
+    return SourceFile(ADDRESSES_FILE, path, status) if stat.S_ISREG(status.st_mode) else None
 
 
 class _Unusable(SourceError):
@@ -269,22 +307,66 @@ class _Unusable(SourceError):
         self.reason, self.digest, self.stamp = reason, digest, stamp
 
 
-def read_document(source: SourceFile, max_bytes: int = MAX_SOURCE_BYTES) -> Document:
-    """Read and parse one file. Raises SourceError naming the file when it cannot be used."""
+def read_document(
+    source: SourceFile,
+    max_bytes: int = MAX_SOURCE_BYTES,
+    addresses: SourceAddresses | None = None,
+) -> Document:
+    """Read one file and extract its text. Raises SourceError naming the file when it cannot
+    be used."""
     name = source.name
     data, stamp = _read_source(source, max_bytes)
     digest = content_hash(data)
     try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
+        extracted = extract(name, data, ExtractLimits(max_bytes))
+    except UnreadableDocument as problem:
+        raise _Unusable(f"{name}: {problem}", digest, stamp) from None
+    except Exception as error:  # a parser's own bug on a hostile file must not stop the build
         raise _Unusable(
-            f"{name}: not valid UTF-8 (byte {error.start}); re-save it as UTF-8 to index it",
-            digest, stamp,
+            f"{name}: could not be read as {name.rsplit('.', 1)[-1].upper()} "
+            f"({type(error).__name__}); is the file damaged?", digest, stamp,
         ) from None
-    document = parse_document(name, text, digest)
+    document = document_from(name, extracted, digest, stamp, addresses)
     if not document.paragraphs:
         raise _Unusable(f"{name}: has no text to index (empty or only headings)", digest, stamp)
-    return Document(name, text, digest, document.paragraphs, stamp)
+    return document
+
+
+def document_from(
+    name: str,
+    extracted: Extracted,
+    digest: str,
+    stamp: FileStamp | None = None,
+    addresses: SourceAddresses | None = None,
+) -> Document:
+    """A Document of extracted text: paragraphs numbered per document (per page when paged),
+    and the document's address."""
+    paragraphs: list[Paragraph] = []
+    page, number = 0, 0
+    for block in extracted.blocks:
+        if extracted.pages:
+            block_page = page_of(extracted.pages, block.start)
+            if block_page != page:
+                page, number = block_page, 0
+        number += 1
+        paragraphs.append(Paragraph(number, block.section, block.start, block.end))
+    url = (addresses or SourceAddresses()).address(name, extracted.url)
+    return Document(
+        name, extracted.text, digest, tuple(paragraphs), stamp, extracted.format,
+        extracted.title, url, extracted.pages, extracted.headings,
+    )
+
+
+def page_of(pages: tuple[int, ...] | list[int], offset: int) -> int:
+    """The page (from 1) that the text offset lies on, given where each page starts."""
+    low, high = 0, len(pages)
+    while low < high:  # bisect_right
+        middle = (low + high) // 2
+        if pages[middle] <= offset:
+            low = middle + 1
+        else:
+            high = middle
+    return max(1, low)
 
 
 def _read_source(source: SourceFile, max_bytes: int) -> tuple[bytes, FileStamp]:
@@ -315,8 +397,8 @@ def _read_source(source: SourceFile, max_bytes: int) -> tuple[bytes, FileStamp]:
 
 def _too_large(name: str, size: int, max_bytes: int) -> str:
     return (
-        f"{name}: {size / 2**20:.1f} MiB is over the {max_bytes / 2**20:.0f} MiB limit for one "
-        "source file; split it into smaller files to index it"
+        f"{name}: {size / 1e6:.1f} MB is over the {max_bytes / 1e6:g} MB limit for one source "
+        "file (CITEBOT_MAX_SOURCE_MB); split it into smaller files to index it"
     )
 
 
@@ -326,75 +408,11 @@ def _stamp(status: os.stat_result) -> FileStamp:
 
 
 def parse_document(name: str, text: str, digest: str | None = None) -> Document:
-    """Split text into paragraphs (blank-line separated) and attach each to its section heading.
-
-    Headings are markdown ``#`` lines, and short single-line blocks without final punctuation
-    (the plain-text article style). Headings become section metadata, not paragraphs.
-    """
-    if digest is None:
-        digest = content_hash(text.encode("utf-8"))
-    paragraphs: list[Paragraph] = []
-    section: str | None = None
-    for start, end in _blocks(text):
-        body_start: int | None = None
-        body_end = start
-        for line_start, line_end in _lines(text, start, end):
-            line = text[line_start:line_end]
-            heading = _MARKDOWN_HEADING.match(line)
-            if heading:
-                if body_start is not None:
-                    paragraphs.append(_paragraph(paragraphs, section, body_start, body_end))
-                    body_start = None
-                section = heading.group(2).rstrip(" \t#").strip() or section
-                continue
-            if body_start is None:
-                body_start = line_start
-            body_end = line_end
-        if body_start is None:
-            continue
-        block = text[body_start:body_end]
-        if is_plain_heading(block):
-            section = block.strip()
-            continue
-        paragraphs.append(_paragraph(paragraphs, section, body_start, body_end))
-    return Document(name, text, digest, tuple(paragraphs))
-
-
-def is_plain_heading(block: str) -> bool:
-    """A short single line with no final punctuation, starting with a capital or digit."""
-    stripped = block.strip()
-    if not stripped or "\n" in stripped or "\r" in stripped:
-        return False
-    if len(stripped) > MAX_HEADING_CHARS or len(stripped.split()) > MAX_HEADING_WORDS:
-        return False
-    if stripped.endswith(_FINAL_PUNCTUATION):
-        return False
-    return stripped[0].isupper() or stripped[0].isdigit()
-
-
-def _paragraph(existing: list[Paragraph], section: str | None, start: int, end: int) -> Paragraph:
-    return Paragraph(len(existing) + 1, section, start, end)
-
-
-def _blocks(text: str) -> Iterator[tuple[int, int]]:
-    """Spans of blank-line separated blocks, trimmed of surrounding whitespace."""
-    position = 0
-    for separator in _BLOCK_SEPARATOR.finditer(text):
-        yield from _trimmed(text, position, separator.start())
-        position = separator.end()
-    yield from _trimmed(text, position, len(text))
-
-
-def _lines(text: str, start: int, end: int) -> Iterator[tuple[int, int]]:
-    """Spans of the non-blank lines in ``text[start:end]``, trimmed."""
-    for match in _LINE.finditer(text, start, end):
-        if match.start() == match.end():
-            break
-        yield from _trimmed(text, match.start(), match.end())
-
-
-def _trimmed(text: str, start: int, end: int) -> Iterator[tuple[int, int]]:
-    yield from trim_span(text, start, end)
+    """A Document of text given as a string, extracted as its name's format says (for text
+    formats: .txt, .md)."""
+    data = text.encode("utf-8")
+    extracted = extract(name, data)
+    return document_from(name, extracted, digest or content_hash(data))
 
 
 @dataclass(frozen=True, slots=True)
@@ -442,8 +460,12 @@ def stamp_fields(stamp: FileStamp | None) -> dict[str, int | None]:
 
 
 def recorded_sources(manifest: Mapping[str, Any]) -> dict[str, FileRecord]:
-    """The source files a manifest recorded, indexed and skipped ({path: record})."""
+    """The source files a manifest recorded, indexed and skipped, and ``sources.toml``
+    ({path: record})."""
     entries = [*manifest.get("documents", []), *manifest.get("skipped", [])]
+    addresses = manifest.get("addresses")
+    if isinstance(addresses, Mapping):
+        entries.append({"path": ADDRESSES_FILE, **addresses})
     return {entry["path"]: FileRecord.from_manifest(entry) for entry in entries}
 
 
@@ -468,7 +490,8 @@ def compare_sources(source_dir: Path, recorded: Mapping[str, FileRecord | str]) 
         current.add(skipped.path)
         if skipped.path in records and records[skipped.path].sha256:
             modified.append(skipped.path)
-    for source in scan.files:
+    addresses = addresses_file(source_dir)
+    for source in (*scan.files, *([addresses] if addresses else [])):
         current.add(source.name)
         record = records.get(source.name)
         if record is None or _stamp_matches(record.stamp, source.status):

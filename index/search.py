@@ -17,7 +17,10 @@ from typing import Protocol
 import numpy as np
 
 from index.answer import Answer, Citation, Passage
+from index.chunking import Chunk
 from index.corpus import Corpus
+from index.documents import page_of
+from index.links import passage_link
 from index.question import DEFAULT_MAX_CHARS, prepare_question
 from index.question_types import TYPES, expected_type
 
@@ -292,7 +295,7 @@ class Searcher:
         chunk = self.corpus.chunks[row]
         local = sentence_row - int(self.corpus.sentence_offsets[row])
         start, end = chunk.sentences[local]
-        citation = Citation(chunk.document, chunk.section, chunk.paragraph, chunk.start, chunk.end)
+        citation = _citation_of(self.corpus, row, chunk)
         rows = np.array([sentence_row], dtype=np.int64)
         similarity = float(self.corpus.sentence_similarities(rows, query.vector[0])[0])
         return Passage(
@@ -303,6 +306,23 @@ class Searcher:
             (start - chunk.start, end - chunk.start),
             similarity,
         )
+
+
+def _citation_of(corpus: Corpus, row: int, chunk: Chunk) -> Citation:
+    """The citation of chunk ``row``: its place, page(s) and link."""
+    documents = corpus.documents
+    document = int(corpus.table.document[row])
+    pages = documents.pages(document)  # type: ignore[attr-defined]
+    page = page_end = None
+    if pages:
+        page = page_of(pages, chunk.start)
+        page_end = page_of(pages, max(chunk.start, chunk.end - 1))
+    url = passage_link(
+        documents.url(document), documents.format(document), chunk.text, page  # type: ignore[attr-defined]
+    )
+    return Citation(
+        chunk.document, chunk.section, chunk.paragraph, chunk.start, chunk.end, page, page_end, url
+    )
 
 
 def _first_max_of_groups(values: np.ndarray, starts: np.ndarray) -> np.ndarray:

@@ -13,8 +13,10 @@ Layout of an index directory::
     <build>/sentence_scale.npy  per-dimension scale of the codes (vector = codes * scale)
     <build>/sentences.npy   the sentence vectors as float16 (for rebuilds; memory-mapped)
     <build>/sentence_types.npy  date / number / name flags per sentence
-    <build>/documents.json  document paths, content hashes, byte ranges in texts.bin
-    <build>/texts.bin       every document's text, UTF-8, concatenated (memory-mapped on load)
+    <build>/documents.json  document paths, content hashes, byte ranges in texts.bin, and per
+                            document its format, title, address and page starts
+    <build>/texts.bin       every document's extracted text, UTF-8, concatenated
+                            (memory-mapped on load)
     <build>/chunks/         chunk columns as .npy (memory-mapped on load) + sections.json
     <build>/lexical-*/      BM25 indexes over chunks and sentences (bm25s)
 
@@ -184,7 +186,7 @@ class IndexStore:
         _write_json(
             staging / "documents.json",
             {"paths": documents.paths, "content_hashes": documents.hashes,
-             "spans": documents.spans.tolist()},
+             "spans": documents.spans.tolist(), "details": documents.details},
         )
         table.save(staging / "chunks")
         _write_json(staging / "chunks" / "sections.json", table.sections)
@@ -271,7 +273,9 @@ class IndexStore:
             entries = json.loads((build / "documents.json").read_text(encoding="utf-8"))
             blob = TextBlob.open(build / "texts.bin")
             spans = np.asarray(entries["spans"], dtype=np.int64).reshape(-1, 2)
-            documents = DocumentTable(entries["paths"], entries["content_hashes"], spans, blob)
+            documents = DocumentTable(
+                entries["paths"], entries["content_hashes"], spans, blob, entries.get("details")
+            )
             sections = json.loads((build / "chunks" / "sections.json").read_text(encoding="utf-8"))
             chunks = ChunkTable.load(build / "chunks", sections, documents)
             vector_index = faiss.read_index(str(build / "chunks.faiss"), faiss.IO_FLAG_MMAP_IFC)

@@ -43,7 +43,10 @@ def test_ask_json_end_to_end(built_index_dir, article_text):
     first = data["passages"][0]
     assert "Sergei Lavrov" in first["text"]
     citation = first["citation"]
-    assert set(citation) == {"document", "section", "paragraph", "start", "end"}
+    assert set(citation) == {
+        "document", "section", "paragraph", "start", "end", "page", "page_end", "url"
+    }
+    assert citation["page"] is citation["page_end"] is citation["url"] is None  # plain text
     assert article_text[citation["start"] : citation["end"]] == first["text"]
     highlight = first["highlight"]
     assert article_text[highlight["start"] : highlight["end"]] == highlight["text"]
@@ -138,7 +141,7 @@ def test_build_skips_bad_file_and_reports(tmp_path, capsys):
     out, err = capsys.readouterr()
     assert status == 0
     assert "broken.txt" in err and "UTF-8" in err
-    assert "Indexed 1 document(s): 17 chunks" in out
+    assert "Indexed 1 document(s): 20 chunks" in out
     # info reports the index and that nothing changed (the broken file is known)
     assert (
         main(["--index-dir", str(tmp_path / "i"), "--source-dir", str(sources), "info", "--json"])
@@ -146,7 +149,7 @@ def test_build_skips_bad_file_and_reports(tmp_path, capsys):
     )
     info = json.loads(capsys.readouterr().out)
     assert info["exists"] and info["sources_changed"] is False
-    assert info["counts"]["chunks"] == 17 and info["model_matches_settings"] is True
+    assert info["counts"]["chunks"] == 20 and info["model_matches_settings"] is True
     (sources / "new.md").write_text("# New\n\nFresh text.", encoding="utf-8")
     main(["--index-dir", str(tmp_path / "i"), "--source-dir", str(sources), "info", "--json"])
     assert json.loads(capsys.readouterr().out)["changes"]["added"] == ["new.md"]

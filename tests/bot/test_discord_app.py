@@ -391,7 +391,7 @@ async def test_sources_lists_documents(harness: Harness) -> None:
     assert "Index built <t:" in embed["description"]
     field = embed["fields"][0]
     assert field["name"] == "north-korea-allied-coordination.txt"
-    assert field["value"].startswith("17 chunk(s) · sections: ")
+    assert field["value"].startswith("20 chunk(s) · sections: ")
     assert "China and Russia are additional complications" in field["value"]
 
 

@@ -139,7 +139,7 @@ def test_failed_save_leaves_previous_index(index_copy, model_spec, monkeypatch, 
     assert not [p for p in index_copy.iterdir() if p.name.startswith(".tmp-")]
     assert [p.name for p in index_copy.iterdir() if p.name.startswith("build-")] == [before.name]
     corpus = store.load(model_spec, chunker_params(model_spec))
-    assert len(corpus.chunks) == 17
+    assert len(corpus.chunks) == 20
 
 
 KILL_BUILD = """
@@ -234,7 +234,7 @@ def test_rebuild_reuses_vectors_and_tracks_changes(tmp_path, engine):
     assert removed.documents == 1 and removed.embedded == 0
     manifest = IndexStore(settings.index_dir).read_manifest()
     assert [d["path"] for d in manifest["documents"]] == ["north-korea-allied-coordination.txt"]
-    assert json.loads(json.dumps(manifest))["counts"]["chunks"] == 17
+    assert json.loads(json.dumps(manifest))["counts"]["chunks"] == 20
     assert os.listdir(settings.index_dir).count("CURRENT") == 1
 
 
