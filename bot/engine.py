@@ -241,6 +241,7 @@ class Engine:
             self.settings.index_type,
             wait=wait,
             on_wait=on_wait,
+            max_source_bytes=self.settings.max_source_bytes,
         )
         self._searcher = self.make_searcher(corpus)  # atomic reference swap
         return replace(report, seconds=time.perf_counter() - started)

@@ -45,6 +45,17 @@ class Settings(BaseSettings):
     index_type: Literal["auto", "flat", "ivf", "hnsw"] = "auto"
     # Embed with the ONNX export of the model (questions always; builds on CPU).
     use_onnx: bool = True
+    # Largest source file indexed, in MB (for DOCX also its uncompressed content); larger ones
+    # are skipped with the reason. Also the largest download `citebot add URL` accepts.
+    max_source_mb: float = Field(default=50.0, gt=0, le=10_000)
+    # `citebot add URL`: seconds for the whole download, and redirects followed.
+    fetch_timeout_seconds: float = Field(default=30.0, gt=0, le=3600)
+    fetch_max_redirects: int = Field(default=5, ge=0, le=20)
+
+    @property
+    def max_source_bytes(self) -> int:
+        """``max_source_mb`` in bytes."""
+        return int(self.max_source_mb * 1_000_000)
 
     # Questions and answers
     top_k: int = Field(default=3, ge=1, le=20)

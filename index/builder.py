@@ -17,7 +17,13 @@ import numpy as np
 from index.build_lock import OnWait
 from index.chunking import Chunker, normalize_for_search
 from index.corpus import Corpus, DocumentRecord
-from index.documents import DocumentSet, SkippedFile, load_documents, stamp_fields
+from index.documents import (
+    MAX_SOURCE_BYTES,
+    DocumentSet,
+    SkippedFile,
+    load_documents,
+    stamp_fields,
+)
 from index.embedding import TextEncoder
 from index.errors import CitebotError
 from index.lexical import LexicalIndex
@@ -57,6 +63,7 @@ def build_index(
     index_type: str = "auto",
     wait: bool = True,
     on_wait: OnWait | None = None,
+    max_source_bytes: int = MAX_SOURCE_BYTES,
 ) -> tuple[Corpus, BuildReport]:
     """Build an index of every document under ``source_dir`` and make it live in ``store``.
 
@@ -64,11 +71,12 @@ def build_index(
     re-embedded. The whole build holds the index's build lock: when another build is running,
     this one waits for it (``on_wait`` is told the other's pid), or with ``wait=False`` raises
     BuildInProgressError at once. Raises SourceError when there is nothing to index, and
-    IndexWriteError when the index cannot be written (the previous one stays live).
+    IndexWriteError when the index cannot be written (the previous one stays live). Files over
+    ``max_source_bytes`` are skipped unread.
     """
     started = time.perf_counter()
     with store.build_lock().hold(wait, on_wait):
-        document_set = load_documents(source_dir)
+        document_set = load_documents(source_dir, max_source_bytes)
         corpus, embedded, reused = assemble_corpus(
             document_set, embedder, chunker, store, progress, index_type
         )
