@@ -69,7 +69,6 @@ Extractor = Callable[[bytes, ExtractLimits], Extracted]
 # suffix -> module in this package that defines ``extract(data, limits) -> Extracted``
 _MODULES = {
     ".txt": "plain",
-    ".text": "plain",
     ".md": "plain",  # until index/formats/markdown.py parses CommonMark
     ".markdown": "plain",
     ".html": "html",

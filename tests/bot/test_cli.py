@@ -78,7 +78,7 @@ def test_ask_builds_on_first_use_and_says_so(tmp_path, capsys):
     out, err = capsys.readouterr()
     assert status == 0
     assert "No index yet" in err and "Indexed 1 document(s)" in err
-    assert "Sergei Lavrov" in out and "¶11" in out
+    assert "Sergei Lavrov" in out and "¶13" in out
     assert "China and Russia are additional complications" in out
     assert "**" in out  # the best sentence stands out in plain text
 

@@ -16,12 +16,14 @@ def test_article_sections_and_paragraphs():
         "China and Russia are additional complications",
         "US has few credible options to coerce North Korea",
     )
-    assert [p.number for p in document.paragraphs] == list(range(1, 18))
+    assert [p.number for p in document.paragraphs] == list(range(1, 21))
     lavrov = next(p for p in document.paragraphs if "Lavrov" in document.text[p.start : p.end])
-    assert (lavrov.number, lavrov.section) == (11, "China and Russia are additional complications")
-    # headings are metadata, never paragraphs
-    for paragraph in document.paragraphs:
-        assert document.text[paragraph.start : paragraph.end] not in document.sections
+    assert (lavrov.number, lavrov.section) == (13, "China and Russia are additional complications")
+    # a heading line names its section and stays a searchable paragraph (its own section's first)
+    bodies = [document.text[p.start : p.end] for p in document.paragraphs]
+    for section in document.sections:
+        heading = document.paragraphs[bodies.index(section)]
+        assert heading.section == section
     assert document.paragraphs[0].section is None
 
 
@@ -69,7 +71,7 @@ def test_bad_files_are_skipped_with_reason(tmp_path: Path):
     result = load_documents(tmp_path)
     assert [d.path for d in result.documents] == ["good.txt"]
     reasons = {s.path: s.reason for s in result.skipped}
-    assert set(reasons) == {"latin1.txt", "empty.md"}
+    assert set(reasons) == {"latin1.txt", "empty.md", "notes.pdf"}
     assert "latin1.txt" in reasons["latin1.txt"] and "UTF-8" in reasons["latin1.txt"]
     assert "empty.md" in reasons["empty.md"]
 
@@ -85,7 +87,7 @@ def test_bom_is_not_counted(tmp_path: Path):
 def test_missing_dir_and_empty_dir(tmp_path: Path):
     with pytest.raises(SourceError, match="does not exist"):
         load_documents(tmp_path / "nope")
-    with pytest.raises(SourceError, match=r"no \.txt or \.md files"):
+    with pytest.raises(SourceError, match=r"no source documents \(\.txt, .*\.pdf, \.docx\)"):
         load_documents(tmp_path)
     (tmp_path / "bad.txt").write_bytes(b"\xff\xfe\xfa")
     with pytest.raises(SourceError, match=r"bad\.txt"):
@@ -250,7 +252,7 @@ def test_default_size_limit_is_checked_before_reading(tmp_path: Path):
         handle.truncate(MAX_SOURCE_BYTES + 1)
     result = load_documents(tmp_path)
     assert [s.path for s in result.skipped] == ["big.md"]
-    assert f"{MAX_SOURCE_BYTES / 2**20:.0f} MiB limit" in result.skipped[0].reason
+    assert f"over the {MAX_SOURCE_BYTES / 1e6:g} MB limit" in result.skipped[0].reason
 
 
 # ----- change detection by size and modification time (defect 11) --------------------------------
@@ -357,8 +359,12 @@ def test_lone_carriage_returns_end_lines():
     text = "Old Mac title\r\rFirst line of text.\rSecond line.\r\r# Next\rBody two."
     document = parse_document("mac.txt", text)
     bodies = [text[p.start : p.end] for p in document.paragraphs]
-    assert bodies == ["First line of text.\rSecond line.", "Body two."]
-    assert [p.section for p in document.paragraphs] == ["Old Mac title", "Next"]
+    assert bodies == [
+        "Old Mac title", "First line of text.\rSecond line.", "# Next", "Body two."
+    ]
+    assert [p.section for p in document.paragraphs] == [
+        "Old Mac title", "Old Mac title", "Next", "Next"
+    ]
 
 
 def test_crlf_is_one_line_end_not_a_blank_line():

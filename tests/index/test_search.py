@@ -12,12 +12,12 @@ def test_lavrov_first_with_exact_citation(engine, article_text):
     citation = first.citation
     assert citation.document == "north-korea-allied-coordination.txt"
     assert citation.section == "China and Russia are additional complications"
-    assert citation.paragraph == 11
+    assert citation.paragraph == 13
     assert article_text[citation.start : citation.end] == first.text
     start, end = first.highlight
     assert 0 <= start < end <= len(first.text)
     assert first.highlight_text.strip() == first.highlight_text
-    assert "¶11" in citation.label()
+    assert "¶13" in citation.label()
     assert "Sergei Lavrov" in first.highlight_text
     assert 0.3 < first.similarity <= 1.0
 
