@@ -29,6 +29,7 @@ FIELD_NAME_LIMIT = 256
 FIELD_VALUE_LIMIT = 1024
 FOOTER_LIMIT = 2048
 AUTHOR_LIMIT = 256
+URL_LIMIT = 2048  # embed url (the title link): longer ones are refused by Discord
 ACTION_ROWS_PER_MESSAGE = 5
 COMPONENTS_PER_ROW = 5
 CUSTOM_ID_LIMIT = 100
@@ -225,7 +226,9 @@ def render_answer(answer: Answer, *, offset: int = 0, echo_question: bool = True
     for passage, title, footer, limit in zip(passages, titles, footers, limits, strict=True):
         description, was_cut = render_passage(passage, limit)
         shortened += was_cut
-        embed = discord.Embed(title=title, description=description, colour=colour)
+        embed = discord.Embed(
+            title=title, description=description, colour=colour, url=_link(passage)
+        )
         embed.set_footer(text=footer)
         embeds.append(embed)
     return RenderedAnswer(
@@ -234,6 +237,14 @@ def render_answer(answer: Answer, *, offset: int = 0, echo_question: bool = True
         passage_ids=tuple(p.chunk_id for p in passages),
         shortened=shortened,
     )
+
+
+def _link(passage: Passage) -> str | None:
+    """The citation's link for the embed title, when it is one Discord accepts."""
+    url = passage.citation.url
+    if url and len(url) <= URL_LIMIT and url.startswith(("https://", "http://")):
+        return url
+    return None
 
 
 SOURCE_NAME_CHARS = FIELD_NAME_LIMIT // 2
@@ -343,7 +354,11 @@ def limit_problems(payload: dict[str, Any]) -> list[str]:
             ("footer", len((embed.get("footer") or {}).get("text", "") or ""), FOOTER_LIMIT),
             ("author", len((embed.get("author") or {}).get("name", "") or ""), AUTHOR_LIMIT),
             ("fields", len(embed.get("fields", []) or []), FIELDS_PER_EMBED),
+            ("url", len(embed.get("url", "") or ""), URL_LIMIT),
         ]
+        url = embed.get("url")
+        if url and not str(url).startswith(("https://", "http://")):
+            problems.append(f"embed {number} url {str(url)[:40]!r} is not an http(s) address")
         for item in embed.get("fields", []) or []:
             checks.append(("field name", len(item.get("name", "")), FIELD_NAME_LIMIT))
             checks.append(("field value", len(item.get("value", "")), FIELD_VALUE_LIMIT))

@@ -67,6 +67,9 @@ def answer_to_rich(answer: Answer, first_rank: int = 1) -> Group:
             parts.append(Text(LOW_CONFIDENCE, style="dim"))
     for rank, passage in enumerate(answer.passages, start=first_rank):
         parts.append(Text(citation_line(rank, passage), style="bold cyan"))
+        if passage.citation.url:
+            link = printable(passage.citation.url)
+            parts.append(Text("    " + link, style=f"dim link {link}", overflow="fold"))
         before, best, after = (printable_block(part) for part in passage.segments())
         quote = Text("“", style="dim" if not answer.found else "")
         quote.append(before)
@@ -87,6 +90,8 @@ def answer_to_plain(answer: Answer, first_rank: int = 1, width: int = WRAP) -> s
             lines.append(LOW_CONFIDENCE)
     for rank, passage in enumerate(answer.passages, start=first_rank):
         lines.append(citation_line(rank, passage))
+        if passage.citation.url:
+            lines.append("    " + printable(passage.citation.url))
         before, best, after = (printable_block(part) for part in passage.segments())
         quote = f"“{before}**{best}**{after}”"
         lines.extend(

@@ -148,6 +148,36 @@ def test_citation_and_rank_in_title_and_score_in_footer() -> None:
     assert rendered.passage_ids == ("doc#3", "doc#4")
 
 
+def test_citation_with_an_address_is_a_link_and_pages_are_named() -> None:
+    from index.links import passage_link
+
+    text = "Russian Foreign Minister Sergei Lavrov visited Seoul - and met @everyone, 100% sure."
+    url = passage_link("https://example.com/a b?x=1#old", "html", text, None)
+    assert url == (
+        "https://example.com/a b?x=1#:~:text=Russian%20Foreign%20Minister%20Sergei,"
+        "met%20%40everyone%2C%20100%25%20sure."
+    )
+    cited = Passage("c1", text, Citation("r.pdf", "Scoring", 3, 0, len(text), 12, 13,
+                                        "https://example.com/r.pdf#page=12"), 0.5, (0, 10))
+    plain = Passage("c2", "B.", Citation("a.txt", None, 1, 0, 2), 0.4, (0, 2))
+    rendered = render_answer(Answer("q", (cited, plain)))
+    data = payload(rendered)
+    assert data["embeds"][0]["title"] == "1. r.pdf › Scoring › pp. 12–13 › ¶3"
+    assert data["embeds"][0]["url"] == "https://example.com/r.pdf#page=12"
+    assert "url" not in data["embeds"][1]
+    assert limit_problems(data) == []
+
+
+def test_links_that_discord_would_refuse_are_left_out() -> None:
+    for url in ("javascript:alert(1)", "https://example.com/" + "a" * 3000):
+        cited = Passage("c", "A.", Citation("a.html", None, 1, 0, 2, url=url), 0.5, (0, 2))
+        data = payload(render_answer(Answer("q", (cited,))))
+        assert "url" not in data["embeds"][0]
+        assert limit_problems(data) == []
+    assert limit_problems({"embeds": [{"title": "t", "url": "ftp://x"}]}) != []
+    assert limit_problems({"embeds": [{"title": "t", "url": "https://" + "a" * 2050}]}) != []
+
+
 def test_sources_and_build_report_fit() -> None:
     sources = [SourceInfo(f"doc_{i}.md", ("A", "B **c**"), i) for i in range(40)]
     embed = render_sources(sources, None).embed
