@@ -46,6 +46,7 @@ def test_address_from_sources_toml_links_the_passage(tmp_path: Path, capsys):
     recorded = recorded_sources(IndexStore(tmp_path / "idx").read_manifest())
     assert compare_sources(sources, recorded).modified == ("sources.toml",)
     assert main([*base, "build"]) == 0
+    capsys.readouterr()
     assert main([*base, "ask", "--json", QUESTION]) == 0
     citation = json.loads(capsys.readouterr().out)["passages"][0]["citation"]
     assert citation["url"].startswith("https://elsewhere.example/a#:~:text=")
