@@ -3,7 +3,8 @@
 No line is ever dropped. A ``#`` line (Markdown style) or a short single-line block without final
 punctuation (the style of the bundled article's headings) *also* names the section of what
 follows, but stays a searchable paragraph itself: in an FAQ, ``Yes`` or ``Press Reset to
-restart`` are answers, not only headings. Every regular expression here matches in linear time.
+restart`` are answers, not only headings (and a line right after a question is taken for its
+answer, not a heading). Every regular expression here matches in linear time.
 """
 
 from __future__ import annotations
@@ -55,7 +56,8 @@ def parse_text(text: str) -> Extracted:
             blocks.append(Block(line_start, line_end, section))
         if body_start is None:
             continue
-        if is_plain_heading(text[body_start:body_end]):
+        answers_a_question = bool(blocks) and text[blocks[-1].end - 1] == "?"
+        if is_plain_heading(text[body_start:body_end]) and not answers_a_question:
             section = text[body_start:body_end].strip()
         blocks.append(Block(body_start, body_end, section))
     return Extracted(text, tuple(blocks), "text")
