@@ -83,11 +83,13 @@ class IndexStatus:
                 )
             )
         table = Table(
-            "document", "paragraphs", "sha256", title=_text(f"Sources ({self.source_dir})")
+            "document", "format", "paragraphs", "sha256",
+            title=_text(f"Sources ({self.source_dir})"),
         )
         for document in manifest.get("documents", []):
             table.add_row(
                 _text(document["path"]),
+                _text(str(document.get("format", "text"))),
                 str(document.get("paragraphs")),
                 _text(document["sha256"][:12]),
             )
