@@ -70,8 +70,8 @@ Extractor = Callable[[bytes, ExtractLimits], Extracted]
 _MODULES = {
     ".txt": "plain",
     ".text": "plain",
-    ".md": "plain",  # until index/formats/markdown.py parses CommonMark
-    ".markdown": "plain",
+    ".md": "markdown",
+    ".markdown": "markdown",
     ".html": "html",
     ".htm": "html",
     ".pdf": "pdf",
