@@ -339,3 +339,18 @@ def test_article_markdown_code_block_is_its_own_block(tmp_path: Path):
     following = result.blocks[code[0] + 1]
     assert following.section == "China and Russia are additional complications"
     assert result.text[following.start : following.end].startswith("Just days after Blinken")
+
+
+def test_running_out_of_stack_is_a_clear_reason_not_a_crash():
+    """markdown-it recurses once per level of nesting (bounded by MAX_NESTING); should the
+    stack still run out, the file is unreadable with a reason."""
+    import inspect
+    import sys
+
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(len(inspect.stack()) + 40)
+    try:
+        with pytest.raises(UnreadableDocument, match="nested too deeply"):
+            extract(b"> " * 19 + b"deep", ExtractLimits())
+    finally:
+        sys.setrecursionlimit(limit)
