@@ -69,8 +69,8 @@ Extractor = Callable[[bytes, ExtractLimits], Extracted]
 # suffix -> module in this package that defines ``extract(data, limits) -> Extracted``
 _MODULES = {
     ".txt": "plain",
-    ".md": "plain",  # until index/formats/markdown.py parses CommonMark
-    ".markdown": "plain",
+    ".md": "markdown",
+    ".markdown": "markdown",
     ".html": "html",
     ".htm": "html",
     ".pdf": "pdf",

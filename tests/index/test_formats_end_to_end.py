@@ -1,0 +1,89 @@
+"""The bundled article in every format: the same question finds the Lavrov passage first, with
+the right section, page and link, and offsets exact in the stored extracted text; and no
+character of any document's body is left out of the chunks."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from bot.engine import Engine
+from index.documents import load_documents
+from tests.conftest import ARTICLE, isolated_settings
+from tests.index.formats.docx_fixtures import write_article_docx
+from tests.index.formats.html_fixtures import write_article_html
+from tests.index.formats.markdown_fixtures import write_article_markdown
+from tests.index.formats.pdf_fixtures import write_article_pdf
+
+QUESTION = "Which Russian official visited Seoul?"
+SECTION = "China and Russia are additional complications"
+CANONICAL = "https://news.example/analysis/north-korea-allied-coordination"
+
+
+def write_article_text(path: Path) -> None:
+    shutil.copy(ARTICLE, path)
+
+
+def write_html(path: Path) -> None:
+    write_article_html(path, canonical=CANONICAL)
+
+
+WRITERS: dict[str, tuple[str, Callable[[Path], None]]] = {
+    "text": ("article.txt", write_article_text),
+    "markdown": ("article.md", write_article_markdown),
+    "html": ("article.html", write_html),
+    "docx": ("article.docx", write_article_docx),
+    "pdf": ("article.pdf", write_article_pdf),
+}
+
+
+@pytest.fixture(scope="module")
+def every_format(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("formats")
+    for name, write in WRITERS.values():
+        write(folder / name)
+    return folder
+
+
+@pytest.mark.parametrize("format", list(WRITERS))
+def test_lavrov_first_in_every_format(format: str, every_format: Path, tmp_path: Path):
+    name = WRITERS[format][0]
+    sources = tmp_path / "src"
+    sources.mkdir()
+    shutil.copy(every_format / name, sources / name)
+    engine = Engine(isolated_settings(source_dir=sources, index_dir=tmp_path / "idx"))
+    report = engine.rebuild()
+    assert report.skipped == ()
+    first = engine.search(QUESTION).passages[0]
+    citation = first.citation
+    assert "Sergei Lavrov" in first.text
+    assert citation.document == name and citation.section == SECTION
+    stored = engine.searcher.corpus.documents[name]
+    assert stored.format == format
+    assert stored.text[citation.start : citation.end] == first.text
+    if format == "pdf":
+        assert citation.page == 2 and "p. 2" in citation.label()
+    else:
+        assert citation.page is None
+    if format == "html":
+        assert citation.url.startswith(CANONICAL + "#:~:text=")
+    if format == "text":
+        assert citation.url is None
+
+
+def test_every_body_character_is_in_a_chunk(every_format: Path, engine):
+    chunker = engine.chunker()
+    documents = load_documents(every_format).documents
+    assert {d.format for d in documents} == set(WRITERS)
+    for document in documents:
+        rest = list(document.text)
+        for start, end in document.headings:
+            rest[start:end] = " " * (end - start)
+        for chunk in chunker.chunk(document):
+            assert document.text[chunk.start : chunk.end] == chunk.text
+            rest[chunk.start : chunk.end] = " " * (chunk.end - chunk.start)
+        left = "".join(rest).split()
+        assert left == [], f"{document.path}: {left[:10]}"
