@@ -143,7 +143,11 @@ def _parse(text: str) -> lxml_html.HtmlElement:
     if not text.strip():
         raise UnreadableDocument("an empty page")
     try:
-        return lxml_html.document_fromstring(text)
+        # libxml2's default limits silently drop text nested over 256 elements deep or in a text
+        # node over 10 MB; the input is bounded by the source size limit, so lift them (a
+        # parser per call: lxml parsers must not be shared between threads)
+        parser = lxml_html.HTMLParser(huge_tree=True)
+        return lxml_html.document_fromstring(text, parser=parser)
     except etree.ParserError:
         raise UnreadableDocument(NO_TEXT) from None
 
@@ -153,6 +157,9 @@ def _main_content(tree: lxml_html.HtmlElement) -> etree._Element | None:
     document = trafilatura.bare_extraction(
         tree,
         favor_recall=True,  # keep short paragraphs and the lead: losing text is worse
+        # trafilatura's own algorithm only: its readability/jusText comparison turned short
+        # pages into the navigation bar; a page where it finds nothing gets the fallback
+        fast=True,
         include_comments=False,
         include_tables=True,
         include_formatting=True,  # keeps <code> and line breaks apart from paragraph text
