@@ -35,6 +35,7 @@ MAX_STYLE_DEPTH = 10
 _HEADING_STYLE = re.compile(r"(?:heading [1-9]|title)", re.IGNORECASE)
 _OLE_SIGNATURE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _WHITESPACE = re.compile(r"[^\S\n]+")
+_NO_DOCUMENT = "not a Word .docx file (a zip archive without a Word document in it)"
 
 _P, _R, _TBL, _TR, _TC = qn("w:p"), qn("w:r"), qn("w:tbl"), qn("w:tr"), qn("w:tc")
 _V_MERGE = qn("w:vMerge")
@@ -56,9 +57,13 @@ def extract(data: bytes, limits: ExtractLimits) -> Extracted:
         core_title = document.core_properties.title
     except (zipfile.BadZipFile, zlib.error, EOFError):
         raise UnreadableDocument("not a Word .docx file (the zip archive is damaged)") from None
-    except (PackageNotFoundError, KeyError):
+    except PackageNotFoundError:
+        raise UnreadableDocument(_NO_DOCUMENT) from None
+    except KeyError as error:  # zipfile: "There is no item named '…' in the archive"
+        if "[Content_Types].xml" in str(error):
+            raise UnreadableDocument(_NO_DOCUMENT) from None
         raise UnreadableDocument(
-            "not a Word .docx file (a zip archive without a Word document in it)"
+            "not a Word .docx file (a part it refers to is missing: the file is damaged)"
         ) from None
     except ValueError as error:  # python-docx: "... is not a Word file, content type is ..."
         if "content type" in str(error):
@@ -185,16 +190,20 @@ class _Layout:
                 self.read(cell)
 
     def _simple_row(self, cells: list[etree._Element]) -> list[str] | None:
-        """Each cell's text when every cell is at most one plain paragraph, else None."""
+        """Each cell's text when every cell is at most one line of plain paragraph text (so the
+        row reads as one line), else None."""
         texts = []
         for cell in cells:
-            paragraphs = list(_block_elements(cell))
-            written = [p for p in paragraphs if p.tag != _P or _paragraph_text(p)]
-            if len(written) > 1 or any(
-                p.tag != _P or self.styles.kind(p) or "\n" in _paragraph_text(p) for p in written
-            ):
+            written: list[str] = []
+            for element in _block_elements(cell):
+                if element.tag != _P or self.styles.kind(element):
+                    return None  # a nested table or a heading
+                text = _paragraph_text(element)
+                if text:
+                    written.append(text)
+            if len(written) > 1 or (written and "\n" in written[0]):
                 return None
-            texts.append(_paragraph_text(written[0]) if written else "")
+            texts.append(written[0] if written else "")
         return texts
 
     def _add_block(self, text: str) -> None:

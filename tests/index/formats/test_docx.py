@@ -374,3 +374,14 @@ def test_any_document_gives_well_formed_spans_and_keeps_every_word(items):
         for text in ([content] if isinstance(content, str) else content)
     ]
     assert [w for w in result.text.split() if w != "|"] == [w for t in texts for w in t.split()]
+
+
+def test_a_missing_part_is_reported_as_damage(tmp_path: Path):
+    data = write_article_docx(tmp_path / "article.docx").read_bytes()
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(data)) as source, zipfile.ZipFile(out, "w") as target:
+        for member in source.infolist():
+            if member.filename != "word/styles.xml":
+                target.writestr(member, source.read(member))
+    with pytest.raises(UnreadableDocument, match="a part it refers to is missing"):
+        extract(out.getvalue(), ExtractLimits())
