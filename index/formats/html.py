@@ -115,7 +115,10 @@ def decode_page(data: bytes) -> str:
         )
     declared = _declared_encoding(data[:_CHARSET_SCAN_BYTES])
     if declared is not None and declared != "utf-8":
-        return data.decode(declared, errors="replace")
+        try:
+            return data.decode(declared, errors="replace")
+        except LookupError:  # a codec that is not a text encoding ("base64", "rot13")
+            declared = None
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:

@@ -215,6 +215,12 @@ def test_an_xml_declaration_names_the_encoding():
     assert bodies(extracted(data)) == ["Señor Núñez."]
 
 
+@pytest.mark.parametrize("charset", ["base64", "rot13", "no-such-charset", "utf-16"])
+def test_a_charset_that_is_no_text_encoding_is_ignored(charset):
+    data = page("<p>Caf\u00e9 cr\u00e8me.</p>", f'<meta charset="{charset}">').encode("utf-8")
+    assert bodies(extracted(data)) == ["Caf\u00e9 cr\u00e8me."]
+
+
 def test_undeclared_bytes_are_utf8_else_windows_1252():
     assert bodies(extracted(page("<p>Straße</p>").encode("utf-8"))) == ["Straße"]
     assert bodies(extracted(page("<p>Straße \u2013 Ecke</p>").encode("cp1252"))) == [
