@@ -225,12 +225,12 @@ def _stream(
     declared = response.headers.get("content-length", "")
     total = int(declared) if declared.isdigit() else 0
     if total > limits.max_bytes:
-        raise FetchTooLarge(_too_large(response.url, f"{total:,} bytes", limits.max_bytes))
+        raise FetchTooLarge(_too_large(response.url, f" ({total:,} bytes)", limits.max_bytes))
     size = 0
     for piece in response.iter_bytes():  # decoded: a gzip bomb counts at its real size
         size += len(piece)
         if size > limits.max_bytes:
-            raise FetchTooLarge(_too_large(response.url, "more", limits.max_bytes))
+            raise FetchTooLarge(_too_large(response.url, "", limits.max_bytes))
         if time.monotonic() > deadline:
             raise httpx.ReadTimeout("deadline passed")
         sink.write(piece)
@@ -242,7 +242,7 @@ def _stream(
 
 
 def _too_large(url: httpx.URL, size: str, limit: int) -> str:
-    return f"{url} is {size} than the {limit / 1e6:g} MB limit allows; not saved"
+    return f"{url}{size} is over the {limit / 1e6:g} MB limit; not saved"
 
 
 def _connection_problem(error: httpx.TransportError) -> str:
