@@ -13,6 +13,7 @@ import re
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 
@@ -20,6 +21,10 @@ from bot import __version__
 from bot.render import UNSAFE_ABOVE_C0, printable
 from bot.settings import Settings, load_settings
 from index.errors import CitebotError
+
+if TYPE_CHECKING:
+    from index.builder import BuildReport
+    from index.intake import Added
 
 log = logging.getLogger("citebot")
 
@@ -45,7 +50,7 @@ def cmd_build(ctx: Context) -> int:
     return EXIT_OK
 
 
-def _build(ctx: Context):
+def _build(ctx: Context) -> BuildReport:
     """Rebuild incrementally, with progress, skipped-file warnings and the summary line."""
     from bot.engine import Engine
 
@@ -115,7 +120,7 @@ def cmd_add(ctx: Context) -> int:
     return EXIT_OK
 
 
-def _added_line(added, settings: Settings) -> str:
+def _added_line(added: Added, settings: Settings) -> str:
     folder = printable(str(settings.source_dir))
     name = printable(added.name)
     size = f"{added.size / 1000:,.1f} kB"
