@@ -13,6 +13,7 @@ import re
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 
@@ -20,6 +21,10 @@ from bot import __version__
 from bot.render import UNSAFE_ABOVE_C0, printable
 from bot.settings import Settings, load_settings
 from index.errors import CitebotError
+
+if TYPE_CHECKING:
+    from index.builder import BuildReport
+    from index.intake import Added
 
 log = logging.getLogger("citebot")
 
@@ -41,6 +46,12 @@ Command = Callable[[Context], int]
 
 def cmd_build(ctx: Context) -> int:
     """Rebuild the index from the source directory."""
+    _build(ctx)
+    return EXIT_OK
+
+
+def _build(ctx: Context) -> BuildReport:
+    """Rebuild incrementally, with progress, skipped-file warnings and the summary line."""
     from bot.engine import Engine
 
     engine = Engine(ctx.settings)
@@ -57,7 +68,71 @@ def cmd_build(ctx: Context) -> int:
         highlight=False,
         soft_wrap=True,
     )
+    return report
+
+
+def cmd_add(ctx: Context) -> int:
+    """Download a web page or copy a file into the source folder, then rebuild."""
+    from pathlib import Path
+
+    from index.fetcher import FetchLimits, FetchTimeout, FetchTooLarge
+    from index.intake import add_file, add_url
+
+    settings, source = ctx.settings, ctx.args.source
+    try:
+        if re.match(r"[A-Za-z][A-Za-z0-9+.-]*://", source):
+            limits = FetchLimits(
+                settings.max_source_bytes,
+                settings.fetch_timeout_seconds,
+                settings.fetch_max_redirects,
+            )
+            with _progress(ctx.err, "Downloading") as progress:
+                added = add_url(
+                    settings.source_dir,
+                    source,
+                    limits,
+                    name=ctx.args.name,
+                    folder=ctx.args.folder,
+                    allow_private=True,  # the operator's own machine: local servers are fine
+                    progress=progress,
+                    user_agent=f"citebot/{__version__}",
+                )
+        else:
+            added = add_file(
+                settings.source_dir,
+                Path(source).expanduser(),
+                settings.max_source_bytes,
+                name=ctx.args.name,
+                folder=ctx.args.folder,
+            )
+    except FetchTimeout as error:
+        raise CitebotError(f"{error} (CITEBOT_FETCH_TIMEOUT_SECONDS)") from None
+    except FetchTooLarge as error:
+        raise CitebotError(f"{error} (CITEBOT_MAX_SOURCE_MB)") from None
+    ctx.out.print(_added_line(added, settings), markup=False, highlight=False, soft_wrap=True)
+    report = _build(ctx)
+    skipped = [item for item in report.skipped if item.path == added.name]
+    if skipped:
+        raise CitebotError(
+            f"{added.name} was added to {settings.source_dir} but cannot be searched: "
+            f"{skipped[0].reason}"
+        )
     return EXIT_OK
+
+
+def _added_line(added: Added, settings: Settings) -> str:
+    folder = printable(str(settings.source_dir))
+    name = printable(added.name)
+    size = f"{added.size / 1000:,.1f} kB"
+    if added.unchanged:
+        return f"{name} is already in {folder} (the same file); nothing copied"
+    if added.url is None:
+        return f"Copied {name} into {folder} ({size})"
+    origin = printable(added.url)
+    if added.requested:
+        origin += f", redirected from {printable(added.requested)}"
+    verb = "Updated" if added.replaced else "Added"
+    return f"{verb} {name} in {folder} from {origin} ({size}); its address is in sources.toml"
 
 
 def cmd_ask(ctx: Context) -> int:
@@ -151,6 +226,7 @@ def cmd_feedback(ctx: Context) -> int:
 
 COMMANDS: dict[str, tuple[Command, str]] = {
     "build": (cmd_build, "build (or rebuild) the index from the source documents"),
+    "add": (cmd_add, "add a web page or file to the source documents, then build"),
     "ask": (cmd_ask, "answer one question with cited passages"),
     "console": (cmd_console, "ask questions interactively"),
     "info": (cmd_info, "show what is indexed and whether the sources changed since"),
@@ -180,7 +256,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_arguments(name: str, sub: argparse.ArgumentParser) -> None:
-    if name == "ask":
+    if name == "add":
+        sub.add_argument(
+            "source",
+            metavar="PATH_OR_URL",
+            help="an http:// or https:// address to download, or a file to copy",
+        )
+        sub.add_argument("--name", help="file name to save it as (default: from the address)")
+        sub.add_argument("--folder", help="subfolder of the source folder to put it in")
+    elif name == "ask":
         sub.add_argument("question", nargs="+", help="the question (quote it)")
         sub.add_argument("--k", type=_k_value, help="number of passages (default CITEBOT_TOP_K)")
         sub.add_argument("--json", action="store_true", help="print JSON (schema in README)")
