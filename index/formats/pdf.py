@@ -69,8 +69,11 @@ _PAGE_NUMBER = re.compile(  # "12", "- 12 -", "Page 12", "page 3 of 40", "xiv"
     re.IGNORECASE,
 )
 _DIGITS = re.compile(r"\d+")
+_EDGE_NUMBER = re.compile(r"^(\d{1,5})\b|\b(\d{1,5})$")
+_BULLETS = tuple("•◦▪▫‣⁃●○■□►▸➢✓")
 _CLEAN = str.maketrans({  # control characters to spaces, ligatures to their letters
-    **{chr(code): " " for code in (*range(0x20), 0x7F)},
+    **{chr(code): " " for code in range(0x20)},
+    "\x7f": "•",  # WinAnsiEncoding maps its unused codes to the bullet; pypdf gives 0x7F as is
     "ﬀ": "ff", "ﬁ": "fi", "ﬂ": "fl", "ﬃ": "ffi", "ﬄ": "ffl", "ﬅ": "st", "ﬆ": "st",
 })
 
@@ -314,31 +317,43 @@ def _title(reader: PdfReader) -> str | None:
 
 
 def _drop_running_lines(pages: list[list[_Line]]) -> None:
-    """Remove running headers and footers (the same text, digits aside, in the same font size,
-    among the top or bottom lines of many pages) and bare page numbers."""
-    zones: list[tuple[list[_Line], list[_Line]]] = []
-    counts: Counter[tuple[str, str, float]] = Counter()
-    for lines in pages:
+    """Remove running headers and footers and bare page numbers. Among the top and bottom
+    lines of each page, a line is running when, on many pages (``MIN_RUNNING_SHARE``), the
+    same text (digits aside) stands on the same side in the same size, or a line there carries
+    the page's number at its start or end (as in "Chapter 2: Syntax 13", its number counted
+    from the page's by the same offset, in the same size and place, not a heading's size)."""
+    body_size = _body_size(pages)
+    zones: list[list[tuple[str, _Line]]] = []
+    counts: Counter[tuple[object, ...]] = Counter()
+    for page_index, lines in enumerate(pages):
         by_height = sorted(lines, key=lambda line: -line.y)
-        top, bottom = by_height[:RUNNING_ZONE_LINES], by_height[-RUNNING_ZONE_LINES:]
-        zones.append((top, bottom))
-        keys = {("top", _running_key(line.text), line.size) for line in top}
-        keys |= {("bottom", _running_key(line.text), line.size) for line in bottom}
-        counts.update(keys)
-    with_text = sum(1 for lines in pages if lines)
-    needed = max(2, math.ceil(MIN_RUNNING_SHARE * with_text))
-    for lines, (top, bottom) in zip(pages, zones, strict=True):
+        zone = [("top", line) for line in by_height[:RUNNING_ZONE_LINES]]
+        zone += [("bottom", line) for line in by_height[-RUNNING_ZONE_LINES:]]
+        zones.append(zone)
+        counts.update({key for side, line in zone for key in _running_keys(side, line, page_index,
+                                                                          body_size)})
+    needed = max(2, math.ceil(MIN_RUNNING_SHARE * sum(1 for lines in pages if lines)))
+    for page_index, (lines, zone) in enumerate(zip(pages, zones, strict=True)):
         running = {
-            id(line) for zone, side in ((top, "top"), (bottom, "bottom")) for line in zone
-            if counts[(side, _running_key(line.text), line.size)] >= needed
-            or _PAGE_NUMBER.fullmatch(line.text)
+            id(line) for side, line in zone
+            if _PAGE_NUMBER.fullmatch(line.text)
+            or any(counts[key] >= needed
+                   for key in _running_keys(side, line, page_index, body_size))
         }
         if running:
             lines[:] = [line for line in lines if id(line) not in running]
 
 
-def _running_key(text: str) -> str:
-    return _DIGITS.sub("#", text.casefold())
+def _running_keys(side: str, line: _Line, page_index: int, body_size: float
+                  ) -> Iterator[tuple[object, ...]]:
+    """What a top or bottom line has in common with the running lines of other pages."""
+    yield ("text", side, _DIGITS.sub("#", line.text.casefold()), line.size)
+    if line.size >= body_size * HEADING_SIZE_RATIO:
+        return
+    number = _EDGE_NUMBER.search(line.text)
+    if number is not None:
+        printed = int(number.group(1) or number.group(2))
+        yield ("number", side, printed - page_index, line.size, round(line.y / 4))
 
 
 def _mark_headings(pages: list[list[_Line]], outline: list[_OutlineEntry]) -> None:
@@ -489,7 +504,10 @@ def _units(
                 current is None
                 or current.heading
                 or current.last is None
-                or _starts_paragraph(current.last, line, following, new_page, spacing)
+                or _starts_paragraph(
+                    current.last, line, following, new_page, spacing,
+                    in_list_item=_is_list_item(current.lines[0][1]),
+                )
             ):
                 current = _Unit(False, section)
                 units.append(current)
@@ -511,9 +529,13 @@ def _starts_paragraph(
     following: _Line | None,
     new_page: bool,
     spacing: dict[float, float],
+    in_list_item: bool = False,
 ) -> bool:
-    """Whether ``line`` starts a new paragraph after ``previous`` (the last body line)."""
+    """Whether ``line`` starts a new paragraph after ``previous`` (the last body line of a
+    paragraph that is a list item when ``in_list_item``)."""
     if abs(previous.size - line.size) > 0.15 * max(previous.size, line.size):
+        return True
+    if _is_list_item(line.text):
         return True
     gap = previous.y - line.y
     if new_page or gap < -line.size:  # the top of the next page or column
@@ -522,11 +544,17 @@ def _starts_paragraph(
     if gap > PARAGRAPH_GAP_RATIO * leading:
         return True
     em = line.size or 1.0
-    # an indented first line (not a hanging indent, where the next line stays in)
-    indented = line.x > previous.x + em / 2
+    # an indented first line (not a list item's hanging indent, nor one where the next line
+    # stays in)
+    indented = not in_list_item and line.x > previous.x + em / 2
     return indented and (following is None or following.x < line.x - em / 2)
 
 
 def _ends_sentence(text: str) -> bool:
     """Whether a line ends with final punctuation (closing quotes or brackets aside)."""
     return text.rstrip(_CLOSERS)[-1:] in tuple(_SENTENCE_ENDS)
+
+
+def _is_list_item(text: str) -> bool:
+    """Whether a line starts with a bullet (a list item)."""
+    return text.startswith(_BULLETS)

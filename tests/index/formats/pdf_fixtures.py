@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import random
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -115,7 +116,14 @@ class Heading:
     text: str
 
 
-Line = str | Heading
+@dataclass(frozen=True)
+class Indented:
+    """A line of body text drawn a quarter inch in from the margin by ``write_lines_pdf``."""
+
+    text: str
+
+
+Line = str | Heading | Indented
 """A line of body text (11 pt), or a heading; an empty string leaves a paragraph gap."""
 
 
@@ -123,7 +131,7 @@ def write_lines_pdf(
     path: Path,
     pages: Sequence[Sequence[Line]],
     *,
-    header: str | None = None,
+    header: str | Sequence[str] | None = None,
     page_numbers: bool = False,
     title: str | None = None,
     indent_paragraphs: bool = False,
@@ -131,17 +139,19 @@ def write_lines_pdf(
 ) -> None:
     """Letter pages with exactly the given lines, top to bottom at a 14 pt leading; an empty
     string is a gap of one line between paragraphs (or, with ``indent_paragraphs``, no gap and
-    the next line indented). ``header`` runs on top of every page, ``page_numbers`` puts a bare
-    number at the bottom; ``compress`` False leaves the page contents uncompressed."""
+    the next line indented). ``header`` runs on top of every page (or one per page, when a
+    sequence), ``page_numbers`` puts a bare number at the bottom; ``compress`` False leaves the
+    page contents uncompressed."""
     target = io.BytesIO()
     canvas = Canvas(target, pagesize=letter, invariant=1, pageCompression=int(compress))
     if title:
         canvas.setTitle(title)
     left, top = 72.0, letter[1] - 90.0
     for number, lines in enumerate(pages, start=1):
-        if header:
+        running = header if header is None or isinstance(header, str) else header[number - 1]
+        if running:
             canvas.setFont("Helvetica", 9)
-            canvas.drawString(left, letter[1] - 50, header)
+            canvas.drawString(left, letter[1] - 50, running)
         if page_numbers:
             canvas.setFont("Helvetica", 9)
             canvas.drawCentredString(letter[0] / 2, 40, str(number))
@@ -161,6 +171,8 @@ def write_lines_pdf(
                 else:
                     y -= 14
                 continue
+            if isinstance(line, Indented):
+                line, indent = line.text, True
             canvas.setFont("Times-Roman", 11)
             canvas.drawString(left + (18 if indent else 0), y, line)
             indent = False
@@ -203,6 +215,25 @@ def write_encrypted_pdf(
     target = io.BytesIO()
     writer.write(target)
     path.write_bytes(target.getvalue())
+
+
+def write_aes_marked_pdf(path: Path) -> None:
+    """An owner-password-only PDF whose encryption dictionary names AES-128 (its strings and
+    streams are in fact RC4-encrypted, as writing AES needs ``cryptography``): what a reader
+    without an AES implementation sees of a real AES-encrypted PDF."""
+    plain = path.with_suffix(".rc4.tmp")
+    write_encrypted_pdf(plain, user_password="")
+    data = plain.read_bytes()
+    plain.unlink()
+    aes = (
+        b"/V 4\n/R 4\n/CF << /StdCF << /CFM /AESV2 /AuthEvent /DocOpen /Length 16 >> >>\n"
+        b"/StmF /StdCF\n/StrF /StdCF\n"
+    )
+    assert data.count(b"/V 2\n/R 3\n") == 1
+    data = data.replace(b"/V 2\n/R 3\n", aes)  # the dictionary precedes the xref table
+    xref = data.rindex(b"\nxref\n") + 1
+    data = re.sub(rb"startxref\n\d+\n", b"startxref\n%d\n" % xref, data)
+    path.write_bytes(data)
 
 
 def write_truncated_pdf(path: Path) -> None:

@@ -20,8 +20,10 @@ from tests.index.formats.pdf_fixtures import (
     LAVROV_PAGE,
     LAVROV_SECTION,
     Heading,
+    Indented,
     article_parts,
     article_pdf_bytes,
+    write_aes_marked_pdf,
     write_article_pdf,
     write_encrypted_pdf,
     write_lines_pdf,
@@ -158,6 +160,37 @@ def test_paragraph_continued_on_the_next_page_is_one_block(tmp_path):
     assert "League handbook" not in extracted.text
 
 
+def test_headers_that_change_with_the_chapter_but_carry_the_page_number_are_dropped(tmp_path):
+    path = tmp_path / "doc.pdf"
+    write_lines_pdf(path, [
+        ["The basics come first."],
+        ["2 points are given for a goal."],
+        ["Fouls are punished."],
+    ], header=["Chapter 1: Basics 11", "Chapter 2: Scoring 12", "Chapter 3: Fouls 13"])
+    assert _block_texts(_extract(path)) == [
+        "The basics come first.", "2 points are given for a goal.", "Fouls are punished."
+    ]
+
+
+def test_bulleted_items_are_paragraphs_with_their_hanging_indent(tmp_path):
+    path = tmp_path / "doc.pdf"
+    write_lines_pdf(path, [[
+        "The main features are:",
+        "• On-line structure management that needs",
+        Indented("no code generation."),
+        "• Thread-safety: many handles",
+        Indented("may be used in parallel."),
+        "",
+        "The list ends here.",
+    ]])
+    assert _block_texts(_extract(path)) == [
+        "The main features are:",
+        "• On-line structure management that needs no code generation.",
+        "• Thread-safety: many handles may be used in parallel.",
+        "The list ends here.",
+    ]
+
+
 def test_hyphenated_line_ends_are_joined_and_real_hyphens_kept(tmp_path):
     path = tmp_path / "doc.pdf"
     write_lines_pdf(path, [[
@@ -267,6 +300,17 @@ def test_owner_password_only_pdf_is_indexed(tmp_path):
     write_encrypted_pdf(path, user_password="")
     extracted = _extract(path)
     assert any("Sergei Lavrov" in text for text in _block_texts(extracted))
+
+
+def test_aes_pdf_without_a_crypto_library_says_what_to_install(tmp_path):
+    import importlib.util
+
+    if importlib.util.find_spec("cryptography") or importlib.util.find_spec("Crypto"):
+        pytest.skip("an AES implementation is installed: pypdf would decrypt AES")
+    path = tmp_path / "aes.pdf"
+    write_aes_marked_pdf(path)
+    with pytest.raises(UnreadableDocument, match=r"^encrypted PDF \(AES\) .*pip install cryptogr"):
+        _extract(path)
 
 
 def test_damaged_pdf_body_after_a_valid_header(tmp_path):
