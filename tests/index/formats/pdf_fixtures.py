@@ -236,6 +236,48 @@ def write_aes_marked_pdf(path: Path) -> None:
     path.write_bytes(data)
 
 
+def write_shared_content_pdf(path: Path, pages: int = 200, strokes: int = 1000) -> None:
+    """``pages`` pages that all draw one content stream: a line of text and ``strokes`` drawn
+    lines (a file small on disk that asks for ``pages * strokes * 3`` operations)."""
+    from pypdf import PdfWriter
+    from pypdf.generic import DecodedStreamObject, NameObject
+
+    writer = PdfWriter()
+    writer.add_blank_page(612, 792)
+    first = writer.pages[0]
+    font = writer._add_object(_standard_font())  # pypdf has no public call for this
+    stream = DecodedStreamObject()
+    stream.set_data(b"BT /F1 10 Tf 72 700 Td (A line of text.) Tj ET\n"
+                    + b"0 0 m 10 10 l S\n" * strokes)
+    first[NameObject("/Contents")] = writer._add_object(stream)
+    first[NameObject("/Resources")] = _font_resources(font)
+    for _ in range(pages - 1):
+        page = writer.add_blank_page(612, 792)
+        page[NameObject("/Contents")] = first.raw_get("/Contents")
+        page[NameObject("/Resources")] = first.raw_get("/Resources")
+    target = io.BytesIO()
+    writer.write(target)
+    path.write_bytes(target.getvalue())
+
+
+def _standard_font() -> object:
+    from pypdf.generic import DictionaryObject, NameObject
+
+    return DictionaryObject({
+        NameObject("/Type"): NameObject("/Font"),
+        NameObject("/Subtype"): NameObject("/Type1"),
+        NameObject("/BaseFont"): NameObject("/Helvetica"),
+    })
+
+
+def _font_resources(font: object) -> object:
+    from pypdf.generic import DictionaryObject, NameObject
+
+    return DictionaryObject({
+        NameObject("/Font"): DictionaryObject({NameObject("/F1"): font}),
+    })
+
+
 def write_truncated_pdf(path: Path) -> None:
     """The first half of the article PDF's bytes (a download cut short)."""
     data = article_pdf_bytes()

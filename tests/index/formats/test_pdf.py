@@ -29,6 +29,7 @@ from tests.index.formats.pdf_fixtures import (
     write_lines_pdf,
     write_random_pdf,
     write_scanned_pdf,
+    write_shared_content_pdf,
     write_truncated_pdf,
 )
 
@@ -350,6 +351,18 @@ def test_text_over_the_size_limit_is_refused(tmp_path):
     text_length = len(_extract(path).text)
     with pytest.raises(UnreadableDocument, match=r"^more than .* MB of text"):
         extract(path.read_bytes(), ExtractLimits(max_bytes=text_length // 2))
+
+
+def test_pages_sharing_one_huge_content_stream_are_refused_within_the_budget(tmp_path,
+                                                                            monkeypatch):
+    import index.formats.pdf as pdf
+
+    path = tmp_path / "shared.pdf"
+    write_shared_content_pdf(path, pages=20, strokes=1000)  # 60,000 operations in 20 pages
+    assert len(_extract(path).pages) == 20
+    monkeypatch.setattr(pdf, "MIN_OPERATIONS", 30_000)
+    with pytest.raises(UnreadableDocument, match=r"^too much to read: .*drawing operations"):
+        _extract(path)
 
 
 def test_build_indexes_the_good_pdf_and_skips_each_bad_one_with_its_reason(tmp_path):
