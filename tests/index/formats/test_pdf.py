@@ -69,10 +69,13 @@ def assert_well_formed(extracted: Extracted) -> None:
 # --- the bundled article as a PDF -------------------------------------------------------------
 
 
-@pytest.mark.parametrize("outline", [True, False], ids=["bookmarks", "heading-fonts"])
-def test_article_pdf_gives_the_article_paragraphs_and_sections(tmp_path, outline):
+@pytest.mark.parametrize(
+    ("outline", "indented"), [(True, False), (False, False), (True, True)],
+    ids=["bookmarks", "heading-fonts", "indented-justified"],
+)
+def test_article_pdf_gives_the_article_paragraphs_and_sections(tmp_path, outline, indented):
     path = tmp_path / "article.pdf"
-    write_article_pdf(path, outline=outline)
+    write_article_pdf(path, outline=outline, indented=indented)
     extracted = _extract(path)
     assert_well_formed(extracted)
     assert extracted.format == "pdf"
