@@ -60,6 +60,9 @@ OPERATIONS_PER_FILE_BYTE = 0.25
 it bounds the work on a hostile file whose pages all draw one huge content stream (real
 PDFs measured here need 0.02 to 0.08 operations per byte)."""
 MIN_OPERATIONS = 1_000_000
+PYPDF_STREAM_LIMIT = 75_000_000
+"""pypdf's default bound on what one stream decompresses to; the file limit, when lower,
+bounds it instead."""
 
 _PDF_HEADER_WINDOW = 1024
 _CLOSERS = "\"'”’)]»"
@@ -116,6 +119,10 @@ def extract(data: bytes, limits: ExtractLimits) -> Extracted:
             raise UnreadableDocument(_AES_REASON) from None
         except Exception as error:
             raise UnreadableDocument(_damaged(error, limits)) from None
+    if not pages:
+        raise UnreadableDocument(
+            "damaged PDF (no pages could be found); re-download it or export it again"
+        )
     if not any(pages):
         raise UnreadableDocument("no text layer (scanned PDF?): OCR is not supported")
     _drop_running_lines(pages)
@@ -136,19 +143,24 @@ def _quiet_pypdf(limits: ExtractLimits) -> Iterator[None]:
     logger = logging.getLogger("pypdf")
     level = logger.level
     logger.setLevel(logging.CRITICAL + 1)
-    cap = max(1, limits.max_bytes)
+    cap = _decompression_cap(limits)
     try:
         with warnings.catch_warnings(), apply_configuration(
-            zlib_maximum_output_length=min(cap, 75_000_000),
-            lzw_maximum_output_length=min(cap, 75_000_000),
-            run_length_maximum_output_length=min(cap, 75_000_000),
-            array_based_stream_maximum_output_length=min(cap, 75_000_000),
-            jbig2dec_binary=None,
+            zlib_maximum_output_length=cap,
+            lzw_maximum_output_length=cap,
+            run_length_maximum_output_length=cap,
+            array_based_stream_maximum_output_length=cap,
+            jbig2dec_binary=None,  # never run an external decoder on a hostile image
         ):
             warnings.simplefilter("ignore")
             yield
     finally:
         logger.setLevel(level)
+
+
+def _decompression_cap(limits: ExtractLimits) -> int:
+    """The most bytes one stream may decompress to: the file limit, within pypdf's own."""
+    return max(1, min(limits.max_bytes, PYPDF_STREAM_LIMIT))
 
 
 def _open(data: bytes, limits: ExtractLimits) -> PdfReader:
@@ -182,8 +194,9 @@ def _damaged(error: Exception, limits: ExtractLimits) -> str:
         cause = "it ends too early: truncated, or an incomplete download?"
     elif isinstance(error, LimitReachedError) and "decompress" in message:
         return (
-            f"a part of it is over the {limits.max_bytes / 1e6:g} MB size limit for one file once "
-            "decompressed (CITEBOT_MAX_SOURCE_MB); split it into smaller files to index it"
+            f"a part of it is over {_decompression_cap(limits) / 1e6:g} MB once decompressed "
+            "(the size limit for one file, CITEBOT_MAX_SOURCE_MB); split it into smaller files "
+            "to index it"
         )
     elif isinstance(error, LimitReachedError):
         cause = "it is over one of the PDF reader's safety limits"

@@ -146,12 +146,15 @@ def write_lines_pdf(
     title: str | None = None,
     indent_paragraphs: bool = False,
     compress: bool = True,
+    bookmarks: Sequence[tuple[str, int, int]] = (),
 ) -> None:
     """Letter pages with exactly the given lines, top to bottom at a 14 pt leading; an empty
     string is a gap of one line between paragraphs (or, with ``indent_paragraphs``, no gap and
     the next line indented). ``header`` runs on top of every page (or one per page, when a
     sequence), ``page_numbers`` puts a bare number at the bottom; ``compress`` False leaves the
-    page contents uncompressed."""
+    page contents uncompressed. ``bookmarks`` are outline entries (title, page number, index
+    of the entry in that page's lines) pointing just above that line (or at the top of the
+    page, past its last line)."""
     target = io.BytesIO()
     canvas = Canvas(target, pagesize=letter, invariant=1, pageCompression=int(compress))
     if title:
@@ -166,7 +169,10 @@ def write_lines_pdf(
             canvas.setFont("Helvetica", 9)
             canvas.drawCentredString(letter[0] / 2, 40, str(number))
         y, indent, after_heading = top, indent_paragraphs, False
-        for line in lines:
+        marks = {index: title for title, page, index in bookmarks if page == number}
+        for index, line in enumerate(lines):
+            if index in marks:
+                _bookmark(canvas, marks.pop(index), left, y + 12)
             if isinstance(line, Heading):  # a space above; none between lines of one heading
                 y -= 0 if after_heading else 8
                 canvas.setFont("Helvetica-Bold", 16)
@@ -187,9 +193,17 @@ def write_lines_pdf(
             canvas.drawString(left + (18 if indent else 0), y, line)
             indent = False
             y -= 14
+        for title in marks.values():
+            _bookmark(canvas, title, left, top + 12)
         canvas.showPage()
     canvas.save()
     path.write_bytes(target.getvalue())
+
+
+def _bookmark(canvas: Canvas, title: str, x: float, y: float) -> None:
+    key = f"mark-{title}-{canvas.getPageNumber()}"
+    canvas.bookmarkHorizontal(key, x, y)
+    canvas.addOutlineEntry(title, key, level=0)
 
 
 def write_scanned_pdf(path: Path, pages: int = 2) -> None:

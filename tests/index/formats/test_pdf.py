@@ -241,6 +241,26 @@ def test_larger_font_lines_are_headings_without_an_outline(tmp_path):
     ]
 
 
+def test_bookmarks_open_sections_where_they_point_even_without_a_heading_line(tmp_path):
+    path = tmp_path / "doc.pdf"
+    write_lines_pdf(path, [
+        ["Opening words.", "", "Kick-off rules.", "", "Goal rules."],
+        [],
+        ["Foul rules.", "", Heading("Cards"), "A red card ends the game."],
+    ], bookmarks=[("Part 1: Start", 1, 2), ("Part 2: Scoring", 1, 4), ("Part 3: Fouls", 2, 0),
+                  ("Cards", 3, 2)])
+    extracted = _extract(path)
+    assert_well_formed(extracted)
+    assert [(extracted.text[b.start : b.end], b.section) for b in extracted.blocks] == [
+        ("Opening words.", None),
+        ("Kick-off rules.", "Part 1: Start"),
+        ("Goal rules.", "Part 2: Scoring"),
+        ("Foul rules.", "Part 3: Fouls"),  # its bookmark is on the empty page before
+        ("A red card ends the game.", "Cards"),
+    ]
+    assert [extracted.text[s:e] for s, e in extracted.headings] == ["Cards"]
+
+
 def test_a_page_without_text_keeps_the_page_count(tmp_path):
     path = tmp_path / "doc.pdf"
     write_lines_pdf(path, [["First page text."], [], ["Third page text."]])
@@ -317,6 +337,15 @@ def test_aes_pdf_without_a_crypto_library_says_what_to_install(tmp_path):
         _extract(path)
 
 
+def test_pdf_without_pages_is_damaged(tmp_path):
+    from pypdf import PdfWriter
+
+    path = tmp_path / "empty.pdf"
+    PdfWriter().write(path)
+    with pytest.raises(UnreadableDocument, match=r"^damaged PDF \(no pages"):
+        _extract(path)
+
+
 def test_damaged_pdf_body_after_a_valid_header(tmp_path):
     path = tmp_path / "garbage.pdf"
     path.write_bytes(b"%PDF-1.7\n" + bytes(range(256)) * 40)
@@ -343,7 +372,7 @@ ARTICLE_BYTES = article_pdf_bytes()
 
 
 def test_content_over_the_size_limit_once_decompressed_is_refused():
-    with pytest.raises(UnreadableDocument, match=r"^a part of it is over the 0.002 MB size limit"):
+    with pytest.raises(UnreadableDocument, match=r"^a part of it is over 0.002 MB once decomp"):
         extract(ARTICLE_BYTES, ExtractLimits(max_bytes=2000))
 
 
