@@ -185,8 +185,9 @@ def _open(data: bytes, limits: ExtractLimits) -> PdfReader:
         raise UnreadableDocument(_damaged(error, limits)) from None
 
 
-def _damaged(error: Exception, limits: ExtractLimits) -> str:
-    """The reason for a file pypdf could not read, without its exception text."""
+def _damaged(error: Exception, limits: ExtractLimits, page: int | None = None) -> str:
+    """The reason for a file pypdf could not read (on ``page``, from 1, when known), without
+    its exception text."""
     message = str(error).lower()
     if isinstance(error, FileNotDecryptedError):
         cause = "its encryption could not be removed"
@@ -202,6 +203,8 @@ def _damaged(error: Exception, limits: ExtractLimits) -> str:
         cause = "it is over one of the PDF reader's safety limits"
     elif isinstance(error, RecursionError):
         cause = "its structure nests too deeply"
+    elif page is not None:
+        cause = f"the content of page {page} cannot be decoded"
     else:
         cause = "its structure cannot be read"
     return f"damaged PDF ({cause}); re-download it or export it again"
@@ -273,11 +276,16 @@ def _read_pages(reader: PdfReader, file_size: int, limits: ExtractLimits) -> lis
             )
 
     pages = []
-    for page in reader.pages:
+    for number, page in enumerate(reader.pages, start=1):
         collector = _LineCollector()
-        page.extract_text(
-            visitor_text=collector.visit, visitor_operand_before=count_operation
-        )
+        try:
+            page.extract_text(
+                visitor_text=collector.visit, visitor_operand_before=count_operation
+            )
+        except (UnreadableDocument, DependencyError):
+            raise
+        except Exception as error:
+            raise UnreadableDocument(_damaged(error, limits, number)) from None
         collector.end_line()
         characters += sum(len(line.text) for line in collector.lines)
         if characters > limits.max_bytes:

@@ -346,6 +346,20 @@ def test_pdf_without_pages_is_damaged(tmp_path):
         _extract(path)
 
 
+def test_a_page_whose_content_cannot_be_decoded_is_named():
+    import io
+
+    from pypdf import PdfReader
+
+    data = bytearray(ARTICLE_BYTES)
+    contents = PdfReader(io.BytesIO(ARTICLE_BYTES)).pages[1].raw_get("/Contents")
+    stream = data.index(b"stream", data.index(b"\n%d 0 obj" % contents.idnum)) + len(b"stream")
+    assert b"/ASCII85Decode" in data[stream - 200 : stream]
+    data[stream + 20 : stream + 24] = b"{{{{"  # not ASCII85 digits
+    with pytest.raises(UnreadableDocument, match=r"^damaged PDF \(the content of page 2 cann"):
+        extract(bytes(data), ExtractLimits())
+
+
 def test_damaged_pdf_body_after_a_valid_header(tmp_path):
     path = tmp_path / "garbage.pdf"
     path.write_bytes(b"%PDF-1.7\n" + bytes(range(256)) * 40)
