@@ -372,7 +372,7 @@ def _running_keys(side: str, line: _Line, page_index: int, body_size: float
                   ) -> Iterator[tuple[object, ...]]:
     """What a top or bottom line has in common with the running lines of other pages."""
     yield ("text", side, _DIGITS.sub("#", line.text.casefold()), line.size)
-    if line.size >= body_size * HEADING_SIZE_RATIO:
+    if _is_heading_size(line.size, body_size):
         return
     number = _EDGE_NUMBER.search(line.text)
     if number is not None:
@@ -387,7 +387,7 @@ def _mark_headings(pages: list[list[_Line]], outline: list[_OutlineEntry]) -> No
     body_size = _body_size(pages)
     for lines in pages:
         for line in lines:
-            if line.size >= body_size * HEADING_SIZE_RATIO and len(line.text) <= MAX_HEADING_CHARS:
+            if _is_heading_size(line.size, body_size) and len(line.text) <= MAX_HEADING_CHARS:
                 line.heading = True
     pending: str | None = None  # an entry on a page without lines opens at the next line
     by_page: dict[int, list[_OutlineEntry]] = defaultdict(list)
@@ -413,6 +413,11 @@ def _mark_headings(pages: list[list[_Line]], outline: list[_OutlineEntry]) -> No
             if lines[0].opens_section is None:
                 lines[0].opens_section = pending
             pending = None
+
+
+def _is_heading_size(size: float, body_size: float) -> bool:
+    """Whether a font size is clearly larger than the body's (never when sizes are unknown)."""
+    return body_size > 0 and size >= body_size * HEADING_SIZE_RATIO
 
 
 def _body_size(pages: list[list[_Line]]) -> float:
@@ -457,13 +462,10 @@ def _assemble(pages: list[list[_Line]], title: str | None, use_font_headings: bo
         for page_index, text in unit.lines:
             joiner = ""
             if previous:
-                if previous[-1] in "-\u00ad" and len(previous) > 1 and previous[-2].isalpha() and (
-                    text[0].islower() or previous[-1] == "\u00ad"
-                ):
-                    parts[-1] = parts[-1][:-1]  # a word broken across lines: join it
+                dropped, joiner = _line_join(previous, text)
+                if dropped:
+                    parts[-1] = parts[-1][:-1]
                     length -= 1
-                elif previous[-1] not in "-\u00ad":
-                    joiner = " "
             if page_starts[page_index] is None:
                 page_starts[page_index] = length + len(joiner)
             parts.append(joiner + text)
@@ -481,6 +483,16 @@ def _assemble(pages: list[list[_Line]], title: str | None, use_font_headings: bo
         starts.append(following)
     starts.reverse()
     return Extracted(text, tuple(blocks), "pdf", tuple(headings), tuple(starts), title)
+
+
+def _line_join(previous: str, text: str) -> tuple[bool, str]:
+    """How a line joins the one before it in a paragraph: (drop the previous line's last
+    character, what goes between). A word broken by a hyphen before a lowercase letter (or by a
+    soft hyphen) is joined without it; a hyphen before a capital is kept ("North-Korea");
+    other lines are joined with a space."""
+    if len(previous) > 1 and previous[-1] in "-\u00ad" and previous[-2].isalpha():
+        return previous[-1] == "\u00ad" or text[0].islower(), ""
+    return False, " "
 
 
 def _line_spacing(pages: list[list[_Line]]) -> dict[float, float]:

@@ -200,11 +200,13 @@ def test_hyphenated_line_ends_are_joined_and_real_hyphens_kept(tmp_path):
     write_lines_pdf(path, [[
         "The allies need closer coordi-",
         "nation with Seoul, and the North-",
-        "Korea desk agrees.",
+        "Korea desk agrees -",
+        "a dash between spaces stays one.",
     ]])
     extracted = _extract(path)
     assert _block_texts(extracted) == [
-        "The allies need closer coordination with Seoul, and the North-Korea desk agrees."
+        "The allies need closer coordination with Seoul, and the North-Korea desk agrees - a "
+        "dash between spaces stays one."
     ]
 
 
