@@ -279,14 +279,19 @@ def _read_pages(reader: PdfReader, file_size: int, limits: ExtractLimits) -> lis
     for number, page in enumerate(reader.pages, start=1):
         collector = _LineCollector()
         try:
-            page.extract_text(
-                visitor_text=collector.visit, visitor_operand_before=count_operation
-            )
+            for orientations in ((0,), (90, 180, 270)):  # sideways text only on sideways pages
+                page.extract_text(
+                    orientations=orientations,
+                    visitor_text=collector.visit,
+                    visitor_operand_before=count_operation,
+                )
+                collector.end_line()
+                if collector.lines:
+                    break
         except (UnreadableDocument, DependencyError):
             raise
         except Exception as error:
             raise UnreadableDocument(_damaged(error, limits, number)) from None
-        collector.end_line()
         characters += sum(len(line.text) for line in collector.lines)
         if characters > limits.max_bytes:
             raise UnreadableDocument(

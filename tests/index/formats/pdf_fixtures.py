@@ -206,6 +206,31 @@ def _bookmark(canvas: Canvas, title: str, x: float, y: float) -> None:
     canvas.addOutlineEntry(title, key, level=0)
 
 
+def write_sideways_pdf(path: Path) -> None:
+    """Two letter pages: the first upright with a sideways identifier in its left margin (as
+    arXiv stamps papers), the second with all its text turned a quarter (a landscape table)."""
+    target = io.BytesIO()
+    canvas = Canvas(target, pagesize=letter)
+    canvas.setFont("Times-Roman", 11)
+    canvas.drawString(72, 700, "The upright body text of the first page.")
+    canvas.drawString(72, 686, "It goes on for a second line.")
+    canvas.saveState()
+    canvas.translate(40, 300)
+    canvas.rotate(90)
+    canvas.setFont("Helvetica", 14)
+    canvas.drawString(0, 0, "arXiv:2611.00010v1 [cs.CL] 28 Nov 2026")
+    canvas.restoreState()
+    canvas.showPage()
+    canvas.translate(500, 72)
+    canvas.rotate(90)
+    canvas.setFont("Times-Roman", 11)
+    canvas.drawString(0, 0, "A landscape page turned a quarter.")
+    canvas.drawString(0, -14, "Its text is still indexed.")
+    canvas.showPage()
+    canvas.save()
+    path.write_bytes(target.getvalue())
+
+
 def write_scanned_pdf(path: Path, pages: int = 2) -> None:
     """Pages that hold only an image of text (as a scanner makes them): no text layer."""
     from PIL import Image, ImageDraw

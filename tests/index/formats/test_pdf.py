@@ -30,6 +30,7 @@ from tests.index.formats.pdf_fixtures import (
     write_random_pdf,
     write_scanned_pdf,
     write_shared_content_pdf,
+    write_sideways_pdf,
     write_truncated_pdf,
 )
 
@@ -261,6 +262,18 @@ def test_bookmarks_open_sections_where_they_point_even_without_a_heading_line(tm
         ("A red card ends the game.", "Cards"),
     ]
     assert [extracted.text[s:e] for s, e in extracted.headings] == ["Cards"]
+
+
+def test_sideways_margin_text_is_dropped_but_a_sideways_page_is_read(tmp_path):
+    path = tmp_path / "doc.pdf"
+    write_sideways_pdf(path)
+    extracted = _extract(path)
+    assert_well_formed(extracted)
+    assert "arXiv" not in extracted.text
+    texts = _block_texts(extracted)
+    assert texts[0] == "The upright body text of the first page. It goes on for a second line."
+    assert "A landscape page turned a quarter." in extracted.text[extracted.pages[1] :]
+    assert "Its text is still indexed." in extracted.text[extracted.pages[1] :]
 
 
 def test_a_page_without_text_keeps_the_page_count(tmp_path):
