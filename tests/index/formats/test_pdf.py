@@ -341,11 +341,28 @@ def test_owner_password_only_pdf_is_indexed(tmp_path):
     assert any("Sergei Lavrov" in text for text in _block_texts(extracted))
 
 
-def test_aes_pdf_without_a_crypto_library_says_what_to_install(tmp_path):
-    import importlib.util
+@pytest.mark.parametrize("algorithm", ["AES-128", "AES-256"])
+def test_aes_encrypted_owner_password_only_pdf_is_indexed(tmp_path, algorithm):
+    """What Acrobat and Word write: AES, anyone may open it (cryptography is a dependency)."""
+    path = tmp_path / "aes.pdf"
+    write_encrypted_pdf(path, user_password="", algorithm=algorithm)
+    extracted = _extract(path)
+    assert any("Sergei Lavrov" in text for text in _block_texts(extracted))
+    locked = tmp_path / "locked-aes.pdf"
+    write_encrypted_pdf(locked, algorithm=algorithm)
+    with pytest.raises(UnreadableDocument, match=r"^encrypted PDF \(password-protected\)"):
+        _extract(locked)
 
-    if importlib.util.find_spec("cryptography") or importlib.util.find_spec("Crypto"):
-        pytest.skip("an AES implementation is installed: pypdf would decrypt AES")
+
+def test_aes_pdf_without_a_crypto_library_says_what_to_install(tmp_path, monkeypatch):
+    """A broken install (pypdf finds no AES implementation) is named, with the remedy."""
+    from pypdf import PdfReader
+    from pypdf.errors import DependencyError
+
+    def no_aes(self, password):
+        raise DependencyError("cryptography>=3.1 is required for AES algorithm")
+
+    monkeypatch.setattr(PdfReader, "decrypt", no_aes)
     path = tmp_path / "aes.pdf"
     write_aes_marked_pdf(path)
     with pytest.raises(UnreadableDocument, match=r"^encrypted PDF \(AES\) .*pip install cryptogr"):
