@@ -15,12 +15,13 @@ from index.documents import load_documents
 from tests.conftest import ARTICLE, isolated_settings
 from tests.index.formats.docx_fixtures import write_article_docx
 from tests.index.formats.html_fixtures import write_article_html
-from tests.index.formats.markdown_fixtures import write_article_markdown
+from tests.index.formats.markdown_fixtures import ARTICLE_MARKDOWN_URL, write_article_markdown
 from tests.index.formats.pdf_fixtures import write_article_pdf
 
 QUESTION = "Which Russian official visited Seoul?"
 SECTION = "China and Russia are additional complications"
 CANONICAL = "https://news.example/analysis/north-korea-allied-coordination"
+MIRROR = "https://files.example/articles/"
 
 
 def write_article_text(path: Path) -> None:
@@ -54,6 +55,7 @@ def test_lavrov_first_in_every_format(format: str, every_format: Path, tmp_path:
     sources = tmp_path / "src"
     sources.mkdir()
     shutil.copy(every_format / name, sources / name)
+    (sources / "sources.toml").write_text(f'[folders]\n"" = "{MIRROR}"\n', encoding="utf-8")
     engine = Engine(isolated_settings(source_dir=sources, index_dir=tmp_path / "idx"))
     report = engine.rebuild()
     assert report.skipped == ()
@@ -65,13 +67,17 @@ def test_lavrov_first_in_every_format(format: str, every_format: Path, tmp_path:
     assert stored.format == format
     assert stored.text[citation.start : citation.end] == first.text
     if format == "pdf":
-        assert citation.page == 2 and "p. 2" in citation.label()
+        assert citation.page == citation.page_end == 2 and "› p. 2 ›" in citation.label()
+        assert citation.url == MIRROR + "article.pdf#page=2"
     else:
         assert citation.page is None
+    # the document's own address wins over a folder's; a folder's gives the rest theirs
     if format == "html":
         assert citation.url.startswith(CANONICAL + "#:~:text=")
-    if format == "text":
-        assert citation.url is None
+    elif format == "markdown":
+        assert citation.url.startswith(ARTICLE_MARKDOWN_URL + "#:~:text=")
+    elif format != "pdf":
+        assert citation.url.startswith(f"{MIRROR}{name}#:~:text=")
 
 
 def test_every_body_character_is_in_a_chunk(every_format: Path, engine):
