@@ -93,3 +93,51 @@ def test_every_body_character_is_in_a_chunk(every_format: Path, engine):
             rest[chunk.start : chunk.end] = " " * (chunk.end - chunk.start)
         left = "".join(rest).split()
         assert left == [], f"{document.path}: {left[:10]}"
+
+
+def test_build_skips_each_bad_file_with_its_reason_and_indexes_the_rest(tmp_path: Path, capsys):
+    """What a new user sees from `citebot build` on a folder of good and broken documents."""
+    from bot.cli import main
+    from tests.index.formats.docx_fixtures import write_truncated_docx, write_zip_bomb_docx
+    from tests.index.formats.pdf_fixtures import (
+        write_encrypted_pdf,
+        write_scanned_pdf,
+        write_truncated_pdf,
+    )
+
+    sources = tmp_path / "src"
+    sources.mkdir()
+    write_article_text(sources / "article.txt")
+    write_article_docx(sources / "handbook.docx")
+    write_scanned_pdf(sources / "scanned.pdf")
+    write_encrypted_pdf(sources / "locked.pdf")
+    write_truncated_pdf(sources / "truncated.pdf")
+    write_zip_bomb_docx(sources / "bomb.docx")
+    write_truncated_docx(sources / "cut.docx")
+    (sources / "scripts.html").write_text(
+        "<html><head><script>var a = 1;</script><style>p{}</style></head><body>"
+        "<script>document.write('hi')</script></body></html>", encoding="utf-8")
+    (sources / "binary.md").write_bytes(bytes(range(256)) * 4)
+    write_article_pdf(tmp_path / "outside.pdf")
+    (sources / "linked.pdf").symlink_to(tmp_path / "outside.pdf")
+
+    status = main(["--index-dir", str(tmp_path / "idx"), "--source-dir", str(sources), "build"])
+    out, err = capsys.readouterr()
+    assert status == 0, err
+    assert "Traceback" not in out + err
+    assert "Indexed 2 document(s)" in out + err
+    expected = {
+        "scanned.pdf": "no text layer (scanned PDF?): OCR is not supported",
+        "locked.pdf": "encrypted PDF (password-protected)",
+        "truncated.pdf": "damaged PDF",
+        "bomb.docx": "over the 50 MB limit",
+        "cut.docx": "not a Word .docx file",
+        "scripts.html": "no readable text in the page",
+        "binary.md": "UTF-8",
+        "linked.pdf": "a link to a file outside the source folder",
+    }
+    skipped = [line for line in err.splitlines() if line.startswith("warning: skipped ")]
+    assert len(skipped) == len(expected), err
+    for name, reason in expected.items():
+        assert any(line.startswith(f"warning: skipped {name}: ") and reason in line
+                   for line in skipped), (name, err)
