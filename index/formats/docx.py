@@ -24,7 +24,8 @@ from docx.opc.exceptions import PackageNotFoundError
 from docx.oxml.ns import qn
 from lxml import etree
 
-from index.formats import Block, Extracted, ExtractLimits, UnreadableDocument
+from index.formats import Extracted, ExtractLimits, UnreadableDocument
+from index.formats.layout import TextLayout
 
 MAX_PARTS = 10_000
 """More zip members than any Word document has (each image, style sheet… is one)."""
@@ -77,9 +78,7 @@ def extract(data: bytes, limits: ExtractLimits) -> Extracted:
     if not layout.blocks:
         raise UnreadableDocument("no text in the document (empty, or only headings or images)")
     title = layout.title or (core_title or "").strip() or None
-    return Extracted(
-        "".join(layout.pieces), tuple(layout.blocks), "docx", tuple(layout.headings), title=title
-    )
+    return layout.extracted("docx", title=title)
 
 
 def check_package(data: bytes, limits: ExtractLimits) -> None:
@@ -145,16 +144,12 @@ class _HeadingStyles:
         return None
 
 
-class _Layout:
-    """The extracted text: headings and blocks, blank lines between them."""
+class _Layout(TextLayout):
+    """The extracted text: headings (by paragraph style) and blocks, in body order."""
 
     def __init__(self, styles: _HeadingStyles) -> None:
+        super().__init__()
         self.styles = styles
-        self.pieces: list[str] = []
-        self.length = 0
-        self.blocks: list[Block] = []
-        self.headings: list[tuple[int, int]] = []
-        self.section: str | None = None
         self.title: str | None = None
 
     def read(self, container: etree._Element) -> None:
@@ -169,22 +164,18 @@ class _Layout:
         text = _paragraph_text(paragraph)
         kind = self.styles.kind(paragraph)
         if kind is None:
-            self._add_block(text)
+            self.block(text)
             return
-        span = self._add(" ".join(text.split()))
-        if span is None:
-            return
-        self.headings.append(span)
-        self.section = " ".join(text.split())
-        if kind == "title" and self.title is None:
-            self.title = self.section
+        name = self.heading(text)
+        if name is not None and kind == "title" and self.title is None:
+            self.title = name
 
     def _table(self, table: etree._Element) -> None:
         for row in _children(table, _TR):
             cells = [cell for cell in _children(row, _TC) if not _continues_merge(cell)]
             simple = self._simple_row(cells)
             if simple is not None:
-                self._add_block(" | ".join(text for text in simple if text))
+                self.block(" | ".join(text for text in simple if text))
                 continue
             for cell in cells:
                 self.read(cell)
@@ -205,23 +196,6 @@ class _Layout:
                 return None
             texts.append(written[0] if written else "")
         return texts
-
-    def _add_block(self, text: str) -> None:
-        span = self._add(text)
-        if span is not None:
-            self.blocks.append(Block(*span, self.section))
-
-    def _add(self, text: str) -> tuple[int, int] | None:
-        text = text.strip()
-        if not text:
-            return None
-        if self.pieces:
-            self.pieces.append("\n\n")
-            self.length += 2
-        start = self.length
-        self.pieces.append(text)
-        self.length += len(text)
-        return start, self.length
 
 
 def _block_elements(container: etree._Element) -> Iterator[etree._Element]:

@@ -27,7 +27,8 @@ from lxml import html as lxml_html
 from trafilatura.settings import use_config
 
 from index.addresses import is_web_address
-from index.formats import Block, Extracted, ExtractLimits, UnreadableDocument
+from index.formats import Extracted, ExtractLimits, UnreadableDocument
+from index.formats.layout import TextLayout
 
 # trafilatura and the libraries it calls log every page they discard or find odd; citebot reports
 # unreadable pages itself, so their warnings would only be noise in a build's output.
@@ -86,19 +87,16 @@ _BLOCK_TAGS = frozenset({
 def extract(data: bytes, limits: ExtractLimits) -> Extracted:
     """The page's main content, its title and its canonical address."""
     tree = _parse(decode_page(data))
-    layout = _Layout()
+    layout = TextLayout()
     body = _main_content(tree)
     if body is not None:
         _lay_out_content(body, layout)
     if not layout.blocks:
-        layout = _Layout()
+        layout = TextLayout()
         _lay_out_visible_text(tree, layout)
     if not layout.blocks:
         raise UnreadableDocument(NO_TEXT)
-    return Extracted(
-        layout.text(), tuple(layout.blocks), "html", tuple(layout.headings),
-        title=_title(tree), url=_canonical_address(tree),
-    )
+    return layout.extracted("html", title=_title(tree), url=_canonical_address(tree))
 
 
 def decode_page(data: bytes) -> str:
@@ -175,46 +173,7 @@ def _main_content(tree: lxml_html.HtmlElement) -> etree._Element | None:
     return getattr(document, "body", None)
 
 
-class _Layout:
-    """The extracted text, built piece by piece: headings and blocks, blank lines between."""
-
-    def __init__(self) -> None:
-        self.pieces: list[str] = []
-        self.length = 0
-        self.blocks: list[Block] = []
-        self.headings: list[tuple[int, int]] = []
-        self.section: str | None = None
-
-    def heading(self, text: str) -> None:
-        """A heading: it names the section of the blocks after it."""
-        span = self._add(text)
-        if span is not None:
-            self.headings.append(span)
-            self.section = _one_line(text)
-
-    def block(self, text: str) -> None:
-        """A body block (blank ones are skipped)."""
-        span = self._add(text)
-        if span is not None:
-            self.blocks.append(Block(*span, self.section))
-
-    def text(self) -> str:
-        return "".join(self.pieces)
-
-    def _add(self, text: str) -> tuple[int, int] | None:
-        text = text.strip()
-        if not text:
-            return None
-        if self.pieces:
-            self.pieces.append("\n\n")
-            self.length += 2
-        start = self.length
-        self.pieces.append(text)
-        self.length += len(text)
-        return start, self.length
-
-
-def _lay_out_content(container: etree._Element, layout: _Layout) -> None:
+def _lay_out_content(container: etree._Element, layout: TextLayout) -> None:
     """Lay out trafilatura's tree: block elements in order, loose inline text as blocks."""
     loose: list[str] = [container.text or ""]
     for child in container:
@@ -228,7 +187,7 @@ def _lay_out_content(container: etree._Element, layout: _Layout) -> None:
     layout.block(_paragraph(loose))
 
 
-def _lay_out_element(element: etree._Element, layout: _Layout) -> None:
+def _lay_out_element(element: etree._Element, layout: TextLayout) -> None:
     tag = element.tag
     if tag == "head":
         layout.heading(_one_line(_inline_text(element)))
@@ -301,7 +260,7 @@ def _code(element: etree._Element) -> str:
     return "\n".join(lines).strip("\n")
 
 
-def _lay_out_visible_text(tree: lxml_html.HtmlElement, layout: _Layout) -> None:
+def _lay_out_visible_text(tree: lxml_html.HtmlElement, layout: TextLayout) -> None:
     """The visible text of ``<body>`` without navigation, header, footer and asides."""
     body = tree.find("body")
     if body is None:

@@ -30,7 +30,7 @@ from tests.index.formats.docx_fixtures import (
     write_zip_bomb_docx,
 )
 from tests.index.formats.html_fixtures import article_headings, article_paragraphs
-from tests.index.formats.test_html import assert_well_formed, bodies, headings
+from tests.index.formats.spans import assert_well_formed, bodies, headings
 
 QUESTION = "Which Russian official visited Seoul?"
 LAVROV_SECTION = "China and Russia are additional complications"

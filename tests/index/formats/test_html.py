@@ -27,6 +27,7 @@ from tests.index.formats.html_fixtures import (
     article_paragraphs,
     write_article_html,
 )
+from tests.index.formats.spans import assert_well_formed, bodies, headings
 
 QUESTION = "Which Russian official visited Seoul?"
 LAVROV_SECTION = "China and Russia are additional complications"
@@ -38,31 +39,6 @@ def extracted(page: str | bytes) -> Extracted:
     result = extract(data, ExtractLimits())
     assert_well_formed(result)
     return result
-
-
-def assert_well_formed(result: Extracted) -> None:
-    """Blocks and headings are non-empty, trimmed, in order and disjoint, and together hold
-    every non-whitespace character of the text."""
-    text = result.text
-    spans = sorted([(b.start, b.end) for b in result.blocks] + list(result.headings))
-    covered = 0
-    for start, end in spans:
-        piece = text[start:end]
-        assert piece and piece == piece.strip(), (start, end, piece)
-        assert start >= covered, "spans overlap"
-        assert not text[covered:start].strip(), f"uncovered text: {text[covered:start]!r}"
-        covered = end
-    assert not text[covered:].strip(), f"uncovered text: {text[covered:]!r}"
-    starts = [block.start for block in result.blocks]
-    assert starts == sorted(starts)
-
-
-def bodies(result: Extracted) -> list[str]:
-    return [result.text[b.start : b.end] for b in result.blocks]
-
-
-def headings(result: Extracted) -> list[str]:
-    return [result.text[start:end] for start, end in result.headings]
 
 
 def page(body: str, head: str = "") -> str:

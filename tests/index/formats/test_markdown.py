@@ -19,6 +19,7 @@ from tests.index.formats.markdown_fixtures import (
     ARTICLE_MARKDOWN_URL,
     write_article_markdown,
 )
+from tests.index.formats.spans import assert_well_formed, bodies, headings, sections
 
 
 def extracted(source: str | bytes) -> Extracted:
@@ -27,33 +28,6 @@ def extracted(source: str | bytes) -> Extracted:
     result = extract(data, ExtractLimits())
     assert_well_formed(result)
     return result
-
-
-def assert_well_formed(result: Extracted) -> None:
-    """Blocks and headings are non-empty, trimmed, in order and disjoint, and together hold
-    every non-whitespace character of the text."""
-    text = result.text
-    spans = sorted([(b.start, b.end) for b in result.blocks] + list(result.headings))
-    covered = 0
-    for start, end in spans:
-        piece = text[start:end]
-        assert piece and piece == piece.strip(), (start, end, piece)
-        assert start >= covered, "spans overlap"
-        assert not text[covered:start].strip(), f"uncovered text {text[covered:start]!r}"
-        covered = end
-    assert not text[covered:].strip(), f"uncovered text {text[covered:]!r}"
-
-
-def bodies(result: Extracted) -> list[str]:
-    return [result.text[b.start : b.end] for b in result.blocks]
-
-
-def sections(result: Extracted) -> list[tuple[str | None, str]]:
-    return [(b.section, result.text[b.start : b.end]) for b in result.blocks]
-
-
-def headings(result: Extracted) -> list[str]:
-    return [result.text[start:end] for start, end in result.headings]
 
 
 def test_md_and_markdown_files_use_this_extractor():

@@ -33,6 +33,7 @@ from tests.index.formats.pdf_fixtures import (
     write_sideways_pdf,
     write_truncated_pdf,
 )
+from tests.index.formats.spans import assert_well_formed
 
 QUESTION = "Which Russian official visited Seoul?"
 
@@ -51,20 +52,6 @@ def _block_texts(extracted: Extracted) -> list[str]:
 
 def _pages_of(extracted: Extracted, start: int, end: int) -> tuple[int, int]:
     return page_of(extracted.pages, start), page_of(extracted.pages, end - 1)
-
-
-def assert_well_formed(extracted: Extracted) -> None:
-    """Offsets exact and trimmed, every visible character in a block or a heading, pages in
-    order."""
-    covered = bytearray(len(extracted.text))
-    for start, end in [(b.start, b.end) for b in extracted.blocks] + list(extracted.headings):
-        span = extracted.text[start:end]
-        assert span and span == span.strip()
-        covered[start:end] = b"\x01" * (end - start)
-    for offset, character in enumerate(extracted.text):
-        assert covered[offset] or character.isspace(), (offset, character)
-    assert list(extracted.pages) == sorted(extracted.pages)
-    assert all(0 <= start <= len(extracted.text) for start in extracted.pages)
 
 
 # --- the bundled article as a PDF -------------------------------------------------------------
