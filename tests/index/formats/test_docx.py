@@ -17,11 +17,10 @@ from docx.oxml.ns import nsdecls
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.engine import Engine
 from index.documents import load_documents
 from index.formats import ExtractLimits, UnreadableDocument, extractor_for
 from index.formats.docx import extract
-from tests.conftest import isolated_settings
+from tests.index.formats.checks import assert_well_formed, bodies, engine_over, headings
 from tests.index.formats.docx_fixtures import (
     ARTICLE_DOCX_TITLE,
     write_article_docx,
@@ -30,7 +29,6 @@ from tests.index.formats.docx_fixtures import (
     write_zip_bomb_docx,
 )
 from tests.index.formats.html_fixtures import article_headings, article_paragraphs
-from tests.index.formats.spans import assert_well_formed, bodies, headings
 
 QUESTION = "Which Russian official visited Seoul?"
 LAVROV_SECTION = "China and Russia are additional complications"
@@ -71,13 +69,7 @@ def test_article_docx_paragraphs_headings_and_title(tmp_path: Path):
 
 
 def test_bundled_article_as_docx_answers_with_exact_quotes(tmp_path: Path):
-    sources = tmp_path / "sources"
-    sources.mkdir()
-    write_article_docx(sources / "article.docx")
-    engine = Engine(isolated_settings(
-        source_dir=sources, index_dir=tmp_path / "index", use_onnx=False
-    ))
-    engine.rebuild()
+    engine = engine_over(tmp_path, "article.docx", write_article_docx)
 
     answer = engine.search(QUESTION)
     first = answer.passages[0]

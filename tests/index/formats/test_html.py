@@ -13,11 +13,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.engine import Engine
 from index.documents import load_documents
 from index.formats import Extracted, ExtractLimits, UnreadableDocument, extractor_for
 from index.formats.html import NO_TEXT, extract
-from tests.conftest import isolated_settings
+from tests.index.formats.checks import assert_well_formed, bodies, engine_over, headings
 from tests.index.formats.html_fixtures import (
     ARTICLE_CANONICAL,
     ARTICLE_HTML_H1,
@@ -27,7 +26,6 @@ from tests.index.formats.html_fixtures import (
     article_paragraphs,
     write_article_html,
 )
-from tests.index.formats.spans import assert_well_formed, bodies, headings
 
 QUESTION = "Which Russian official visited Seoul?"
 LAVROV_SECTION = "China and Russia are additional complications"
@@ -67,13 +65,7 @@ def test_article_page_keeps_the_article_and_nothing_else(tmp_path: Path):
 def test_bundled_article_as_a_web_page_answers_with_exact_quotes_and_a_text_link(
     tmp_path: Path,
 ):
-    sources = tmp_path / "sources"
-    sources.mkdir()
-    write_article_html(sources / "article.html")
-    engine = Engine(isolated_settings(
-        source_dir=sources, index_dir=tmp_path / "index", use_onnx=False
-    ))
-    engine.rebuild()
+    engine = engine_over(tmp_path, "article.html", write_article_html)
 
     answer = engine.search(QUESTION)
     first = answer.passages[0]

@@ -9,17 +9,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.engine import Engine
 from index.formats import Extracted, ExtractLimits, UnreadableDocument, extractor_for
 from index.formats.markdown import extract
-from tests.conftest import isolated_settings
+from tests.index.formats.checks import assert_well_formed, bodies, engine_over, headings, sections
 from tests.index.formats.markdown_fixtures import (
     ARTICLE_HEADINGS,
     ARTICLE_MARKDOWN_TITLE,
     ARTICLE_MARKDOWN_URL,
     write_article_markdown,
 )
-from tests.index.formats.spans import assert_well_formed, bodies, headings, sections
 
 
 def extracted(source: str | bytes) -> Extracted:
@@ -271,13 +269,7 @@ def test_any_markdownish_text_gives_well_formed_spans(source):
 
 
 def test_bundled_article_as_markdown_answers_with_exact_rendered_quotes(tmp_path: Path):
-    sources = tmp_path / "sources"
-    sources.mkdir()
-    write_article_markdown(sources / "article.md")
-    engine = Engine(isolated_settings(
-        source_dir=sources, index_dir=tmp_path / "index", use_onnx=False
-    ))
-    engine.rebuild()
+    engine = engine_over(tmp_path, "article.md", write_article_markdown)
 
     answer = engine.search("Which Russian official visited Seoul?")
     first = answer.passages[0]

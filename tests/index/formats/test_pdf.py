@@ -15,6 +15,7 @@ from index.documents import load_documents, page_of
 from index.formats import Extracted, ExtractLimits, UnreadableDocument
 from index.formats.pdf import extract
 from tests.conftest import isolated_settings
+from tests.index.formats.checks import assert_well_formed
 from tests.index.formats.pdf_fixtures import (
     ARTICLE_TITLE,
     LAVROV_PAGE,
@@ -33,7 +34,6 @@ from tests.index.formats.pdf_fixtures import (
     write_sideways_pdf,
     write_truncated_pdf,
 )
-from tests.index.formats.spans import assert_well_formed
 
 QUESTION = "Which Russian official visited Seoul?"
 

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
+
+from bot.engine import Engine
 from index.formats import Extracted
+from tests.conftest import isolated_settings
 
 
 def assert_well_formed(result: Extracted) -> None:
@@ -37,3 +42,15 @@ def sections(result: Extracted) -> list[tuple[str | None, str]]:
 def headings(result: Extracted) -> list[str]:
     """The text of each heading."""
     return [result.text[start:end] for start, end in result.headings]
+
+
+def engine_over(tmp_path: Path, name: str, write: Callable[[Path], object]) -> Engine:
+    """A real engine (bundled model) over a folder holding one document written by ``write``."""
+    sources = tmp_path / "sources"
+    sources.mkdir()
+    write(sources / name)
+    engine = Engine(
+        isolated_settings(source_dir=sources, index_dir=tmp_path / "index", use_onnx=False)
+    )
+    engine.rebuild()
+    return engine
