@@ -172,7 +172,8 @@ def record_address(source_dir: Path, name: str, url: str) -> None:
     files[_name(name)] = _address(f"files.{name!r}", url)
     staging = path.with_name(f".{ADDRESSES_FILE}.{os.getpid()}.tmp")
     try:
-        staging.write_text(tomlkit.dumps(document), encoding="utf-8")
+        text = tomlkit.dumps(document)
+        staging.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
         os.replace(staging, path)
     finally:
         staging.unlink(missing_ok=True)

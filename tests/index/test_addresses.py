@@ -84,6 +84,7 @@ def test_recording_keeps_comments_and_other_entries(tmp_path: Path):
     record_address(tmp_path, "faq.html", "https://e.example/faq?x=2")
     text = (tmp_path / "sources.toml").read_text(encoding="utf-8")
     assert text.startswith("# my notes\n") and '"docs" = "https://d.example/"' in text
+    assert text.endswith('"https://e.example/faq?x=2"\n')
     book = load_addresses(tmp_path)
     assert book.files == {"faq.html": "https://e.example/faq?x=2"}
     assert [p.name for p in tmp_path.iterdir()] == ["sources.toml"]  # no temp file left
