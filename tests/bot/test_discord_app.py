@@ -379,6 +379,29 @@ async def test_huge_passages_never_break_discords_limits(tmp_path, engine) -> No
     assert all("shortened" in e["description"] for e in answer.message["embeds"])
 
 
+async def test_citation_of_a_document_with_an_address_is_a_link(tmp_path) -> None:
+    from tests.index.formats.pdf_fixtures import write_article_pdf
+
+    sources = tmp_path / "sources"
+    sources.mkdir()
+    write_article_pdf(sources / "report.pdf")
+    (sources / "sources.toml").write_text(
+        '[files]\n"report.pdf" = "https://example.org/files/report.pdf"\n', encoding="utf-8"
+    )
+    settings = make_settings(tmp_path, source_dir=sources, index_dir=tmp_path / "pdf-index")
+    pdf_engine = Engine(settings)
+    pdf_engine.load()
+    async with harness_for(settings, pdf_engine) as h:
+        calls = await h.finished(h.slash("ask", question="Which Russian official visited Seoul?"))
+    answer = followup_of(calls)
+    assert_safe(answer)
+    first = answer.message["embeds"][0]
+    assert first["title"].startswith("1. report.pdf › China and Russia are additional "
+                                      "complications › p. 2 › ¶")
+    assert first["url"] == "https://example.org/files/report.pdf#page=2"
+    assert "Sergei Lavrov" in first["description"]
+
+
 # ----- /sources and /reindex ----------------------------------------------------------------------
 
 
