@@ -52,6 +52,18 @@ class Settings(BaseSettings):
     fetch_timeout_seconds: float = Field(default=30.0, gt=0, le=3600)
     fetch_max_redirects: int = Field(default=5, ge=0, le=20)
 
+    # Collections: one per Discord server besides `default` (source_dir/index_dir above).
+    # Each collection `NAME` keeps its documents and index in <collections_dir>/NAME/.
+    collections_dir: Path = Path(".citebot/collections")
+    # Collections kept loaded at once; the least recently asked is unloaded past this.
+    max_loaded_collections: int = Field(default=8, ge=1, le=10_000)
+    # Per server: documents, total MB of documents, and MB of one uploaded file.
+    server_max_documents: int = Field(default=100, ge=1, le=100_000)
+    server_max_mb: float = Field(default=200.0, gt=0, le=100_000)
+    attachment_max_mb: float = Field(default=25.0, gt=0, le=10_000)
+    # A server that removed the bot keeps its documents this many days, then they are deleted.
+    removed_server_grace_days: int = Field(default=30, ge=0, le=3650)
+
     @property
     def max_source_bytes(self) -> int:
         """``max_source_mb`` in bytes."""
