@@ -264,12 +264,32 @@ class SourcesPage:
 
 
 def source_field(source: Any) -> tuple[str, str]:
-    """One document as an embed field: its name, then its chunks and sections."""
+    """One document as an embed field: its name, then a link to it (when it has an address),
+    its chunks and sections."""
     sections = [escape(s) for s in source.sections if s]
     value = f"{source.chunks} chunk(s)"
     if sections:
         value += " · sections: " + ", ".join(sections)
-    return escape_clipped(source.document, SOURCE_NAME_CHARS), clip(value, SOURCE_VALUE_CHARS)
+    link = _markdown_link(getattr(source, "url", None))
+    if link:
+        value = link + " · " + clip(value, SOURCE_VALUE_CHARS - len(link) - 3)
+    else:
+        value = clip(value, SOURCE_VALUE_CHARS)
+    return escape_clipped(source.document, SOURCE_NAME_CHARS), value
+
+
+SOURCE_LINK_CHARS = 160
+
+
+def _markdown_link(url: str | None) -> str | None:
+    """``[open](url)`` for a short http(s) address (characters that would end the link
+    percent-encoded), or None."""
+    if not url or not url.startswith(("https://", "http://")):
+        return None
+    safe = "".join(
+        f"%{ord(c):02X}" if c in "()<> \t\n\r[]" or ord(c) < 32 else c for c in url
+    )
+    return f"[open]({safe})" if len(safe) <= SOURCE_LINK_CHARS else None
 
 
 def paginate_sources(sources: Sequence[Any]) -> list[list[tuple[str, str]]]:

@@ -52,6 +52,7 @@ class SourceInfo:
     document: str
     sections: tuple[str, ...]
     chunks: int
+    url: str | None = None
 
 
 class Engine:
@@ -206,9 +207,13 @@ class Engine:
     def sources(self) -> list[SourceInfo]:
         """The indexed documents with their sections and chunk counts."""
         corpus = self.corpus
+        documents = corpus.documents
         return [
-            SourceInfo(path, corpus.sections[path], corpus.chunk_counts[path])
-            for path in corpus.documents
+            SourceInfo(
+                path, corpus.sections[path], corpus.chunk_counts[path],
+                documents.url(row),  # type: ignore[attr-defined]
+            )
+            for row, path in enumerate(documents)
         ]
 
     @property

@@ -193,6 +193,22 @@ def test_sources_and_build_report_fit() -> None:
     assert "and 2 more" in text
 
 
+def test_sources_link_documents_with_an_address() -> None:
+    long_sections = tuple(f"Section {i} " * 5 for i in range(20))
+    sources = [
+        SourceInfo("faq.html", long_sections, 3, "https://example.com/help (old)/faq"),
+        SourceInfo("evil.md", ("A",), 1, "javascript:alert(1)"),
+        SourceInfo("long.pdf", ("A",), 1, "https://example.com/" + "x" * 500),
+    ]
+    embed = render_sources(sources, None).embed
+    data = embed.to_dict()
+    assert limit_problems({"embeds": [data]}) == []
+    values = [field["value"] for field in data["fields"]]
+    assert values[0].startswith("[open](https://example.com/help%20%28old%29/faq) · 3 chunk(s)")
+    assert len(values[0]) <= 300
+    assert "javascript" not in values[1] and "[open]" not in values[2]
+
+
 def test_clip_keeps_whole_words() -> None:
     assert clip("one two three four", 12) == "one two…"
     assert clip("short", 10) == "short"
