@@ -8,15 +8,9 @@ from __future__ import annotations
 
 import re
 import shutil
-import threading
-import time
-from collections import OrderedDict
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from bot.engine import Engine
 from bot.settings import Settings
 from index.errors import CitebotError
 from index.store import IndexStore
@@ -139,87 +133,3 @@ def _remove(folder: Path) -> None:
             f"could not delete {folder} completely ({error.strerror or error}): check its "
             "permissions and run the purge again"
         ) from None
-
-
-class LoadedCollections:
-    """Engines of the collections asked about, loaded on first use, at most ``max_loaded`` at
-    once (the least recently used is unloaded), and reloaded when their index changes on disk.
-
-    Safe from any thread. Every engine shares the first one's question encoder (one model in
-    memory, whatever the number of collections). A collection's CURRENT pointer is checked at
-    most every ``check_seconds``; when another process's build switched it, the next question
-    loads the new index (never a half-written one: the switch is atomic) and answers from it.
-    """
-
-    def __init__(
-        self,
-        settings: Settings,
-        max_loaded: int | None = None,
-        check_seconds: float = 1.0,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self.settings = settings
-        self.max_loaded = max_loaded or settings.max_loaded_collections
-        self.check_seconds = check_seconds
-        self._clock = clock
-        self._loaded: OrderedDict[str, _Loaded] = OrderedDict()
-        self._lock = threading.Lock()
-        self._loading: dict[str, threading.Lock] = {}
-        self._shared_encoder: Any = None
-
-    def engine(self, name: str) -> Engine:
-        """The loaded engine of collection ``name`` (its newest index). Raises CollectionError
-        for an unknown collection, IndexMissingError when it has no index yet."""
-        check_name(name)
-        now = self._clock()
-        with self._lock:
-            loaded = self._loaded.get(name)
-            if loaded is not None:
-                self._loaded.move_to_end(name)
-                if now - loaded.checked < self.check_seconds:
-                    return loaded.engine
-                loaded.checked = now
-            loading = self._loading.setdefault(name, threading.Lock())
-        if loaded is not None and loaded.build == loaded.engine.store.current_build():
-            return loaded.engine
-        with loading:  # one load per collection at a time; other collections go on
-            with self._lock:
-                current = self._loaded.get(name)
-            if current is not None and current is not loaded:
-                return current.engine  # another thread loaded it meanwhile
-            return self._load(name)
-
-    def loaded_names(self) -> list[str]:
-        """Collections loaded now, least recently used first."""
-        with self._lock:
-            return list(self._loaded)
-
-    def unload(self, name: str) -> None:
-        """Forget a collection's engine (e.g. before purging it)."""
-        with self._lock:
-            self._loaded.pop(name, None)
-
-    def _load(self, name: str) -> Engine:
-        if not collection_exists(self.settings, name):
-            raise CollectionError(f"there is no collection {name!r}")
-        engine = Engine(collection_settings(self.settings, name))
-        if self._shared_encoder is not None:
-            engine._spec = self._shared_encoder[0]
-            engine._query_encoder = self._shared_encoder[1]
-        build = engine.store.current_build()
-        engine.load(build_if_missing=False)
-        if self._shared_encoder is None:
-            self._shared_encoder = (engine.spec, engine.query_encoder)
-        with self._lock:
-            self._loaded[name] = _Loaded(engine, build, self._clock())
-            self._loaded.move_to_end(name)
-            while len(self._loaded) > self.max_loaded:
-                self._loaded.popitem(last=False)
-        return engine
-
-
-@dataclass
-class _Loaded:
-    engine: Engine
-    build: Path | None
-    checked: float
