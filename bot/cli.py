@@ -217,46 +217,6 @@ def cmd_discord(ctx: Context) -> int:
     return run_discord(ctx.settings)
 
 
-def cmd_collections(ctx: Context) -> int:
-    """List the collections, or (``purge NAME``) delete one at once."""
-    from bot.collections import describe, names, purge
-
-    if ctx.args.action == "purge":
-        name = ctx.args.name
-        if not name:
-            raise CitebotError("say which collection to purge: `citebot collections purge NAME`")
-        if not ctx.args.yes:
-            if not sys.stdin.isatty():
-                raise CitebotError(f"add --yes to purge {name!r} without being asked")
-            answer = input(f"Delete every document and the index of {name!r}? [y/N] ")
-            if answer.strip().lower() not in ("y", "yes"):
-                ctx.err.print("citebot: nothing deleted")
-                return EXIT_ERROR
-        purge(ctx.settings, name)
-        ctx.out.print(f"Purged collection {printable(name)}", markup=False, highlight=False)
-        return EXIT_OK
-    infos = [describe(ctx.settings, name) for name in names(ctx.settings)]
-    if ctx.args.json:
-        ctx.out.out(_json([info.to_dict() for info in infos]), highlight=False)
-        return EXIT_OK
-    from rich.table import Table
-    from rich.text import Text
-
-    table = Table("collection", "server", "documents", "chunks", "size", "built",
-                  title=Text("Collections"))
-    for info in infos:
-        table.add_row(
-            Text(printable(info.name)),
-            str(info.guild_id or "—"),
-            "—" if info.documents is None else str(info.documents),
-            "—" if info.chunks is None else str(info.chunks),
-            f"{info.index_bytes / 1024:.0f} KiB",
-            Text(printable(info.built_at or info.problem or "—")),
-        )
-    ctx.out.print(table)
-    return EXIT_OK
-
-
 def cmd_feedback(ctx: Context) -> int:
     """Summarise the 👍 / 👎 feedback given on Discord."""
     from bot.feedback import print_summary
@@ -273,11 +233,7 @@ COMMANDS: dict[str, tuple[Command, str]] = {
     "eval": (cmd_eval, "measure retrieval quality on a question set or SQuAD file"),
     "discord": (cmd_discord, "run the Discord bot (`citebot discord sync`: register commands)"),
     "feedback": (cmd_feedback, "summarise the feedback given on Discord answers"),
-    "collections": (cmd_collections, "list the collections (`purge NAME`: delete one at once)"),
 }
-# Commands that work on one collection (--collection); those that create it when missing.
-_ON_A_COLLECTION = {"build", "add", "ask", "console", "info", "eval"}
-_CREATE_COLLECTION = {"build", "add"}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -291,11 +247,6 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"citebot {__version__}")
     parser.add_argument("--source-dir", help="directory of .txt/.md sources (CITEBOT_SOURCE_DIR)")
     parser.add_argument("--index-dir", help="where the index is kept (CITEBOT_INDEX_DIR)")
-    parser.add_argument(
-        "--collection",
-        help="work on this collection (default: CITEBOT_SOURCE_DIR/CITEBOT_INDEX_DIR; a Discord "
-        "server's is guild-<id>; `citebot collections` lists them)",
-    )
     parser.add_argument("-v", "--verbose", action="store_true", help="log details to stderr")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (_, summary) in COMMANDS.items():
@@ -330,12 +281,6 @@ def _add_arguments(name: str, sub: argparse.ArgumentParser) -> None:
         )
         sub.add_argument("--k", type=_k_value, default=5, help="passages per question (5)")
         sub.add_argument("--articles", type=int, help="SQuAD: only the first N articles")
-        sub.add_argument("--json", action="store_true", help="print JSON")
-    elif name == "collections":
-        sub.add_argument("action", nargs="?", choices=["list", "purge"], default="list",
-                         help="list (default), or purge: delete a collection at once")
-        sub.add_argument("name", nargs="?", help="the collection to purge")
-        sub.add_argument("--yes", action="store_true", help="purge without asking")
         sub.add_argument("--json", action="store_true", help="print JSON")
     elif name == "discord":
         sub.add_argument(
@@ -372,12 +317,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         err.print(f"citebot: {error}", markup=False)
         return EXIT_USAGE
     _configure_logging("DEBUG" if args.verbose else settings.log_level)
-    if args.collection is not None:
-        try:
-            settings = _on_collection(args, settings)
-        except CitebotError as error:
-            err.print(f"citebot: {printable(str(error))}", markup=False)
-            return EXIT_USAGE
     ctx = Context(args, settings, Console(highlight=False), err)
     command = COMMANDS[args.command][0]
     try:
@@ -396,26 +335,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             "and report it if it persists",
         )
         return EXIT_ERROR
-
-
-def _on_collection(args: argparse.Namespace, settings: Settings) -> Settings:
-    """The settings of the collection ``--collection`` names (its folders made for build/add)."""
-    from bot.collections import DEFAULT, collection_exists, collection_settings
-
-    name = args.collection
-    if args.command not in _ON_A_COLLECTION:
-        raise CitebotError(f"--collection does not apply to `citebot {args.command}`")
-    if (args.source_dir or args.index_dir) and name != DEFAULT:
-        raise CitebotError("give --collection or --source-dir/--index-dir, not both")
-    chosen = collection_settings(settings, name)
-    if not collection_exists(settings, name):
-        if args.command not in _CREATE_COLLECTION:
-            raise CitebotError(
-                f"there is no collection {name!r}: create it with "
-                f"`citebot --collection {name} add FILE_OR_URL`"
-            )
-        chosen.source_dir.mkdir(parents=True, exist_ok=True)
-    return chosen
 
 
 def _report(ctx: Context, message: str) -> None:
