@@ -10,6 +10,7 @@ another build) is loaded again on the next question.
 
 from __future__ import annotations
 
+import logging
 import re
 import shutil
 import threading
@@ -31,6 +32,8 @@ SOURCES, INDEX = "sources", "index"
 _NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
 _GUILD = re.compile(r"guild-([0-9]{1,20})")
 RELOAD_CHECK_SECONDS = 1.0
+
+log = logging.getLogger(__name__)
 
 
 class CollectionNameError(CitebotError):
@@ -163,7 +166,13 @@ class Collections:
                 current = self._loaded.get(name)
             if current is not None and current is not entry:
                 return current.engine  # another thread loaded it meanwhile
-            fresh = self._load(name)
+            try:
+                fresh = self._load(name)
+            except CitebotError:
+                if entry is None:
+                    raise
+                log.warning("collection %s: new index unusable; still serving the old one", name)
+                return entry.engine
             with self._lock:
                 self._loaded[name] = fresh
                 self._loaded.move_to_end(name)

@@ -180,6 +180,18 @@ def test_rebuild_in_another_process_is_served_without_a_failed_question(
     assert asked[0] > 0
 
 
+def test_unreadable_new_index_keeps_the_old_one_serving(collections):
+    build_collection(collections, "steady", {"zebra.txt": ZEBRA})
+    collections.reload_check_seconds = 0
+    collections.search("steady", "zebra")
+    index_dir = collections.settings_for("steady").index_dir
+    (index_dir / "CURRENT").write_text("build-that-is-not-there\n", encoding="utf-8")
+    assert ZEBRA in collections.search("steady", "Where does the zebra live?").passages[0].text
+    collections.unload("steady")
+    with pytest.raises(CollectionMissingError):
+        collections.search("steady", "zebra")
+
+
 def _base_env() -> dict[str, str]:
     import os
 
