@@ -23,6 +23,7 @@ from bot.settings import Settings, load_settings
 from index.errors import CitebotError
 
 if TYPE_CHECKING:
+    from bot.engine import Engine
     from index.builder import BuildReport
     from index.intake import Added
 
@@ -39,6 +40,22 @@ class Context:
     settings: Settings
     out: Console
     err: Console
+    base_settings: Settings | None = None  # before --collection chose another collection's folders
+
+    @property
+    def collection(self) -> str:
+        """The collection this command works on (``--collection``, else ``default``)."""
+        return getattr(self.args, "collection", None) or "default"
+
+    def new_engine(self) -> Engine:
+        """An unloaded engine of this command's collection; other collections share the
+        default collection's model (and its ONNX export)."""
+        from bot.collections import Collections
+        from bot.engine import Engine
+
+        if self.collection == "default":
+            return Engine(self.settings)
+        return Collections(self.base_settings or self.settings).engine_for(self.collection)
 
 
 Command = Callable[[Context], int]
@@ -52,9 +69,8 @@ def cmd_build(ctx: Context) -> int:
 
 def _build(ctx: Context) -> BuildReport:
     """Rebuild incrementally, with progress, skipped-file warnings and the summary line."""
-    from bot.engine import Engine
-
-    engine = Engine(ctx.settings)
+    _create_collection_folder(ctx)
+    engine = ctx.new_engine()
     _announce_export(ctx, engine)
     with _progress(ctx.err, "Embedding") as progress:
         report = engine.rebuild(progress=progress, wait=True, on_wait=_waiting_line(ctx))
@@ -79,6 +95,7 @@ def cmd_add(ctx: Context) -> int:
     from index.intake import add_file, add_url
 
     settings, source = ctx.settings, ctx.args.source
+    _create_collection_folder(ctx)
     try:
         if re.match(r"[A-Za-z][A-Za-z0-9+.-]*://", source):
             limits = FetchLimits(
@@ -163,6 +180,7 @@ def cmd_info(ctx: Context) -> int:
     """What is indexed, with which model, when, and whether the sources changed since."""
     from bot.status import index_status
 
+    _require_collection(ctx)
     status = index_status(ctx.settings)
     if ctx.args.json:
         ctx.out.out(_json(status.to_dict()), highlight=False)
@@ -208,6 +226,77 @@ def cmd_eval(ctx: Context) -> int:
     return EXIT_OK
 
 
+def cmd_collections(ctx: Context) -> int:
+    """List the collections, or (``citebot collections purge NAME``) delete one."""
+    from bot.collections import Collections
+
+    collections = Collections(ctx.base_settings or ctx.settings)
+    if getattr(ctx.args, "action", None) == "purge":
+        return _purge(ctx, collections)
+    summaries = collections.summaries()
+    if ctx.args.json:
+        ctx.out.out(_json([summary.to_dict() for summary in summaries]), highlight=False)
+        return EXIT_OK
+    from rich.table import Table
+
+    table = Table(
+        "collection", "documents", "chunks", "index size", "last build", "server id",
+        title="Collections",
+    )
+    for summary in summaries:
+        table.add_row(
+            summary.name,
+            str(summary.documents),
+            str(summary.chunks),
+            f"{summary.size_bytes / 1024:,.0f} KiB",
+            summary.built_at or printable(summary.problem or "never"),
+            str(summary.guild_id) if summary.guild_id is not None else "",
+        )
+    ctx.out.print(table)
+    return EXIT_OK
+
+
+def _purge(ctx: Context, collections) -> int:
+    from bot.collections import validate_name
+
+    name = validate_name(ctx.args.name)
+    if not ctx.args.yes:
+        if not sys.stdin.isatty():
+            raise CitebotError(
+                f"not purging {name} without confirmation: add --yes to delete it from a script"
+            )
+        reply = ctx.err.input(
+            f"Delete collection {name} (its documents and index) for good? [y/N] ",
+            markup=False,
+        )
+        if reply.strip().lower() not in {"y", "yes"}:
+            ctx.err.print("Nothing deleted.", markup=False)
+            return EXIT_ERROR
+    collections.purge(name)
+    ctx.out.print(f"Deleted collection {name}.", markup=False, highlight=False)
+    return EXIT_OK
+
+
+def _create_collection_folder(ctx: Context) -> None:
+    """``build`` and ``add`` create a named collection's source folder."""
+    if ctx.collection != "default":
+        ctx.settings.source_dir.mkdir(parents=True, exist_ok=True)
+
+
+def _require_collection(ctx: Context) -> None:
+    """``ask``, ``console`` and ``info`` on a named collection that was never created say so."""
+    if ctx.collection == "default":
+        return
+    from index.store import IndexStore
+
+    if ctx.settings.source_dir.is_dir() or IndexStore(ctx.settings.index_dir).exists():
+        return
+    name = ctx.collection
+    raise CitebotError(
+        f"collection {name} does not exist: create it with `citebot --collection {name} add FILE`"
+    )
+
+
 def cmd_discord(ctx: Context) -> int:
     """Run the Discord bot, or (``citebot discord sync``) register its commands globally."""
     from bot.discord_app import run_discord, sync_commands
@@ -231,6 +320,7 @@ COMMANDS: dict[str, tuple[Command, str]] = {
     "console": (cmd_console, "ask questions interactively"),
     "info": (cmd_info, "show what is indexed and whether the sources changed since"),
     "eval": (cmd_eval, "measure retrieval quality on a question set or SQuAD file"),
+    "collections": (cmd_collections, "list the collections (`collections purge NAME`: delete one)"),
     "discord": (cmd_discord, "run the Discord bot (`citebot discord sync`: register commands)"),
     "feedback": (cmd_feedback, "summarise the feedback given on Discord answers"),
 }
@@ -247,6 +337,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"citebot {__version__}")
     parser.add_argument("--source-dir", help="directory of .txt/.md sources (CITEBOT_SOURCE_DIR)")
     parser.add_argument("--index-dir", help="where the index is kept (CITEBOT_INDEX_DIR)")
+    parser.add_argument(
+        "--collection",
+        metavar="NAME",
+        help="work on collection NAME (default: the `default` collection, i.e. the source and "
+        "index directories above; a Discord server's is guild-<server id>)",
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="log details to stderr")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (_, summary) in COMMANDS.items():
@@ -282,6 +378,15 @@ def _add_arguments(name: str, sub: argparse.ArgumentParser) -> None:
         sub.add_argument("--k", type=_k_value, default=5, help="passages per question (5)")
         sub.add_argument("--articles", type=int, help="SQuAD: only the first N articles")
         sub.add_argument("--json", action="store_true", help="print JSON")
+    elif name == "collections":
+        sub.add_argument("--json", action="store_true", help="print JSON")
+        actions = sub.add_subparsers(dest="action", metavar="ACTION")
+        purge = actions.add_parser(
+            "purge", help="delete a collection's documents and index at once"
+        )
+        purge.add_argument("name", metavar="NAME", help="the collection, e.g. guild-123456789")
+        purge.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+        purge.add_argument("--json", action="store_true", help=argparse.SUPPRESS)
     elif name == "discord":
         sub.add_argument(
             "action",
@@ -312,12 +417,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.index_dir:
         overrides["index_dir"] = args.index_dir
     try:
-        settings = load_settings(**overrides)
+        base_settings = load_settings(**overrides)
+        settings = _collection_settings(args, base_settings)
     except CitebotError as error:
-        err.print(f"citebot: {error}", markup=False)
+        err.print(f"citebot: {printable(str(error))}", markup=False)
         return EXIT_USAGE
     _configure_logging("DEBUG" if args.verbose else settings.log_level)
-    ctx = Context(args, settings, Console(highlight=False), err)
+    ctx = Context(args, settings, Console(highlight=False), err, base_settings)
     command = COMMANDS[args.command][0]
     try:
         return command(ctx)
@@ -335,6 +441,21 @@ def main(argv: Sequence[str] | None = None) -> int:
             "and report it if it persists",
         )
         return EXIT_ERROR
+
+
+def _collection_settings(args: argparse.Namespace, settings: Settings) -> Settings:
+    """The settings of ``--collection NAME`` (its own source and index folders)."""
+    from bot.collections import DEFAULT, collection_settings, validate_name
+
+    name = args.collection
+    if name is None or validate_name(name) == DEFAULT:
+        return settings
+    if args.source_dir or args.index_dir:
+        raise CitebotError(
+            "--source-dir and --index-dir apply to the default collection only: a named "
+            "collection keeps its folders under CITEBOT_COLLECTIONS_DIR"
+        )
+    return collection_settings(settings, name)
 
 
 def _report(ctx: Context, message: str) -> None:
@@ -357,10 +478,10 @@ def _json(data: object, indent: int | None = 2) -> str:
 
 def _ready_engine(ctx: Context):
     """An engine with its index loaded, building it first (and saying so) when there is none."""
-    from bot.engine import Engine
     from bot.status import source_changes
 
-    engine = Engine(ctx.settings)
+    _require_collection(ctx)
+    engine = ctx.new_engine()
     if engine.index_exists():
         engine.load(build_if_missing=False)
         changes = source_changes(ctx.settings, engine.corpus.manifest)

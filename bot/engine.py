@@ -58,8 +58,11 @@ class SourceInfo:
 class Engine:
     """Loads the model and index once; answers questions; rebuilds off to the side and swaps."""
 
-    def __init__(self, settings: Settings):
+    def __init__(self, settings: Settings, encoders_from: Engine | None = None):
+        """``encoders_from``: another engine whose model (and its ONNX export) this one uses,
+        so that many collections share one loaded model."""
         self.settings = settings
+        self._encoders_from = encoders_from
         self.store = IndexStore(settings.index_dir)
         self._spec: ModelSpec | None = None
         self._embedder: Embedder | None = None
@@ -73,6 +76,8 @@ class Engine:
     @property
     def spec(self) -> ModelSpec:
         """The configured model (resolved, not loaded)."""
+        if self._encoders_from is not None:
+            return self._encoders_from.spec
         if self._spec is None:
             self._spec = ModelSpec.resolve(self.settings.model)
             if self.settings.chunk_tokens > self._spec.max_seq_length:
@@ -86,6 +91,8 @@ class Engine:
     @property
     def embedder(self) -> Embedder:
         """The embedding model (loaded on first encode)."""
+        if self._encoders_from is not None:
+            return self._encoders_from.embedder
         if self._embedder is None:
             self._embedder = Embedder(self.spec, self.settings.device, self.settings.batch_size)
         return self._embedder
@@ -94,6 +101,8 @@ class Engine:
     def query_encoder(self) -> QueryEncoder:
         """What embeds questions: the ONNX export when there is one (no torch import needed),
         else the sentence-transformers model."""
+        if self._encoders_from is not None:
+            return self._encoders_from.query_encoder
         if self._query_encoder is None:
             encoder: QueryEncoder = self.embedder
             if self.settings.use_onnx:
@@ -110,6 +119,8 @@ class Engine:
     def build_encoder(self) -> TextEncoder:
         """What embeds texts when building: on CPU the ONNX export (exported on first use,
         about 3x the throughput of sentence-transformers here), else sentence-transformers."""
+        if self._encoders_from is not None:
+            return self._encoders_from.build_encoder
         if self._build_encoder is None:
             encoder: TextEncoder = self.embedder
             if self.settings.use_onnx and self.settings.device == "cpu":
@@ -225,6 +236,8 @@ class Engine:
 
     def needs_export(self) -> bool:
         """Whether the next build first exports the model to ONNX (once per model, slow)."""
+        if self._encoders_from is not None:
+            return self._encoders_from.needs_export()
         if not self.settings.use_onnx or self.settings.device != "cpu":
             return False
         if refused_export(self.settings.index_dir, self.spec) is not None:
