@@ -1,7 +1,10 @@
 """The child process of a queued build: ``python -m bot.build_child`` (see bot/build_runner.py).
 
 It runs the same build code as ``citebot build`` (``Engine.rebuild``, waiting for the index's
-build lock) with the settings it reads as JSON on stdin, and writes JSON lines on stdout:
+build lock) with what it reads as JSON on stdin: ``{"settings": {...}, "collection": NAME}``
+(a named collection is built through ``Collections.engine_for``, so it shares the default
+index's model export; without a name, the index ``settings`` names). It writes JSON lines on
+stdout:
 ``{"progress": [done, total]}`` while embedding, then one ``{"report": {...}}`` or
 ``{"error": {"kind": ..., "message": ...}}``. Nothing else is written to stdout.
 """
@@ -38,8 +41,15 @@ def run(stdin: TextIO, stdout: TextIO) -> int:
         stdout.flush()
 
     try:
-        settings = Settings(_env_file=None, **json.loads(stdin.read()))  # type: ignore[call-arg]
-        engine = Engine(settings)
+        request = json.loads(stdin.read())
+        settings = Settings(_env_file=None, **request["settings"])  # type: ignore[call-arg]
+        name = request.get("collection")
+        if name is None:
+            engine = Engine(settings)
+        else:
+            from bot.collections import Collections
+
+            engine = Collections(settings).engine_for(name)
         report = engine.rebuild(progress=lambda done, total: emit({"progress": [done, total]}),
                                 wait=True)
     except CitebotError as error:

@@ -54,7 +54,7 @@ class BuildOutcome:
 @dataclass
 class _Job:
     key: str
-    settings: dict[str, Any]
+    request: dict[str, Any]
     index_dir: Path
     done: asyncio.Future[BuildOutcome]
     listeners: list[OnProgress] = field(default_factory=list)
@@ -76,12 +76,24 @@ class BuildQueue:
         self._running: _Job | None = None
         self._child: asyncio.subprocess.Process | None = None
 
-    def submit(self, key: str, settings: Any, on_progress: OnProgress | None = None
-               ) -> asyncio.Future[BuildOutcome]:
-        """Queue a build of the index ``settings`` names (its source_dir and index_dir) for
-        ``key``; the future is resolved with the outcome (never raises)."""
-        values = settings.model_dump(mode="json", exclude=_PRIVATE_SETTINGS)
-        index_dir = Path(values["index_dir"]).resolve()
+    def submit(
+        self,
+        key: str,
+        settings: Any,
+        on_progress: OnProgress | None = None,
+        collection: str | None = None,
+    ) -> asyncio.Future[BuildOutcome]:
+        """Queue a build for ``key``: of collection ``collection`` (``settings`` are then the
+        bot's own), or of the index ``settings`` name (source_dir and index_dir). The future is
+        resolved with the outcome (never raises)."""
+        from bot.collections import collection_settings
+
+        target = settings if collection is None else collection_settings(settings, collection)
+        index_dir = Path(target.index_dir).resolve()
+        values = {
+            "settings": settings.model_dump(mode="json", exclude=_PRIVATE_SETTINGS),
+            "collection": collection,
+        }
         for queued in self._waiting.get(key, ()):
             if queued.index_dir == index_dir:  # the queued build will see these changes too
                 if on_progress is not None:
@@ -172,7 +184,7 @@ class BuildQueue:
         )
         self._child = child
         assert child.stdin is not None and child.stdout is not None
-        child.stdin.write(json.dumps(job.settings).encode("utf-8"))
+        child.stdin.write(json.dumps(job.request).encode("utf-8"))
         await child.stdin.drain()
         child.stdin.close()
         result: dict[str, Any] = {}

@@ -24,8 +24,8 @@ def article_settings(tmp_path: Path, **values):
     sources = tmp_path / "sources"
     sources.mkdir(exist_ok=True)
     shutil.copy(ARTICLE, sources / "article.txt")
-    return isolated_settings(source_dir=sources, index_dir=tmp_path / "index", use_onnx=False,
-                             **values)
+    values.setdefault("use_onnx", False)
+    return isolated_settings(source_dir=sources, index_dir=tmp_path / "index", **values)
 
 
 def fake_python(tmp_path: Path, body: str) -> str:
@@ -49,6 +49,24 @@ async def test_child_runs_the_real_build_and_reports_progress(tmp_path: Path):
     engine = Engine(settings)
     engine.load(build_if_missing=False)
     assert "Sergei Lavrov" in engine.search(QUESTION).passages[0].text
+
+
+async def test_a_collection_is_built_with_the_shared_model_export(tmp_path: Path):
+    from bot.collections import Collections
+
+    settings = article_settings(tmp_path, use_onnx=True,
+                                collections_dir=tmp_path / "collections")
+    guild = Collections(settings).settings_for("guild-7")
+    guild.source_dir.mkdir(parents=True)
+    (guild.source_dir / "cats.txt").write_text("Cats hunt at dawn and dusk.\n", encoding="utf-8")
+    queue = BuildQueue()
+    outcome = await queue.submit("guild-7", settings, collection="guild-7")
+    await queue.close()
+    assert outcome.ok and outcome.report["documents"] == 1, outcome
+    assert not (guild.index_dir / "models").exists()  # no copy of the model per collection
+    assert (settings.index_dir / "models").is_dir()
+    answer = Collections(settings).engine("guild-7").search("When do cats hunt?")
+    assert answer.passages[0].citation.document == "cats.txt"
 
 
 async def test_a_killed_child_leaves_the_old_index_answering(tmp_path: Path):
@@ -87,7 +105,8 @@ async def test_a_build_error_comes_back_with_its_kind(tmp_path: Path):
 async def test_servers_take_turns(tmp_path: Path):
     log = tmp_path / "order.log"
     python = fake_python(tmp_path, f"""
-index=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["index_dir"])' "$settings")
+index=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["settings"]["index_dir"])' \
+  "$settings")
 echo "$(basename "$index")" >> {log}
 sleep 0.2
 echo '{{"report": {{"documents": 1}}}}'
@@ -137,7 +156,7 @@ async def test_the_child_gets_no_secrets(tmp_path: Path, monkeypatch: pytest.Mon
     queue = BuildQueue(python=python)
     assert (await queue.submit("a", settings)).ok
     await queue.close()
-    sent = json.loads(seen.read_text())
+    sent = json.loads(seen.read_text())["settings"]
     assert "discord_token" not in sent and sent["index_dir"] == str(tmp_path / "i")
     assert "secret-token" not in seen.read_text() + (tmp_path / "seen.json.env").read_text()
 
