@@ -108,8 +108,8 @@ class _Unit:
 def extract(data: bytes, limits: ExtractLimits) -> Extracted:
     """The text layer of a PDF, as paragraphs with their pages and sections."""
     with _quiet_pypdf(limits):
-        reader = _open(data, limits)
         try:
+            reader = _open(data, limits)
             pages = _read_pages(reader, len(data), limits)
             outline = _outline(reader)
             title = _title(reader)
@@ -164,25 +164,19 @@ def _decompression_cap(limits: ExtractLimits) -> int:
 
 
 def _open(data: bytes, limits: ExtractLimits) -> PdfReader:
-    """A reader of the file, decrypted with the empty password when it is encrypted."""
+    """A reader of the file, decrypted with the empty password when it is encrypted (pypdf's
+    own errors are turned into reasons by ``extract``)."""
     if b"%PDF-" not in data[:_PDF_HEADER_WINDOW]:
         raise UnreadableDocument(
             "not a PDF (no %PDF header): is the file name's ending right, or is it damaged?"
         )
-    try:
-        reader = PdfReader(io.BytesIO(data), strict=False)
-        if reader.is_encrypted and reader.decrypt("") == PasswordType.NOT_DECRYPTED:
-            raise UnreadableDocument(
-                "encrypted PDF (password-protected): save a copy without the password (e.g. "
-                "print it to PDF) to index it"
-            )
-        return reader
-    except UnreadableDocument:
-        raise
-    except DependencyError:
-        raise UnreadableDocument(_AES_REASON) from None
-    except Exception as error:
-        raise UnreadableDocument(_damaged(error, limits)) from None
+    reader = PdfReader(io.BytesIO(data), strict=False)
+    if reader.is_encrypted and reader.decrypt("") == PasswordType.NOT_DECRYPTED:
+        raise UnreadableDocument(
+            "encrypted PDF (password-protected): save a copy without the password (e.g. "
+            "print it to PDF) to index it"
+        )
+    return reader
 
 
 def _damaged(error: Exception, limits: ExtractLimits, page: int | None = None) -> str:
