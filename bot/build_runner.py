@@ -28,6 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bot.collections import collection_settings
+
 log = logging.getLogger(__name__)
 
 OnProgress = Callable[[int, int], Awaitable[None] | None]
@@ -86,8 +88,6 @@ class BuildQueue:
         """Queue a build for ``key``: of collection ``collection`` (``settings`` are then the
         bot's own), or of the index ``settings`` name (source_dir and index_dir). The future is
         resolved with the outcome (never raises)."""
-        from bot.collections import collection_settings
-
         target = settings if collection is None else collection_settings(settings, collection)
         index_dir = Path(target.index_dir).resolve()
         values = {

@@ -16,6 +16,7 @@ from typing import Any
 
 import discord
 
+from index.addresses import is_web_address
 from index.answer import Answer, Passage
 
 # Discord's documented limits.
@@ -242,7 +243,7 @@ def render_answer(answer: Answer, *, offset: int = 0, echo_question: bool = True
 def _link(passage: Passage) -> str | None:
     """The citation's link for the embed title, when it is one Discord accepts."""
     url = passage.citation.url
-    if url and len(url) <= URL_LIMIT and url.startswith(("https://", "http://")):
+    if url and len(url) <= URL_LIMIT and is_web_address(url):
         return url
     return None
 
@@ -284,7 +285,7 @@ SOURCE_LINK_CHARS = 160
 def _markdown_link(url: str | None) -> str | None:
     """``[open](url)`` for a short http(s) address (characters that would end the link
     percent-encoded), or None."""
-    if not url or not url.startswith(("https://", "http://")):
+    if not url or not is_web_address(url):
         return None
     safe = "".join(
         f"%{ord(c):02X}" if c in "()<> \t\n\r[]" or ord(c) < 32 else c for c in url

@@ -8,6 +8,7 @@ file larger than the limit (``MAX_SOURCE_BYTES`` by default) is skipped unread.
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import os
 import stat
@@ -359,14 +360,7 @@ def document_from(
 
 def page_of(pages: tuple[int, ...] | list[int], offset: int) -> int:
     """The page (from 1) that the text offset lies on, given where each page starts."""
-    low, high = 0, len(pages)
-    while low < high:  # bisect_right
-        middle = (low + high) // 2
-        if pages[middle] <= offset:
-            low = middle + 1
-        else:
-            high = middle
-    return max(1, low)
+    return max(1, bisect.bisect_right(pages, offset))
 
 
 def _read_source(source: SourceFile, max_bytes: int) -> tuple[bytes, FileStamp]:
