@@ -21,7 +21,7 @@ from typing import Any
 
 from bot.engine import Engine, parse_time
 from bot.settings import Settings
-from index import Answer
+from index import Answer, merge_answers
 from index.build_lock import BuildLock
 from index.errors import CitebotError
 from index.store import IndexStore
@@ -113,10 +113,19 @@ class _Loaded:
 class Collections:
     """Every collection on disk, with an engine per collection loaded on demand (thread-safe)."""
 
-    def __init__(self, settings: Settings, reload_check_seconds: float = RELOAD_CHECK_SECONDS):
+    def __init__(
+        self,
+        settings: Settings,
+        reload_check_seconds: float = RELOAD_CHECK_SECONDS,
+        default_engine: Any = None,
+    ):
+        """``default_engine``: the engine that serves ``default`` itself (the bot's, which
+        ``/reindex`` rebuilds in place); without it ``default`` loads like any collection."""
         self.settings = settings
         self.reload_check_seconds = reload_check_seconds
-        self.models = Engine(settings)  # the default collection's engine owns the shared model
+        # The default collection's engine owns the shared model.
+        self.models = default_engine if default_engine is not None else Engine(settings)
+        self._serves_default = default_engine is not None
         self._loaded: OrderedDict[str, _Loaded] = OrderedDict()
         self._lock = threading.Lock()
         self._name_locks: dict[str, threading.Lock] = {}
@@ -158,6 +167,9 @@ class Collections:
         Raises CollectionMissingError when it has no index.
         """
         validate_name(name)
+        if name == DEFAULT and self._serves_default:
+            self.models.load(build_if_missing=False)  # a no-op once loaded
+            return self.models  # type: ignore[no-any-return]
         entry = self._touch(name)
         if entry is not None and not self._changed(entry):
             return entry.engine
@@ -183,6 +195,17 @@ class Collections:
     def search(self, name: str, question: str, k: int | None = None, offset: int = 0) -> Answer:
         """Answer ``question`` from collection ``name`` (blocking: call from a worker thread)."""
         return self.engine(name).search(question, k, offset)
+
+    def search_many(
+        self, names: list[str], question: str, k: int | None = None, offset: int = 0
+    ) -> Answer:
+        """Answer ``question`` from every collection in ``names``: one collection's own answer,
+        or the merged answer of several with each passage labelled with its collection."""
+        if len(names) == 1:
+            return self.search(names[0], question, k, offset)
+        size = k or self.settings.top_k
+        answers = [(name, self.search(name, question, offset + size, 0)) for name in names]
+        return merge_answers(question, answers, size, offset)
 
     def loaded_names(self) -> list[str]:
         """Names of the loaded collections, least recently used first."""

@@ -25,6 +25,8 @@ import aiohttp
 import discord
 from discord import app_commands
 
+from bot.build_runner import BuildQueue
+from bot.collections import DEFAULT, Collections, collection_for_guild
 from bot.exts import ask, reindex, sources
 from bot.exts.answers import AnswerContext, AnswerStore
 from bot.exts.checks import Refusal, application_owners, channel_allowed, check_place
@@ -42,6 +44,7 @@ from bot.exts.replies import (
     MAX_K,
     MAX_QUESTION_CHARS,
     NO_DMS,
+    NO_DOCUMENTS_HERE,
     NO_MENTIONS,
     NO_PERMISSION,
     NOT_HERE,
@@ -54,6 +57,7 @@ from bot.exts.replies import (
 )
 from bot.feedback import FeedbackStore
 from bot.settings import Settings
+from bot.state.servers import ServerLimits, ServerStore
 from index.answer import Answer
 from index.errors import CitebotError
 
@@ -108,7 +112,8 @@ class CitebotTree(app_commands.CommandTree["CitebotBot"]):
 
 
 class CitebotBot(discord.Client):
-    """The configured client. Holds the engine, the feedback store, cooldowns and recent answers."""
+    """The configured client. Holds the engine (the default collection) and every server's
+    collection, the build queue, the state stores, cooldowns and recent answers."""
 
     tree: CitebotTree
 
@@ -126,7 +131,8 @@ class CitebotBot(discord.Client):
         discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False
         super().__init__(intents=discord.Intents.default(), allowed_mentions=NO_MENTIONS)
         self.settings = settings
-        self.engine = engine
+        # Each server's own documents (``guild-<id>``) besides ``default``, served by ``engine``.
+        self.collections = Collections(settings, default_engine=engine)
         self.clock = clock  # monotonic seconds (replaceable in tests)
         self.feedback = feedback or FeedbackStore(
             settings.feedback_db, retention_days=settings.feedback_retention_days
@@ -136,6 +142,8 @@ class CitebotBot(discord.Client):
         )
         # What the buttons under answers need; in the same SQLite file, so it survives restarts.
         self.answers = AnswerStore(settings.feedback_db, settings.feedback_retention_days)
+        self.servers = ServerStore(settings.feedback_db)
+        self.builds = BuildQueue(timeout_seconds=settings.build_timeout_minutes * 60.0)
         self.load = LoadLimiter(settings.discord_max_queued, settings.discord_max_queued_per_server)
         self.default_k = max(1, min(settings.top_k, MAX_K))
         self.rebuild_lock = asyncio.Lock()
@@ -146,6 +154,15 @@ class CitebotBot(discord.Client):
         self.tree = CitebotTree(self)
         _add_commands(self.tree, settings)
         self.add_dynamic_items(*ask.DYNAMIC_ITEMS, *sources.DYNAMIC_ITEMS)
+
+    @property
+    def engine(self) -> Any:
+        """The default collection's engine (it also holds the model every collection shares)."""
+        return self.collections.models
+
+    @engine.setter
+    def engine(self, engine: Any) -> None:
+        self.collections.models = engine
 
     # ----- lifecycle -----------------------------------------------------------------------
 
@@ -181,8 +198,9 @@ class CitebotBot(discord.Client):
     async def close(self) -> None:
         """Disconnect, stop the search worker, then close the stores (once)."""
         await super().close()
+        await self.builds.close()
         self._worker.shutdown(wait=False, cancel_futures=True)
-        for store in (self.answers, self.feedback):  # closing twice is harmless
+        for store in (self.answers, self.feedback, self.servers):  # closing twice is harmless
             try:
                 await asyncio.to_thread(store.close)
             except Exception:
@@ -224,13 +242,40 @@ class CitebotBot(discord.Client):
         if not self.engine.loaded:
             self.engine.load(build_if_missing=True)
 
-    def _search(self, question: str, k: int, offset: int) -> Answer:
-        self.ensure_loaded()
-        return cast(Answer, self.engine.search(question, k=k, offset=offset))
+    def collections_for(self, guild_id: int | None) -> list[str]:
+        """The collections a question asked in ``guild_id`` searches (blocking: reads the state
+        database): a DM only ``default``; a server its own documents, if it has any, and
+        ``default`` unless the server turned it off. Refusal when that leaves none."""
+        if guild_id is None:
+            return [DEFAULT]
+        own = collection_for_guild(guild_id)
+        names = [own] if self.collections.exists(own) else []
+        if self.servers.settings(guild_id).include_default:
+            names.append(DEFAULT)
+        if not names:
+            raise Refusal(NO_DOCUMENTS_HERE)
+        return names
 
-    async def search(self, question: str, k: int, offset: int = 0) -> Answer:
-        """Search without blocking the event loop."""
-        return await self.in_worker(self._search, question, k, offset)
+    def server_limits(self) -> ServerLimits:
+        """The per-server limits from the settings, in bytes."""
+        return ServerLimits(
+            self.settings.server_max_documents,
+            int(self.settings.server_max_mb * 1_000_000),
+            int(self.settings.attachment_max_mb * 1_000_000),
+        )
+
+    def _search(self, question: str, k: int, offset: int, guild_id: int | None) -> Answer:
+        names = self.collections_for(guild_id)
+        if DEFAULT in names:
+            self.ensure_loaded()
+        return cast(Answer, self.collections.search_many(names, question, k, offset))
+
+    async def search(
+        self, question: str, k: int, offset: int = 0, guild_id: int | None = None
+    ) -> Answer:
+        """Search the collections of ``guild_id`` (None: a DM) without blocking the event
+        loop."""
+        return await self.in_worker(self._search, question, k, offset, guild_id)
 
     # ----- policy ------------------------------------------------------------------------------
 

@@ -63,6 +63,11 @@ class Settings(BaseSettings):
     attachment_max_mb: float = Field(default=25.0, gt=0, le=10_000)
     # A server that removed the bot keeps its documents this many days, then they are deleted.
     removed_server_grace_days: int = Field(default=30, ge=0, le=3650)
+    # A build started from Discord is stopped after this many minutes (the old index answers).
+    build_timeout_minutes: float = Field(default=60.0, gt=0, le=24 * 60)
+    # `/docs add url:` refuses addresses on this machine's networks (loopback, private,
+    # link-local) so server members cannot reach internal services; true allows them.
+    fetch_private_addresses: bool = False
 
     @property
     def max_source_bytes(self) -> int:

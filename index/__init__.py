@@ -18,6 +18,7 @@ from index.errors import (
     QuestionError,
     SourceError,
 )
+from index.merge import merge_answers
 from index.model import ModelSpec
 from index.search import Searcher
 from index.store import IndexStore
@@ -44,4 +45,5 @@ __all__ = [
     "SourceError",
     "build_index",
     "load_documents",
+    "merge_answers",
 ]

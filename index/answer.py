@@ -44,7 +44,8 @@ class Passage:
 
     ``score`` ranks passages within one answer (fused relevance, higher is better);
     ``similarity`` is the cosine similarity (about 0 to 1) of the highlighted sentence to the
-    question, comparable across questions.
+    question, comparable across questions and across indexes. ``collection`` names the
+    collection the passage came from when an answer merges several (else None).
     """
 
     chunk_id: str
@@ -53,6 +54,7 @@ class Passage:
     score: float
     highlight: tuple[int, int]
     similarity: float = 0.0
+    collection: str | None = None
 
     @property
     def highlight_text(self) -> str:
@@ -98,6 +100,7 @@ class Answer:
                         "text": passage.highlight_text,
                     },
                     "citation": asdict(passage.citation),
+                    "collection": passage.collection,
                 }
             )
         return {

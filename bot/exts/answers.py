@@ -6,6 +6,6 @@ keep working after a restart, for as long as stored question text is kept.
 
 from __future__ import annotations
 
-from bot.state.answers import AnswerContext, AnswerStore
+from bot.state.answers import AnswerContext, AnswerStore, place_of
 
-__all__ = ["AnswerContext", "AnswerStore"]
+__all__ = ["AnswerContext", "AnswerStore", "place_of"]

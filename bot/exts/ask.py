@@ -11,7 +11,7 @@ import discord
 from discord import app_commands
 
 from bot.discord_render import render_answer
-from bot.exts.answers import AnswerContext
+from bot.exts.answers import AnswerContext, place_of
 from bot.exts.checks import Refusal, channel_allowed
 from bot.exts.errors import report_error, user_message
 from bot.exts.replies import (
@@ -105,11 +105,12 @@ async def answer_view(
     k: int,
     offset: int,
     private: bool,
+    guild_id: int | None,
 ) -> discord.ui.View | None:
     """More / 👍 / 👎 under an answer that showed the passages ``shown`` (None if none)."""
     if not shown:
         return None
-    context = AnswerContext(question, k, offset, shown, private)
+    context = AnswerContext(question, k, offset, shown, private, place_of(guild_id))
     key = await asyncio.to_thread(bot.answers.put, context)  # SQLite: off the event loop
     view = discord.ui.View(timeout=None)
     if answer.found and len(shown) >= k and offset + k < MAX_DEPTH:
@@ -130,7 +131,9 @@ async def send_answer(
 ) -> None:
     """Send an answer as the follow-up of a deferred interaction."""
     rendered = render_answer(answer, offset=offset)
-    view = await answer_view(bot, answer, rendered.passage_ids, question, k, offset, private)
+    view = await answer_view(
+        bot, answer, rendered.passage_ids, question, k, offset, private, interaction.guild_id
+    )
     await interaction.followup.send(
         content=rendered.content,
         embeds=rendered.embeds,
@@ -143,14 +146,14 @@ async def send_answer(
 async def handle_more(bot: CitebotBot, interaction: discord.Interaction[Any], key: str) -> None:
     """The More button: the next k passages for the same question."""
     context = await asyncio.to_thread(bot.answers.get, key)
-    if context is None:
+    if context is None or context.place != place_of(interaction.guild_id):
         await say(interaction, EXPIRED)
         return
     with bot.load.acquire(interaction.guild_id):
         bot.check_cooldown(interaction.user.id)
         await interaction.response.defer(thinking=True, ephemeral=context.private)
         offset = context.offset + context.k
-        answer = await bot.search(context.question, context.k, offset)
+        answer = await bot.search(context.question, context.k, offset, interaction.guild_id)
         await send_answer(
             bot, interaction, answer, context.question, context.k, offset, context.private
         )
@@ -161,7 +164,7 @@ async def handle_vote(
 ) -> None:
     """👍 / 👎: store the vote (salted user hash, never the id) and thank the voter."""
     context = await asyncio.to_thread(bot.answers.get, key)
-    if context is None:
+    if context is None or context.place != place_of(interaction.guild_id):
         await say(interaction, EXPIRED)
         return
     await asyncio.to_thread(
@@ -196,7 +199,7 @@ async def ask_command(
         bot.check_cooldown(interaction.user.id)
         await interaction.response.defer(thinking=True, ephemeral=private)
         size = k or bot.default_k
-        answer = await bot.search(question, size, 0)
+        answer = await bot.search(question, size, 0, interaction.guild_id)
         await send_answer(bot, interaction, answer, question, size, 0, private)
 
 
@@ -234,12 +237,15 @@ async def answer_mention(bot: CitebotBot, message: discord.Message) -> None:
 async def _answer_mention(bot: CitebotBot, message: discord.Message, question: str) -> None:
     try:
         bot.check_cooldown(message.author.id)
-        answer = await bot.search(question, bot.default_k)
+        guild_id = message.guild.id if message.guild else None
+        answer = await bot.search(question, bot.default_k, 0, guild_id)
     except Exception as error:
         await reply(message, user_message(error, f"a mention in channel {message.channel.id}"))
         return
     rendered = render_answer(answer)
-    view = await answer_view(bot, answer, rendered.passage_ids, question, bot.default_k, 0, False)
+    view = await answer_view(
+        bot, answer, rendered.passage_ids, question, bot.default_k, 0, False, guild_id
+    )
     await reply(message, rendered.content, embeds=rendered.embeds, view=view)
 
 

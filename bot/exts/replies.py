@@ -32,6 +32,11 @@ INDEX_UNAVAILABLE = (
     "The index is unavailable (missing, damaged, or built with another model). An administrator "
     "can rebuild it with /reindex or `citebot build`; details are in the bot's log."
 )
+NO_DOCUMENTS_HERE = (
+    "This server has no documents yet and does not search the bot's shared documents. A "
+    "server manager can add one with `/docs add`, or turn the shared documents back on with "
+    "`/docs settings include_default:True`."
+)
 BUSY = "I'm busy with other questions right now; please try again in a few seconds."
 RESTARTING = "I'm restarting; please ask again in a moment."
 TOO_LONG = f"Questions can be at most {MAX_QUESTION_CHARS} characters."

@@ -30,7 +30,8 @@ CREATE TABLE IF NOT EXISTS answers (
     passage_offset INTEGER NOT NULL,
     passage_ids TEXT NOT NULL,
     private INTEGER NOT NULL,
-    created_at REAL NOT NULL
+    created_at REAL NOT NULL,
+    place TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS answers_by_age ON answers (created_at);
 """
@@ -45,6 +46,15 @@ class AnswerContext:
     offset: int
     passage_ids: tuple[str, ...]
     private: bool
+    place: str = ""
+    """Where it was asked: ``place_of(guild_id)``; a button pressed anywhere else is refused
+    (each server sees only its own documents). Empty for contexts stored before servers had
+    collections."""
+
+
+def place_of(guild_id: int | None) -> str:
+    """The place of an answer: ``dm`` or ``guild:<id>``."""
+    return "dm" if guild_id is None else f"guild:{int(guild_id)}"
 
 
 class AnswerStore:
@@ -63,7 +73,16 @@ class AnswerStore:
         self.retention_seconds = retention_days * 86_400.0
         self._clock = clock
         self._database = StateDatabase(self.path, _SCHEMA)
+        self._add_place_column()
         self.purge()
+
+    def _add_place_column(self) -> None:
+        """Databases written before answers had a place gain the column (empty: such answers'
+        buttons are refused, since where they were asked is unknown)."""
+        with self._database.transaction() as connection:
+            columns = {row[1] for row in connection.execute("PRAGMA table_info(answers)")}
+            if "place" not in columns:
+                connection.execute("ALTER TABLE answers ADD COLUMN place TEXT NOT NULL DEFAULT ''")
 
     def put(self, context: AnswerContext) -> str:
         """Store ``context``; returns its key (``[A-Za-z0-9_-]{24}``) for a button's custom id."""
@@ -72,7 +91,7 @@ class AnswerStore:
         with self._database.transaction() as connection:
             connection.execute(
                 "INSERT INTO answers (answer_key, question, k, passage_offset, passage_ids,"
-                " private, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                " private, created_at, place) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     key,
                     context.question,
@@ -81,6 +100,7 @@ class AnswerStore:
                     json.dumps(list(context.passage_ids)),
                     int(bool(context.private)),
                     now,
+                    context.place,
                 ),
             )
             connection.execute(
@@ -96,14 +116,16 @@ class AnswerStore:
             return None
         with self._database.reading() as connection:
             row = connection.execute(
-                "SELECT question, k, passage_offset, passage_ids, private FROM answers"
+                "SELECT question, k, passage_offset, passage_ids, private, place FROM answers"
                 " WHERE answer_key = ? AND created_at >= ?",
                 (key, self._clock() - self.retention_seconds),
             ).fetchone()
         if row is None:
             return None
-        question, k, offset, passage_ids, private = row
-        return AnswerContext(question, k, offset, tuple(json.loads(passage_ids)), bool(private))
+        question, k, offset, passage_ids, private, place = row
+        return AnswerContext(
+            question, k, offset, tuple(json.loads(passage_ids)), bool(private), place
+        )
 
     def purge(self) -> int:
         """Delete every expired context; returns how many."""
