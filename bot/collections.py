@@ -23,6 +23,7 @@ from bot.engine import Engine, parse_time
 from bot.settings import Settings
 from index import Answer, merge_answers
 from index.build_lock import BuildLock
+from index.documents import scan_sources
 from index.errors import CitebotError
 from index.store import IndexStore
 
@@ -101,6 +102,14 @@ class CollectionSummary:
             "guild_id": self.guild_id,
             "problem": self.problem,
         }
+
+
+@dataclass(frozen=True)
+class StoredDocument:
+    """A document file of a collection: its name in the source folder and its size in bytes."""
+
+    name: str
+    size: int
 
 
 @dataclass
@@ -257,6 +266,17 @@ class Collections:
         )
 
     # Listing and erasing
+
+    def documents(self, name: str) -> list[StoredDocument]:
+        """The document files in collection ``name``'s source folder, by name (what is there
+        now, built or not; an absent folder has none)."""
+        folder = self.settings_for(name).source_dir
+        if not folder.is_dir():
+            return []
+        return [
+            StoredDocument(source.name, source.status.st_size)
+            for source in scan_sources(folder).files
+        ]
 
     def summaries(self) -> list[CollectionSummary]:
         """Every collection's counts, size and last build, read from the manifests."""

@@ -27,7 +27,7 @@ from discord import app_commands
 
 from bot.build_runner import BuildQueue
 from bot.collections import DEFAULT, Collections, collection_for_guild
-from bot.exts import ask, reindex, sources
+from bot.exts import ask, docs, reindex, sources
 from bot.exts.answers import AnswerContext, AnswerStore
 from bot.exts.checks import Refusal, application_owners, channel_allowed, check_place
 from bot.exts.errors import engine_error_message, report_error
@@ -325,9 +325,11 @@ def _add_commands(tree: CitebotTree, settings: Settings) -> None:
         guild=True, dm_channel=settings.discord_allow_dms, private_channel=False
     )
     guild_install = app_commands.AppInstallationType(guild=True, user=False)
-    for command in [*ask.commands(), *sources.commands(), *reindex.commands()]:
-        if command.name != "reindex":
-            command.allowed_contexts = everywhere
+    servers_only = app_commands.AppCommandContext(guild=True)
+    for command in [*ask.commands(), *sources.commands(), *reindex.commands(), *docs.commands()]:
+        command.allowed_contexts = (
+            servers_only if command.name in ("reindex", "docs") else everywhere
+        )
         command.allowed_installs = guild_install
         tree.add_command(command)
 

@@ -36,6 +36,11 @@ OTHER_CHANNEL_ID = 900000000000000004
 DM_CHANNEL_ID = 900000000000000005
 USER_ID = 900000000000000010
 OWNER_ID = 900000000000000020  # the application's owner, as Discord reports it
+# A second server with its own channel, for isolation tests.
+OTHER_GUILD_ID = 900000000000000030
+OTHER_GUILD_CHANNEL_ID = 900000000000000031
+MANAGER_ROLE_ID = 900000000000000040  # a role a server may name as its document managers
+OTHER_MANAGER_ROLE_ID = 900000000000000041  # the same kind of role in the other server
 MANAGE_GUILD = 1 << 5
 MEMBER_PERMISSIONS = (1 << 10) | (1 << 11) | (1 << 31)  # view, send, use app commands
 
@@ -44,6 +49,60 @@ _ids = itertools.count(910000000000000000)
 
 def snowflake() -> int:
     return next(_ids)
+
+
+def in_guild(guild_id: int, **who: Any) -> dict[str, Any]:
+    """``who`` for a user in server ``guild_id`` (its own channel), e.g. for ``slash(who=...)``."""
+    channel = CHANNEL_ID if guild_id == GUILD_ID else OTHER_GUILD_CHANNEL_ID
+    return {"guild_id": guild_id, "channel_id": channel, **who}
+
+
+@dataclass(frozen=True)
+class AttachmentOption:
+    """A file attached to a slash command option (``attachment`` type): ``url`` is where its
+    bytes are served (a loopback web server in tests), ``size`` what Discord reports."""
+
+    filename: str
+    url: str
+    size: int
+    content_type: str | None = None
+    id: int = field(default_factory=lambda: snowflake())
+
+    def payload(self) -> dict[str, Any]:
+        """The attachment object as it appears in an interaction's ``resolved`` data."""
+        data: dict[str, Any] = {
+            "id": str(self.id),
+            "filename": self.filename,
+            "size": self.size,
+            "url": self.url,
+            "proxy_url": self.url,
+            "ephemeral": True,
+        }
+        if self.content_type is not None:
+            data["content_type"] = self.content_type
+        return data
+
+
+@dataclass(frozen=True)
+class RoleOption:
+    """A role given to a slash command option (``role`` type)."""
+
+    id: int
+    name: str = "doc managers"
+    guild_id: int = GUILD_ID
+
+    def payload(self) -> dict[str, Any]:
+        return {
+            "id": str(self.id),
+            "name": self.name,
+            "permissions": "0",
+            "position": 1,
+            "color": 0,
+            "hoist": False,
+            "managed": False,
+            "mentionable": False,
+            "flags": 0,
+        }
 
 
 user_payload = payloads.user  # one shape of a user object for both harnesses
@@ -219,6 +278,8 @@ class Harness:
         channel_id: int = CHANNEL_ID,
         dm: bool = False,
         message: dict[str, Any] | None = None,
+        guild_id: int = GUILD_ID,
+        roles: tuple[int, ...] = (),
     ) -> dict[str, Any]:
         interaction_id = snowflake()
         payload: dict[str, Any] = {
@@ -244,13 +305,13 @@ class Harness:
             payload["context"] = 1
             payload["authorizing_integration_owners"] = {"0": str(GUILD_ID)}
         else:
-            payload["guild_id"] = str(GUILD_ID)
+            payload["guild_id"] = str(guild_id)
             payload["guild_locale"] = "en-US"
             payload["channel_id"] = str(channel_id)
             payload["channel"] = {
                 "id": str(channel_id),
                 "type": 0,
-                "guild_id": str(GUILD_ID),
+                "guild_id": str(guild_id),
                 "name": "general",
                 "position": 0,
                 "permission_overwrites": [],
@@ -259,7 +320,7 @@ class Harness:
             }
             payload["member"] = {
                 "user": user_payload(user_id),
-                "roles": [],
+                "roles": [str(role) for role in roles],
                 "joined_at": "2024-01-01T00:00:00+00:00",
                 "deaf": False,
                 "mute": False,
@@ -267,24 +328,34 @@ class Harness:
                 "permissions": str(permissions),
             }
             payload["context"] = 0
-            payload["authorizing_integration_owners"] = {"0": str(GUILD_ID)}
+            payload["authorizing_integration_owners"] = {"0": str(guild_id)}
         if message is not None:
             payload["message"] = message
         return payload
 
     def slash_payload(self, name: str, /, **options: Any) -> dict[str, Any]:
-        command = self.bot.tree.get_command(name)
+        """The data of ``/name`` with ``options``; ``name`` may name a subcommand
+        (``"docs add"``). Values: str, int, bool, ``AttachmentOption`` or ``RoleOption``."""
+        root, *sub = name.split()
+        command = self.bot.tree.get_command(root)
         assert command is not None, name
-        kinds = {bool: 5, int: 4, str: 3}
-        return {
-            "id": str(hash(command)),
-            "type": 1,
-            "name": name,
-            "options": [
-                {"type": kinds[type(value)], "name": key, "value": value}
-                for key, value in options.items()
-            ],
-        }
+        kinds = {bool: 5, int: 4, str: 3, AttachmentOption: 11, RoleOption: 8}
+        given: list[dict[str, Any]] = []
+        resolved: dict[str, dict[str, Any]] = {}
+        for key, value in options.items():
+            if isinstance(value, AttachmentOption | RoleOption):
+                bucket = "attachments" if isinstance(value, AttachmentOption) else "roles"
+                resolved.setdefault(bucket, {})[str(value.id)] = value.payload()
+                given.append({"type": kinds[type(value)], "name": key, "value": str(value.id)})
+            else:
+                given.append({"type": kinds[type(value)], "name": key, "value": value})
+        for part in reversed(sub):  # a subcommand (type 1) wraps its options
+            given = [{"type": 1, "name": part, "options": given}]
+        data: dict[str, Any] = {"id": str(hash(command)), "type": 1, "name": root,
+                                "options": given}
+        if resolved:
+            data["resolved"] = resolved
+        return data
 
     # ----- dispatch ----------------------------------------------------------------------------
 
@@ -317,6 +388,7 @@ class Harness:
         dm: bool = False,
         channel_id: int = CHANNEL_ID,
         author_id: int = USER_ID,
+        guild_id: int = GUILD_ID,
     ) -> dict[str, Any]:
         """Dispatch a MESSAGE_CREATE as the gateway would."""
         payload = payloads.message_object(
@@ -326,7 +398,7 @@ class Harness:
             mentions=[user_payload(APP_ID, "citebot", bot=True)] if mention_bot else [],
         )
         if not dm:
-            payload["guild_id"] = str(GUILD_ID)
+            payload["guild_id"] = str(guild_id)
             payload["member"] = {"roles": [], "joined_at": "2024-01-01T00:00:00+00:00"}
         self.bot._connection.parse_message_create(payload)  # type: ignore[arg-type]
         return payload
@@ -382,23 +454,30 @@ async def harness_for(settings: Settings, engine: Any) -> AsyncIterator[Harness]
         state = bot._connection
         state.application_id = APP_ID
         state.user = discord.ClientUser(state=state, data=user_payload(APP_ID, "citebot", True))
-        state._add_guild_from_data(  # the gateway's GUILD_CREATE would have done this
-            {
-                "id": str(GUILD_ID),
-                "name": "Test server",
-                "owner_id": str(snowflake()),
-                "roles": [payloads.everyone_role(GUILD_ID, 0)],
-                "channels": [
-                    payloads.text_channel(cid, GUILD_ID, f"c{cid}")
-                    for cid in (CHANNEL_ID, OTHER_CHANNEL_ID)
-                ],
-                "members": [],
-                "emojis": [],
-                "stickers": [],
-                "features": [],
-                "member_count": 2,
-            }
-        )
+        servers = {
+            GUILD_ID: ("Test server", (CHANNEL_ID, OTHER_CHANNEL_ID), MANAGER_ROLE_ID),
+            OTHER_GUILD_ID: ("Other server", (OTHER_GUILD_CHANNEL_ID,), OTHER_MANAGER_ROLE_ID),
+        }
+        for guild_id, (name, channels, role_id) in servers.items():
+            state._add_guild_from_data(  # the gateway's GUILD_CREATE would have done this
+                {
+                    "id": str(guild_id),
+                    "name": name,
+                    "owner_id": str(snowflake()),
+                    "roles": [
+                        payloads.everyone_role(guild_id, 0),
+                        RoleOption(role_id, guild_id=guild_id).payload(),
+                    ],
+                    "channels": [
+                        payloads.text_channel(cid, guild_id, f"c{cid}") for cid in channels
+                    ],
+                    "members": [],
+                    "emojis": [],
+                    "stickers": [],
+                    "features": [],
+                    "member_count": 2,
+                }
+            )
         yield harness
 
 
