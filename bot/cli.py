@@ -24,6 +24,7 @@ from index.errors import CitebotError
 
 if TYPE_CHECKING:
     from bot.engine import Engine
+    from index.answer import Answer
     from index.builder import BuildReport
     from index.intake import Added
 
@@ -157,8 +158,12 @@ def cmd_ask(ctx: Context) -> int:
     from bot.render import answer_to_plain, answer_to_rich
 
     question = " ".join(ctx.args.question)
-    engine = _ready_engine(ctx)
-    answer = engine.search(question, ctx.args.k or ctx.settings.top_k)
+    k = ctx.args.k or ctx.settings.top_k
+    names = list(dict.fromkeys([ctx.collection, *ctx.args.also]))
+    if len(names) == 1:
+        answer = _ready_engine(ctx).search(question, k)
+    else:
+        answer = _search_collections(ctx, names, question, k)
     if ctx.args.json:
         ctx.out.out(_json(answer.to_dict()), highlight=False)
     elif ctx.out.is_terminal:
@@ -277,6 +282,20 @@ def _purge(ctx: Context, collections) -> int:
     return EXIT_OK
 
 
+def _search_collections(ctx: Context, names: list[str], question: str, k: int) -> Answer:
+    """One answer from several collections (each must have an index)."""
+    from bot.collections import Collections, validate_name
+
+    collections = Collections(ctx.base_settings or ctx.settings)
+    for name in names:
+        if not collections.exists(validate_name(name)):
+            raise CitebotError(
+                f"collection {name} has no index: build it with "
+                f"`citebot --collection {name} build`"
+            )
+    return collections.search_many(names, question, k)
+
+
 def _create_collection_folder(ctx: Context) -> None:
     """``build`` and ``add`` create a named collection's source folder."""
     if ctx.collection != "default":
@@ -364,6 +383,14 @@ def _add_arguments(name: str, sub: argparse.ArgumentParser) -> None:
         sub.add_argument("question", nargs="+", help="the question (quote it)")
         sub.add_argument("--k", type=_k_value, help="number of passages (default CITEBOT_TOP_K)")
         sub.add_argument("--json", action="store_true", help="print JSON (schema in README)")
+        sub.add_argument(
+            "--also",
+            metavar="NAME",
+            action="append",
+            default=[],
+            help="also search collection NAME (repeatable), as a server searches its own "
+            "documents and `default`; each passage then names its collection",
+        )
     elif name == "console":
         sub.add_argument("--k", type=_k_value, help="number of passages (default CITEBOT_TOP_K)")
     elif name == "info":

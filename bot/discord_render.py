@@ -212,7 +212,7 @@ def render_answer(answer: Answer, *, offset: int = 0, echo_question: bool = True
 
     colour = COLOUR_FOUND if answer.found else COLOUR_NOT_FOUND
     titles = [
-        escape_clipped(f"{offset + rank}. {p.citation.label()}", TITLE_BUDGET)
+        escape_clipped(f"{offset + rank}. {_cited(p)}", TITLE_BUDGET)
         for rank, p in enumerate(passages, start=1)
     ]
     footers = [f"Score {p.score:.2f} · similarity {p.similarity:.2f}" for p in passages]
@@ -238,6 +238,24 @@ def render_answer(answer: Answer, *, offset: int = 0, echo_question: bool = True
         passage_ids=tuple(p.chunk_id for p in passages),
         shortened=shortened,
     )
+
+
+SERVER_COLLECTION = "This server"
+SHARED_COLLECTION = "Shared"
+
+
+def collection_title(name: str) -> str:
+    """How a collection is named to Discord users: a server only ever sees its own
+    collection and the shared (default) one, so no server name or id is needed."""
+    return SHARED_COLLECTION if name == "default" else SERVER_COLLECTION
+
+
+def _cited(passage: Passage) -> str:
+    """The citation, led by its collection's name when the answer searched several."""
+    label = passage.citation.label()
+    if passage.collection is None:
+        return label
+    return f"{collection_title(passage.collection)} › {label}"
 
 
 def _link(passage: Passage) -> str | None:

@@ -50,8 +50,9 @@ def printable_block(text: str) -> str:
 
 def citation_line(rank: int, passage: Passage) -> str:
     """'[1] doc › section › ¶N  (score 8.35, similarity 0.62)', safe to print."""
+    where = f"{passage.collection} › " if passage.collection is not None else ""
     return printable(
-        f"[{rank}] {passage.citation.label()}  "
+        f"[{rank}] {where}{passage.citation.label()}  "
         f"(score {passage.score:.2f}, similarity {passage.similarity:.2f})"
     )
 

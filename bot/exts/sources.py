@@ -1,20 +1,25 @@
 """``/sources``: the indexed documents, their sections and chunk counts, and the build time,
 a page at a time (Discord refuses embeds over 6,000 characters in all).
 
-The previous / next buttons carry only the page they lead to; the page is recomputed from the
-engine when pressed, so they keep working after a restart.
+In a server: the documents that server's questions search (its own, and the shared ones unless
+it turned them off), each led by its collection's name when there are both; in a DM the shared
+ones. The previous / next buttons carry only the page they lead to; the page is recomputed when
+pressed, for the server the button is pressed in, so they keep working after a restart and can
+never show another server's documents.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
 
 import discord
 from discord import app_commands
 
-from bot.discord_render import SourcesPage, render_sources
+from bot.collections import DEFAULT
+from bot.discord_render import SourcesPage, collection_title, render_sources
 from bot.exts.errors import report_error
 from bot.exts.replies import NO_MENTIONS
 
@@ -48,7 +53,8 @@ class SourcesPageButton(
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
         try:
             await interaction.response.defer()  # an update of the message, shown as loading
-            shown = await collect_page(cast("CitebotBot", interaction.client), self.page)
+            bot = cast("CitebotBot", interaction.client)
+            shown = await collect_page(bot, self.page, interaction.guild_id)
             await interaction.edit_original_response(
                 embed=shown.embed, view=page_view(shown), allowed_mentions=NO_MENTIONS
             )
@@ -66,12 +72,25 @@ def page_view(shown: SourcesPage) -> discord.ui.View:
     return view
 
 
-async def collect_page(bot: CitebotBot, page: int) -> SourcesPage:
-    """Page ``page`` of the sources as the engine has them now."""
+async def collect_page(bot: CitebotBot, page: int, guild_id: int | None) -> SourcesPage:
+    """Page ``page`` of the sources that questions in ``guild_id`` (None: a DM) search now."""
 
     def collect() -> tuple[list[Any], datetime | None]:
-        bot.ensure_loaded()
-        return list(bot.engine.sources()), bot.engine.built_at
+        names = bot.collections_for(guild_id)
+        sources: list[Any] = []
+        built: list[datetime] = []
+        for name in names:
+            if name == DEFAULT:
+                bot.ensure_loaded()
+            engine = bot.collections.engine(name)
+            for source in engine.sources():
+                if len(names) > 1:
+                    title = f"{collection_title(name)} › {source.document}"
+                    source = replace(source, document=title)
+                sources.append(source)
+            if engine.built_at is not None:
+                built.append(engine.built_at)
+        return sources, max(built, default=None)
 
     sources, built_at = await bot.in_worker(collect)
     return render_sources(sources, built_at, page)
@@ -81,7 +100,7 @@ async def sources_command(interaction: discord.Interaction[CitebotBot]) -> None:
     """/sources: the indexed documents, their sections and chunk counts, and when it was built."""
     bot = cast("CitebotBot", interaction.client)
     await interaction.response.defer(thinking=True, ephemeral=True)
-    shown = await collect_page(bot, 0)
+    shown = await collect_page(bot, 0, interaction.guild_id)
     await interaction.followup.send(
         embed=shown.embed,
         view=page_view(shown) if shown.pages > 1 else discord.utils.MISSING,

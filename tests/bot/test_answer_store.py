@@ -185,3 +185,34 @@ def test_a_file_that_is_not_a_database_is_refused_clearly(tmp_path: Path) -> Non
     path.write_bytes(b"this is not a database" * 100)
     with pytest.raises(StateError, match="move the file aside"):
         AnswerStore(path)
+
+
+def test_an_answer_keeps_the_place_it_was_given_in(tmp_path: Path) -> None:
+    from bot.state.answers import place_of
+
+    store = AnswerStore(tmp_path / "state.sqlite3")
+    key = store.put(AnswerContext("q", 3, 0, ("a#1",), False, place_of(42)))
+    assert store.get(key).place == "guild:42" != place_of(43) != place_of(None)
+    store.close()
+
+
+def test_a_database_from_before_places_gains_the_column_and_its_answers_have_none(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "state.sqlite3"
+    with closing(sqlite3.connect(path)) as connection, connection:
+        connection.execute(
+            "CREATE TABLE answers (answer_key TEXT PRIMARY KEY, question TEXT NOT NULL,"
+            " k INTEGER NOT NULL, passage_offset INTEGER NOT NULL, passage_ids TEXT NOT NULL,"
+            " private INTEGER NOT NULL, created_at REAL NOT NULL)"
+        )
+        connection.execute(
+            "INSERT INTO answers VALUES ('old-key', 'q', 3, 0, '[\"a#1\"]', 0, 1.8e9)"
+        )
+    store = AnswerStore(path, clock=FakeClock())
+    old = store.get("old-key")
+    assert old is not None and old.place == ""  # nowhere: its buttons are refused
+    new = store.put(AnswerContext("q", 3, 0, (), False, "dm"))
+    assert store.get(new).place == "dm"
+    store.close()
+    AnswerStore(path, clock=FakeClock()).close()  # opening again leaves the column as it is

@@ -133,3 +133,28 @@ def test_purge_without_yes_from_a_pipe_refuses(collections_dir, built_index_dir)
     assert result.returncode == 1
     assert "add --yes" in result.stderr and "Traceback" not in result.stderr
     assert (collections_dir / "team" / "sources" / "z.txt").exists()
+
+
+def test_ask_also_searches_other_collections_and_labels_each_passage(
+    collections_dir, tmp_path, capsys
+):
+    assert main(["--collection", "guild-5", "add", str(_file(tmp_path, "z.txt", ZEBRA))]) == 0
+    capsys.readouterr()
+    argv = ["--collection", "guild-5", "ask", "--json", "--k", "3", "--also", "default"]
+
+    assert main([*argv, "Where does the zebra Marlowe live?"]) == 0
+    zebra = json.loads(capsys.readouterr().out)
+    assert ZEBRA in zebra["passages"][0]["text"]
+    assert zebra["passages"][0]["collection"] == "guild-5"
+    assert {p["collection"] for p in zebra["passages"]} <= {"guild-5", "default"}
+
+    assert main([*argv, "Which Russian official visited Seoul?"]) == 0
+    lavrov = json.loads(capsys.readouterr().out)
+    assert "Sergei Lavrov" in lavrov["passages"][0]["text"]
+    assert lavrov["passages"][0]["collection"] == "default"
+
+    alone = _ask(capsys, "guild-5", "Where does the zebra Marlowe live?")
+    assert {p["collection"] for p in alone["passages"]} == {None}  # one collection: no label
+
+    assert main([*argv[:-1], "missing-one", "zebra"]) == 1
+    assert "collection missing-one has no index" in capsys.readouterr().err
