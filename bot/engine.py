@@ -71,6 +71,8 @@ class Engine:
         self._searcher: Searcher | None = None
         self._load_lock = threading.Lock()
         self._rebuild_lock = threading.Lock()
+        self._live_build: str | None = None  # the build directory the searcher serves
+        self._checked_at = 0.0
         self.on_build_start: Callable[[], None] | None = None
 
     @property
@@ -183,10 +185,40 @@ class Engine:
                         f"no index at {self.settings.index_dir}: run `citebot build` first"
                     )
                 return self._build(progress, wait=True, on_wait=on_wait)
-            corpus = self.store.load(self.spec, self.chunker().parameters)
-            self.store.prefetch()  # a fresh build leaves its files cached already
-            self._searcher = self.make_searcher(corpus)
+            self._searcher = self._load_live()
             return None
+
+    def _load_live(self) -> Searcher:
+        """A searcher over the live build, remembering which build it is."""
+        build = self.store.current_build()
+        corpus = self.store.load(self.spec, self.chunker().parameters)
+        self.store.prefetch()  # a fresh build leaves its files cached already
+        self._live_build = build.name if build is not None else None
+        return self.make_searcher(corpus)
+
+    def refresh(self, min_interval: float = 1.0) -> bool:
+        """Serve the live build if another process (``citebot build``) made a new one live
+        since this engine loaded; checked at most every ``min_interval`` seconds. The loaded
+        index keeps answering when the new one cannot be loaded. True when it reloaded."""
+        now = time.monotonic()
+        if self._searcher is None or now - self._checked_at < min_interval:
+            return False
+        self._checked_at = now
+        try:
+            build = self.store.current_build()
+            if build is None or build.name == self._live_build:
+                return False
+            with self._load_lock:
+                if build.name == self._live_build:
+                    return False
+                self._searcher = self._load_live()
+        except CitebotError as error:
+            log.warning("new index at %s unusable (%s); still serving the old one",
+                        self.settings.index_dir, error)
+            return False
+        log.info("index at %s changed on disk; now serving build %s",
+                 self.settings.index_dir, self._live_build)
+        return True
 
     def warm_up(self) -> None:
         """Load the model weights now, so the first question is not slow."""
@@ -262,6 +294,7 @@ class Engine:
             max_source_bytes=self.settings.max_source_bytes,
         )
         self._searcher = self.make_searcher(corpus)  # atomic reference swap
+        self._live_build = report.directory.name
         return replace(report, seconds=time.perf_counter() - started)
 
     def make_searcher(self, corpus: Corpus) -> Searcher:
