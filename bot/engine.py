@@ -36,7 +36,7 @@ from index.onnx_encoder import (
     onnx_path_for,
     refused_export,
 )
-from index.search import QueryEncoder, make_searcher
+from index.search import QueryEncoder, RecentQueries, make_searcher
 
 log = logging.getLogger(__name__)
 
@@ -114,7 +114,7 @@ class Engine:
                         encoder = OnnxEncoder.for_queries(self.spec, path)
                     except Exception:  # a damaged export must not stop answers
                         log.warning("ONNX model at %s unusable; using torch", path, exc_info=True)
-            self._query_encoder = encoder
+            self._query_encoder = RecentQueries(encoder)
         return self._query_encoder
 
     @property
@@ -129,7 +129,8 @@ class Engine:
                 try:
                     path = ensure_onnx(self.settings.index_dir, self.spec)
                     encoder = OnnxEncoder(self.spec, path, threads=os.cpu_count())
-                    if not isinstance(self._query_encoder, OnnxEncoder):
+                    current = getattr(self._query_encoder, "encoder", None)
+                    if not isinstance(current, OnnxEncoder):
                         self._query_encoder = None  # the export now exists: use it for questions
                 except OnnxExportRefused:  # ensure_onnx logged why; sentence-transformers it is
                     pass

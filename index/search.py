@@ -11,6 +11,8 @@ Weights were tuned on half of SQuAD v1.1 dev and checked on the other half (docs
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -54,6 +56,33 @@ class QueryEncoder(Protocol):
     def encode_query(self, text: str) -> np.ndarray:
         """float32[1, d], unit length."""
         ...
+
+
+class RecentQueries:
+    """A query encoder that remembers its last ``size`` questions' vectors, so one question
+    searched in several collections (a server's own and the shared one), or asked again for
+    More, is embedded once. Thread-safe; the vectors it returns are read-only."""
+
+    def __init__(self, encoder: QueryEncoder, size: int = 256) -> None:
+        self.encoder = encoder
+        self.size = size
+        self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def encode_query(self, text: str) -> np.ndarray:
+        """float32[1, d], unit length (from memory when ``text`` was embedded recently)."""
+        with self._lock:
+            vector = self._vectors.get(text)
+            if vector is not None:
+                self._vectors.move_to_end(text)
+                return vector
+        vector = self.encoder.encode_query(text)
+        vector.flags.writeable = False
+        with self._lock:
+            self._vectors[text] = vector
+            while len(self._vectors) > self.size:
+                self._vectors.popitem(last=False)
+        return vector
 
 
 @dataclass(frozen=True, slots=True)

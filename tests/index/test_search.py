@@ -75,7 +75,7 @@ def test_sentence_transformers_path_gives_the_same_answer(tmp_path):
     engine = Engine(Settings(source_dir=SOURCE_DIR, index_dir=tmp_path / "i", use_onnx=False))
     engine.rebuild()
     assert isinstance(engine.build_encoder, Embedder)
-    assert isinstance(engine.query_encoder, Embedder)
+    assert isinstance(engine.query_encoder.encoder, Embedder)
     assert "sentence_transformers" in sys.modules
     answer = engine.search("Which Russian official visited Seoul?")
     assert "Sergei Lavrov" in answer.passages[0].text
@@ -144,3 +144,27 @@ def test_first_max_of_groups_matches_a_plain_loop():
         assert _first_max_of_groups(values, starts).tolist() == expected
 
     check()
+
+
+def test_recent_queries_embed_a_question_once_and_keep_the_last_ones() -> None:
+    import numpy as np
+
+    from index.search import RecentQueries
+
+    class Counting:
+        def __init__(self) -> None:
+            self.asked: list[str] = []
+
+        def encode_query(self, text: str) -> np.ndarray:
+            self.asked.append(text)
+            return np.full((1, 4), len(self.asked), dtype=np.float32)
+
+    inner = Counting()
+    recent = RecentQueries(inner, size=2)
+    first = recent.encode_query("a")
+    assert recent.encode_query("a") is first and inner.asked == ["a"]
+    assert not first.flags.writeable  # shared between searches: never changed in place
+    recent.encode_query("b")
+    recent.encode_query("c")  # "a" is the oldest: forgotten
+    recent.encode_query("a")
+    assert inner.asked == ["a", "b", "c", "a"]
