@@ -118,6 +118,8 @@ def render_document_list(
     built = _timestamp(index.built_at)
     if built is not None:
         lines.append(f"Index: {index.chunks} chunk(s), built {built}.")
+    elif index.problem not in (None, "not built"):  # never its text: it can name server paths
+        lines.append("Index: unavailable; a manager can rebuild it with `/docs reindex`.")
     else:
         lines.append("Index: not built yet (a manager can run `/docs reindex`).")
     lines.append(shared)

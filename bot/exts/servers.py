@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 import discord
 
-from bot.collections import GUILD_PREFIX, CollectionMissingError, collection_for_guild, guild_of
+from bot.collections import CollectionMissingError, collection_for_guild, guild_of
 from index.errors import CitebotError
 
 if TYPE_CHECKING:
@@ -52,7 +52,7 @@ def reconcile(bot: CitebotBot, present: list[int]) -> None:
     for guild_id in here:
         bot.servers.mark_returned(guild_id)
     for name in bot.collections.names():
-        guild_id = guild_of(name) if name.startswith(GUILD_PREFIX) else None
+        guild_id = guild_of(name)
         if guild_id is not None and guild_id not in here:
             bot.servers.mark_removed(guild_id)
             log.warning(

@@ -57,10 +57,6 @@ async def h(tmp_path: Path, engine: Engine):
         yield harness
 
 
-def collection_of(h: Harness, guild_id: int) -> str:
-    return collection_for_guild(guild_id)
-
-
 def text_of(message: dict[str, Any]) -> str:
     """Everything a message shows: content, embed titles, descriptions and fields."""
     parts = [message.get("content") or ""]
@@ -115,9 +111,9 @@ async def ask(h: Harness, question: str, who: dict[str, Any]) -> str:
 async def test_list_pages_follow_the_server_the_button_is_pressed_in(h: Harness) -> None:
     names = [f"chapter-{n:02d}-{'long-title-' * 12}.txt" for n in range(45)] + [HOSTILE_NAME]
     documents = {name: f"Chapter text number {n}." for n, name in enumerate(names)}
-    await asyncio.to_thread(build_collection, h.bot.collections, collection_of(h, GUILD_ID),
+    await asyncio.to_thread(build_collection, h.bot.collections, collection_for_guild(GUILD_ID),
                             documents)
-    write_documents(h.bot.collections.settings_for(collection_of(h, OTHER_GUILD_ID)).source_dir,
+    write_documents(h.bot.collections.settings_for(collection_for_guild(OTHER_GUILD_ID)).source_dir,
                     {"volcano.txt": VOLCANO})
 
     first = await h.finished(h.slash("docs list", who=MEMBER))  # any member may list
@@ -152,7 +148,7 @@ async def test_list_pages_follow_the_server_the_button_is_pressed_in(h: Harness)
 
 
 async def test_list_of_a_server_without_documents(h: Harness) -> None:
-    await asyncio.to_thread(build_collection, h.bot.collections, collection_of(h, GUILD_ID),
+    await asyncio.to_thread(build_collection, h.bot.collections, collection_for_guild(GUILD_ID),
                             {"zebra.txt": ZEBRA})
     reply = await run(h, "docs list", OTHER_MEMBER, 2)
     shown = text_of(reply.message)
@@ -160,11 +156,21 @@ async def test_list_of_a_server_without_documents(h: Harness) -> None:
     assert not buttons(reply.message)
 
 
+async def test_list_of_a_damaged_index_names_no_path(h: Harness, tmp_path: Path) -> None:
+    name = collection_for_guild(GUILD_ID)
+    await asyncio.to_thread(build_collection, h.bot.collections, name, {"zebra.txt": ZEBRA})
+    index_dir = h.bot.collections.settings_for(name).index_dir
+    (index_dir / "CURRENT").write_text("..\n", encoding="utf-8")
+    shown = text_of((await run(h, "docs list", MEMBER, 2)).message)
+    assert "zebra.txt" in shown and "Index: unavailable" in shown
+    assert str(tmp_path) not in shown
+
+
 # ----- /docs settings -----------------------------------------------------------------------------
 
 
 async def test_settings_choose_what_questions_search(h: Harness) -> None:
-    await asyncio.to_thread(build_collection, h.bot.collections, collection_of(h, GUILD_ID),
+    await asyncio.to_thread(build_collection, h.bot.collections, collection_for_guild(GUILD_ID),
                             {"zebra.txt": ZEBRA})
     shown = await run(h, "docs settings", MANAGER)
     assert "`include_default`): yes" in shown.message["content"]
