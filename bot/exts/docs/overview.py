@@ -140,7 +140,7 @@ async def settings_command(
     clear = bool(clear_manager_role)
     if manager_role is not None and clear:
         raise Refusal(ROLE_AND_CLEAR)
-    role_id = _checked_role(interaction, guild_id, manager_role) if manager_role else None
+    role_id = None if manager_role is None else _checked_role(interaction, guild_id, manager_role)
     if include_default is None and role_id is None and not clear:
         current = await asyncio.to_thread(bot.servers.settings, guild_id)
         await interaction.response.send_message(
