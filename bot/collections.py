@@ -25,7 +25,7 @@ from index import Answer, merge_answers
 from index.build_lock import BuildLock
 from index.documents import scan_sources
 from index.errors import CitebotError
-from index.store import IndexStore
+from index.store import CURRENT, IndexStore
 
 DEFAULT = "default"
 GUILD_PREFIX = "guild-"
@@ -173,7 +173,9 @@ class Collections:
         """Collection ``name``'s loaded engine: loaded on first use, reloaded when its index
         changed on disk, least recently used ones unloaded past ``max_loaded_collections``.
 
-        Raises CollectionMissingError when it has no index.
+        Raises CollectionMissingError when it has no index, also when a loaded one was purged
+        (here or by ``citebot collections purge`` in another process): its pointer file is
+        looked at on every call, so deleted documents are never served again.
         """
         validate_name(name)
         if name == DEFAULT and self._serves_default:
@@ -181,6 +183,9 @@ class Collections:
             self.models.refresh(self.reload_check_seconds)  # a build by another process
             return self.models  # type: ignore[no-any-return]
         entry = self._touch(name)
+        if entry is not None and not (entry.engine.store.directory / CURRENT).is_file():
+            self.unload(name)
+            raise CollectionMissingError(self._missing_message(name))
         if entry is not None and not self._changed(entry):
             return entry.engine
         with self._name_lock(name):

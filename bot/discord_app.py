@@ -27,9 +27,10 @@ from discord import app_commands
 
 from bot.build_runner import BuildQueue
 from bot.collections import DEFAULT, Collections, collection_for_guild
-from bot.exts import ask, docs, reindex, sources
+from bot.exts import ask, docs, reindex, servers, sources
 from bot.exts.answers import AnswerContext, AnswerStore
 from bot.exts.checks import Refusal, application_owners, channel_allowed, check_place
+from bot.exts.docs import overview
 from bot.exts.errors import engine_error_message, report_error
 from bot.exts.limits import RateLimiter
 from bot.exts.load import LoadLimiter
@@ -149,11 +150,12 @@ class CitebotBot(discord.Client):
         self.rebuild_lock = asyncio.Lock()
         self._application_owners: frozenset[int] | None = None
         self._shutdown: asyncio.Task[None] | None = None
+        self._sweeper: asyncio.Task[None] | None = None  # deletes removed servers' documents
         self.load_on_setup = True
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="citebot-search")
         self.tree = CitebotTree(self)
         _add_commands(self.tree, settings)
-        self.add_dynamic_items(*ask.DYNAMIC_ITEMS, *sources.DYNAMIC_ITEMS)
+        self.add_dynamic_items(*ask.DYNAMIC_ITEMS, *sources.DYNAMIC_ITEMS, *overview.DYNAMIC_ITEMS)
 
     @property
     def engine(self) -> Any:
@@ -171,6 +173,7 @@ class CitebotBot(discord.Client):
         if not self.load_on_setup:
             return
         await self.in_worker(self.ensure_loaded)
+        self._sweeper = servers.start_sweeper(self)
         for guild_id in self.settings.discord_guilds:
             guild = discord.Object(id=guild_id)
             self.tree.copy_global_to(guild=guild)
@@ -194,10 +197,20 @@ class CitebotBot(discord.Client):
             file=sys.stderr,
             flush=True,
         )
+        await servers.on_connected(self)
+
+    async def on_guild_remove(self, guild: discord.Guild) -> None:
+        """Removed from a server: keep its documents for the grace period."""
+        await servers.guild_removed(self, guild)
+
+    async def on_guild_join(self, guild: discord.Guild) -> None:
+        """Joined a server (maybe again): its documents are not due for deletion."""
+        await servers.guild_joined(self, guild)
 
     async def close(self) -> None:
         """Disconnect, stop the search worker, then close the stores (once)."""
         await super().close()
+        await servers.stop_sweeper(self._sweeper)
         await self.builds.close()
         self._worker.shutdown(wait=False, cancel_futures=True)
         for store in (self.answers, self.feedback, self.servers):  # closing twice is harmless

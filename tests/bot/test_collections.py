@@ -244,3 +244,30 @@ def test_summaries_read_manifests(collections):
     summary = {s.name: s for s in collections.summaries()}["guild-5"]
     assert (summary.documents, summary.chunks, summary.guild_id) == (2, 2, 5)
     assert summary.size_bytes > 0 and summary.built_at is not None
+
+
+def test_collection_purged_by_another_process_is_not_served_again(collections):
+    """``citebot collections purge`` in another process deletes the folder of a collection this
+    process has loaded: the very next question refuses, however recently the index was checked."""
+    build_collection(collections, "guild-11", {"zebra.txt": ZEBRA})
+    collections.reload_check_seconds = 3600  # the periodic reload check would not notice yet
+    assert ZEBRA in collections.search("guild-11", "Where does the zebra live?").passages[0].text
+    assert "guild-11" in collections.loaded_names()
+    purge = subprocess.run(
+        [sys.executable, "-m", "bot", "collections", "purge", "guild-11", "--yes"],
+        capture_output=True,
+        text=True,
+        env={
+            **_base_env(),
+            "PYTHONPATH": str(ROOT),
+            "CITEBOT_SOURCE_DIR": str(SOURCE_DIR),
+            "CITEBOT_INDEX_DIR": str(collections.settings.index_dir),
+            "CITEBOT_COLLECTIONS_DIR": str(collections.settings.collections_dir),
+        },
+        timeout=120,
+    )
+    assert purge.returncode == 0, purge.stderr
+    assert not (collections.settings.collections_dir / "guild-11").exists()
+    with pytest.raises(CollectionMissingError, match="does not exist"):
+        collections.search("guild-11", "Where does the zebra live?")
+    assert "guild-11" not in collections.loaded_names()
