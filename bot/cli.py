@@ -262,7 +262,7 @@ def cmd_collections(ctx: Context) -> int:
 
 
 def _purge(ctx: Context, collections) -> int:
-    from bot.collections import validate_name
+    from bot.collections import guild_of, validate_name
 
     name = validate_name(ctx.args.name)
     if not ctx.args.yes:
@@ -279,6 +279,21 @@ def _purge(ctx: Context, collections) -> int:
             return EXIT_ERROR
     collections.purge(name)
     ctx.out.print(f"Deleted collection {name}.", markup=False, highlight=False)
+    guild_id = guild_of(name)
+    state = collections.settings.feedback_db
+    if guild_id is not None and state.is_file():
+        from bot.state.servers import ServerStore
+
+        store = ServerStore(state)
+        try:
+            store.forget(guild_id)  # its settings and audit log (user ids) go too
+        finally:
+            store.close()
+        ctx.out.print(
+            f"Deleted what the bot kept about server {guild_id} (settings, audit log).",
+            markup=False,
+            highlight=False,
+        )
     return EXIT_OK
 
 

@@ -53,7 +53,7 @@ def reconcile(bot: CitebotBot, present: list[int]) -> None:
         bot.servers.mark_returned(guild_id)
     for name in bot.collections.names():
         guild_id = guild_of(name)
-        if guild_id is not None and guild_id not in here:
+        if guild_id is not None and guild_id not in here and served_here(bot, guild_id):
             bot.servers.mark_removed(guild_id)
             log.warning(
                 "collection %s belongs to server %s, which the bot is not in: it is deleted "
@@ -61,6 +61,17 @@ def reconcile(bot: CitebotBot, present: list[int]) -> None:
                 name,
                 guild_id,
             )
+
+
+def served_here(bot: CitebotBot, guild_id: int) -> bool:
+    """Whether this process's gateway shard(s) would see server ``guild_id`` (Discord's rule:
+    ``(id >> 22) % shard_count``). Another shard's server is not missing from this one's list:
+    it must never be taken for a server that removed the bot."""
+    count = bot.shard_count or 1
+    if count <= 1:
+        return True
+    shards = getattr(bot, "shard_ids", None) or [bot.shard_id or 0]
+    return (guild_id >> 22) % count in shards
 
 
 async def on_connected(bot: CitebotBot) -> None:

@@ -158,3 +158,22 @@ def test_ask_also_searches_other_collections_and_labels_each_passage(
 
     assert main([*argv[:-1], "missing-one", "zebra"]) == 1
     assert "collection missing-one has no index" in capsys.readouterr().err
+
+
+def test_purging_a_servers_collection_erases_what_the_bot_kept_about_it(
+    collections_dir, tmp_path, monkeypatch, capsys
+):
+    from bot.state.servers import ServerStore
+
+    state = tmp_path / "state.sqlite3"
+    monkeypatch.setenv("CITEBOT_FEEDBACK_DB", str(state))
+    store = ServerStore(state)
+    store.update_settings(31, include_default=False)
+    store.record(31, 555, "add", "z.txt", "ok")
+    store.record(32, 556, "add", "other.txt", "ok")
+    assert main(["--collection", "guild-31", "add", str(_file(tmp_path, "z.txt", ZEBRA))]) == 0
+    assert main(["collections", "purge", "guild-31", "--yes"]) == 0
+    assert "Deleted what the bot kept about server 31" in capsys.readouterr().out
+    assert store.recent(31) == [] and store.settings(31).include_default
+    assert [entry.target for entry in store.recent(32)] == ["other.txt"]  # others untouched
+    store.close()

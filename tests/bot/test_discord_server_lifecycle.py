@@ -260,3 +260,18 @@ async def ask_refused(h: Harness, guild_id: int, question: str) -> str:
     assert len(shown) == 1
     assert_safe(shown[0])
     return str(shown[0].message.get("content"))
+
+
+async def test_a_server_of_another_shard_is_not_taken_for_one_that_removed_the_bot(
+    tmp_path: Path, engine: Engine, clock: Clock
+) -> None:
+    async with started(tmp_path, engine) as h:
+        use_clock(h, clock)
+        elsewhere = (7 << 22) | 5  # shard 1 of 2 sees it: (id >> 22) % 2 == 1
+        await build(h, elsewhere, {"zebra.txt": ZEBRA})
+        h.bot.shard_id, h.bot.shard_count = 0, 2
+        await h.bot.on_ready()
+        assert h.bot.servers.due_for_deletion(0) == []
+        h.bot.shard_id = 1  # the shard that should see it, and does not: removed while offline
+        await h.bot.on_ready()
+        assert h.bot.servers.due_for_deletion(0) == [elsewhere]
