@@ -12,7 +12,9 @@ from discord import app_commands
 
 def commands() -> list[app_commands.Group]:
     """The ``/docs`` group (a fresh object: each bot gets its own)."""
-    modules: list = []  # the modules with subcommands; none yet
+    from bot.exts.docs import changes
+
+    modules: list = [changes]
     if not modules:
         return []
     group = app_commands.Group(
