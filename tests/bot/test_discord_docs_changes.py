@@ -85,6 +85,7 @@ async def result(h: Harness, token: str, timeout: float = 180.0) -> Call:
     await asyncio.sleep(0.05)
     calls = h.recorder.for_token(token)
     check_payloads(calls)
+
     return [c for c in calls if c.is_followup][-1]
 
 
@@ -124,33 +125,35 @@ async def test_add_ask_remove_in_one_server_never_seen_in_the_other(
 ) -> None:
     settings = settings_for(tmp_path, built_index_dir, fetch_private_addresses=True)
     async with harness_for(settings, engine) as h:
-        zebra = attachment(web, "zebra.md", f"# Zebras\n\n{ZEBRA}\n".encode())
+        zebra = attachment(web, "zebra_notes.md", f"# Zebras\n\n{ZEBRA}\n".encode())
         token = h.slash("docs add", who=MANAGER, file=zebra)
         report = await result(h, token)
         first = h.recorder.for_token(token)[0]
         assert first.is_callback and first.ephemeral
-        assert first.message["content"] == "Adding zebra.md…"
+        assert first.message["content"] == "Adding zebra\\_notes.md…"
         assert any("Embedding" in text for text in progress_texts(h, token))
         assert report.ephemeral
-        assert report.message["content"].startswith("Added `zebra.md`.\nThis server's index now "
-                                                    "has 1 document(s), ")
-        assert files_in(source_dir(h)) == ["zebra.md"]
+        assert report.message["content"].startswith(
+            "Added **zebra\\_notes.md**.\nThis server's index now has 1 document(s), "
+        )
+        assert files_in(source_dir(h)) == ["zebra_notes.md"]
         assert "Serengeti" in await ask(h, GUILD_ID, ZEBRA_QUESTION)
         assert "Serengeti" not in await ask(h, OTHER_GUILD_ID, ZEBRA_QUESTION)
 
         glacier_url = web.document("/glacier.txt", GLACIER.encode(), "text/plain")
         token = h.slash("docs add", who=MANAGER, url=glacier_url)
         report = await result(h, token)
-        assert "Added `glacier.txt`.\nThis server's index now has 2 document(s)" in (
+        assert "Added **glacier.txt**.\nThis server's index now has 2 document(s)" in (
             report.message["content"]
         )
         assert "two metres" in await ask(h, GUILD_ID, GLACIER_QUESTION)
         assert "two metres" not in await ask(h, OTHER_GUILD_ID, GLACIER_QUESTION)
 
-        token = h.slash("docs remove", who=MANAGER, name="zebra.md")
+        token = h.slash("docs remove", who=MANAGER, name="zebra_notes.md")
         report = await result(h, token)
-        assert report.message["content"].startswith("Removed `zebra.md`.\nThis server's index "
-                                                     "now has 1 document(s)")
+        assert report.message["content"].startswith(
+            "Removed **zebra\\_notes.md**.\nThis server's index now has 1 document(s)"
+        )
         assert "Serengeti" not in await ask(h, GUILD_ID, ZEBRA_QUESTION)
         assert "two metres" in await ask(h, GUILD_ID, GLACIER_QUESTION)
         assert "glacier.txt" in (source_dir(h) / "sources.toml").read_text()
@@ -163,9 +166,9 @@ async def test_add_ask_remove_in_one_server_never_seen_in_the_other(
         assert not source_dir(h).parent.exists()  # documents, sources.toml and index: gone
         assert "two metres" not in await ask(h, GUILD_ID, GLACIER_QUESTION)
         assert audit(h) == [
-            ("add", "zebra.md", "ok"),
+            ("add", "zebra_notes.md", "ok"),
             ("add", glacier_url, "ok"),
-            ("remove", "zebra.md", "ok"),
+            ("remove", "zebra_notes.md", "ok"),
             ("remove", "glacier.txt", "ok"),
         ]
         assert audit(h, OTHER_GUILD_ID) == []
@@ -262,6 +265,24 @@ async def test_limits_are_checked_before_anything_is_downloaded_or_written(
         assert [entry[2] for entry in audit(h)] == ["refused"] * 4
 
 
+async def test_two_adds_at_once_cannot_both_pass_the_limits(
+    tmp_path: Path, built_index_dir: Path, engine, web: WebServer
+) -> None:
+    settings = settings_for(tmp_path, built_index_dir, server_max_documents=1)
+    async with harness_for(settings, engine) as h:
+        tokens = [
+            h.slash("docs add", who=MANAGER, file=attachment(web, "zebra.md", ZEBRA.encode())),
+            h.slash("docs add", who=MANAGER, file=attachment(web, "glacier.md", GLACIER.encode())),
+        ]
+        messages = [(await result(h, token)).message["content"] for token in tokens]
+        assert messages[0].startswith("Added **zebra.md**.")
+        assert messages[1].startswith("This server already has 1 documents, the most it may have")
+        assert files_in(source_dir(h)) == ["zebra.md"]
+        assert [entry[2] for entry in audit(h)] == ["ok", "refused"] or [
+            entry[2] for entry in audit(h)
+        ] == ["refused", "ok"]
+
+
 # ----- files the build cannot read, a crashed build -----------------------------------------------
 
 
@@ -274,7 +295,7 @@ async def test_a_file_the_build_cannot_read_is_not_added(
         fake = attachment(web, "scan.pdf", b"these bytes are not a PDF at all")
         token = h.slash("docs add", who=MANAGER, file=fake)
         message = (await result(h, token)).message["content"]
-        assert message.startswith("`scan.pdf` was not added: scan.pdf: ")
+        assert message.startswith("**scan.pdf** was not added: scan.pdf: ")
         assert "Nothing else changed.\nThis server's index now has 1 document(s)" in message
         assert files_in(source_dir(h)) == ["volcano.txt"]
         assert "Hekla" in await ask(h, GUILD_ID, VOLCANO_QUESTION)
@@ -282,7 +303,7 @@ async def test_a_file_the_build_cannot_read_is_not_added(
         # The first document of a server: the build fails for want of any usable document.
         token = h.slash("docs add", who=OTHER_MANAGER, file=fake)
         message = (await result(h, token)).message["content"]
-        assert message.startswith("`scan.pdf` was not added: scan.pdf: ")
+        assert message.startswith("**scan.pdf** was not added: scan.pdf: ")
         assert not source_dir(h, OTHER_GUILD_ID).parent.exists()  # nothing left of it
         assert audit(h)[-1][2] == audit(h, OTHER_GUILD_ID)[-1][2] == "refused"
 
@@ -304,7 +325,7 @@ async def test_a_killed_build_leaves_the_old_index_answering(
         token = h.slash("docs add", who=MANAGER, file=attachment(web, "zebra.md", ZEBRA.encode()))
         message = (await result(h, token)).message["content"]
         await killer
-        assert message.startswith("`zebra.md` is saved.\nThe rebuild failed: the build stopped "
+        assert message.startswith("**zebra.md** is saved.\nThe rebuild failed: the build stopped "
                                   "unexpectedly, killed by SIGKILL")
         assert "the previous index still answers" in message
         assert "Hekla" in await ask(h, GUILD_ID, VOLCANO_QUESTION)
@@ -370,7 +391,7 @@ async def test_remove_offers_only_this_servers_documents(
         (refusal,) = await h.finished(token, 1)
         check_payloads([refusal])
         message = refusal.message["content"]
-        assert message.startswith("This server has no document named `zoo-secret.txt`.")
+        assert message.startswith("This server has no document named **zoo-secret.txt**.")
         assert "`/docs list` shows their names" in message
         assert (theirs / "zoo-secret.txt").exists()
         assert audit(h) == [("remove", "zoo-secret.txt", "refused")]

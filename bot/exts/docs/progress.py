@@ -122,6 +122,8 @@ def render_failure(outcome: BuildOutcome, settings: Settings, collection: str) -
     """Why a build failed, in words a user may see, and that the old index still answers."""
     message = public_message(outcome.message or "unknown problem", settings, collection)
     text = f"The rebuild failed: {escape_clipped(message, FAILURE_CHARS)}"
+    if not text.endswith((".", "…")):
+        text += "."
     if "previous index" not in message:
         text += "\nThe previous index (if there was one) still answers."
     return text
