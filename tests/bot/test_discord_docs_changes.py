@@ -117,6 +117,20 @@ def progress_texts(h: Harness, token: str) -> list[str]:
             if c.method == "PATCH"]
 
 
+async def test_the_commands_as_discord_sees_them(
+    tmp_path: Path, built_index_dir: Path, engine
+) -> None:
+    async with harness_for(settings_for(tmp_path, built_index_dir), engine) as h:
+        docs = h.bot.tree.get_command("docs").to_dict(h.bot.tree)  # type: ignore[union-attr]
+    assert docs["contexts"] == [0]  # servers only
+    commands = {c["name"]: {o["name"]: o for o in c.get("options", [])} for c in docs["options"]}
+    assert {"add", "remove", "reindex"} <= set(commands)
+    assert (commands["add"]["file"]["type"], commands["add"]["file"]["required"]) == (11, False)
+    assert (commands["add"]["url"]["type"], commands["add"]["url"]["required"]) == (3, False)
+    assert commands["remove"]["name"]["autocomplete"] is True
+    assert commands["reindex"] == {}
+
+
 # ----- the whole round: add a file, add an address, remove both -----------------------------------
 
 
