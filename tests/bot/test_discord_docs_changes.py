@@ -288,13 +288,20 @@ async def test_two_adds_at_once_cannot_both_pass_the_limits(
             h.slash("docs add", who=MANAGER, file=attachment(web, "zebra.md", ZEBRA.encode())),
             h.slash("docs add", who=MANAGER, file=attachment(web, "glacier.md", GLACIER.encode())),
         ]
+        other = h.slash("docs add", who=OTHER_MANAGER,
+                        file=attachment(web, "volcano.md", VOLCANO.encode()))
         messages = [(await result(h, token)).message["content"] for token in tokens]
         assert messages[0].startswith("Added **zebra.md**.")
         assert messages[1].startswith("This server already has 1 documents, the most it may have")
         assert files_in(source_dir(h)) == ["zebra.md"]
-        assert [entry[2] for entry in audit(h)] == ["ok", "refused"] or [
-            entry[2] for entry in audit(h)
-        ] == ["refused", "ok"]
+        assert sorted(entry[2] for entry in audit(h)) == ["ok", "refused"]
+        # The other server's build waited for this one's, and said so.
+        assert (await result(h, other)).message["content"].startswith("Added **volcano.md**.")
+        assert "Added **volcano.md**; rebuilding…\nQueued: 1 build(s) ahead…" in (
+            progress_texts(h, other)
+        )
+        assert "Hekla" not in await ask(h, GUILD_ID, VOLCANO_QUESTION)
+        assert "Serengeti" not in await ask(h, OTHER_GUILD_ID, ZEBRA_QUESTION)
 
 
 # ----- files the build cannot read, a crashed build -----------------------------------------------

@@ -167,7 +167,7 @@ async def add_command(
                 name = await asyncio.to_thread(fetch_document, bot.settings, collection,
                                                cast(str, url), room.largest_download(), room)
         log.info("server %s: %s added %s; rebuilding", guild_id, interaction.user.id, name)
-        outcome = await build(bot, interaction, guild_id, f"Added `{shown(name)}`; rebuilding…")
+        outcome = await build(bot, interaction, guild_id, f"Added **{shown(name)}**; rebuilding…")
         text = await added_report(bot, audit, guild_id, name, outcome)
     await deliver(bot, interaction, text, started, "/docs add")
 
@@ -190,7 +190,7 @@ async def added_report(
                 await asyncio.to_thread(forget_if_empty, bot, collection)
         await audit.record("refused", f"not readable: {reason}")
         text = (
-            f"`{shown(name)}` was not added: {escape_clipped(reason, 500)}\n"
+            f"**{shown(name)}** was not added: {escape_clipped(reason, 500)}\n"
             "Nothing else changed."
         )
         if outcome.ok:
@@ -199,13 +199,13 @@ async def added_report(
     if not outcome.ok:
         await audit.record("failed", f"saved; rebuild failed: {outcome.error_kind}")
         return clip(
-            f"`{shown(name)}` is saved.\n{render_failure(outcome, bot.settings, collection)}"
+            f"**{shown(name)}** is saved.\n{render_failure(outcome, bot.settings, collection)}"
             "\nIt will be included in the next rebuild (`/docs reindex`).",
             CONTENT_LIMIT,
         )
     report = outcome.report or {}
     await audit.record("ok", f"{report.get('documents')} documents, {report.get('chunks')} chunks")
-    return clip(f"Added `{shown(name)}`.\n{render_rebuilt(outcome)}", CONTENT_LIMIT)
+    return clip(f"Added **{shown(name)}**.\n{render_rebuilt(outcome)}", CONTENT_LIMIT)
 
 
 def unusable_alone(
@@ -281,16 +281,16 @@ async def remove_command(interaction: discord.Interaction[CitebotBot], name: str
             found = find_document([d.name for d in documents], name)
             if found is None:
                 raise Refusal(
-                    f"This server has no document named `{shown(name)}`. `/docs list` shows "
+                    f"This server has no document named **{shown(name)}**. `/docs list` shows "
                     "their names (or pick one while typing the name)."
                 )
             audit.target = found
-            started = await start(interaction, f"Removing `{shown(found)}`…")
+            started = await start(interaction, f"Removing **{shown(found)}**…")
             if len(documents) == 1:
                 await purge(bot, collection)
                 await audit.record("ok", "last document: collection deleted")
                 text = (
-                    f"Removed `{shown(found)}`. It was this server's last document, so its "
+                    f"Removed **{shown(found)}**. It was this server's last document, so its "
                     "index is deleted too: questions here answer from the bot's shared "
                     "documents only, if this server uses them."
                 )
@@ -299,14 +299,15 @@ async def remove_command(interaction: discord.Interaction[CitebotBot], name: str
             source_dir = bot.collections.settings_for(collection).source_dir
             await asyncio.to_thread(remove_document, source_dir, found)
         log.info("server %s: %s removed %s; rebuilding", guild_id, interaction.user.id, found)
-        outcome = await build(bot, interaction, guild_id, f"Removed `{shown(found)}`; rebuilding…")
+        title = f"Removed **{shown(found)}**; rebuilding…"
+        outcome = await build(bot, interaction, guild_id, title)
         if outcome.ok:
             await audit.record("ok", "rebuilt")
-            text = f"Removed `{shown(found)}`.\n{render_rebuilt(outcome)}"
+            text = f"Removed **{shown(found)}**.\n{render_rebuilt(outcome)}"
         else:
             await audit.record("failed", f"removed; rebuild failed: {outcome.error_kind}")
             text = (
-                f"Removed `{shown(found)}`.\n{render_failure(outcome, bot.settings, collection)}"
+                f"Removed **{shown(found)}**.\n{render_failure(outcome, bot.settings, collection)}"
                 "\nUntil a rebuild succeeds (`/docs reindex`), answers may still quote it."
             )
     await deliver(bot, interaction, clip(text, CONTENT_LIMIT), started, "/docs remove")

@@ -66,11 +66,11 @@ def attachment_name(filename: str) -> str:
         check_user_name(name)
     except SourceError:
         raise Refusal(
-            f"`{shown(filename)}` is not a usable file name; rename the file and attach it again."
+            f"**{shown(filename)}** is not a usable file name; rename the file and attach it again."
         ) from None
     if not is_source_name(name):
         raise Refusal(
-            f"I can't read `{shown(name)}`: citebot reads files ending in {READABLE}. Convert "
+            f"I can't read **{shown(name)}**: citebot reads files ending in {READABLE}. Convert "
             "it to one of those and attach it again."
         )
     return name
