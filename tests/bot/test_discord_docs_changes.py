@@ -288,6 +288,7 @@ async def test_two_adds_at_once_cannot_both_pass_the_limits(
             h.slash("docs add", who=MANAGER, file=attachment(web, "zebra.md", ZEBRA.encode())),
             h.slash("docs add", who=MANAGER, file=attachment(web, "glacier.md", GLACIER.encode())),
         ]
+        await h.recorder.wait_for(lambda: h.bot.builds._child is not None)  # one build runs
         other = h.slash("docs add", who=OTHER_MANAGER,
                         file=attachment(web, "volcano.md", VOLCANO.encode()))
         messages = [(await result(h, token)).message["content"] for token in tokens]

@@ -9,6 +9,7 @@ outcome but a permission refusal is written to the server's audit log.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, cast
@@ -40,7 +41,7 @@ from bot.exts.docs.uploads import (
 )
 from bot.exts.replies import NO_MENTIONS
 from index.build_lock import BuildInProgressError
-from index.errors import CitebotError
+from index.errors import CitebotError, SourceError
 from index.intake import remove_document
 
 if TYPE_CHECKING:
@@ -185,7 +186,8 @@ async def added_report(
         reason = await asyncio.to_thread(unusable_alone, bot, outcome, collection, name)
     if reason is not None:
         async with server_lock(bot, guild_id):
-            await asyncio.to_thread(remove_document, source_dir, name)
+            with contextlib.suppress(SourceError):  # removed meanwhile (/docs remove)
+                await asyncio.to_thread(remove_document, source_dir, name)
             if not outcome.ok:  # it was the server's first document: leave nothing behind
                 await asyncio.to_thread(forget_if_empty, bot, collection)
         await audit.record("refused", f"not readable: {reason}")
