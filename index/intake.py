@@ -354,3 +354,52 @@ def _copy_name(path: Path, given: str | None) -> str:
     raise SourceError(
         f"{given or path.name}: citebot reads only files ending in {', '.join(SOURCE_SUFFIXES)}"
     )
+
+
+def remove_document(source_dir: Path, name: str) -> None:
+    """Delete the document ``name`` (relative to the source folder, forward slashes, as
+    ``scan_sources`` names it) and its ``[files]`` address in ``sources.toml``, if any.
+
+    Only a source document inside the folder is deleted (not ``sources.toml``, nothing hidden,
+    nothing through a linked folder); else SourceError, and nothing is changed. The file goes
+    first: should the address then fail to go, a stale address only names a file that is gone.
+    """
+    import tomlkit
+
+    from index.addresses import ADDRESSES_FILE
+
+    parts = PurePosixPath(name).parts
+    if (
+        not parts
+        or PurePosixPath(name).is_absolute()
+        or any(part in (".", "..") or part.startswith(".") for part in parts)
+        or not is_source_name(name)
+    ):
+        raise SourceError(f"{name!r} is not the name of a document in the source folder")
+    root = source_dir.resolve()
+    target = root.joinpath(*parts)
+    if not target.parent.resolve().is_relative_to(root) or not os.path.lexists(target):
+        raise SourceError(f"{name}: no such document in the source folder")
+    if target.is_dir() and not target.is_symlink():
+        raise SourceError(f"{name} is a folder, not a document")
+    target.unlink()
+    path = root / ADDRESSES_FILE
+    try:
+        document = tomlkit.parse(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return
+    except (OSError, UnicodeDecodeError, tomlkit.exceptions.ParseError) as error:
+        raise SourceError(
+            f"{name} was deleted, but {ADDRESSES_FILE} cannot be updated ({error}); fix it"
+        ) from None
+    files = document.get("files")
+    key = PurePosixPath(*parts).as_posix()
+    if files is None or key not in files:
+        return
+    del files[key]
+    staging = path.with_name(f".{ADDRESSES_FILE}.{os.getpid()}.tmp")
+    try:
+        staging.write_text(tomlkit.dumps(document), encoding="utf-8")
+        os.replace(staging, path)
+    finally:
+        staging.unlink(missing_ok=True)

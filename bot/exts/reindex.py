@@ -9,20 +9,16 @@ from typing import TYPE_CHECKING, Any, cast
 import discord
 from discord import app_commands
 
-from bot.discord_render import CONTENT_LIMIT, clip, render_build_report
+from bot.discord_render import render_build_report
 from bot.exts.checks import Refusal, owner_only
+from bot.exts.docs.progress import deliver
 from bot.exts.errors import user_message
-from bot.exts.replies import NO_MENTIONS, REBUILD_RUNNING
+from bot.exts.replies import REBUILD_RUNNING
 
 if TYPE_CHECKING:
     from bot.discord_app import CitebotBot
 
 log = logging.getLogger("citebot.discord")
-
-# Interaction tokens (and so follow-ups) expire after 15 minutes; leave a minute's margin.
-FOLLOWUP_LIFETIME = 14 * 60.0
-INVALID_WEBHOOK_TOKEN = 50027  # Discord's error code for an expired or unknown token
-
 
 # Global commands cannot be hidden per user: Discord shows /reindex to server administrators
 # only (no permissions = administrators) and the owner check decides who may run it.
@@ -56,32 +52,7 @@ async def deliver_report(
 ) -> None:
     """Reply with the result while the interaction's token lives (15 minutes); after that, or
     when Discord refuses the follow-up, post it in the channel; failing that, log it."""
-    if bot.clock() - started < FOLLOWUP_LIFETIME:
-        try:
-            await interaction.followup.send(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
-            return
-        except discord.HTTPException as error:
-            expired = error.code == INVALID_WEBHOOK_TOKEN
-            log.warning(
-                "/reindex follow-up refused (%s %s%s); posting the result in the channel",
-                error.status,
-                error.code,
-                ", token expired" if expired else "",
-            )
-    channel = bot.get_partial_messageable(
-        cast(int, interaction.channel_id), guild_id=interaction.guild_id
-    )
-    notice = f"The /reindex started by <@{interaction.user.id}> has finished:\n"
-    try:
-        await channel.send(clip(notice + text, CONTENT_LIMIT), allowed_mentions=NO_MENTIONS)
-    except discord.HTTPException as error:
-        log.error(
-            "could not deliver the /reindex result to channel %s (%s %s): %s",
-            interaction.channel_id,
-            error.status,
-            error.code,
-            text,
-        )
+    await deliver(bot, interaction, text, started, "/reindex")
 
 
 def commands() -> list[app_commands.Command[Any, ..., Any]]:

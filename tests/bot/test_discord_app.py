@@ -196,6 +196,9 @@ async def test_command_definitions(harness: Harness) -> None:
     docs = tree.get_command("docs").to_dict(tree)  # type: ignore[union-attr]
     assert docs["contexts"] == [0]  # servers only: a DM has no documents to manage
     assert docs["default_member_permissions"] is None  # managers are checked per server
+    assert {option["name"] for option in docs["options"]} == {
+        "add", "remove", "reindex", "list", "settings", "log"
+    }
 
 
 async def test_start_up_syncs_to_configured_guilds_only(harness: Harness) -> None:

@@ -21,6 +21,7 @@ from index.intake import (
     limit_length,
     name_from_url,
     place,
+    remove_document,
     safe_file_name,
     staging_file,
     target_folder,
@@ -350,3 +351,48 @@ def test_staging_files_are_hidden_from_builds(tmp_path):
         assert scan_sources(tmp_path).files == ()
     record_address(tmp_path, "a.txt", "https://example.com/a")  # sources.toml is no source
     assert scan_sources(tmp_path).files == ()
+
+
+# ----- removing -----------------------------------------------------------------------------
+
+
+def test_remove_document_deletes_the_file_and_its_address(server, tmp_path):
+    source = tmp_path / "src"
+    added = add_url(source, server.url("/docs/faq"), LIMITS, allow_private=True)
+    record_address(source, "kept.html", "https://example.com/kept")
+    (source / "notes.txt").write_text("notes\n")
+    remove_document(source, added.name)
+    assert listing(source) == ["notes.txt", "sources.toml"]
+    assert recorded(source) == {"kept.html": "https://example.com/kept"}
+    remove_document(source, "notes.txt")  # a file without an address
+    assert listing(source) == ["sources.toml"]
+
+
+@pytest.mark.parametrize(
+    "bad", ["", "../outside.txt", "/etc/hosts.txt", ".hidden.txt", "sources.toml", "a/../b.txt",
+            "missing.txt", "inner/.x/a.txt", "photo.png"],
+)
+def test_remove_document_refuses_anything_but_a_document_inside(tmp_path, bad):
+    source = tmp_path / "src"
+    source.mkdir()
+    (tmp_path / "outside.txt").write_text("not in the folder\n")
+    (source / ".hidden.txt").write_text("hidden\n")
+    (source / "photo.png").write_bytes(b"\x89PNG")
+    record_address(source, "a.txt", "https://example.com/a")
+    before = listing(source)
+    with pytest.raises(SourceError):
+        remove_document(source, bad)
+    assert listing(source) == before
+    assert (tmp_path / "outside.txt").exists()
+
+
+def test_remove_document_does_not_follow_a_linked_folder(tmp_path):
+    source = tmp_path / "src"
+    source.mkdir()
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "secret.txt").write_text("secret\n")
+    (source / "linked").symlink_to(elsewhere)
+    with pytest.raises(SourceError):
+        remove_document(source, "linked/secret.txt")
+    assert (elsewhere / "secret.txt").exists()

@@ -1,0 +1,169 @@
+"""Receiving a new document for a server: its name, the server's limits, the bytes of an
+attachment or a web address, written into the server's source folder all-or-nothing (never over
+another file). Every refusal is a ``Refusal`` whose message says what to do."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import weakref
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import aiohttp
+
+from bot.collections import collection_settings
+from bot.discord_render import escape_clipped
+from bot.exts.checks import Refusal
+from bot.exts.docs.progress import public_message
+from bot.state.servers import ServerLimits, check_limits
+from index.addresses import load_addresses
+from index.errors import SourceError
+from index.fetcher import FetchError, FetchLimits, FetchTooLarge
+from index.formats import SOURCE_SUFFIXES, is_source_name
+from index.intake import (
+    add_url,
+    check_user_name,
+    limit_length,
+    place,
+    safe_file_name,
+    staging_file,
+    target_folder,
+)
+
+if TYPE_CHECKING:
+    from bot.discord_app import CitebotBot
+    from bot.settings import Settings
+
+READABLE = ", ".join(SOURCE_SUFFIXES)
+SHOWN_NAME_CHARS = 200
+PROBLEM_CHARS = 500
+DOWNLOAD_PIECE = 64 * 1024
+DOWNLOAD_FAILED = "I couldn't download that attachment from Discord; please try again."
+
+_server_locks: weakref.WeakKeyDictionary[CitebotBot, dict[int, asyncio.Lock]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def server_lock(bot: CitebotBot, guild_id: int) -> asyncio.Lock:
+    """The lock that serialises changes to one server's documents (so two adds at once cannot
+    both pass the limits)."""
+    return _server_locks.setdefault(bot, {}).setdefault(guild_id, asyncio.Lock())
+
+
+def shown(name: str) -> str:
+    """A user-given name as it may appear in a message: escaped and clipped."""
+    return escape_clipped(name, SHOWN_NAME_CHARS)
+
+
+def attachment_name(filename: str) -> str:
+    """The file name an attachment gets in the source folder; Refusal when citebot cannot use
+    it (no readable name, or a format citebot does not read)."""
+    name = limit_length(safe_file_name(filename))
+    try:
+        check_user_name(name)
+    except SourceError:
+        raise Refusal(
+            f"**{shown(filename)}** is not a usable file name; rename the file and attach it again."
+        ) from None
+    if not is_source_name(name):
+        raise Refusal(
+            f"I can't read **{shown(name)}**: citebot reads files ending in {READABLE}. Convert "
+            "it to one of those and attach it again."
+        )
+    return name
+
+
+@dataclass(frozen=True)
+class Room:
+    """A server's documents now: how many, their bytes, and the limits."""
+
+    documents: int
+    total_bytes: int
+    limits: ServerLimits
+
+    def check(self, new_bytes: int) -> None:
+        """Refusal naming the limit and the remedy when a file of ``new_bytes`` does not fit."""
+        problem = check_limits(self.documents, self.total_bytes, new_bytes, self.limits)
+        if problem is not None:
+            raise Refusal(problem)
+
+    def largest_download(self) -> int:
+        """The most bytes one new document may have: one file's limit, or the room left."""
+        return max(0, min(self.limits.max_file_bytes, self.limits.max_bytes - self.total_bytes))
+
+    def too_large(self) -> str:
+        """What to say when a download passed ``largest_download`` (its real size unknown)."""
+        if self.limits.max_bytes - self.total_bytes < self.limits.max_file_bytes:
+            return (
+                f"This server's documents take {_mb(self.total_bytes)}; that document would "
+                f"pass the {_mb(self.limits.max_bytes)} limit. Remove some with `/docs remove` "
+                "to make room."
+            )
+        return (
+            f"That document is over the {_mb(self.limits.max_file_bytes)} limit for one file. "
+            "Split it, or ask the bot's operator to raise CITEBOT_ATTACHMENT_MAX_MB."
+        )
+
+
+async def room_in(bot: CitebotBot, collection: str) -> Room:
+    """The server's documents and limits, read off the event loop."""
+    documents = await asyncio.to_thread(bot.collections.documents, collection)
+    return Room(len(documents), sum(d.size for d in documents), bot.server_limits())
+
+
+async def download(url: str, max_bytes: int, room: Room, timeout_seconds: float) -> bytes:
+    """The attachment's bytes, read at most ``max_bytes`` (+1) from Discord; Refusal when it is
+    larger (whatever its size claimed) or cannot be downloaded."""
+    data = bytearray()
+    try:
+        timeout = aiohttp.ClientTimeout(total=timeout_seconds)
+        async with (
+            aiohttp.ClientSession(timeout=timeout) as session,
+            session.get(url) as response,
+        ):
+            if response.status != 200:
+                raise Refusal(DOWNLOAD_FAILED)
+            async for piece in response.content.iter_chunked(DOWNLOAD_PIECE):
+                data += piece
+                if len(data) > max_bytes:
+                    raise Refusal(room.too_large())
+    except (aiohttp.ClientError, TimeoutError, ValueError):
+        raise Refusal(DOWNLOAD_FAILED) from None
+    return bytes(data)
+
+
+def write_document(source_dir: Path, name: str, data: bytes) -> str:
+    """Write ``data`` as ``name`` (or the next free variant) into ``source_dir``, all-or-nothing;
+    returns the name it got. Blocking: run in a thread."""
+    recorded = load_addresses(source_dir).files
+    with target_folder(source_dir, None) as where, staging_file(where) as (staged, handle):
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+        return place(staged, where, source_dir, name, recorded).name
+
+
+def fetch_document(settings: Settings, collection: str, url: str, max_bytes: int,
+                   room: Room) -> str:
+    """Download ``url`` into the collection's source folder (at most ``max_bytes``); returns the
+    name it got. Refusal with the fetcher's own reason (written for users; folders named in
+    words) when it cannot. Blocking: run in a thread."""
+    limits = FetchLimits(max_bytes, settings.fetch_timeout_seconds, settings.fetch_max_redirects)
+    source_dir = collection_settings(settings, collection).source_dir
+    try:
+        added = add_url(source_dir, url, limits, allow_private=settings.fetch_private_addresses)
+    except FetchTooLarge:
+        raise Refusal(room.too_large()) from None
+    except (FetchError, SourceError) as error:
+        reason = public_message(str(error), settings, collection)
+        raise Refusal(
+            f"I couldn't add that address: {escape_clipped(reason, PROBLEM_CHARS)}"
+        ) from None
+    return added.name
+
+
+def _mb(size: int) -> str:
+    return f"{size / 1e6:.1f} MB"
