@@ -417,3 +417,51 @@ async def test_remove_offers_only_this_servers_documents(
         assert "`/docs list` shows their names" in message
         assert (theirs / "zoo-secret.txt").exists()
         assert audit(h) == [("remove", "zoo-secret.txt", "refused")]
+
+
+async def test_two_servers_add_ask_and_remove_at_once_and_every_payload_stays_in_its_server(
+    tmp_path: Path, built_index_dir: Path, engine, web: WebServer
+) -> None:
+    """Both servers upload at the same moment (their builds share the queue), then ask about
+    both documents and remove theirs while the other asks: every message the bot sends for an
+    interaction in one server is checked for the other server's facts."""
+    facts = {GUILD_ID: "Serengeti", OTHER_GUILD_ID: "Hekla"}
+    questions = {GUILD_ID: ZEBRA_QUESTION, OTHER_GUILD_ID: VOLCANO_QUESTION}
+    managers = {GUILD_ID: MANAGER, OTHER_GUILD_ID: OTHER_MANAGER}
+    files = {GUILD_ID: ("zebra.md", ZEBRA), OTHER_GUILD_ID: ("hekla.txt", VOLCANO)}
+    asked_in: dict[str, int] = {}  # interaction token -> its server
+
+    def slash(guild_id: int, command: str, /, **options: Any) -> str:
+        who = managers[guild_id] if command.startswith("docs") else in_guild(guild_id)
+        token = h.slash(command, who=who, **options)
+        asked_in[token] = guild_id
+        return token
+
+    async with harness_for(settings_for(tmp_path, built_index_dir), engine) as h:
+        adds = [
+            slash(g, "docs add", file=attachment(web, name, text.encode()))
+            for g, (name, text) in files.items()
+        ]
+        for token in adds:
+            assert "Added **" in (await result(h, token)).message["content"]
+        for guild_id in facts:
+            for question in questions.values():
+                await h.finished(slash(guild_id, "ask", question=question))
+        assert facts[GUILD_ID] in json.dumps(
+            [c.message for c in h.recorder.calls if asked_in.get(c.token) == GUILD_ID]
+        )
+        removal = slash(GUILD_ID, "docs remove", name="zebra.md")
+        during = [slash(OTHER_GUILD_ID, "ask", question=q) for q in questions.values()]
+        await result(h, removal, timeout=60)
+        for token in during:
+            await h.finished(token)
+        after = await ask(h, GUILD_ID, ZEBRA_QUESTION)
+        assert facts[GUILD_ID] not in after
+        for call in h.recorder.calls:
+            guild_id = asked_in.get(call.token or "")
+            if guild_id is None:
+                continue
+            other = OTHER_GUILD_ID if guild_id == GUILD_ID else GUILD_ID
+            sent = json.dumps(call.message, ensure_ascii=False)
+            assert facts[other] not in sent and files[other][0] not in sent, (guild_id, sent)
+        assert [entry[:2] for entry in audit(h, OTHER_GUILD_ID)] == [("add", "hekla.txt")]
