@@ -4,7 +4,12 @@ answers, More, votes, /sources and mentions; a DM answers from the shared collec
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
+import os
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +18,7 @@ import pytest
 from bot.collections import collection_for_guild
 from bot.engine import Engine
 from bot.exts.replies import EXPIRED, NO_DOCUMENTS_HERE
-from tests.bot.collection_builders import GLACIER, ZEBRA, build_collection
+from tests.bot.collection_builders import GLACIER, VOLCANO, ZEBRA, build_collection
 from tests.bot.conftest import (
     GUILD_ID,
     OTHER_GUILD_CHANNEL_ID,
@@ -141,3 +146,38 @@ async def test_a_mention_answers_from_the_servers_collections(harness):
     sends = await harness.channel_sends(count=2)
     assert len(sends) == 2
     assert "Perito Moreno" not in json.dumps(sends[-1]["json"]["embeds"], ensure_ascii=False)
+
+
+async def test_a_cli_build_while_the_bot_serves_is_answered_within_5_s_and_no_question_fails(
+    harness: Harness,
+) -> None:
+    """Hot reload through the bot: ``citebot --collection guild-<id> build`` in another process
+    while questions keep coming; each is answered, and the new document within 5 s."""
+    settings = harness.bot.settings
+    name = collection_for_guild(GUILD_ID)
+    source = harness.bot.collections.settings_for(name).source_dir
+    (source / "volcano.txt").write_text(VOLCANO + "\n", encoding="utf-8")
+    env = {key: value for key, value in os.environ.items() if not key.startswith("CITEBOT_")}
+    env.update(
+        PYTHONPATH=str(Path(__file__).resolve().parents[2]),
+        CITEBOT_SOURCE_DIR=str(settings.source_dir),
+        CITEBOT_INDEX_DIR=str(harness.bot.engine.settings.index_dir),
+        CITEBOT_COLLECTIONS_DIR=str(settings.collections_dir),
+    )
+    build = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", "--collection", name, "build", env=env,
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+    )
+    answered = 0
+    while build.returncode is None:
+        answer = await ask(harness, ZEBRA_QUESTION, GUILD_ID)
+        assert ZEBRA in text_of(answer)  # the old index, then the new: never a failure
+        answered += 1
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(build.wait(), 0.05)
+    assert build.returncode == 0, (await build.stderr.read()).decode()
+    built = time.monotonic()
+    while "Hekla" not in text_of(await ask(harness, "Which volcano did monks fear?", GUILD_ID)):
+        assert time.monotonic() - built < 5, "the new index was not served within 5 s"
+        await asyncio.sleep(0.1)
+    assert answered > 0

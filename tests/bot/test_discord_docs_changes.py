@@ -438,6 +438,8 @@ async def test_two_servers_add_ask_and_remove_at_once_and_every_payload_stays_in
         return token
 
     async with harness_for(settings_for(tmp_path, built_index_dir), engine) as h:
+        shared = h.bot.settings.source_dir
+        shared_before = files_in(shared)
         adds = [
             slash(g, "docs add", file=attachment(web, name, text.encode()))
             for g, (name, text) in files.items()
@@ -465,3 +467,4 @@ async def test_two_servers_add_ask_and_remove_at_once_and_every_payload_stays_in
             sent = json.dumps(call.message, ensure_ascii=False)
             assert facts[other] not in sent and files[other][0] not in sent, (guild_id, sent)
         assert [entry[:2] for entry in audit(h, OTHER_GUILD_ID)] == [("add", "hekla.txt")]
+        assert files_in(shared) == shared_before  # server managers never change `default`
