@@ -68,7 +68,9 @@ def main() -> None:
             max_loaded_collections=args.loaded,
         )
         # As in the bot: the default collection is served by the engine that owns the model.
-        collections = Collections(settings, default_engine=Engine(settings))
+        collections = Collections(
+            settings, default_engine=Engine(settings, remember_queries=True)
+        )
         collections.models.load(build_if_missing=True)  # the default index and the ONNX export
         started = time.perf_counter()
         names = [f"guild-{1000 + number}" for number in range(args.collections)]

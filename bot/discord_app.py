@@ -355,7 +355,8 @@ def create_bot(settings: Settings, engine: Any = None) -> CitebotBot:
     if engine is None:
         from bot.engine import Engine
 
-        engine = Engine(settings)
+        # One question is searched in a server's collection and the shared one: embed it once.
+        engine = Engine(settings, remember_queries=True)
     return CitebotBot(settings, engine)
 
 

@@ -58,11 +58,19 @@ class SourceInfo:
 class Engine:
     """Loads the model and index once; answers questions; rebuilds off to the side and swaps."""
 
-    def __init__(self, settings: Settings, encoders_from: Engine | None = None):
+    def __init__(
+        self,
+        settings: Settings,
+        encoders_from: Engine | None = None,
+        remember_queries: bool = False,
+    ):
         """``encoders_from``: another engine whose model (and its ONNX export) this one uses,
-        so that many collections share one loaded model."""
+        so that many collections share one loaded model. ``remember_queries``: keep the
+        embeddings of recent questions (``RecentQueries``), for the bot, where one question is
+        searched in several collections and asked again for More."""
         self.settings = settings
         self._encoders_from = encoders_from
+        self._remember_queries = remember_queries
         self.store = IndexStore(settings.index_dir)
         self._spec: ModelSpec | None = None
         self._embedder: Embedder | None = None
@@ -114,7 +122,7 @@ class Engine:
                         encoder = OnnxEncoder.for_queries(self.spec, path)
                     except Exception:  # a damaged export must not stop answers
                         log.warning("ONNX model at %s unusable; using torch", path, exc_info=True)
-            self._query_encoder = RecentQueries(encoder)
+            self._query_encoder = RecentQueries(encoder) if self._remember_queries else encoder
         return self._query_encoder
 
     @property
@@ -129,7 +137,7 @@ class Engine:
                 try:
                     path = ensure_onnx(self.settings.index_dir, self.spec)
                     encoder = OnnxEncoder(self.spec, path, threads=os.cpu_count())
-                    current = getattr(self._query_encoder, "encoder", None)
+                    current = getattr(self._query_encoder, "encoder", self._query_encoder)
                     if not isinstance(current, OnnxEncoder):
                         self._query_encoder = None  # the export now exists: use it for questions
                 except OnnxExportRefused:  # ensure_onnx logged why; sentence-transformers it is

@@ -266,6 +266,6 @@ def test_a_refused_export_still_builds_and_answers(
     assert "embedding with sentence-transformers instead" in caplog.text
     assert isinstance(engine.build_encoder, Embedder)
     answer = engine.search("Which Russian official visited Seoul?", 3)
-    assert answer.passages and isinstance(engine.query_encoder.encoder, Embedder)
+    assert answer.passages and isinstance(engine.query_encoder, Embedder)
     # Remembered: the next build neither announces nor retries the export.
     assert not Engine(engine.settings).needs_export()

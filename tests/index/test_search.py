@@ -75,7 +75,7 @@ def test_sentence_transformers_path_gives_the_same_answer(tmp_path):
     engine = Engine(Settings(source_dir=SOURCE_DIR, index_dir=tmp_path / "i", use_onnx=False))
     engine.rebuild()
     assert isinstance(engine.build_encoder, Embedder)
-    assert isinstance(engine.query_encoder.encoder, Embedder)
+    assert isinstance(engine.query_encoder, Embedder)
     assert "sentence_transformers" in sys.modules
     answer = engine.search("Which Russian official visited Seoul?")
     assert "Sergei Lavrov" in answer.passages[0].text
