@@ -299,15 +299,13 @@ def _purge(ctx: Context, collections) -> int:
 
 def _search_collections(ctx: Context, names: list[str], question: str, k: int) -> Answer:
     """One answer from several collections (each must have an index)."""
-    from bot.collections import Collections, validate_name
+    from bot.collections import DEFAULT, Collections, validate_name
 
     collections = Collections(ctx.base_settings or ctx.settings)
     for name in names:
         if not collections.exists(validate_name(name)):
-            raise CitebotError(
-                f"collection {name} has no index: build it with "
-                f"`citebot --collection {name} build`"
-            )
+            build = "citebot build" if name == DEFAULT else f"citebot --collection {name} build"
+            raise CitebotError(f"collection {name} has no index: build it with `{build}`")
     return collections.search_many(names, question, k)
 
 
