@@ -16,6 +16,7 @@ import shutil
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +24,7 @@ from bot.engine import Engine, parse_time
 from bot.settings import Settings
 from index import Answer, merge_answers
 from index.build_lock import BuildLock
+from index.conversation import Turn
 from index.documents import scan_sources
 from index.errors import CitebotError
 from index.store import CURRENT, IndexStore
@@ -207,19 +209,37 @@ class Collections:
                     self._loaded.popitem(last=False)
             return fresh.engine
 
-    def search(self, name: str, question: str, k: int | None = None, offset: int = 0) -> Answer:
-        """Answer ``question`` from collection ``name`` (blocking: call from a worker thread)."""
-        return self.engine(name).search(question, k, offset)
+    def search(
+        self,
+        name: str,
+        question: str,
+        k: int | None = None,
+        offset: int = 0,
+        history: Sequence[Turn] = (),
+    ) -> Answer:
+        """Answer ``question`` from collection ``name``, read together with the earlier turns
+        ``history`` of its conversation (blocking: call from a worker thread)."""
+        engine = self.engine(name)
+        if history:
+            return engine.search(question, k, offset, history=history)
+        return engine.search(question, k, offset)
 
     def search_many(
-        self, names: list[str], question: str, k: int | None = None, offset: int = 0
+        self,
+        names: list[str],
+        question: str,
+        k: int | None = None,
+        offset: int = 0,
+        history: Sequence[Turn] = (),
     ) -> Answer:
         """Answer ``question`` from every collection in ``names``: one collection's own answer,
         or the merged answer of several with each passage labelled with its collection."""
         if len(names) == 1:
-            return self.search(names[0], question, k, offset)
+            return self.search(names[0], question, k, offset, history)
         size = k or self.settings.top_k
-        answers = [(name, self.search(name, question, offset + size, 0)) for name in names]
+        answers = [
+            (name, self.search(name, question, offset + size, 0, history)) for name in names
+        ]
         return merge_answers(question, answers, size, offset)
 
     def loaded_names(self) -> list[str]:

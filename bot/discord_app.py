@@ -58,8 +58,10 @@ from bot.exts.replies import (
 )
 from bot.feedback import FeedbackStore
 from bot.settings import Settings
+from bot.state.conversations import ConversationStore
 from bot.state.servers import ServerLimits, ServerStore
 from index.answer import Answer
+from index.conversation import Turn
 from index.errors import CitebotError
 
 __all__ = [
@@ -144,6 +146,12 @@ class CitebotBot(discord.Client):
         # What the buttons under answers need; in the same SQLite file, so it survives restarts.
         self.answers = AnswerStore(settings.feedback_db, settings.feedback_retention_days)
         self.servers = ServerStore(settings.feedback_db)
+        # The turns before each answer, for follow-up questions (kept minutes, not days).
+        self.conversations = ConversationStore(
+            settings.feedback_db,
+            settings.conversation_turns,
+            settings.conversation_minutes * 60.0,
+        )
         self.builds = BuildQueue(timeout_seconds=settings.build_timeout_minutes * 60.0)
         self.load = LoadLimiter(settings.discord_max_queued, settings.discord_max_queued_per_server)
         self.default_k = max(1, min(settings.top_k, MAX_K))
@@ -213,7 +221,8 @@ class CitebotBot(discord.Client):
         await servers.stop_sweeper(self._sweeper)
         await self.builds.close()
         self._worker.shutdown(wait=False, cancel_futures=True)
-        for store in (self.answers, self.feedback, self.servers):  # closing twice is harmless
+        stores = (self.answers, self.feedback, self.servers, self.conversations)
+        for store in stores:  # closing twice is harmless
             try:
                 await asyncio.to_thread(store.close)
             except Exception:
@@ -277,18 +286,30 @@ class CitebotBot(discord.Client):
             int(self.settings.attachment_max_mb * 1_000_000),
         )
 
-    def _search(self, question: str, k: int, offset: int, guild_id: int | None) -> Answer:
+    def _search(
+        self,
+        question: str,
+        k: int,
+        offset: int,
+        guild_id: int | None,
+        history: tuple[Turn, ...],
+    ) -> Answer:
         names = self.collections_for(guild_id)
         if DEFAULT in names:
             self.ensure_loaded()
-        return cast(Answer, self.collections.search_many(names, question, k, offset))
+        return cast(Answer, self.collections.search_many(names, question, k, offset, history))
 
     async def search(
-        self, question: str, k: int, offset: int = 0, guild_id: int | None = None
+        self,
+        question: str,
+        k: int,
+        offset: int = 0,
+        guild_id: int | None = None,
+        history: tuple[Turn, ...] = (),
     ) -> Answer:
         """Search the collections of ``guild_id`` (None: a DM) without blocking the event
-        loop."""
-        return await self.in_worker(self._search, question, k, offset, guild_id)
+        loop, reading the question together with the earlier turns ``history``."""
+        return await self.in_worker(self._search, question, k, offset, guild_id, history)
 
     # ----- policy ------------------------------------------------------------------------------
 

@@ -43,6 +43,7 @@ QUESTION_ECHO_CHARS = 300
 NOTICE_CHARS = 300
 MAX_NOTICES = 3
 
+CONTEXT_LINE = "Read together with your previous question: "
 FOOTER = "Answers are quotes from the indexed sources — check the citation."
 SHORTENED_NOTE = "\n*(Passage shortened — the full text is in the cited source.)*"
 NOT_FOUND = "**Not in the source.** I couldn't find an answer to this in the indexed documents."
@@ -206,6 +207,8 @@ def render_answer(answer: Answer, *, offset: int = 0, echo_question: bool = True
         lines.append(NOT_FOUND + (NOT_FOUND_CLOSEST if passages else ""))
     elif not passages:
         lines.append(NO_MORE if offset else NOT_FOUND)
+    if answer.context:
+        lines.append(f"*{CONTEXT_LINE}{escape_clipped(answer.context, QUESTION_ECHO_CHARS)}*")
     for notice in answer.notices[:MAX_NOTICES]:
         lines.append(f"*{escape_clipped(notice, NOTICE_CHARS)}*")
     content = clip("\n".join(lines), CONTENT_LIMIT)

@@ -77,6 +77,10 @@ class Settings(BaseSettings):
     # Questions and answers
     top_k: int = Field(default=3, ge=1, le=20)
     max_question_chars: int = Field(default=1000, ge=10, le=100_000)
+    # Follow-up questions are read together with this many earlier turns of their conversation,
+    # kept this many minutes after its last turn (in the state database, for Discord).
+    conversation_turns: int = Field(default=3, ge=1, le=10)
+    conversation_minutes: float = Field(default=15.0, gt=0, le=24 * 60)
 
     # Discord
     discord_token: SecretStr | None = None

@@ -23,7 +23,8 @@ def merge_answers(
     collection name and that collection's answer, each holding at least ``offset + k``
     passages when it has them), each passage labelled with its collection.
 
-    ``found`` when any collection found an answer; notices are kept once each, in order.
+    ``found`` when any collection found an answer; notices are kept once each, in order; the
+    context is the earlier question any collection read the question together with.
     """
     queues = [
         [replace(passage, collection=name) for passage in answer.passages]
@@ -44,7 +45,8 @@ def merge_answers(
         seen.add(passage.text)
         merged.append(passage)
     notices = tuple(dict.fromkeys(n for _, answer in answers for n in answer.notices))
-    return Answer(question, tuple(merged[offset:]), any(found_in), notices)
+    context = next((answer.context for _, answer in answers if answer.context), None)
+    return Answer(question, tuple(merged[offset:]), any(found_in), notices, context=context)
 
 
 def _best_head(

@@ -13,6 +13,13 @@ from discord import app_commands
 from bot.discord_render import render_answer
 from bot.exts.answers import AnswerContext, place_of
 from bot.exts.checks import Refusal, channel_allowed
+from bot.exts.conversations import (
+    FollowUpButton,
+    history_for_interaction,
+    history_for_message,
+    in_thread,
+    remember,
+)
 from bot.exts.errors import report_error, user_message
 from bot.exts.replies import (
     EMPTY_QUESTION,
@@ -26,6 +33,7 @@ from bot.exts.replies import (
 )
 from bot.feedback import DOWN, UP
 from index.answer import Answer
+from index.conversation import Turn
 
 if TYPE_CHECKING:
     from bot.discord_app import CitebotBot
@@ -106,8 +114,10 @@ async def answer_view(
     offset: int,
     private: bool,
     guild_id: int | None,
+    follow_up: bool = False,
 ) -> discord.ui.View | None:
-    """More / 👍 / 👎 under an answer that showed the passages ``shown`` (None if none)."""
+    """More / 👍 / 👎 under an answer that showed the passages ``shown`` (None if none), and
+    **Ask a follow-up** when ``follow_up`` (a public answer in a server channel)."""
     if not shown:
         return None
     context = AnswerContext(question, k, offset, shown, private, place_of(guild_id))
@@ -117,7 +127,15 @@ async def answer_view(
         view.add_item(MoreButton(key))
     view.add_item(VoteButton(key, "up"))
     view.add_item(VoteButton(key, "down"))
+    if follow_up and guild_id is not None and not private:
+        view.add_item(FollowUpButton(key))
     return view
+
+
+def offers_follow_up(channel: Any, guild_id: int | None) -> bool:
+    """Whether an answer here gets **Ask a follow-up** (a server channel that is not a thread:
+    in threads and DMs every question already continues the conversation)."""
+    return guild_id is not None and not in_thread(channel)
 
 
 async def send_answer(
@@ -128,19 +146,26 @@ async def send_answer(
     k: int,
     offset: int,
     private: bool,
+    history: tuple[Turn, ...] = (),
 ) -> None:
-    """Send an answer as the follow-up of a deferred interaction."""
+    """Send an answer as the follow-up of a deferred interaction; a first page also ends a
+    conversation turn (what follow-ups are read together with)."""
     rendered = render_answer(answer, offset=offset)
+    follow_up = offset == 0 and offers_follow_up(interaction.channel, interaction.guild_id)
     view = await answer_view(
-        bot, answer, rendered.passage_ids, question, k, offset, private, interaction.guild_id
+        bot, answer, rendered.passage_ids, question, k, offset, private, interaction.guild_id,
+        follow_up,
     )
-    await interaction.followup.send(
+    sent = await interaction.followup.send(
         content=rendered.content,
         embeds=rendered.embeds,
         view=view if view is not None else discord.utils.MISSING,
         ephemeral=private,
         allowed_mentions=NO_MENTIONS,
+        wait=True,
     )
+    if offset == 0:
+        await remember(bot, sent, interaction.user.id, history, question, rendered.passage_ids)
 
 
 async def handle_more(bot: CitebotBot, interaction: discord.Interaction[Any], key: str) -> None:
@@ -153,10 +178,20 @@ async def handle_more(bot: CitebotBot, interaction: discord.Interaction[Any], ke
         bot.check_cooldown(interaction.user.id)
         await interaction.response.defer(thinking=True, ephemeral=context.private)
         offset = context.offset + context.k
-        answer = await bot.search(context.question, context.k, offset, interaction.guild_id)
+        history = await asyncio.to_thread(_history_before, bot, interaction.message)
+        answer = await bot.search(
+            context.question, context.k, offset, interaction.guild_id, history
+        )
         await send_answer(
             bot, interaction, answer, context.question, context.k, offset, context.private
         )
+
+
+def _history_before(bot: CitebotBot, message: discord.Message | None) -> tuple[Turn, ...]:
+    """The turns before the answer ``message`` (More pages read its question as it was)."""
+    if message is None:
+        return ()
+    return bot.conversations.by_message(message.id)[:-1]
 
 
 async def handle_vote(
@@ -199,8 +234,9 @@ async def ask_command(
         bot.check_cooldown(interaction.user.id)
         await interaction.response.defer(thinking=True, ephemeral=private)
         size = k or bot.default_k
-        answer = await bot.search(question, size, 0, interaction.guild_id)
-        await send_answer(bot, interaction, answer, question, size, 0, private)
+        history = await asyncio.to_thread(history_for_interaction, bot, interaction)
+        answer = await bot.search(question, size, 0, interaction.guild_id, history)
+        await send_answer(bot, interaction, answer, question, size, 0, private, history)
 
 
 async def answer_mention(bot: CitebotBot, message: discord.Message) -> None:
@@ -238,15 +274,18 @@ async def _answer_mention(bot: CitebotBot, message: discord.Message, question: s
     try:
         bot.check_cooldown(message.author.id)
         guild_id = message.guild.id if message.guild else None
-        answer = await bot.search(question, bot.default_k, 0, guild_id)
+        history = await asyncio.to_thread(history_for_message, bot, message)
+        answer = await bot.search(question, bot.default_k, 0, guild_id, history)
     except Exception as error:
         await reply(message, user_message(error, f"a mention in channel {message.channel.id}"))
         return
     rendered = render_answer(answer)
     view = await answer_view(
-        bot, answer, rendered.passage_ids, question, bot.default_k, 0, False, guild_id
+        bot, answer, rendered.passage_ids, question, bot.default_k, 0, False, guild_id,
+        offers_follow_up(message.channel, guild_id),
     )
-    await reply(message, rendered.content, embeds=rendered.embeds, view=view)
+    sent = await reply(message, rendered.content, embeds=rendered.embeds, view=view)
+    await remember(bot, sent, message.author.id, history, question, rendered.passage_ids)
 
 
 def commands() -> list[app_commands.Command[Any, ..., Any]]:
@@ -260,4 +299,4 @@ def commands() -> list[app_commands.Command[Any, ..., Any]]:
     ]
 
 
-DYNAMIC_ITEMS = (MoreButton, VoteButton)
+DYNAMIC_ITEMS = (MoreButton, VoteButton, FollowUpButton)

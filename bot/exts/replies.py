@@ -52,11 +52,11 @@ async def say(interaction: discord.Interaction[Any], message: str) -> None:
         )
 
 
-async def reply(message: discord.Message, content: str, **kwargs: Any) -> None:
-    """Reply to a message without pinging anyone (not even its author)."""
+async def reply(message: discord.Message, content: str, **kwargs: Any) -> discord.Message:
+    """Reply to a message without pinging anyone (not even its author); returns the reply."""
     if kwargs.get("view") is None:
         kwargs.pop("view", None)
-    await message.channel.send(
+    return await message.channel.send(
         content,
         reference=message.to_reference(fail_if_not_exists=False),
         allowed_mentions=NO_MENTIONS,

@@ -119,6 +119,7 @@ class Call:
     params: dict[str, Any] | None
     at: float
     token: str | None = None
+    response: Any = None  # what Discord answered (a message, for message-creating calls)
 
     @property
     def is_callback(self) -> bool:
@@ -238,7 +239,8 @@ class Recorder:
                 response["resource"] = {"type": 4, "message": message_data(data)}
             return response
         if call.method in ("POST", "PATCH") and call.payload is not None:
-            return message_data(call.payload)
+            call.response = message_data(call.payload)
+            return call.response
         return None
 
     def for_token(self, token: str) -> list[Call]:
@@ -265,6 +267,8 @@ class Harness:
     application: dict[str, Any] = field(default_factory=application_payload)
     # When set, channel messages fail with what this returns (an exception to raise).
     fail_channel_send: Callable[[], Exception] | None = None
+    # When set, starting a thread fails with what this returns.
+    fail_thread: Callable[[], Exception] | None = None
 
     # ----- payloads ----------------------------------------------------------------------------
 
@@ -280,7 +284,9 @@ class Harness:
         message: dict[str, Any] | None = None,
         guild_id: int = GUILD_ID,
         roles: tuple[int, ...] = (),
+        thread_of: int | None = None,
     ) -> dict[str, Any]:
+        """``thread_of``: the channel is a public thread (``channel_id``) of that channel."""
         interaction_id = snowflake()
         payload: dict[str, Any] = {
             "id": str(interaction_id),
@@ -310,14 +316,16 @@ class Harness:
             payload["channel_id"] = str(channel_id)
             payload["channel"] = {
                 "id": str(channel_id),
-                "type": 0,
+                "type": 0 if thread_of is None else 11,
                 "guild_id": str(guild_id),
                 "name": "general",
                 "position": 0,
                 "permission_overwrites": [],
                 "nsfw": False,
-                "parent_id": None,
+                "parent_id": None if thread_of is None else str(thread_of),
             }
+            if thread_of is not None:
+                payload["channel"].update(thread_payload(channel_id, thread_of, guild_id))
             payload["member"] = {
                 "user": user_payload(user_id),
                 "roles": [str(role) for role in roles],
@@ -389,14 +397,25 @@ class Harness:
         channel_id: int = CHANNEL_ID,
         author_id: int = USER_ID,
         guild_id: int = GUILD_ID,
+        reply_to: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        """Dispatch a MESSAGE_CREATE as the gateway would."""
+        """Dispatch a MESSAGE_CREATE as the gateway would; ``reply_to``: the message (as
+        Discord returned it) this one replies to."""
         payload = payloads.message_object(
             DM_CHANNEL_ID if dm else channel_id,
             user_payload(author_id),
             content,
             mentions=[user_payload(APP_ID, "citebot", bot=True)] if mention_bot else [],
         )
+        if reply_to is not None:
+            payload["type"] = 19  # a reply
+            payload["message_reference"] = {
+                "type": 0,
+                "message_id": reply_to["id"],
+                "channel_id": reply_to["channel_id"],
+                **({} if dm else {"guild_id": str(guild_id)}),
+            }
+            payload["referenced_message"] = reply_to
         if not dm:
             payload["guild_id"] = str(guild_id)
             payload["member"] = {"roles": [], "joined_at": "2024-01-01T00:00:00+00:00"}
@@ -409,10 +428,40 @@ class Harness:
         await asyncio.sleep(0.05)  # let anything unexpected show up too
         return self.recorder.for_token(token)
 
+    def open_thread(self, thread_id: int, parent_id: int = CHANNEL_ID, guild_id: int = GUILD_ID):
+        """A THREAD_CREATE as the gateway sends it (a thread started from message
+        ``thread_id`` has that id)."""
+        self.bot._connection.parse_thread_create(  # type: ignore[arg-type]
+            thread_payload(thread_id, parent_id, guild_id)
+        )
+
     async def channel_sends(self, count: int = 1, timeout: float = 60.0) -> list[dict[str, Any]]:
         await self.recorder.wait_for(lambda: len(self.channel_calls) >= count, timeout)
         await asyncio.sleep(0.05)
         return self.channel_calls
+
+
+def thread_payload(thread_id: int, parent_id: int, guild_id: int) -> dict[str, Any]:
+    """A public thread as Discord describes it."""
+    return {
+        "id": str(thread_id),
+        "type": 11,
+        "guild_id": str(guild_id),
+        "parent_id": str(parent_id),
+        "owner_id": str(APP_ID),
+        "name": "follow-up",
+        "last_message_id": None,
+        "message_count": 0,
+        "member_count": 1,
+        "rate_limit_per_user": 0,
+        "thread_metadata": {
+            "archived": False,
+            "auto_archive_duration": 60,
+            "archive_timestamp": "2024-01-01T00:00:00+00:00",
+            "locked": False,
+        },
+        "flags": 0,
+    }
 
 
 def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
@@ -442,11 +491,21 @@ async def harness_for(settings: Settings, engine: Any) -> AsyncIterator[Harness]
         recorder.changed.set()
         if route.path == "/oauth2/applications/@me":
             return harness.application
-        harness.channel_calls.append({"route": f"{route.method} {route.path}", "json": payload})
+        sent: dict[str, Any] = {"route": f"{route.method} {route.path}", "json": payload}
+        harness.channel_calls.append(sent)
         if route.method == "POST" and route.path.endswith("/messages"):
             if harness.fail_channel_send is not None:
                 raise harness.fail_channel_send()
-            return message_data(payload or {}, channel_id=int(route.channel_id))
+            sent["response"] = message_data(payload or {}, channel_id=int(route.channel_id))
+            return sent["response"]
+        if route.method == "POST" and route.path.endswith("/threads"):  # from a message
+            if harness.fail_thread is not None:
+                raise harness.fail_thread()
+            message_id = int(route.url.rstrip("/").split("/")[-2])
+            guild_id = int(route.guild_id) if route.guild_id else GUILD_ID
+            thread = thread_payload(message_id, int(route.channel_id), guild_id)
+            bot._connection.parse_thread_create(thread)  # type: ignore[arg-type]
+            return thread
         return {}
 
     bot.http.request = http_request  # type: ignore[method-assign]

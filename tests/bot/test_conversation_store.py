@@ -1,0 +1,75 @@
+"""The conversation store: the turns before each answer, kept minutes, per answer and asker."""
+
+from __future__ import annotations
+
+import sqlite3
+from contextlib import closing
+from pathlib import Path
+
+from bot.state.conversations import ConversationStore
+from index.conversation import Turn
+
+MINUTE = 60.0
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_800_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def turn(question: str, *ids: str) -> Turn:
+    return Turn(question, tuple(ids))
+
+
+def test_an_answer_keeps_its_conversation_and_only_the_last_turns(tmp_path: Path) -> None:
+    store = ConversationStore(tmp_path / "s.sqlite3", max_turns=3)
+    turns = [turn(f"q{i}", f"c{i}") for i in range(5)]
+    store.remember(100, 7, 1, turns)
+    assert store.by_message(100) == tuple(turns[-3:])
+    assert store.by_message(101) == ()
+    store.close()
+
+
+def test_latest_is_per_channel_and_per_asker(tmp_path: Path) -> None:
+    clock = Clock()
+    store = ConversationStore(tmp_path / "s.sqlite3", clock=clock)
+    store.remember(1, 7, 10, [turn("first of ten")])
+    clock.now += 1
+    store.remember(2, 7, 11, [turn("eleven")])
+    clock.now += 1
+    store.remember(3, 7, 10, [turn("first of ten"), turn("second of ten")])
+    store.remember(4, 8, 10, [turn("elsewhere")])
+    assert [t.question for t in store.latest(7, 10)] == ["first of ten", "second of ten"]
+    assert [t.question for t in store.latest(7, 11)] == ["eleven"]
+    assert [t.question for t in store.latest(8, 10)] == ["elsewhere"]
+    assert store.latest(9, 10) == ()
+    store.close()
+
+
+def test_a_conversation_is_forgotten_after_its_lifetime_and_deleted(tmp_path: Path) -> None:
+    clock = Clock()
+    path = tmp_path / "s.sqlite3"
+    store = ConversationStore(path, lifetime_seconds=15 * MINUTE, clock=clock)
+    store.remember(1, 7, 10, [turn("old question")])
+    clock.now += 14 * MINUTE
+    assert store.by_message(1) and store.latest(7, 10)
+    clock.now += 2 * MINUTE
+    assert store.by_message(1) == () and store.latest(7, 10) == ()
+    store.remember(2, 8, 11, [turn("new")])  # a write deletes what expired
+    with closing(sqlite3.connect(path)) as connection:
+        kept = connection.execute("SELECT turns FROM conversation_turns").fetchall()
+    assert len(kept) == 1 and "old question" not in kept[0][0]
+    store.close()
+
+
+def test_a_restart_keeps_the_conversation(tmp_path: Path) -> None:
+    path = tmp_path / "s.sqlite3"
+    store = ConversationStore(path)
+    store.remember(1, 7, 10, [turn("before the restart", "c1", "c2")])
+    store.close()
+    again = ConversationStore(path)
+    assert again.by_message(1) == (turn("before the restart", "c1", "c2"),)
+    again.close()
