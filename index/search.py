@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -20,6 +21,7 @@ import numpy as np
 
 from index.answer import Answer, Citation, Passage
 from index.chunking import Chunk
+from index.conversation import Turn, fuse_scores, fuse_vectors, read_with_history
 from index.corpus import Corpus
 from index.documents import page_of
 from index.links import passage_link
@@ -158,11 +160,20 @@ class Searcher:
         self.lexical = lexical and corpus.lexical is not None
         use_one_blas_thread()
 
-    def search(self, question: str, k: int = 3, offset: int = 0) -> Answer:
-        """The ``k`` best passages after skipping ``offset``; raises QuestionError on bad input."""
+    def search(
+        self, question: str, k: int = 3, offset: int = 0, history: Sequence[Turn] = ()
+    ) -> Answer:
+        """The ``k`` best passages after skipping ``offset``; raises QuestionError on bad input.
+
+        ``history``: the conversation's earlier turns, most recent last; a question that depends
+        on them is read together with them (``Answer.context`` then names the previous question).
+        """
         prepared = prepare_question(question, self.max_question_chars)
         query = Query(prepared.text, self.embedder.encode_query(prepared.text))
         lexical_scores = self._lexical_scores(query)
+        context = None
+        if history:
+            query, lexical_scores, context = self.with_history(query, lexical_scores, history)
         width = CANDIDATES
         while True:
             ranking = self.rank(query, width, lexical_scores)
@@ -177,7 +188,36 @@ class Searcher:
             for i in chosen
         )
         found = ranking.max_similarity >= self.min_similarity
-        return Answer(prepared.text, passages, found=found, notices=prepared.notices)
+        return Answer(
+            prepared.text, passages, found=found, notices=prepared.notices, context=context
+        )
+
+    def with_history(
+        self, query: Query, lexical_scores: LexicalScores | None, history: Sequence[Turn]
+    ) -> tuple[Query, LexicalScores | None, str | None]:
+        """The query read together with the earlier turns when the question depends on them
+        (index/conversation.py decides), with the previous question; else the query as it was
+        and None. The question's own text is kept (it decides the expected answer type)."""
+        evidence_alone = self.rank(query, CANDIDATES, lexical_scores).max_similarity
+        reading = read_with_history(query.text, history, evidence_alone)
+        if reading is None:
+            return query, lexical_scores, None
+        earlier = [
+            prepare_question(text, self.max_question_chars).text for text in reading.questions
+        ]
+        vectors = [self.embedder.encode_query(text) for text in earlier]
+        fused = Query(query.text, fuse_vectors(query.vector, vectors, reading.weights))
+        if lexical_scores is not None:
+            scores = [self._lexical_scores(Query(text, fused.vector)) for text in earlier]
+            others = [other for other in scores if other is not None]
+            terms = list(lexical_scores.terms)
+            for other in others:
+                terms.extend(t for t in other.terms if t not in terms)
+            chunks = [other.chunks for other in others]
+            lexical_scores = LexicalScores(
+                terms, fuse_scores(lexical_scores.chunks, chunks, reading.weights)
+            )
+        return fused, lexical_scores, reading.context
 
     def rank(
         self,
