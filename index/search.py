@@ -14,7 +14,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 import numpy as np
@@ -126,6 +126,30 @@ class Ranking:
     complete: bool = True  # every chunk was scored (else only candidates)
 
 
+@dataclass(frozen=True, slots=True)
+class Context:
+    """A question read together with earlier turns: the fused query and BM25 scores that rank
+    the chunks, the previous question (shown to the user), and the question's own ranking,
+    whose best sentences stay the highlights (the one that answers *this* question, not the
+    sentence the previous answer already showed)."""
+
+    query: Query
+    lexical_scores: LexicalScores | None
+    previous: str
+    own: Ranking
+
+    def with_own_highlights(self, ranking: Ranking) -> Ranking:
+        """``ranking`` with each chunk's best sentence by the question alone, where known."""
+        own = dict(zip(self.own.rows.tolist(), self.own.best_sentences.tolist(), strict=True))
+        best = [
+            own.get(row, sentence)
+            for row, sentence in zip(
+                ranking.rows.tolist(), ranking.best_sentences.tolist(), strict=True
+            )
+        ]
+        return replace(ranking, best_sentences=np.asarray(best, dtype=np.int64))
+
+
 _BLAS_LIMITED = False
 
 
@@ -171,9 +195,9 @@ class Searcher:
         prepared = prepare_question(question, self.max_question_chars)
         query = Query(prepared.text, self.embedder.encode_query(prepared.text))
         lexical_scores = self._lexical_scores(query)
-        context = None
-        if history:
-            query, lexical_scores, context = self.with_history(query, lexical_scores, history)
+        context = self.with_history(query, lexical_scores, history) if history else None
+        if context is not None:
+            query, lexical_scores = context.query, context.lexical_scores
         width = CANDIDATES
         while True:
             ranking = self.rank(query, width, lexical_scores)
@@ -181,6 +205,8 @@ class Searcher:
             if len(chosen) == k + offset or ranking.complete or width >= MAX_CANDIDATES:
                 break
             width *= WIDENING
+        if context is not None:
+            ranking = context.with_own_highlights(ranking)
         chosen = chosen[offset:]
         passages = tuple(
             self._passage(query, int(ranking.rows[i]), float(ranking.scores[i]),
@@ -189,19 +215,23 @@ class Searcher:
         )
         found = ranking.max_similarity >= self.min_similarity
         return Answer(
-            prepared.text, passages, found=found, notices=prepared.notices, context=context
+            prepared.text,
+            passages,
+            found=found,
+            notices=prepared.notices,
+            context=context.previous if context is not None else None,
         )
 
     def with_history(
         self, query: Query, lexical_scores: LexicalScores | None, history: Sequence[Turn]
-    ) -> tuple[Query, LexicalScores | None, str | None]:
-        """The query read together with the earlier turns when the question depends on them
-        (index/conversation.py decides), with the previous question; else the query as it was
-        and None. The question's own text is kept (it decides the expected answer type)."""
-        evidence_alone = self.rank(query, CANDIDATES, lexical_scores).max_similarity
-        reading = read_with_history(query.text, history, evidence_alone)
+    ) -> Context | None:
+        """The question read together with the earlier turns when it depends on them
+        (index/conversation.py decides and weighs), or None to answer it alone. The question's
+        own text is kept in the query (it decides the expected answer type)."""
+        own = self.rank(query, CANDIDATES, lexical_scores)
+        reading = read_with_history(query.text, history, own.max_similarity)
         if reading is None:
-            return query, lexical_scores, None
+            return None
         earlier = [
             prepare_question(text, self.max_question_chars).text for text in reading.questions
         ]
@@ -217,7 +247,7 @@ class Searcher:
             lexical_scores = LexicalScores(
                 terms, fuse_scores(lexical_scores.chunks, chunks, reading.weights)
             )
-        return fused, lexical_scores, reading.context
+        return Context(fused, lexical_scores, reading.context, own)
 
     def rank(
         self,
