@@ -10,8 +10,10 @@ the previous question was itself a follow-up). A question depends on the previou
 - it refers back with a pronoun or demonstrative ("he", "they", "it", "that outcome"), unless it
   has strong evidence of its own (a sentence of the sources at cosine >= STRONG_ALONE): "its" in
   "…to abandon its nuclear ambitions?" points inside the question, not back;
-- it has weak evidence of its own (no sentence at cosine >= WEAK_ALONE), whatever its words.
+- it has weak evidence of its own (no sentence at cosine >= WEAK_ALONE), whatever its words;
 
+but never when it is a full question or an ellipsis with words of its own, none of them in the
+sources ("What about bread recipes?": a topic the sources do not hold, "not in the source").
 Anything else, a full question with its own evidence, is answered as if it were alone: a change
 of topic is not pulled back to the previous one. Weights were set on tests/data/
 article_dialogues.jsonl and checked on SQuAD-free ground only (see docs/benchmarks.md).
@@ -54,7 +56,8 @@ _FUNCTION_WORDS = frozenset(
     do does did done have has had can could will would shall should may might must not no yes
     he him his she her hers it its they them their theirs this that these those there here i me
     my we us our you your one ones other else same such any some all more most much many few
-    now just only still ever again year years kind sort way""".split()
+    now just only still ever again year years kind sort way mean means meant happen happens
+    happened say says said think thinks thought""".split()
 )
 
 
@@ -107,12 +110,19 @@ def cue(question: str) -> str | None:
     return None
 
 
-def depends(question: str, evidence_alone: float) -> str | None:
+def depends(question: str, evidence_alone: float, words_in_sources: bool = True) -> str | None:
     """Why ``question`` depends on the previous turn, or None when it stands alone.
 
-    ``evidence_alone`` is the best cosine of a source sentence to the question by itself.
+    ``evidence_alone`` is the best cosine of a source sentence to the question by itself;
+    ``words_in_sources`` whether any of its content words occurs in the sources (BM25). A full
+    question or an ellipsis that names something ("What about bread recipes?", "How many moons
+    does Jupiter have?") none of whose words are in the sources starts a topic the sources do
+    not hold: it stands alone, so it can be "not in the source". (Short questions and those
+    that refer back are not held to this: "Where did they come down?" names no topic.)
     """
     reason = cue(question)
+    if not words_in_sources and reason in (None, "ellipsis") and content_words(question):
+        return None
     if reason in ("ellipsis", "short"):
         return reason
     if evidence_alone < WEAK_ALONE:
@@ -123,7 +133,10 @@ def depends(question: str, evidence_alone: float) -> str | None:
 
 
 def read_with_history(
-    question: str, history: Sequence[Turn], evidence_alone: float
+    question: str,
+    history: Sequence[Turn],
+    evidence_alone: float,
+    words_in_sources: bool = True,
 ) -> Reading | None:
     """The earlier questions to read ``question`` with, or None to answer it alone.
 
@@ -133,7 +146,7 @@ def read_with_history(
     """
     if not history:
         return None
-    reason = depends(question, evidence_alone)
+    reason = depends(question, evidence_alone, words_in_sources)
     if reason is None:
         return None
     questions = [history[-1].question]

@@ -14,14 +14,20 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
 
 from index.answer import Answer, Citation, Passage
 from index.chunking import Chunk
-from index.conversation import Turn, fuse_scores, fuse_vectors, read_with_history
+from index.conversation import (
+    Turn,
+    content_words,
+    fuse_scores,
+    fuse_vectors,
+    read_with_history,
+)
 from index.corpus import Corpus
 from index.documents import page_of
 from index.links import passage_link
@@ -128,26 +134,12 @@ class Ranking:
 
 @dataclass(frozen=True, slots=True)
 class Context:
-    """A question read together with earlier turns: the fused query and BM25 scores that rank
-    the chunks, the previous question (shown to the user), and the question's own ranking,
-    whose best sentences stay the highlights (the one that answers *this* question, not the
-    sentence the previous answer already showed)."""
+    """A question read together with earlier turns: the fused query and BM25 scores, and the
+    previous question (shown to the user)."""
 
     query: Query
     lexical_scores: LexicalScores | None
     previous: str
-    own: Ranking
-
-    def with_own_highlights(self, ranking: Ranking) -> Ranking:
-        """``ranking`` with each chunk's best sentence by the question alone, where known."""
-        own = dict(zip(self.own.rows.tolist(), self.own.best_sentences.tolist(), strict=True))
-        best = [
-            own.get(row, sentence)
-            for row, sentence in zip(
-                ranking.rows.tolist(), ranking.best_sentences.tolist(), strict=True
-            )
-        ]
-        return replace(ranking, best_sentences=np.asarray(best, dtype=np.int64))
 
 
 _BLAS_LIMITED = False
@@ -205,8 +197,6 @@ class Searcher:
             if len(chosen) == k + offset or ranking.complete or width >= MAX_CANDIDATES:
                 break
             width *= WIDENING
-        if context is not None:
-            ranking = context.with_own_highlights(ranking)
         chosen = chosen[offset:]
         passages = tuple(
             self._passage(query, int(ranking.rows[i]), float(ranking.scores[i]),
@@ -229,7 +219,8 @@ class Searcher:
         (index/conversation.py decides and weighs), or None to answer it alone. The question's
         own text is kept in the query (it decides the expected answer type)."""
         own = self.rank(query, CANDIDATES, lexical_scores)
-        reading = read_with_history(query.text, history, own.max_similarity)
+        words_in_sources = self._in_sources(content_words(query.text))
+        reading = read_with_history(query.text, history, own.max_similarity, words_in_sources)
         if reading is None:
             return None
         earlier = [
@@ -247,7 +238,7 @@ class Searcher:
             lexical_scores = LexicalScores(
                 terms, fuse_scores(lexical_scores.chunks, chunks, reading.weights)
             )
-        return Context(fused, lexical_scores, reading.context, own)
+        return Context(fused, lexical_scores, reading.context)
 
     def rank(
         self,
@@ -296,6 +287,15 @@ class Searcher:
             max_similarity=float(dense_sentences.max()),
             complete=complete,
         )
+
+    def _in_sources(self, words: list[str]) -> bool:
+        """Whether any of ``words`` occurs in a chunk (True when there is no BM25 index)."""
+        if not self.lexical or not words:
+            return True
+        lexical = self.corpus.lexical
+        assert lexical is not None
+        terms = lexical.query_terms(" ".join(words))
+        return bool(terms) and bool(np.any(lexical.chunk_scores(terms) > 0))
 
     def _lexical_scores(self, query: Query) -> LexicalScores | None:
         """The question's BM25 terms and the BM25 of every chunk (once per question), or None."""
