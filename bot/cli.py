@@ -156,12 +156,16 @@ def _added_line(added: Added, settings: Settings) -> str:
 def cmd_ask(ctx: Context) -> int:
     """Answer one question and exit."""
     from bot.render import answer_to_plain, answer_to_rich
+    from index.conversation import Turn
 
     question = " ".join(ctx.args.question)
     k = ctx.args.k or ctx.settings.top_k
     names = list(dict.fromkeys([ctx.collection, *ctx.args.also]))
+    history = tuple(Turn(earlier) for earlier in ctx.args.follow_up_of)
     if len(names) == 1:
-        answer = _ready_engine(ctx).search(question, k)
+        answer = _ready_engine(ctx).search(question, k, history=history)
+    elif history:
+        raise CitebotError("--follow-up-of works with one collection: leave out --also")
     else:
         answer = _search_collections(ctx, names, question, k)
     if ctx.args.json:
@@ -199,12 +203,20 @@ def cmd_eval(ctx: Context) -> int:
     from pathlib import Path
 
     from bot.engine import Engine
-    from index.evaluation import evaluate, evaluate_articles, load_jsonl, load_squad
+    from index.evaluation import (
+        evaluate,
+        evaluate_articles,
+        is_dialogue_file,
+        load_jsonl,
+        load_squad,
+    )
 
     path = Path(ctx.args.path)
     if not path.is_file():
         raise CitebotError(f"{path} does not exist: give a .jsonl question set or a SQuAD .json")
     k = ctx.args.k
+    if path.suffix.lower() == ".jsonl" and is_dialogue_file(path):
+        return _eval_dialogues(ctx, path, k)
     with _progress(ctx.err, "Evaluating") as progress:
         if path.suffix.lower() == ".jsonl":
             questions = load_jsonl(path)
@@ -227,6 +239,41 @@ def cmd_eval(ctx: Context) -> int:
     for key, value in report.items():
         if value is not None:
             table.add_row(key, f"{value:.3f}" if isinstance(value, float) else str(value))
+    ctx.out.print(table)
+    return EXIT_OK
+
+
+def _eval_dialogues(ctx: Context, path, k: int) -> int:
+    """``citebot eval`` on conversations: figures for first turns, follow-ups and topic
+    changes side by side."""
+    from rich.table import Table
+    from rich.text import Text
+
+    from index.evaluation import evaluate_dialogues, load_dialogues
+
+    dialogues = load_dialogues(path)
+    engine = _ready_engine(ctx)
+    with _progress(ctx.err, "Evaluating") as progress:
+        tally = evaluate_dialogues(
+            lambda question, size, history: engine.search(question, size, history=history),
+            dialogues,
+            k,
+            progress,
+        )
+    report = tally.report()
+    if ctx.args.json:
+        ctx.out.out(json.dumps(report, indent=2), highlight=False)
+        return EXIT_OK
+    kinds = list(report)
+    table = Table("metric", *(kind.replace("_", " ") for kind in kinds),
+                  title=Text(f"Conversations in {printable(path.name)}"))
+    for key in report[kinds[0]]:
+        cells = []
+        for kind in kinds:
+            value = report[kind][key]
+            cells.append("—" if value is None else
+                         f"{value:.3f}" if isinstance(value, float) else str(value))
+        table.add_row(key, *cells)
     ctx.out.print(table)
     return EXIT_OK
 
@@ -403,6 +450,14 @@ def _add_arguments(name: str, sub: argparse.ArgumentParser) -> None:
             default=[],
             help="also search collection NAME (repeatable), as a server searches its own "
             "documents and `default`; each passage then names its collection",
+        )
+        sub.add_argument(
+            "--follow-up-of",
+            metavar="QUESTION",
+            action="append",
+            default=[],
+            help="an earlier question of the conversation (repeatable, oldest first): the "
+            "question is read together with it when it depends on it (`context` in --json)",
         )
     elif name == "console":
         sub.add_argument("--k", type=_k_value, help="number of passages (default CITEBOT_TOP_K)")

@@ -14,6 +14,7 @@ from rich.text import Text
 
 from bot.engine import Engine
 from bot.render import answer_to_plain, answer_to_rich, printable
+from index.conversation import Turn
 from index.errors import CitebotError
 
 HELP = """\
@@ -21,14 +22,19 @@ Type a question and press Enter. Commands:
   :help        this help
   :k N         show N passages per answer (now {k})
   :more        the next passages for the last question
+  :new         start a new conversation (questions are otherwise read with the previous ones
+               when they depend on them: "Why not?", "And on March 25?")
   :sources     list the indexed documents
   :quit        leave (or Ctrl-D)"""
 MAX_K = 20
 PROMPT = "citebot> "
+# Earlier turns a conversation keeps (as on Discord).
+HISTORY_TURNS = 3
 
 
 class ConsoleSession:
-    """A console conversation over one engine."""
+    """A console conversation over one engine: successive questions form a conversation
+    (its last HISTORY_TURNS turns), until ``:new``."""
 
     def __init__(self, engine: Engine, console: Console, k: int):
         self.engine = engine
@@ -36,6 +42,8 @@ class ConsoleSession:
         self.k = k
         self.last_question: str | None = None
         self.shown = 0
+        self.history: list[Turn] = []
+        self._last_history: tuple[Turn, ...] = ()  # what the last question was read with
 
     def handle(self, line: str) -> bool:
         """Act on one input line; False means the user asked to leave."""
@@ -63,6 +71,11 @@ class ConsoleSession:
                 self._ask(self.last_question, offset=self.shown)
         elif name == "sources":
             self._sources()
+        elif name == "new":
+            self.history.clear()
+            self.last_question = None
+            self.shown = 0
+            self.console.print("New conversation: the next question is read on its own.")
         else:
             self.console.print(
                 f"Unknown command :{printable(name)} — type :help", markup=False, highlight=False
@@ -77,13 +90,18 @@ class ConsoleSession:
         self.console.print(f"Showing {self.k} passage(s) per answer.")
 
     def _ask(self, question: str, offset: int) -> None:
+        history = self._last_history if offset else tuple(self.history[-HISTORY_TURNS:])
         try:
-            answer = self.engine.search(question, self.k, offset)
+            answer = self.engine.search(question, self.k, offset, history=history)
         except CitebotError as error:
             self.console.print(Text(printable(str(error)), style="red"))
             return
         self.last_question = question
         self.shown = offset + len(answer.passages)
+        if not offset:
+            self._last_history = history
+            self.history.append(Turn(answer.question, tuple(p.chunk_id for p in answer.passages)))
+            del self.history[:-HISTORY_TURNS]
         if offset and not answer.passages:
             self.console.print("No more passages.")
             return

@@ -7,7 +7,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -26,6 +26,7 @@ from index import (
 )
 from index.build_lock import BuildInProgressError, OnWait
 from index.builder import BuildReport, Progress
+from index.conversation import Turn
 from index.embedding import TextEncoder
 from index.errors import CitebotError
 from index.onnx_encoder import (
@@ -233,9 +234,18 @@ class Engine:
         """Load the model weights now, so the first question is not slow."""
         self.query_encoder.encode_query("warm up")
 
-    def search(self, question: str, k: int | None = None, offset: int = 0) -> Answer:
-        """Answer a question with the top ``k`` passages after ``offset`` (blocking)."""
-        return self.searcher.search(question, k or self.settings.top_k, offset)
+    def search(
+        self,
+        question: str,
+        k: int | None = None,
+        offset: int = 0,
+        history: Sequence[Turn] = (),
+    ) -> Answer:
+        """Answer a question with the top ``k`` passages after ``offset`` (blocking).
+
+        ``history``: the conversation's earlier turns, most recent last (``Answer.context`` says
+        when the question was read together with them)."""
+        return self.searcher.search(question, k or self.settings.top_k, offset, history)
 
     def rebuild(
         self,

@@ -19,6 +19,7 @@ from index.answer import Answer, Passage
 
 NOT_FOUND = "Not in the source: nothing in the indexed documents answers this question."
 LOW_CONFIDENCE = "Closest passages (low confidence):"
+CONTEXT = "Read together with your previous question: "
 WRAP = 100
 
 # What a terminal must not get raw, besides the C0 controls: DEL and C1 controls; bidi marks,
@@ -57,11 +58,21 @@ def citation_line(rank: int, passage: Passage) -> str:
     )
 
 
+def context_line(answer: Answer) -> str | None:
+    """'Read together with your previous question: …' when the answer used the conversation."""
+    if answer.context is None:
+        return None
+    return printable(CONTEXT + answer.context)
+
+
 def answer_to_rich(answer: Answer, first_rank: int = 1) -> Group:
     """The answer as rich renderables: citation lines, quotes with the best sentence in bold."""
     parts: list[RenderableType] = [
         Text(printable(notice), style="yellow") for notice in answer.notices
     ]
+    context = context_line(answer)
+    if context is not None:
+        parts.append(Text(context, style="italic"))
     if not answer.found:
         parts.append(Text(NOT_FOUND, style="bold red"))
         if answer.passages:
@@ -85,6 +96,9 @@ def answer_to_rich(answer: Answer, first_rank: int = 1) -> Group:
 def answer_to_plain(answer: Answer, first_rank: int = 1, width: int = WRAP) -> str:
     """The answer as plain text; the best sentence is marked **like this**."""
     lines = [printable(notice) for notice in answer.notices]
+    context = context_line(answer)
+    if context is not None:
+        lines.append(context)
     if not answer.found:
         lines.append(NOT_FOUND)
         if answer.passages:

@@ -74,12 +74,15 @@ class Answer:
     ``found`` is False when nothing in the index answers the question ("not in the source");
     the passages are then the closest ones, to be shown as low-confidence.
     ``notices`` are messages for the user about the question itself (e.g. it was shortened).
+    ``context`` is the earlier question of the conversation this one was read together with
+    (None when it was answered alone).
     """
 
     question: str
     passages: tuple[Passage, ...]
     found: bool = True
     notices: tuple[str, ...] = field(default_factory=tuple)
+    context: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (schema documented in the README)."""
@@ -107,5 +110,6 @@ class Answer:
             "question": self.question,
             "found": self.found,
             "notices": list(self.notices),
+            "context": self.context,
             "passages": passages,
         }

@@ -1,6 +1,8 @@
 """Measuring retrieval: hit@k, MRR, highlight@1, passage length, no-answer precision/recall,
-latency — on a JSONL question set against a built index, or on SQuAD-format data where each
-article is indexed on its own, in memory, with the production chunker and retrievers."""
+latency — on a JSONL question set against a built index, on JSONL conversations (each turn
+asked with the earlier ones as history, first turns, follow-ups and topic changes counted
+apart), or on SQuAD-format data where each article is indexed on its own, in memory, with the
+production chunker and retrievers."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from index.answer import Answer
+from index.conversation import Turn
 from index.errors import CitebotError
 
 if TYPE_CHECKING:
@@ -211,6 +214,131 @@ def load_jsonl(path: Path) -> list[LabelledQuestion]:
     if not questions:
         raise EvaluationDataError(f"{path} holds no questions")
     return questions
+
+
+@dataclass(frozen=True, slots=True)
+class DialogueTurn:
+    """One labelled turn of a conversation; ``topic_change`` marks a turn that leaves the
+    previous topic (counted apart from follow-ups)."""
+
+    question: LabelledQuestion
+    topic_change: bool = False
+
+
+Dialogue = tuple[DialogueTurn, ...]
+ConversationSearch = Callable[[str, int, Sequence[Turn]], Answer]
+"""search(question, k, history) -> Answer"""
+# Earlier turns a conversation keeps (as the bot does).
+HISTORY_TURNS = 3
+KINDS = ("first_turns", "follow_ups", "topic_changes")
+
+
+@dataclass
+class ConversationTally:
+    """Running counts for conversations: one Tally per kind of turn, and how often each kind
+    was read together with its history."""
+
+    tallies: dict[str, Tally] = field(default_factory=lambda: {kind: Tally() for kind in KINDS})
+    with_context: dict[str, int] = field(default_factory=lambda: dict.fromkeys(KINDS, 0))
+
+    def add(self, kind: str, labelled: LabelledQuestion, answer: Answer, seconds: float) -> None:
+        """Score one turn's answer."""
+        self.tallies[kind].add(labelled, answer, seconds)
+        if answer.context is not None:
+            self.with_context[kind] += 1
+
+    def report(self) -> dict[str, Any]:
+        """Figures per kind of turn (kinds without turns left out), with ``read_with_context``:
+        the share of turns answered together with the history."""
+        figures: dict[str, Any] = {}
+        for kind, tally in self.tallies.items():
+            if tally.questions:
+                figures[kind] = {
+                    **tally.report().to_dict(),
+                    "read_with_context": round(self.with_context[kind] / tally.questions, 4),
+                }
+        return figures
+
+
+def evaluate_dialogues(
+    search: ConversationSearch,
+    dialogues: Sequence[Dialogue],
+    k: int = EVAL_K,
+    progress: Progress | None = None,
+) -> ConversationTally:
+    """Ask each conversation's turns in order, each with the earlier turns as history (their
+    questions and the passages actually returned for them; the last HISTORY_TURNS)."""
+    tally = ConversationTally()
+    total = sum(len(d) for d in dialogues)
+    done = 0
+    for dialogue in dialogues:
+        history: list[Turn] = []
+        for position, turn in enumerate(dialogue):
+            started = time.perf_counter()
+            answer = search(turn.question.question, k, tuple(history[-HISTORY_TURNS:]))
+            seconds = time.perf_counter() - started
+            kind = (
+                "first_turns" if position == 0
+                else "topic_changes" if turn.topic_change
+                else "follow_ups"
+            )
+            tally.add(kind, turn.question, answer, seconds)
+            history.append(Turn(answer.question, tuple(p.chunk_id for p in answer.passages)))
+            done += 1
+            if progress is not None:
+                progress(done, total)
+    return tally
+
+
+def is_dialogue_file(path: Path) -> bool:
+    """Whether a JSONL file holds conversations (its first record has ``turns``)."""
+    try:
+        with path.open(encoding="utf-8") as lines:
+            for line in lines:
+                if line.strip():
+                    record = json.loads(line)
+                    return isinstance(record, dict) and "turns" in record
+    except (OSError, UnicodeDecodeError, ValueError):
+        return False
+    return False
+
+
+def load_dialogues(path: Path) -> list[Dialogue]:
+    """Read ``{"turns": [{"question": ..., "answers": [...], "topic_change": false}, ...]}``
+    lines (``answers`` empty = not in the source; ``topic_change`` optional)."""
+    dialogues = []
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as error:
+        raise EvaluationDataError(f"cannot read {path}: {error}") from None
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            turns = json.loads(line)["turns"]
+            if not isinstance(turns, list) or not turns:
+                raise TypeError
+            dialogue = []
+            for turn in turns:
+                answers = turn.get("answers", [])
+                change = turn.get("topic_change", False)
+                if (
+                    not isinstance(turn["question"], str)
+                    or not isinstance(answers, list)
+                    or not isinstance(change, bool)
+                ):
+                    raise TypeError
+                labelled = LabelledQuestion(turn["question"], tuple(map(str, answers)))
+                dialogue.append(DialogueTurn(labelled, change))
+            dialogues.append(tuple(dialogue))
+        except (ValueError, KeyError, TypeError, AttributeError):
+            raise EvaluationDataError(
+                f"{path}:{number}: expected {{\"turns\": [{{\"question\": \"...\", "
+                f"\"answers\": [\"...\"]}}, ...]}}"
+            ) from None
+    if not dialogues:
+        raise EvaluationDataError(f"{path} holds no conversations")
+    return dialogues
 
 
 def load_squad(path: Path) -> list[Article]:

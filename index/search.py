@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -20,6 +21,13 @@ import numpy as np
 
 from index.answer import Answer, Citation, Passage
 from index.chunking import Chunk
+from index.conversation import (
+    Turn,
+    content_words,
+    fuse_scores,
+    fuse_vectors,
+    read_with_history,
+)
 from index.corpus import Corpus
 from index.documents import page_of
 from index.links import passage_link
@@ -124,6 +132,16 @@ class Ranking:
     complete: bool = True  # every chunk was scored (else only candidates)
 
 
+@dataclass(frozen=True, slots=True)
+class Context:
+    """A question read together with earlier turns: the fused query and BM25 scores, and the
+    previous question (shown to the user)."""
+
+    query: Query
+    lexical_scores: LexicalScores | None
+    previous: str
+
+
 _BLAS_LIMITED = False
 
 
@@ -158,11 +176,20 @@ class Searcher:
         self.lexical = lexical and corpus.lexical is not None
         use_one_blas_thread()
 
-    def search(self, question: str, k: int = 3, offset: int = 0) -> Answer:
-        """The ``k`` best passages after skipping ``offset``; raises QuestionError on bad input."""
+    def search(
+        self, question: str, k: int = 3, offset: int = 0, history: Sequence[Turn] = ()
+    ) -> Answer:
+        """The ``k`` best passages after skipping ``offset``; raises QuestionError on bad input.
+
+        ``history``: the conversation's earlier turns, most recent last; a question that depends
+        on them is read together with them (``Answer.context`` then names the previous question).
+        """
         prepared = prepare_question(question, self.max_question_chars)
         query = Query(prepared.text, self.embedder.encode_query(prepared.text))
         lexical_scores = self._lexical_scores(query)
+        context = self.with_history(query, lexical_scores, history) if history else None
+        if context is not None:
+            query, lexical_scores = context.query, context.lexical_scores
         width = CANDIDATES
         while True:
             ranking = self.rank(query, width, lexical_scores)
@@ -177,7 +204,41 @@ class Searcher:
             for i in chosen
         )
         found = ranking.max_similarity >= self.min_similarity
-        return Answer(prepared.text, passages, found=found, notices=prepared.notices)
+        return Answer(
+            prepared.text,
+            passages,
+            found=found,
+            notices=prepared.notices,
+            context=context.previous if context is not None else None,
+        )
+
+    def with_history(
+        self, query: Query, lexical_scores: LexicalScores | None, history: Sequence[Turn]
+    ) -> Context | None:
+        """The question read together with the earlier turns when it depends on them
+        (index/conversation.py decides and weighs), or None to answer it alone. The question's
+        own text is kept in the query (it decides the expected answer type)."""
+        own = self.rank(query, CANDIDATES, lexical_scores)
+        words_in_sources = self._in_sources(content_words(query.text))
+        reading = read_with_history(query.text, history, own.max_similarity, words_in_sources)
+        if reading is None:
+            return None
+        earlier = [
+            prepare_question(text, self.max_question_chars).text for text in reading.questions
+        ]
+        vectors = [self.embedder.encode_query(text) for text in earlier]
+        fused = Query(query.text, fuse_vectors(query.vector, vectors, reading.weights))
+        if lexical_scores is not None:
+            scores = [self._lexical_scores(Query(text, fused.vector)) for text in earlier]
+            others = [other for other in scores if other is not None]
+            terms = list(lexical_scores.terms)
+            for other in others:
+                terms.extend(t for t in other.terms if t not in terms)
+            chunks = [other.chunks for other in others]
+            lexical_scores = LexicalScores(
+                terms, fuse_scores(lexical_scores.chunks, chunks, reading.weights)
+            )
+        return Context(fused, lexical_scores, reading.context)
 
     def rank(
         self,
@@ -226,6 +287,15 @@ class Searcher:
             max_similarity=float(dense_sentences.max()),
             complete=complete,
         )
+
+    def _in_sources(self, words: list[str]) -> bool:
+        """Whether any of ``words`` occurs in a chunk (True when there is no BM25 index)."""
+        if not self.lexical or not words:
+            return True
+        lexical = self.corpus.lexical
+        assert lexical is not None
+        terms = lexical.query_terms(" ".join(words))
+        return bool(terms) and bool(np.any(lexical.chunk_scores(terms) > 0))
 
     def _lexical_scores(self, query: Query) -> LexicalScores | None:
         """The question's BM25 terms and the BM25 of every chunk (once per question), or None."""

@@ -1,0 +1,180 @@
+"""Conversations: earlier turns, whether a question depends on them, and how it is read with them.
+
+A follow-up ("What could prevent that outcome?", "And on March 25?", "Why not?") has little to
+retrieve with on its own. When a question *depends* on the previous turn, it is searched with
+the previous question's vector and BM25 scores added at a lower weight (and the one before, when
+the previous question was itself a follow-up). A question depends on the previous turn when:
+
+- it starts like an ellipsis ("and …", "what about …", "why not?"), or is very short (at most
+  two content words): always;
+- it refers back with a pronoun or demonstrative ("he", "they", "it", "that outcome"), unless it
+  has strong evidence of its own (a sentence of the sources at cosine >= STRONG_ALONE): "its" in
+  "…to abandon its nuclear ambitions?" points inside the question, not back;
+- it has weak evidence of its own (no sentence at cosine >= WEAK_ALONE), whatever its words;
+
+but never when it is a full question or an ellipsis with words of its own, none of them in the
+sources ("What about bread recipes?": a topic the sources do not hold, "not in the source").
+Anything else, a full question with its own evidence, is answered as if it were alone: a change
+of topic is not pulled back to the previous one. Weights were set on tests/data/
+article_dialogues.jsonl and checked on SQuAD-free ground only (see docs/benchmarks.md).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+# Weight of the previous question's vector and BM25 scores against the question's own (1.0);
+# the turn before it (read when the previous question was itself a follow-up) gets the square.
+PREVIOUS_WEIGHT = 0.6
+# Below this best-sentence cosine the question alone is weak evidence: read it with the history.
+WEAK_ALONE = 0.35
+# At or above this, a pronoun is taken to point inside the question itself.
+STRONG_ALONE = 0.65
+# Very short: at most this many content words.
+SHORT_WORDS = 2
+# How many earlier turns a question may be read with (the previous one and, through a chain of
+# follow-ups, the ones before it).
+MAX_TURNS = 2
+
+_WORD = re.compile(r"[a-z0-9]+(?:['’][a-z]+)?")
+_LEADING = (
+    "and", "but", "or", "also", "so", "then", "what about", "how about", "what of", "why not",
+    "how come", "with whom", "without", "since when", "in which", "in what",
+)
+_ANAPHORS = frozenset(
+    """he him his she her hers it its they them their theirs this that these those
+    either neither both""".split()
+)
+# Words that carry no topic of their own (question words, auxiliaries, pronouns, fillers).
+_FUNCTION_WORDS = frozenset(
+    """a an the and but or so then also too of to in on at by for with from about into over
+    than as what which who whom whose when where why how whether if is are was were be been being
+    do does did done have has had can could will would shall should may might must not no yes
+    he him his she her hers it its they them their theirs this that these those there here i me
+    my we us our you your one ones other else same such any some all more most much many few
+    now just only still ever again year years kind sort way mean means meant happen happens
+    happened say says said think thinks thought""".split()
+)
+
+
+@dataclass(frozen=True)
+class Turn:
+    """An earlier turn: its question and the chunk ids shown for it (best first)."""
+
+    question: str
+    passage_ids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Reading:
+    """How a question is read with its history: the earlier questions fused into its query
+    (most recent first), their weights, and why."""
+
+    reason: str
+    questions: tuple[str, ...]
+    weights: tuple[float, ...]
+
+    @property
+    def context(self) -> str:
+        """The earlier question shown to the user ("Read together with …")."""
+        return self.questions[0]
+
+
+def words(question: str) -> list[str]:
+    """The question's words, lower-cased."""
+    return _WORD.findall(question.lower().replace("’", "'"))
+
+
+def content_words(question: str) -> list[str]:
+    """Words that carry a topic (not question words, auxiliaries, pronouns or fillers)."""
+    return [w for w in words(question) if w not in _FUNCTION_WORDS and not w.isdigit()]
+
+
+def cue(question: str) -> str | None:
+    """Why the question's words alone say it continues a conversation, or None.
+
+    ``"ellipsis"`` (starts with "and", "what about"…), ``"short"`` (at most SHORT_WORDS content
+    words) and ``"refers back"`` (a pronoun or demonstrative) in that order.
+    """
+    lowered = " ".join(words(question))
+    if any(lowered == lead or lowered.startswith(lead + " ") for lead in _LEADING):
+        return "ellipsis"
+    if len(content_words(question)) <= SHORT_WORDS:
+        return "short"
+    if any(w in _ANAPHORS for w in words(question)):
+        return "refers back"
+    return None
+
+
+def depends(question: str, evidence_alone: float, words_in_sources: bool = True) -> str | None:
+    """Why ``question`` depends on the previous turn, or None when it stands alone.
+
+    ``evidence_alone`` is the best cosine of a source sentence to the question by itself;
+    ``words_in_sources`` whether any of its content words occurs in the sources (BM25). A full
+    question or an ellipsis that names something ("What about bread recipes?", "How many moons
+    does Jupiter have?") none of whose words are in the sources starts a topic the sources do
+    not hold: it stands alone, so it can be "not in the source". (Short questions and those
+    that refer back are not held to this: "Where did they come down?" names no topic.)
+    """
+    reason = cue(question)
+    if not words_in_sources and reason in (None, "ellipsis") and content_words(question):
+        return None
+    if reason in ("ellipsis", "short"):
+        return reason
+    if evidence_alone < WEAK_ALONE:
+        return "weak evidence alone"
+    if reason == "refers back" and evidence_alone < STRONG_ALONE:
+        return reason
+    return None
+
+
+def read_with_history(
+    question: str,
+    history: Sequence[Turn],
+    evidence_alone: float,
+    words_in_sources: bool = True,
+) -> Reading | None:
+    """The earlier questions to read ``question`` with, or None to answer it alone.
+
+    The previous turn is always the first; the turns before it follow while each later one was
+    itself a follow-up by its words (``cue``), up to MAX_TURNS, each at PREVIOUS_WEIGHT times
+    the weight of the one after it.
+    """
+    if not history:
+        return None
+    reason = depends(question, evidence_alone, words_in_sources)
+    if reason is None:
+        return None
+    questions = [history[-1].question]
+    weights = [PREVIOUS_WEIGHT]
+    for earlier in reversed(history[:-1]):
+        if len(questions) >= MAX_TURNS or cue(questions[-1]) is None:
+            break
+        questions.append(earlier.question)
+        weights.append(weights[-1] * PREVIOUS_WEIGHT)
+    return Reading(reason, tuple(questions), tuple(weights))
+
+
+def fuse_vectors(
+    vector: np.ndarray, earlier: Sequence[np.ndarray], weights: Sequence[float]
+) -> np.ndarray:
+    """The question's vector plus the earlier ones at their weights, unit length, float32[1, d]."""
+    fused = vector.astype(np.float32, copy=True)
+    for other, weight in zip(earlier, weights, strict=True):
+        fused = fused + np.float32(weight) * other
+    norm = float(np.linalg.norm(fused))
+    return (fused / norm if norm > 0 else fused).astype(np.float32)
+
+
+def fuse_scores(
+    scores: np.ndarray, earlier: Sequence[np.ndarray], weights: Sequence[float]
+) -> np.ndarray:
+    """Per-chunk BM25 scores of the question plus the earlier questions' at their weights."""
+    fused = scores.astype(np.float32, copy=True)
+    for other, weight in zip(earlier, weights, strict=True):
+        fused = fused + np.float32(weight) * other
+    return fused

@@ -1,0 +1,200 @@
+"""Follow-up questions: when a question depends on the previous turn, how it is read with it,
+and what that changes on the real engine (bundled model, bundled article)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from index.conversation import (
+    PREVIOUS_WEIGHT,
+    STRONG_ALONE,
+    WEAK_ALONE,
+    Turn,
+    content_words,
+    cue,
+    depends,
+    fuse_scores,
+    fuse_vectors,
+    read_with_history,
+)
+from index.evaluation import first_hit, load_dialogues
+
+DATA = Path(__file__).resolve().parent.parent / "data"
+# Every question of the article's question and dialogue sets with its passages (chunk id, score,
+# similarity, highlight) as ranked by the code before follow-ups existed (commit 920e6bd).
+RANKINGS = DATA / "article_rankings.jsonl"
+
+FULL = "Which Russian official visited Seoul?"
+SANCTIONS = (
+    "Why have decades of sanctions failed to convince Pyongyang to abandon its nuclear ambitions?"
+)
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("And on March 25?", "ellipsis"),
+        ("Why not?", "ellipsis"),
+        ("What about Japan?", "ellipsis"),
+        ("In what year?", "ellipsis"),
+        ("Where did they come down?", "short"),
+        ("Who travelled with him?", "short"),
+        ("What could prevent that outcome?", "short"),
+        ("What did he ask countries to give up?", "refers back"),
+        ("Has Seoul criticized either?", "refers back"),
+        (FULL, None),
+        ("How many co-sponsors did the UN Human Rights Council resolution have?", None),
+    ],
+)
+def test_cue_reads_ellipsis_short_questions_and_words_that_refer_back(question, expected):
+    assert cue(question) == expected
+
+
+def test_content_words_leave_out_question_words_pronouns_and_fillers():
+    assert content_words("What could prevent that outcome?") == ["prevent", "outcome"]
+    assert content_words("Who did he exchange messages with?") == ["exchange", "messages"]
+
+
+def test_ellipsis_and_short_questions_depend_whatever_their_evidence():
+    assert depends("And on March 25?", evidence_alone=0.9) == "ellipsis"
+    assert depends("Who raised it?", evidence_alone=0.9) == "short"
+
+
+def test_a_pronoun_with_strong_evidence_of_its_own_points_inside_the_question():
+    question = "Why did decades of sanctions fail to make Pyongyang abandon its ambitions?"
+    assert cue(question) == "refers back"
+    assert depends(question, evidence_alone=STRONG_ALONE) is None
+    assert depends(question, evidence_alone=STRONG_ALONE - 0.01) == "refers back"
+
+
+def test_a_full_question_depends_only_when_its_own_evidence_is_weak():
+    assert depends(FULL, evidence_alone=WEAK_ALONE) is None
+    assert depends(FULL, evidence_alone=WEAK_ALONE - 0.01) == "weak evidence alone"
+
+
+def test_no_history_no_reading():
+    assert read_with_history("Why not?", (), evidence_alone=0.1) is None
+
+
+def test_the_previous_question_is_read_at_a_lower_weight():
+    reading = read_with_history("Why not?", (Turn(FULL),), evidence_alone=0.1)
+    assert reading is not None
+    assert reading.questions == (FULL,) and reading.weights == (PREVIOUS_WEIGHT,)
+    assert reading.context == FULL and reading.reason == "ellipsis"
+
+
+def test_a_chain_of_follow_ups_reaches_back_to_the_question_it_started_from():
+    history = (Turn("Who is the US Secretary of Defense?"), Turn(FULL), Turn("What did he urge?"))
+    reading = read_with_history("How was his trip portrayed?", history, evidence_alone=0.2)
+    assert reading is not None
+    assert reading.questions == ("What did he urge?", FULL)  # not the unrelated first turn
+    assert reading.weights == pytest.approx((PREVIOUS_WEIGHT, PREVIOUS_WEIGHT**2))
+    # After a full question, only that question is read.
+    history = (Turn("Who is the US Secretary of Defense?"), Turn(FULL))
+    reading = read_with_history("What did he urge?", history, evidence_alone=0.2)
+    assert reading is not None and reading.questions == (FULL,)
+
+
+def test_fused_vector_is_unit_length_and_leans_to_the_question():
+    question = np.array([[1.0, 0.0, 0.0]], dtype=np.float32)
+    previous = np.array([[0.0, 1.0, 0.0]], dtype=np.float32)
+    fused = fuse_vectors(question, [previous], [0.6])
+    assert fused.dtype == np.float32 and fused.shape == (1, 3)
+    assert float(np.linalg.norm(fused)) == pytest.approx(1.0)
+    assert fused[0, 0] > fused[0, 1] > 0
+    assert np.array_equal(fuse_vectors(question, [], []), question)
+
+
+def test_fused_bm25_adds_the_previous_scores_at_their_weight():
+    fused = fuse_scores(np.array([1.0, 0.0]), [np.array([0.0, 2.0])], [0.5])
+    assert fused.tolist() == [1.0, 1.0]
+
+
+# --- the real engine ---------------------------------------------------------------------
+
+
+def _turn(answer) -> Turn:
+    return Turn(answer.question, tuple(p.chunk_id for p in answer.passages))
+
+
+def test_a_follow_up_that_fails_alone_succeeds_with_its_history(engine):
+    first = engine.search("Did the Moon administration criticize Kim's regime?", 5)
+    gold = ("not offending the Kim regime is the most effective way",)
+    alone = engine.search("Why not?", 5)
+    assert first_hit(alone, gold) is None and alone.context is None
+    answer = engine.search("Why not?", 5, history=(_turn(first),))
+    assert first_hit(answer, gold) == 1
+    assert answer.context == "Did the Moon administration criticize Kim's regime?"
+    assert answer.question == "Why not?"
+    assert answer.to_dict()["context"] == answer.context
+
+
+def test_a_topic_change_is_answered_exactly_as_if_alone(engine):
+    first = engine.search(FULL, 5)
+    alone = engine.search(SANCTIONS, 5)
+    answer = engine.search(SANCTIONS, 5, history=(_turn(first),))
+    assert answer == alone and answer.context is None
+    assert first_hit(answer, ("extreme tolerance for economic hardships",)) == 1
+
+
+def test_without_history_the_ranking_is_byte_for_byte_the_one_before_follow_ups(engine):
+    lines = RANKINGS.read_text(encoding="utf-8").splitlines()
+    assert len(lines) >= 100
+    for line in lines:
+        record = json.loads(line)
+        for answer in (
+            engine.search(record["question"], 5),
+            engine.search(record["question"], 5, history=()),
+        ):
+            got = [
+                [p.chunk_id, p.score, p.similarity, list(p.highlight)] for p in answer.passages
+            ]
+            assert got == record["passages"], record["question"]
+            assert answer.context is None and answer.to_dict()["context"] is None
+
+
+def test_dialogue_set_shape():
+    dialogues = load_dialogues(DATA / "article_dialogues.jsonl")
+    article = (DATA.parent.parent / "source_docs" / "north-korea-allied-coordination.txt")
+    text = article.read_text(encoding="utf-8")
+    assert len(dialogues) >= 30
+    assert all(2 <= len(d) <= 3 for d in dialogues)
+    assert sum(t.topic_change for d in dialogues for t in d) >= 5
+    for dialogue in dialogues:
+        assert not dialogue[0].topic_change
+        for turn in dialogue:
+            assert turn.question.answers
+            assert all(answer in text for answer in turn.question.answers)
+
+
+def test_at_least_half_of_the_follow_ups_fail_alone_and_most_succeed_with_history(engine):
+    dialogues = load_dialogues(DATA / "article_dialogues.jsonl")
+    failed_alone = succeeded = follow_ups = 0
+    for dialogue in dialogues:
+        history: list[Turn] = []
+        for position, turn in enumerate(dialogue):
+            answer = engine.search(turn.question.question, 5, history=tuple(history))
+            if position and not turn.topic_change:
+                follow_ups += 1
+                alone = engine.search(turn.question.question, 5)
+                failed_alone += first_hit(alone, turn.question.answers) != 1
+                succeeded += first_hit(answer, turn.question.answers) == 1
+            history.append(_turn(answer))
+    assert failed_alone >= follow_ups / 2
+    assert succeeded >= 0.8 * follow_ups
+
+
+def test_words_of_its_own_none_in_the_sources_start_a_new_topic():
+    assert depends("What about bread recipes?", 0.1, words_in_sources=False) is None
+    assert depends("Why not?", 0.1, words_in_sources=False) == "ellipsis"  # no words of its own
+
+
+def test_an_off_topic_ellipsis_stays_not_in_the_source(engine):
+    first = engine.search(FULL, 5)
+    answer = engine.search("What about bread recipes?", 5, history=(_turn(first),))
+    assert answer == engine.search("What about bread recipes?", 5)
+    assert answer.context is None and not answer.found
