@@ -165,7 +165,10 @@ async def send_answer(
         wait=True,
     )
     if offset == 0:
-        await remember(bot, sent, interaction.user.id, history, question, rendered.passage_ids)
+        await remember(
+            bot, sent, interaction.channel_id, interaction.user.id, history, question,
+            rendered.passage_ids,
+        )
 
 
 async def handle_more(bot: CitebotBot, interaction: discord.Interaction[Any], key: str) -> None:
@@ -285,7 +288,10 @@ async def _answer_mention(bot: CitebotBot, message: discord.Message, question: s
         offers_follow_up(message.channel, guild_id),
     )
     sent = await reply(message, rendered.content, embeds=rendered.embeds, view=view)
-    await remember(bot, sent, message.author.id, history, question, rendered.passage_ids)
+    await remember(
+        bot, sent, message.channel.id, message.author.id, history, question,
+        rendered.passage_ids,
+    )
 
 
 def commands() -> list[app_commands.Command[Any, ..., Any]]:

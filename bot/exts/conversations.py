@@ -95,18 +95,20 @@ def _in_thread(bot: CitebotBot, thread_id: int, user_id: int) -> tuple[Turn, ...
 async def remember(
     bot: CitebotBot,
     sent: discord.Message | None,
+    channel_id: int | None,
     user_id: int,
     history: tuple[Turn, ...],
     question: str,
     passage_ids: tuple[str, ...],
 ) -> None:
-    """Store the conversation the answer ``sent`` ends (its history and this turn)."""
-    if sent is None:
+    """Store the conversation the answer ``sent`` (in ``channel_id``, where it was asked) ends:
+    its history and this turn."""
+    if sent is None or channel_id is None:
         return
     turns = (*history, Turn(question, passage_ids))
     try:
         await asyncio.to_thread(
-            bot.conversations.remember, sent.id, sent.channel.id, user_id, turns
+            bot.conversations.remember, sent.id, channel_id, user_id, turns
         )
     except Exception:  # the answer was sent; only its follow-ups lose their context
         log.warning("could not remember the conversation of message %s", sent.id, exc_info=True)

@@ -8,10 +8,12 @@ import json
 from pathlib import Path
 from typing import Any
 
+import discord
 import pytest
 
 from bot.discord_render import CONTEXT_LINE
 from bot.engine import Engine
+from bot.exts.conversations import NO_THREAD
 from tests.bot.conftest import (
     CHANNEL_ID,
     USER_ID,
@@ -21,6 +23,7 @@ from tests.bot.conftest import (
     make_settings,
 )
 from tests.bot.test_discord_app import assert_safe, followup_of
+from tests.bot.test_discord_reindex import discord_error
 
 LAVROV = "Which Russian official visited Seoul?"
 HE_URGED = "What did he call on all countries to do?"
@@ -141,3 +144,17 @@ async def test_a_restart_in_the_middle_of_a_conversation_keeps_it(
     async with harness_for(settings, engine) as after:
         follow_up = await mention(after, WHERE, reply_to=first)
     assert context_of(follow_up) == MISSILES and LANDED in quoted(follow_up)
+
+
+async def test_without_permission_to_open_a_thread_the_asker_is_told_to_reply(h: Harness) -> None:
+    h.fail_thread = lambda: discord_error(discord.Forbidden, 403, 50013)
+    answer = followup_of(await h.finished(h.slash("ask", question=LAVROV)))
+    follow = next(
+        item["custom_id"]
+        for row in answer.message["components"]
+        for item in row["components"]
+        if item["custom_id"].startswith("citebot:followup:")
+    )
+    calls = await h.finished(h.click(answer.response, follow), count=1)
+    assert calls[0].message["content"] == NO_THREAD and calls[0].ephemeral
+    assert_safe(calls[0])
