@@ -40,7 +40,8 @@ SANCTIONS = (
         ("And on March 25?", "ellipsis"),
         ("Why not?", "ellipsis"),
         ("What about Japan?", "ellipsis"),
-        ("In what year?", "ellipsis"),
+        ("In what year?", "short"),
+        ("In which year did North Korea launch two ballistic missiles near Japan?", None),
         ("Where did they come down?", "short"),
         ("Who travelled with him?", "short"),
         ("What could prevent that outcome?", "short"),
@@ -59,9 +60,14 @@ def test_content_words_leave_out_question_words_pronouns_and_fillers():
     assert content_words("Who did he exchange messages with?") == ["exchange", "messages"]
 
 
-def test_ellipsis_and_short_questions_depend_whatever_their_evidence():
+def test_an_ellipsis_depends_whatever_its_evidence():
     assert depends("And on March 25?", evidence_alone=0.9) == "ellipsis"
-    assert depends("Who raised it?", evidence_alone=0.9) == "short"
+
+
+def test_a_short_question_depends_unless_its_own_evidence_is_strong():
+    assert depends("Who raised it?", evidence_alone=STRONG_ALONE - 0.01) == "short"
+    assert depends("Who is Lloyd Austin?", evidence_alone=STRONG_ALONE) is None
+    assert depends("Who raised it?", evidence_alone=0.1) == "short"
 
 
 def test_a_pronoun_with_strong_evidence_of_its_own_points_inside_the_question():
