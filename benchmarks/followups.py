@@ -123,16 +123,21 @@ def main() -> int:
         )
 
     print(f"Dialogues: {args.dialogues.name}, k = {K}\n")
-    print("| turns | n | method | hit@1 | hit@3 | hit@5 | MRR | highlight@1 | read with context |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    print("| turns | answerable | method | hit@1 | hit@3 | hit@5 | MRR | highlight@1 | "
+          "not in the source: recall (n) | read with context |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for kind in KINDS:
         for method in METHODS:
             row = figures[method].get(kind)
             if row is None:
                 continue
-            print(f"| {kind.replace('_', ' ')} | {row['questions']} | {method} | "
+            recall = (
+                f"{row['no_answer_recall']:.2f} ({row['unanswerable']})"
+                if row["unanswerable"] else "—"
+            )
+            print(f"| {kind.replace('_', ' ')} | {row['answerable']} | {method} | "
                   f"{row['hit_at_1']:.3f} | {row['hit_at_3']:.3f} | {row['hit_at_5']:.3f} | "
-                  f"{row['mrr']:.3f} | {row['highlight_at_1']:.3f} | "
+                  f"{row['mrr']:.3f} | {row['highlight_at_1']:.3f} | {recall} | "
                   f"{row['read_with_context']:.2f} |")
     print("\nFollow-up latency, median ms: " + ", ".join(
         f"{method} {ms:.1f}" for method, ms in latency.items()))
