@@ -5,11 +5,11 @@ retrieve with on its own. When a question *depends* on the previous turn, it is 
 the previous question's vector and BM25 scores added at a lower weight (and the one before, when
 the previous question was itself a follow-up). A question depends on the previous turn when:
 
-- it starts like an ellipsis ("and …", "what about …", "why not?"), or is very short (at most
-  two content words): always;
-- it refers back with a pronoun or demonstrative ("he", "they", "it", "that outcome"), unless it
-  has strong evidence of its own (a sentence of the sources at cosine >= STRONG_ALONE): "its" in
-  "…to abandon its nuclear ambitions?" points inside the question, not back;
+- it starts like an ellipsis ("and …", "what about …", "why not?"): always;
+- it is very short (at most two content words: "Where did they come down?") or refers back with
+  a pronoun or demonstrative ("he", "they", "it", "that outcome"), unless it has strong evidence
+  of its own (a sentence of the sources at cosine >= STRONG_ALONE): "its" in "…to abandon its
+  nuclear ambitions?" points inside the question, not back;
 - it has weak evidence of its own (no sentence at cosine >= WEAK_ALONE), whatever its words;
 
 but never when it is a full question or an ellipsis with words of its own, none of them in the
@@ -41,9 +41,10 @@ SHORT_WORDS = 2
 MAX_TURNS = 2
 
 _WORD = re.compile(r"[a-z0-9]+(?:['’][a-z]+)?")
+# Openings that continue the previous question ("In which area?", "With whom?" are short).
 _LEADING = (
     "and", "but", "or", "also", "so", "then", "what about", "how about", "what of", "why not",
-    "how come", "with whom", "without", "since when", "in which", "in what",
+    "how come",
 )
 _ANAPHORS = frozenset(
     """he him his she her hers it its they them their theirs this that these those
@@ -123,11 +124,11 @@ def depends(question: str, evidence_alone: float, words_in_sources: bool = True)
     reason = cue(question)
     if not words_in_sources and reason in (None, "ellipsis") and content_words(question):
         return None
-    if reason in ("ellipsis", "short"):
+    if reason == "ellipsis":
         return reason
     if evidence_alone < WEAK_ALONE:
-        return "weak evidence alone"
-    if reason == "refers back" and evidence_alone < STRONG_ALONE:
+        return reason or "weak evidence alone"
+    if reason is not None and evidence_alone < STRONG_ALONE:
         return reason
     return None
 
