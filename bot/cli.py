@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from bot.engine import Engine
     from index.answer import Answer
     from index.builder import BuildReport
+    from index.conversation import Turn
     from index.intake import Added
 
 log = logging.getLogger("citebot")
@@ -164,10 +165,8 @@ def cmd_ask(ctx: Context) -> int:
     history = tuple(Turn(earlier) for earlier in ctx.args.follow_up_of)
     if len(names) == 1:
         answer = _ready_engine(ctx).search(question, k, history=history)
-    elif history:
-        raise CitebotError("--follow-up-of works with one collection: leave out --also")
     else:
-        answer = _search_collections(ctx, names, question, k)
+        answer = _search_collections(ctx, names, question, k, history)
     if ctx.args.json:
         ctx.out.out(_json(answer.to_dict()), highlight=False)
     elif ctx.out.is_terminal:
@@ -344,7 +343,9 @@ def _purge(ctx: Context, collections) -> int:
     return EXIT_OK
 
 
-def _search_collections(ctx: Context, names: list[str], question: str, k: int) -> Answer:
+def _search_collections(
+    ctx: Context, names: list[str], question: str, k: int, history: tuple[Turn, ...]
+) -> Answer:
     """One answer from several collections (each must have an index)."""
     from bot.collections import DEFAULT, Collections, validate_name
 
@@ -353,7 +354,7 @@ def _search_collections(ctx: Context, names: list[str], question: str, k: int) -
         if not collections.exists(validate_name(name)):
             build = "citebot build" if name == DEFAULT else f"citebot --collection {name} build"
             raise CitebotError(f"collection {name} has no index: build it with `{build}`")
-    return collections.search_many(names, question, k)
+    return collections.search_many(names, question, k, history=history)
 
 
 def _create_collection_folder(ctx: Context) -> None:

@@ -153,6 +153,12 @@ def test_ask_also_searches_other_collections_and_labels_each_passage(
     assert "Sergei Lavrov" in lavrov["passages"][0]["text"]
     assert lavrov["passages"][0]["collection"] == "default"
 
+    follow = ["--follow-up-of", "Which Russian official visited Seoul?"]
+    assert main([*argv, *follow, "What did he call on all countries to do?"]) == 0
+    urged = json.loads(capsys.readouterr().out)
+    assert urged["context"] == "Which Russian official visited Seoul?"
+    assert "renounce an arms race" in urged["passages"][0]["text"]
+
     alone = _ask(capsys, "guild-5", "Where does the zebra Marlowe live?")
     assert {p["collection"] for p in alone["passages"]} == {None}  # one collection: no label
 
