@@ -1,0 +1,230 @@
+"""``/docs`` over the wire: discord.py's own client against the loopback stand-in, two servers,
+an attachment downloaded from the stand-in's CDN, the build in the bot's real child process
+(BuildQueue). Builds take seconds: only two tests build. Every test also passes the shared
+payload check and logs no ERROR (conftest)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+
+from bot.collections import collection_for_guild
+from bot.discord_app import CitebotBot
+from bot.docs_render import NO_DOCUMENTS
+from bot.engine import Engine
+from bot.exts.docs import progress
+from bot.exts.docs.overview import FOREIGN_ROLE
+from bot.exts.docs.permissions import NOT_A_MANAGER
+from bot.settings import Settings
+from tests.loopback import ADMIN_PERMISSIONS, LoopbackDiscord, Request, World
+from tests.loopback.client import running_bot
+from tests.loopback.options import Attachment, Role
+from tests.loopback.recorder import DEFERRED_MESSAGE, MESSAGE
+from tests.wire.conftest import USER_ID, wire_settings
+
+GUILD, OTHER_GUILD = 940000000000000100, 940000000000000200
+MANAGER_ID = 940000000000000020
+MEMBER_ID = 940000000000000021
+FILE_NAME = "lighthouse_notes.md"
+SHOWN_NAME = "lighthouse\\_notes.md"  # escaped where Markdown renders
+FACT = "The Port Quillan lighthouse is painted with eleven green stripes and one white band."
+QUESTION = "How many green stripes does the Port Quillan lighthouse have?"
+
+
+@pytest.fixture
+def world() -> World:
+    """Two servers, each with its channel and a "doc managers" role."""
+    return World(owner_id=USER_ID, guild_ids=(GUILD, OTHER_GUILD))
+
+
+@pytest.fixture(autouse=True)
+def quick_progress(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(progress, "PROGRESS_EDIT_SECONDS", 0.0)  # every progress step shows
+
+
+@pytest.fixture
+def settings(tmp_path: Path, world: World, built_index_dir: Path) -> Settings:
+    """The shared index (read-only) plus the servers' collections under ``tmp_path``."""
+    return wire_settings(
+        tmp_path, world, index_dir=built_index_dir, collections_dir=tmp_path / "collections"
+    )
+
+
+@pytest.fixture
+async def bot(
+    loopback: LoopbackDiscord, settings: Settings, engine: Engine
+) -> AsyncIterator[CitebotBot]:
+    async with running_bot(loopback, settings, engine) as running:
+        yield running
+
+
+def lighthouse(loopback: LoopbackDiscord) -> Attachment:
+    return loopback.attach(
+        FILE_NAME, f"# Lighthouses\n\n{FACT}\n".encode(), content_type="text/markdown"
+    )
+
+
+async def manager_runs(loopback: LoopbackDiscord, command: str, /, **options: Any) -> str:
+    """A member with Manage Server runs ``/command`` in GUILD; returns the interaction token."""
+    return await loopback.slash(command, user_id=MANAGER_ID, permissions=ADMIN_PERMISSIONS,
+                                guild_id=GUILD, **options)
+
+
+async def followup(loopback: LoopbackDiscord, token: str, timeout: float = 180.0) -> Request:
+    """The interaction's first successful follow-up (where a build's result comes)."""
+
+    def found() -> Request | None:
+        calls = loopback.recorder.for_token(token)
+        return next((r for r in calls if r.is_followup and r.succeeded), None)
+
+    return await loopback.recorder.wait_for(found, timeout)
+
+
+async def refusal(loopback: LoopbackDiscord, token: str) -> str:
+    """The text of an interaction answered with one ephemeral message and nothing more."""
+    answer = await loopback.answered(token)
+    await asyncio.sleep(0.2)  # anything after the refusal would be recorded by now
+    assert answer.callback_type == MESSAGE and answer.ephemeral
+    assert loopback.recorder.for_token(token) == [answer]
+    return str(answer.message["content"])
+
+
+async def asked(loopback: LoopbackDiscord, guild_id: int) -> list[dict[str, Any]]:
+    """The embeds of the answer to QUESTION in ``guild_id`` (a plain member asks)."""
+    token = await loopback.slash("ask", user_id=MEMBER_ID, guild_id=guild_id, question=QUESTION,
+                                 k=5)
+    answer = await loopback.answered(token)
+    assert loopback.recorder.for_token(token)[0].callback_type == DEFERRED_MESSAGE
+    return list(answer.message.get("embeds") or [])
+
+
+def quotes_the_fact(embeds: list[dict[str, Any]]) -> bool:
+    text = json.dumps(embeds).casefold()
+    return "quillan" in text or "lighthouse" in text
+
+
+def progress_edits(loopback: LoopbackDiscord, token: str) -> list[Request]:
+    return [r for r in loopback.recorder.for_token(token)
+            if r.method == "PATCH" and r.path.endswith("/messages/@original")]
+
+
+def audit(bot: CitebotBot, guild_id: int) -> list[tuple[str, str, str]]:
+    """The server's audit log, oldest first: (action, target, result)."""
+    return [(e.action, e.target, e.result) for e in reversed(bot.servers.recent(guild_id, 50))]
+
+
+async def test_a_manager_adds_a_file_asks_lists_and_removes_it(
+    loopback: LoopbackDiscord, bot: CitebotBot
+) -> None:
+    attachment = lighthouse(loopback)
+    token = await manager_runs(loopback, "docs add", file=attachment)
+    report = await followup(loopback, token)
+
+    calls = loopback.recorder.for_token(token)
+    first = calls[0]  # answered at once, before the download and the build
+    assert first.callback_type == MESSAGE and first.ephemeral
+    assert first.message["content"] == f"Adding {SHOWN_NAME}…"
+    edits = progress_edits(loopback, token)
+    assert edits and all(edit.succeeded for edit in edits)
+    assert any("Embedding" in edit.message["content"] for edit in edits)
+    assert all(edit.at < report.at for edit in edits)  # the result comes after every edit
+    assert report.ephemeral
+    assert report.message["content"].startswith(
+        f"Added **{SHOWN_NAME}**.\nThis server's index now has 1 document(s), "
+    )
+    assert " chunk(s) (built in " in report.message["content"]
+    assert loopback.downloads == [urlsplit(attachment.url).path]  # once, from the CDN
+
+    own = await asked(loopback, GUILD)
+    assert own[0]["title"].startswith(f"1. This server › {SHOWN_NAME} › ")
+    assert "eleven green stripes" in own[0]["description"]
+    other = await asked(loopback, OTHER_GUILD)
+    assert other and not quotes_the_fact(other)
+    assert not any("This server" in embed.get("title", "") for embed in other)
+
+    listed = await followup(loopback, await loopback.slash("docs list", user_id=MEMBER_ID,
+                                                           guild_id=GUILD))
+    assert listed.ephemeral
+    description = listed.message["embeds"][0]["description"]
+    assert description.startswith("1 document(s)") and SHOWN_NAME in description
+    elsewhere = await followup(loopback, await loopback.slash("docs list", user_id=MEMBER_ID,
+                                                              guild_id=OTHER_GUILD))
+    other_list = elsewhere.message["embeds"][0]["description"]
+    assert NO_DOCUMENTS in other_list and "lighthouse" not in other_list
+
+    token = await manager_runs(loopback, "docs remove", name=FILE_NAME)
+    removed = await followup(loopback, token, timeout=60)
+    assert removed.message["content"].startswith(f"Removed **{SHOWN_NAME}**. It was this "
+                                                 "server's last document")
+    assert not quotes_the_fact(await asked(loopback, GUILD))
+    assert await asyncio.to_thread(audit, bot, GUILD) == [
+        ("add", FILE_NAME, "ok"),
+        ("remove", FILE_NAME, "ok"),
+    ]
+    assert await asyncio.to_thread(audit, bot, OTHER_GUILD) == []
+
+
+async def test_a_result_past_the_token_lifetime_is_posted_in_the_channel(
+    loopback: LoopbackDiscord, bot: CitebotBot
+) -> None:
+    token = await manager_runs(loopback, "docs add", file=lighthouse(loopback))
+    await loopback.recorder.wait_for(lambda: loopback.recorder.for_token(token))  # answered
+    loopback.rest.expire(token)  # Discord refuses the token from now on (a 15-minute build)
+
+    posted = await loopback.posted_in(loopback.world.channels[GUILD], timeout=180)
+    assert posted.message["content"].startswith(
+        f"The /docs add started by <@{MANAGER_ID}> has finished:\nAdded **{SHOWN_NAME}**.\n"
+        "This server's index now has 1 document(s)"
+    )
+    assert posted.message["allowed_mentions"] == {"parse": []}  # names the user, pings nobody
+    refused = [r for r in loopback.recorder.for_token(token) if r.is_followup]
+    assert [r.status for r in refused] == [401]  # tried once, then the channel
+    assert [r.status for r in progress_edits(loopback, token)] in ([], [401])  # then no more
+    assert quotes_the_fact(await asked(loopback, GUILD))
+
+
+async def test_a_plain_member_cannot_add_and_nothing_is_written(
+    loopback: LoopbackDiscord, bot: CitebotBot, settings: Settings
+) -> None:
+    token = await loopback.slash("docs add", user_id=MEMBER_ID, guild_id=GUILD,
+                                 file=lighthouse(loopback))
+    assert await refusal(loopback, token) == NOT_A_MANAGER
+    unreadable = loopback.attach("tool.exe", b"MZ\x90\x00", content_type="application/x-msdos")
+    token = await manager_runs(loopback, "docs add", file=unreadable)
+    assert (await refusal(loopback, token)).startswith("I can't read **tool.exe**: citebot reads")
+    assert loopback.downloads == []  # refused before a byte was fetched
+    assert not (settings.collections_dir / collection_for_guild(GUILD)).exists()
+    assert not bot.builds.position(str(GUILD))
+    assert await asyncio.to_thread(audit, bot, GUILD) == [("add", "tool.exe", "refused")]
+
+
+async def test_a_manager_role_given_by_option_lets_its_members_manage(
+    loopback: LoopbackDiscord, bot: CitebotBot
+) -> None:
+    role_id = loopback.world.roles[GUILD]
+    foreign = Role(loopback.world.role(OTHER_GUILD))
+    token = await manager_runs(loopback, "docs settings", manager_role=foreign)
+    assert await refusal(loopback, token) == FOREIGN_ROLE
+
+    token = await manager_runs(loopback, "docs settings", manager_role=Role(
+        loopback.world.role(GUILD)))
+    saved = await refusal(loopback, token)  # one ephemeral message, like a refusal
+    assert saved.startswith("**Settings saved**") and f"<@&{role_id}>" in saved
+
+    async def member_log(roles: tuple[int, ...]) -> Request:
+        token = await loopback.slash("docs log", user_id=MEMBER_ID, guild_id=GUILD, roles=roles)
+        return await loopback.answered(token)
+
+    assert (await member_log(())).message["content"] == NOT_A_MANAGER
+    log = await member_log((role_id,))
+    assert log.ephemeral
+    assert "manager\\_role: doc managers → ok" in log.message["embeds"][0]["description"]
+    settings = await asyncio.to_thread(bot.servers.settings, GUILD)
+    assert settings.manager_role_id == role_id
+    assert (await asyncio.to_thread(bot.servers.settings, OTHER_GUILD)).manager_role_id is None
