@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import aiohttp
 import pytest
 
 from bot.collections import collection_for_guild
@@ -22,9 +23,8 @@ from bot.exts.docs import progress
 from bot.exts.docs.overview import FOREIGN_ROLE
 from bot.exts.docs.permissions import NOT_A_MANAGER
 from bot.settings import Settings
-from tests.loopback import ADMIN_PERMISSIONS, LoopbackDiscord, Request, World
+from tests.loopback import ADMIN_PERMISSIONS, Attachment, LoopbackDiscord, Request, Role, World
 from tests.loopback.client import running_bot
-from tests.loopback.options import Attachment, Role
 from tests.loopback.recorder import DEFERRED_MESSAGE, MESSAGE
 from tests.wire.conftest import USER_ID, wire_settings
 
@@ -228,3 +228,60 @@ async def test_a_manager_role_given_by_option_lets_its_members_manage(
     settings = await asyncio.to_thread(bot.servers.settings, GUILD)
     assert settings.manager_role_id == role_id
     assert (await asyncio.to_thread(bot.servers.settings, OTHER_GUILD)).manager_role_id is None
+
+
+async def test_stopping_the_bot_during_a_build_logs_no_error(
+    loopback: LoopbackDiscord, settings: Settings, engine: Engine,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async with running_bot(loopback, settings, engine):
+        token = await manager_runs(loopback, "docs add", file=lighthouse(loopback))
+        await loopback.recorder.wait_for(
+            lambda: any("Embedding" in edit.message["content"]
+                        for edit in progress_edits(loopback, token)),
+            timeout=120,
+        )
+    # Closed mid-build: the child is stopped, the command ends without reaching Discord.
+    await loopback.recorder.wait_for(
+        lambda: any("/docs add" in record.getMessage() for record in caplog.records
+                    if record.name == "citebot.discord" and record.levelname == "WARNING"),
+        timeout=30,
+    )
+    assert not [r for r in loopback.recorder.for_token(token) if r.is_followup]
+
+
+# ----- the stand-in itself ------------------------------------------------------------------------
+
+
+async def test_a_subcommand_with_an_attachment_and_a_role_as_discord_sends_it(
+    loopback: LoopbackDiscord, bot: CitebotBot
+) -> None:
+    attachment = lighthouse(loopback)
+    role = Role(loopback.world.role(GUILD))
+    data = loopback.command_data("docs settings", GUILD, {"manager_role": role, "k": 2})
+    assert data["name"] == "docs" and data["type"] == 1
+    assert data["options"] == [{"type": 1, "name": "settings", "options": [
+        {"type": 8, "name": "manager_role", "value": str(role.id)},
+        {"type": 4, "name": "k", "value": 2},
+    ]}]
+    assert data["resolved"] == {"roles": {str(role.id): loopback.world.role(GUILD)}}
+    data = loopback.command_data("docs add", GUILD, {"file": attachment})
+    resolved = data["resolved"]["attachments"][str(attachment.id)]
+    assert resolved == attachment.resolved() and resolved["filename"] == FILE_NAME
+    served, _ = loopback.files[urlsplit(attachment.url).path]
+    assert resolved["size"] == len(served) and FACT.encode() in served
+    with pytest.raises(AssertionError, match="no subcommand 'nothing'"):
+        loopback.command_data("docs nothing", GUILD, {})
+
+
+async def test_a_download_of_a_file_never_attached_is_a_problem(loopback: LoopbackDiscord) -> None:
+    attachment = lighthouse(loopback)
+    async with aiohttp.ClientSession() as session:
+        async with session.get(attachment.url) as response:
+            assert response.status == 200 and FACT.encode() in await response.read()
+        async with session.get(attachment.url.replace(FILE_NAME, "other.md")) as response:
+            assert response.status == 404
+    assert loopback.problems() == [
+        f"download of a file never attached: /attachments/{attachment.id}/other.md"
+    ]
+    loopback.missing_downloads.clear()  # seen: the fixture's final check must pass
