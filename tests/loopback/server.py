@@ -253,6 +253,8 @@ class LoopbackDiscord:
         self.recorder.clear()
         self.rest.messages.clear()
         self.rest.originals.clear()
+        self.rest.token_channels.clear()
+        self.downloads.clear()
 
     def problems(self) -> list[str]:
         """The shared check over everything sent, plus routes the stand-in does not know."""

@@ -200,7 +200,6 @@ async def test_a_plain_member_cannot_add_and_nothing_is_written(
     assert (await refusal(loopback, token)).startswith("I can't read **tool.exe**: citebot reads")
     assert loopback.downloads == []  # refused before a byte was fetched
     assert not (settings.collections_dir / collection_for_guild(GUILD)).exists()
-    assert not bot.builds.position(str(GUILD))
     assert await asyncio.to_thread(audit, bot, GUILD) == [("add", "tool.exe", "refused")]
 
 
