@@ -200,7 +200,7 @@ class Rest:
         message = self.world.bot_message(payload, channel)
         self.messages[message["id"]] = message
         if original:
-            self.originals.setdefault(token, message)
+            self.originals[token] = message  # replaces the pressed button's message
         return message
 
     async def _callback(self, request: Request, match: re.Match[str]) -> web.Response:
@@ -220,8 +220,12 @@ class Rest:
             if kind == MESSAGE:
                 response["resource"] = {"type": kind, "message": message}
         elif kind == UPDATE_MESSAGE:
+            updated = self.originals.get(match["token"])
+            if updated is not None:  # the message the pressed button is on
+                self._update(updated, data)
             channel = self.token_channels.get(match["token"], 0)
-            response["resource"] = {"type": kind, "message": self.world.bot_message(data, channel)}
+            message = updated or self.world.bot_message(data, channel)
+            response["resource"] = {"type": kind, "message": message}
         if request.query.get("with_response") in ("1", "true", "True"):
             return _json(response)
         return web.Response(status=204)
@@ -239,11 +243,14 @@ class Rest:
         message = self._find(match)
         if message is None:
             return _json({"message": "Unknown Message", "code": 10008}, 404)
-        body = request.body or {}
-        for key in ("content", "embeds", "components", "flags"):
-            if key in body:
-                message[key] = body[key]
+        self._update(message, request.body or {})
         return _json(message)
+
+    @staticmethod
+    def _update(message: dict[str, Any], changes: dict[str, Any]) -> None:
+        for key in ("content", "embeds", "components", "flags"):
+            if key in changes:
+                message[key] = changes[key]
 
     async def _delete_message(self, request: Request, match: re.Match[str]) -> web.Response:
         message = self._find(match)

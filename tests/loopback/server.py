@@ -149,6 +149,9 @@ class LoopbackDiscord:
         """Someone presses the button ``custom_id`` on ``message``; returns the token."""
         data = {"custom_id": custom_id, "component_type": 2}
         payload = self.world.interaction(COMPONENT, data, user_id=user_id, message=message, **extra)
+        # A component interaction's "@original" is the message its button is on.
+        stored = self.rest.messages.get(str(message.get("id")), message)
+        self.rest.originals[str(payload["token"])] = stored
         return await self._dispatch_interaction(payload)
 
     async def _dispatch_interaction(self, payload: dict[str, Any]) -> str:

@@ -23,9 +23,10 @@ from bot.exts.docs import progress
 from bot.exts.docs.overview import FOREIGN_ROLE
 from bot.exts.docs.permissions import NOT_A_MANAGER
 from bot.settings import Settings
+from tests.bot.collection_builders import write_documents
 from tests.loopback import ADMIN_PERMISSIONS, Attachment, LoopbackDiscord, Request, Role, World
 from tests.loopback.client import running_bot
-from tests.loopback.recorder import DEFERRED_MESSAGE, MESSAGE
+from tests.loopback.recorder import DEFERRED_MESSAGE, DEFERRED_UPDATE, MESSAGE
 from tests.wire.conftest import USER_ID, wire_settings
 
 GUILD, OTHER_GUILD = 940000000000000100, 940000000000000200
@@ -247,6 +248,29 @@ async def test_stopping_the_bot_during_a_build_logs_no_error(
         timeout=30,
     )
     assert not [r for r in loopback.recorder.for_token(token) if r.is_followup]
+
+
+async def test_the_list_pages_with_its_buttons(loopback: LoopbackDiscord, bot: CitebotBot) -> None:
+    names = [f"chapter_{number:02d}.md" for number in range(25)]  # two pages; no build needed
+    source_dir = bot.collections.settings_for(collection_for_guild(GUILD)).source_dir
+    await asyncio.to_thread(write_documents, source_dir, {name: FACT for name in names})
+
+    listed = await followup(loopback, await loopback.slash("docs list", user_id=MEMBER_ID,
+                                                           guild_id=GUILD))
+    first_page = listed.message["embeds"][0]["description"]
+    assert "25 document(s)" in first_page and "Page 1 of 2." in first_page
+    message = loopback.sent_message(listed)
+    token = await loopback.click(message, "citebot:docs-list:1:next", user_id=MEMBER_ID,
+                                 guild_id=GUILD)
+    calls = await loopback.calls(token, 2)
+    assert calls[0].callback_type == DEFERRED_UPDATE
+    edit = calls[1]
+    assert edit.route.endswith("/messages/@original") and edit.method == "PATCH"
+    assert edit.succeeded
+    second_page = edit.message["embeds"][0]["description"]
+    assert "Page 2 of 2." in second_page and "chapter\\_24.md" in second_page
+    assert "chapter\\_24.md" not in first_page
+    assert loopback.rest.originals[token]["embeds"] == edit.message["embeds"]  # the message
 
 
 # ----- the stand-in itself ------------------------------------------------------------------------
