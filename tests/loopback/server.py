@@ -30,7 +30,7 @@ from tests.loopback.recorder import Recorder, Request
 from tests.loopback.rest import Rest
 
 API_VERSION = 10
-COMMAND, COMPONENT = 2, 3
+COMMAND, COMPONENT, AUTOCOMPLETE = 2, 3, 4
 
 
 @contextmanager
@@ -140,6 +140,32 @@ class LoopbackDiscord:
         payload = self.world.interaction(
             COMMAND, data, user_id=user_id, permissions=permissions, guild_id=guild_id,
             roles=roles,
+        )
+        return await self._dispatch_interaction(payload)
+
+    async def autocomplete(
+        self,
+        name: str,
+        /,
+        *,
+        focused: str,
+        user_id: int,
+        permissions: int = MEMBER_PERMISSIONS,
+        guild_id: int | None = None,
+        **options: Any,
+    ) -> str:
+        """Someone types into option ``focused`` of ``/name`` (its value: what is typed so far);
+        returns the token (the answer is a type 8 callback with ``choices``)."""
+        guild_id = guild_id or self.world.guild_id
+        data = self.command_data(name, guild_id, options)
+        level = data["options"]
+        while level and level[0]["type"] in (1, 2):  # down to the subcommand's own options
+            level = level[0]["options"]
+        for option in level:
+            if option["name"] == focused:
+                option["focused"] = True
+        payload = self.world.interaction(
+            AUTOCOMPLETE, data, user_id=user_id, permissions=permissions, guild_id=guild_id
         )
         return await self._dispatch_interaction(payload)
 

@@ -26,7 +26,12 @@ from bot.settings import Settings
 from tests.bot.collection_builders import write_documents
 from tests.loopback import ADMIN_PERMISSIONS, Attachment, LoopbackDiscord, Request, Role, World
 from tests.loopback.client import running_bot
-from tests.loopback.recorder import DEFERRED_MESSAGE, DEFERRED_UPDATE, MESSAGE
+from tests.loopback.recorder import (
+    AUTOCOMPLETE_RESULT,
+    DEFERRED_MESSAGE,
+    DEFERRED_UPDATE,
+    MESSAGE,
+)
 from tests.wire.conftest import USER_ID, wire_settings
 
 GUILD, OTHER_GUILD = 940000000000000100, 940000000000000200
@@ -110,6 +115,16 @@ def quotes_the_fact(embeds: list[dict[str, Any]]) -> bool:
     return "quillan" in text or "lighthouse" in text
 
 
+async def choices(loopback: LoopbackDiscord, guild_id: int, typed: str) -> list[str]:
+    """The document names ``/docs remove`` offers in ``guild_id`` while ``typed`` is typed."""
+    token = await loopback.autocomplete("docs remove", focused="name", user_id=MANAGER_ID,
+                                        permissions=ADMIN_PERMISSIONS, guild_id=guild_id,
+                                        name=typed)
+    [answer] = await loopback.calls(token, 1)
+    assert answer.callback_type == AUTOCOMPLETE_RESULT and answer.succeeded
+    return [choice["value"] for choice in answer.message["choices"]]
+
+
 def progress_edits(loopback: LoopbackDiscord, token: str) -> list[Request]:
     return [r for r in loopback.recorder.for_token(token)
             if r.method == "PATCH" and r.path.endswith("/messages/@original")]
@@ -159,6 +174,8 @@ async def test_a_manager_adds_a_file_asks_lists_and_removes_it(
     other_list = elsewhere.message["embeds"][0]["description"]
     assert NO_DOCUMENTS in other_list and "lighthouse" not in other_list
 
+    assert await choices(loopback, GUILD, "LIGHT") == [FILE_NAME]  # while typing the name
+    assert await choices(loopback, OTHER_GUILD, "light") == []
     token = await manager_runs(loopback, "docs remove", name=FILE_NAME)
     removed = await followup(loopback, token, timeout=60)
     assert removed.message["content"].startswith(f"Removed **{SHOWN_NAME}**. It was this "
