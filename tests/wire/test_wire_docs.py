@@ -20,6 +20,7 @@ from bot.discord_app import CitebotBot
 from bot.docs_render import NO_DOCUMENTS
 from bot.engine import Engine
 from bot.exts.docs import progress
+from bot.exts.docs.changes import ONE_SOURCE
 from bot.exts.docs.overview import FOREIGN_ROLE
 from bot.exts.docs.permissions import NOT_A_MANAGER
 from bot.settings import Settings
@@ -58,7 +59,8 @@ def quick_progress(monkeypatch: pytest.MonkeyPatch) -> None:
 def settings(tmp_path: Path, world: World, built_index_dir: Path) -> Settings:
     """The shared index (read-only) plus the servers' collections under ``tmp_path``."""
     return wire_settings(
-        tmp_path, world, index_dir=built_index_dir, collections_dir=tmp_path / "collections"
+        tmp_path, world, index_dir=built_index_dir, collections_dir=tmp_path / "collections",
+        attachment_max_mb=1.0,
     )
 
 
@@ -219,6 +221,38 @@ async def test_a_plain_member_cannot_add_and_nothing_is_written(
     assert loopback.downloads == []  # refused before a byte was fetched
     assert not (settings.collections_dir / collection_for_guild(GUILD)).exists()
     assert await asyncio.to_thread(audit, bot, GUILD) == [("add", "tool.exe", "refused")]
+
+
+async def test_what_cannot_be_added_is_refused_before_any_build(
+    loopback: LoopbackDiscord, bot: CitebotBot
+) -> None:
+    big = b"x" * 1_500_000
+    both = await manager_runs(loopback, "docs add", file=lighthouse(loopback), url="http://x.md")
+    assert await refusal(loopback, both) == ONE_SOURCE
+
+    async def refused(**options: Any) -> str:
+        token = await manager_runs(loopback, "docs add", **options)
+        answer = await followup(loopback, token, timeout=60)
+        assert loopback.recorder.for_token(token)[0].callback_type == MESSAGE  # "Adding …"
+        assert answer.ephemeral
+        return str(answer.message["content"])
+
+    claimed = await refused(file=loopback.attach("big.md", big))
+    assert claimed.startswith("That file is 1.5 MB, over the 1.0 MB limit")
+    assert loopback.downloads == []  # Discord's size was enough to refuse it
+    liar = loopback.attach("lying.md", big, size=100)
+    lying = await refused(file=liar)
+    assert lying.startswith("That document is over the 1.0 MB limit for one file.")
+    assert len(loopback.downloads) == 1  # read up to the limit, then refused
+    address = lighthouse(loopback).url  # this machine: refused unless the operator allows it
+    local = await refused(url=address)
+    assert local.startswith("I couldn't add that address: ") and "not fetched" in local
+    assert loopback.downloads == [urlsplit(liar.url).path]  # the address was never fetched
+    source_dir = bot.collections.settings_for(collection_for_guild(GUILD)).source_dir
+    assert not source_dir.exists() or not any(source_dir.iterdir())
+    assert [result for _, _, result in await asyncio.to_thread(audit, bot, GUILD)] == [
+        "refused"
+    ] * 4
 
 
 async def test_a_manager_role_given_by_option_lets_its_members_manage(
