@@ -1,7 +1,7 @@
 """``/docs`` over the wire: discord.py's own client against the loopback stand-in, two servers,
 an attachment downloaded from the stand-in's CDN, the build in the bot's real child process
-(BuildQueue). Builds take seconds: only two tests build. Every test also passes the shared
-payload check and logs no ERROR (conftest)."""
+(BuildQueue). Builds take seconds: three tests build (one stops mid-build). Every test also
+passes the shared payload check and logs no ERROR (conftest)."""
 
 from __future__ import annotations
 
