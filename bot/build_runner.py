@@ -122,13 +122,16 @@ class BuildQueue:
         return sum(len(jobs) for jobs in self._waiting.values())
 
     async def close(self) -> None:
-        """Stop: kill a running child, fail the builds still waiting."""
-        if self._child is not None:
-            _kill(self._child)
+        """Stop: kill a running child (and reap it), fail the builds still waiting."""
+        child = self._child
+        if child is not None:
+            _kill(child)
         if self._worker is not None:
             self._worker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._worker
+        if child is not None:
+            await _reap(child)
         stopped = BuildOutcome(error_kind="Stopped", message="the bot stopped before the build ran")
         for jobs in self._waiting.values():
             for job in jobs:
@@ -222,6 +225,16 @@ def _kill(child: asyncio.subprocess.Process) -> None:
         os.killpg(child.pid, signal.SIGKILL)
     with contextlib.suppress(ProcessLookupError):
         child.kill()
+
+
+async def _reap(child: asyncio.subprocess.Process) -> None:
+    """Wait for a killed child and close its pipes while the event loop runs (left to the
+    garbage collector, they would be closed on a closed loop: "Event loop is closed")."""
+    if child.stdin is not None:
+        child.stdin.close()
+    with contextlib.suppress(TimeoutError, OSError, ValueError):
+        async with asyncio.timeout(10):
+            await child.communicate()
 
 
 def _child_environment() -> dict[str, str]:

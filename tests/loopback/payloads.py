@@ -92,6 +92,21 @@ def everyone_role(guild_id: int, permissions: int) -> dict[str, Any]:
     }
 
 
+def role(role_id: int, name: str, permissions: int = 0, position: int = 1) -> dict[str, Any]:
+    """A server role other than @everyone (as in GUILD_CREATE and ``resolved.roles``)."""
+    return {
+        "id": str(role_id),
+        "name": name,
+        "permissions": str(permissions),
+        "position": position,
+        "color": 0,
+        "hoist": False,
+        "managed": False,
+        "mentionable": False,
+        "flags": 0,
+    }
+
+
 def text_channel(channel_id: int, guild_id: int, name: str) -> dict[str, Any]:
     """A server's text channel, as in GUILD_CREATE."""
     return {
@@ -106,17 +121,24 @@ def text_channel(channel_id: int, guild_id: int, name: str) -> dict[str, Any]:
 
 @dataclass
 class World:
-    """The application, its owner and the servers the bot is in (one text channel each)."""
+    """The application, its owner and the servers the bot is in (one text channel and one
+    role without permissions, "doc managers", each: ``roles[guild_id]``)."""
 
     app_id: int = 940000000000000001
     owner_id: int = 940000000000000002
     team_member_ids: tuple[int, ...] = ()
     guild_ids: tuple[int, ...] = (940000000000000100,)
     channels: dict[int, int] = field(default_factory=dict)
+    roles: dict[int, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for number, guild_id in enumerate(self.guild_ids):
             self.channels.setdefault(guild_id, guild_id + 1000 + number)
+            self.roles.setdefault(guild_id, guild_id + 2000 + number)
+
+    def role(self, guild_id: int) -> dict[str, Any]:
+        """Server ``guild_id``'s own role (the one in its GUILD_CREATE)."""
+        return role(self.roles[guild_id], "doc managers")
 
     @property
     def guild_id(self) -> int:
@@ -168,7 +190,7 @@ class World:
             "name": f"server {guild_id % 1000}",
             "owner_id": str(self.owner_id),
             "unavailable": False,
-            "roles": [everyone_role(guild_id, MEMBER_PERMISSIONS)],
+            "roles": [everyone_role(guild_id, MEMBER_PERMISSIONS), self.role(guild_id)],
             "channels": [text_channel(channel_id, guild_id, "general")],
             "members": [],
             "emojis": [],
@@ -192,10 +214,13 @@ class World:
             "relationships": [],
         }
 
-    def member(self, user_id: int, permissions: int) -> dict[str, Any]:
+    def member(
+        self, user_id: int, permissions: int, roles: tuple[int, ...] = ()
+    ) -> dict[str, Any]:
+        """An interaction's ``member``: ``permissions`` resolved in the channel, role ids."""
         return {
             "user": user(user_id),
-            "roles": [],
+            "roles": [str(role_id) for role_id in roles],
             "joined_at": TIMESTAMP,
             "deaf": False,
             "mute": False,
@@ -212,8 +237,10 @@ class World:
         permissions: int = MEMBER_PERMISSIONS,
         guild_id: int | None = None,
         message: dict[str, Any] | None = None,
+        roles: tuple[int, ...] = (),
     ) -> dict[str, Any]:
-        """INTERACTION_CREATE's data (kind 2: a slash command, 3: a button)."""
+        """INTERACTION_CREATE's data (kind 2: a slash command, 3: a button); ``roles``: the
+        member's role ids."""
         guild_id = guild_id or self.guild_id
         channel_id = self.channels[guild_id]
         interaction_id = snowflake()
@@ -241,7 +268,7 @@ class World:
                 "nsfw": False,
                 "parent_id": None,
             },
-            "member": self.member(user_id, permissions),
+            "member": self.member(user_id, permissions, roles),
             "context": 0,
             "authorizing_integration_owners": {"0": str(guild_id)},
         }

@@ -8,6 +8,8 @@ Anything else is a 404 and counted in ``unknown`` (a test can assert there was n
 
 A fault (``Rest.fail``) makes the next matching requests answer 429 (with ``Retry-After``, the
 ``Via`` header and the JSON body discord.py needs to treat it as a rate limit and retry) or a 5xx.
+``Rest.expire(token)`` does what Discord does 15 minutes after an interaction: every callback,
+follow-up or edit with its token answers 401 "Invalid Webhook Token" (code 50027).
 """
 
 from __future__ import annotations
@@ -55,8 +57,11 @@ class Rest:
         self.commands: dict[int | None, list[dict[str, Any]]] = {}
         self.messages: dict[str, dict[str, Any]] = {}
         self.originals: dict[str, dict[str, Any]] = {}  # interaction token -> original response
+        self.token_channels: dict[str, int] = {}  # interaction token -> its channel
+        self.expired: set[str] = set()  # interaction tokens past their lifetime
         self.unknown: list[Request] = []
         self.unauthorised: list[Request] = []
+        self.unknown_channels: list[Request] = []  # messages to a channel the world lacks
         commands = r"/applications/\d+(?:/guilds/(?P<guild>\d+))?/commands"
         message = r"/webhooks/\d+/(?P<token>[^/]+)/messages/(?P<id>[^/]+)"
         self._routes: list[tuple[str, re.Pattern[str], Handler]] = [
@@ -89,6 +94,10 @@ class Rest:
         fault = Fault(matches, status, times, retry_after)
         self.faults.append(fault)
         return fault
+
+    def expire(self, token: str) -> None:
+        """Interaction ``token`` has expired: its webhook calls answer 401, code 50027."""
+        self.expired.add(token)
 
     # ----- the endpoint ------------------------------------------------------------------------
 
@@ -123,6 +132,8 @@ class Rest:
         if not authorised and not is_webhook:
             self.unauthorised.append(request)
             return _json({"message": "401: Unauthorized", "code": 0}, 401)
+        if is_webhook and request.interaction_token in self.expired:
+            return _json({"message": "Invalid Webhook Token", "code": 50027}, 401)
         for fault in self.faults:
             if fault.hits < fault.times and fault.matches(request):
                 fault.hits += 1
@@ -182,11 +193,14 @@ class Rest:
         self.commands[guild] = stored
         return _json(stored)
 
-    def _store(self, payload: dict[str, Any], token: str | None = None) -> dict[str, Any]:
-        message = self.world.bot_message(payload, self.world.channels[self.world.guild_id])
+    def _store(self, payload: dict[str, Any], token: str, original: bool) -> dict[str, Any]:
+        """Keep a message the bot sent for interaction ``token`` (in that interaction's channel);
+        ``original``: its first response."""
+        channel = self.token_channels.get(token, self.world.channels[self.world.guild_id])
+        message = self.world.bot_message(payload, channel)
         self.messages[message["id"]] = message
-        if token is not None:
-            self.originals.setdefault(token, message)
+        if original:
+            self.originals[token] = message  # replaces the pressed button's message
         return message
 
     async def _callback(self, request: Request, match: re.Match[str]) -> web.Response:
@@ -201,18 +215,23 @@ class Rest:
         }
         response: dict[str, Any] = {"interaction": interaction}
         if kind in (MESSAGE, DEFERRED_MESSAGE):
-            message = self._store(data, match["token"])
+            message = self._store(data, match["token"], original=True)
             interaction["response_message_id"] = message["id"]
             if kind == MESSAGE:
                 response["resource"] = {"type": kind, "message": message}
         elif kind == UPDATE_MESSAGE:
-            response["resource"] = {"type": kind, "message": self.world.bot_message(data, 0)}
+            updated = self.originals.get(match["token"])
+            if updated is not None:  # the message the pressed button is on
+                self._update(updated, data)
+            channel = self.token_channels.get(match["token"], 0)
+            message = updated or self.world.bot_message(data, channel)
+            response["resource"] = {"type": kind, "message": message}
         if request.query.get("with_response") in ("1", "true", "True"):
             return _json(response)
         return web.Response(status=204)
 
     async def _followup(self, request: Request, match: re.Match[str]) -> web.Response:
-        return _json(self._store(request.body or {}))
+        return _json(self._store(request.body or {}, match["token"], original=False))
 
     async def _get_message(self, request: Request, match: re.Match[str]) -> web.Response:
         message = self._find(match)
@@ -224,11 +243,14 @@ class Rest:
         message = self._find(match)
         if message is None:
             return _json({"message": "Unknown Message", "code": 10008}, 404)
-        body = request.body or {}
-        for key in ("content", "embeds", "components", "flags"):
-            if key in body:
-                message[key] = body[key]
+        self._update(message, request.body or {})
         return _json(message)
+
+    @staticmethod
+    def _update(message: dict[str, Any], changes: dict[str, Any]) -> None:
+        for key in ("content", "embeds", "components", "flags"):
+            if key in changes:
+                message[key] = changes[key]
 
     async def _delete_message(self, request: Request, match: re.Match[str]) -> web.Response:
         message = self._find(match)
@@ -243,6 +265,9 @@ class Rest:
         return self.messages.get(match["id"])
 
     async def _channel_message(self, request: Request, match: re.Match[str]) -> web.Response:
+        if int(match["channel"]) not in self.world.channels.values():
+            self.unknown_channels.append(request)
+            return _json({"message": "Unknown Channel", "code": 10003}, 404)
         message = self.world.bot_message(request.body or {}, int(match["channel"]))
         self.messages[message["id"]] = message
         return _json(message)

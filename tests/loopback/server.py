@@ -4,15 +4,18 @@
         with point_discord_at(discord_.api_base, discord_.gateway_url):
             ...  # a real discord.py client now talks to the stand-in
 
-Tests drive it as users would (``slash``, ``click``, ``mention``: gateway dispatches) and read
-what the bot sent (``recorder``); ``problems()`` is the shared payload check.
+Tests drive it as users would (``slash``, ``click``, ``mention``: gateway dispatches; ``attach``
+puts a file on the stand-in's CDN for an attachment option) and read what the bot sent
+(``recorder``); ``problems()`` is the shared payload check.
 """
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
+from urllib.parse import quote
 
 import discord
 import discord.http
@@ -21,13 +24,13 @@ from discord.gateway import DiscordWebSocket
 
 from tests.loopback.checks import all_problems
 from tests.loopback.gateway import Gateway
-from tests.loopback.payloads import MEMBER_PERMISSIONS, World
+from tests.loopback.options import Attachment, command_data
+from tests.loopback.payloads import MEMBER_PERMISSIONS, World, snowflake
 from tests.loopback.recorder import Recorder, Request
 from tests.loopback.rest import Rest
 
 API_VERSION = 10
-COMMAND, COMPONENT = 2, 3
-_OPTION_TYPES = {bool: 5, int: 4, str: 3}
+COMMAND, COMPONENT, AUTOCOMPLETE = 2, 3, 4
 
 
 @contextmanager
@@ -57,6 +60,10 @@ class LoopbackDiscord:
         self.gateway = Gateway(self.world, token)
         self.port = 0
         self._runner: web.AppRunner | None = None
+        self.files: dict[str, tuple[bytes, str]] = {}  # CDN path -> (bytes, content type)
+        self.downloads: list[str] = []  # CDN paths the bot fetched, in order
+        self.missing_downloads: list[str] = []  # CDN paths fetched that hold no file
+        self._versions = itertools.count(1)
 
     @property
     def api_base(self) -> str:
@@ -73,6 +80,7 @@ class LoopbackDiscord:
         app.router.add_get("/gateway", self.gateway.handle)
         app.router.add_get("/gateway/", self.gateway.handle)
         app.router.add_route("*", "/api/v{version}/{tail:.*}", self.rest.handle)
+        app.router.add_get("/attachments/{tail:.*}", self._attachment)
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -98,21 +106,20 @@ class LoopbackDiscord:
     # ----- what users do -------------------------------------------------------------------------
 
     def command_data(self, name: str, guild_id: int, options: dict[str, Any]) -> dict[str, Any]:
-        """``data`` of a slash-command interaction, with the id Discord gave the command."""
+        """``data`` of ``/name`` (``"docs add"``: a subcommand of a group) with the id Discord
+        gave the command; AssertionError unless the bot synced that command to the server."""
+        root, *subcommands = name.split()
         synced = self.rest.commands.get(guild_id) or self.rest.commands.get(None) or []
-        ids = [command["id"] for command in synced if command["name"] == name]
-        if not ids:
-            raise AssertionError(f"/{name} was never synced to server {guild_id}")
-        return {
-            "id": ids[0],
-            "type": 1,
-            "name": name,
-            "guild_id": str(guild_id),
-            "options": [
-                {"type": _OPTION_TYPES[type(value)], "name": key, "value": value}
-                for key, value in options.items()
-            ],
-        }
+        found = [command for command in synced if command["name"] == root]
+        if not found:
+            raise AssertionError(f"/{root} was never synced to server {guild_id}")
+        level = found[0]
+        for subcommand in subcommands:
+            children = [o for o in level.get("options") or [] if o["name"] == subcommand]
+            if not children or children[0]["type"] not in (1, 2):
+                raise AssertionError(f"/{name}: /{root} has no subcommand {subcommand!r}")
+            level = children[0]
+        return command_data(found[0]["id"], name, guild_id, options)
 
     async def slash(
         self,
@@ -122,16 +129,45 @@ class LoopbackDiscord:
         user_id: int,
         permissions: int = MEMBER_PERMISSIONS,
         guild_id: int | None = None,
+        roles: tuple[int, ...] = (),
         **options: Any,
     ) -> str:
-        """Someone runs ``/name``: an INTERACTION_CREATE; returns the interaction token."""
+        """Someone (with ``permissions`` and the role ids ``roles``) runs ``/name`` in server
+        ``guild_id`` (``"docs add"`` for a subcommand): an INTERACTION_CREATE; returns the
+        interaction token."""
         guild_id = guild_id or self.world.guild_id
         data = self.command_data(name, guild_id, options)
         payload = self.world.interaction(
-            COMMAND, data, user_id=user_id, permissions=permissions, guild_id=guild_id
+            COMMAND, data, user_id=user_id, permissions=permissions, guild_id=guild_id,
+            roles=roles,
         )
-        await self.gateway.dispatch("INTERACTION_CREATE", payload)
-        return str(payload["token"])
+        return await self._dispatch_interaction(payload)
+
+    async def autocomplete(
+        self,
+        name: str,
+        /,
+        *,
+        focused: str,
+        user_id: int,
+        permissions: int = MEMBER_PERMISSIONS,
+        guild_id: int | None = None,
+        **options: Any,
+    ) -> str:
+        """Someone types into option ``focused`` of ``/name`` (its value: what is typed so far);
+        returns the token (the answer is a type 8 callback with ``choices``)."""
+        guild_id = guild_id or self.world.guild_id
+        data = self.command_data(name, guild_id, options)
+        level = data["options"]
+        while level and level[0]["type"] in (1, 2):  # down to the subcommand's own options
+            level = level[0]["options"]
+        for option in level:
+            if option["name"] == focused:
+                option["focused"] = True
+        payload = self.world.interaction(
+            AUTOCOMPLETE, data, user_id=user_id, permissions=permissions, guild_id=guild_id
+        )
+        return await self._dispatch_interaction(payload)
 
     async def click(
         self, message: dict[str, Any], custom_id: str, *, user_id: int, **extra: Any
@@ -139,8 +175,43 @@ class LoopbackDiscord:
         """Someone presses the button ``custom_id`` on ``message``; returns the token."""
         data = {"custom_id": custom_id, "component_type": 2}
         payload = self.world.interaction(COMPONENT, data, user_id=user_id, message=message, **extra)
+        # A component interaction's "@original" is the message its button is on.
+        stored = self.rest.messages.get(str(message.get("id")), message)
+        self.rest.originals[str(payload["token"])] = stored
+        return await self._dispatch_interaction(payload)
+
+    async def _dispatch_interaction(self, payload: dict[str, Any]) -> str:
+        token = str(payload["token"])
+        self.rest.token_channels[token] = int(payload["channel_id"])
         await self.gateway.dispatch("INTERACTION_CREATE", payload)
-        return str(payload["token"])
+        return token
+
+    def attach(
+        self,
+        filename: str,
+        data: bytes,
+        *,
+        content_type: str | None = None,
+        size: int | None = None,
+    ) -> Attachment:
+        """A file for an ``attachment`` option, its bytes served by the stand-in's CDN (as
+        Discord's ``cdn.discordapp.com/attachments/...``); ``size``: what Discord claims."""
+        attachment_id = snowflake()
+        path = f"/attachments/{attachment_id}/{quote(filename)}"
+        self.files[path] = (data, content_type or "application/octet-stream")
+        url = f"http://127.0.0.1:{self.port}{path}?ex={next(self._versions):x}"
+        return Attachment(attachment_id, filename, len(data) if size is None else size, url,
+                          content_type)
+
+    async def _attachment(self, http: web.Request) -> web.Response:
+        path = http.path  # decoded; stored quoted
+        stored = quote(path)
+        self.downloads.append(stored)
+        if stored not in self.files:
+            self.missing_downloads.append(stored)
+            return web.Response(status=404, text="404: Not Found")
+        data, content_type = self.files[stored]
+        return web.Response(body=data, headers={"Content-Type": content_type})
 
     async def mention(self, question: str, *, user_id: int, guild_id: int | None = None) -> str:
         """Someone writes ``@citebot question``; returns the message id."""
@@ -183,6 +254,18 @@ class LoopbackDiscord:
 
         return await self.recorder.wait_for(found, timeout)
 
+    async def posted_in(self, channel_id: int, timeout: float = 60.0) -> Request:
+        """Wait for the bot's first successful channel message in ``channel_id``."""
+
+        def found() -> Request | None:
+            path = f"/channels/{channel_id}/messages"
+            for request in self.recorder.requests:
+                if request.is_channel_message and request.succeeded and request.path == path:
+                    return request
+            return None
+
+        return await self.recorder.wait_for(found, timeout)
+
     def sent_message(self, request: Request) -> dict[str, Any]:
         """The message object the stand-in returned for ``request`` (to press its buttons)."""
         for message in self.rest.messages.values():
@@ -199,10 +282,15 @@ class LoopbackDiscord:
         self.recorder.clear()
         self.rest.messages.clear()
         self.rest.originals.clear()
+        self.rest.token_channels.clear()
+        self.downloads.clear()
 
     def problems(self) -> list[str]:
         """The shared check over everything sent, plus routes the stand-in does not know."""
         problems = all_problems(self.recorder.requests, self.token)
         problems += [f"unknown route {r.route}" for r in self.rest.unknown]
         problems += [f"no or wrong Authorization on {r.route}" for r in self.rest.unauthorised]
+        problems += [f"message to a channel not in the world: {r.route}"
+                     for r in self.rest.unknown_channels]
+        problems += [f"download of a file never attached: {p}" for p in self.missing_downloads]
         return problems

@@ -137,7 +137,11 @@ async def deliver(
     command: str,
 ) -> None:
     """Send ``text`` as an ephemeral follow-up while the interaction's token lives (15 minutes);
-    after that, or when Discord refuses it, post it in the channel; failing that, log it."""
+    after that, or when Discord refuses it, post it in the channel; failing that, log it. A bot
+    that is stopping (its HTTP session closed) only logs it."""
+    if bot.is_closed():  # the build was stopped by the bot's shutdown: Discord is out of reach
+        log.warning("the bot stopped before the %s result could be sent: %s", command, text)
+        return
     if bot.clock() - started < FOLLOWUP_LIFETIME:
         try:
             await interaction.followup.send(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
