@@ -74,6 +74,9 @@ async def report_error(interaction: discord.Interaction[Any], error: Exception) 
     """Tell the user, briefly and ephemerally; never raise."""
     where = interaction.command.qualified_name if interaction.command else "component"
     message = user_message(error, where)
+    if interaction.client.is_closed():  # stopping: there is no connection left to tell them
+        log.info("not telling the user about an error in %s: the bot is stopping", where)
+        return
     try:
         await say(interaction, message)
     except discord.HTTPException as send_error:

@@ -146,7 +146,7 @@ async def test_ask_defers_then_answers_with_cited_highlighted_passages(harness: 
         in (embeds[0]["description"])
     )
     labels = [b.get("label") or b["emoji"]["name"] for b in buttons(message)]
-    assert labels == ["More", "👍", "👎"]
+    assert labels == ["More", "👍", "👎", "Ask a follow-up"]
 
 
 async def test_private_ask_is_ephemeral_throughout(harness: Harness) -> None:
