@@ -22,6 +22,7 @@ from index.answer import Answer, Citation, Passage
 from index.chunking import Chunk
 from index.corpus import Corpus
 from index.documents import page_of
+from index.evidence import MIN_SIMILARITY, found_in_source, gather
 from index.links import passage_link
 from index.question import DEFAULT_MAX_CHARS, prepare_question
 from index.question_types import TYPES, expected_type
@@ -37,9 +38,9 @@ CANDIDATES = 200
 # same text), the pool is widened 8x at a time up to this many per retriever.
 WIDENING = 8
 MAX_CANDIDATES = 12_800
-# "Not in the source" when no sentence of the corpus is this similar to the question
-# (calibrated: catches ~97% of off-topic questions, flags 0.26% of answerable SQuAD ones).
-DEFAULT_MIN_SIMILARITY = 0.30
+# "Not in the source" below this best-sentence cosine, or on weak lexical evidence above it
+# (index/evidence.py).
+DEFAULT_MIN_SIMILARITY = MIN_SIMILARITY
 DUPLICATE_COSINE = 0.98
 TYPE_WEIGHT = 0.5
 BEST_SENTENCE_WEIGHT = 1.0
@@ -176,7 +177,8 @@ class Searcher:
                           int(ranking.best_sentences[i]))
             for i in chosen
         )
-        found = ranking.max_similarity >= self.min_similarity
+        evidence = gather(ranking, lexical_scores, self.corpus.lexical if self.lexical else None)
+        found = found_in_source(evidence, self.min_similarity)
         return Answer(prepared.text, passages, found=found, notices=prepared.notices)
 
     def rank(
