@@ -7,8 +7,9 @@ Every question is searched once with the production searcher; both rules are app
 evidence of that one search (the rule reads the ranking and never changes it, so hit@k and
 highlight@1 are the same under both). Pairs and halves: benchmarks/not_found_data.py; the
 "fit" half calibrated the rule (benchmarks/fit_not_found.py), "test" is held out. Latency: the
-questions of tests/data/ on the bundled article, each searched with the old and the new rule in
-turn (interleaved), median of ``--repeats`` per question, then p50/p95 over questions.
+questions of tests/data/ on the bundled article, each searched (embedding included) with the old
+and the new rule in turn (interleaved), median of ``--repeats`` per question, then p50/p95 over
+questions.
 """
 
 from __future__ import annotations
@@ -109,7 +110,7 @@ def main() -> None:
                              "searching again; latency is always measured)")
     args = parser.parse_args()
     pairs, squad = data.collect(args.cache, args.articles, args.squad, args.squad2)
-    speed = latency(data.article_engine(), args.repeats)
+    speed = latency(data.article_engine(remember_queries=False), args.repeats)
     rows = rows_of(pairs)
 
     print('| pairs | half | n | "not in the source": old rule | new rule | target |')

@@ -96,13 +96,14 @@ def _evidence(
     return seen[-1]
 
 
-def article_engine() -> Engine:
-    """An engine over the bundled article, its index built in a temporary folder."""
+def article_engine(remember_queries: bool = True) -> Engine:
+    """An engine over the bundled article, its index built in a temporary folder;
+    ``remember_queries``: embed a question once however often it is searched."""
     folder = Path(tempfile.mkdtemp(prefix="citebot-not-found-"))
     settings = Settings(  # type: ignore[call-arg]
         _env_file=None, source_dir=ROOT / "source_docs", index_dir=folder / "index"
     )
-    engine = Engine(settings, remember_queries=True)  # one embedding per question
+    engine = Engine(settings, remember_queries=remember_queries)
     engine.load(build_if_missing=True)
     return engine
 
@@ -208,7 +209,7 @@ def collect(
     if cache is not None and cache.exists():
         pairs, report = pickle.loads(cache.read_bytes())
         return pairs, report
-    engine = article_engine()
+    engine = article_engine()  # one embedding per question for its several corpora
     tally = Tally()
     pairs = article_pairs(engine) + squad_pairs(
         engine, squad, squad2, articles, progress=lambda m: print(m, file=sys.stderr), tally=tally
