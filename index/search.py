@@ -30,6 +30,7 @@ from index.conversation import (
 )
 from index.corpus import Corpus
 from index.documents import page_of
+from index.evidence import MIN_SIMILARITY, found_in_source, gather
 from index.links import passage_link
 from index.question import DEFAULT_MAX_CHARS, prepare_question
 from index.question_types import TYPES, expected_type
@@ -45,9 +46,9 @@ CANDIDATES = 200
 # same text), the pool is widened 8x at a time up to this many per retriever.
 WIDENING = 8
 MAX_CANDIDATES = 12_800
-# "Not in the source" when no sentence of the corpus is this similar to the question
-# (calibrated: catches ~97% of off-topic questions, flags 0.26% of answerable SQuAD ones).
-DEFAULT_MIN_SIMILARITY = 0.30
+# "Not in the source" below this best-sentence cosine, or on weak lexical evidence above it
+# (index/evidence.py).
+DEFAULT_MIN_SIMILARITY = MIN_SIMILARITY
 DUPLICATE_COSINE = 0.98
 TYPE_WEIGHT = 0.5
 BEST_SENTENCE_WEIGHT = 1.0
@@ -186,7 +187,7 @@ class Searcher:
         """
         prepared = prepare_question(question, self.max_question_chars)
         query = Query(prepared.text, self.embedder.encode_query(prepared.text))
-        lexical_scores = self._lexical_scores(query)
+        lexical_scores = own_lexical_scores = self._lexical_scores(query)
         context = self.with_history(query, lexical_scores, history) if history else None
         if context is not None:
             query, lexical_scores = context.query, context.lexical_scores
@@ -203,7 +204,11 @@ class Searcher:
                           int(ranking.best_sentences[i]))
             for i in chosen
         )
-        found = ranking.max_similarity >= self.min_similarity
+        # The question's own words judge whether the sources hold its topic, even when it is
+        # read with earlier questions (their words would make any follow-up look supported).
+        lexical = self.corpus.lexical if self.lexical else None
+        evidence = gather(ranking, own_lexical_scores, lexical)
+        found = found_in_source(evidence, self.min_similarity)
         return Answer(
             prepared.text,
             passages,
