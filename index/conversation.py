@@ -111,7 +111,12 @@ def cue(question: str) -> str | None:
     return None
 
 
-def depends(question: str, evidence_alone: float, words_in_sources: bool = True) -> str | None:
+def depends(
+    question: str,
+    evidence_alone: float,
+    words_in_sources: bool = True,
+    names_unknown: bool = False,
+) -> str | None:
     """Why ``question`` depends on the previous turn, or None when it stands alone.
 
     ``evidence_alone`` is the best cosine of a source sentence to the question by itself;
@@ -120,9 +125,15 @@ def depends(question: str, evidence_alone: float, words_in_sources: bool = True)
     does Jupiter have?") none of whose words are in the sources starts a topic the sources do
     not hold: it stands alone, so it can be "not in the source". (Short questions and those
     that refer back are not held to this: "Where did they come down?" names no topic.)
+    ``names_unknown``: some content word is not in the sources. A question that does not refer
+    back and is not an ellipsis, and names something the sources lack ("How many moons does
+    Jupiter have?": short, but "Jupiter" is nowhere), starts a new topic too.
     """
     reason = cue(question)
     if not words_in_sources and reason in (None, "ellipsis") and content_words(question):
+        return None
+    refers_back = any(w in _ANAPHORS for w in words(question))
+    if names_unknown and reason in (None, "short") and not refers_back:
         return None
     if reason == "ellipsis":
         return reason
@@ -138,6 +149,7 @@ def read_with_history(
     history: Sequence[Turn],
     evidence_alone: float,
     words_in_sources: bool = True,
+    names_unknown: bool = False,
 ) -> Reading | None:
     """The earlier questions to read ``question`` with, or None to answer it alone.
 
@@ -147,7 +159,7 @@ def read_with_history(
     """
     if not history:
         return None
-    reason = depends(question, evidence_alone, words_in_sources)
+    reason = depends(question, evidence_alone, words_in_sources, names_unknown)
     if reason is None:
         return None
     questions = [history[-1].question]

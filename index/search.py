@@ -225,8 +225,12 @@ class Searcher:
         (index/conversation.py decides and weighs), or None to answer it alone. The question's
         own text is kept in the query (it decides the expected answer type)."""
         own = self.rank(query, CANDIDATES, lexical_scores)
-        words_in_sources = self._in_sources(content_words(query.text))
-        reading = read_with_history(query.text, history, own.max_similarity, words_in_sources)
+        own_words = content_words(query.text)
+        words_in_sources = self._in_sources(own_words)
+        names_unknown = not all(self._in_sources([word]) for word in own_words)
+        reading = read_with_history(
+            query.text, history, own.max_similarity, words_in_sources, names_unknown
+        )
         if reading is None:
             return None
         earlier = [

@@ -204,3 +204,13 @@ def test_an_off_topic_ellipsis_stays_not_in_the_source(engine):
     answer = engine.search("What about bread recipes?", 5, history=(_turn(first),))
     assert answer == engine.search("What about bread recipes?", 5)
     assert answer.context is None and not answer.found
+
+
+def test_a_question_naming_what_the_sources_lack_starts_a_new_topic() -> None:
+    from index.conversation import depends
+
+    # Short and weak alone, but "Jupiter" is nowhere in the sources: answered alone.
+    assert depends("How many moons does Jupiter have?", 0.32, True, names_unknown=True) is None
+    assert depends("How many moons does Jupiter have?", 0.32, True, names_unknown=False)
+    # Referring back still reads it with the conversation, unknown words or not.
+    assert depends("Where did they come down?", 0.2, True, names_unknown=True) == "short"
