@@ -468,3 +468,31 @@ async def test_two_servers_add_ask_and_remove_at_once_and_every_payload_stays_in
             assert facts[other] not in sent and files[other][0] not in sent, (guild_id, sent)
         assert [entry[:2] for entry in audit(h, OTHER_GUILD_ID)] == [("add", "hekla.txt")]
         assert files_in(shared) == shared_before  # server managers never change `default`
+
+
+async def test_the_same_address_again_replaces_its_document_and_an_unreadable_copy_keeps_it(
+    tmp_path: Path, built_index_dir: Path, engine, web: WebServer
+) -> None:
+    """An update from the same address is not a second document (a server at its limit of one
+    can update it), and an update that cannot be read leaves the earlier copy answering."""
+    settings = settings_for(
+        tmp_path, built_index_dir, fetch_private_addresses=True, server_max_documents=1
+    )
+    async with harness_for(settings, engine) as h:
+        url = web.document("/glacier.txt", GLACIER.encode(), "text/plain")
+        assert "Added **glacier.txt**" in (
+            await result(h, h.slash("docs add", who=MANAGER, url=url))
+        ).message["content"]
+        updated = GLACIER + " Its ice front is seventy metres high."
+        web.document("/glacier.txt", updated.encode(), "text/plain")
+        report = await result(h, h.slash("docs add", who=MANAGER, url=url))
+        assert "Added **glacier.txt**" in report.message["content"]  # not refused at the limit
+        assert files_in(source_dir(h)) == ["glacier.txt", "sources.toml"]
+        web.document("/glacier.txt", bytes(range(256)) * 8, "text/plain")  # not text at all
+        report = await result(h, h.slash("docs add", who=MANAGER, url=url))
+        assert "**glacier.txt** was not updated" in report.message["content"]
+        assert "The earlier copy is kept." in report.message["content"]
+        assert (source_dir(h) / "glacier.txt").read_text(encoding="utf-8") == updated
+        assert files_in(source_dir(h)) == ["glacier.txt", "sources.toml"]  # no backup left
+        assert "seventy metres" in await ask(h, GUILD_ID, "How high is the glacier's ice front?")
+        assert [entry[2] for entry in audit(h)] == ["ok", "ok", "refused"]

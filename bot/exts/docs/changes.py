@@ -31,9 +31,13 @@ from bot.exts.docs.progress import (
     skipped_of,
 )
 from bot.exts.docs.uploads import (
+    Previous,
     attachment_name,
     download,
+    drop_previous,
     fetch_document,
+    keep_previous,
+    restore_previous,
     room_in,
     server_lock,
     shown,
@@ -155,35 +159,69 @@ async def add_command(
         started = await start(interaction, f"Adding {shown(wanted or url or '')}…")
         collection = collection_for_guild(guild_id)
         source_dir = bot.collections.settings_for(collection).source_dir
-        async with server_lock(bot, guild_id):
-            room = await room_in(bot, collection)
-            if file is not None and wanted is not None:
-                room.check(file.size)  # before a single byte is downloaded
-                data = await download(file.url, room.largest_download(), room,
-                                      bot.settings.fetch_timeout_seconds)
-                room.check(len(data))
-                name = await asyncio.to_thread(write_document, source_dir, wanted, data)
-            else:
-                room.check(0)  # the count, and bytes already full
-                name = await asyncio.to_thread(fetch_document, bot.settings, collection,
-                                               cast(str, url), room.largest_download(), room)
-        log.info("server %s: %s added %s; rebuilding", guild_id, interaction.user.id, name)
-        outcome = await build(bot, interaction, guild_id, f"Added **{shown(name)}**; rebuilding…")
-        text = await added_report(bot, audit, guild_id, name, outcome)
+        previous: Previous | None = None
+        try:
+            async with server_lock(bot, guild_id):
+                room = await room_in(bot, collection)
+                if file is not None and wanted is not None:
+                    room.check(file.size)  # before a single byte is downloaded
+                    data = await download(file.url, room.largest_download(), room,
+                                          bot.settings.fetch_timeout_seconds)
+                    room.check(len(data))
+                    name = await asyncio.to_thread(write_document, source_dir, wanted, data)
+                else:
+                    # The same address again replaces its document: kept until the new copy
+                    # is read, and not counted twice against the limits.
+                    previous = await asyncio.to_thread(keep_previous, source_dir, cast(str, url))
+                    if previous is not None:
+                        room = room.without(previous.size)
+                    room.check(0)  # the count, and bytes already full
+                    name = await asyncio.to_thread(fetch_document, bot.settings, collection,
+                                                   cast(str, url), room.largest_download(), room)
+            log.info("server %s: %s added %s; rebuilding", guild_id, interaction.user.id, name)
+            outcome = await build(bot, interaction, guild_id,
+                                  f"Added **{shown(name)}**; rebuilding…")
+            if previous is not None and previous.name != name:
+                previous = None  # saved under another name: nothing was replaced
+            text = await added_report(bot, audit, guild_id, name, outcome, previous, interaction)
+        finally:
+            await asyncio.to_thread(drop_previous, previous)
     await deliver(bot, interaction, text, started, "/docs add")
 
 
 async def added_report(
-    bot: CitebotBot, audit: Audit, guild_id: int, name: str, outcome: BuildOutcome
+    bot: CitebotBot,
+    audit: Audit,
+    guild_id: int,
+    name: str,
+    outcome: BuildOutcome,
+    previous: Previous | None = None,
+    interaction: discord.Interaction[Any] | None = None,
 ) -> str:
     """What the user is told after the build of an added document (removing the document again
-    when the build could not read it), and the audit entry."""
+    when the build could not read it, or putting back the ``previous`` copy it replaced and
+    rebuilding), and the audit entry."""
     collection = collection_for_guild(guild_id)
     source_dir = bot.collections.settings_for(collection).source_dir
     if outcome.ok:
         reason = skipped_of(outcome).get(name)
     else:
         reason = await asyncio.to_thread(unusable_alone, bot, outcome, collection, name)
+    if reason is not None and previous is not None and interaction is not None:
+        async with server_lock(bot, guild_id):
+            await asyncio.to_thread(restore_previous, source_dir, previous)
+        await audit.record("refused", f"not readable, earlier copy kept: {reason}")
+        again = await build(bot, interaction, guild_id,
+                            f"Putting back the earlier **{shown(name)}**; rebuilding…")
+        text = (
+            f"**{shown(name)}** was not updated: {escape_clipped(reason, 500)}\n"
+            "The earlier copy is kept."
+        )
+        if again.ok:
+            text += "\n" + render_rebuilt(again)
+        else:
+            text += "\n" + render_failure(again, bot.settings, collection)
+        return clip(text, CONTENT_LIMIT)
     if reason is not None:
         async with server_lock(bot, guild_id):
             with contextlib.suppress(SourceError):  # removed meanwhile (/docs remove)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import weakref
 from dataclasses import dataclass
 from pathlib import Path
@@ -90,6 +91,10 @@ class Room:
         if problem is not None:
             raise Refusal(problem)
 
+    def without(self, size: int) -> Room:
+        """The room when a document of ``size`` bytes is replaced rather than added."""
+        return Room(max(0, self.documents - 1), max(0, self.total_bytes - size), self.limits)
+
     def largest_download(self) -> int:
         """The most bytes one new document may have: one file's limit, or the room left."""
         return max(0, min(self.limits.max_file_bytes, self.limits.max_bytes - self.total_bytes))
@@ -167,3 +172,41 @@ def fetch_document(settings: Settings, collection: str, url: str, max_bytes: int
 
 def _mb(size: int) -> str:
     return f"{size / 1e6:.1f} MB"
+
+
+@dataclass(frozen=True)
+class Previous:
+    """The copy of a document that a new download from the same address replaces: its name, its
+    size, and a hidden backup (builds never read hidden files) kept until the new copy is read."""
+
+    name: str
+    size: int
+    backup: Path
+
+
+def keep_previous(source_dir: Path, url: str) -> Previous | None:
+    """Back up the document ``sources.toml`` records for ``url``, if any (blocking)."""
+    if not source_dir.is_dir():
+        return None
+    try:
+        recorded = load_addresses(source_dir).files
+    except SourceError:
+        return None
+    name = next((name for name, address in recorded.items() if address == url), None)
+    if name is None or not (source_dir / name).is_file():
+        return None
+    current = source_dir / name
+    backup = current.with_name(f".{current.name}.previous")
+    shutil.copy2(current, backup)
+    return Previous(name, current.stat().st_size, backup)
+
+
+def restore_previous(source_dir: Path, previous: Previous) -> None:
+    """Put the earlier copy back in place of a new one that could not be read (blocking)."""
+    os.replace(previous.backup, source_dir / previous.name)
+
+
+def drop_previous(previous: Previous | None) -> None:
+    """Delete the backup, if it is still there (blocking)."""
+    if previous is not None:
+        previous.backup.unlink(missing_ok=True)
