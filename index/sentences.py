@@ -10,6 +10,7 @@ library returns. Markdown list items (a line starting ``-``, ``*``, ``1.``…) a
 
 from __future__ import annotations
 
+import logging
 import re
 
 import sentencex
@@ -19,6 +20,8 @@ import sentencex
 LANGUAGE = "en"
 _LIST_ITEM = re.compile(r"\n[ \t]*(?:[-*+•]|\d{1,3}[.)])[ \t]")
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
+_OTHER_SPACE = re.compile(r"[^\S\x00-\x7f]")  # whitespace that is not ASCII
+log = logging.getLogger(__name__)
 
 
 def split_sentences(text: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:
@@ -51,11 +54,21 @@ def _attach_stray_punctuation(text: str, spans: list[tuple[int, int]]) -> list[t
 
 
 def _sentence_starts(piece: str) -> list[int]:
-    """Offsets in ``piece`` where sentencex starts a sentence (code points, like ``str``)."""
+    """Offsets in ``piece`` where sentencex starts a sentence (code points, like ``str``).
+
+    Whitespace outside ASCII (a no-break space, common in web pages) is given to sentencex as a
+    plain space (one code point for one: offsets do not move): sentencex 0.x slices bytes
+    around it and panics on "H\u00a0." (a name initial). Should it panic on anything else, the
+    piece is one sentence rather than a failed build.
+    """
+    piece = _OTHER_SPACE.sub(" ", _SURROGATE.sub("\ufffd", piece))
     try:
         boundaries = sentencex.get_sentence_boundaries(LANGUAGE, piece)
-    except UnicodeEncodeError:  # a lone surrogate (never in decoded UTF-8): same length
-        boundaries = sentencex.get_sentence_boundaries(LANGUAGE, _SURROGATE.sub("\ufffd", piece))
+    except BaseException as error:  # a Rust panic is a BaseException (pyo3's PanicException)
+        if type(error).__name__ != "PanicException":
+            raise
+        log.warning("sentence splitter failed on a %d-character piece; kept as one", len(piece))
+        return []
     return [int(boundary["start_index"]) for boundary in boundaries]
 
 

@@ -172,3 +172,23 @@ def test_punctuation_alone_is_not_a_sentence() -> None:
     spans = split_sentences(text)
     sentences = [text[a:b] for a, b in spans]
     assert sentences == ["It ends in North Korea. .", "Next one starts here! ?!", "And then."]
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["H\u00a0.\x16g\x01L\U0002ade1", "Signed by J\u00a0. Smith.", "A\u2009. B\u3000. C."],
+)
+def test_a_no_break_space_before_a_period_is_not_a_crash(text: str) -> None:
+    """sentencex panicked (a Rust panic, not an Exception) on a letter, a no-break space and a
+    period: found by the property test below, and common in web pages."""
+    spans = split_sentences(text)
+    covered = "".join(text[a:b] for a, b in spans)
+    assert "".join(covered.split()) == "".join(text.split())
+    assert all(0 <= a < b <= len(text) and text[a:b] == text[a:b].strip() for a, b in spans)
+
+
+def test_no_break_spaces_separate_sentences_like_spaces() -> None:
+    text = "Mr.\u00a0Smith went home. He slept.\u3000Then he woke."
+    assert [text[a:b] for a, b in split_sentences(text)] == [
+        "Mr.\u00a0Smith went home.", "He slept.", "Then he woke."
+    ]
