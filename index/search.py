@@ -226,8 +226,9 @@ class Searcher:
         own text is kept in the query (it decides the expected answer type)."""
         own = self.rank(query, CANDIDATES, lexical_scores)
         own_words = content_words(query.text)
-        words_in_sources = self._in_sources(own_words)
-        names_unknown = not all(self._in_sources([word]) for word in own_words)
+        known = self._known_words(own_words)
+        words_in_sources = known is None or not own_words or any(known)
+        names_unknown = known is not None and not all(known)
         reading = read_with_history(
             query.text, history, own.max_similarity, words_in_sources, names_unknown
         )
@@ -298,14 +299,15 @@ class Searcher:
             complete=complete,
         )
 
-    def _in_sources(self, words: list[str]) -> bool:
-        """Whether any of ``words`` occurs in a chunk (True when there is no BM25 index)."""
-        if not self.lexical or not words:
-            return True
+    def _known_words(self, words: list[str]) -> list[bool] | None:
+        """For each of ``words``, whether a chunk holds it (its stemmed term is in the BM25
+        vocabulary: a look-up, no scoring); None when there is no BM25 index."""
+        if not self.lexical:
+            return None
         lexical = self.corpus.lexical
         assert lexical is not None
-        terms = lexical.query_terms(" ".join(words))
-        return bool(terms) and bool(np.any(lexical.chunk_scores(terms) > 0))
+        vocabulary = lexical.chunks.vocab_dict
+        return [any(term in vocabulary for term in lexical.query_terms(w)) for w in words]
 
     def _lexical_scores(self, query: Query) -> LexicalScores | None:
         """The question's BM25 terms and the BM25 of every chunk (once per question), or None."""
