@@ -191,22 +191,30 @@ def percentile(sorted_values: Sequence[float], q: float) -> float:
     return sorted_values[index]
 
 
-def load_jsonl(path: Path) -> list[LabelledQuestion]:
-    """Read ``{"question": ..., "answers": [...]}`` lines."""
-    questions = []
+def _json_lines(path: Path) -> list[tuple[int, str]]:
+    """The non-blank lines of ``path`` with their numbers; EvaluationDataError if unreadable."""
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError) as error:
         raise EvaluationDataError(f"cannot read {path}: {error}") from None
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
+    return [(number, line) for number, line in enumerate(lines, start=1) if line.strip()]
+
+
+def _labelled(record: dict[str, Any]) -> LabelledQuestion:
+    """A ``{"question": ..., "answers": [...]}`` object as a LabelledQuestion (TypeError if
+    malformed)."""
+    answers = record.get("answers", [])
+    if not isinstance(record["question"], str) or not isinstance(answers, list):
+        raise TypeError
+    return LabelledQuestion(record["question"], tuple(map(str, answers)))
+
+
+def load_jsonl(path: Path) -> list[LabelledQuestion]:
+    """Read ``{"question": ..., "answers": [...]}`` lines."""
+    questions = []
+    for number, line in _json_lines(path):
         try:
-            record = json.loads(line)
-            answers = record.get("answers", [])
-            if not isinstance(record["question"], str) or not isinstance(answers, list):
-                raise TypeError
-            questions.append(LabelledQuestion(record["question"], tuple(map(str, answers))))
+            questions.append(_labelled(json.loads(line)))
         except (ValueError, KeyError, TypeError, AttributeError):
             raise EvaluationDataError(
                 f"{path}:{number}: expected {{\"question\": \"...\", \"answers\": [\"...\"]}}"
@@ -307,29 +315,17 @@ def load_dialogues(path: Path) -> list[Dialogue]:
     """Read ``{"turns": [{"question": ..., "answers": [...], "topic_change": false}, ...]}``
     lines (``answers`` empty = not in the source; ``topic_change`` optional)."""
     dialogues = []
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as error:
-        raise EvaluationDataError(f"cannot read {path}: {error}") from None
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
+    for number, line in _json_lines(path):
         try:
             turns = json.loads(line)["turns"]
             if not isinstance(turns, list) or not turns:
                 raise TypeError
             dialogue = []
             for turn in turns:
-                answers = turn.get("answers", [])
                 change = turn.get("topic_change", False)
-                if (
-                    not isinstance(turn["question"], str)
-                    or not isinstance(answers, list)
-                    or not isinstance(change, bool)
-                ):
+                if not isinstance(change, bool):
                     raise TypeError
-                labelled = LabelledQuestion(turn["question"], tuple(map(str, answers)))
-                dialogue.append(DialogueTurn(labelled, change))
+                dialogue.append(DialogueTurn(_labelled(turn), change))
             dialogues.append(tuple(dialogue))
         except (ValueError, KeyError, TypeError, AttributeError):
             raise EvaluationDataError(
