@@ -26,7 +26,7 @@ from discord.webhook.async_ import AsyncWebhookAdapter, async_context
 from bot.discord_app import CitebotBot, create_bot
 from bot.engine import Engine
 from bot.settings import Settings
-from tests.loopback import payloads
+from tests.loopback import options, payloads
 
 REPO = Path(__file__).resolve().parents[2]
 APP_ID = 900000000000000001
@@ -69,18 +69,11 @@ class AttachmentOption:
     id: int = field(default_factory=lambda: snowflake())
 
     def payload(self) -> dict[str, Any]:
-        """The attachment object as it appears in an interaction's ``resolved`` data."""
-        data: dict[str, Any] = {
-            "id": str(self.id),
-            "filename": self.filename,
-            "size": self.size,
-            "url": self.url,
-            "proxy_url": self.url,
-            "ephemeral": True,
-        }
-        if self.content_type is not None:
-            data["content_type"] = self.content_type
-        return data
+        """The attachment object as it appears in an interaction's ``resolved`` data (the
+        loopback Discord's own shape)."""
+        return options.Attachment(
+            self.id, self.filename, self.size, self.url, self.content_type
+        ).resolved()
 
 
 @dataclass(frozen=True)
