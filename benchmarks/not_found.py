@@ -71,7 +71,7 @@ def latency(engine, repeats: int) -> dict[str, float]:
     searcher = engine.searcher
     gather, decide = search_module.gather, search_module.found_in_source
 
-    def dense_only(ranking, lexical_scores, lexical) -> Evidence:
+    def dense_only(ranking, lexical, index) -> Evidence:
         return Evidence(ranking.max_similarity)
 
     times: dict[str, list[float]] = {"old": [], "new": []}

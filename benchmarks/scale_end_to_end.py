@@ -479,13 +479,12 @@ def query_breakdown(engine, items: list[dict]) -> dict[str, float]:
         terms = timed("BM25 query terms", lexical.query_terms, text)
         timed("BM25 chunks (all chunks)", lexical.chunk_scores, terms)
         ranking = timed("Searcher.rank total", searcher.rank, query)
-        lexical_scores = timed("  of which BM25 (terms + all chunks)",
-                               searcher._lexical_scores, query)
-        rows = timed("  of which _candidates (FAISS + BM25 top-200 of matching chunks)",
-                     searcher._candidates, query, lexical_scores)
+        lexical_query = timed("  of which BM25 terms", searcher.lexical_query, query.text)
+        found = timed("  of which candidates (FAISS + BM25 top-200 + their sentences' scores)",
+                      searcher.index.candidates, vector[0], lexical_query, CANDIDATES)
+        rows, sentence_rows = found.rows, found.sentence_rows
         timed("  reconstruct candidate chunk vectors (batch)",
               corpus.vector_index.reconstruct_batch, rows)
-        sentence_rows, _ = timed("  sentence rows of candidates", searcher._sentences_of, rows)
         timed("  BM25 of the candidates' sentences", lexical.sentence_scores, terms,
               sentence_rows)
         timed("  candidate sentence cosines (int8 codes, mmap, 2nd touch)",
@@ -495,9 +494,8 @@ def query_breakdown(engine, items: list[dict]) -> dict[str, float]:
         stages.setdefault("distinct chunk texts among candidates (count)", []).append(
             len({int(keys[i]) for i in rows}))
         stages.setdefault("candidate sentences (count)", []).append(len(sentence_rows))
-        timed("dedupe + passages", lambda r=ranking, q=query: [searcher._passage(
-            q, int(r.rows[i]), float(r.scores[i]), int(r.best_sentences[i]))
-            for i in searcher._distinct(r, SEARCH_K)])
+        timed("dedupe + passages", lambda r=ranking, q=query: searcher._passages(
+            q, r, searcher._distinct(r, SEARCH_K)))
     result = {name: statistics.median(values) for name, values in stages.items()}
     bm25 = result["BM25 query terms"] + result["BM25 chunks (all chunks)"]
     result["rank rest: selection, fusion, sentence gather (rank - FAISS - chunk BM25)"] = (

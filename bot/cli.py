@@ -6,12 +6,13 @@ Imports stay light here: torch and sentence-transformers load only for commands 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
 import re
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -27,7 +28,9 @@ if TYPE_CHECKING:
     from index.answer import Answer
     from index.builder import BuildReport
     from index.conversation import Turn
+    from index.corpus import Corpus
     from index.intake import Added
+    from index.search import Searcher
 
 log = logging.getLogger("citebot")
 
@@ -81,12 +84,19 @@ def _build(ctx: Context) -> BuildReport:
         f"Indexed {report.documents} document(s): {report.chunks} chunks, "
         f"{report.sentences} sentences; embedded {report.embedded} text(s), re-used "
         f"{report.reused}; {report.seconds:.1f} s; index {report.index_bytes / 1024:.0f} KiB "
-        f"at {printable(str(ctx.settings.index_dir))}",
+        f"{printable(_index_place(ctx))}",
         markup=False,
         highlight=False,
         soft_wrap=True,
     )
     return report
+
+
+def _index_place(ctx: Context) -> str:
+    """Where this command's index lives, for messages."""
+    if ctx.settings.backend == "milvus":
+        return f"in Milvus at {ctx.settings.milvus_uri} (collection {ctx.collection})"
+    return f"at {ctx.settings.index_dir}"
 
 
 def cmd_add(ctx: Context) -> int:
@@ -189,11 +199,27 @@ def cmd_info(ctx: Context) -> int:
     from bot.status import index_status
 
     _require_collection(ctx)
-    status = index_status(ctx.settings)
+    status = index_status(ctx.settings, ctx.collection)
     if ctx.args.json:
         ctx.out.out(_json(status.to_dict()), highlight=False)
     else:
         ctx.out.print(status.to_rich())
+    return EXIT_OK
+
+
+def cmd_migrate(ctx: Context) -> int:
+    """Copy a collection's index to the other backend, without embedding anything again."""
+    from bot.migrate import migrate
+
+    _require_collection(ctx)
+    report = migrate(ctx.settings, ctx.collection, ctx.args.to)
+    ctx.out.print(
+        f"Copied {report.documents} document(s), {report.chunks} chunks and "
+        f"{report.sentences} sentences of {report.collection} to {report.target} at "
+        f"{printable(report.where)} in {report.seconds:.1f} s; nothing was embedded again. "
+        f"Set CITEBOT_BACKEND={report.target} to answer from it.",
+        markup=False, highlight=False, soft_wrap=True,
+    )
     return EXIT_OK
 
 
@@ -224,9 +250,10 @@ def cmd_eval(ctx: Context) -> int:
         else:
             articles = load_squad(path)[: ctx.args.articles or None]
             engine = Engine(ctx.settings)
-            tally = evaluate_articles(
-                articles, engine.build_encoder, engine.chunker(), engine.make_searcher, k, progress
-            )
+            with _article_searchers(ctx, engine) as make_searcher:
+                tally = evaluate_articles(
+                    articles, engine.build_encoder, engine.chunker(), make_searcher, k, progress
+                )
     report = tally.report().to_dict()
     if ctx.args.json:
         ctx.out.out(json.dumps(report, indent=2), highlight=False)
@@ -240,6 +267,29 @@ def cmd_eval(ctx: Context) -> int:
             table.add_row(key, f"{value:.3f}" if isinstance(value, float) else str(value))
     ctx.out.print(table)
     return EXIT_OK
+
+
+@contextlib.contextmanager
+def _article_searchers(ctx: Context, engine: Engine) -> Iterator[Callable[[Corpus], Searcher]]:
+    """Searchers over SQuAD articles indexed one at a time: in memory on the local backend;
+    on Milvus each article is written to a scratch collection (dropped at the end), so the
+    figures are Milvus's own."""
+    if ctx.settings.backend != "milvus":
+        yield engine.make_searcher
+        return
+    from bot.backends import milvus_store
+
+    store = milvus_store(ctx.settings, "eval-scratch")
+    parameters = engine.chunker().parameters
+
+    def make_searcher(corpus: Corpus) -> Searcher:
+        store.save(corpus)
+        return engine.make_searcher(store.load(engine.spec, parameters))
+
+    try:
+        yield make_searcher
+    finally:
+        store.drop()
 
 
 def _eval_dialogues(ctx: Context, path, k: int) -> int:
@@ -367,9 +417,9 @@ def _require_collection(ctx: Context) -> None:
     """``ask``, ``console`` and ``info`` on a named collection that was never created say so."""
     if ctx.collection == "default":
         return
-    from index.store import IndexStore
+    from bot.backends import open_store
 
-    if ctx.settings.source_dir.is_dir() or IndexStore(ctx.settings.index_dir).exists():
+    if ctx.settings.source_dir.is_dir() or open_store(ctx.settings, ctx.collection).exists():
         return
     name = ctx.collection
     raise CitebotError(
@@ -400,6 +450,7 @@ COMMANDS: dict[str, tuple[Command, str]] = {
     "console": (cmd_console, "ask questions interactively"),
     "info": (cmd_info, "show what is indexed and whether the sources changed since"),
     "eval": (cmd_eval, "measure retrieval quality on a question set or SQuAD file"),
+    "migrate": (cmd_migrate, "copy the index to the other backend (`--to milvus` or `--to local`)"),
     "collections": (cmd_collections, "list the collections (`collections purge NAME`: delete one)"),
     "discord": (cmd_discord, "run the Discord bot (`citebot discord sync`: register commands)"),
     "feedback": (cmd_feedback, "summarise the feedback given on Discord answers"),
@@ -474,6 +525,11 @@ def _add_arguments(name: str, sub: argparse.ArgumentParser) -> None:
         sub.add_argument("--k", type=_k_value, default=5, help="passages per question (5)")
         sub.add_argument("--articles", type=int, help="SQuAD: only the first N articles")
         sub.add_argument("--json", action="store_true", help="print JSON")
+    elif name == "migrate":
+        sub.add_argument(
+            "--to", choices=["milvus", "local"], required=True,
+            help="milvus: copy the local index to CITEBOT_MILVUS_URI; local: copy it back",
+        )
     elif name == "collections":
         sub.add_argument("--json", action="store_true", help="print JSON")
         actions = sub.add_subparsers(dest="action", metavar="ACTION")

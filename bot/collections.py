@@ -20,9 +20,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from bot.backends import open_store
 from bot.engine import Engine, parse_time
 from bot.settings import Settings
 from index import Answer, merge_answers
+from index.backends.base import IndexBackend
 from index.build_lock import BuildLock
 from index.conversation import Turn
 from index.documents import scan_sources
@@ -161,13 +163,13 @@ class Collections:
 
     def exists(self, name: str) -> bool:
         """Whether collection ``name`` has a built index."""
-        return IndexStore(self.settings_for(name).index_dir).exists()
+        return open_store(self.settings_for(name), name).exists()
 
     def engine_for(self, name: str) -> Engine:
         """A new, unloaded engine of collection ``name`` sharing the model (for builds)."""
         if validate_name(name) == DEFAULT:
             return self.models
-        return Engine(self.settings_for(name), encoders_from=self.models)
+        return Engine(self.settings_for(name), encoders_from=self.models, collection=name)
 
     # Loaded engines
 
@@ -185,7 +187,7 @@ class Collections:
             self.models.refresh(self.reload_check_seconds)  # a build by another process
             return self.models  # type: ignore[no-any-return]
         entry = self._touch(name)
-        if entry is not None and not (entry.engine.store.directory / CURRENT).is_file():
+        if entry is not None and not _still_there(entry.engine.store):
             self.unload(name)
             raise CollectionMissingError(self._missing_message(name))
         if entry is not None and not self._changed(entry):
@@ -267,13 +269,13 @@ class Collections:
             return False
         entry.checked_at = now
         try:
-            return _build_name(entry.engine.store) != entry.build
+            return entry.engine.store.live_build_id() != entry.build
         except CitebotError:
             return False
 
     def _load(self, name: str) -> _Loaded:
-        engine = Engine(self.settings_for(name), encoders_from=self.models)
-        build = _build_name(engine.store)
+        engine = Engine(self.settings_for(name), encoders_from=self.models, collection=name)
+        build = engine.store.live_build_id()
         if build is None or not engine.index_exists():
             raise CollectionMissingError(self._missing_message(name))
         engine.load(build_if_missing=False)
@@ -310,7 +312,7 @@ class Collections:
 
     def summary(self, name: str) -> CollectionSummary:
         """Collection ``name``'s counts, size and last build (zeros when never built)."""
-        store = IndexStore(self.settings_for(name).index_dir)
+        store = open_store(self.settings_for(name), name)
         problem = None
         manifest: dict[str, Any] = {}
         size = 0
@@ -345,12 +347,21 @@ class Collections:
         folder = self.settings.collections_dir / name
         if not folder.is_dir():
             raise CollectionMissingError(f"collection {name} does not exist: nothing to delete")
-        index_dir = self.settings_for(name).index_dir
-        with self._name_lock(name), BuildLock(index_dir).hold(wait=False):
+        settings = self.settings_for(name)
+        with self._name_lock(name), BuildLock(settings.index_dir).hold(wait=False):
             self.unload(name)
+            if settings.backend != "local":
+                open_store(settings, name).drop()
             shutil.rmtree(folder)
 
 
-def _build_name(store: IndexStore) -> str | None:
-    build = store.current_build()
-    return None if build is None else build.name
+def _still_there(store: IndexBackend) -> bool:
+    """Whether a loaded collection's index still exists (it was not purged). Asked on every
+    question: a local pointer file, or one Milvus call; an unreadable pointer or a Milvus that
+    does not answer keeps the loaded index serving (questions report the outage themselves)."""
+    if isinstance(store, IndexStore):
+        return (store.directory / CURRENT).is_file()
+    try:
+        return store.exists()
+    except CitebotError:
+        return True

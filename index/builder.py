@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from index.backends.base import IndexBackend
 from index.build_lock import OnWait
 from index.chunking import Chunker, normalize_for_search
 from index.corpus import Corpus, DocumentRecord
@@ -28,7 +29,7 @@ from index.embedding import TextEncoder
 from index.errors import CitebotError
 from index.lexical import LexicalIndex
 from index.question_types import sentence_types
-from index.store import FORMAT_VERSION, IndexStore
+from index.store import FORMAT_VERSION
 from index.vector_index import make_vector_index
 
 log = logging.getLogger(__name__)
@@ -51,12 +52,12 @@ class BuildReport:
     seconds: float
     index_bytes: int
     skipped: tuple[SkippedFile, ...]
-    directory: Path
+    build: str  # the id of the build made live (a directory name, or a Milvus collection)
 
 
 def build_index(
     source_dir: Path,
-    store: IndexStore,
+    store: IndexBackend,
     embedder: TextEncoder,
     chunker: Chunker,
     progress: Progress | None = None,
@@ -77,32 +78,33 @@ def build_index(
     started = time.perf_counter()
     with store.build_lock().hold(wait, on_wait):
         document_set = load_documents(source_dir, max_source_bytes)
-        corpus, embedded, reused = assemble_corpus(
+        built, embedded, reused = assemble_corpus(
             document_set, embedder, chunker, store, progress, index_type
         )
-        directory = store.save(corpus)
-        # Serve what was written: memory-mapped, and proven to load.
-        corpus = store.load(embedder.spec, chunker.parameters)
+        store.save(built)
+        # Serve what was written: memory-mapped (or in Milvus), and proven to load.
+        loaded = store.load(embedder.spec, chunker.parameters)
         index_bytes = store.size_bytes()
+        build = store.live_build_id()
     report = BuildReport(
-        documents=len(corpus.documents),
-        chunks=len(corpus.chunks),
-        sentences=len(corpus.sentence_vectors),
+        documents=len(built.documents),
+        chunks=len(built.chunks),
+        sentences=len(built.sentence_vectors),
         embedded=embedded,
         reused=reused,
         seconds=time.perf_counter() - started,
         index_bytes=index_bytes,
         skipped=document_set.skipped,
-        directory=directory,
+        build=build or "",
     )
-    return corpus, report
+    return loaded, report
 
 
 def assemble_corpus(
     document_set: DocumentSet,
     embedder: TextEncoder,
     chunker: Chunker,
-    previous: IndexStore | None = None,
+    previous: IndexBackend | None = None,
     progress: Progress | None = None,
     index_type: str = "auto",
 ) -> tuple[Corpus, int, int]:
@@ -155,26 +157,14 @@ def assemble_corpus(
     return corpus, len(missing), reused
 
 
-def _known_vectors(store: IndexStore, embedder: TextEncoder) -> dict[str, np.ndarray]:
-    """Vectors an existing index holds for each text it embedded, when built with this model."""
-    if not store.exists():
-        return {}
+def _known_vectors(store: IndexBackend, embedder: TextEncoder) -> dict[str, np.ndarray]:
+    """Vectors an existing index holds for each text it embedded, when built with this model
+    (none when it cannot be read: the build then embeds everything)."""
     try:
-        manifest = store.read_manifest()
-        if manifest.get("model", {}).get("weights_sha256") != embedder.spec.weights_hash:
-            return {}
-        corpus = store.load(embedder.spec, manifest.get("chunker", {}))
+        return store.known_vectors(embedder.spec)
     except CitebotError as error:
         log.info("previous index not re-used: %s", error)
         return {}
-    known: dict[str, np.ndarray] = {}
-    table = corpus.table
-    for row, vector in enumerate(corpus.chunk_vectors()):
-        known[normalize_for_search(table.text(row))] = vector
-    sentences = (normalize_for_search(text) for text in table.sentence_texts())
-    for text, vector in zip(sentences, corpus.sentence_floats(), strict=True):
-        known[text] = np.array(vector, dtype=np.float32)
-    return known
 
 
 def _stack(rows: list[np.ndarray], dimension: int) -> np.ndarray:

@@ -22,8 +22,8 @@ from functools import cache
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from index.lexical import LexicalIndex
-    from index.search import LexicalScores, Ranking
+    from index.backends.base import LexicalQuery, SearchIndex
+    from index.search import Ranking
 
 # The dense floor: below it no sentence is similar enough to answer (the only rule before
 # lexical evidence).
@@ -49,18 +49,17 @@ class Evidence:
 
 
 def gather(
-    ranking: Ranking, lexical_scores: LexicalScores | None, lexical: LexicalIndex | None
+    ranking: Ranking, lexical: LexicalQuery | None, index: SearchIndex | None
 ) -> Evidence:
     """The evidence of one search, from its ranking and the question's BM25 terms (None, or
-    no lexical index: the dense similarity only). Independent of which page is shown."""
+    no index given: the dense similarity only). Independent of which page is shown."""
     similarity = ranking.max_similarity
-    if lexical is None or lexical_scores is None:
+    if index is None or lexical is None:
         return Evidence(similarity)
-    distinct = [t for t in dict.fromkeys(lexical_scores.terms) if t not in _stop_words()]
+    distinct = [t for t in dict.fromkeys(lexical.terms) if t not in _stop_words()]
     if not distinct:
         return Evidence(similarity)
-    vocabulary = lexical.chunks.vocab_dict
-    known = sum(term in vocabulary for term in distinct)
+    known = sum(index.known_terms(distinct))
     return Evidence(similarity, len(distinct), known / len(distinct))
 
 

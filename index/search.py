@@ -19,28 +19,20 @@ from typing import Protocol
 
 import numpy as np
 
-from index.answer import Answer, Citation, Passage
-from index.chunking import Chunk
+from index.answer import Answer, Passage
+from index.backends.base import Candidates, LexicalQuery, SearchIndex
+from index.backends.local import LocalIndex
 from index.conversation import (
     Turn,
     content_words,
-    fuse_scores,
     fuse_vectors,
     read_with_history,
 )
 from index.corpus import Corpus
-from index.documents import page_of
 from index.evidence import MIN_SIMILARITY, found_in_source, gather
-from index.links import passage_link
 from index.question import DEFAULT_MAX_CHARS, prepare_question
 from index.question_types import TYPES, expected_type
 
-# Every chunk and sentence is scored up to this many chunks; above it only the candidates from
-# the vector index and from BM25 are, and normalisation is over the candidates. Scoring all
-# sentences costs ~0.23 us each (16 ms p50 at 10k chunks, 43 ms at 40k), candidates ~10 ms
-# flat; at 40k chunks candidates found the answer in the top 5 for 0.880 of SQuAD questions
-# against 0.887 for full scoring (benchmarks/scale_end_to_end.py index, docs/benchmarks.md).
-FULL_SCORING_LIMIT = 5_000
 CANDIDATES = 200
 # When the candidates hold fewer than k distinct passages (a collection full of copies of the
 # same text), the pool is widened 8x at a time up to this many per retriever.
@@ -115,22 +107,17 @@ class Signal:
 
 
 @dataclass(frozen=True, slots=True)
-class LexicalScores:
-    """A question's BM25 terms and the BM25 score of every chunk."""
-
-    terms: list[str]
-    chunks: np.ndarray
-
-
-@dataclass(frozen=True, slots=True)
 class Ranking:
-    """Candidate chunks ordered best first, with fused scores and best-sentence rows."""
+    """Candidate chunks ordered best first, with fused scores, best-sentence rows (in the
+    index) and their places in their chunks, and the candidates' text keys."""
 
     rows: np.ndarray
     scores: np.ndarray
     best_sentences: np.ndarray
     max_similarity: float
     complete: bool = True  # every chunk was scored (else only candidates)
+    best_in_chunk: np.ndarray | None = None
+    text_keys: np.ndarray | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,7 +126,7 @@ class Context:
     previous question (shown to the user)."""
 
     query: Query
-    lexical_scores: LexicalScores | None
+    lexical: LexicalQuery | None
     previous: str
 
 
@@ -160,22 +147,31 @@ def use_one_blas_thread() -> None:
 
 
 class Searcher:
-    """Answers questions from a Corpus. Read-only after construction; safe to share."""
+    """Answers questions from an index (any ``SearchIndex``; a Corpus is searched locally).
+    Read-only after construction; safe to share."""
 
     def __init__(
         self,
-        corpus: Corpus,
+        index: SearchIndex | Corpus,
         embedder: QueryEncoder,
         min_similarity: float = DEFAULT_MIN_SIMILARITY,
         max_question_chars: int = DEFAULT_MAX_CHARS,
         lexical: bool = True,
     ):
-        self.corpus = corpus
+        self.index: SearchIndex = LocalIndex(index, lexical) if isinstance(index, Corpus) else index
         self.embedder = embedder
         self.min_similarity = min_similarity
         self.max_question_chars = max_question_chars
-        self.lexical = lexical and corpus.lexical is not None
+        self.lexical = lexical and self.index.has_lexical
         use_one_blas_thread()
+
+    @property
+    def corpus(self) -> Corpus:
+        """The local corpus searched (AttributeError for other backends)."""
+        corpus = getattr(self.index, "corpus", None)
+        if corpus is None:
+            raise AttributeError("this searcher's index is not a local corpus")
+        return corpus
 
     def search(
         self, question: str, k: int = 3, offset: int = 0, history: Sequence[Turn] = ()
@@ -187,28 +183,23 @@ class Searcher:
         """
         prepared = prepare_question(question, self.max_question_chars)
         query = Query(prepared.text, self.embedder.encode_query(prepared.text))
-        lexical_scores = self._lexical_scores(query)
-        context = self.with_history(query, lexical_scores, history) if history else None
+        lexical = self.lexical_query(query.text)
+        context = self.with_history(query, lexical, history) if history else None
         if context is not None:
-            query, lexical_scores = context.query, context.lexical_scores
+            query, lexical = context.query, context.lexical
         width = CANDIDATES
         while True:
-            ranking = self.rank(query, width, lexical_scores)
+            ranking = self.rank(query, width, lexical)
             chosen = self._distinct(ranking, k + offset)
             if len(chosen) == k + offset or ranking.complete or width >= MAX_CANDIDATES:
                 break
             width *= WIDENING
         chosen = chosen[offset:]
-        passages = tuple(
-            self._passage(query, int(ranking.rows[i]), float(ranking.scores[i]),
-                          int(ranking.best_sentences[i]))
-            for i in chosen
-        )
+        passages = self._passages(query, ranking, chosen)
         # A follow-up is judged with the words it was searched with (its own and the earlier
         # question's): judged on its own words alone, 43 % of the answerable follow-ups of
         # tests/data/article_dialogues.jsonl were flagged, against 4.5 % this way.
-        lexical = self.corpus.lexical if self.lexical else None
-        evidence = gather(ranking, lexical_scores, lexical)
+        evidence = gather(ranking, lexical, self.index if self.lexical else None)
         found = found_in_source(evidence, self.min_similarity)
         return Answer(
             prepared.text,
@@ -218,13 +209,19 @@ class Searcher:
             context=context.previous if context is not None else None,
         )
 
+    def lexical_query(self, text: str) -> LexicalQuery | None:
+        """The question's own BM25 terms, or None without BM25."""
+        if not self.lexical:
+            return None
+        return LexicalQuery.of(self.index.query_terms(text))
+
     def with_history(
-        self, query: Query, lexical_scores: LexicalScores | None, history: Sequence[Turn]
+        self, query: Query, lexical: LexicalQuery | None, history: Sequence[Turn]
     ) -> Context | None:
         """The question read together with the earlier turns when it depends on them
         (index/conversation.py decides and weighs), or None to answer it alone. The question's
         own text is kept in the query (it decides the expected answer type)."""
-        own = self.rank(query, CANDIDATES, lexical_scores)
+        own = self.rank(query, CANDIDATES, lexical)
         own_words = content_words(query.text)
         known = self._known_words(own_words)
         words_in_sources = known is None or not own_words or any(known)
@@ -239,64 +236,59 @@ class Searcher:
         ]
         vectors = [self.embedder.encode_query(text) for text in earlier]
         fused = Query(query.text, fuse_vectors(query.vector, vectors, reading.weights))
-        if lexical_scores is not None:
-            scores = [self._lexical_scores(Query(text, fused.vector)) for text in earlier]
-            others = [other for other in scores if other is not None]
-            terms = list(lexical_scores.terms)
-            for other in others:
-                terms.extend(t for t in other.terms if t not in terms)
-            chunks = [other.chunks for other in others]
-            lexical_scores = LexicalScores(
-                terms, fuse_scores(lexical_scores.chunks, chunks, reading.weights)
-            )
-        return Context(fused, lexical_scores, reading.context)
+        if lexical is not None:
+            parts = [(tuple(self.index.query_terms(text)), weight)
+                     for text, weight in zip(earlier, reading.weights, strict=True)]
+            lexical = LexicalQuery((*lexical.parts, *parts))
+        return Context(fused, lexical, reading.context)
 
     def rank(
         self,
         query: Query,
         candidates: int = CANDIDATES,
-        lexical_scores: LexicalScores | None = None,
+        lexical: LexicalQuery | None = None,
     ) -> Ranking:
         """Score candidate chunks (up to ``candidates`` from each retriever, or every chunk of
-        a corpus below FULL_SCORING_LIMIT) by fusing every signal; best first."""
-        corpus = self.corpus
-        if lexical_scores is None:
-            lexical_scores = self._lexical_scores(query)
-        rows = self._candidates(query, lexical_scores, candidates)
-        complete = len(rows) == len(corpus.chunks)
-        if rows.size == 0:
+        a small index) by fusing every signal; best first. ``lexical`` defaults to the
+        question's own BM25 terms."""
+        if lexical is None:
+            lexical = self.lexical_query(query.text)
+        found = self.index.candidates(query.vector[0], lexical, candidates)
+        if found.rows.size == 0:
             empty = np.zeros(0, dtype=np.int64)
-            return Ranking(empty, np.zeros(0), empty, 0.0, complete)
-        sentence_rows, starts = self._sentences_of(rows)
-        signals = self._signals(query, rows, sentence_rows, lexical_scores)
-        dense_sentences = signals[0].sentence_scores
+            return Ranking(empty, np.zeros(0), empty, 0.0, found.complete, empty, empty)
+        signals = self._signals(found)
         wanted = expected_type(query.text)
+        sentence_count = len(found.sentence_rows)
         types = (
-            corpus.sentence_types[sentence_rows, TYPES.index(wanted)].astype(np.float32)
+            found.sentence_types[:, TYPES.index(wanted)].astype(np.float32)
             if wanted
-            else np.zeros(len(sentence_rows), dtype=np.float32)
+            else np.zeros(sentence_count, dtype=np.float32)
         )
+        starts = found.starts
         evidence = TYPE_WEIGHT * types
-        highlight = np.zeros(len(sentence_rows), dtype=np.float32)
-        chunk_score = np.zeros(len(rows), dtype=np.float32)
+        highlight = np.zeros(sentence_count, dtype=np.float32)
+        chunk_score = np.zeros(len(found.rows), dtype=np.float32)
         for signal in signals:
             sentence_z = _z(signal.sentence_scores)
             evidence = evidence + signal.sentence_weight * sentence_z
             highlight = highlight + signal.highlight_weight * sentence_z
             chunk_score = chunk_score + signal.chunk_weight * _z(signal.chunk_scores)
         chunk_score = chunk_score + BEST_SENTENCE_WEIGHT * np.maximum.reduceat(evidence, starts)
-        same_chunk_as_previous = np.ones(len(sentence_rows), dtype=bool)
+        same_chunk_as_previous = np.ones(sentence_count, dtype=bool)
         same_chunk_as_previous[starts] = False
         previous = np.where(same_chunk_as_previous, np.roll(highlight, 1), 0.0)
         highlight = highlight + HIGHLIGHT_PREVIOUS_WEIGHT * previous + HIGHLIGHT_TYPE_WEIGHT * types
         best = _first_max_of_groups(highlight, starts)
         order = np.argsort(-chunk_score, kind="stable")
         return Ranking(
-            rows=rows[order],
+            rows=found.rows[order],
             scores=chunk_score[order],
-            best_sentences=sentence_rows[best[order]],
-            max_similarity=float(dense_sentences.max()),
-            complete=complete,
+            best_sentences=found.sentence_rows[best[order]],
+            max_similarity=float(found.sentence_dense.max()),
+            complete=found.complete,
+            best_in_chunk=(best - starts)[order],
+            text_keys=found.text_keys[order],
         )
 
     def _known_words(self, words: list[str]) -> list[bool] | None:
@@ -304,81 +296,16 @@ class Searcher:
         vocabulary: a look-up, no scoring); None when there is no BM25 index."""
         if not self.lexical:
             return None
-        lexical = self.corpus.lexical
-        assert lexical is not None
-        vocabulary = lexical.chunks.vocab_dict
-        return [any(term in vocabulary for term in lexical.query_terms(w)) for w in words]
+        index = self.index
+        return [any(index.known_terms(index.query_terms(w))) for w in words]
 
-    def _lexical_scores(self, query: Query) -> LexicalScores | None:
-        """The question's BM25 terms and the BM25 of every chunk (once per question), or None."""
-        if not self.lexical:
-            return None
-        lexical = self.corpus.lexical
-        assert lexical is not None
-        terms = lexical.query_terms(query.text)
-        return LexicalScores(terms, lexical.chunk_scores(terms))
-
-    def _candidates(
-        self, query: Query, lexical_scores: LexicalScores | None, candidates: int = CANDIDATES
-    ) -> np.ndarray:
-        corpus = self.corpus
-        total = len(corpus.chunks)
-        if total <= FULL_SCORING_LIMIT or candidates >= total:
-            return np.arange(total, dtype=np.int64)
-        _, found = corpus.vector_index.search(query.vector, candidates)
-        rows = found[0][found[0] >= 0].astype(np.int64)
-        if lexical_scores is not None:
-            chunk_scores = lexical_scores.chunks
-            # chunks containing a query term: far fewer than all (a boolean mask is ~6x faster
-            # to scan than the float scores)
-            matching = np.flatnonzero(chunk_scores > 0)
-            if len(matching) > candidates:
-                scores = chunk_scores[matching]
-                best = np.argpartition(scores, len(scores) - candidates)[-candidates:]
-                matching = matching[best]
-            rows = np.concatenate([rows, matching])
-        # One chunk per distinct text (copies score alike and would be skipped as duplicates
-        # anyway): the first, i.e. the closest by vector, else the best by BM25.
-        _, first = np.unique(corpus.table.text_key[rows], return_index=True)
-        return np.sort(rows[first])
-
-    def _sentences_of(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Sentence rows of the given chunks (grouped per chunk) and where each group starts."""
-        offsets = self.corpus.sentence_offsets
-        if len(rows) == len(self.corpus.chunks):
-            return np.arange(offsets[-1], dtype=np.int64), offsets[:-1].copy()
-        first = np.asarray(offsets[rows], dtype=np.int64)
-        counts = np.asarray(offsets[rows + 1], dtype=np.int64) - first
-        starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
-        sentence_rows = np.repeat(first - starts, counts) + np.arange(counts.sum())
-        return sentence_rows.astype(np.int64), starts
-
-    def _signals(
-        self,
-        query: Query,
-        rows: np.ndarray,
-        sentence_rows: np.ndarray,
-        lexical_scores: LexicalScores | None,
-    ) -> list[Signal]:
-        corpus = self.corpus
-        vector = query.vector[0]
-        if len(rows) == len(corpus.chunks):
-            dense_chunks = corpus.chunk_matrix @ vector
-        else:
-            dense_chunks = corpus.vector_index.reconstruct_batch(rows) @ vector
-        whole = len(sentence_rows) == len(corpus.sentence_vectors)
-        dense_sentences = corpus.sentence_similarities(None if whole else sentence_rows, vector)
-        signals = [Signal("dense", dense_chunks, dense_sentences, *DENSE_WEIGHTS)]
-        if lexical_scores is not None:
-            lexical = corpus.lexical
-            assert lexical is not None
-            chunk_scores = lexical_scores.chunks
-            if len(rows) < len(corpus.chunks):
-                chunk_scores = chunk_scores[rows]
-                sentence_scores = lexical.sentence_scores(lexical_scores.terms, sentence_rows)
-            else:
-                sentence_scores = lexical.sentence_scores(lexical_scores.terms)
-            signals.append(Signal("lexical", chunk_scores, sentence_scores, *LEXICAL_WEIGHTS))
+    @staticmethod
+    def _signals(found: Candidates) -> list[Signal]:
+        signals = [Signal("dense", found.dense, found.sentence_dense, *DENSE_WEIGHTS)]
+        if found.lexical is not None and found.sentence_lexical is not None:
+            signals.append(
+                Signal("lexical", found.lexical, found.sentence_lexical, *LEXICAL_WEIGHTS)
+            )
         return signals
 
     def _distinct(self, ranking: Ranking, wanted: int) -> list[int]:
@@ -387,14 +314,21 @@ class Searcher:
         chosen: list[int] = []
         texts: set[int] = set()
         vectors: list[np.ndarray] = []
-        keys = self.corpus.table.text_key
-        for position, row in enumerate(ranking.rows):
+        keys = ranking.text_keys
+        assert keys is not None
+        batch = max(2 * wanted, 8)
+        fetched: dict[int, np.ndarray] = {}
+        for position in range(len(ranking.rows)):
             if len(chosen) == wanted:
                 break
-            text = int(keys[row])  # a hash of the text up to case and spacing
+            text = int(keys[position])  # a hash of the text up to case and spacing
             if text in texts:
                 continue
-            vector = self.corpus.chunk_vector(int(row))
+            if position not in fetched:  # vectors in batches (one round trip for a server)
+                upcoming = range(position, min(position + batch, len(ranking.rows)))
+                block = self.index.chunk_vectors(ranking.rows[upcoming.start:upcoming.stop])
+                fetched.update(zip(upcoming, block, strict=True))
+            vector = fetched[position]
             if vectors and float(np.max(np.vstack(vectors) @ vector)) >= DUPLICATE_COSINE:
                 continue
             chosen.append(position)
@@ -402,38 +336,28 @@ class Searcher:
             vectors.append(vector)
         return chosen
 
-    def _passage(self, query: Query, row: int, score: float, sentence_row: int) -> Passage:
-        chunk = self.corpus.chunks[row]
-        local = sentence_row - int(self.corpus.sentence_offsets[row])
-        start, end = chunk.sentences[local]
-        citation = _citation_of(self.corpus, row, chunk)
-        rows = np.array([sentence_row], dtype=np.int64)
-        similarity = float(self.corpus.sentence_similarities(rows, query.vector[0])[0])
-        return Passage(
-            chunk.id,
-            chunk.text,
-            citation,
-            score,
-            (start - chunk.start, end - chunk.start),
-            similarity,
-        )
-
-
-def _citation_of(corpus: Corpus, row: int, chunk: Chunk) -> Citation:
-    """The citation of chunk ``row``: its place, page(s) and link."""
-    documents = corpus.documents
-    document = int(corpus.table.document[row])
-    pages = documents.pages(document)  # type: ignore[attr-defined]
-    page = page_end = None
-    if pages:
-        page = page_of(pages, chunk.start)
-        page_end = page_of(pages, max(chunk.start, chunk.end - 1))
-    url = passage_link(
-        documents.url(document), documents.format(document), chunk.text, page  # type: ignore[attr-defined]
-    )
-    return Citation(
-        chunk.document, chunk.section, chunk.paragraph, chunk.start, chunk.end, page, page_end, url
-    )
+    def _passages(self, query: Query, ranking: Ranking, chosen: list[int]) -> tuple[Passage, ...]:
+        """The passages at positions ``chosen`` of the ranking."""
+        if not chosen:
+            return ()
+        assert ranking.best_in_chunk is not None
+        rows = [int(ranking.rows[i]) for i in chosen]
+        stored = self.index.stored_chunks(rows)
+        sentence_rows = np.asarray([ranking.best_sentences[i] for i in chosen], dtype=np.int64)
+        similarities = self.index.sentence_similarities(sentence_rows, query.vector[0])
+        passages = []
+        for i, record, similarity in zip(chosen, stored, similarities, strict=True):
+            chunk = record.chunk
+            start, end = chunk.sentences[int(ranking.best_in_chunk[i])]
+            passages.append(Passage(
+                chunk.id,
+                chunk.text,
+                record.citation,
+                float(ranking.scores[i]),
+                (start - chunk.start, end - chunk.start),
+                float(similarity),
+            ))
+        return tuple(passages)
 
 
 def _first_max_of_groups(values: np.ndarray, starts: np.ndarray) -> np.ndarray:
@@ -454,7 +378,7 @@ def _z(values: np.ndarray) -> np.ndarray:
 
 
 def make_searcher(
-    corpus: Corpus, embedder: QueryEncoder, max_question_chars: int = DEFAULT_MAX_CHARS
+    index: SearchIndex | Corpus, embedder: QueryEncoder, max_question_chars: int = DEFAULT_MAX_CHARS
 ) -> Searcher:
-    """The production searcher for a corpus (used by the app and by evaluation alike)."""
-    return Searcher(corpus, embedder, max_question_chars=max_question_chars)
+    """The production searcher for an index (used by the app and by evaluation alike)."""
+    return Searcher(index, embedder, max_question_chars=max_question_chars)

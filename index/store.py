@@ -103,6 +103,32 @@ class IndexStore:
             )
         return self.directory / name
 
+    def live_build_id(self) -> str | None:
+        """Name of the live build (changes with every build made live), or None."""
+        build = self.current_build()
+        return build.name if build is not None else None
+
+    def known_vectors(self, model: ModelSpec) -> dict[str, np.ndarray]:
+        """Normalised text -> vector of every chunk and sentence of the live build when it was
+        built with ``model``'s weights (else, or when there is none, empty): what a rebuild
+        re-uses instead of embedding again."""
+        from index.chunking import normalize_for_search
+
+        if not self.exists():
+            return {}
+        manifest = self.read_manifest()
+        if manifest.get("model", {}).get("weights_sha256") != model.weights_hash:
+            return {}
+        corpus = self.load(model, manifest.get("chunker", {}))
+        known: dict[str, np.ndarray] = {}
+        table = corpus.table
+        for row, vector in enumerate(corpus.chunk_vectors()):
+            known[normalize_for_search(table.text(row))] = vector
+        sentences = (normalize_for_search(text) for text in table.sentence_texts())
+        for text, vector in zip(sentences, corpus.sentence_floats(), strict=True):
+            known[text] = np.array(vector, dtype=np.float32)
+        return known
+
     def exists(self) -> bool:
         """Whether a build is live here."""
         build = self.current_build()
@@ -332,6 +358,10 @@ class IndexStore:
             sentence_scale=sentence_scale,
             exact_sentence_vectors=exact_sentences,
         )
+
+    def drop(self) -> None:
+        """Delete the index directory (every build, the lock file and the model export)."""
+        shutil.rmtree(self.directory, ignore_errors=True)
 
     def prefetch(self) -> bool:
         """Have the OS read the live build's searched files into its page cache (see

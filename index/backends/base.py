@@ -14,12 +14,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
 from index.answer import Citation
 from index.chunking import Chunk
+
+if TYPE_CHECKING:
+    from index.build_lock import BuildLock
+    from index.corpus import Corpus
+    from index.model import ModelSpec
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,4 +141,51 @@ class SearchIndex(Protocol):
 
     def documents_overview(self) -> list[DocumentSummary]:
         """Every document, in index order."""
+        ...
+
+
+class IndexBackend(Protocol):
+    """Where one collection's builds live (``index.store.IndexStore`` on local disk, or
+    ``MilvusStore``): build into it, make a build live atomically, load the live one."""
+
+    def exists(self) -> bool:
+        """Whether a build is live."""
+        ...
+
+    def live_build_id(self) -> str | None:
+        """An id of the live build that changes with every build made live, or None."""
+        ...
+
+    def read_manifest(self) -> dict[str, Any]:
+        """The live build's manifest (IndexMissingError / IndexCorruptError)."""
+        ...
+
+    def size_bytes(self) -> int:
+        """Bytes the live build takes."""
+        ...
+
+    def build_lock(self) -> BuildLock:
+        """The lock builds of this collection hold."""
+        ...
+
+    def save(self, corpus: Corpus) -> object:
+        """Write ``corpus`` as a new build and make it live atomically."""
+        ...
+
+    def load(self, model: ModelSpec, chunker_parameters: dict[str, Any]) -> SearchIndex | Corpus:
+        """The live build, refused (IndexMismatchError) when made with another model or
+        chunking."""
+        ...
+
+    def known_vectors(self, model: ModelSpec) -> dict[str, np.ndarray]:
+        """Normalised text -> vector of the live build's chunks and sentences, when it was
+        built with ``model``'s weights (what a rebuild re-uses)."""
+        ...
+
+    def prefetch(self) -> bool:
+        """Get ready to answer from the live build (read files ahead; may do nothing)."""
+        ...
+
+    def drop(self) -> None:
+        """Delete every build of this collection."""
         ...

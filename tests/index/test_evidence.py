@@ -23,10 +23,9 @@ DATA = Path(__file__).resolve().parent.parent / "data"
 
 def _evidence(searcher, question: str) -> Evidence:
     query = Query(question, searcher.embedder.encode_query(question))
-    lexical_scores = searcher._lexical_scores(query)
-    ranking = searcher.rank(query, lexical_scores=lexical_scores)
-    lexical = searcher.corpus.lexical if searcher.lexical else None
-    return gather(ranking, lexical_scores, lexical)
+    lexical = searcher.lexical_query(query.text)
+    ranking = searcher.rank(query, lexical=lexical)
+    return gather(ranking, lexical, searcher.index if searcher.lexical else None)
 
 
 def test_off_topic_set_is_not_in_the_source(engine):

@@ -87,9 +87,10 @@ def test_candidate_search_of_large_indexes_gives_the_same_first_answer(engine, m
                                                                        article_text):
     """Above FULL_SCORING_LIMIT chunks only vector and BM25 candidates are scored; force that
     path on the article and check it still answers, with exact quotes."""
+    import index.backends.local as local_backend
     import index.search as search_module
 
-    monkeypatch.setattr(search_module, "FULL_SCORING_LIMIT", 5)
+    monkeypatch.setattr(local_backend, "FULL_SCORING_LIMIT", 5)
     monkeypatch.setattr(search_module, "CANDIDATES", 4)
     searcher = search_module.make_searcher(engine.corpus, engine.query_encoder)
     answer = searcher.search("Which Russian official visited Seoul?", k=3)
@@ -104,6 +105,7 @@ def test_candidate_search_of_large_indexes_gives_the_same_first_answer(engine, m
 def test_copies_of_one_text_do_not_starve_the_candidates(engine, monkeypatch, article_text):
     """Ten copies of the article: the few vector and BM25 candidates are mostly copies of one
     passage; the pool is widened until k different passages are found."""
+    import index.backends.local as local_backend
     import index.search as search_module
     from index.builder import assemble_corpus
     from index.documents import DocumentSet, parse_document
@@ -112,7 +114,7 @@ def test_copies_of_one_text_do_not_starve_the_candidates(engine, monkeypatch, ar
         parse_document(f"copy{i}/article.txt", article_text) for i in range(10)
     ))
     corpus, _, _ = assemble_corpus(copies, engine.build_encoder, engine.chunker())
-    monkeypatch.setattr(search_module, "FULL_SCORING_LIMIT", 5)
+    monkeypatch.setattr(local_backend, "FULL_SCORING_LIMIT", 5)
     monkeypatch.setattr(search_module, "CANDIDATES", 4)
     searcher = search_module.make_searcher(corpus, engine.query_encoder)
     answer = searcher.search("Which Russian official visited Seoul?", k=4)
