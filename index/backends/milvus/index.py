@@ -33,8 +33,6 @@ from index.store import REBUILD_HINT
 
 # Milvus returns at most this many hits per search (its topk limit).
 MAX_HITS = 16_384
-# Below this many chunks every chunk is a candidate, as for the local index (search.py).
-FULL_SCORING_LIMIT = 5_000
 _CHUNK_FIELDS = ["text_key", "sentence_first", "sentence_count"]
 
 
@@ -181,12 +179,15 @@ class MilvusIndex:
         self, vector: np.ndarray, lexical: LexicalQuery | None, width: int
     ) -> Candidates:
         """Candidates for a unit query vector: up to ``width`` nearest chunks and ``width`` best
-        by BM25 (every chunk below FULL_SCORING_LIMIT), with every score fusion needs."""
+        by BM25 (every chunk of a small index, as the local index does), with every score fusion
+        needs."""
         vector = np.asarray(vector, dtype=np.float32).reshape(-1)
-        use_lexical = lexical is not None and self.has_lexical
+        from index.backends import local  # its limit, read at call time (tests lower it)
+
+        use_lexical = lexical is not None and bool(lexical.parts) and self.has_lexical
         chunk_query = self._sparse_query(lexical, weighted=True) if use_lexical else {}
         total = self._chunks
-        complete = total <= FULL_SCORING_LIMIT or width >= total
+        complete = total <= local.FULL_SCORING_LIMIT or width >= total
         if complete:
             rows = np.arange(total, dtype=np.int64)
             found = self._dense_of(rows, vector, everything=True)

@@ -78,9 +78,23 @@ class MilvusStore:
 
         return self.connection.call("look up the live build", describe)
 
+    def live_build_id(self) -> str | None:
+        """The live build's id (changes with every build made live), or None."""
+        return self.current_build()
+
     def exists(self) -> bool:
         """Whether a build is live."""
         return self.current_build() is not None
+
+    def prefetch(self) -> bool:
+        """Have Milvus load the live build's collections into memory (a restarted server has
+        them released); False when there is none or Milvus cannot be reached."""
+        try:
+            self._layout().load()
+        except CitebotError as error:
+            log.info("Milvus build of %s not loaded ahead: %s", self.where, error)
+            return False
+        return True
 
     def read_manifest(self) -> dict[str, Any]:
         """The live build's manifest (raises IndexMissingError)."""
