@@ -19,8 +19,8 @@ T = TypeVar("T")
 QUESTION_TIMEOUT = 10.0
 WRITE_TIMEOUT = 120.0
 INSTALL_HINT = "pip install 'citebot[milvus]'"
-_UNREACHABLE_CODES = {2}  # pymilvus: "Fail connecting to server"
-_AUTH_CODES = {1800, 16}  # Milvus "auth check failure"; gRPC UNAUTHENTICATED
+_UNREACHABLE_CODES = {2, -14}  # pymilvus "Fail connecting to server"; gRPC UNAVAILABLE
+_AUTH_CODES = {1800, -16}  # Milvus "auth check failure"; gRPC UNAUTHENTICATED (negated)
 _RELEASED_CODES = {101}  # "collection ... is in state 'released'; call load()"
 
 
@@ -98,18 +98,20 @@ class Connection:
         """The user's message for a failed call (details go to the log)."""
         if isinstance(error, BackendError):
             return error
+        causes = _causes(error)
+        codes = {_code(cause) for cause in causes}
         code = _code(error)
-        text = str(error)
+        text = " | ".join(_details(cause) for cause in causes)
         lowered = text.lower()
         where = redact(self.uri)
         log.warning("Milvus call %s at %s failed: %s", what, where, text[:500])
-        if code in _AUTH_CODES or "unauthenticated" in lowered or "auth check" in lowered:
+        if codes & _AUTH_CODES or "unauthenticated" in lowered or "auth check" in lowered:
             return BackendError(
                 f"Milvus at {where} refused the token: check CITEBOT_MILVUS_TOKEN "
                 "(user:password or an API key) and that this user may use the database"
             )
         if (
-            code in _UNREACHABLE_CODES
+            codes & _UNREACHABLE_CODES
             or "fail connecting" in lowered
             or "unavailable" in lowered
             or "connection refused" in lowered
@@ -135,12 +137,33 @@ class Connection:
         )
 
 
+def _causes(error: BaseException) -> list[BaseException]:
+    """The error and what caused it (pymilvus wraps gRPC errors: "Fail connecting ..." hides
+    an UNAUTHENTICATED answer)."""
+    found: list[BaseException] = []
+    current: BaseException | None = error
+    while current is not None and current not in found and len(found) < 8:
+        found.append(current)
+        current = current.__cause__ or current.__context__
+    return found
+
+
+def _details(error: BaseException) -> str:
+    details = getattr(error, "details", None)
+    if callable(details):  # a grpc.RpcError
+        try:
+            return f"{error.code()}: {details()}"  # type: ignore[attr-defined]
+        except Exception:
+            return str(error)
+    return str(error)
+
+
 def _code(error: BaseException) -> int | None:
     code = getattr(error, "code", None)
     if callable(code):  # a grpc.RpcError: code() is a StatusCode
         try:
             status = code()
-            return int(status.value[0])
+            return -int(status.value[0])  # negated: apart from Milvus's own codes
         except Exception:
             return None
     return code if isinstance(code, int) else None
