@@ -8,6 +8,7 @@ server is the session's (tests/servers/milvus.py), each test on its own collecti
 from __future__ import annotations
 
 import json
+import signal
 import threading
 import time
 from dataclasses import replace
@@ -375,6 +376,49 @@ def test_server_stopped_mid_question_then_restarted(
         assert "Sergei Lavrov" in answer.passages[0].text
     finally:
         server.stop()
+
+
+def test_hung_server_times_out_with_a_clear_error(
+    article_corpus, model_spec, chunker_parameters, query_vectors, tmp_path
+):
+    """A server that stops answering (SIGSTOP) fails the question after the store's timeout,
+    then answers again once it resumes."""
+    server = MilvusLiteServer(tmp_path / "data")
+    server.start()
+    try:
+        store = MilvusStore(server.uri, None, "hung", tmp_path / "locks", timeout=1.0)
+        store.save(article_corpus)
+        searcher = Searcher(store.load(model_spec, chunker_parameters), _Vectors(query_vectors))
+        assert server.process is not None
+        server.process.send_signal(signal.SIGSTOP)
+        try:
+            started = time.monotonic()
+            with pytest.raises(BackendError, match="did not answer in time"):
+                searcher.search(LAVROV)
+            assert time.monotonic() - started < 10
+        finally:
+            server.process.send_signal(signal.SIGCONT)
+        assert "Sergei Lavrov" in searcher.search(LAVROV).passages[0].text
+    finally:
+        server.stop()
+
+
+def test_drop_deletes_every_build_and_the_alias(milvus_uri, article_corpus, tmp_path):
+    store = MilvusStore(milvus_uri, None, "dropped", tmp_path / "locks")
+    other = MilvusStore(milvus_uri, None, "dropped-not", tmp_path / "other-locks")
+    store.save(article_corpus)
+    store.save(article_corpus)
+    other.save(article_corpus)
+
+    def builds(target: MilvusStore) -> set[str]:
+        names = target.connection.call("list", lambda client: client.list_collections())
+        return {milvus_schema.build_of(target.alias, name) for name in names} - {None}
+
+    assert len(builds(store)) == 2
+    store.drop()
+    assert not store.exists() and builds(store) == set()
+    assert other.exists() and len(builds(other)) == 1  # another collection is untouched
+    other.drop()
 
 
 def test_embedded_file_uri(article_corpus, model_spec, chunker_parameters, query_vectors,

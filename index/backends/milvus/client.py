@@ -50,9 +50,17 @@ class Connection:
     """One MilvusClient for a URI (a server address, or a file path for embedded Milvus Lite),
     made on first use and kept: after a server restart the same client works again."""
 
-    def __init__(self, uri: str, token: str | None = None) -> None:
+    def __init__(
+        self,
+        uri: str,
+        token: str | None = None,
+        timeout: float = QUESTION_TIMEOUT,
+        write_timeout: float = WRITE_TIMEOUT,
+    ) -> None:
         self.uri = uri
         self.token = token or ""
+        self.timeout = timeout  # seconds for a call that answers a question
+        self.write_timeout = write_timeout  # for builds, loads and whole-index reads
         self._client: Any = None
         self._lock = threading.Lock()
 
@@ -65,7 +73,7 @@ class Connection:
                     module = pymilvus()
                     try:
                         self._client = module.MilvusClient(
-                            uri=self.uri, token=self.token, timeout=QUESTION_TIMEOUT
+                            uri=self.uri, token=self.token, timeout=self.timeout
                         )
                     except Exception as error:
                         raise self.error(error, "connect") from None
@@ -89,7 +97,7 @@ class Connection:
         log.info("Milvus collections released (a server restart?): loading them again")
         try:
             for name in reload:
-                client.load_collection(name, timeout=WRITE_TIMEOUT)
+                client.load_collection(name, timeout=self.write_timeout)
             return action(client)
         except Exception as error:
             raise self.error(error, what) from None
