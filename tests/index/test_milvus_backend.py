@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import signal
+import subprocess
+import sys
 import threading
 import time
 from dataclasses import replace
@@ -429,6 +431,18 @@ def test_embedded_file_uri(article_corpus, model_spec, chunker_parameters, query
     answer = Searcher(index, _Vectors(query_vectors)).search(LAVROV)
     assert "Sergei Lavrov" in answer.passages[0].text
     assert store.size_bytes() > 0
+    # A Lite file serves one process: a second one is told so, without a traceback.
+    script = (
+        "from pathlib import Path\n"
+        "from index.backends.milvus import MilvusStore\n"
+        "from index.errors import CitebotError\n"
+        f"store = MilvusStore({str(tmp_path / 'citebot.db')!r}, None, 'default', Path('.'))\n"
+        "try:\n    store.exists()\nexcept CitebotError as error:\n    print(error)\n"
+    )
+    other = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                           cwd=ROOT, timeout=120)
+    assert "another process may be using it" in other.stdout
+    assert "Traceback" not in other.stdout + other.stderr
 
 
 def test_wrong_token_is_refused_with_a_clear_message(
@@ -461,8 +475,6 @@ def test_unreachable_server_is_a_clear_error(tmp_path):
 
 
 def test_missing_pymilvus_names_the_extra(monkeypatch, tmp_path):
-    import sys
-
     monkeypatch.setitem(sys.modules, "pymilvus", None)
     connection = Connection("http://127.0.0.1:1", None)
     with pytest.raises(BackendError, match=r"pip install 'citebot\[milvus\]'"):

@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any, TypeVar
 
 from index.errors import BackendError
@@ -33,8 +34,10 @@ def pymilvus() -> Any:
             f"the Milvus backend needs pymilvus, which is not installed: run `{INSTALL_HINT}`, "
             "or set CITEBOT_BACKEND=local"
         ) from None
-    # pymilvus logs every failed call at ERROR with a traceback; citebot reports them itself.
-    logging.getLogger("pymilvus").setLevel(logging.CRITICAL)
+    # pymilvus logs every failed call at ERROR with a traceback, embedded Milvus Lite a file it
+    # cannot open; citebot reports both itself (BackendError, and a warning in its own log).
+    for name in ("pymilvus", "milvus_lite"):
+        logging.getLogger(name).setLevel(logging.CRITICAL)
     return module
 
 
@@ -65,6 +68,11 @@ class Connection:
         self._lock = threading.Lock()
 
     @property
+    def embedded(self) -> bool:
+        """Whether the URI is a file path (an embedded Milvus Lite in this process)."""
+        return "://" not in self.uri
+
+    @property
     def client(self) -> Any:
         """The MilvusClient (connects on first use; raises BackendError)."""
         if self._client is None:
@@ -72,6 +80,8 @@ class Connection:
                 if self._client is None:
                     module = pymilvus()
                     try:
+                        if self.embedded:  # Milvus Lite wants the file's folder to exist
+                            Path(self.uri).expanduser().parent.mkdir(parents=True, exist_ok=True)
                         self._client = module.MilvusClient(
                             uri=self.uri, token=self.token, timeout=self.timeout
                         )
@@ -133,7 +143,7 @@ class Connection:
                 f"Milvus at {where} did not answer in time ({what}): check that the server is "
                 "healthy and not overloaded, then try again"
             )
-        if isinstance(error, OSError) or "datadirlocked" in lowered or "lock" in lowered:
+        if (self.embedded and what == "connect") or "datadirlocked" in lowered:
             return BackendError(
                 f"cannot open the Milvus Lite database {where} ({what}): another process may "
                 "be using it (a Lite file serves one process: run `milvus-lite server` and "
