@@ -90,10 +90,7 @@ class BuildQueue:
         resolved with the outcome (never raises)."""
         target = settings if collection is None else collection_settings(settings, collection)
         index_dir = Path(target.index_dir).resolve()
-        values = {
-            "settings": settings.model_dump(mode="json", exclude=_PRIVATE_SETTINGS),
-            "collection": collection,
-        }
+        values = {"settings": _child_settings(settings), "collection": collection}
         for queued in self._waiting.get(key, ()):
             if queued.index_dir == index_dir:  # the queued build will see these changes too
                 if on_progress is not None:
@@ -235,6 +232,19 @@ async def _reap(child: asyncio.subprocess.Process) -> None:
     with contextlib.suppress(TimeoutError, OSError, ValueError):
         async with asyncio.timeout(10):
             await child.communicate()
+
+
+def _child_settings(settings: Any) -> dict[str, Any]:
+    """The settings a build child gets on stdin: the bot's own without its Discord token, with
+    the Milvus token in clear (a dump masks secrets) and an embedded Milvus Lite file replaced
+    by the address this process serves it on (one process at a time may open the file)."""
+    from bot.backends import uri_for_children
+
+    values: dict[str, Any] = settings.model_dump(mode="json", exclude=_PRIVATE_SETTINGS)
+    token = settings.milvus_token
+    values["milvus_token"] = token.get_secret_value() if token is not None else None
+    values["milvus_uri"] = uri_for_children(settings)
+    return values
 
 
 def _child_environment() -> dict[str, str]:

@@ -636,7 +636,7 @@ def _ready_engine(ctx: Context):
     engine = ctx.new_engine()
     if engine.index_exists():
         engine.load(build_if_missing=False)
-        changes = source_changes(ctx.settings, engine.corpus.manifest)
+        changes = source_changes(ctx.settings, engine.index.manifest)
         if changes:
             ctx.err.print(
                 "note: the sources changed since the index was built "

