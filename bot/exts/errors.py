@@ -14,6 +14,7 @@ from bot.exts.replies import (
     BAD_QUESTION,
     GENERIC_ERROR,
     INDEX_NOT_WRITTEN,
+    INDEX_SERVER_DOWN,
     INDEX_UNAVAILABLE,
     NO_PERMISSION,
     REBUILD_RUNNING,
@@ -23,6 +24,7 @@ from bot.exts.replies import (
 )
 from index.build_lock import BuildInProgressError
 from index.errors import (
+    BackendError,
     CitebotError,
     IndexCorruptError,
     IndexMismatchError,
@@ -46,6 +48,8 @@ def engine_error_message(error: CitebotError) -> str:
         return INDEX_NOT_WRITTEN
     if isinstance(error, SourceError):
         return SOURCE_PROBLEM
+    if isinstance(error, BackendError):
+        return INDEX_SERVER_DOWN
     if isinstance(error, IndexMissingError | IndexCorruptError | IndexMismatchError | ModelError):
         return INDEX_UNAVAILABLE
     return GENERIC_ERROR

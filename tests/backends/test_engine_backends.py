@@ -43,8 +43,8 @@ def sources(tmp_path: Path) -> Path:
 def settings_for(backend: str, request: pytest.FixtureRequest, **values: object) -> Settings:
     """Settings of one test on ``backend`` (Milvus: the session's server, a prefix of its own)."""
     if backend == "milvus":
-        server = request.getfixturevalue("milvus_server")
-        values = {"backend": "milvus", "milvus_uri": server.uri, "milvus_prefix": _prefix(),
+        uri = request.getfixturevalue("milvus_uri")
+        values = {"backend": "milvus", "milvus_uri": uri, "milvus_prefix": _prefix(),
                   **values}
     return isolated_settings(**values)
 
@@ -177,8 +177,7 @@ def test_cli_build_info_ask_and_migrate_back(backend: str, request: pytest.Fixtu
     assert "Sergei Lavrov" in answer["passages"][0]["text"]
     other = "local" if backend == "milvus" else "milvus"
     if other == "milvus":
-        server = request.getfixturevalue("milvus_server")
-        monkeypatch.setenv("CITEBOT_MILVUS_URI", server.uri)
+        monkeypatch.setenv("CITEBOT_MILVUS_URI", request.getfixturevalue("milvus_uri"))
         monkeypatch.setenv("CITEBOT_MILVUS_PREFIX", _prefix())
     else:
         monkeypatch.setenv("CITEBOT_INDEX_DIR", str(tmp_path / "copied"))
@@ -187,8 +186,8 @@ def test_cli_build_info_ask_and_migrate_back(backend: str, request: pytest.Fixtu
     monkeypatch.setenv("CITEBOT_BACKEND", other)
     assert main(["ask", "--json", LAVROV]) == 0
     again = json.loads(capsys.readouterr().out)
-    assert [p["chunk_id"] for p in again["passages"]][:1] == [
-        p["chunk_id"] for p in answer["passages"]
+    assert [p["id"] for p in again["passages"]][:1] == [
+        p["id"] for p in answer["passages"]
     ][:1]
     assert again["passages"][0]["citation"] == answer["passages"][0]["citation"]
 
