@@ -88,6 +88,7 @@ __all__ = [
     "AnswerStore",
     "CitebotBot",
     "Refusal",
+    "ShardedCitebotBot",
     "create_bot",
     "engine_error_message",
     "run_discord",
@@ -132,7 +133,13 @@ class CitebotBot(discord.Client):
         # that mention the bot and of DMs, which is all the mention handler needs.
         # citebot never joins voice: no start-up warnings about the missing voice libraries.
         discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False
-        super().__init__(intents=discord.Intents.default(), allowed_mentions=NO_MENTIONS)
+        shards: dict[str, Any] = {}
+        if isinstance(self, discord.AutoShardedClient):  # ShardedCitebotBot
+            shards = {
+                "shard_count": settings.discord_shard_count,
+                "shard_ids": settings.shards_here,
+            }
+        super().__init__(intents=discord.Intents.default(), allowed_mentions=NO_MENTIONS, **shards)
         self.settings = settings
         # Each server's own documents (``guild-<id>``) besides ``default``, served by ``engine``.
         self.collections = Collections(settings, default_engine=engine)
@@ -182,6 +189,12 @@ class CitebotBot(discord.Client):
             return
         await self.in_worker(self.ensure_loaded)
         self._sweeper = servers.start_sweeper(self)
+        if not self.settings.syncs_commands:
+            log.info(
+                "shard(s) %s: the process running shard 0 syncs the commands, not this one",
+                self.settings.shards_here,
+            )
+            return
         for guild_id in self.settings.discord_guilds:
             guild = discord.Object(id=guild_id)
             self.tree.copy_global_to(guild=guild)
@@ -200,8 +213,11 @@ class CitebotBot(discord.Client):
 
     async def on_ready(self) -> None:
         """Tell the operator the bot is up (stderr, whatever the log level)."""
+        count = self.settings.discord_shard_count
+        shards = "" if count is None else f" (shards {self.settings.shards_here} of {count})"
         print(
-            f"citebot is online as {self.user} in {len(self.guilds)} server(s); Ctrl-C to stop.",
+            f"citebot is online as {self.user} in {len(self.guilds)} server(s){shards}; "
+            "Ctrl-C to stop.",
             file=sys.stderr,
             flush=True,
         )
@@ -353,6 +369,11 @@ class CitebotBot(discord.Client):
         await report_error(interaction, error)
 
 
+class ShardedCitebotBot(CitebotBot, discord.AutoShardedClient):
+    """The bot as one of several processes: it runs the gateway shards CITEBOT_DISCORD_SHARD_IDS
+    of CITEBOT_DISCORD_SHARD_COUNT (discord.py's AutoShardedClient, one connection each)."""
+
+
 def _add_commands(tree: CitebotTree, settings: Settings) -> None:
     """Register fresh command objects (each bot gets its own)."""
     everywhere = app_commands.AppCommandContext(
@@ -378,7 +399,8 @@ def create_bot(settings: Settings, engine: Any = None) -> CitebotBot:
 
         # One question is searched in a server's collection and the shared one: embed it once.
         engine = Engine(settings, remember_queries=True)
-    return CitebotBot(settings, engine)
+    kind = CitebotBot if settings.discord_shard_count is None else ShardedCitebotBot
+    return kind(settings, engine)
 
 
 class _RedactToken(logging.Filter):
