@@ -57,6 +57,8 @@ from bot.exts.replies import (
     TOO_LONG,
 )
 from bot.feedback import FeedbackStore
+from bot.metrics import ANSWERED, BUILD_OK, ERROR, NOT_FOUND, REFUSED, Metrics
+from bot.monitoring import MonitoringServer
 from bot.settings import Settings
 from bot.state.conversations import ConversationStore
 from bot.state.servers import ServerLimits, ServerStore
@@ -159,8 +161,20 @@ class CitebotBot(discord.Client):
             settings.conversation_turns,
             settings.conversation_minutes * 60.0,
         )
-        self.builds = BuildQueue(timeout_seconds=settings.build_timeout_minutes * 60.0)
-        self.load = LoadLimiter(settings.discord_max_queued, settings.discord_max_queued_per_server)
+        self.metrics = Metrics()
+        self.builds = BuildQueue(
+            timeout_seconds=settings.build_timeout_minutes * 60.0,
+            on_finished=lambda outcome: self.metrics.build(
+                BUILD_OK if outcome.ok else str(outcome.error_kind)
+            ),
+        )
+        self.load = LoadLimiter(
+            settings.discord_max_queued,
+            settings.discord_max_queued_per_server,
+            on_refused=lambda: self.metrics.question(REFUSED),
+        )
+        self.metrics.watch_queues(lambda: self.load.active, lambda: self.builds.depth)
+        self.monitor: MonitoringServer | None = None  # /healthz and /metrics, when configured
         self.default_k = max(1, min(settings.top_k, MAX_K))
         self.rebuild_lock = asyncio.Lock()
         self._application_owners: frozenset[int] | None = None
@@ -184,9 +198,15 @@ class CitebotBot(discord.Client):
     # ----- lifecycle -----------------------------------------------------------------------
 
     async def setup_hook(self) -> None:
-        """Load the model and index once, then sync commands to the configured guilds."""
+        """Serve /healthz and /metrics (when configured), load the model and index once, then
+        sync commands to the configured guilds (the process running shard 0 only)."""
         if not self.load_on_setup:
             return
+        if self.settings.health_port is not None:
+            self.monitor = MonitoringServer(
+                self, self.settings.health_host, self.settings.health_port
+            )
+            await self.monitor.start()  # first: it reports the start-up as not yet healthy
         await self.in_worker(self.ensure_loaded)
         self._sweeper = servers.start_sweeper(self)
         if not self.settings.syncs_commands:
@@ -232,8 +252,11 @@ class CitebotBot(discord.Client):
         await servers.guild_joined(self, guild)
 
     async def close(self) -> None:
-        """Disconnect, stop the search worker, then close the stores (once)."""
+        """Disconnect, stop the search worker and the health endpoint, then close the stores
+        (once)."""
         await super().close()
+        if self.monitor is not None:
+            await self.monitor.stop()
         await servers.stop_sweeper(self._sweeper)
         await self.builds.close()
         self._worker.shutdown(wait=False, cancel_futures=True)
@@ -324,8 +347,20 @@ class CitebotBot(discord.Client):
         history: tuple[Turn, ...] = (),
     ) -> Answer:
         """Search the collections of ``guild_id`` (None: a DM) without blocking the event
-        loop, reading the question together with the earlier turns ``history``."""
-        return await self.in_worker(self._search, question, k, offset, guild_id, history)
+        loop, reading the question together with the earlier turns ``history``. Every question
+        comes through here: it is counted (``metrics``) by outcome, with its latency."""
+        started = time.perf_counter()
+        try:
+            answer = await self.in_worker(self._search, question, k, offset, guild_id, history)
+        except Refusal:
+            self.metrics.question(REFUSED)
+            raise
+        except Exception:
+            self.metrics.question(ERROR)
+            raise
+        self.metrics.question(ANSWERED if answer.found else NOT_FOUND,
+                              time.perf_counter() - started)
+        return answer
 
     # ----- policy ------------------------------------------------------------------------------
 
@@ -337,6 +372,7 @@ class CitebotBot(discord.Client):
         """Count one question for ``user_id``; refuse when over the per-user rate."""
         wait = self.limiter.hit(user_id)
         if wait > 0:
+            self.metrics.question(REFUSED)
             raise Refusal(
                 f"Slow down: you can ask {self.limiter.limit} question(s) every "
                 f"{self.limiter.period:g} s. Try again in {math.ceil(wait)} s."
