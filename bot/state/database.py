@@ -84,6 +84,28 @@ class StateDatabase:
         with self._lock:
             yield self._open_connection()
 
+    def ping(self) -> None:
+        """A trivial query, for health checks; StateError with the remedy when the database is
+        closed, its file gone (moved or deleted under the running bot) or unusable."""
+        if not self.path.exists():
+            raise StateError(
+                f"the state database {self.path} is gone (moved or deleted while the bot runs): "
+                "put it back, or restart the bot to start a new one"
+            )
+        if not os.access(self.path, os.R_OK | os.W_OK):
+            raise StateError(
+                f"the state database {self.path} is not readable and writable by this user: "
+                "fix its permissions"
+            )
+        with self.reading() as connection:
+            try:
+                connection.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            except sqlite3.Error as error:
+                raise StateError(
+                    f"the state database {self.path} does not answer ({error}): check the disk, "
+                    "or restore the file from a backup"
+                ) from error
+
     def close(self) -> None:
         """Close the connection; later calls raise StateError. Closing twice is harmless."""
         with self._lock:
