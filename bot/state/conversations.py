@@ -15,22 +15,12 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Sequence
-from pathlib import Path
 
-from bot.state.database import StateDatabase
+from sqlalchemy import delete, select
+
+from bot.state.database import StateDatabase, StateLocation
+from bot.state.schema import conversation_turns, upsert
 from index.conversation import Turn
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS conversation_turns (
-    message_id INTEGER PRIMARY KEY,
-    channel_id INTEGER NOT NULL,
-    user_id INTEGER NOT NULL,
-    at REAL NOT NULL,
-    turns TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS conversation_latest ON conversation_turns (channel_id, user_id, at);
-CREATE INDEX IF NOT EXISTS conversation_age ON conversation_turns (at);
-"""
 
 
 class ConversationStore:
@@ -38,7 +28,7 @@ class ConversationStore:
 
     def __init__(
         self,
-        path: Path,
+        path: StateLocation,
         max_turns: int = 3,
         lifetime_seconds: float = 15 * 60.0,
         clock: Callable[[], float] = time.time,
@@ -46,7 +36,7 @@ class ConversationStore:
         self.max_turns = max_turns
         self.lifetime_seconds = lifetime_seconds
         self._clock = clock
-        self._database = StateDatabase(Path(path), _SCHEMA)
+        self._database = StateDatabase(path)
         self.purge()
 
     def remember(
@@ -59,46 +49,63 @@ class ConversationStore:
             for turn in list(turns)[-self.max_turns :]
         ]
         now = self._clock()
+        row = {
+            "message_id": int(message_id),
+            "channel_id": int(channel_id),
+            "user_id": int(user_id),
+            "at": now,
+            "turns": json.dumps(kept),
+        }
         with self._database.transaction() as connection:
+            statement = upsert(connection, conversation_turns).values(**row)
             connection.execute(
-                "INSERT OR REPLACE INTO conversation_turns"
-                " (message_id, channel_id, user_id, at, turns) VALUES (?, ?, ?, ?, ?)",
-                (int(message_id), int(channel_id), int(user_id), now, json.dumps(kept)),
+                statement.on_conflict_do_update(
+                    index_elements=[conversation_turns.c.message_id],
+                    set_={name: statement.excluded[name] for name in row if name != "message_id"},
+                )
             )
             connection.execute(
-                "DELETE FROM conversation_turns WHERE at < ?", (now - self.lifetime_seconds,)
+                delete(conversation_turns).where(
+                    conversation_turns.c.at < now - self.lifetime_seconds
+                )
             )
 
     def by_message(self, message_id: int) -> tuple[Turn, ...]:
         """The conversation that answer ``message_id`` ended (empty when unknown or expired)."""
+        query = select(conversation_turns.c.turns).where(
+            conversation_turns.c.message_id == int(message_id),
+            conversation_turns.c.at >= self._since(),
+        )
         with self._database.reading() as connection:
-            row = connection.execute(
-                "SELECT turns FROM conversation_turns WHERE message_id = ? AND at >= ?",
-                (int(message_id), self._since()),
-            ).fetchone()
-        return _turns(row[0]) if row else ()
+            stored = connection.execute(query).scalar()
+        return _turns(stored) if stored else ()
 
     def latest(self, channel_id: int, user_id: int) -> tuple[Turn, ...]:
         """The conversation of ``user_id``'s latest answer in ``channel_id`` (a DM or a
         thread); empty when there is none or it expired."""
+        query = (
+            select(conversation_turns.c.turns)
+            .where(
+                conversation_turns.c.channel_id == int(channel_id),
+                conversation_turns.c.user_id == int(user_id),
+                conversation_turns.c.at >= self._since(),
+            )
+            .order_by(conversation_turns.c.at.desc(), conversation_turns.c.message_id.desc())
+            .limit(1)
+        )
         with self._database.reading() as connection:
-            row = connection.execute(
-                "SELECT turns FROM conversation_turns WHERE channel_id = ? AND user_id = ?"
-                " AND at >= ? ORDER BY at DESC, rowid DESC LIMIT 1",
-                (int(channel_id), int(user_id), self._since()),
-            ).fetchone()
-        return _turns(row[0]) if row else ()
+            stored = connection.execute(query).scalar()
+        return _turns(stored) if stored else ()
 
     def purge(self) -> int:
         """Delete every expired conversation; returns how many answers' rows."""
         with self._database.transaction() as connection:
-            cursor = connection.execute(
-                "DELETE FROM conversation_turns WHERE at < ?", (self._since(),)
-            )
-            return cursor.rowcount
+            return connection.execute(
+                delete(conversation_turns).where(conversation_turns.c.at < self._since())
+            ).rowcount
 
     def close(self) -> None:
-        """Close the database connection; later calls raise StateError."""
+        """End this store's use of the database; later calls raise StateError."""
         self._database.close()
 
     def _since(self) -> float:
