@@ -14,6 +14,9 @@ from bot.engine import Engine
 from bot.settings import Settings
 from index.model import ModelSpec
 
+# A throwaway PostgreSQL (session) and the state database on each engine (state_url).
+pytest_plugins = ["tests.servers.postgres", "tests.servers.state"]
+
 ROOT = Path(__file__).resolve().parent.parent
 SOURCE_DIR = ROOT / "source_docs"
 ARTICLE = SOURCE_DIR / "north-korea-allied-coordination.txt"

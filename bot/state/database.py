@@ -73,8 +73,8 @@ def describe(location: StateLocation) -> str:
     if not is_url(location):
         return str(location)
     try:
-        return _engine_url(location).render_as_string(hide_password=True)
-    except StateError:
+        return make_url(str(location)).render_as_string(hide_password=True)
+    except exc.ArgumentError:
         return "CITEBOT_DATABASE_URL"
 
 
