@@ -407,17 +407,20 @@ def cmd_db(ctx: Context) -> int:
 
         before, now = upgrade_location(location)
         change = f"upgraded from {before or 'nothing'} to {now}" if before != now else "at " + now
-        ctx.out.print(f"State database {describe(location)}: {change}.", markup=False)
+        line = f"State database {describe(location)}: {change}."
+        ctx.out.print(line, markup=False, soft_wrap=True)
         return EXIT_OK
     from bot.state.transfer import copy_sqlite_state
 
     copied = copy_sqlite_state(ctx.args.path, location)
     counts = ", ".join(f"{rows} {table}" for table, rows in copied.items())
-    ctx.out.print(f"Copied into {describe(location)}: {counts} rows.", markup=False)
+    line = f"Copied into {describe(location)}: {counts} rows."
+    ctx.out.print(line, markup=False, soft_wrap=True)
     ctx.out.print(
         f"Votes keep their hashes only with the key of {ctx.args.path}: give every process the "
         f"file {ctx.args.path}.key as <CITEBOT_FEEDBACK_DB>.key (chmod 600).",
         markup=False,
+        soft_wrap=True,
     )
     return EXIT_OK
 

@@ -70,3 +70,13 @@ def clear(location: StateLocation) -> None:
                     connection.execute(table.delete())
     finally:
         engine.dispose()
+
+
+def execute(location: StateLocation, sql: str, **params: Any) -> None:
+    """Run one statement straight on the database, committed."""
+    engine = create_engine(_engine_url(location))
+    try:
+        with engine.begin() as connection:
+            connection.execute(text(sql), params)
+    finally:
+        engine.dispose()
