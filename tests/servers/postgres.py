@@ -80,8 +80,9 @@ class PostgresCluster:
         )
 
     def stop(self) -> None:
-        """Stop the server at once (connections are cut, as in a crash or a restart)."""
-        self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop")
+        """Stop the server now: connections are cut, as in a restart (``fast``: what was
+        committed is kept, although durability is off)."""
+        self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop")
 
     def psql(self, sql: str, database: str = "postgres") -> str:
         """Run ``sql`` as the superuser over the unix socket; returns its output."""
