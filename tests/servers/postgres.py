@@ -3,10 +3,10 @@
 ``initdb`` and ``pg_ctl`` from the folder ``pg_config --bindir`` names create a cluster in a
 temporary folder and start it listening on 127.0.0.1 at a free port only (its unix socket in the
 same folder), run as the ``postgres`` user when we are root (PostgreSQL refuses to run as root).
-Durability is off (fsync, synchronous commit): the data is thrown away at the end. A role
-``citebot`` with a password (scram over TCP, as in production) owns the databases the tests
-create, one per test. If PostgreSQL is missing or does not start, the fixture fails with the
-reason: it never skips.
+For the tests durability is off (fsync, synchronous commit): the data is thrown away at the
+end. A role ``citebot`` with a password (scram over TCP, as in production) owns the databases
+the tests create, one per test. If PostgreSQL is missing or does not start, the fixture fails
+with the reason: it never skips.
 """
 
 from __future__ import annotations
@@ -37,8 +37,9 @@ class PostgresUnavailable(RuntimeError):
 class PostgresCluster:
     """A cluster in ``folder`` on 127.0.0.1:``port``; ``url()`` names a database in it."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, durable: bool = False) -> None:
         self.folder = folder
+        self.durable = durable
         self.data = folder / "data"
         self.sockets = folder / "sockets"
         self.log = folder / "server.log"
@@ -71,9 +72,11 @@ class PostgresCluster:
     def start(self) -> None:
         """Start the server (again) and wait until it accepts connections."""
         options = (
-            f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.sockets} -c fsync=off "
-            "-c synchronous_commit=off -c full_page_writes=off -c max_connections=300"
+            f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.sockets} "
+            "-c max_connections=300"
         )
+        if not self.durable:  # tests: nothing here needs to survive a crash
+            options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         self._run(
             "pg_ctl", "-D", str(self.data), "-l", str(self.log), "-w", "-t",
             str(START_TIMEOUT_S), "-o", options, "start",
@@ -152,12 +155,13 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-def start_cluster() -> PostgresCluster:
-    """A new running cluster in a new temporary folder (PostgresUnavailable if it cannot)."""
+def start_cluster(durable: bool = False) -> PostgresCluster:
+    """A new running cluster in a new temporary folder (PostgresUnavailable if it cannot);
+    ``durable``: commits are synced to disk, as in production (benchmarks)."""
     # Not under pytest's tmp_path: the postgres user must be able to reach the folder.
     folder = Path(tempfile.mkdtemp(prefix="citebot-pg-"))
     try:
-        cluster = PostgresCluster(folder)
+        cluster = PostgresCluster(folder, durable)
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise
