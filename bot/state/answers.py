@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import bindparam, delete, insert, select
 
 from bot.state.database import StateDatabase, StateLocation
 from bot.state.schema import answers
@@ -23,6 +23,25 @@ DEFAULT_RETENTION_DAYS = 90
 KEY_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,40}")
 KEY_BYTES = 18  # 24 URL-safe characters, 144 random bits
 PURGE_BATCH = 100  # expired rows deleted per put: bounded work, and more than one put adds
+
+# Built once (each call only binds its values): the statements of every answer and button.
+_INSERT = insert(answers)
+_DELETE_EXPIRED_BATCH = delete(answers).where(
+    answers.c.answer_key.in_(
+        select(answers.c.answer_key)
+        .where(answers.c.created_at < bindparam("cutoff"))
+        .limit(PURGE_BATCH)
+        .scalar_subquery()
+    )
+)
+_SELECT = select(
+    answers.c.question,
+    answers.c.k,
+    answers.c.passage_offset,
+    answers.c.passage_ids,
+    answers.c.private,
+    answers.c.place,
+).where(answers.c.answer_key == bindparam("key"), answers.c.created_at >= bindparam("since"))
 
 @dataclass(frozen=True)
 class AnswerContext:
@@ -66,45 +85,28 @@ class AnswerStore:
         """Store ``context``; returns its key (``[A-Za-z0-9_-]{24}``) for a button's custom id."""
         key = secrets.token_urlsafe(KEY_BYTES)
         now = self._clock()
-        expired = (
-            select(answers.c.answer_key)
-            .where(answers.c.created_at < now - self.retention_seconds)
-            .limit(PURGE_BATCH)
-            .scalar_subquery()
-        )
+        row = {
+            "answer_key": key,
+            "question": context.question,
+            "k": int(context.k),
+            "passage_offset": int(context.offset),
+            "passage_ids": json.dumps(list(context.passage_ids)),
+            "private": int(bool(context.private)),
+            "created_at": now,
+            "place": context.place,
+        }
         with self._database.transaction() as connection:
-            connection.execute(
-                insert(answers).values(
-                    answer_key=key,
-                    question=context.question,
-                    k=int(context.k),
-                    passage_offset=int(context.offset),
-                    passage_ids=json.dumps(list(context.passage_ids)),
-                    private=int(bool(context.private)),
-                    created_at=now,
-                    place=context.place,
-                )
-            )
-            connection.execute(delete(answers).where(answers.c.answer_key.in_(expired)))
+            connection.execute(_INSERT, row)
+            connection.execute(_DELETE_EXPIRED_BATCH, {"cutoff": now - self.retention_seconds})
         return key
 
     def get(self, key: str) -> AnswerContext | None:
         """The context stored under ``key``; None when unknown, malformed or expired."""
         if not isinstance(key, str) or not KEY_PATTERN.fullmatch(key):
             return None
-        query = select(
-            answers.c.question,
-            answers.c.k,
-            answers.c.passage_offset,
-            answers.c.passage_ids,
-            answers.c.private,
-            answers.c.place,
-        ).where(
-            answers.c.answer_key == key,
-            answers.c.created_at >= self._clock() - self.retention_seconds,
-        )
+        since = self._clock() - self.retention_seconds
         with self._database.reading() as connection:
-            row = connection.execute(query).first()
+            row = connection.execute(_SELECT, {"key": key, "since": since}).first()
         if row is None:
             return None
         question, k, offset, passage_ids, private, place = row

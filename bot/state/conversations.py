@@ -15,12 +15,43 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Sequence
+from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
+from sqlalchemy.dialects import postgresql, sqlite
 
 from bot.state.database import StateDatabase, StateLocation
-from bot.state.schema import conversation_turns, upsert
+from bot.state.schema import conversation_turns
 from index.conversation import Turn
+
+# Built once (each call only binds its values): the statements of every answer and follow-up.
+_TABLE = conversation_turns.c
+
+
+def _replace(dialect_insert: Callable[..., Any]) -> Any:
+    """INSERT … ON CONFLICT (message_id) DO UPDATE, in one dialect."""
+    statement = dialect_insert(conversation_turns)
+    return statement.on_conflict_do_update(
+        index_elements=[_TABLE.message_id],
+        set_={name: statement.excluded[name] for name in ("channel_id", "user_id", "at", "turns")},
+    )
+
+
+_REPLACE = {"sqlite": _replace(sqlite.insert), "postgresql": _replace(postgresql.insert)}
+_DELETE_BEFORE = delete(conversation_turns).where(_TABLE.at < bindparam("cutoff"))
+_BY_MESSAGE = select(_TABLE.turns).where(
+    _TABLE.message_id == bindparam("message_id"), _TABLE.at >= bindparam("since")
+)
+_LATEST = (
+    select(_TABLE.turns)
+    .where(
+        _TABLE.channel_id == bindparam("channel_id"),
+        _TABLE.user_id == bindparam("user_id"),
+        _TABLE.at >= bindparam("since"),
+    )
+    .order_by(_TABLE.at.desc(), _TABLE.message_id.desc())
+    .limit(1)
+)
 
 
 class ConversationStore:
@@ -57,52 +88,32 @@ class ConversationStore:
             "turns": json.dumps(kept),
         }
         with self._database.transaction() as connection:
-            statement = upsert(connection, conversation_turns).values(**row)
-            connection.execute(
-                statement.on_conflict_do_update(
-                    index_elements=[conversation_turns.c.message_id],
-                    set_={name: statement.excluded[name] for name in row if name != "message_id"},
-                )
-            )
-            connection.execute(
-                delete(conversation_turns).where(
-                    conversation_turns.c.at < now - self.lifetime_seconds
-                )
-            )
+            connection.execute(_REPLACE[connection.dialect.name], row)
+            connection.execute(_DELETE_BEFORE, {"cutoff": now - self.lifetime_seconds})
 
     def by_message(self, message_id: int) -> tuple[Turn, ...]:
         """The conversation that answer ``message_id`` ended (empty when unknown or expired)."""
-        query = select(conversation_turns.c.turns).where(
-            conversation_turns.c.message_id == int(message_id),
-            conversation_turns.c.at >= self._since(),
-        )
+        parameters = {"message_id": int(message_id), "since": self._since()}
         with self._database.reading() as connection:
-            stored = connection.execute(query).scalar()
+            stored = connection.execute(_BY_MESSAGE, parameters).scalar()
         return _turns(stored) if stored else ()
 
     def latest(self, channel_id: int, user_id: int) -> tuple[Turn, ...]:
         """The conversation of ``user_id``'s latest answer in ``channel_id`` (a DM or a
         thread); empty when there is none or it expired."""
-        query = (
-            select(conversation_turns.c.turns)
-            .where(
-                conversation_turns.c.channel_id == int(channel_id),
-                conversation_turns.c.user_id == int(user_id),
-                conversation_turns.c.at >= self._since(),
-            )
-            .order_by(conversation_turns.c.at.desc(), conversation_turns.c.message_id.desc())
-            .limit(1)
-        )
+        parameters = {
+            "channel_id": int(channel_id),
+            "user_id": int(user_id),
+            "since": self._since(),
+        }
         with self._database.reading() as connection:
-            stored = connection.execute(query).scalar()
+            stored = connection.execute(_LATEST, parameters).scalar()
         return _turns(stored) if stored else ()
 
     def purge(self) -> int:
         """Delete every expired conversation; returns how many answers' rows."""
         with self._database.transaction() as connection:
-            return connection.execute(
-                delete(conversation_turns).where(conversation_turns.c.at < self._since())
-            ).rowcount
+            return connection.execute(_DELETE_BEFORE, {"cutoff": self._since()}).rowcount
 
     def close(self) -> None:
         """End this store's use of the database; later calls raise StateError."""

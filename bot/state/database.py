@@ -252,8 +252,10 @@ def _sqlite_connected(dbapi_connection: Any, _record: Any) -> None:
 
 
 def _sqlite_begin(connection: Connection) -> None:
-    write = connection.get_execution_options().get("citebot_write", False)
-    connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+    # Writes take the write lock at once; reads run each statement on its own, seeing what was
+    # committed (as the sqlite3 stores did: no transaction to begin and roll back per read).
+    if connection.get_execution_options().get("citebot_write", False):
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def _reason(error: exc.DBAPIError) -> str:
