@@ -10,10 +10,15 @@ This times exactly those store calls, through the real stores, on:
   with production durability (fsync and synchronous commit on), over TCP with a password, via
   psycopg 3 and SQLAlchemy's pool.
 
-The two engines take turns answer by answer, so both see the same machine load. Reported: p50
-and p95 per operation and engine, and the ratio and difference of the medians.
+The engines take turns answer by answer, so both see the same machine load. Reported: p50 and
+p95 per operation and engine, and the ratio and difference of the medians against SQLite.
+
+``--baseline COMMIT`` adds a third column: SQLite through the stores of an earlier commit (e.g.
+2211a28, the sqlite3 stores before SQLAlchemy), taken with ``git archive`` into a temporary
+folder and imported under another package name, to see what the port costs the default path.
 
     .venv/bin/python benchmarks/state_latency.py [--answers 1000] [--warmup 100]
+        [--baseline 2211a28]
 
 Needs PostgreSQL's server programs (``pg_config --bindir``) and, as root, the ``postgres`` user.
 """
@@ -21,12 +26,18 @@ Needs PostgreSQL's server programs (``pg_config --bindir``) and, as root, the ``
 from __future__ import annotations
 
 import argparse
+import importlib
+import io
+import re
 import statistics
+import subprocess
 import sys
+import tarfile
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -44,14 +55,19 @@ OPERATIONS = ("answer: put + remember", "button: get", "follow-up: latest")
 class Bench:
     """The two stores the bot uses per answer, on one database, and their timings."""
 
-    def __init__(self, location: StateLocation) -> None:
-        self.answers = AnswerStore(location)
-        self.conversations = ConversationStore(location)
+    def __init__(self, location: StateLocation, stores: tuple[type, type, type] | None = None):
+        answer_store, conversation_store, self.context_type = stores or (
+            AnswerStore,
+            ConversationStore,
+            AnswerContext,
+        )
+        self.answers = answer_store(location)
+        self.conversations = conversation_store(location)
         self.times: dict[str, list[float]] = {name: [] for name in OPERATIONS}
         self.keys: list[str] = []
 
     def answer(self, n: int, record: bool) -> None:
-        context = AnswerContext(
+        context = self.context_type(
             f"What did the allies agree on in meeting {n}?",
             3,
             0,
@@ -69,7 +85,7 @@ class Bench:
         self._timed("button: get", lambda: self.answers.get(key), record)
         self._timed("follow-up: latest", lambda: self.conversations.latest(CHANNEL, USER), record)
 
-    def _answer(self, context: AnswerContext, message_id: int, turns: list[Turn]) -> str:
+    def _answer(self, context: Any, message_id: int, turns: list[Turn]) -> str:
         key = self.answers.put(context)
         self.conversations.remember(message_id, CHANNEL, USER, turns)
         return key
@@ -86,6 +102,27 @@ class Bench:
         self.conversations.close()
 
 
+def baseline_stores(commit: str, folder: Path) -> tuple[type, type, type]:
+    """AnswerStore, ConversationStore and AnswerContext of ``commit``'s bot/state, imported as
+    the package ``baseline_state`` from ``folder``."""
+    archive = subprocess.run(
+        ["git", "-C", str(ROOT), "archive", "--format=tar", commit, "bot/state"],
+        check=True,
+        capture_output=True,
+    ).stdout
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        for member in tar.getmembers():
+            if member.isfile() and member.name.endswith(".py"):
+                source = tar.extractfile(member).read().decode()  # type: ignore[union-attr]
+                target = folder / "baseline_state" / Path(member.name).name
+                target.parent.mkdir(exist_ok=True)
+                target.write_text(re.sub(r"\bbot\.state\b", "baseline_state", source))
+    sys.path.insert(0, str(folder))
+    answers = importlib.import_module("baseline_state.answers")
+    conversations = importlib.import_module("baseline_state.conversations")
+    return answers.AnswerStore, conversations.ConversationStore, answers.AnswerContext
+
+
 def percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
@@ -95,6 +132,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--answers", type=int, default=1000, help="answers timed per engine")
     parser.add_argument("--warmup", type=int, default=100, help="answers first, not timed")
+    parser.add_argument("--baseline", metavar="COMMIT", help="also SQLite with COMMIT's stores")
     args = parser.parse_args()
     cluster = start_cluster(durable=True)
     try:
@@ -103,6 +141,9 @@ def main() -> int:
                 "sqlite": Bench(Path(folder) / "feedback.sqlite3"),
                 "postgresql": Bench(cluster.new_database()),
             }
+            if args.baseline:
+                stores = baseline_stores(args.baseline, Path(folder))
+                benches[f"sqlite {args.baseline}"] = Bench(Path(folder) / "old.sqlite3", stores)
             for n in range(args.warmup + args.answers):
                 for bench in benches.values():
                     bench.answer(n, record=n >= args.warmup)
@@ -110,19 +151,19 @@ def main() -> int:
                 bench.close()
     finally:
         cluster.destroy()
-    sqlite, postgres = benches["sqlite"], benches["postgresql"]
     print(f"{args.answers} answers per engine ({args.warmup} warm-up), engines alternating")
-    print(
-        f"{'operation':<24} {'sqlite p50':>10} {'p95':>7} {'postgres p50':>12} {'p95':>7}"
-        f" {'ratio p50':>9} {'added p50':>9}"
-    )
+    sqlite = benches["sqlite"]
+    print(f"{'operation':<24} {'engine':<16} {'p50':>8} {'p95':>8} {'p50 vs sqlite':>14}")
     for name in OPERATIONS:
-        a, b = sqlite.times[name], postgres.times[name]
-        a50, b50 = statistics.median(a), statistics.median(b)
-        print(
-            f"{name:<24} {a50:>8.2f}ms {percentile(a, 0.95):>5.2f}ms {b50:>10.2f}ms"
-            f" {percentile(b, 0.95):>5.2f}ms {b50 / a50:>9.2f} {b50 - a50:>+7.2f}ms"
-        )
+        base = statistics.median(sqlite.times[name])
+        for label, bench in benches.items():
+            times = bench.times[name]
+            p50 = statistics.median(times)
+            versus = "" if bench is sqlite else f"{p50 / base:.2f}x {p50 - base:+.2f}ms"
+            print(
+                f"{name:<24} {label:<16} {p50:>6.2f}ms {percentile(times, 0.95):>6.2f}ms"
+                f" {versus:>14}"
+            )
     return 0
 
 
