@@ -79,7 +79,11 @@ class AnswerStore:
         self._clock = clock
         self._database = StateDatabase(path)
         self.path = self._database.path
-        self.purge()
+        try:
+            self.purge()
+        except BaseException:
+            self._database.close()
+            raise
 
     def put(self, context: AnswerContext) -> str:
         """Store ``context``; returns its key (``[A-Za-z0-9_-]{24}``) for a button's custom id."""

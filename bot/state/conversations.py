@@ -68,7 +68,11 @@ class ConversationStore:
         self.lifetime_seconds = lifetime_seconds
         self._clock = clock
         self._database = StateDatabase(path)
-        self.purge()
+        try:
+            self.purge()
+        except BaseException:
+            self._database.close()
+            raise
 
     def remember(
         self, message_id: int, channel_id: int, user_id: int, turns: Sequence[Turn]

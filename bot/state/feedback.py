@@ -113,9 +113,13 @@ class FeedbackStore:
             self._key = read_key(self.key_path)  # refuse an unsafe key now, not at the first vote
         self._database = StateDatabase(path)
         self.path = self._database.path
-        with self._database.transaction() as connection:
-            _remove_stored_salt(connection, self._database.description, self.key_path)
-            self._purge(connection)
+        try:
+            with self._database.transaction() as connection:
+                _remove_stored_salt(connection, self._database.description, self.key_path)
+                self._purge(connection)
+        except BaseException:
+            self._database.close()
+            raise
 
     def _get_key(self) -> bytes:
         with self._key_lock:
