@@ -56,11 +56,12 @@ from bot.exts.replies import (
     SOURCE_PROBLEM,
     TOO_LONG,
 )
-from bot.feedback import FeedbackStore
+from bot.feedback import FeedbackStore, key_path_for
 from bot.metrics import ANSWERED, BUILD_OK, ERROR, NOT_FOUND, REFUSED, Metrics
 from bot.monitoring import MonitoringServer
 from bot.settings import Settings
 from bot.state.conversations import ConversationStore
+from bot.state.database import location_of
 from bot.state.servers import ServerLimits, ServerStore
 from index.answer import Answer
 from index.conversation import Turn
@@ -146,18 +147,22 @@ class CitebotBot(discord.Client):
         # Each server's own documents (``guild-<id>``) besides ``default``, served by ``engine``.
         self.collections = Collections(settings, default_engine=engine)
         self.clock = clock  # monotonic seconds (replaceable in tests)
+        # The state database (CITEBOT_DATABASE_URL, else the SQLite file CITEBOT_FEEDBACK_DB).
+        state = location_of(settings)
         self.feedback = feedback or FeedbackStore(
-            settings.feedback_db, retention_days=settings.feedback_retention_days
+            state,
+            retention_days=settings.feedback_retention_days,
+            key_path=key_path_for(settings.feedback_db),
         )
         self.limiter = RateLimiter(
             settings.discord_cooldown_questions, settings.discord_cooldown_seconds, clock
         )
-        # What the buttons under answers need; in the same SQLite file, so it survives restarts.
-        self.answers = AnswerStore(settings.feedback_db, settings.feedback_retention_days)
-        self.servers = ServerStore(settings.feedback_db)
+        # What the buttons under answers need; in the same database, so it survives restarts.
+        self.answers = AnswerStore(state, settings.feedback_retention_days)
+        self.servers = ServerStore(state)
         # The turns before each answer, for follow-up questions (kept minutes, not days).
         self.conversations = ConversationStore(
-            settings.feedback_db,
+            state,
             settings.conversation_turns,
             settings.conversation_minutes * 60.0,
         )

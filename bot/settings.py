@@ -106,6 +106,10 @@ class Settings(BaseSettings):
     owner_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
     # State database: feedback votes and what answer buttons need (survives restarts).
     feedback_db: Path = Path(".citebot/feedback.sqlite3")
+    # PostgreSQL for the state database instead of the SQLite file above, so several bot
+    # processes share it: postgresql://USER:PASSWORD@HOST:5432/DATABASE (needs citebot[postgres]).
+    # The feedback key stays in a file beside CITEBOT_FEEDBACK_DB (<file>.key).
+    database_url: SecretStr | None = None
     # Stored question text (votes, answer buttons) is deleted after this many days.
     feedback_retention_days: int = Field(default=90, ge=1, le=36_500)
     # On SIGTERM: seconds to let questions in flight finish before exiting.
@@ -201,7 +205,12 @@ class Settings(BaseSettings):
         return value.upper() if isinstance(value, str) else value
 
     @field_validator(
-        "discord_token", "milvus_token", "discord_shard_count", "health_port", mode="before"
+        "discord_token",
+        "milvus_token",
+        "database_url",
+        "discord_shard_count",
+        "health_port",
+        mode="before",
     )
     @classmethod
     def _blank_is_none(cls, value: object) -> object:
@@ -227,6 +236,7 @@ def describe_validation_error(error: ValidationError) -> str:
             continue
         key = ENV_PREFIX + str(problem["loc"][0]).upper()
         value = problem.get("input")
-        shown = "" if isinstance(value, dict) or "token" in key.lower() else f" (got {value!r})"
+        secret = "token" in key.lower() or key.lower().endswith("_url")  # may hold a password
+        shown = "" if isinstance(value, dict) or secret else f" (got {value!r})"
         lines.append(f"invalid setting {key}: {problem['msg']}{shown}")
     return "\n".join(lines)
