@@ -35,8 +35,8 @@ log = logging.getLogger(__name__)
 OnProgress = Callable[[int, int], Awaitable[None] | None]
 """Told (texts embedded, texts to embed) while a build embeds."""
 
-# Settings a child never gets: it builds, it does not talk to Discord.
-_PRIVATE_SETTINGS = {"discord_token"}
+# Settings a child never gets: it builds; it neither talks to Discord nor keeps state.
+_PRIVATE_SETTINGS = {"discord_token", "database_url"}
 
 
 @dataclass(frozen=True)
