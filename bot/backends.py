@@ -30,4 +30,31 @@ def milvus_store(settings: Settings, collection: str = DEFAULT) -> IndexBackend:
     from index.backends.milvus import MilvusStore
 
     token = settings.milvus_token.get_secret_value() if settings.milvus_token else None
-    return MilvusStore(settings.milvus_uri, token, collection, settings.index_dir)
+    return MilvusStore(
+        settings.milvus_uri, token, collection, settings.index_dir, prefix=settings.milvus_prefix
+    )
+
+
+def is_embedded(uri: str) -> bool:
+    """Whether a Milvus URI names a local Milvus Lite file (not a server address)."""
+    return "://" not in uri
+
+
+def uri_for_children(settings: Settings) -> str:
+    """The Milvus URI a build child of this process should use. An embedded Milvus Lite file
+    can be open in one process only; pymilvus serves it from this process on a loopback port,
+    which a child can reach (the same server the bot's own client talks to)."""
+    if settings.backend != "milvus" or not is_embedded(settings.milvus_uri):
+        return settings.milvus_uri
+    from milvus_lite.server_manager import server_manager_instance
+
+    address = server_manager_instance.start_and_get_uri(settings.milvus_uri)
+    if address is None:
+        from index.errors import CitebotError
+
+        raise CitebotError(
+            f"cannot open the Milvus Lite file {settings.milvus_uri}: is another process using "
+            "it? Run one Milvus Lite server (`milvus-lite server --data-dir PATH`) and set "
+            "CITEBOT_MILVUS_URI=http://127.0.0.1:PORT for several processes"
+        )
+    return address
