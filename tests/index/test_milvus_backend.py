@@ -226,6 +226,9 @@ def test_names_are_valid_and_injective():
     import re
 
     assert all(re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", a) and len(a) <= 255 for a in aliases)
+    pairs = [("citebot", "a"), ("a_d", "d"), ("a", "d-"), ("a_", "x"), ("a", "x"),
+             ("my_bot", "guild-1"), ("my", "bot-guild-1"), ("my_bot_guild", "1")]
+    assert len({milvus_schema.alias_of(p, n) for p, n in pairs}) == len(pairs)
     for bad in ["", "Upper", "-x", "a b", "a" * 64]:
         with pytest.raises(ValueError):
             milvus_schema.escape(bad)
