@@ -250,3 +250,11 @@ def test_without_the_driver_the_message_names_the_extra(monkeypatch: pytest.Monk
 def test_a_url_of_another_database_is_refused() -> None:
     with pytest.raises(StateError, match="names a mysql database"):
         ServerStore("mysql://citebot:secret@127.0.0.1/citebot")
+
+
+def test_a_bad_database_url_setting_is_never_echoed() -> None:
+    from bot.settings import SettingsError, load_settings
+
+    with pytest.raises(SettingsError) as bad:
+        load_settings(_env_file=None, database_url=12345678)  # not a string
+    assert "CITEBOT_DATABASE_URL" in str(bad.value) and "12345678" not in str(bad.value)
