@@ -202,3 +202,28 @@ def test_the_embedded_milvus_lite_file(sources: Path, tmp_path: Path, article_te
     passage = engine.search(LAVROV, 1).passages[0]
     assert "Sergei Lavrov" in passage.text
     assert article_text[passage.citation.start : passage.citation.end] == passage.text
+
+
+def test_eval_of_a_squad_file(backend: str, request: pytest.FixtureRequest, tmp_path: Path,
+                              capsys, monkeypatch):
+    """`citebot eval` on a SQuAD-format file indexes each article on the configured backend
+    (a scratch collection in Milvus, dropped afterwards) and scores it the same."""
+    context = ARTICLE.read_text(encoding="utf-8")
+    answer = "Sergei Lavrov"
+    squad = {"data": [{"title": "Article", "paragraphs": [{"context": context, "qas": [
+        {"id": "1", "question": LAVROV,
+         "answers": [{"text": answer, "answer_start": context.index(answer)}]},
+    ]}]}]}
+    path = tmp_path / "squad.json"
+    path.write_text(json.dumps(squad), encoding="utf-8")
+    settings = settings_for(backend, request, index_dir=tmp_path / "index")
+    for key, value in settings.model_dump(exclude_defaults=True).items():
+        monkeypatch.setenv(f"CITEBOT_{key.upper()}", str(value))
+    assert main(["eval", "--json", str(path)]) == 0
+    out = capsys.readouterr().out
+    report = json.loads(out[out.index("{"):])
+    assert report["questions"] == 1 and report["hit_at_1"] == 1.0, report
+    if backend == "milvus":
+        from bot.backends import milvus_store
+
+        assert not milvus_store(settings, "eval-scratch").exists()

@@ -1,6 +1,7 @@
-"""PostgreSQL state: what only a server database has. Several processes share it, a database
-that goes down is reported with the remedy and recovered from, and `citebot db
-migrate-from-sqlite` copies an existing state file in."""
+"""Several processes on one state database, and what only PostgreSQL has: processes starting
+together migrate once (both engines), share votes and audit entries, a database that goes down
+is reported with the remedy and recovered from, and `citebot db migrate-from-sqlite` copies an
+existing state file in."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -20,6 +22,7 @@ from bot.state.conversations import ConversationStore
 from bot.state.database import StateDatabase, StateError
 from bot.state.schema import metadata
 from bot.state.servers import ServerSettings, ServerStore
+from bot.state.upgrade import head
 from index.conversation import Turn
 from tests.bot.legacy_state import (
     ANSWER_KEY,
@@ -97,6 +100,49 @@ def test_two_processes_on_one_database_see_each_others_votes_and_audit_entries(
     assert out.split() == ["41", "60"]  # its 20 votes again replace themselves; entries add up
     feedback.close()
     servers.close()
+
+
+STARTING_TOGETHER = textwrap.dedent(
+    """
+    import sys, time
+    from pathlib import Path
+    from bot.state.servers import ServerStore
+    Path(sys.argv[2]).touch()  # imported: ready
+    while not Path(sys.argv[3]).exists():
+        time.sleep(0.001)
+    store = ServerStore(sys.argv[1])
+    store.record(1, 2, "add", "x", "ok")
+    store.close()
+    """
+)
+
+
+@pytest.mark.parametrize("attempt", range(3))  # without the lock, most attempts collide
+def test_processes_starting_together_on_a_new_database_migrate_it_once(
+    state_url, tmp_path: Path, attempt: int
+) -> None:
+    """On PostgreSQL an advisory lock, on SQLite the write lock, makes one of them migrate."""
+    url = str(state_url)
+    go = tmp_path / "go"
+    environment = {**os.environ, "PYTHONPATH": str(ROOT)}
+    ready = [tmp_path / f"ready-{n}" for n in range(4)]
+    starting = [
+        subprocess.Popen(
+            [sys.executable, "-c", STARTING_TOGETHER, url, str(flag), str(go)],
+            stderr=subprocess.PIPE,
+            text=True,
+            env=environment,
+        )
+        for flag in ready
+    ]
+    deadline = time.monotonic() + 120
+    while not all(flag.exists() for flag in ready) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    go.touch()  # all four open the new database at the same moment
+    for process in starting:
+        assert process.wait(timeout=120) == 0, process.stderr.read()  # type: ignore[union-attr]
+    assert query(url, "SELECT version_num FROM alembic_version") == [(head(),)]
+    assert query(url, "SELECT COUNT(*) FROM audit_log") == [(4,)]
 
 
 def test_a_database_that_is_down_is_reported_with_the_remedy_and_recovered_from(
@@ -204,3 +250,11 @@ def test_without_the_driver_the_message_names_the_extra(monkeypatch: pytest.Monk
 def test_a_url_of_another_database_is_refused() -> None:
     with pytest.raises(StateError, match="names a mysql database"):
         ServerStore("mysql://citebot:secret@127.0.0.1/citebot")
+
+
+def test_a_bad_database_url_setting_is_never_echoed() -> None:
+    from bot.settings import SettingsError, load_settings
+
+    with pytest.raises(SettingsError) as bad:
+        load_settings(_env_file=None, database_url=12345678)  # not a string
+    assert "CITEBOT_DATABASE_URL" in str(bad.value) and "12345678" not in str(bad.value)
