@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -22,7 +23,12 @@ WRITE_TIMEOUT = 120.0
 INSTALL_HINT = "pip install 'citebot[milvus]'"
 _UNREACHABLE_CODES = {2, -14}  # pymilvus "Fail connecting to server"; gRPC UNAVAILABLE
 _AUTH_CODES = {1800, -16}  # Milvus "auth check failure"; gRPC UNAUTHENTICATED (negated)
-_RELEASED_CODES = {101}  # "collection ... is in state 'released'; call load()"
+_RELEASED_CODES = {101}
+# pymilvus pings every 10 s even with no call under way; gRPC servers (Milvus Lite's among them)
+# count pings on an idle connection as abuse and close it ("too_many_pings"), failing the next
+# call. Ping only while a call is under way.
+GRPC_OPTIONS = {"grpc.keepalive_permit_without_calls": 0}
+RETRY_PAUSE = 0.5  # "collection ... is in state 'released'; call load()"
 
 
 def pymilvus() -> Any:
@@ -39,6 +45,13 @@ def pymilvus() -> Any:
     for name in ("pymilvus", "milvus_lite"):
         logging.getLogger(name).setLevel(logging.CRITICAL)
     return module
+
+
+def _closing(error: BaseException) -> bool:
+    """Whether a failed call met a connection the server was closing (GOAWAY), before the
+    server took the call."""
+    text = " ".join(str(cause) for cause in _causes(error)).lower()
+    return "goaway" in text or "too_many_pings" in text or "too many pings" in text
 
 
 def redact(uri: str) -> str:
@@ -82,12 +95,25 @@ class Connection:
                     try:
                         if self.embedded:  # Milvus Lite wants the file's folder to exist
                             Path(self.uri).expanduser().parent.mkdir(parents=True, exist_ok=True)
-                        self._client = module.MilvusClient(
-                            uri=self.uri, token=self.token, timeout=self.timeout
-                        )
+                        self._client = self._connect(module)
                     except Exception as error:
                         raise self.error(error, "connect") from None
         return self._client
+
+    def _connect(self, module: Any) -> Any:
+        """A new MilvusClient; tried twice when the first attempt met a connection the server
+        was closing (GOAWAY), which gRPC replaces by itself."""
+        for attempt in (1, 2):
+            try:
+                return module.MilvusClient(
+                    uri=self.uri, token=self.token, timeout=self.timeout,
+                    grpc_options=GRPC_OPTIONS,
+                )
+            except Exception as error:
+                if attempt == 2 or not _closing(error):
+                    raise
+                time.sleep(RETRY_PAUSE)
+        raise AssertionError("unreachable")
 
     def call(
         self,
@@ -100,7 +126,15 @@ class Connection:
         loaded and the action is tried once more."""
         client = self.client
         try:
-            return action(client)
+            try:
+                return action(client)
+            except Exception as error:
+                if not _closing(error):
+                    raise
+                # The server sent GOAWAY before taking the call: nothing was done; gRPC has
+                # opened a new connection by now.
+                time.sleep(RETRY_PAUSE)
+                return action(client)
         except Exception as error:
             if not reload or (_code(error) not in _RELEASED_CODES and "load()" not in str(error)):
                 raise self.error(error, what) from None
