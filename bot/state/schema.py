@@ -21,13 +21,31 @@ from sqlalchemy import (
     MetaData,
     Table,
     Text,
+    TypeDecorator,
     UniqueConstraint,
     literal_column,
 )
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Dialect
 
 DiscordId = BigInteger().with_variant(Integer(), "sqlite")
 """A Discord id or a row id: 64-bit on both engines (and SQLite's row id alias as a key)."""
+
+
+
+class StoredText(TypeDecorator[str]):
+    """Text as both engines can store it: PostgreSQL refuses NUL in text, so a NUL (from a
+    hostile file name, say) is stored as U+2400 "␀", which shows where it was; on SQLite too,
+    so the two engines keep the same values."""
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
+        if value is not None and "\x00" in value:
+            return value.replace("\x00", "\u2400")
+        return value
+
 
 metadata = MetaData()
 
@@ -35,12 +53,12 @@ votes = Table(
     "votes",
     metadata,
     Column("id", DiscordId, primary_key=True),
-    Column("answer_key", Text, nullable=False),
-    Column("question", Text, nullable=False),
-    Column("passage_ids", Text, nullable=False),
+    Column("answer_key", StoredText, nullable=False),
+    Column("question", StoredText, nullable=False),
+    Column("passage_ids", StoredText, nullable=False),
     Column("vote", Integer, CheckConstraint("vote IN (-1, 1)"), nullable=False),
-    Column("user_hash", Text, nullable=False),
-    Column("created_at", Text, nullable=False),
+    Column("user_hash", StoredText, nullable=False),
+    Column("created_at", StoredText, nullable=False),
     UniqueConstraint("answer_key", "user_hash"),
 )
 Index(
@@ -53,14 +71,14 @@ Index(
 answers = Table(
     "answers",
     metadata,
-    Column("answer_key", Text, primary_key=True),
-    Column("question", Text, nullable=False),
+    Column("answer_key", StoredText, primary_key=True),
+    Column("question", StoredText, nullable=False),
     Column("k", Integer, nullable=False),
     Column("passage_offset", Integer, nullable=False),
-    Column("passage_ids", Text, nullable=False),
+    Column("passage_ids", StoredText, nullable=False),
     Column("private", Integer, nullable=False),
     Column("created_at", Float, nullable=False),
-    Column("place", Text, nullable=False, server_default=""),
+    Column("place", StoredText, nullable=False, server_default=""),
 )
 Index("answers_by_age", answers.c.created_at)
 
@@ -71,7 +89,7 @@ conversation_turns = Table(
     Column("channel_id", DiscordId, nullable=False),
     Column("user_id", DiscordId, nullable=False),
     Column("at", Float, nullable=False),
-    Column("turns", Text, nullable=False),
+    Column("turns", StoredText, nullable=False),
 )
 Index(
     "conversation_latest",
@@ -96,10 +114,10 @@ audit_log = Table(
     Column("guild_id", DiscordId, nullable=False),
     Column("at", Float, nullable=False),
     Column("user_id", DiscordId, nullable=False),
-    Column("action", Text, nullable=False),
-    Column("target", Text, nullable=False),
-    Column("result", Text, nullable=False),
-    Column("detail", Text, nullable=False),
+    Column("action", StoredText, nullable=False),
+    Column("target", StoredText, nullable=False),
+    Column("result", StoredText, nullable=False),
+    Column("detail", StoredText, nullable=False),
 )
 Index("audit_by_server", audit_log.c.guild_id, audit_log.c.at)
 
