@@ -10,7 +10,9 @@ that none is refused, and waits until all are answered. Runs, in this order, ``-
 
 - 1 process, SQLite state (the default): the baseline for PostgreSQL's cost per answer;
 - 1 process, PostgreSQL state;
-- 2 processes, shards 0 and 1 of 2, PostgreSQL state.
+- 2 processes, shards 0 and 1 of 2, PostgreSQL state;
+- the last two again with the local index (the same build folder for both processes), to tell
+  what the one Milvus Lite server (pure Python, on the same two cores) costs.
 
 Reported: answered questions per second (wall time from the first dispatch to the last answer),
 and answer latency p50 / p95 (dispatch → follow-up with passages), median over the repeats.
@@ -127,7 +129,9 @@ async def main_async(args: argparse.Namespace) -> int:
                 "discord_max_queued": "100000",
                 "discord_max_queued_per_server": "100000",
             }
+            local = {**base, "backend": "local"}
             await asyncio.to_thread(build_index, base)
+            await asyncio.to_thread(build_index, local)
             results: dict[str, list[Result]] = {}
             for repeat in range(args.repeats):
                 runs = [
@@ -135,9 +139,13 @@ async def main_async(args: argparse.Namespace) -> int:
                     ("1 process, PostgreSQL state", {"database_url": cluster.new_database()}, 1),
                     ("2 processes (shards 0, 1), PostgreSQL state",
                      {"database_url": cluster.new_database()}, 2),
+                    ("1 process, PostgreSQL state, local index",
+                     {"database_url": cluster.new_database(), "backend": "local"}, 1),
+                    ("2 processes, PostgreSQL state, local index",
+                     {"database_url": cluster.new_database(), "backend": "local"}, 2),
                 ]
                 for label, extra, processes in runs:
-                    settings = {**base, **extra,
+                    settings = {**base, **extra,  # the state file's name differs per run
                                 "feedback_db": str(workdir / f"state-{repeat}-{processes}"
                                                    / f"{len(extra)}.sqlite3")}
                     result = await run_once(label, settings, processes, args.questions, workdir)
@@ -164,6 +172,9 @@ async def main_async(args: argparse.Namespace) -> int:
     one, two = medians["1 process, PostgreSQL state"], medians[
         "2 processes (shards 0, 1), PostgreSQL state"]
     print(f"\n2 processes / 1 process (PostgreSQL): {two / one:.2f}x questions per second")
+    local_one = medians["1 process, PostgreSQL state, local index"]
+    local_two = medians["2 processes, PostgreSQL state, local index"]
+    print(f"2 processes / 1 process (PostgreSQL, local index): {local_two / local_one:.2f}x")
     sqlite = medians["1 process, SQLite state"]
     print(f"PostgreSQL / SQLite state, 1 process: {one / sqlite:.2f}x questions per second")
     return 0 if all(r.answered == r.asked for runs in results.values() for r in runs) else 1
