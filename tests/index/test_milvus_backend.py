@@ -574,3 +574,20 @@ def test_to_corpus_round_trip(article_store, article_corpus, model_spec, chunker
     known = article_store.known_vectors(model_spec)
     assert len(known) == len({c.text for c in corpus.chunks} | set(
         corpus.table.sentence_texts()))
+
+
+def test_a_manifest_over_64_kib_is_stored_in_pieces(
+    milvus_uri, article_corpus, model_spec, chunker_parameters, tmp_path
+):
+    """The manifest lists every document (~2,200 at 100k chunks): it is cut into pieces like
+    the texts (a build with that many documents was refused before)."""
+    listed = [{"path": f"folder/document-{n:05d}-ü.md", "sha256": "ab" * 32} for n in range(3000)]
+    manifest = {**article_corpus.manifest, "documents": listed}
+    corpus = replace(article_corpus, manifest=manifest)
+    assert len(json.dumps(manifest).encode()) > 3 * 65_535
+    store = MilvusStore(milvus_uri, None, "big-manifest", tmp_path / "locks")
+    store.save(corpus)
+    assert store.read_manifest()["documents"] == listed
+    index = store.load(model_spec, chunker_parameters)
+    assert index.chunk_count == len(article_corpus.chunks)
+    store.drop()

@@ -265,18 +265,23 @@ class MilvusStore:
         blobs = _blob_rows(corpus, terms, chunk_terms)
         blob_rows = list(blobs)
         sent += sum(len(row["text"].encode("utf-8")) for row in blob_rows)
-        manifest["backend"] = {
-            "name": "milvus",
-            "build": layout.build,
-            "bytes": int(sent),
-            "blob_rows": len(blob_rows) + 1,
-        }
+        # The manifest lists every document (~2,200 at 100k chunks: over one VARCHAR's 64 KiB),
+        # so it is cut into pieces like the texts; its pieces take the first ids.
+        count = 1
+        while True:
+            manifest["backend"] = {
+                "name": "milvus",
+                "build": layout.build,
+                "bytes": int(sent),
+                "blob_rows": len(blob_rows) + count,
+            }
+            parts = schema.pieces(json.dumps(manifest, ensure_ascii=False))
+            if len(parts) == count:
+                break
+            count = len(parts)
         for row in blob_rows:
-            row["id"] += 1  # id 0 is the manifest
-        manifest_text = json.dumps(manifest, ensure_ascii=False)
-        if not schema.fits(manifest_text):
-            raise BackendError(f"the manifest of {self.where} is over 64 KiB")
-        blob_rows.insert(0, _blob(0, "manifest", 0, 0, manifest_text))
+            row["id"] += count
+        blob_rows[:0] = [_blob(n, "manifest", 0, n, part) for n, part in enumerate(parts)]
         self._insert(layout.names["blobs"], blob_rows)
         for name in layout.names.values():
             self.connection.call(
