@@ -29,3 +29,7 @@ class IndexCorruptError(CitebotError):
 
 class IndexMismatchError(CitebotError):
     """The index was built with a different model or chunking than the current settings."""
+
+
+class BackendError(CitebotError):
+    """The index server (Milvus) cannot be reached, refuses the request, or fails it."""

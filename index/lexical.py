@@ -67,12 +67,7 @@ class LexicalIndex:
 
     def query_terms(self, question: str) -> list[str]:
         """Stemmed content words of a question."""
-        bm25s = _import_bm25s()
-        tokens = bm25s.tokenize(
-            [question], stopwords=self._query_stopwords, stemmer=self._stemmer,
-            return_ids=False, show_progress=False,
-        )
-        return list(tokens[0])
+        return query_terms(question, self._stemmer, self._query_stopwords)
 
     def chunk_scores(self, terms: list[str]) -> np.ndarray:
         """BM25 of every chunk, float32[n]."""
@@ -108,13 +103,35 @@ class LexicalIndex:
         return cls(chunks, sentences)
 
 
+def index_terms(texts: list[str]) -> list[list[str]]:
+    """The BM25 terms of each text as indexed (English stop words dropped, Snowball-stemmed):
+    what another engine must index to score as this one does."""
+    bm25s = _import_bm25s()
+    tokens = bm25s.tokenize(
+        texts, stopwords="en", stemmer=_stemmer(), return_ids=False, show_progress=False
+    )
+    return [list(terms) for terms in tokens]
+
+
+def query_terms(question: str, stemmer=None, stopwords: list[str] | None = None) -> list[str]:
+    """The BM25 terms of a question: stemmed content words (question words dropped too)."""
+    bm25s = _import_bm25s()
+    if stopwords is None:
+        from bm25s.stopwords import STOPWORDS_EN
+
+        stopwords = list(STOPWORDS_EN) + QUESTION_WORDS
+    tokens = bm25s.tokenize(
+        [question], stopwords=stopwords, stemmer=stemmer or _stemmer(),
+        return_ids=False, show_progress=False,
+    )
+    return list(tokens[0])
+
+
 def _bm25(texts: list[str]) -> bm25s.BM25:
     bm25s = _import_bm25s()
 
     retriever = bm25s.BM25(k1=K1, b=B, method=METHOD)
-    tokens = bm25s.tokenize(
-        texts, stopwords="en", stemmer=_stemmer(), return_ids=False, show_progress=False
-    )
+    tokens = index_terms(texts)
     # bm25s cannot index an empty vocabulary; a corpus of only stop words still gets one term.
     if not any(tokens):
         tokens = [["\0"]] * len(texts)

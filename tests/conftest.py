@@ -13,6 +13,7 @@ import pytest
 from bot.engine import Engine
 from bot.settings import Settings
 from index.model import ModelSpec
+from tests.servers.milvus import milvus_uri  # noqa: F401  (a session fixture)
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCE_DIR = ROOT / "source_docs"

@@ -18,6 +18,7 @@ def declared() -> list[Requirement]:
     return [
         Requirement(line)
         for line in project["dependencies"] + project["optional-dependencies"]["dev"]
+        + project["optional-dependencies"]["milvus"]
     ]
 
 

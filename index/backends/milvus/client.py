@@ -1,0 +1,169 @@
+"""The connection to Milvus: pymilvus imported only here and only when used, and every failure
+turned into a BackendError that says what to do (never a traceback, never pymilvus's own
+ERROR log lines)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
+
+from index.errors import BackendError
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+# Seconds a call may take before it is given up: a hung server must not hang a question.
+QUESTION_TIMEOUT = 10.0
+WRITE_TIMEOUT = 120.0
+INSTALL_HINT = "pip install 'citebot[milvus]'"
+_UNREACHABLE_CODES = {2, -14}  # pymilvus "Fail connecting to server"; gRPC UNAVAILABLE
+_AUTH_CODES = {1800, -16}  # Milvus "auth check failure"; gRPC UNAUTHENTICATED (negated)
+_RELEASED_CODES = {101}  # "collection ... is in state 'released'; call load()"
+
+
+def pymilvus() -> Any:
+    """The pymilvus module (raises BackendError with the install command when missing)."""
+    try:
+        import pymilvus as module
+    except ImportError:
+        raise BackendError(
+            f"the Milvus backend needs pymilvus, which is not installed: run `{INSTALL_HINT}`, "
+            "or set CITEBOT_BACKEND=local"
+        ) from None
+    # pymilvus logs every failed call at ERROR with a traceback; citebot reports them itself.
+    logging.getLogger("pymilvus").setLevel(logging.CRITICAL)
+    return module
+
+
+def redact(uri: str) -> str:
+    """The URI as shown to users: without credentials or query."""
+    if "@" in uri and "://" in uri:
+        scheme, rest = uri.split("://", 1)
+        uri = f"{scheme}://{rest.split('@', 1)[1]}"
+    return uri.split("?", 1)[0]
+
+
+class Connection:
+    """One MilvusClient for a URI (a server address, or a file path for embedded Milvus Lite),
+    made on first use and kept: after a server restart the same client works again."""
+
+    def __init__(self, uri: str, token: str | None = None) -> None:
+        self.uri = uri
+        self.token = token or ""
+        self._client: Any = None
+        self._lock = threading.Lock()
+
+    @property
+    def client(self) -> Any:
+        """The MilvusClient (connects on first use; raises BackendError)."""
+        if self._client is None:
+            with self._lock:
+                if self._client is None:
+                    module = pymilvus()
+                    try:
+                        self._client = module.MilvusClient(
+                            uri=self.uri, token=self.token, timeout=QUESTION_TIMEOUT
+                        )
+                    except Exception as error:
+                        raise self.error(error, "connect") from None
+        return self._client
+
+    def call(
+        self,
+        what: str,
+        action: Callable[[Any], T],
+        reload: Iterable[str] = (),
+    ) -> T:
+        """``action(client)``, with failures as BackendError. When Milvus says a collection is
+        not loaded (a server restart releases every collection), the ``reload`` collections are
+        loaded and the action is tried once more."""
+        client = self.client
+        try:
+            return action(client)
+        except Exception as error:
+            if not reload or (_code(error) not in _RELEASED_CODES and "load()" not in str(error)):
+                raise self.error(error, what) from None
+        log.info("Milvus collections released (a server restart?): loading them again")
+        try:
+            for name in reload:
+                client.load_collection(name, timeout=WRITE_TIMEOUT)
+            return action(client)
+        except Exception as error:
+            raise self.error(error, what) from None
+
+    def error(self, error: BaseException, what: str) -> BackendError:
+        """The user's message for a failed call (details go to the log)."""
+        if isinstance(error, BackendError):
+            return error
+        causes = _causes(error)
+        codes = {_code(cause) for cause in causes}
+        code = _code(error)
+        text = " | ".join(_details(cause) for cause in causes)
+        lowered = text.lower()
+        where = redact(self.uri)
+        log.warning("Milvus call %s at %s failed: %s", what, where, text[:500])
+        if codes & _AUTH_CODES or "unauthenticated" in lowered or "auth check" in lowered:
+            return BackendError(
+                f"Milvus at {where} refused the token: check CITEBOT_MILVUS_TOKEN "
+                "(user:password or an API key) and that this user may use the database"
+            )
+        if (
+            codes & _UNREACHABLE_CODES
+            or "fail connecting" in lowered
+            or "unavailable" in lowered
+            or "connection refused" in lowered
+        ):
+            return BackendError(
+                f"cannot reach Milvus at {where}: is it running? Check CITEBOT_MILVUS_URI and "
+                "that the server is up, then try again"
+            )
+        if "deadline" in lowered or "timeout" in lowered or "timed out" in lowered:
+            return BackendError(
+                f"Milvus at {where} did not answer in time ({what}): check that the server is "
+                "healthy and not overloaded, then try again"
+            )
+        if isinstance(error, OSError) or "datadirlocked" in lowered or "lock" in lowered:
+            return BackendError(
+                f"cannot open the Milvus Lite database {where} ({what}): another process may "
+                "be using it (a Lite file serves one process: run `milvus-lite server` and "
+                "point every process at it), or the path is not writable"
+            )
+        return BackendError(
+            f"Milvus at {where} failed to {what} (code {code}): see the log for details; "
+            "if the index is damaged, run `citebot build` again"
+        )
+
+
+def _causes(error: BaseException) -> list[BaseException]:
+    """The error and what caused it (pymilvus wraps gRPC errors: "Fail connecting ..." hides
+    an UNAUTHENTICATED answer)."""
+    found: list[BaseException] = []
+    current: BaseException | None = error
+    while current is not None and current not in found and len(found) < 8:
+        found.append(current)
+        current = current.__cause__ or current.__context__
+    return found
+
+
+def _details(error: BaseException) -> str:
+    details = getattr(error, "details", None)
+    if callable(details):  # a grpc.RpcError
+        try:
+            return f"{error.code()}: {details()}"  # type: ignore[attr-defined]
+        except Exception:
+            return str(error)
+    return str(error)
+
+
+def _code(error: BaseException) -> int | None:
+    code = getattr(error, "code", None)
+    if callable(code):  # a grpc.RpcError: code() is a StatusCode
+        try:
+            status = code()
+            return -int(status.value[0])  # negated: apart from Milvus's own codes
+        except Exception:
+            return None
+    return code if isinstance(code, int) else None
