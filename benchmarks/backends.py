@@ -245,10 +245,14 @@ def scale(args: argparse.Namespace, engine: Any, base: tuple, milvus: Milvus) ->
     from index.store import IndexStore
 
     _, documents, chunks, chunk_vectors, sentence_vectors = base
-    asked, warm, _ = pick_questions(args.squad, args.scale_questions, 10)
+    sizes = [int(s) for s in args.sizes.split(",") if s]
+    counts = [int(c) for c in args.scale_questions.split(",")]
+    counts += counts[-1:] * (len(sizes) - len(counts))
+    pool, warm, _ = pick_questions(args.squad, max(counts), 10)
     chunker = engine.chunker()
     results = []
-    for size in (int(s) for s in args.sizes.split(",") if s):
+    for size, count in zip(sizes, counts, strict=True):
+        asked = pool[:count]
         log(f"{size:,} chunks: replicating the base (texts varied, vectors with noise) ...")
         source = args.workdir / f"scaled-{size}"
         built = build_scaled_index(
@@ -259,7 +263,7 @@ def scale(args: argparse.Namespace, engine: Any, base: tuple, milvus: Milvus) ->
         result: dict[str, Any] = {
             "chunks": built["chunks"], "sentences": built["sentences"],
             "copies": built["copies"], "build_s": {}, "bytes": {},
-            "vector_index": built["vector_index"],
+            "vector_index": built["vector_index"], "parts": parts_of(corpus),
         }
         searchers: dict[str, Callable[[str, int], Any]] = {}
         local_copy = args.workdir / f"local-{size}"
@@ -270,7 +274,8 @@ def scale(args: argparse.Namespace, engine: Any, base: tuple, milvus: Milvus) ->
         shutil.rmtree(local_copy, ignore_errors=True)
         searchers["local"] = engine.make_searcher(corpus).search
         stores = {}
-        for mode in ("lite-embedded", "lite-server"):
+        modes = ["lite-server"] if size > args.embedded_max else ["lite-embedded", "lite-server"]
+        for mode in modes:
             before = milvus.data_bytes(mode)
             rss_before = psutil.Process().memory_info().rss
             store = milvus.store(mode, f"scale{size}")
@@ -324,6 +329,25 @@ def scale(args: argparse.Namespace, engine: Any, base: tuple, milvus: Milvus) ->
     return results
 
 
+def parts_of(corpus: Any) -> dict[str, int]:
+    """What one build holds, counted: rows, sparse BM25 entries, text bytes."""
+    lexical = corpus.lexical
+    documents = corpus.documents
+    return {
+        "chunks": len(corpus.chunks),
+        "sentences": int(corpus.sentence_offsets[-1]),
+        "dimension": int(corpus.chunk_vectors().shape[1]),
+        "chunk_bm25_entries": len(lexical.chunks.scores["data"]),
+        "sentence_bm25_entries": len(lexical.sentences.scores["data"]),
+        "chunk_text_bytes": sum(
+            len(corpus.table.text(i).encode("utf-8")) for i in range(len(corpus.chunks))
+        ),
+        "document_text_bytes": sum(
+            len(documents[path].text.encode("utf-8")) for path in documents.paths
+        ),
+    }
+
+
 # --------------------------------------------------------------------------------------------
 # Report
 # --------------------------------------------------------------------------------------------
@@ -353,13 +377,14 @@ def report(figures: dict[str, Any]) -> None:
     if sizes:
         print("\n## Scale: write an embedded corpus, then Searcher.search(k=5) one question at "
               "a time\n")
-        print("| chunks | sentences | backend | write s | on disk MiB | p50 ms | p95 ms | hit@5 "
-              "| same 5 passages as local |")
-        print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+        print("| chunks | sentences | backend | write s | rows/s | on disk MiB | p50 ms | p95 ms "
+              "| hit@5 | same 5 passages as local |")
+        print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
         for r in sizes:
             for name, lat in r["latency"].items():
+                rate = (r["chunks"] + r["sentences"]) / r["build_s"][name]
                 print(f"| {r['chunks']:,} | {r['sentences']:,} | {name} | "
-                      f"{r['build_s'][name]:.1f} | {r['bytes'][name] / MiB:,.0f} | "
+                      f"{r['build_s'][name]:.1f} | {rate:,.0f} | {r['bytes'][name] / MiB:,.0f} | "
                       f"{lat['p50_ms']:.1f} | {lat['p95_ms']:.1f} | {lat['hit@5']:.3f} | "
                       f"{lat['same_passages_as_local']:.3f} |")
         for r in sizes:
@@ -369,7 +394,8 @@ def report(figures: dict[str, Any]) -> None:
                   f"{r.get('embedded_rss_delta', 0) / MiB:,.0f} MiB writing and loading the "
                   f"embedded build; MilvusStore.size_bytes estimate "
                   f"{r.get('estimate_bytes', 0) / MiB:,.0f} MiB; local vector index "
-                  f"{r['vector_index'].get('type')}")
+                  f"{r['vector_index'].get('type')}; contents: "
+                  + ", ".join(f"{k} {v:,}" for k, v in r["parts"].items()))
     print(f"\nServer started in {figures['server_start_s']:.2f} s; embedded connect "
           f"{figures['embedded_start_s']:.2f} s. Total wall time {figures['wall_s']:.0f} s.")
 
@@ -384,7 +410,10 @@ def main() -> int:
     parser.add_argument("--variants", default=",".join(VARIANTS),
                         help="Lite BM25-function variants on the server ('' for none)")
     parser.add_argument("--sizes", default="10000,100000")
-    parser.add_argument("--scale-questions", type=int, default=200)
+    parser.add_argument("--scale-questions", default="100,20",
+                        help="questions per size (the last repeats)")
+    parser.add_argument("--embedded-max", type=int, default=10_000,
+                        help="embedded Lite only up to this many chunks (memory, time)")
     parser.add_argument("--noise", type=float, default=0.025)
     parser.add_argument("--cache", type=Path, default=Path("/tmp/citebot-scale-e2e-base.npz"))
     parser.add_argument("--workdir", type=Path, help="scratch (default: a new temp folder)")
