@@ -348,6 +348,27 @@ def parts_of(corpus: Any) -> dict[str, int]:
     }
 
 
+def sizing(parts: dict[str, int]) -> list[tuple[str, float]]:
+    """GiB per million chunks of each part of a Milvus build, from one build's counts: float32
+    vectors, sparse entries at 8 bytes (uint32 term, float32 weight), texts as UTF-8, and the
+    scalar fields at their widths (int64s, booleans, the chunk id, JSON sentence spans)."""
+    per_chunk = 1_000_000 / parts["chunks"]
+    sentences = parts["sentences"] * per_chunk
+    vector = 4 * parts["dimension"]
+    scalar_chunk = 8 * 8 + 2 + 16 + 24 + 12 * parts["sentences"] / parts["chunks"]
+    rows = [
+        ("chunk vectors", 1_000_000 * vector),
+        ("sentence vectors", sentences * vector),
+        ("chunk BM25 (sparse)", 8 * parts["chunk_bm25_entries"] * per_chunk),
+        ("sentence BM25 (sparse)", 8 * parts["sentence_bm25_entries"] * per_chunk),
+        ("chunk texts", parts["chunk_text_bytes"] * per_chunk),
+        ("document texts (blobs)", parts["document_text_bytes"] * per_chunk),
+        ("other fields", 1_000_000 * scalar_chunk + 24 * sentences),
+    ]
+    rows.append(("total", sum(size for _, size in rows)))
+    return [(name, size / 2**30) for name, size in rows]
+
+
 # --------------------------------------------------------------------------------------------
 # Report
 # --------------------------------------------------------------------------------------------
@@ -396,6 +417,16 @@ def report(figures: dict[str, Any]) -> None:
                   f"{r.get('estimate_bytes', 0) / MiB:,.0f} MiB; local vector index "
                   f"{r['vector_index'].get('type')}; contents: "
                   + ", ".join(f"{k} {v:,}" for k, v in r["parts"].items()))
+    if sizes:
+        parts = sizes[-1]["parts"]
+        print(f"\n## Sizing per million chunks (from the {parts['chunks']:,}-chunk build: "
+              f"{parts['sentences'] / parts['chunks']:.2f} sentences, "
+              f"{parts['chunk_text_bytes'] / parts['chunks']:.0f} text bytes, "
+              f"{parts['chunk_bm25_entries'] / parts['chunks']:.1f} + "
+              f"{parts['sentence_bm25_entries'] / parts['chunks']:.1f} BM25 entries per chunk)\n")
+        print("| part | GiB |\n| --- | --- |")
+        for name, size in sizing(parts):
+            print(f"| {name} | {size:.2f} |")
     print(f"\nServer started in {figures['server_start_s']:.2f} s; embedded connect "
           f"{figures['embedded_start_s']:.2f} s. Total wall time {figures['wall_s']:.0f} s.")
 
