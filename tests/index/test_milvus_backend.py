@@ -8,6 +8,9 @@ server is the session's (tests/servers/milvus.py), each test on its own collecti
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
 import threading
 import time
 from dataclasses import replace
@@ -377,6 +380,49 @@ def test_server_stopped_mid_question_then_restarted(
         server.stop()
 
 
+def test_hung_server_times_out_with_a_clear_error(
+    article_corpus, model_spec, chunker_parameters, query_vectors, tmp_path
+):
+    """A server that stops answering (SIGSTOP) fails the question after the store's timeout,
+    then answers again once it resumes."""
+    server = MilvusLiteServer(tmp_path / "data")
+    server.start()
+    try:
+        store = MilvusStore(server.uri, None, "hung", tmp_path / "locks", timeout=1.0)
+        store.save(article_corpus)
+        searcher = Searcher(store.load(model_spec, chunker_parameters), _Vectors(query_vectors))
+        assert server.process is not None
+        server.process.send_signal(signal.SIGSTOP)
+        try:
+            started = time.monotonic()
+            with pytest.raises(BackendError, match="did not answer in time"):
+                searcher.search(LAVROV)
+            assert time.monotonic() - started < 10
+        finally:
+            server.process.send_signal(signal.SIGCONT)
+        assert "Sergei Lavrov" in searcher.search(LAVROV).passages[0].text
+    finally:
+        server.stop()
+
+
+def test_drop_deletes_every_build_and_the_alias(milvus_uri, article_corpus, tmp_path):
+    store = MilvusStore(milvus_uri, None, "dropped", tmp_path / "locks")
+    other = MilvusStore(milvus_uri, None, "dropped-not", tmp_path / "other-locks")
+    store.save(article_corpus)
+    store.save(article_corpus)
+    other.save(article_corpus)
+
+    def builds(target: MilvusStore) -> set[str]:
+        names = target.connection.call("list", lambda client: client.list_collections())
+        return {milvus_schema.build_of(target.alias, name) for name in names} - {None}
+
+    assert len(builds(store)) == 2
+    store.drop()
+    assert not store.exists() and builds(store) == set()
+    assert other.exists() and len(builds(other)) == 1  # another collection is untouched
+    other.drop()
+
+
 def test_embedded_file_uri(article_corpus, model_spec, chunker_parameters, query_vectors,
                            tmp_path):
     store = MilvusStore(str(tmp_path / "citebot.db"), None, "default", tmp_path / "locks")
@@ -385,6 +431,18 @@ def test_embedded_file_uri(article_corpus, model_spec, chunker_parameters, query
     answer = Searcher(index, _Vectors(query_vectors)).search(LAVROV)
     assert "Sergei Lavrov" in answer.passages[0].text
     assert store.size_bytes() > 0
+    # A Lite file serves one process: a second one is told so, without a traceback.
+    script = (
+        "from pathlib import Path\n"
+        "from index.backends.milvus import MilvusStore\n"
+        "from index.errors import CitebotError\n"
+        f"store = MilvusStore({str(tmp_path / 'citebot.db')!r}, None, 'default', Path('.'))\n"
+        "try:\n    store.exists()\nexcept CitebotError as error:\n    print(error)\n"
+    )
+    other = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                           cwd=ROOT, timeout=120)
+    assert "another process may be using it" in other.stdout
+    assert "Traceback" not in other.stdout + other.stderr
 
 
 def test_wrong_token_is_refused_with_a_clear_message(
@@ -417,8 +475,6 @@ def test_unreachable_server_is_a_clear_error(tmp_path):
 
 
 def test_missing_pymilvus_names_the_extra(monkeypatch, tmp_path):
-    import sys
-
     monkeypatch.setitem(sys.modules, "pymilvus", None)
     connection = Connection("http://127.0.0.1:1", None)
     with pytest.raises(BackendError, match=r"pip install 'citebot\[milvus\]'"):

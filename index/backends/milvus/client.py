@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any, TypeVar
 
 from index.errors import BackendError
@@ -33,8 +34,10 @@ def pymilvus() -> Any:
             f"the Milvus backend needs pymilvus, which is not installed: run `{INSTALL_HINT}`, "
             "or set CITEBOT_BACKEND=local"
         ) from None
-    # pymilvus logs every failed call at ERROR with a traceback; citebot reports them itself.
-    logging.getLogger("pymilvus").setLevel(logging.CRITICAL)
+    # pymilvus logs every failed call at ERROR with a traceback, embedded Milvus Lite a file it
+    # cannot open; citebot reports both itself (BackendError, and a warning in its own log).
+    for name in ("pymilvus", "milvus_lite"):
+        logging.getLogger(name).setLevel(logging.CRITICAL)
     return module
 
 
@@ -50,11 +53,24 @@ class Connection:
     """One MilvusClient for a URI (a server address, or a file path for embedded Milvus Lite),
     made on first use and kept: after a server restart the same client works again."""
 
-    def __init__(self, uri: str, token: str | None = None) -> None:
+    def __init__(
+        self,
+        uri: str,
+        token: str | None = None,
+        timeout: float = QUESTION_TIMEOUT,
+        write_timeout: float = WRITE_TIMEOUT,
+    ) -> None:
         self.uri = uri
         self.token = token or ""
+        self.timeout = timeout  # seconds for a call that answers a question
+        self.write_timeout = write_timeout  # for builds, loads and whole-index reads
         self._client: Any = None
         self._lock = threading.Lock()
+
+    @property
+    def embedded(self) -> bool:
+        """Whether the URI is a file path (an embedded Milvus Lite in this process)."""
+        return "://" not in self.uri
 
     @property
     def client(self) -> Any:
@@ -64,8 +80,10 @@ class Connection:
                 if self._client is None:
                     module = pymilvus()
                     try:
+                        if self.embedded:  # Milvus Lite wants the file's folder to exist
+                            Path(self.uri).expanduser().parent.mkdir(parents=True, exist_ok=True)
                         self._client = module.MilvusClient(
-                            uri=self.uri, token=self.token, timeout=QUESTION_TIMEOUT
+                            uri=self.uri, token=self.token, timeout=self.timeout
                         )
                     except Exception as error:
                         raise self.error(error, "connect") from None
@@ -89,7 +107,7 @@ class Connection:
         log.info("Milvus collections released (a server restart?): loading them again")
         try:
             for name in reload:
-                client.load_collection(name, timeout=WRITE_TIMEOUT)
+                client.load_collection(name, timeout=self.write_timeout)
             return action(client)
         except Exception as error:
             raise self.error(error, what) from None
@@ -125,7 +143,7 @@ class Connection:
                 f"Milvus at {where} did not answer in time ({what}): check that the server is "
                 "healthy and not overloaded, then try again"
             )
-        if isinstance(error, OSError) or "datadirlocked" in lowered or "lock" in lowered:
+        if (self.embedded and what == "connect") or "datadirlocked" in lowered:
             return BackendError(
                 f"cannot open the Milvus Lite database {where} ({what}): another process may "
                 "be using it (a Lite file serves one process: run `milvus-lite server` and "

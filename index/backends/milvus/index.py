@@ -23,7 +23,7 @@ import numpy as np
 from index.answer import Citation
 from index.backends.base import Candidates, DocumentSummary, LexicalQuery, StoredChunk
 from index.backends.milvus import schema
-from index.backends.milvus.client import QUESTION_TIMEOUT, WRITE_TIMEOUT, Connection
+from index.backends.milvus.client import Connection
 from index.chunking import Chunk
 from index.documents import page_of
 from index.errors import BackendError
@@ -59,7 +59,9 @@ class Layout:
         for name in self.names.values():
             self.connection.call(
                 "load the index",
-                lambda client, name=name: client.load_collection(name, timeout=WRITE_TIMEOUT),
+                lambda client, name=name: client.load_collection(
+                    name, timeout=self.connection.write_timeout
+                ),
             )
 
     def manifest(self) -> dict[str, Any]:
@@ -80,7 +82,8 @@ class Layout:
             rows = self.call(
                 "count rows",
                 lambda client, name=name: client.query(
-                    name, filter="", output_fields=["count(*)"], timeout=WRITE_TIMEOUT
+                    name, filter="", output_fields=["count(*)"],
+                    timeout=self.connection.timeout,
                 ),
             )
             found.append(int(rows[0]["count(*)"]))
@@ -93,7 +96,8 @@ def read_blob(layout: Layout, kind: str, item: int) -> str:
         "read the index",
         lambda client: client.query(
             layout.names["blobs"], filter=f'kind == "{kind}" and item == {int(item)}',
-            output_fields=["piece", "text"], limit=MAX_HITS, timeout=WRITE_TIMEOUT,
+            output_fields=["piece", "text"], limit=MAX_HITS,
+            timeout=layout.connection.timeout,
         ),
     )
     if not rows:
@@ -114,7 +118,8 @@ def scan(
             "read the index",
             lambda client, first=first, last=last: client.query(
                 name, filter=f"{key} >= {first} and {key} < {last}{extra}",
-                output_fields=fields, limit=last - first, timeout=WRITE_TIMEOUT,
+                output_fields=fields, limit=last - first,
+                timeout=layout.connection.write_timeout,
             ),
         )
         rows.sort(key=lambda row: int(row[key]))
@@ -187,6 +192,8 @@ class MilvusIndex:
         use_lexical = lexical is not None and bool(lexical.parts) and self.has_lexical
         chunk_query = self._sparse_query(lexical, weighted=True) if use_lexical else {}
         total = self._chunks
+        if total == 0:
+            return _no_candidates(use_lexical)
         complete = total <= local.FULL_SCORING_LIMIT or width >= total
         if complete:
             rows = np.arange(total, dtype=np.int64)
@@ -352,7 +359,7 @@ class MilvusIndex:
             return client.search(
                 name, data=[data], anns_field=field, limit=max(1, min(limit, MAX_HITS)),
                 filter=where, output_fields=fields, search_params={"metric_type": metric},
-                timeout=QUESTION_TIMEOUT,
+                timeout=self.layout.connection.timeout,
             )
 
         hits = self.layout.call("search the index", search)[0]
@@ -409,7 +416,7 @@ class MilvusIndex:
                 "read the index",
                 lambda client, part=part: client.query(
                     name, filter=f"row in {_list(part)}", output_fields=["row", *fields],
-                    limit=len(part), timeout=QUESTION_TIMEOUT,
+                    limit=len(part), timeout=self.layout.connection.timeout,
                 ),
             )
             for row in result:
@@ -487,6 +494,15 @@ class _Scores:
     def scores(self, rows: np.ndarray) -> np.ndarray:
         """float32 score per row (0 where none was found: no shared BM25 term)."""
         return np.array([self.values.get(int(r), 0.0) for r in rows], dtype=np.float32)
+
+
+def _no_candidates(lexical: bool) -> Candidates:
+    """The candidates of an index without chunks."""
+    rows = np.zeros(0, dtype=np.int64)
+    scores = np.zeros(0, dtype=np.float32)
+    return Candidates(rows, rows.astype(np.uint64), scores, scores if lexical else None, rows,
+                      rows, scores, scores if lexical else None,
+                      np.zeros((0, 3), dtype=np.uint8), True)
 
 
 def _list(rows: np.ndarray) -> str:

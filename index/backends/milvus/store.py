@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from index.backends.milvus import schema
-from index.backends.milvus.client import WRITE_TIMEOUT, Connection, pymilvus, redact
+from index.backends.milvus.client import QUESTION_TIMEOUT, Connection, pymilvus, redact
 from index.backends.milvus.index import Layout, MilvusIndex, read_blob, scan
 from index.build_lock import BuildLock
 from index.chunk_table import DocumentRecord, DocumentTable
@@ -52,12 +52,18 @@ class MilvusStore:
         prefix: str = schema.DEFAULT_PREFIX,
         dense_index: str = "FLAT",
         connection: Connection | None = None,
+        timeout: float = QUESTION_TIMEOUT,
     ) -> None:
-        self.connection = connection or Connection(uri, token)
+        self.connection = connection or Connection(uri, token, timeout)
         self.name = name
         self.alias = schema.alias_of(prefix, name)
         self.lock_directory = Path(lock_directory)
         self.dense_index = dense_index
+
+    @property
+    def _writes(self) -> float:
+        """Seconds a build's call may take."""
+        return self.connection.write_timeout
 
     @property
     def where(self) -> str:
@@ -69,7 +75,7 @@ class MilvusStore:
 
         def describe(client: Any) -> str | None:
             try:
-                found = client.describe_alias(self.alias, timeout=WRITE_TIMEOUT)
+                found = client.describe_alias(self.alias, timeout=self.connection.timeout)
             except Exception as error:
                 if "not exist" in str(error) or "not found" in str(error):
                     return None
@@ -201,7 +207,7 @@ class MilvusStore:
 
             def drop_alias(client: Any) -> None:
                 try:
-                    client.drop_alias(self.alias, timeout=WRITE_TIMEOUT)
+                    client.drop_alias(self.alias, timeout=self._writes)
                 except Exception as error:
                     if "not exist" not in str(error) and "not found" not in str(error):
                         raise
@@ -231,12 +237,12 @@ class MilvusStore:
 
             def create(client: Any, name: str = name, fields: Any = fields, kind: str = kind):
                 client.create_collection(
-                    name, schema=fields, consistency_level="Strong", timeout=WRITE_TIMEOUT
+                    name, schema=fields, consistency_level="Strong", timeout=self._writes
                 )
                 # sync=False: pymilvus polls index creation every 0.5 s; load waits for it.
                 client.create_index(
                     name, schema.index_params(client, kind, self.dense_index), sync=False,
-                    timeout=WRITE_TIMEOUT,
+                    timeout=self._writes,
                 )
 
             self.connection.call("create a collection", create)
@@ -272,7 +278,7 @@ class MilvusStore:
         self._insert(layout.names["blobs"], blob_rows)
         for name in layout.names.values():
             self.connection.call(
-                "flush a build", lambda client, name=name: client.flush(name, timeout=WRITE_TIMEOUT)
+                "flush a build", lambda client, name=name: client.flush(name, timeout=self._writes)
             )
         layout.load()
         counts = layout.counts()
@@ -302,7 +308,7 @@ class MilvusStore:
 
     def _send(self, name: str, batch: list[dict[str, Any]]) -> None:
         self.connection.call(
-            "write a build", lambda client: client.insert(name, batch, timeout=WRITE_TIMEOUT)
+            "write a build", lambda client: client.insert(name, batch, timeout=self._writes)
         )
 
     def _switch(self, layout: Layout, previous: str | None) -> None:
@@ -311,17 +317,17 @@ class MilvusStore:
 
             def create(client: Any) -> None:
                 try:
-                    client.create_alias(chunks, self.alias, timeout=WRITE_TIMEOUT)
+                    client.create_alias(chunks, self.alias, timeout=self._writes)
                 except Exception as error:
                     if "exist" not in str(error):
                         raise
-                    client.alter_alias(chunks, self.alias, timeout=WRITE_TIMEOUT)
+                    client.alter_alias(chunks, self.alias, timeout=self._writes)
 
             self.connection.call("make the build live", create)
         else:
             self.connection.call(
                 "make the build live",
-                lambda client: client.alter_alias(chunks, self.alias, timeout=WRITE_TIMEOUT),
+                lambda client: client.alter_alias(chunks, self.alias, timeout=self._writes),
             )
 
     def _drop_old_builds(self, keep: set[str | None]) -> None:
@@ -329,7 +335,7 @@ class MilvusStore:
         dropped here: it is switched first)."""
         try:
             names = self.connection.call(
-                "list collections", lambda client: client.list_collections(timeout=WRITE_TIMEOUT)
+                "list collections", lambda client: client.list_collections(timeout=self._writes)
             )
         except BackendError as error:
             log.warning("old Milvus builds of %s not dropped: %s", self.where, error)
@@ -342,7 +348,7 @@ class MilvusStore:
             try:
                 self.connection.call(
                     "drop an old build",
-                    lambda client, name=name: client.drop_collection(name, timeout=WRITE_TIMEOUT),
+                    lambda client, name=name: client.drop_collection(name, timeout=self._writes),
                 )
             except BackendError as error:  # left for the next save to drop
                 log.warning("Milvus collection %s not dropped: %s", name, error)
