@@ -35,8 +35,8 @@ log = logging.getLogger(__name__)
 OnProgress = Callable[[int, int], Awaitable[None] | None]
 """Told (texts embedded, texts to embed) while a build embeds."""
 
-# Settings a child never gets: it builds, it does not talk to Discord.
-_PRIVATE_SETTINGS = {"discord_token"}
+# Settings a child never gets: it builds; it neither talks to Discord nor keeps state.
+_PRIVATE_SETTINGS = {"discord_token", "database_url"}
 
 
 @dataclass(frozen=True)
@@ -66,12 +66,19 @@ class BuildQueue:
     """Runs builds in child processes, one at a time, taking the keys (servers) in turn.
 
     ``timeout_seconds`` bounds one build (the child is killed past it); ``python`` is the
-    interpreter that runs the child (this one by default).
+    interpreter that runs the child (this one by default); ``on_finished`` is told how each
+    build that ran ended (metrics), once per build however many requests it served.
     """
 
-    def __init__(self, timeout_seconds: float = 3600.0, python: str = sys.executable) -> None:
+    def __init__(
+        self,
+        timeout_seconds: float = 3600.0,
+        python: str = sys.executable,
+        on_finished: Callable[[BuildOutcome], None] | None = None,
+    ) -> None:
         self.timeout_seconds = timeout_seconds
         self.python = python
+        self.on_finished = on_finished
         self._waiting: OrderedDict[str, deque[_Job]] = OrderedDict()
         self._wakeup = asyncio.Event()
         self._worker: asyncio.Task[None] | None = None
@@ -117,6 +124,11 @@ class BuildQueue:
     def pending(self) -> int:
         """Builds waiting (not counting the one running)."""
         return sum(len(jobs) for jobs in self._waiting.values())
+
+    @property
+    def depth(self) -> int:
+        """Builds waiting or running."""
+        return self.pending + (self._running is not None)
 
     async def close(self) -> None:
         """Stop: kill a running child (and reap it), fail the builds still waiting."""
@@ -170,6 +182,8 @@ class BuildQueue:
             finally:
                 self._running = None
                 self._child = None
+            if self.on_finished is not None:
+                self.on_finished(outcome)
             if not job.done.done():
                 job.done.set_result(outcome)
 

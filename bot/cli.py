@@ -14,6 +14,7 @@ import re
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rich.console import Console
@@ -376,8 +377,10 @@ def _purge(ctx: Context, collections) -> int:
     collections.purge(name)
     ctx.out.print(f"Deleted collection {name}.", markup=False, highlight=False)
     guild_id = guild_of(name)
-    state = collections.settings.feedback_db
-    if guild_id is not None and state.is_file():
+    from bot.state.database import is_url, location_of
+
+    state = location_of(collections.settings)
+    if guild_id is not None and (is_url(state) or collections.settings.feedback_db.is_file()):
         from bot.state.servers import ServerStore
 
         store = ServerStore(state)
@@ -443,6 +446,35 @@ def cmd_feedback(ctx: Context) -> int:
     return print_summary(ctx.settings)
 
 
+def cmd_db(ctx: Context) -> int:
+    """Bring the state database's schema up to date, or copy a SQLite state file into
+    PostgreSQL (CITEBOT_DATABASE_URL)."""
+    from bot.state.database import describe, location_of
+
+    location = location_of(ctx.base_settings or ctx.settings)
+    if ctx.args.action == "upgrade":
+        from bot.state.upgrade import upgrade_location
+
+        before, now = upgrade_location(location)
+        change = f"upgraded from {before or 'nothing'} to {now}" if before != now else "at " + now
+        line = f"State database {describe(location)}: {change}."
+        ctx.out.print(line, markup=False, soft_wrap=True)
+        return EXIT_OK
+    from bot.state.transfer import copy_sqlite_state
+
+    copied = copy_sqlite_state(ctx.args.path, location)
+    counts = ", ".join(f"{rows} {table}" for table, rows in copied.items())
+    line = f"Copied into {describe(location)}: {counts} rows."
+    ctx.out.print(line, markup=False, soft_wrap=True)
+    ctx.out.print(
+        f"Votes keep their hashes only with the key of {ctx.args.path}: give every process the "
+        f"file {ctx.args.path}.key as <CITEBOT_FEEDBACK_DB>.key (chmod 600).",
+        markup=False,
+        soft_wrap=True,
+    )
+    return EXIT_OK
+
+
 COMMANDS: dict[str, tuple[Command, str]] = {
     "build": (cmd_build, "build (or rebuild) the index from the source documents"),
     "add": (cmd_add, "add a web page or file to the source documents, then build"),
@@ -454,6 +486,7 @@ COMMANDS: dict[str, tuple[Command, str]] = {
     "collections": (cmd_collections, "list the collections (`collections purge NAME`: delete one)"),
     "discord": (cmd_discord, "run the Discord bot (`citebot discord sync`: register commands)"),
     "feedback": (cmd_feedback, "summarise the feedback given on Discord answers"),
+    "db": (cmd_db, "the state database: `db upgrade`, `db migrate-from-sqlite PATH`"),
 }
 
 
@@ -539,6 +572,16 @@ def _add_arguments(name: str, sub: argparse.ArgumentParser) -> None:
         purge.add_argument("name", metavar="NAME", help="the collection, e.g. guild-123456789")
         purge.add_argument("--yes", action="store_true", help="do not ask for confirmation")
         purge.add_argument("--json", action="store_true", help=argparse.SUPPRESS)
+    elif name == "db":
+        actions = sub.add_subparsers(dest="action", metavar="ACTION", required=True)
+        actions.add_parser(
+            "upgrade", help="bring the schema up to date (also done when the bot starts)"
+        )
+        copy = actions.add_parser(
+            "migrate-from-sqlite",
+            help="copy a SQLite state file into the empty PostgreSQL of CITEBOT_DATABASE_URL",
+        )
+        copy.add_argument("path", metavar="PATH", type=Path, help="the SQLite state file")
     elif name == "discord":
         sub.add_argument(
             "action",

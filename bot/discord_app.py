@@ -56,9 +56,12 @@ from bot.exts.replies import (
     SOURCE_PROBLEM,
     TOO_LONG,
 )
-from bot.feedback import FeedbackStore
+from bot.feedback import FeedbackStore, key_path_for
+from bot.metrics import ANSWERED, BUILD_OK, ERROR, NOT_FOUND, REFUSED, Metrics
+from bot.monitoring import MonitoringServer
 from bot.settings import Settings
 from bot.state.conversations import ConversationStore
+from bot.state.database import location_of
 from bot.state.servers import ServerLimits, ServerStore
 from index.answer import Answer
 from index.conversation import Turn
@@ -88,6 +91,7 @@ __all__ = [
     "AnswerStore",
     "CitebotBot",
     "Refusal",
+    "ShardedCitebotBot",
     "create_bot",
     "engine_error_message",
     "run_discord",
@@ -132,28 +136,50 @@ class CitebotBot(discord.Client):
         # that mention the bot and of DMs, which is all the mention handler needs.
         # citebot never joins voice: no start-up warnings about the missing voice libraries.
         discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False
-        super().__init__(intents=discord.Intents.default(), allowed_mentions=NO_MENTIONS)
+        shards: dict[str, Any] = {}
+        if isinstance(self, discord.AutoShardedClient):  # ShardedCitebotBot
+            shards = {
+                "shard_count": settings.discord_shard_count,
+                "shard_ids": settings.shards_here,
+            }
+        super().__init__(intents=discord.Intents.default(), allowed_mentions=NO_MENTIONS, **shards)
         self.settings = settings
         # Each server's own documents (``guild-<id>``) besides ``default``, served by ``engine``.
         self.collections = Collections(settings, default_engine=engine)
         self.clock = clock  # monotonic seconds (replaceable in tests)
+        # The state database (CITEBOT_DATABASE_URL, else the SQLite file CITEBOT_FEEDBACK_DB).
+        state = location_of(settings)
         self.feedback = feedback or FeedbackStore(
-            settings.feedback_db, retention_days=settings.feedback_retention_days
+            state,
+            retention_days=settings.feedback_retention_days,
+            key_path=key_path_for(settings.feedback_db),
         )
         self.limiter = RateLimiter(
             settings.discord_cooldown_questions, settings.discord_cooldown_seconds, clock
         )
-        # What the buttons under answers need; in the same SQLite file, so it survives restarts.
-        self.answers = AnswerStore(settings.feedback_db, settings.feedback_retention_days)
-        self.servers = ServerStore(settings.feedback_db)
+        # What the buttons under answers need; in the same database, so it survives restarts.
+        self.answers = AnswerStore(state, settings.feedback_retention_days)
+        self.servers = ServerStore(state)
         # The turns before each answer, for follow-up questions (kept minutes, not days).
         self.conversations = ConversationStore(
-            settings.feedback_db,
+            state,
             settings.conversation_turns,
             settings.conversation_minutes * 60.0,
         )
-        self.builds = BuildQueue(timeout_seconds=settings.build_timeout_minutes * 60.0)
-        self.load = LoadLimiter(settings.discord_max_queued, settings.discord_max_queued_per_server)
+        self.metrics = Metrics()
+        self.builds = BuildQueue(
+            timeout_seconds=settings.build_timeout_minutes * 60.0,
+            on_finished=lambda outcome: self.metrics.build(
+                BUILD_OK if outcome.ok else str(outcome.error_kind)
+            ),
+        )
+        self.load = LoadLimiter(
+            settings.discord_max_queued,
+            settings.discord_max_queued_per_server,
+            on_refused=lambda: self.metrics.question(REFUSED),
+        )
+        self.metrics.watch_queues(lambda: self.load.active, lambda: self.builds.depth)
+        self.monitor: MonitoringServer | None = None  # /healthz and /metrics, when configured
         self.default_k = max(1, min(settings.top_k, MAX_K))
         self.rebuild_lock = asyncio.Lock()
         self._application_owners: frozenset[int] | None = None
@@ -177,11 +203,23 @@ class CitebotBot(discord.Client):
     # ----- lifecycle -----------------------------------------------------------------------
 
     async def setup_hook(self) -> None:
-        """Load the model and index once, then sync commands to the configured guilds."""
+        """Serve /healthz and /metrics (when configured), load the model and index once, then
+        sync commands to the configured guilds (the process running shard 0 only)."""
         if not self.load_on_setup:
             return
+        if self.settings.health_port is not None:
+            self.monitor = MonitoringServer(
+                self, self.settings.health_host, self.settings.health_port
+            )
+            await self.monitor.start()  # first: it reports the start-up as not yet healthy
         await self.in_worker(self.ensure_loaded)
         self._sweeper = servers.start_sweeper(self)
+        if not self.settings.syncs_commands:
+            log.info(
+                "shard(s) %s: the process running shard 0 syncs the commands, not this one",
+                self.settings.shards_here,
+            )
+            return
         for guild_id in self.settings.discord_guilds:
             guild = discord.Object(id=guild_id)
             self.tree.copy_global_to(guild=guild)
@@ -200,8 +238,11 @@ class CitebotBot(discord.Client):
 
     async def on_ready(self) -> None:
         """Tell the operator the bot is up (stderr, whatever the log level)."""
+        count = self.settings.discord_shard_count
+        shards = "" if count is None else f" (shards {self.settings.shards_here} of {count})"
         print(
-            f"citebot is online as {self.user} in {len(self.guilds)} server(s); Ctrl-C to stop.",
+            f"citebot is online as {self.user} in {len(self.guilds)} server(s){shards}; "
+            "Ctrl-C to stop.",
             file=sys.stderr,
             flush=True,
         )
@@ -216,8 +257,11 @@ class CitebotBot(discord.Client):
         await servers.guild_joined(self, guild)
 
     async def close(self) -> None:
-        """Disconnect, stop the search worker, then close the stores (once)."""
+        """Disconnect, stop the search worker and the health endpoint, then close the stores
+        (once)."""
         await super().close()
+        if self.monitor is not None:
+            await self.monitor.stop()
         await servers.stop_sweeper(self._sweeper)
         await self.builds.close()
         self._worker.shutdown(wait=False, cancel_futures=True)
@@ -308,8 +352,20 @@ class CitebotBot(discord.Client):
         history: tuple[Turn, ...] = (),
     ) -> Answer:
         """Search the collections of ``guild_id`` (None: a DM) without blocking the event
-        loop, reading the question together with the earlier turns ``history``."""
-        return await self.in_worker(self._search, question, k, offset, guild_id, history)
+        loop, reading the question together with the earlier turns ``history``. Every question
+        comes through here: it is counted (``metrics``) by outcome, with its latency."""
+        started = time.perf_counter()
+        try:
+            answer = await self.in_worker(self._search, question, k, offset, guild_id, history)
+        except Refusal:
+            self.metrics.question(REFUSED)
+            raise
+        except Exception:
+            self.metrics.question(ERROR)
+            raise
+        self.metrics.question(ANSWERED if answer.found else NOT_FOUND,
+                              time.perf_counter() - started)
+        return answer
 
     # ----- policy ------------------------------------------------------------------------------
 
@@ -321,6 +377,7 @@ class CitebotBot(discord.Client):
         """Count one question for ``user_id``; refuse when over the per-user rate."""
         wait = self.limiter.hit(user_id)
         if wait > 0:
+            self.metrics.question(REFUSED)
             raise Refusal(
                 f"Slow down: you can ask {self.limiter.limit} question(s) every "
                 f"{self.limiter.period:g} s. Try again in {math.ceil(wait)} s."
@@ -353,6 +410,11 @@ class CitebotBot(discord.Client):
         await report_error(interaction, error)
 
 
+class ShardedCitebotBot(CitebotBot, discord.AutoShardedClient):
+    """The bot as one of several processes: it runs the gateway shards CITEBOT_DISCORD_SHARD_IDS
+    of CITEBOT_DISCORD_SHARD_COUNT (discord.py's AutoShardedClient, one connection each)."""
+
+
 def _add_commands(tree: CitebotTree, settings: Settings) -> None:
     """Register fresh command objects (each bot gets its own)."""
     everywhere = app_commands.AppCommandContext(
@@ -378,7 +440,8 @@ def create_bot(settings: Settings, engine: Any = None) -> CitebotBot:
 
         # One question is searched in a server's collection and the shared one: embed it once.
         engine = Engine(settings, remember_queries=True)
-    return CitebotBot(settings, engine)
+    kind = CitebotBot if settings.discord_shard_count is None else ShardedCitebotBot
+    return kind(settings, engine)
 
 
 class _RedactToken(logging.Filter):

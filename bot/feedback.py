@@ -5,13 +5,13 @@ The store itself lives in :mod:`bot.state.feedback`; its names are re-exported h
 
 from __future__ import annotations
 
-import sqlite3
 import sys
 from pathlib import Path
 from typing import TextIO
 
 from bot.render import printable
 from bot.settings import Settings
+from bot.state.database import is_url, location_of
 from bot.state.feedback import (
     DOWN,
     UP,
@@ -64,22 +64,18 @@ def print_summary(settings: Settings, out: TextIO | None = None) -> int:
     """``citebot feedback``: print a summary of the stored votes; returns the exit status."""
     out = out or sys.stdout
     path = Path(settings.feedback_db)
-    if not path.exists():
+    location = location_of(settings)
+    if not is_url(location) and not path.exists():
         print(f"No feedback recorded yet (no database at {printable(str(path))}).", file=out)
         return 0
     store = None
     try:
-        store = FeedbackStore(path, retention_days=settings.feedback_retention_days)
+        store = FeedbackStore(
+            location, retention_days=settings.feedback_retention_days, key_path=key_path_for(path)
+        )
         summary = store.summary()
     except CitebotError as error:
         print(f"error: {printable(str(error))}", file=sys.stderr)
-        return 1
-    except sqlite3.Error as error:
-        print(
-            f"error: cannot read the feedback database {printable(str(path))}: "
-            f"{printable(str(error))}",
-            file=sys.stderr,
-        )
         return 1
     finally:
         if store is not None:

@@ -6,10 +6,11 @@ directory, and documented in ``settings.example.env``.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from index.errors import CitebotError
@@ -105,10 +106,23 @@ class Settings(BaseSettings):
     owner_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
     # State database: feedback votes and what answer buttons need (survives restarts).
     feedback_db: Path = Path(".citebot/feedback.sqlite3")
+    # PostgreSQL for the state database instead of the SQLite file above, so several bot
+    # processes share it: postgresql://USER:PASSWORD@HOST:5432/DATABASE (needs citebot[postgres]).
+    # The feedback key stays in a file beside CITEBOT_FEEDBACK_DB (<file>.key).
+    database_url: SecretStr | None = None
     # Stored question text (votes, answer buttons) is deleted after this many days.
     feedback_retention_days: int = Field(default=90, ge=1, le=36_500)
     # On SIGTERM: seconds to let questions in flight finish before exiting.
     shutdown_grace_seconds: float = Field(default=10.0, ge=0, le=600)
+    # Gateway shards: how many the bot has in all, and which of them this process runs
+    # ("0-3", "0,2,5"; empty: all of them). Unset count: one process, no sharding.
+    discord_shard_count: int | None = Field(default=None, ge=1, le=100_000)
+    discord_shard_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
+
+    # Health and metrics (`citebot discord`): /healthz and /metrics over HTTP on this port
+    # (unset: not served), bound to this address (loopback unless changed).
+    health_port: int | None = Field(default=None, ge=1, le=65_535)
+    health_host: str = "127.0.0.1"
 
     # Logging
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"
@@ -123,14 +137,83 @@ class Settings(BaseSettings):
             return [value]
         return value
 
+    @field_validator("discord_shard_ids", mode="before")
+    @classmethod
+    def _shard_ranges(cls, value: object) -> object:
+        """Accept "0-3" and "0,2,5" (and mixes, "0-3,8") as well as a list."""
+        if isinstance(value, int):
+            return [value]
+        if not isinstance(value, str):
+            return value
+        ids: list[int] = []
+        for part in (piece.strip() for piece in value.split(",")):
+            if not part:
+                continue
+            match = re.fullmatch(r"(\d+)\s*-\s*(\d+)|(\d+)", part)
+            if match is None:
+                raise ValueError(
+                    f"{part!r} is not a shard id or range; write e.g. 0-3 or 0,2,5"
+                )
+            if match[3] is not None:
+                ids.append(int(match[3]))
+                continue
+            first, last = int(match[1]), int(match[2])
+            if last < first:
+                raise ValueError(f"the range {part!r} is backwards; write it low-high")
+            if last - first >= 100_000:
+                raise ValueError(f"the range {part!r} is larger than any shard count")
+            ids.extend(range(first, last + 1))
+        return ids
+
+    @model_validator(mode="after")
+    def _shards_fit_the_count(self) -> Settings:
+        ids = self.discord_shard_ids
+        if not ids:
+            return self
+        if self.discord_shard_count is None:
+            raise ValueError(
+                "CITEBOT_DISCORD_SHARD_IDS needs CITEBOT_DISCORD_SHARD_COUNT (the bot's shards in "
+                "all, the same in every process)"
+            )
+        outside = sorted({shard for shard in ids if shard >= self.discord_shard_count})
+        if outside:
+            raise ValueError(
+                f"CITEBOT_DISCORD_SHARD_IDS names shard(s) {outside}, but shard ids run from 0 to "
+                f"{self.discord_shard_count - 1} (CITEBOT_DISCORD_SHARD_COUNT="
+                f"{self.discord_shard_count})"
+            )
+        if len(set(ids)) != len(ids):
+            raise ValueError("CITEBOT_DISCORD_SHARD_IDS names a shard twice")
+        return self
+
+    @property
+    def shards_here(self) -> list[int]:
+        """The shard ids this process runs ([0] without sharding)."""
+        if self.discord_shard_count is None:
+            return [0]
+        return sorted(self.discord_shard_ids or range(self.discord_shard_count))
+
+    @property
+    def syncs_commands(self) -> bool:
+        """Whether this process syncs slash commands: the one running shard 0 (or the only
+        one), so that N processes do not repeat the same sync N times."""
+        return 0 in self.shards_here
+
     @field_validator("log_level", mode="before")
     @classmethod
     def _upper(cls, value: object) -> object:
         return value.upper() if isinstance(value, str) else value
 
-    @field_validator("discord_token", "milvus_token", mode="before")
+    @field_validator(
+        "discord_token",
+        "milvus_token",
+        "database_url",
+        "discord_shard_count",
+        "health_port",
+        mode="before",
+    )
     @classmethod
-    def _blank_token_is_none(cls, value: object) -> object:
+    def _blank_is_none(cls, value: object) -> object:
         if isinstance(value, str) and not value.strip():
             return None
         return value
@@ -148,8 +231,12 @@ def describe_validation_error(error: ValidationError) -> str:
     """One line per bad key: ``CITEBOT_TOP_K: Input should be ... (got '0')``."""
     lines = []
     for problem in error.errors():
-        key = ENV_PREFIX + str(problem["loc"][0]).upper() if problem["loc"] else "settings"
+        if not problem["loc"]:  # a rule across keys: its message names them
+            lines.append(f"invalid settings: {problem['msg'].removeprefix('Value error, ')}")
+            continue
+        key = ENV_PREFIX + str(problem["loc"][0]).upper()
         value = problem.get("input")
-        shown = "" if isinstance(value, dict) or "token" in key.lower() else f" (got {value!r})"
+        secret = "token" in key.lower() or key.lower().endswith("_url")  # may hold a password
+        shown = "" if isinstance(value, dict) or secret else f" (got {value!r})"
         lines.append(f"invalid setting {key}: {problem['msg']}{shown}")
     return "\n".join(lines)

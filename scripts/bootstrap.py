@@ -62,7 +62,7 @@ def setup() -> None:
     torch_args = ["--index-url", index_url] if index_url else []
     pip("install", TORCH, *torch_args)
     # The lock holds the exact versions CI passed with (scripts/lock.py writes it).
-    pip("install", "--constraint", str(LOCK), "-e", ".[dev,milvus]")
+    pip("install", "--constraint", str(LOCK), "-e", ".[dev,milvus,postgres]")
     STAMP.write_text(wanted)
 
 

@@ -15,6 +15,9 @@ from bot.settings import Settings
 from index.model import ModelSpec
 from tests.servers.milvus import milvus_uri  # noqa: F401  (a session fixture)
 
+# A throwaway PostgreSQL (session) and the state database on each engine (state_url).
+pytest_plugins = ["tests.servers.postgres", "tests.servers.state"]
+
 ROOT = Path(__file__).resolve().parent.parent
 SOURCE_DIR = ROOT / "source_docs"
 ARTICLE = SOURCE_DIR / "north-korea-allied-coordination.txt"

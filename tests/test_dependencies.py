@@ -17,8 +17,10 @@ def declared() -> list[Requirement]:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
     return [
         Requirement(line)
-        for line in project["dependencies"] + project["optional-dependencies"]["dev"]
+        for line in project["dependencies"]
+        + project["optional-dependencies"]["dev"]
         + project["optional-dependencies"]["milvus"]
+        + project["optional-dependencies"]["postgres"]
     ]
 
 

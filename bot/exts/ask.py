@@ -280,7 +280,8 @@ async def _answer_mention(bot: CitebotBot, message: discord.Message, question: s
         history = await asyncio.to_thread(history_for_message, bot, message)
         answer = await bot.search(question, bot.default_k, 0, guild_id, history)
     except Exception as error:
-        await reply(message, user_message(error, f"a mention in channel {message.channel.id}"))
+        where = f"a mention in channel {message.channel.id}"
+        await reply(message, user_message(error, where, bot.metrics))
         return
     rendered = render_answer(answer)
     view = await answer_view(

@@ -14,6 +14,7 @@ from bot.exts.replies import (
     BAD_QUESTION,
     GENERIC_ERROR,
     INDEX_NOT_WRITTEN,
+    INDEX_SERVER_DOWN,
     INDEX_UNAVAILABLE,
     NO_PERMISSION,
     REBUILD_RUNNING,
@@ -21,8 +22,10 @@ from bot.exts.replies import (
     SOURCE_PROBLEM,
     say,
 )
+from bot.metrics import Metrics
 from index.build_lock import BuildInProgressError
 from index.errors import (
+    BackendError,
     CitebotError,
     IndexCorruptError,
     IndexMismatchError,
@@ -46,15 +49,21 @@ def engine_error_message(error: CitebotError) -> str:
         return INDEX_NOT_WRITTEN
     if isinstance(error, SourceError):
         return SOURCE_PROBLEM
+    if isinstance(error, BackendError):
+        return INDEX_SERVER_DOWN
     if isinstance(error, IndexMissingError | IndexCorruptError | IndexMismatchError | ModelError):
         return INDEX_UNAVAILABLE
     return GENERIC_ERROR
 
 
-def user_message(error: Exception, where: str) -> str:
+def user_message(error: Exception, where: str, metrics: Metrics | None = None) -> str:
     """The message for ``error`` raised in ``where`` (a command, a button, a mention), logging
-    what the operator needs: engine errors as one line, anything unexpected with its traceback."""
+    what the operator needs: engine errors as one line, anything unexpected with its traceback.
+    Errors (not refusals or failed checks) are counted in ``metrics`` by kind."""
     original = error.original if isinstance(error, app_commands.CommandInvokeError) else error
+    kind = error_kind(original)
+    if kind is not None and metrics is not None:
+        metrics.error(kind)
     if isinstance(original, Refusal):
         return str(original)
     if isinstance(original, app_commands.MissingPermissions):
@@ -70,10 +79,20 @@ def user_message(error: Exception, where: str) -> str:
     return GENERIC_ERROR
 
 
+def error_kind(error: BaseException) -> str | None:
+    """What kind of error ``error`` is, for the errors metric: a CitebotError's class name,
+    ``Unexpected`` for anything else; None for a refusal or a failed check (not errors)."""
+    if isinstance(error, Refusal | app_commands.CheckFailure):
+        return None
+    if isinstance(error, CitebotError):
+        return type(error).__name__
+    return "Unexpected"
+
+
 async def report_error(interaction: discord.Interaction[Any], error: Exception) -> None:
     """Tell the user, briefly and ephemerally; never raise."""
     where = interaction.command.qualified_name if interaction.command else "component"
-    message = user_message(error, where)
+    message = user_message(error, where, getattr(interaction.client, "metrics", None))
     if interaction.client.is_closed():  # stopping: there is no connection left to tell them
         log.info("not telling the user about an error in %s: the bot is stopping", where)
         return

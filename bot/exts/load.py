@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
+from collections.abc import Callable
 from types import TracebackType
 
 from bot.exts.checks import Refusal
@@ -24,8 +25,12 @@ DIRECT_MESSAGES = None  # the bucket key for questions asked outside any server
 class LoadLimiter:
     """At most ``total`` questions at once, and at most ``per_server`` from one server."""
 
-    def __init__(self, total: int, per_server: int) -> None:
+    def __init__(
+        self, total: int, per_server: int, on_refused: Callable[[], None] | None = None
+    ) -> None:
+        """``on_refused``: told of each question refused (metrics)."""
         self.total = total
+        self.on_refused = on_refused
         self.per_server = per_server
         self.closed = False
         self._per_bucket: Counter[int | None] = Counter()
@@ -42,6 +47,7 @@ class LoadLimiter:
         """A slot for one question from ``server_id`` (None: a DM); raise Refusal when full or
         shutting down. Use it as a context manager so it is always released."""
         if self.closed:
+            self._refused()
             raise Refusal(RESTARTING)
         if self._active >= self.total or self._per_bucket[server_id] >= self.per_server:
             log.info(
@@ -50,11 +56,16 @@ class LoadLimiter:
                 self._per_bucket[server_id],
                 server_id,
             )
+            self._refused()
             raise Refusal(BUSY)
         self._active += 1
         self._per_bucket[server_id] += 1
         self._idle.clear()
         return Slot(self, server_id)
+
+    def _refused(self) -> None:
+        if self.on_refused is not None:
+            self.on_refused()
 
     def _release(self, server_id: int | None) -> None:
         self._active -= 1

@@ -14,6 +14,7 @@ from bot.exts.checks import Refusal, owner_only
 from bot.exts.docs.progress import deliver
 from bot.exts.errors import user_message
 from bot.exts.replies import REBUILD_RUNNING
+from bot.metrics import BUILD_OK
 
 if TYPE_CHECKING:
     from bot.discord_app import CitebotBot
@@ -40,8 +41,10 @@ async def reindex_command(interaction: discord.Interaction[CitebotBot]) -> None:
             # Its own thread: the search worker keeps answering from the old index meanwhile.
             report = await asyncio.to_thread(bot.engine.rebuild)
         except Exception as error:
-            text = user_message(error, "/reindex")
+            bot.metrics.build(type(error).__name__)
+            text = user_message(error, "/reindex", bot.metrics)
         else:
+            bot.metrics.build(BUILD_OK)
             log.info("index rebuilt: %s documents, %s chunks", report.documents, report.chunks)
             text = render_build_report(report)
         await deliver_report(bot, interaction, text, started)

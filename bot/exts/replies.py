@@ -28,6 +28,10 @@ INDEX_NOT_WRITTEN = (
     "The rebuild failed: the new index could not be written on the bot's server (out of disk "
     "space or no permission; the bot's log says which). The previous index is still answering."
 )
+INDEX_SERVER_DOWN = (
+    "The search service is not answering right now. Please try again in a minute; the bot's "
+    "log has the details for its administrator."
+)
 INDEX_UNAVAILABLE = (
     "The index is unavailable (missing, damaged, or built with another model). An administrator "
     "can rebuild it with /reindex or `citebot build`; details are in the bot's log."

@@ -64,14 +64,14 @@ def reconcile(bot: CitebotBot, present: list[int]) -> None:
 
 
 def served_here(bot: CitebotBot, guild_id: int) -> bool:
-    """Whether this process's gateway shard(s) would see server ``guild_id`` (Discord's rule:
-    ``(id >> 22) % shard_count``). Another shard's server is not missing from this one's list:
-    it must never be taken for a server that removed the bot."""
-    count = bot.shard_count or 1
+    """Whether this process's gateway shard(s) (CITEBOT_DISCORD_SHARD_COUNT and _IDS) would
+    see server ``guild_id`` (Discord's rule: ``(id >> 22) % shard_count``). Another shard's
+    server is not missing from this one's list: it must never be taken for a server that
+    removed the bot."""
+    count = bot.settings.discord_shard_count or 1
     if count <= 1:
         return True
-    shards = getattr(bot, "shard_ids", None) or [bot.shard_id or 0]
-    return (guild_id >> 22) % count in shards
+    return (guild_id >> 22) % count in bot.settings.shards_here
 
 
 async def on_connected(bot: CitebotBot) -> None:

@@ -1,2 +1,3 @@
-"""citebot's own state, kept in one private SQLite file: feedback votes, answer button state, and
-per-server settings, audit log and removals (bot/state/servers.py)."""
+"""citebot's own state: feedback votes, answer button state, conversations, and per-server
+settings, audit log and removals, in one database: a private SQLite file by default, PostgreSQL
+when CITEBOT_DATABASE_URL is set (bot/state/database.py)."""

@@ -13,29 +13,35 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
-from bot.state.database import StateDatabase
+from sqlalchemy import bindparam, delete, insert, select
+
+from bot.state.database import StateDatabase, StateLocation
+from bot.state.schema import answers
 
 DEFAULT_RETENTION_DAYS = 90
 KEY_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,40}")
 KEY_BYTES = 18  # 24 URL-safe characters, 144 random bits
 PURGE_BATCH = 100  # expired rows deleted per put: bounded work, and more than one put adds
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS answers (
-    answer_key TEXT PRIMARY KEY,
-    question TEXT NOT NULL,
-    k INTEGER NOT NULL,
-    passage_offset INTEGER NOT NULL,
-    passage_ids TEXT NOT NULL,
-    private INTEGER NOT NULL,
-    created_at REAL NOT NULL,
-    place TEXT NOT NULL DEFAULT ''
-);
-CREATE INDEX IF NOT EXISTS answers_by_age ON answers (created_at);
-"""
-
+# Built once (each call only binds its values): the statements of every answer and button.
+_INSERT = insert(answers)
+_DELETE_EXPIRED_BATCH = delete(answers).where(
+    answers.c.answer_key.in_(
+        select(answers.c.answer_key)
+        .where(answers.c.created_at < bindparam("cutoff"))
+        .limit(PURGE_BATCH)
+        .scalar_subquery()
+    )
+)
+_SELECT = select(
+    answers.c.question,
+    answers.c.k,
+    answers.c.passage_offset,
+    answers.c.passage_ids,
+    answers.c.private,
+    answers.c.place,
+).where(answers.c.answer_key == bindparam("key"), answers.c.created_at >= bindparam("since"))
 
 @dataclass(frozen=True)
 class AnswerContext:
@@ -59,67 +65,52 @@ def place_of(guild_id: int | None) -> str:
 
 class AnswerStore:
     """Answer contexts by unguessable key; safe to call from any thread, any number of stores
-    (and processes) on one file."""
+    (and processes) on one database."""
 
     def __init__(
         self,
-        path: Path,
+        path: StateLocation,
         retention_days: int = DEFAULT_RETENTION_DAYS,
         clock: Callable[[], float] = time.time,
     ) -> None:
         if retention_days < 1:
             raise ValueError("retention_days must be at least 1")
-        self.path = Path(path)
         self.retention_seconds = retention_days * 86_400.0
         self._clock = clock
-        self._database = StateDatabase(self.path, _SCHEMA)
-        self._add_place_column()
-        self.purge()
-
-    def _add_place_column(self) -> None:
-        """Databases written before answers had a place gain the column (empty: such answers'
-        buttons are refused, since where they were asked is unknown)."""
-        with self._database.transaction() as connection:
-            columns = {row[1] for row in connection.execute("PRAGMA table_info(answers)")}
-            if "place" not in columns:
-                connection.execute("ALTER TABLE answers ADD COLUMN place TEXT NOT NULL DEFAULT ''")
+        self._database = StateDatabase(path)
+        self.path = self._database.path
+        try:
+            self.purge()
+        except BaseException:
+            self._database.close()
+            raise
 
     def put(self, context: AnswerContext) -> str:
         """Store ``context``; returns its key (``[A-Za-z0-9_-]{24}``) for a button's custom id."""
         key = secrets.token_urlsafe(KEY_BYTES)
         now = self._clock()
+        row = {
+            "answer_key": key,
+            "question": context.question,
+            "k": int(context.k),
+            "passage_offset": int(context.offset),
+            "passage_ids": json.dumps(list(context.passage_ids)),
+            "private": int(bool(context.private)),
+            "created_at": now,
+            "place": context.place,
+        }
         with self._database.transaction() as connection:
-            connection.execute(
-                "INSERT INTO answers (answer_key, question, k, passage_offset, passage_ids,"
-                " private, created_at, place) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    key,
-                    context.question,
-                    int(context.k),
-                    int(context.offset),
-                    json.dumps(list(context.passage_ids)),
-                    int(bool(context.private)),
-                    now,
-                    context.place,
-                ),
-            )
-            connection.execute(
-                "DELETE FROM answers WHERE rowid IN "
-                "(SELECT rowid FROM answers WHERE created_at < ? LIMIT ?)",
-                (now - self.retention_seconds, PURGE_BATCH),
-            )
+            connection.execute(_INSERT, row)
+            connection.execute(_DELETE_EXPIRED_BATCH, {"cutoff": now - self.retention_seconds})
         return key
 
     def get(self, key: str) -> AnswerContext | None:
         """The context stored under ``key``; None when unknown, malformed or expired."""
         if not isinstance(key, str) or not KEY_PATTERN.fullmatch(key):
             return None
+        since = self._clock() - self.retention_seconds
         with self._database.reading() as connection:
-            row = connection.execute(
-                "SELECT question, k, passage_offset, passage_ids, private, place FROM answers"
-                " WHERE answer_key = ? AND created_at >= ?",
-                (key, self._clock() - self.retention_seconds),
-            ).fetchone()
+            row = connection.execute(_SELECT, {"key": key, "since": since}).first()
         if row is None:
             return None
         question, k, offset, passage_ids, private, place = row
@@ -129,13 +120,10 @@ class AnswerStore:
 
     def purge(self) -> int:
         """Delete every expired context; returns how many."""
+        cutoff = self._clock() - self.retention_seconds
         with self._database.transaction() as connection:
-            cursor = connection.execute(
-                "DELETE FROM answers WHERE created_at < ?",
-                (self._clock() - self.retention_seconds,),
-            )
-            return cursor.rowcount
+            return connection.execute(delete(answers).where(answers.c.created_at < cutoff)).rowcount
 
     def close(self) -> None:
-        """Close the database connection (on shutdown); later calls raise StateError."""
+        """End this store's use of the database (on shutdown); later calls raise StateError."""
         self._database.close()

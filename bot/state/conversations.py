@@ -15,22 +15,43 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Sequence
-from pathlib import Path
+from typing import Any
 
-from bot.state.database import StateDatabase
+from sqlalchemy import bindparam, delete, select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from bot.state.database import StateDatabase, StateLocation
+from bot.state.schema import conversation_turns
 from index.conversation import Turn
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS conversation_turns (
-    message_id INTEGER PRIMARY KEY,
-    channel_id INTEGER NOT NULL,
-    user_id INTEGER NOT NULL,
-    at REAL NOT NULL,
-    turns TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS conversation_latest ON conversation_turns (channel_id, user_id, at);
-CREATE INDEX IF NOT EXISTS conversation_age ON conversation_turns (at);
-"""
+# Built once (each call only binds its values): the statements of every answer and follow-up.
+_TABLE = conversation_turns.c
+
+
+def _replace(dialect_insert: Callable[..., Any]) -> Any:
+    """INSERT … ON CONFLICT (message_id) DO UPDATE, in one dialect."""
+    statement = dialect_insert(conversation_turns)
+    return statement.on_conflict_do_update(
+        index_elements=[_TABLE.message_id],
+        set_={name: statement.excluded[name] for name in ("channel_id", "user_id", "at", "turns")},
+    )
+
+
+_REPLACE = {"sqlite": _replace(sqlite.insert), "postgresql": _replace(postgresql.insert)}
+_DELETE_BEFORE = delete(conversation_turns).where(_TABLE.at < bindparam("cutoff"))
+_BY_MESSAGE = select(_TABLE.turns).where(
+    _TABLE.message_id == bindparam("message_id"), _TABLE.at >= bindparam("since")
+)
+_LATEST = (
+    select(_TABLE.turns)
+    .where(
+        _TABLE.channel_id == bindparam("channel_id"),
+        _TABLE.user_id == bindparam("user_id"),
+        _TABLE.at >= bindparam("since"),
+    )
+    .order_by(_TABLE.at.desc(), _TABLE.message_id.desc())
+    .limit(1)
+)
 
 
 class ConversationStore:
@@ -38,7 +59,7 @@ class ConversationStore:
 
     def __init__(
         self,
-        path: Path,
+        path: StateLocation,
         max_turns: int = 3,
         lifetime_seconds: float = 15 * 60.0,
         clock: Callable[[], float] = time.time,
@@ -46,8 +67,12 @@ class ConversationStore:
         self.max_turns = max_turns
         self.lifetime_seconds = lifetime_seconds
         self._clock = clock
-        self._database = StateDatabase(Path(path), _SCHEMA)
-        self.purge()
+        self._database = StateDatabase(path)
+        try:
+            self.purge()
+        except BaseException:
+            self._database.close()
+            raise
 
     def remember(
         self, message_id: int, channel_id: int, user_id: int, turns: Sequence[Turn]
@@ -59,46 +84,43 @@ class ConversationStore:
             for turn in list(turns)[-self.max_turns :]
         ]
         now = self._clock()
+        row = {
+            "message_id": int(message_id),
+            "channel_id": int(channel_id),
+            "user_id": int(user_id),
+            "at": now,
+            "turns": json.dumps(kept),
+        }
         with self._database.transaction() as connection:
-            connection.execute(
-                "INSERT OR REPLACE INTO conversation_turns"
-                " (message_id, channel_id, user_id, at, turns) VALUES (?, ?, ?, ?, ?)",
-                (int(message_id), int(channel_id), int(user_id), now, json.dumps(kept)),
-            )
-            connection.execute(
-                "DELETE FROM conversation_turns WHERE at < ?", (now - self.lifetime_seconds,)
-            )
+            connection.execute(_REPLACE[connection.dialect.name], row)
+            connection.execute(_DELETE_BEFORE, {"cutoff": now - self.lifetime_seconds})
 
     def by_message(self, message_id: int) -> tuple[Turn, ...]:
         """The conversation that answer ``message_id`` ended (empty when unknown or expired)."""
+        parameters = {"message_id": int(message_id), "since": self._since()}
         with self._database.reading() as connection:
-            row = connection.execute(
-                "SELECT turns FROM conversation_turns WHERE message_id = ? AND at >= ?",
-                (int(message_id), self._since()),
-            ).fetchone()
-        return _turns(row[0]) if row else ()
+            stored = connection.execute(_BY_MESSAGE, parameters).scalar()
+        return _turns(stored) if stored else ()
 
     def latest(self, channel_id: int, user_id: int) -> tuple[Turn, ...]:
         """The conversation of ``user_id``'s latest answer in ``channel_id`` (a DM or a
         thread); empty when there is none or it expired."""
+        parameters = {
+            "channel_id": int(channel_id),
+            "user_id": int(user_id),
+            "since": self._since(),
+        }
         with self._database.reading() as connection:
-            row = connection.execute(
-                "SELECT turns FROM conversation_turns WHERE channel_id = ? AND user_id = ?"
-                " AND at >= ? ORDER BY at DESC, rowid DESC LIMIT 1",
-                (int(channel_id), int(user_id), self._since()),
-            ).fetchone()
-        return _turns(row[0]) if row else ()
+            stored = connection.execute(_LATEST, parameters).scalar()
+        return _turns(stored) if stored else ()
 
     def purge(self) -> int:
         """Delete every expired conversation; returns how many answers' rows."""
         with self._database.transaction() as connection:
-            cursor = connection.execute(
-                "DELETE FROM conversation_turns WHERE at < ?", (self._since(),)
-            )
-            return cursor.rowcount
+            return connection.execute(_DELETE_BEFORE, {"cutoff": self._since()}).rowcount
 
     def close(self) -> None:
-        """Close the database connection; later calls raise StateError."""
+        """End this store's use of the database; later calls raise StateError."""
         self._database.close()
 
     def _since(self) -> float:

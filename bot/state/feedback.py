@@ -17,7 +17,6 @@ import json
 import logging
 import os
 import secrets
-import sqlite3
 import stat
 import threading
 import time
@@ -26,7 +25,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from bot.state.database import StateDatabase, write_new_private_file
+from sqlalchemy import Connection, inspect, select, text, update
+
+from bot.state.database import (
+    StateDatabase,
+    StateError,
+    StateLocation,
+    is_url,
+    write_new_private_file,
+)
+from bot.state.schema import upsert, votes
 from index.errors import CitebotError
 
 log = logging.getLogger(__name__)
@@ -36,21 +44,8 @@ DOWN = -1
 DEFAULT_RETENTION_DAYS = 90
 KEY_BYTES = 32
 
-# created_at is when the vote was first cast (ISO 8601, UTC); a changed vote keeps it, so the
-# question text is deleted on time. The partial index makes the purge touch only expired text.
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS votes (
-    id INTEGER PRIMARY KEY,
-    answer_key TEXT NOT NULL,
-    question TEXT NOT NULL,
-    passage_ids TEXT NOT NULL,
-    vote INTEGER NOT NULL CHECK (vote IN (-1, 1)),
-    user_hash TEXT NOT NULL,
-    created_at TEXT NOT NULL,
-    UNIQUE (answer_key, user_hash)
-);
-CREATE INDEX IF NOT EXISTS votes_with_question_by_age ON votes (created_at) WHERE question <> '';
-"""
+# votes.created_at is when the vote was first cast (ISO 8601, UTC); a changed vote keeps it, so
+# the question text is deleted on time. A partial index makes the purge touch only expired text.
 
 
 class FeedbackKeyError(CitebotError):
@@ -88,28 +83,43 @@ def key_path_for(database: Path) -> Path:
 
 
 class FeedbackStore:
-    """Votes in SQLite; any thread may call it. ``close()`` on shutdown."""
+    """Votes in the state database; any thread may call it. ``close()`` on shutdown.
+
+    ``path`` is the SQLite file, or a database URL; the key file is ``<file>.key`` beside a
+    SQLite file, and must be given as ``key_path`` with a URL (every process sharing the
+    database must use the same key: it is what makes a user's second vote replace the first).
+    """
 
     def __init__(
         self,
-        path: Path | str,
+        path: StateLocation,
         retention_days: int = DEFAULT_RETENTION_DAYS,
         clock: Callable[[], float] = time.time,
+        *,
+        key_path: Path | None = None,
     ) -> None:
         if retention_days < 1:
             raise ValueError("retention_days must be at least 1")
-        self.path = Path(path)
-        self.key_path = key_path_for(self.path)
+        if key_path is None:
+            if is_url(path):
+                raise StateError("a FeedbackStore on a database URL needs its key_path")
+            key_path = key_path_for(Path(path))
+        self.key_path = Path(key_path)
         self.retention = timedelta(days=retention_days)
         self._clock = clock
         self._key: bytes | None = None
         self._key_lock = threading.Lock()
         if self.key_path.exists():
             self._key = read_key(self.key_path)  # refuse an unsafe key now, not at the first vote
-        self._database = StateDatabase(self.path, _SCHEMA)
-        with self._database.transaction() as connection:
-            _remove_stored_salt(connection, self.path)
-            self._purge(connection)
+        self._database = StateDatabase(path)
+        self.path = self._database.path
+        try:
+            with self._database.transaction() as connection:
+                _remove_stored_salt(connection, self._database.description, self.key_path)
+                self._purge(connection)
+        except BaseException:
+            self._database.close()
+            raise
 
     def _get_key(self) -> bytes:
         with self._key_lock:
@@ -137,20 +147,19 @@ class FeedbackStore:
         when = (when or self._now()).astimezone(UTC)
         user_hash = self.hash_user(user_id)
         with self._database.transaction() as connection:
+            statement = upsert(connection, votes).values(
+                answer_key=answer_key,
+                question=question,
+                passage_ids=json.dumps(list(passage_ids)),
+                vote=vote,
+                user_hash=user_hash,
+                created_at=_timestamp(when),
+            )
             connection.execute(
-                """
-                INSERT INTO votes (answer_key, question, passage_ids, vote, user_hash, created_at)
-                VALUES (?, ?, ?, ?, ?, ?)
-                ON CONFLICT (answer_key, user_hash) DO UPDATE SET vote = excluded.vote
-                """,
-                (
-                    answer_key,
-                    question,
-                    json.dumps(list(passage_ids)),
-                    vote,
-                    user_hash,
-                    _timestamp(when),
-                ),
+                statement.on_conflict_do_update(
+                    index_elements=[votes.c.answer_key, votes.c.user_hash],
+                    set_={"vote": statement.excluded.vote},
+                )
             )
             self._purge(connection)
 
@@ -159,19 +168,21 @@ class FeedbackStore:
         with self._database.transaction() as connection:
             return self._purge(connection)
 
-    def _purge(self, connection: sqlite3.Connection) -> int:
+    def _purge(self, connection: Connection) -> int:
         cutoff = _timestamp(self._now() - self.retention)
-        cursor = connection.execute(
-            "UPDATE votes SET question = '' WHERE question <> '' AND created_at < ?", (cutoff,)
-        )
-        return cursor.rowcount
+        return connection.execute(
+            update(votes)
+            .where(votes.c.question != "", votes.c.created_at < cutoff)
+            .values(question="")
+        ).rowcount
 
     def summary(self, top: int = 10) -> FeedbackSummary:
         """Totals and the most-voted passages."""
         with self._database.reading() as connection:
             rows = connection.execute(
-                "SELECT question, passage_ids, vote, created_at FROM votes ORDER BY created_at, id"
-            ).fetchall()
+                select(votes.c.question, votes.c.passage_ids, votes.c.vote, votes.c.created_at)
+                .order_by(votes.c.created_at, votes.c.id)
+            ).all()
         up = sum(1 for row in rows if row[2] == UP)
         per_passage: dict[str, list[int]] = {}
         for _question, ids, vote, _when in rows:
@@ -193,7 +204,7 @@ class FeedbackStore:
         )
 
     def close(self) -> None:
-        """Close the database connection (on shutdown); later calls raise StateError."""
+        """End this store's use of the database (on shutdown); later calls raise StateError."""
         self._database.close()
 
     def _now(self) -> datetime:
@@ -208,24 +219,21 @@ def _hash(key: bytes, user_id: int) -> str:
     return hmac.new(key, str(int(user_id)).encode(), hashlib.sha256).hexdigest()
 
 
-def _remove_stored_salt(connection: sqlite3.Connection, path: Path) -> None:
+def _remove_stored_salt(connection: Connection, database: str, key_path: Path) -> None:
     """Databases written before the key file kept the HMAC salt in a ``meta`` table beside the
     hashes, which made them reversible. Delete it (secure_delete overwrites it in the file).
     The old hashes stay as they are: they still count as votes, but nothing can link them to a
     user any more, and a new key is used from now on."""
-    has_meta = connection.execute(
-        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'"
-    ).fetchone()
-    if not has_meta:
+    if not inspect(connection).has_table("meta"):
         return
-    connection.execute("DELETE FROM meta WHERE key = 'salt'")
-    if connection.execute("SELECT COUNT(*) FROM meta").fetchone()[0] == 0:
-        connection.execute("DROP TABLE meta")
+    connection.execute(text("DELETE FROM meta WHERE key = 'salt'"))
+    if connection.execute(text("SELECT COUNT(*) FROM meta")).scalar() == 0:
+        connection.execute(text("DROP TABLE meta"))
     log.warning(
         "removed the voter-hash salt stored in %s; earlier votes keep their old, now unlinkable "
         "hashes, and new votes use the key in %s",
-        path,
-        key_path_for(path),
+        database,
+        key_path,
     )
 
 

@@ -12,36 +12,15 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 
-from bot.state.database import StateDatabase
+from sqlalchemy import Connection, delete, insert, select
+
+from bot.state.database import StateDatabase, StateLocation
+from bot.state.schema import audit_log, removed_servers, server_settings, upsert
 
 MAX_TEXT_CHARS = 500
 """Longest target or detail kept in an audit entry (longer ones are cut, with an ellipsis)."""
 ACTIONS = ("add", "remove", "reindex", "settings", "purge")
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS server_settings (
-    guild_id INTEGER PRIMARY KEY,
-    include_default INTEGER NOT NULL DEFAULT 1,
-    manager_role_id INTEGER
-);
-CREATE TABLE IF NOT EXISTS audit_log (
-    guild_id INTEGER NOT NULL,
-    at REAL NOT NULL,
-    user_id INTEGER NOT NULL,
-    action TEXT NOT NULL,
-    target TEXT NOT NULL,
-    result TEXT NOT NULL,
-    detail TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS audit_by_server ON audit_log (guild_id, at);
-CREATE TABLE IF NOT EXISTS removed_servers (
-    guild_id INTEGER PRIMARY KEY,
-    removed_at REAL NOT NULL
-);
-"""
-
 
 @dataclass(frozen=True)
 class ServerSettings:
@@ -76,21 +55,15 @@ class ServerLimits:
 class ServerStore:
     """Server settings, audit log and removals in the state database; safe from any thread."""
 
-    def __init__(self, path: Path, clock: Callable[[], float] = time.time) -> None:
-        self.path = Path(path)
+    def __init__(self, path: StateLocation, clock: Callable[[], float] = time.time) -> None:
         self._clock = clock
-        self._database = StateDatabase(self.path, _SCHEMA)
+        self._database = StateDatabase(path)
+        self.path = self._database.path
 
     def settings(self, guild_id: int) -> ServerSettings:
         """The server's settings (the defaults for a server never configured)."""
         with self._database.reading() as connection:
-            row = connection.execute(
-                "SELECT include_default, manager_role_id FROM server_settings WHERE guild_id = ?",
-                (int(guild_id),),
-            ).fetchone()
-        if row is None:
-            return ServerSettings()
-        return ServerSettings(bool(row[0]), row[1])
+            return _settings(connection, guild_id)
 
     def update_settings(
         self,
@@ -102,21 +75,22 @@ class ServerStore:
     ) -> ServerSettings:
         """Change what is given (the rest stays); returns the settings now in force."""
         with self._database.transaction() as connection:
-            row = connection.execute(
-                "SELECT include_default, manager_role_id FROM server_settings WHERE guild_id = ?",
-                (int(guild_id),),
-            ).fetchone()
-            current = ServerSettings() if row is None else ServerSettings(bool(row[0]), row[1])
+            current = _settings(connection, guild_id, for_update=True)
             include = current.include_default if include_default is None else include_default
             role = current.manager_role_id if manager_role_id is None else int(manager_role_id)
             if clear_manager_role:
                 role = None
+            statement = upsert(connection, server_settings).values(
+                guild_id=int(guild_id), include_default=int(include), manager_role_id=role
+            )
             connection.execute(
-                "INSERT INTO server_settings (guild_id, include_default, manager_role_id)"
-                " VALUES (?, ?, ?) ON CONFLICT (guild_id) DO UPDATE SET"
-                " include_default = excluded.include_default,"
-                " manager_role_id = excluded.manager_role_id",
-                (int(guild_id), int(include), role),
+                statement.on_conflict_do_update(
+                    index_elements=[server_settings.c.guild_id],
+                    set_={
+                        "include_default": statement.excluded.include_default,
+                        "manager_role_id": statement.excluded.manager_role_id,
+                    },
+                )
             )
         return ServerSettings(include, role)
 
@@ -128,20 +102,34 @@ class ServerStore:
             raise ValueError(f"unknown audit action {action!r}")
         with self._database.transaction() as connection:
             connection.execute(
-                "INSERT INTO audit_log (guild_id, at, user_id, action, target, result, detail)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (int(guild_id), self._clock(), int(user_id), action, _cap(target), _cap(result),
-                 _cap(detail)),
+                insert(audit_log).values(
+                    guild_id=int(guild_id),
+                    at=self._clock(),
+                    user_id=int(user_id),
+                    action=action,
+                    target=_cap(target),
+                    result=_cap(result),
+                    detail=_cap(detail),
+                )
             )
 
     def recent(self, guild_id: int, limit: int = 10) -> list[AuditEntry]:
         """The server's latest audit entries, newest first."""
+        query = (
+            select(
+                audit_log.c.at,
+                audit_log.c.user_id,
+                audit_log.c.action,
+                audit_log.c.target,
+                audit_log.c.result,
+                audit_log.c.detail,
+            )
+            .where(audit_log.c.guild_id == int(guild_id))
+            .order_by(audit_log.c.at.desc(), audit_log.c.id.desc())
+            .limit(max(0, int(limit)))
+        )
         with self._database.reading() as connection:
-            rows = connection.execute(
-                "SELECT at, user_id, action, target, result, detail FROM audit_log"
-                " WHERE guild_id = ? ORDER BY at DESC, rowid DESC LIMIT ?",
-                (int(guild_id), max(0, int(limit))),
-            ).fetchall()
+            rows = connection.execute(query).all()
         return [
             AuditEntry(datetime.fromtimestamp(at, UTC), user, action, target, result, detail)
             for at, user, action, target, result, detail in rows
@@ -151,35 +139,48 @@ class ServerStore:
         """The bot was removed from the server: its documents are kept for the grace period.
         A second removal event keeps the first time."""
         with self._database.transaction() as connection:
-            connection.execute(
-                "INSERT OR IGNORE INTO removed_servers (guild_id, removed_at) VALUES (?, ?)",
-                (int(guild_id), self._clock()),
+            statement = upsert(connection, removed_servers).values(
+                guild_id=int(guild_id), removed_at=self._clock()
             )
+            connection.execute(statement.on_conflict_do_nothing())
 
     def mark_returned(self, guild_id: int) -> None:
         """The bot is back in the server: its documents are no longer due for deletion."""
         with self._database.transaction() as connection:
-            connection.execute("DELETE FROM removed_servers WHERE guild_id = ?", (int(guild_id),))
+            connection.execute(
+                delete(removed_servers).where(removed_servers.c.guild_id == int(guild_id))
+            )
 
     def due_for_deletion(self, grace_days: int) -> list[int]:
         """Servers that removed the bot more than ``grace_days`` ago, oldest first."""
         cutoff = self._clock() - grace_days * 86_400.0
+        query = (
+            select(removed_servers.c.guild_id)
+            .where(removed_servers.c.removed_at <= cutoff)
+            .order_by(removed_servers.c.removed_at)
+        )
         with self._database.reading() as connection:
-            rows = connection.execute(
-                "SELECT guild_id FROM removed_servers WHERE removed_at <= ? ORDER BY removed_at",
-                (cutoff,),
-            ).fetchall()
-        return [row[0] for row in rows]
+            return list(connection.execute(query).scalars())
 
     def forget(self, guild_id: int) -> None:
         """Erase everything kept about the server: settings, audit log, removal mark."""
         with self._database.transaction() as connection:
-            for table in ("server_settings", "audit_log", "removed_servers"):
-                connection.execute(f"DELETE FROM {table} WHERE guild_id = ?", (int(guild_id),))
+            for table in (server_settings, audit_log, removed_servers):
+                connection.execute(delete(table).where(table.c.guild_id == int(guild_id)))
 
     def close(self) -> None:
-        """Close the database connection; later calls raise StateError."""
+        """End this store's use of the database; later calls raise StateError."""
         self._database.close()
+
+
+def _settings(connection: Connection, guild_id: int, for_update: bool = False) -> ServerSettings:
+    query = select(server_settings.c.include_default, server_settings.c.manager_role_id).where(
+        server_settings.c.guild_id == int(guild_id)
+    )
+    if for_update:
+        query = query.with_for_update()  # PostgreSQL: two changes at once do not lose one
+    row = connection.execute(query).first()
+    return ServerSettings() if row is None else ServerSettings(bool(row[0]), row[1])
 
 
 def check_limits(

@@ -43,8 +43,8 @@ def sources(tmp_path: Path) -> Path:
 def settings_for(backend: str, request: pytest.FixtureRequest, **values: object) -> Settings:
     """Settings of one test on ``backend`` (Milvus: the session's server, a prefix of its own)."""
     if backend == "milvus":
-        server = request.getfixturevalue("milvus_server")
-        values = {"backend": "milvus", "milvus_uri": server.uri, "milvus_prefix": _prefix(),
+        uri = request.getfixturevalue("milvus_uri")
+        values = {"backend": "milvus", "milvus_uri": uri, "milvus_prefix": _prefix(),
                   **values}
     return isolated_settings(**values)
 
@@ -177,8 +177,7 @@ def test_cli_build_info_ask_and_migrate_back(backend: str, request: pytest.Fixtu
     assert "Sergei Lavrov" in answer["passages"][0]["text"]
     other = "local" if backend == "milvus" else "milvus"
     if other == "milvus":
-        server = request.getfixturevalue("milvus_server")
-        monkeypatch.setenv("CITEBOT_MILVUS_URI", server.uri)
+        monkeypatch.setenv("CITEBOT_MILVUS_URI", request.getfixturevalue("milvus_uri"))
         monkeypatch.setenv("CITEBOT_MILVUS_PREFIX", _prefix())
     else:
         monkeypatch.setenv("CITEBOT_INDEX_DIR", str(tmp_path / "copied"))
@@ -187,8 +186,8 @@ def test_cli_build_info_ask_and_migrate_back(backend: str, request: pytest.Fixtu
     monkeypatch.setenv("CITEBOT_BACKEND", other)
     assert main(["ask", "--json", LAVROV]) == 0
     again = json.loads(capsys.readouterr().out)
-    assert [p["chunk_id"] for p in again["passages"]][:1] == [
-        p["chunk_id"] for p in answer["passages"]
+    assert [p["id"] for p in again["passages"]][:1] == [
+        p["id"] for p in answer["passages"]
     ][:1]
     assert again["passages"][0]["citation"] == answer["passages"][0]["citation"]
 
@@ -203,3 +202,28 @@ def test_the_embedded_milvus_lite_file(sources: Path, tmp_path: Path, article_te
     passage = engine.search(LAVROV, 1).passages[0]
     assert "Sergei Lavrov" in passage.text
     assert article_text[passage.citation.start : passage.citation.end] == passage.text
+
+
+def test_eval_of_a_squad_file(backend: str, request: pytest.FixtureRequest, tmp_path: Path,
+                              capsys, monkeypatch):
+    """`citebot eval` on a SQuAD-format file indexes each article on the configured backend
+    (a scratch collection in Milvus, dropped afterwards) and scores it the same."""
+    context = ARTICLE.read_text(encoding="utf-8")
+    answer = "Sergei Lavrov"
+    squad = {"data": [{"title": "Article", "paragraphs": [{"context": context, "qas": [
+        {"id": "1", "question": LAVROV,
+         "answers": [{"text": answer, "answer_start": context.index(answer)}]},
+    ]}]}]}
+    path = tmp_path / "squad.json"
+    path.write_text(json.dumps(squad), encoding="utf-8")
+    settings = settings_for(backend, request, index_dir=tmp_path / "index")
+    for key, value in settings.model_dump(exclude_defaults=True).items():
+        monkeypatch.setenv(f"CITEBOT_{key.upper()}", str(value))
+    assert main(["eval", "--json", str(path)]) == 0
+    out = capsys.readouterr().out
+    report = json.loads(out[out.index("{"):])
+    assert report["questions"] == 1 and report["hit_at_1"] == 1.0, report
+    if backend == "milvus":
+        from bot.backends import milvus_store
+
+        assert not milvus_store(settings, "eval-scratch").exists()

@@ -1,4 +1,5 @@
-"""The answer store: what answer buttons need, kept in SQLite so they survive a restart."""
+"""The answer store: what answer buttons need, kept in the state database (SQLite and
+PostgreSQL) so they survive a restart."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import pytest
 from bot.feedback import UP, FeedbackStore
 from bot.state.answers import PURGE_BATCH, AnswerContext, AnswerStore
 from bot.state.database import StateError
+from tests.servers.state import is_sqlite, query
 
 DAY = 86_400.0
 
@@ -39,8 +41,8 @@ def context(n: int = 0, *, private: bool = False) -> AnswerContext:
     )
 
 
-def test_put_and_get_round_trip(tmp_path: Path) -> None:
-    store = AnswerStore(tmp_path / "state.sqlite3")
+def test_put_and_get_round_trip(state_url) -> None:
+    store = AnswerStore(state_url)
     public, private = context(1), context(2, private=True)
     public_key, private_key = store.put(public), store.put(private)
     assert re.fullmatch(r"[A-Za-z0-9_-]{1,40}", public_key) and public_key != private_key
@@ -50,16 +52,16 @@ def test_put_and_get_round_trip(tmp_path: Path) -> None:
     store.close()
 
 
-def test_keys_are_unguessable(tmp_path: Path) -> None:
-    store = AnswerStore(tmp_path / "state.sqlite3")
+def test_keys_are_unguessable(state_url) -> None:
+    store = AnswerStore(state_url)
     keys = {store.put(context(n)) for n in range(200)}
     assert len(keys) == 200
     assert all(len(key) >= 22 for key in keys)  # at least 128 random bits
     store.close()
 
 
-def test_answers_survive_a_restart(tmp_path: Path) -> None:
-    path = tmp_path / "state.sqlite3"
+def test_answers_survive_a_restart(state_url) -> None:
+    path = state_url
     store = AnswerStore(path)
     keys = [store.put(context(n)) for n in range(5)]
     store.close()
@@ -68,8 +70,8 @@ def test_answers_survive_a_restart(tmp_path: Path) -> None:
     restarted.close()
 
 
-def test_expired_answers_are_gone(tmp_path: Path) -> None:
-    path = tmp_path / "state.sqlite3"
+def test_expired_answers_are_gone(state_url) -> None:
+    path = state_url
     clock = FakeClock()
     store = AnswerStore(path, retention_days=30, clock=clock)
     old = store.put(context(1))
@@ -80,15 +82,15 @@ def test_expired_answers_are_gone(tmp_path: Path) -> None:
     assert store.get(old) is None  # never served once expired, even before a purge
     assert store.get(recent) == context(2)
     assert store.purge() == 1
-    with closing(sqlite3.connect(path)) as connection:
-        questions = [row[0] for row in connection.execute("SELECT question FROM answers")]
+    questions = [row[0] for row in query(path, "SELECT question FROM answers")]
     assert questions == [context(2).question]
-    assert b"(1)" not in path.read_bytes()  # the expired question text left the file
+    if is_sqlite(path):
+        assert b"(1)" not in path.read_bytes()  # the expired question text left the file
     store.close()
 
 
-def test_expired_answers_are_purged_on_open_and_in_batches_on_put(tmp_path: Path) -> None:
-    path = tmp_path / "state.sqlite3"
+def test_expired_answers_are_purged_on_open_and_in_batches_on_put(state_url) -> None:
+    path = state_url
     clock = FakeClock()
     store = AnswerStore(path, retention_days=1, clock=clock)
     for n in range(PURGE_BATCH + 50):
@@ -101,25 +103,24 @@ def test_expired_answers_are_purged_on_open_and_in_batches_on_put(tmp_path: Path
     assert count_rows(path) == 1
 
 
-def count_rows(path: Path) -> int:
-    with closing(sqlite3.connect(path)) as connection:
-        return connection.execute("SELECT COUNT(*) FROM answers").fetchone()[0]
+def count_rows(location) -> int:
+    return query(location, "SELECT COUNT(*) FROM answers")[0][0]
 
 
 @pytest.mark.parametrize(
     "key",
     ["", "unknownkey", "A" * 24, "x" * 41, "../../etc", "k'; DROP TABLE answers; --", "é", None, 7],
 )
-def test_unknown_and_garbage_keys_give_none(tmp_path: Path, key) -> None:
-    store = AnswerStore(tmp_path / "state.sqlite3")
+def test_unknown_and_garbage_keys_give_none(state_url, key) -> None:
+    store = AnswerStore(state_url)
     kept = store.put(context(1))
     assert store.get(key) is None
     assert store.get(kept) == context(1)
     store.close()
 
 
-def test_concurrent_puts_from_threads(tmp_path: Path) -> None:
-    store = AnswerStore(tmp_path / "state.sqlite3")
+def test_concurrent_puts_from_threads(state_url) -> None:
+    store = AnswerStore(state_url)
     start = threading.Barrier(8)
 
     def work(thread: int) -> list[tuple[str, AnswerContext]]:
@@ -138,10 +139,10 @@ def test_concurrent_puts_from_threads(tmp_path: Path) -> None:
     store.close()
 
 
-def test_two_stores_on_one_file_with_the_feedback_store(tmp_path: Path) -> None:
-    path = tmp_path / "state.sqlite3"
+def test_two_stores_on_one_database_with_the_feedback_store(state_url, tmp_path: Path) -> None:
+    path = state_url
     first, second = AnswerStore(path), AnswerStore(path)
-    feedback = FeedbackStore(path)
+    feedback = FeedbackStore(path, key_path=tmp_path / "feedback.key")
 
     def put_many(store: AnswerStore, base: int) -> list[str]:
         return [store.put(context(base + n)) for n in range(30)]
@@ -171,8 +172,8 @@ def test_the_state_file_is_private(tmp_path: Path) -> None:
     assert path.stat().st_mode & 0o077 == 0
 
 
-def test_close_is_final(tmp_path: Path) -> None:
-    store = AnswerStore(tmp_path / "state.sqlite3")
+def test_close_is_final(state_url) -> None:
+    store = AnswerStore(state_url)
     key = store.put(context(1))
     store.close()
     store.close()
@@ -187,10 +188,10 @@ def test_a_file_that_is_not_a_database_is_refused_clearly(tmp_path: Path) -> Non
         AnswerStore(path)
 
 
-def test_an_answer_keeps_the_place_it_was_given_in(tmp_path: Path) -> None:
+def test_an_answer_keeps_the_place_it_was_given_in(state_url) -> None:
     from bot.state.answers import place_of
 
-    store = AnswerStore(tmp_path / "state.sqlite3")
+    store = AnswerStore(state_url)
     key = store.put(AnswerContext("q", 3, 0, ("a#1",), False, place_of(42)))
     assert store.get(key).place == "guild:42" != place_of(43) != place_of(None)
     store.close()

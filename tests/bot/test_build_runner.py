@@ -127,23 +127,30 @@ async def test_a_second_request_for_a_queued_index_joins_it(tmp_path: Path):
     log = tmp_path / "runs.log"
     python = fake_python(tmp_path, f"echo run >> {log}; sleep 0.3; "
                                    "echo '{\"report\": {\"documents\": 1}}'")
-    queue = BuildQueue(python=python)
+    finished: list[bool] = []
+    queue = BuildQueue(python=python, on_finished=lambda outcome: finished.append(outcome.ok))
     first = queue.submit("a", isolated_settings(source_dir=tmp_path, index_dir=tmp_path / "x"))
     second = queue.submit("a", isolated_settings(source_dir=tmp_path, index_dir=tmp_path / "y"))
     again = queue.submit("a", isolated_settings(source_dir=tmp_path, index_dir=tmp_path / "y"))
-    assert again is second and queue.pending == 2
+    assert again is second and queue.pending == 2 and queue.depth == 2
+    await asyncio.sleep(0.1)
+    assert queue.depth == 2  # one running, one waiting
     await asyncio.gather(first, second)
     await queue.close()
     assert log.read_text().split() == ["run", "run"]
+    assert finished == [True, True] and queue.depth == 0  # told once per build, not per request
 
 
 async def test_a_build_past_the_time_limit_is_stopped(tmp_path: Path):
-    queue = BuildQueue(timeout_seconds=0.5, python=fake_python(tmp_path, "sleep 30"))
+    finished: list[str | None] = []
+    queue = BuildQueue(timeout_seconds=0.5, python=fake_python(tmp_path, "sleep 30"),
+                       on_finished=lambda outcome: finished.append(outcome.error_kind))
     outcome = await asyncio.wait_for(
         queue.submit("a", isolated_settings(source_dir=tmp_path, index_dir=tmp_path / "i")), 10
     )
     await queue.close()
     assert outcome.error_kind == "Timeout" and "previous index still answers" in outcome.message
+    assert finished == ["Timeout"]
 
 
 async def test_the_child_gets_no_secrets(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):

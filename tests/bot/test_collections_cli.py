@@ -167,12 +167,15 @@ def test_ask_also_searches_other_collections_and_labels_each_passage(
 
 
 def test_purging_a_servers_collection_erases_what_the_bot_kept_about_it(
-    collections_dir, tmp_path, monkeypatch, capsys
+    collections_dir, tmp_path, monkeypatch, capsys, state_url
 ):
     from bot.state.servers import ServerStore
 
-    state = tmp_path / "state.sqlite3"
-    monkeypatch.setenv("CITEBOT_FEEDBACK_DB", str(state))
+    state = state_url  # on either engine
+    if isinstance(state, Path):
+        monkeypatch.setenv("CITEBOT_FEEDBACK_DB", str(state))
+    else:
+        monkeypatch.setenv("CITEBOT_DATABASE_URL", state)
     store = ServerStore(state)
     store.update_settings(31, include_default=False)
     store.record(31, 555, "add", "z.txt", "ok")

@@ -1,13 +1,11 @@
-"""The conversation store: the turns before each answer, kept minutes, per answer and asker."""
+"""The conversation store: the turns before each answer, kept minutes, per answer and asker
+(on SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
-import sqlite3
-from contextlib import closing
-from pathlib import Path
-
 from bot.state.conversations import ConversationStore
 from index.conversation import Turn
+from tests.servers.state import query
 
 MINUTE = 60.0
 
@@ -24,8 +22,8 @@ def turn(question: str, *ids: str) -> Turn:
     return Turn(question, tuple(ids))
 
 
-def test_an_answer_keeps_its_conversation_and_only_the_last_turns(tmp_path: Path) -> None:
-    store = ConversationStore(tmp_path / "s.sqlite3", max_turns=3)
+def test_an_answer_keeps_its_conversation_and_only_the_last_turns(state_url) -> None:
+    store = ConversationStore(state_url, max_turns=3)
     turns = [turn(f"q{i}", f"c{i}") for i in range(5)]
     store.remember(100, 7, 1, turns)
     assert store.by_message(100) == tuple(turns[-3:])
@@ -33,9 +31,9 @@ def test_an_answer_keeps_its_conversation_and_only_the_last_turns(tmp_path: Path
     store.close()
 
 
-def test_latest_is_per_channel_and_per_asker(tmp_path: Path) -> None:
+def test_latest_is_per_channel_and_per_asker(state_url) -> None:
     clock = Clock()
-    store = ConversationStore(tmp_path / "s.sqlite3", clock=clock)
+    store = ConversationStore(state_url, clock=clock)
     store.remember(1, 7, 10, [turn("first of ten")])
     clock.now += 1
     store.remember(2, 7, 11, [turn("eleven")])
@@ -49,9 +47,9 @@ def test_latest_is_per_channel_and_per_asker(tmp_path: Path) -> None:
     store.close()
 
 
-def test_a_conversation_is_forgotten_after_its_lifetime_and_deleted(tmp_path: Path) -> None:
+def test_a_conversation_is_forgotten_after_its_lifetime_and_deleted(state_url) -> None:
     clock = Clock()
-    path = tmp_path / "s.sqlite3"
+    path = state_url
     store = ConversationStore(path, lifetime_seconds=15 * MINUTE, clock=clock)
     store.remember(1, 7, 10, [turn("old question")])
     clock.now += 14 * MINUTE
@@ -59,14 +57,13 @@ def test_a_conversation_is_forgotten_after_its_lifetime_and_deleted(tmp_path: Pa
     clock.now += 2 * MINUTE
     assert store.by_message(1) == () and store.latest(7, 10) == ()
     store.remember(2, 8, 11, [turn("new")])  # a write deletes what expired
-    with closing(sqlite3.connect(path)) as connection:
-        kept = connection.execute("SELECT turns FROM conversation_turns").fetchall()
+    kept = query(path, "SELECT turns FROM conversation_turns")
     assert len(kept) == 1 and "old question" not in kept[0][0]
     store.close()
 
 
-def test_a_restart_keeps_the_conversation(tmp_path: Path) -> None:
-    path = tmp_path / "s.sqlite3"
+def test_a_restart_keeps_the_conversation(state_url) -> None:
+    path = state_url
     store = ConversationStore(path)
     store.remember(1, 7, 10, [turn("before the restart", "c1", "c2")])
     store.close()

@@ -53,6 +53,7 @@ from tests.bot.conftest import (
     make_settings,
     team_payload,
 )
+from tests.servers.state import query
 
 FOUND = "What did Kim Jong Un and Xi Jinping exchange?"
 NOT_FOUND = "What is the recipe for chocolate cake?"
@@ -274,8 +275,13 @@ async def test_buttons_of_an_answer_past_retention_say_so(harness: Harness, sett
     assert calls[0].message["content"] == EXPIRED and calls[0].ephemeral
 
 
-async def test_buttons_keep_working_after_a_restart(settings, engine) -> None:
-    """More and votes on an answer sent before a restart (a new bot on the same state file)."""
+async def test_buttons_keep_working_after_a_restart(state_url, tmp_path, engine) -> None:
+    """More and votes on an answer sent before a restart (a new bot on the same state: the
+    SQLite file, or PostgreSQL)."""
+    if isinstance(state_url, Path):
+        settings = make_settings(tmp_path, feedback_db=state_url)
+    else:
+        settings = make_settings(tmp_path, database_url=state_url)
     async with harness_for(settings, engine) as before:
         first = followup_of(await before.finished(before.slash("ask", question=FOUND, k=2)))
     async with harness_for(settings, engine) as after:
@@ -286,6 +292,7 @@ async def test_buttons_keep_working_after_a_restart(settings, engine) -> None:
         assert [e["title"].split(".")[0] for e in more.message["embeds"]] == ["3", "4"]
         calls = await after.finished(after.click(message, _vote_id(first.message, "up")), 1)
         assert "👍" in calls[0].message["content"]
+    assert query(state_url, "SELECT question, vote FROM votes") == [(FOUND, 1)]
 
 
 # ----- policy -------------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import discord
 import pytest
 
 from bot.cli import main
@@ -265,13 +266,15 @@ async def ask_refused(h: Harness, guild_id: int, question: str) -> str:
 async def test_a_server_of_another_shard_is_not_taken_for_one_that_removed_the_bot(
     tmp_path: Path, engine: Engine, clock: Clock
 ) -> None:
-    async with started(tmp_path, engine) as h:
+    elsewhere = (7 << 22) | 5  # shard 1 of 2 sees it: (id >> 22) % 2 == 1
+    async with started(tmp_path, engine, discord_shard_count=2, discord_shard_ids="0") as h:
+        assert isinstance(h.bot, discord.AutoShardedClient)
         use_clock(h, clock)
-        elsewhere = (7 << 22) | 5  # shard 1 of 2 sees it: (id >> 22) % 2 == 1
         await build(h, elsewhere, {"zebra.txt": ZEBRA})
-        h.bot.shard_id, h.bot.shard_count = 0, 2
         await h.bot.on_ready()
         assert h.bot.servers.due_for_deletion(0) == []
-        h.bot.shard_id = 1  # the shard that should see it, and does not: removed while offline
+    # The process running shard 1 should see it, and does not: removed while offline.
+    async with started(tmp_path, engine, discord_shard_count=2, discord_shard_ids="1") as h:
+        use_clock(h, clock)
         await h.bot.on_ready()
         assert h.bot.servers.due_for_deletion(0) == [elsewhere]

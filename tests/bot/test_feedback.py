@@ -20,6 +20,7 @@ from bot.cli import main
 from bot.feedback import DOWN, UP, FeedbackKeyError, FeedbackStore, print_summary
 from bot.settings import Settings
 from bot.state.database import StateError
+from tests.servers.state import is_sqlite, query
 
 USER = 123456789012345678
 
@@ -30,17 +31,20 @@ def vote(store: FeedbackStore, key: str, value: int, user: int = USER, ids=("a#1
     )
 
 
-def test_raw_user_id_is_never_stored(tmp_path: Path) -> None:
-    path = tmp_path / "sub" / "feedback.sqlite3"
-    store = FeedbackStore(path)
+def on(location, tmp_path: Path, **options) -> FeedbackStore:
+    """A feedback store on ``location`` (either engine), its key in ``tmp_path``."""
+    return FeedbackStore(location, key_path=tmp_path / "feedback.key", **options)
+
+
+def test_raw_user_id_is_never_stored(state_url, tmp_path: Path) -> None:
+    store = on(state_url, tmp_path)
     vote(store, "k1", UP)
-    assert str(USER) not in path.read_bytes().decode("latin-1")
-    with closing(sqlite3.connect(path)) as connection:
-        rows = connection.execute("SELECT user_hash, question, passage_ids, vote FROM votes")
-        rows = rows.fetchall()
+    rows = query(state_url, "SELECT user_hash, question, passage_ids, vote FROM votes")
     assert rows == [(store.hash_user(USER), "question k1?", '["a#1", "a#2"]', 1)]
     assert len(rows[0][0]) == 64 and str(USER) not in rows[0][0]
-    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    if is_sqlite(state_url):
+        assert str(USER) not in state_url.read_bytes().decode("latin-1")
+        assert stat.S_IMODE(state_url.stat().st_mode) == 0o600
 
 
 def test_key_is_kept_and_differs_between_databases(tmp_path: Path) -> None:
@@ -52,8 +56,8 @@ def test_key_is_kept_and_differs_between_databases(tmp_path: Path) -> None:
     assert first.hash_user(USER) != first.hash_user(USER + 1)
 
 
-def test_a_second_vote_replaces_the_first(tmp_path: Path) -> None:
-    store = FeedbackStore(tmp_path / "f.sqlite3")
+def test_a_second_vote_replaces_the_first(state_url, tmp_path: Path) -> None:
+    store = on(state_url, tmp_path)
     vote(store, "k1", UP)
     vote(store, "k1", DOWN)
     vote(store, "k1", UP, user=USER + 1)
@@ -65,19 +69,21 @@ def test_a_second_vote_replaces_the_first(tmp_path: Path) -> None:
     assert [q for _, q in summary.recent_down] == ["question k2?", "question k1?"]
 
 
-def test_bad_vote_is_rejected(tmp_path: Path) -> None:
+def test_bad_vote_is_rejected(state_url, tmp_path: Path) -> None:
     with pytest.raises(ValueError):
-        vote(FeedbackStore(tmp_path / "f.sqlite3"), "k", 0)
+        vote(on(state_url, tmp_path), "k", 0)
 
 
-def test_print_summary(tmp_path: Path) -> None:
-    settings = Settings(_env_file=None, feedback_db=tmp_path / "f.sqlite3")  # type: ignore[call-arg]
+def test_print_summary(state_url, tmp_path: Path) -> None:
+    url = None if is_sqlite(state_url) else state_url
+    path = state_url if is_sqlite(state_url) else tmp_path / "f.sqlite3"
+    settings = Settings(_env_file=None, feedback_db=path, database_url=url)  # type: ignore[call-arg]
     out = io.StringIO()
     assert print_summary(settings, out) == 0
     assert "No feedback recorded yet" in out.getvalue()
-    assert not (tmp_path / "f.sqlite3").exists()  # reading never creates the database
+    assert not path.exists()  # reading never creates the database file
 
-    store = FeedbackStore(tmp_path / "f.sqlite3")
+    store = FeedbackStore(state_url, key_path=key_file_for_test(path))
     vote(store, "k1", UP)
     vote(store, "k2", DOWN, user=USER + 1)
     out = io.StringIO()
@@ -240,17 +246,14 @@ class FakeClock:
         self.now += days * 86_400
 
 
-def stored_questions(path: Path) -> list[tuple[str, str, int]]:
-    with closing(sqlite3.connect(path)) as connection:
-        return connection.execute(
-            "SELECT answer_key, question, vote FROM votes ORDER BY id"
-        ).fetchall()
+def stored_questions(location) -> list[tuple[str, str, int]]:
+    return query(location, "SELECT answer_key, question, vote FROM votes ORDER BY id")
 
 
-def test_question_text_is_deleted_after_retention_on_write(tmp_path: Path) -> None:
-    path = tmp_path / "f.sqlite3"
+def test_question_text_is_deleted_after_retention_on_write(state_url, tmp_path: Path) -> None:
+    path = state_url
     clock = FakeClock()
-    store = FeedbackStore(path, retention_days=30, clock=clock)
+    store = on(path, tmp_path, retention_days=30, clock=clock)
     vote(store, "k1", DOWN)
     clock.advance(29)
     vote(store, "k2", UP)
@@ -262,31 +265,32 @@ def test_question_text_is_deleted_after_retention_on_write(tmp_path: Path) -> No
         ("k2", "question k2?", 1),
         ("k3", "question k3?", 1),
     ]
-    assert b"question k1?" not in stored_bytes(path)
+    if is_sqlite(path):
+        assert b"question k1?" not in stored_bytes(path)
     summary = store.summary()
     assert (summary.total, summary.down, summary.expired_questions) == (3, 1, 1)
     assert summary.recent_down == []  # the expired question is not shown
     store.close()
 
 
-def test_question_text_is_deleted_after_retention_on_open(tmp_path: Path) -> None:
-    path = tmp_path / "f.sqlite3"
+def test_question_text_is_deleted_after_retention_on_open(state_url, tmp_path: Path) -> None:
+    path = state_url
     clock = FakeClock()
-    store = FeedbackStore(path, clock=clock)  # the default: 90 days
+    store = on(path, tmp_path, clock=clock)  # the default: 90 days
     vote(store, "k1", UP)
     store.close()
     clock.advance(89)
-    FeedbackStore(path, clock=clock).close()
+    on(path, tmp_path, clock=clock).close()
     assert stored_questions(path) == [("k1", "question k1?", 1)]
     clock.advance(2)
-    FeedbackStore(path, clock=clock).close()
+    on(path, tmp_path, clock=clock).close()
     assert stored_questions(path) == [("k1", "", 1)]
 
 
-def test_a_changed_vote_does_not_extend_the_question_text(tmp_path: Path) -> None:
-    path = tmp_path / "f.sqlite3"
+def test_a_changed_vote_does_not_extend_the_question_text(state_url, tmp_path: Path) -> None:
+    path = state_url
     clock = FakeClock()
-    store = FeedbackStore(path, retention_days=10, clock=clock)
+    store = on(path, tmp_path, retention_days=10, clock=clock)
     vote(store, "k1", UP)
     clock.advance(9)
     vote(store, "k1", DOWN)
@@ -295,9 +299,13 @@ def test_a_changed_vote_does_not_extend_the_question_text(tmp_path: Path) -> Non
     assert stored_questions(path) == [("k1", "", -1)]
 
 
-def test_feedback_command_uses_the_retention_setting(tmp_path: Path, monkeypatch, capsys) -> None:
-    path = tmp_path / "f.sqlite3"
-    store = FeedbackStore(path)
+def test_feedback_command_uses_the_retention_setting(
+    state_url, tmp_path: Path, monkeypatch, capsys
+) -> None:
+    path = state_url if is_sqlite(state_url) else tmp_path / "f.sqlite3"
+    if not is_sqlite(state_url):
+        monkeypatch.setenv("CITEBOT_DATABASE_URL", state_url)
+    store = FeedbackStore(state_url, key_path=key_file_for_test(path))
     store.record(
         answer_key="old",
         question="an old question?",
@@ -312,7 +320,7 @@ def test_feedback_command_uses_the_retention_setting(tmp_path: Path, monkeypatch
     assert main(["feedback"]) == 0
     out = capsys.readouterr().out
     assert "an old question?" not in out and "deleted after 7 days" in out
-    assert stored_questions(path) == [("old", "", -1)]
+    assert stored_questions(state_url) == [("old", "", -1)]
 
 
 # ----- the report --------------------------------------------------------------------------------
@@ -335,8 +343,8 @@ def test_feedback_command_escapes_control_characters(tmp_path: Path, monkeypatch
     assert "doc\\x1b[31m.md#1" in out
 
 
-def test_close_is_final(tmp_path: Path) -> None:
-    store = FeedbackStore(tmp_path / "f.sqlite3")
+def test_close_is_final(state_url, tmp_path: Path) -> None:
+    store = on(state_url, tmp_path)
     store.close()
     store.close()
     with pytest.raises(StateError, match="closed"):

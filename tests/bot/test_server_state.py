@@ -1,13 +1,12 @@
 """Per-server state (issue 11): settings, audit log, removal and erasure, limits; never one
-server's rows in another's results."""
+server's rows in another's results. On SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
 import threading
-from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.state.database import StateError
@@ -18,6 +17,7 @@ from bot.state.servers import (
     ServerStore,
     check_limits,
 )
+from tests.servers.state import clear
 
 A, B = 111, 222
 DAY = 86_400.0
@@ -31,24 +31,24 @@ class Clock:
         return self.now
 
 
-def test_settings_default_then_change_only_what_is_given(tmp_path: Path):
-    store = ServerStore(tmp_path / "state.sqlite3")
+def test_settings_default_then_change_only_what_is_given(state_url):
+    store = ServerStore(state_url)
     assert store.settings(A) == ServerSettings(True, None)
     assert store.update_settings(A, include_default=False) == ServerSettings(False, None)
     assert store.update_settings(A, manager_role_id=42) == ServerSettings(False, 42)
     assert store.settings(B) == ServerSettings()
     assert store.update_settings(A, clear_manager_role=True) == ServerSettings(False, None)
     store.close()
-    reopened = ServerStore(tmp_path / "state.sqlite3")
+    reopened = ServerStore(state_url)
     assert reopened.settings(A) == ServerSettings(False, None)
     reopened.close()
     with pytest.raises(StateError):
         store.settings(A)
 
 
-def test_audit_log_is_per_server_newest_first_and_capped(tmp_path: Path):
+def test_audit_log_is_per_server_newest_first_and_capped(state_url):
     clock = Clock()
-    store = ServerStore(tmp_path / "state.sqlite3", clock)
+    store = ServerStore(state_url, clock)
     for n in range(15):
         clock.now += 1
         store.record(A, 7, "add", f"doc{n}.pdf", "ok", "3 chunks")
@@ -66,9 +66,9 @@ def test_audit_log_is_per_server_newest_first_and_capped(tmp_path: Path):
         store.record(A, 7, "drop-tables", "x", "ok")
 
 
-def test_removal_grace_period_return_and_erasure(tmp_path: Path):
+def test_removal_grace_period_return_and_erasure(state_url):
     clock = Clock()
-    store = ServerStore(tmp_path / "state.sqlite3", clock)
+    store = ServerStore(state_url, clock)
     store.update_settings(A, include_default=False)
     store.record(A, 7, "add", "a.pdf", "ok")
     store.update_settings(B, manager_role_id=5)
@@ -114,9 +114,9 @@ def test_limit_messages_name_the_limit_and_the_remedy(documents, total, new, exp
         assert "/docs remove" in message or "CITEBOT_ATTACHMENT_MAX_MB" in message
 
 
-def test_threads_recording_at_once_lose_nothing(tmp_path: Path):
-    store = ServerStore(tmp_path / "state.sqlite3")
-    other = ServerStore(tmp_path / "state.sqlite3")  # a second connection, as another process
+def test_threads_recording_at_once_lose_nothing(state_url):
+    store = ServerStore(state_url)
+    other = ServerStore(state_url)  # a second store, as another process
 
     def write(target: ServerStore, guild: int) -> None:
         for n in range(50):
@@ -142,10 +142,15 @@ operations = st.lists(
 )
 
 
-@settings(max_examples=60, deadline=None)
+@settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
 @given(operations)
-def test_random_interleavings_never_mix_servers(tmp_path_factory, ops):
-    store = ServerStore(tmp_path_factory.mktemp("state") / "state.sqlite3")
+def test_random_interleavings_never_mix_servers(state_url, ops):
+    clear(state_url)  # one database for all examples, emptied before each
+    store = ServerStore(state_url)
     expected: dict[int, list[str]] = {A: [], B: []}
     expected_settings = {A: ServerSettings(), B: ServerSettings()}
     for op, guild, text in ops:

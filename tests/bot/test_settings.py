@@ -5,7 +5,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from bot.settings import ENV_PREFIX, Settings
+import pytest
+
+from bot.settings import ENV_PREFIX, Settings, SettingsError, load_settings
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "settings.example.env"
 
@@ -41,3 +43,49 @@ def test_direct_messages_are_off_by_default() -> None:
 def test_owner_ids_accept_a_comma_separated_list(monkeypatch) -> None:
     monkeypatch.setenv("CITEBOT_OWNER_IDS", "12, 34")
     assert Settings(_env_file=None).owner_ids == [12, 34]  # type: ignore[call-arg]
+
+
+def test_an_empty_example_line_is_the_default(monkeypatch) -> None:
+    """Copying settings.example.env as it is (empty shard count, empty health port) works."""
+    monkeypatch.setenv("CITEBOT_DISCORD_SHARD_COUNT", "")
+    monkeypatch.setenv("CITEBOT_HEALTH_PORT", "")
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    assert (settings.discord_shard_count, settings.health_port) == (None, None)
+    assert (settings.shards_here, settings.syncs_commands) == ([0], True)
+
+
+@pytest.mark.parametrize(
+    ("ids", "shards", "syncs"),
+    [("0-3", [0, 1, 2, 3], True), ("0,2,5", [0, 2, 5], True), ("4-5, 7", [4, 5, 7], False),
+     ("", list(range(8)), True), ("6", [6], False)],
+)
+def test_shard_ids_are_ranges_or_lists_within_the_count(
+    monkeypatch, ids: str, shards: list[int], syncs: bool
+) -> None:
+    monkeypatch.setenv("CITEBOT_DISCORD_SHARD_COUNT", "8")
+    monkeypatch.setenv("CITEBOT_DISCORD_SHARD_IDS", ids)
+    settings = load_settings(_env_file=None)
+    assert (settings.shards_here, settings.syncs_commands) == (shards, syncs)
+
+
+@pytest.mark.parametrize(
+    ("count", "ids", "message"),
+    [
+        ("4", "2,9", "names shard(s) [9], but shard ids run from 0 to 3"),
+        ("4", "3-1", "the range '3-1' is backwards"),
+        ("4", "zero", "'zero' is not a shard id or range; write e.g. 0-3 or 0,2,5"),
+        ("4", "1,1", "names a shard twice"),
+        (None, "0-1", "CITEBOT_DISCORD_SHARD_IDS needs CITEBOT_DISCORD_SHARD_COUNT"),
+        ("0", "", "CITEBOT_DISCORD_SHARD_COUNT: Input should be greater than or equal to 1"),
+    ],
+)
+def test_a_bad_shard_setting_says_what_to_write(
+    monkeypatch, count: str | None, ids: str, message: str
+) -> None:
+    if count is not None:
+        monkeypatch.setenv("CITEBOT_DISCORD_SHARD_COUNT", count)
+    monkeypatch.setenv("CITEBOT_DISCORD_SHARD_IDS", ids)
+    with pytest.raises(SettingsError) as raised:
+        load_settings(_env_file=None)
+    assert message in str(raised.value)
+    assert "Traceback" not in str(raised.value)

@@ -28,6 +28,7 @@ from index.backends.milvus import schema as milvus_schema
 from index.backends.milvus.client import Connection
 from index.builder import build_index
 from index.chunk_table import DocumentRecord
+from index.chunking import Chunk
 from index.corpus import Corpus
 from index.errors import BackendError, IndexMismatchError, IndexMissingError
 from index.search import Searcher
@@ -225,6 +226,9 @@ def test_names_are_valid_and_injective():
     import re
 
     assert all(re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", a) and len(a) <= 255 for a in aliases)
+    pairs = [("citebot", "a"), ("a_d", "d"), ("a", "d-"), ("a_", "x"), ("a", "x"),
+             ("my_bot", "guild-1"), ("my", "bot-guild-1"), ("my_bot_guild", "1")]
+    assert len({milvus_schema.alias_of(p, n) for p, n in pairs}) == len(pairs)
     for bad in ["", "Upper", "-x", "a b", "a" * 64]:
         with pytest.raises(ValueError):
             milvus_schema.escape(bad)
@@ -421,6 +425,72 @@ def test_drop_deletes_every_build_and_the_alias(milvus_uri, article_corpus, tmp_
     assert not store.exists() and builds(store) == set()
     assert other.exists() and len(builds(other)) == 1  # another collection is untouched
     other.drop()
+
+
+def _corpus_with_a_long_chunk() -> Corpus:
+    """One document whose one chunk is over 65,535 UTF-8 bytes (too long for a VARCHAR: kept
+    with the document texts), random vectors."""
+    from index.lexical import LexicalIndex
+    from index.vector_index import make_vector_index
+
+    text = "Dvořák’s naïve café résumé. " * 2600
+    chunk = replace(_CHUNK, document="long.txt", end=len(text), text=text,
+                    sentences=((0, 27), (28, len(text))))
+    rng = np.random.default_rng(7)
+    vectors = rng.normal(size=(3, 384)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    index, parameters = make_vector_index(vectors[:1], "flat")
+    lexical = LexicalIndex.build([text], [text[:27], text[28:]])
+    manifest = {"format_version": 3, "model": {"name": "random", "weights_sha256": "0" * 64,
+                "dimension": 384}, "chunker": {}, "vector_index": parameters,
+                "counts": {"documents": 1, "chunks": 1, "sentences": 2},
+                "lexical": lexical.parameters}
+    return Corpus({"long.txt": DocumentRecord("long.txt", "0" * 64, text)}, [chunk], index,
+                  vectors[1:], np.zeros((2, 3), np.uint8), manifest, lexical,
+                  exact_chunk_vectors=vectors[:1])
+
+
+_CHUNK = Chunk("0123456789abcdef", "x", None, 1, 0, 0, "", ())
+_RANDOM_MODEL = SimpleNamespace(name="random", weights_hash="0" * 64)
+
+
+def test_a_chunk_too_long_for_a_varchar_round_trips(milvus_uri, tmp_path):
+    corpus = _corpus_with_a_long_chunk()
+    assert len(corpus.chunks[0].text.encode("utf-8")) > milvus_schema.VARCHAR_BYTES
+    store = MilvusStore(milvus_uri, None, "long-chunk", tmp_path)
+    store.save(corpus)
+    index = store.load(_RANDOM_MODEL, {})
+    (stored,) = index.stored_chunks([0])
+    assert stored.chunk == corpus.chunks[0]
+    found = index.candidates(corpus.chunk_vectors()[0], _lexical(index, "Dvořák café"), 200)
+    assert list(found.rows) == [0] and found.lexical[0] > 0
+    back = store.to_corpus(_RANDOM_MODEL, {})
+    assert list(back.chunks) == list(corpus.chunks)
+    assert back.documents["long.txt"].text == corpus.documents["long.txt"].text
+    store.drop()
+
+
+def test_a_failed_save_leaves_the_live_build_and_nothing_else(
+    milvus_uri, article_corpus, tmp_path, monkeypatch
+):
+    store = MilvusStore(milvus_uri, None, "failing", tmp_path)
+    live = store.save(article_corpus)
+    sent = []
+
+    def fail_on_the_second_batch(name, batch):
+        sent.append(name)
+        if len(sent) == 2:
+            raise BackendError("cannot reach Milvus at X: is it running?")
+        original(name, batch)
+
+    original = store._send
+    monkeypatch.setattr(store, "_send", fail_on_the_second_batch)
+    with pytest.raises(BackendError, match="previous one is unchanged"):
+        store.save(article_corpus)
+    assert store.current_build() == live
+    names = store.connection.call("list", lambda client: client.list_collections())
+    assert {milvus_schema.build_of(store.alias, n) for n in names} - {None} == {live}
+    store.drop()
 
 
 def test_embedded_file_uri(article_corpus, model_spec, chunker_parameters, query_vectors,

@@ -201,12 +201,16 @@ class World:
             "joined_at": TIMESTAMP,
         }
 
-    def ready(self, session_id: str, resume_url: str) -> dict[str, Any]:
-        """READY's data: the servers are unavailable until their GUILD_CREATE."""
+    def ready(
+        self, session_id: str, resume_url: str, guild_ids: tuple[int, ...] | None = None
+    ) -> dict[str, Any]:
+        """READY's data: the servers (``guild_ids``: a shard's; all by default) are unavailable
+        until their GUILD_CREATE."""
+        shown = self.guild_ids if guild_ids is None else guild_ids
         return {
             "v": 10,
             "user": self.bot_user,
-            "guilds": [{"id": str(guild_id), "unavailable": True} for guild_id in self.guild_ids],
+            "guilds": [{"id": str(guild_id), "unavailable": True} for guild_id in shown],
             "session_id": session_id,
             "resume_gateway_url": resume_url,
             "application": {"id": str(self.app_id), "flags": 0},

@@ -51,10 +51,12 @@ class BotProcess:
         assert self.process is not None
         return self.process.pid
 
-    async def start(self, timeout: float = 120.0) -> BotProcess:
+    async def start(self, timeout: float = 120.0, shard: int | None = None) -> BotProcess:
         """Start it; return once it has identified on the gateway (model and index loaded and
-        commands synced before that)."""
-        identified = self.discord.gateway.identifies
+        commands synced before that), as shard ``shard`` when given (and sent its servers)."""
+        gateway = self.discord.gateway
+        identified = gateway.identifies
+        before = gateway.shards.get(shard) if shard is not None else None
         with self.log_path.open("wb") as log:
             self.process = await asyncio.create_subprocess_exec(
                 sys.executable,
@@ -67,9 +69,19 @@ class BotProcess:
                 stderr=log,
             )
         deadline = time.monotonic() + timeout
-        while not (
-            self.discord.gateway.identifies > identified and self.discord.gateway.connected.is_set()
-        ):
+
+        def connected() -> bool:
+            if shard is None:
+                return gateway.identifies > identified and gateway.connected.is_set()
+            session = gateway.shards.get(shard)
+            return (
+                session is not None
+                and session is not before
+                and session.ready
+                and session.connection is not None
+            )
+
+        while not connected():
             if self.process.returncode is not None:
                 raise AssertionError(
                     f"the bot exited with {self.process.returncode}:\n{self.log()}"

@@ -2,15 +2,18 @@
 
 One citebot collection ``name`` has, per build ``b``, three Milvus collections and one alias::
 
-    <prefix>_<escaped name>                 alias -> the live build's chunks collection
-    <prefix>_<escaped name>_<b>_chunks      one row per chunk (pk = chunk row)
-    <prefix>_<escaped name>_<b>_sentences   one row per sentence (pk = sentence row)
-    <prefix>_<escaped name>_<b>_blobs       manifest, BM25 vocabulary, documents (JSON) and
-                                            every document's text, in VARCHAR pieces
+    P_N                 alias -> the live build's chunks collection
+    P_N_<b>_chunks      one row per chunk (pk = chunk row)
+    P_N_<b>_sentences   one row per sentence (pk = sentence row)
+    P_N_<b>_blobs       manifest, BM25 vocabulary, documents (JSON) and every document's
+                        text, in VARCHAR pieces
+
+(P: the escaped prefix, default ``citebot``; N: the escaped citebot name.)
 
 Milvus names allow letters, digits and ``_`` only, so the citebot name is escaped (``_`` ->
-``__``, ``-`` -> ``_d``): one name, one Milvus name, no two citebot names alike. The prefix has
-no ``_``, so prefixes cannot collide either.
+``__``, ``-`` -> ``_d``) and so is the prefix (``_`` -> ``__``; it has no ``-``): in the result a
+``__`` is an ``_``, ``_d`` in the name a ``-``, and the first other ``_`` separates prefix and
+name, so no two (prefix, name) pairs share a Milvus name.
 
 BM25 is computed by citebot (its tokenizer, stop words, Snowball stemmer, K1/B, one IDF over
 the whole build) and stored as sparse vectors searched by inner product: scores equal the
@@ -27,7 +30,7 @@ import uuid
 from typing import Any
 
 NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
-PREFIX = re.compile(r"[A-Za-z][A-Za-z0-9]{0,31}")
+PREFIX = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,31}")
 BUILD = re.compile(r"b\d{8}t\d{6}x[0-9a-f]{8}")
 KINDS = ("chunks", "sentences", "blobs")
 DEFAULT_PREFIX = "citebot"
@@ -50,8 +53,10 @@ def escape(name: str) -> str:
 def alias_of(prefix: str, name: str) -> str:
     """The alias that names the live build of citebot collection ``name``."""
     if not PREFIX.fullmatch(prefix):
-        raise ValueError(f"invalid Milvus prefix {prefix!r}: letters and digits, a letter first")
-    return f"{prefix}_{escape(name)}"
+        raise ValueError(
+            f"invalid Milvus prefix {prefix!r}: letters, digits and _, a letter first"
+        )
+    return f"{prefix.replace('_', '__')}_{escape(name)}"
 
 
 def new_build_id() -> str:

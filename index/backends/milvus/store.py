@@ -53,12 +53,14 @@ class MilvusStore:
         dense_index: str = "FLAT",
         connection: Connection | None = None,
         timeout: float = QUESTION_TIMEOUT,
+        full_scoring_limit: int | None = None,
     ) -> None:
         self.connection = connection or Connection(uri, token, timeout)
         self.name = name
         self.alias = schema.alias_of(prefix, name)
         self.lock_directory = Path(lock_directory)
         self.dense_index = dense_index
+        self.full_scoring_limit = full_scoring_limit  # see MilvusIndex
 
     @property
     def _writes(self) -> float:
@@ -147,7 +149,7 @@ class MilvusStore:
         manifest = layout.manifest()
         check_manifest(manifest, model, chunker_parameters, self.where)  # type: ignore[arg-type]
         layout.load()
-        return MilvusIndex(layout, manifest)
+        return MilvusIndex(layout, manifest, self.full_scoring_limit)
 
     def known_vectors(self, spec: ModelSpec) -> dict[str, np.ndarray]:
         """Normalised text -> vector of every chunk and sentence of the live build, when it was

@@ -1,0 +1,122 @@
+"""The state database's tables as the stores use them (the head of bot/state/migrations/).
+
+One schema for SQLite and PostgreSQL. Discord ids are 64-bit: BIGINT on PostgreSQL, INTEGER on
+SQLite (where INTEGER is already 64-bit, and ``INTEGER PRIMARY KEY`` is the row id). Times are
+what the stores always kept: seconds since the epoch (double precision), and ISO 8601 text for
+votes. Changing a table here needs a new revision in bot/state/migrations/versions/.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Column,
+    Connection,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    Table,
+    Text,
+    UniqueConstraint,
+    literal_column,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+
+DiscordId = BigInteger().with_variant(Integer(), "sqlite")
+"""A Discord id or a row id: 64-bit on both engines (and SQLite's row id alias as a key)."""
+
+metadata = MetaData()
+
+votes = Table(
+    "votes",
+    metadata,
+    Column("id", DiscordId, primary_key=True),
+    Column("answer_key", Text, nullable=False),
+    Column("question", Text, nullable=False),
+    Column("passage_ids", Text, nullable=False),
+    Column("vote", Integer, CheckConstraint("vote IN (-1, 1)"), nullable=False),
+    Column("user_hash", Text, nullable=False),
+    Column("created_at", Text, nullable=False),
+    UniqueConstraint("answer_key", "user_hash"),
+)
+Index(
+    "votes_with_question_by_age",
+    votes.c.created_at,
+    sqlite_where=literal_column("question") != "",
+    postgresql_where=literal_column("question") != "",
+)
+
+answers = Table(
+    "answers",
+    metadata,
+    Column("answer_key", Text, primary_key=True),
+    Column("question", Text, nullable=False),
+    Column("k", Integer, nullable=False),
+    Column("passage_offset", Integer, nullable=False),
+    Column("passage_ids", Text, nullable=False),
+    Column("private", Integer, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("place", Text, nullable=False, server_default=""),
+)
+Index("answers_by_age", answers.c.created_at)
+
+conversation_turns = Table(
+    "conversation_turns",
+    metadata,
+    Column("message_id", DiscordId, primary_key=True, autoincrement=False),
+    Column("channel_id", DiscordId, nullable=False),
+    Column("user_id", DiscordId, nullable=False),
+    Column("at", Float, nullable=False),
+    Column("turns", Text, nullable=False),
+)
+Index(
+    "conversation_latest",
+    conversation_turns.c.channel_id,
+    conversation_turns.c.user_id,
+    conversation_turns.c.at,
+)
+Index("conversation_age", conversation_turns.c.at)
+
+server_settings = Table(
+    "server_settings",
+    metadata,
+    Column("guild_id", DiscordId, primary_key=True, autoincrement=False),
+    Column("include_default", Integer, nullable=False, server_default="1"),
+    Column("manager_role_id", DiscordId),
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", DiscordId, primary_key=True),  # the order entries were written in
+    Column("guild_id", DiscordId, nullable=False),
+    Column("at", Float, nullable=False),
+    Column("user_id", DiscordId, nullable=False),
+    Column("action", Text, nullable=False),
+    Column("target", Text, nullable=False),
+    Column("result", Text, nullable=False),
+    Column("detail", Text, nullable=False),
+)
+Index("audit_by_server", audit_log.c.guild_id, audit_log.c.at)
+
+removed_servers = Table(
+    "removed_servers",
+    metadata,
+    Column("guild_id", DiscordId, primary_key=True, autoincrement=False),
+    Column("removed_at", Float, nullable=False),
+)
+
+SERIAL_KEYS = {"votes": "id", "audit_log": "id"}
+"""Tables whose key a sequence fills on PostgreSQL (reset after rows are copied in)."""
+
+
+def upsert(connection: Connection, table: Table) -> Any:
+    """An INSERT on ``table`` that takes ``on_conflict_do_update`` / ``_do_nothing`` (both
+    engines support ``ON CONFLICT``; SQLAlchemy has one construct per dialect)."""
+    if connection.dialect.name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
