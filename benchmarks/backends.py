@@ -32,6 +32,7 @@ text is embedded during the measurements.
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import os
 import platform
@@ -240,7 +241,9 @@ def quality(args: argparse.Namespace, engine: Any, base: tuple, milvus: Milvus) 
 # --------------------------------------------------------------------------------------------
 
 
-def scale(args: argparse.Namespace, engine: Any, base: tuple, milvus: Milvus) -> list[dict]:
+def scale(
+    args: argparse.Namespace, engine: Any, base: tuple, milvus: Milvus, results: list[dict]
+) -> list[dict]:
     """Per size: write one already-embedded corpus to each backend (timed), then ask the same
     questions of each, interleaved."""
     import psutil
@@ -256,7 +259,6 @@ def scale(args: argparse.Namespace, engine: Any, base: tuple, milvus: Milvus) ->
     counts += counts[-1:] * (len(sizes) - len(counts))
     pool, warm, _ = pick_questions(args.squad, max(counts), 10)
     chunker = engine.chunker()
-    results = []
     for size, count in zip(sizes, counts, strict=True):
         asked = pool[:count]
         log(f"{size:,} chunks: replicating the base (texts varied, vectors with noise) ...")
@@ -280,6 +282,16 @@ def scale(args: argparse.Namespace, engine: Any, base: tuple, milvus: Milvus) ->
         shutil.rmtree(local_copy, ignore_errors=True)
         searchers["local"] = engine.make_searcher(corpus).search
         stores = {}
+        # WORKAROUND (benchmark only): MilvusStore refuses a manifest over 64 KiB, and the
+        # manifest lists every document (~2,200 here at 100k chunks): the Milvus copies get the
+        # manifest without that list (the local index keeps it). Reported as a backend defect.
+        milvus_corpus = corpus
+        manifest_bytes = len(json.dumps(corpus.manifest, ensure_ascii=False).encode("utf-8"))
+        if manifest_bytes > 60_000:
+            milvus_corpus = copy.copy(corpus)
+            milvus_corpus.manifest = {**corpus.manifest, "documents": []}
+            result["manifest_trimmed_bytes"] = manifest_bytes
+            log(f"  manifest of {manifest_bytes:,} bytes: its document list left out for Milvus")
         modes = ["lite-server"] if size > args.embedded_max else ["lite-server", "lite-embedded"]
         for mode in modes:
             if mode == "lite-embedded" and size > 10_000:
@@ -296,7 +308,7 @@ def scale(args: argparse.Namespace, engine: Any, base: tuple, milvus: Milvus) ->
             store = milvus.store(mode, f"scale{size}")
             log(f"  writing {size:,} chunks to {mode} ...")
             started = time.perf_counter()
-            store.save(corpus)
+            store.save(milvus_corpus)
             result["build_s"][mode] = time.perf_counter() - started
             log(f"  ... {result['build_s'][mode]:.0f} s")
             result["bytes"][mode] = milvus.data_bytes(mode) - before
@@ -451,6 +463,8 @@ def report(figures: dict[str, Any]) -> None:
         print("| part | GiB |\n| --- | --- |")
         for name, size in sizing(parts):
             print(f"| {name} | {size:.2f} |")
+    if figures.get("error"):
+        print(f"\n**The run stopped early**: {figures['error']}")
     print(f"\nServer started in {figures['server_start_s']:.2f} s; embedded connect "
           f"{figures['embedded_start_s']:.2f} s. Total wall time {figures['wall_s']:.0f} s.")
 
@@ -502,7 +516,11 @@ def main() -> int:
         if "quality" in parts:
             figures["quality"] = quality(args, engine, base, milvus)
         if "scale" in parts:
-            figures["scale"] = scale(args, engine, base, milvus)
+            figures["scale"] = []
+            scale(args, engine, base, milvus, figures["scale"])
+    except Exception as error:  # report what was measured before it
+        log(f"stopped: {type(error).__name__}: {error}")
+        figures["error"] = f"{type(error).__name__}: {error}"
     finally:
         milvus.close()
         if own_workdir:
