@@ -23,7 +23,7 @@ The embeddings of the 48 articles (chunks and sentences, ~12.5k texts) are compu
 cached in ``--cache`` (shared with scale_end_to_end.py); every corpus here re-uses them, so no
 text is embedded during the measurements.
 
-    .venv/bin/python benchmarks/backends.py                         # all three parts, ~15 min
+    .venv/bin/python benchmarks/backends.py                         # all three parts, ~12 min
     .venv/bin/python benchmarks/backends.py --parts quality --every 8 --questions 40
     .venv/bin/python benchmarks/backends.py --parts scale --sizes 10000 --scale-questions 100
     .venv/bin/python benchmarks/backends.py --json /tmp/backends.json   # figures as JSON too
