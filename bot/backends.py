@@ -31,7 +31,8 @@ def milvus_store(settings: Settings, collection: str = DEFAULT) -> IndexBackend:
 
     token = settings.milvus_token.get_secret_value() if settings.milvus_token else None
     return MilvusStore(
-        settings.milvus_uri, token, collection, settings.index_dir, prefix=settings.milvus_prefix
+        settings.milvus_uri, token, collection, settings.index_dir,
+        prefix=settings.milvus_prefix, full_scoring_limit=settings.milvus_full_scoring_chunks,
     )
 
 

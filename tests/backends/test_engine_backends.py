@@ -227,3 +227,24 @@ def test_eval_of_a_squad_file(backend: str, request: pytest.FixtureRequest, tmp_
         from bot.backends import milvus_store
 
         assert not milvus_store(settings, "eval-scratch").exists()
+
+
+def test_milvus_scores_from_candidates_below_the_setting(request: pytest.FixtureRequest,
+                                                         sources: Path, tmp_path: Path,
+                                                         article_text: str):
+    """CITEBOT_MILVUS_FULL_SCORING_CHUNKS=0: even the article is answered from the nearest and
+    best-BM25 candidates (what large collections do), with the same first passage."""
+    settings = settings_for("milvus", request, source_dir=sources, index_dir=tmp_path / "index",
+                            milvus_full_scoring_chunks=0)
+    engine = Engine(settings)
+    engine.load(build_if_missing=True)
+    assert engine.index.full_scoring_limit == 0  # type: ignore[attr-defined]
+    import index.search as search_module
+
+    found = engine.index.candidates(
+        engine.query_encoder.encode_query(LAVROV)[0], None, search_module.CANDIDATES
+    )
+    assert found.complete  # 20 chunks: the top 200 hold them all, but not by full scoring
+    passage = engine.search(LAVROV, 1).passages[0]
+    assert "Sergei Lavrov" in passage.text
+    assert article_text[passage.citation.start : passage.citation.end] == passage.text
