@@ -12,6 +12,7 @@ import pytest
 
 from bot.settings import Settings
 from tests.loopback import LoopbackDiscord, World
+from tests.loopback.process import BotProcess
 
 REPO = Path(__file__).resolve().parents[2]
 # Shaped like a real token, so that a leak of any part of it would be recognisable.
@@ -85,3 +86,12 @@ async def loopback(
 def settings(tmp_path: Path, world: World, built_index_dir: Path) -> Settings:
     """A bot over the shared index of the article (read-only)."""
     return wire_settings(tmp_path, world, index_dir=built_index_dir)
+
+
+@pytest.fixture
+async def processes(loopback: LoopbackDiscord) -> AsyncIterator[list[BotProcess]]:
+    """``citebot discord`` processes a test starts (append them); stopped at the end."""
+    started: list[BotProcess] = []
+    yield started
+    for process in started:
+        await process.stop()

@@ -11,38 +11,28 @@ import json
 import shutil
 import signal
 import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
-
-import pytest
 
 from bot.engine import Engine
 from bot.feedback import key_path_for
 from bot.state.feedback import FeedbackStore
 from bot.state.servers import ServerStore
 from tests.conftest import ARTICLE, isolated_settings
-from tests.loopback import ADMIN_PERMISSIONS, LoopbackDiscord, World
+from tests.loopback import ADMIN_PERMISSIONS, LoopbackDiscord
 from tests.loopback.process import BotProcess
 from tests.wire.conftest import FOUND, TOKEN, USER_ID
 from tests.wire.ports import free_port
-from tests.wire.test_wire_shards import SHARD_0_SERVER, SHARD_1_SERVER, answered_here, healthy
+from tests.wire.test_wire_shards import (  # noqa: F401  (world: a fixture)
+    SHARD_0_SERVER,
+    SHARD_1_SERVER,
+    answered_here,
+    healthy,
+    world,
+)
 
 FACT = "The Port Quillan lighthouse is painted with eleven green stripes and one white band."
 QUESTION = "How many green stripes does the Port Quillan lighthouse have?"
 VAULT = "What is the code of the vault?"
-
-
-@pytest.fixture
-def world() -> World:
-    return World(owner_id=USER_ID, guild_ids=(SHARD_0_SERVER, SHARD_1_SERVER))
-
-
-@pytest.fixture
-async def processes(loopback: LoopbackDiscord) -> AsyncIterator[list[BotProcess]]:
-    started: list[BotProcess] = []
-    yield started
-    for process in started:
-        await process.stop()
 
 
 def custom_id(message: dict, prefix: str) -> str:

@@ -5,7 +5,6 @@ the process running shard 0 syncs the commands."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
@@ -26,14 +25,6 @@ SHARD_1_SERVER = 940000000000000100
 def world() -> World:
     assert (SHARD_0_SERVER >> 22) % 2 == 0 and (SHARD_1_SERVER >> 22) % 2 == 1
     return World(owner_id=USER_ID, guild_ids=(SHARD_0_SERVER, SHARD_1_SERVER))
-
-
-@pytest.fixture
-async def processes(loopback: LoopbackDiscord) -> AsyncIterator[list[BotProcess]]:
-    started: list[BotProcess] = []
-    yield started
-    for process in started:
-        await process.stop()
 
 
 def shard_settings(tmp_path: Path, index: Path, shard: int, port: int) -> dict[str, str]:
