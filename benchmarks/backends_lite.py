@@ -25,73 +25,29 @@ Only small indexes (every chunk a candidate: ``Candidates.complete``) are suppor
 from __future__ import annotations
 
 import dataclasses
-import queue
 import re
-import signal
-import socket
-import subprocess
-import sys
-import threading
 import time
 from collections import Counter
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from tests.servers.milvus import MilvusLiteServer
+
 VARIANTS = ("fn-stemmed", "fn-raw-stop", "fn-raw")
 ANALYZER_WORD = re.compile(r"\w+", re.UNICODE)  # Lite's standard analyzer (analyzer/standard.py)
-READY = "listening on"
 ENGLISH_ANALYZER = {"type": "english"}
 
 
-class LiteServer:
-    """``milvus-lite server --data-dir D --host 127.0.0.1 --port P`` from this venv."""
+class LiteServer(MilvusLiteServer):
+    """The tests' ``milvus-lite server`` on loopback, timed, with its memory."""
 
-    def __init__(self, data_dir: Path) -> None:
-        self.data_dir = data_dir
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port = int(probe.getsockname()[1])
-        self.process: subprocess.Popen[str] | None = None
-        self.output: list[str] = []
-
-    @property
-    def uri(self) -> str:
-        """What clients connect to."""
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self, wait: float = 60.0) -> float:
+    def start(self) -> float:  # type: ignore[override]
         """Start it and wait for its "listening" line; returns the seconds that took."""
-        binary = Path(sys.executable).parent / "milvus-lite"
-        if not binary.is_file():
-            raise SystemExit(f"{binary} is missing: pip install -e '.[milvus]'")
         started = time.perf_counter()
-        self.process = subprocess.Popen(
-            [str(binary), "server", "--data-dir", str(self.data_dir), "--host", "127.0.0.1",
-             "--port", str(self.port)],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, text=True,
-        )
-        lines: queue.Queue[str | None] = queue.Queue()
-        threading.Thread(target=self._drain, args=(lines,), daemon=True).start()
-        while True:
-            try:
-                line = lines.get(timeout=max(0.0, wait - (time.perf_counter() - started)))
-            except queue.Empty:
-                line = None
-            if line is None:
-                self.stop()
-                raise SystemExit("milvus-lite server did not start:\n" + "".join(self.output))
-            if READY in line:
-                return time.perf_counter() - started
-
-    def _drain(self, lines: queue.Queue[str | None]) -> None:
-        assert self.process is not None and self.process.stdout is not None
-        for line in self.process.stdout:
-            self.output.append(line)
-            lines.put(line)
-        lines.put(None)
+        super().start()
+        return time.perf_counter() - started
 
     def rss(self) -> int:
         """The server process's resident memory (bytes), 0 when not running."""
@@ -100,18 +56,6 @@ class LiteServer:
         if self.process is None or self.process.poll() is not None:
             return 0
         return int(psutil.Process(self.process.pid).memory_info().rss)
-
-    def stop(self) -> None:
-        """SIGTERM (SIGKILL after 15 s)."""
-        process, self.process = self.process, None
-        if process is None or process.poll() is not None:
-            return
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def english_analyzer_refusal(client: Any, name: str) -> str:
