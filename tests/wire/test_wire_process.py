@@ -7,7 +7,6 @@ import re
 import shutil
 import signal
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -48,15 +47,6 @@ def bot_settings(tmp_path: Path, sources: Path, index_copy: Path, loopback) -> d
         "discord_cooldown_questions": "1000",
         "shutdown_grace_seconds": str(GRACE_SECONDS),
     }
-
-
-@pytest.fixture
-async def processes(loopback: LoopbackDiscord) -> AsyncIterator[list[BotProcess]]:
-    """Bot processes a test started; each is killed afterwards if it still runs."""
-    started: list[BotProcess] = []
-    yield started
-    for process in started:
-        await process.stop()
 
 
 async def start_bot(
