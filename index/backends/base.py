@@ -77,6 +77,16 @@ class Candidates:
     complete: bool
 
 
+def sentence_groups(first: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``Candidates.sentence_rows`` and ``starts`` for chunks whose sentences are the rows
+    ``first[i] .. first[i] + counts[i] - 1``."""
+    first = np.asarray(first, dtype=np.int64)
+    counts = np.asarray(counts, dtype=np.int64)
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
+    sentence_rows = np.repeat(first - starts, counts) + np.arange(int(counts.sum()))
+    return sentence_rows.astype(np.int64), starts
+
+
 @dataclass(frozen=True, slots=True)
 class StoredChunk:
     """What a passage shows of one chunk: the chunk (text, offsets into its document, section,

@@ -10,7 +10,13 @@ from collections.abc import Sequence
 import numpy as np
 
 from index.answer import Citation
-from index.backends.base import Candidates, DocumentSummary, LexicalQuery, StoredChunk
+from index.backends.base import (
+    Candidates,
+    DocumentSummary,
+    LexicalQuery,
+    StoredChunk,
+    sentence_groups,
+)
 from index.chunking import Chunk
 from index.corpus import Corpus
 from index.documents import page_of
@@ -72,7 +78,8 @@ class LocalIndex:
             dense = corpus.vector_index.reconstruct_batch(rows) @ vector
             sentence_dense = corpus.sentence_similarities(sentence_rows, vector)
         sentence_lexical = None
-        if chunk_lexical is not None and lexical is not None and self._lexical is not None:
+        if chunk_lexical is not None:  # a lexical index and a lexical query
+            assert lexical is not None
             if not whole:
                 chunk_lexical = chunk_lexical[rows]
             sentence_lexical = self._sentence_lexical(lexical, None if whole else sentence_rows)
@@ -162,10 +169,7 @@ class LocalIndex:
         if whole:
             return np.arange(offsets[-1], dtype=np.int64), np.asarray(offsets[:-1], np.int64)
         first = np.asarray(offsets[rows], dtype=np.int64)
-        counts = np.asarray(offsets[rows + 1], dtype=np.int64) - first
-        starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
-        sentence_rows = np.repeat(first - starts, counts) + np.arange(counts.sum())
-        return sentence_rows.astype(np.int64), starts
+        return sentence_groups(first, np.asarray(offsets[rows + 1], dtype=np.int64) - first)
 
 
 def _citation_of(corpus: Corpus, row: int, chunk: Chunk) -> Citation:

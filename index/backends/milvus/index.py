@@ -21,7 +21,13 @@ from typing import Any
 import numpy as np
 
 from index.answer import Citation
-from index.backends.base import Candidates, DocumentSummary, LexicalQuery, StoredChunk
+from index.backends.base import (
+    Candidates,
+    DocumentSummary,
+    LexicalQuery,
+    StoredChunk,
+    sentence_groups,
+)
 from index.backends.milvus import schema
 from index.backends.milvus.client import Connection
 from index.chunking import Chunk
@@ -221,10 +227,7 @@ class MilvusIndex:
         keys = np.array([details[int(r)]["text_key"] for r in rows], dtype=np.int64)
         firsts = np.array([details[int(r)]["sentence_first"] for r in rows], dtype=np.int64)
         counts = np.array([details[int(r)]["sentence_count"] for r in rows], dtype=np.int64)
-        starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
-        sentence_rows = (
-            np.repeat(firsts - starts, counts) + np.arange(int(counts.sum()))
-        ).astype(np.int64)
+        sentence_rows, starts = sentence_groups(firsts, counts)
         sentence_dense, sentence_types = self._sentence_dense(rows, counts, sentence_rows, vector)
         sentence_lexical = None
         if use_lexical:
