@@ -36,16 +36,15 @@ def milvus_store(settings: Settings, collection: str = DEFAULT) -> IndexBackend:
     )
 
 
-def is_embedded(uri: str) -> bool:
-    """Whether a Milvus URI names a local Milvus Lite file (not a server address)."""
-    return "://" not in uri
-
-
 def uri_for_children(settings: Settings) -> str:
     """The Milvus URI a build child of this process should use. An embedded Milvus Lite file
     can be open in one process only; pymilvus serves it from this process on a loopback port,
     which a child can reach (the same server the bot's own client talks to)."""
-    if settings.backend != "milvus" or not is_embedded(settings.milvus_uri):
+    if settings.backend != "milvus":
+        return settings.milvus_uri
+    from index.backends.milvus.client import is_embedded
+
+    if not is_embedded(settings.milvus_uri):
         return settings.milvus_uri
     from milvus_lite.server_manager import server_manager_instance
 

@@ -54,6 +54,12 @@ def _closing(error: BaseException) -> bool:
     return "goaway" in text or "too_many_pings" in text or "too many pings" in text
 
 
+def is_embedded(uri: str) -> bool:
+    """Whether a Milvus URI names a Milvus Lite file (served inside this process), not a
+    server address."""
+    return "://" not in uri
+
+
 def redact(uri: str) -> str:
     """The URI as shown to users: without credentials or query."""
     if "@" in uri and "://" in uri:
@@ -83,7 +89,7 @@ class Connection:
     @property
     def embedded(self) -> bool:
         """Whether the URI is a file path (an embedded Milvus Lite in this process)."""
-        return "://" not in self.uri
+        return is_embedded(self.uri)
 
     @property
     def client(self) -> Any:
