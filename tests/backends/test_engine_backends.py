@@ -248,3 +248,28 @@ def test_milvus_scores_from_candidates_below_the_setting(request: pytest.Fixture
     passage = engine.search(LAVROV, 1).passages[0]
     assert "Sergei Lavrov" in passage.text
     assert article_text[passage.citation.start : passage.citation.end] == passage.text
+
+
+def test_pages_and_links_are_cited_alike(request: pytest.FixtureRequest, tmp_path: Path):
+    """A PDF of the article with an address in sources.toml: the same passage, page and link
+    (``#page=N``) on both backends."""
+    from tests.web_server import pdf_document
+
+    paragraphs = [p for p in ARTICLE.read_text(encoding="utf-8").split("\n") if p.strip()]
+    folder = tmp_path / "pdf-sources"
+    folder.mkdir()
+    (folder / "article.pdf").write_bytes(pdf_document(paragraphs))
+    (folder / "sources.toml").write_text(
+        '[files]\n"article.pdf" = "https://example.com/files/article.pdf"\n', encoding="utf-8"
+    )
+    cited = []
+    for backend in ("local", "milvus"):
+        settings = settings_for(backend, request, source_dir=folder,
+                                index_dir=tmp_path / f"index-{backend}")
+        engine = Engine(settings)
+        engine.load(build_if_missing=True)
+        cited.append([p.citation for p in engine.search(LAVROV, 3).passages])
+    assert cited[0] == cited[1]
+    first = cited[0][0]
+    assert first.page is not None
+    assert first.url is not None and f"#page={first.page}" in first.url
