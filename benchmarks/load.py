@@ -87,7 +87,7 @@ async def run_once(
         settings = {
             "source_dir": str(ROOT / "source_docs"),
             "index_dir": str(index_dir),
-            "feedback_db": str(workdir / f"feedback-{label}.sqlite3"),
+            "state_db": str(workdir / f"feedback-{label}.sqlite3"),
             "discord_guilds": ",".join(str(g) for g in world.guild_ids),
             "discord_cooldown_questions": "1000",
             "discord_max_queued": str(caps[0]),

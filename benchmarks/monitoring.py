@@ -108,7 +108,7 @@ async def measure(rounds: int, questions: list[str], folder: Path) -> dict[str, 
         _env_file=None,
         source_dir=ROOT / "source_docs",
         index_dir=folder / "index",
-        feedback_db=folder / "state.sqlite3",
+        state_db=folder / "state.sqlite3",
         collections_dir=folder / "collections",
     )
     engine = Engine(settings, remember_queries=False)

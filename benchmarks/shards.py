@@ -120,7 +120,7 @@ async def main_async(args: argparse.Namespace) -> int:
                 "source_dir": str(ROOT / "source_docs"),
                 "index_dir": str(workdir / "index"),
                 "collections_dir": str(workdir / "collections"),
-                "feedback_db": str(workdir / "state" / "feedback.sqlite3"),
+                "state_db": str(workdir / "state" / "feedback.sqlite3"),
                 "backend": "milvus",
                 "milvus_uri": milvus.uri,
                 "milvus_prefix": "bench" + uuid.uuid4().hex[:8],
@@ -146,7 +146,7 @@ async def main_async(args: argparse.Namespace) -> int:
                 ]
                 for label, extra, processes in runs:
                     settings = {**base, **extra,  # the state file's name differs per run
-                                "feedback_db": str(workdir / f"state-{repeat}-{processes}"
+                                "state_db": str(workdir / f"state-{repeat}-{processes}"
                                                    / f"{len(extra)}.sqlite3")}
                     result = await run_once(label, settings, processes, args.questions, workdir)
                     results.setdefault(label, []).append(result)

@@ -76,7 +76,7 @@ async def soak(args: argparse.Namespace, index_dir: Path, workdir: Path) -> int:
         settings = {
             "source_dir": str(ROOT / "source_docs"),
             "index_dir": str(index_dir),
-            "feedback_db": str(workdir / "feedback.sqlite3"),
+            "state_db": str(workdir / "feedback.sqlite3"),
             "discord_guilds": ",".join(str(g) for g in world.guild_ids),
             "discord_cooldown_questions": "1000",
         }

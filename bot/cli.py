@@ -21,7 +21,7 @@ from rich.console import Console
 
 from bot import __version__
 from bot.render import UNSAFE_ABOVE_C0, printable
-from bot.settings import Settings, load_settings
+from bot.settings import Settings, load_settings, setting_warnings
 from index.errors import CitebotError
 
 if TYPE_CHECKING:
@@ -380,7 +380,7 @@ def _purge(ctx: Context, collections) -> int:
     from bot.state.database import is_url, location_of
 
     state = location_of(collections.settings)
-    if guild_id is not None and (is_url(state) or collections.settings.feedback_db.is_file()):
+    if guild_id is not None and (is_url(state) or collections.settings.state_db.is_file()):
         from bot.state.servers import ServerStore
 
         store = ServerStore(state)
@@ -468,7 +468,7 @@ def cmd_db(ctx: Context) -> int:
     ctx.out.print(line, markup=False, soft_wrap=True)
     ctx.out.print(
         f"Votes keep their hashes only with the key of {ctx.args.path}: give every process the "
-        f"file {ctx.args.path}.key as <CITEBOT_FEEDBACK_DB>.key (chmod 600).",
+        f"file {ctx.args.path}.key as <CITEBOT_STATE_DB>.key (chmod 600).",
         markup=False,
         soft_wrap=True,
     )
@@ -617,6 +617,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CitebotError as error:
         err.print(f"citebot: {printable(str(error))}", markup=False)
         return EXIT_USAGE
+    for warning in setting_warnings():
+        err.print(f"citebot: warning: {printable(warning)}", markup=False)
     _configure_logging("DEBUG" if args.verbose else settings.log_level)
     ctx = Context(args, settings, Console(highlight=False), err, base_settings)
     command = COMMANDS[args.command][0]

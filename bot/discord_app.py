@@ -147,12 +147,12 @@ class CitebotBot(discord.Client):
         # Each server's own documents (``guild-<id>``) besides ``default``, served by ``engine``.
         self.collections = Collections(settings, default_engine=engine)
         self.clock = clock  # monotonic seconds (replaceable in tests)
-        # The state database (CITEBOT_DATABASE_URL, else the SQLite file CITEBOT_FEEDBACK_DB).
+        # The state database (CITEBOT_DATABASE_URL, else the SQLite file CITEBOT_STATE_DB).
         state = location_of(settings)
         self.feedback = feedback or FeedbackStore(
             state,
             retention_days=settings.feedback_retention_days,
-            key_path=key_path_for(settings.feedback_db),
+            key_path=key_path_for(settings.state_db),
         )
         self.limiter = RateLimiter(
             settings.discord_cooldown_questions, settings.discord_cooldown_seconds, clock

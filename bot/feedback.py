@@ -63,7 +63,7 @@ def format_summary(summary: FeedbackSummary, retention_days: int | None = None) 
 def print_summary(settings: Settings, out: TextIO | None = None) -> int:
     """``citebot feedback``: print a summary of the stored votes; returns the exit status."""
     out = out or sys.stdout
-    path = Path(settings.feedback_db)
+    path = Path(settings.state_db)
     location = location_of(settings)
     if not is_url(location) and not path.exists():
         print(f"No feedback recorded yet (no database at {printable(str(path))}).", file=out)

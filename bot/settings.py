@@ -6,11 +6,21 @@ directory, and documented in ``settings.example.env``.
 
 from __future__ import annotations
 
+import difflib
+import os
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    AliasChoices,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from index.errors import CitebotError
@@ -30,6 +40,7 @@ class Settings(BaseSettings):
         env_file=".env",
         env_file_encoding="utf-8",
         extra="ignore",
+        populate_by_name=True,
         validate_default=True,
     )
 
@@ -61,6 +72,9 @@ class Settings(BaseSettings):
     # Largest source file indexed, in MB (for DOCX also its uncompressed content); larger ones
     # are skipped with the reason. Also the largest download `citebot add URL` accepts.
     max_source_mb: float = Field(default=50.0, gt=0, le=10_000)
+    # Seconds one document's text extraction may take; a slower one (e.g. a PDF that repeats
+    # a huge page thousands of times) is skipped with the reason and the rest is indexed.
+    extract_timeout_seconds: float = Field(default=60.0, gt=0, le=24 * 3600)
     # `citebot add URL`: seconds for the whole download, and redirects followed.
     fetch_timeout_seconds: float = Field(default=30.0, gt=0, le=3600)
     fetch_max_redirects: int = Field(default=5, ge=0, le=20)
@@ -74,6 +88,8 @@ class Settings(BaseSettings):
     server_max_documents: int = Field(default=100, ge=1, le=100_000)
     server_max_mb: float = Field(default=200.0, gt=0, le=100_000)
     attachment_max_mb: float = Field(default=25.0, gt=0, le=10_000)
+    # All servers' documents together, in GB: an add past it is refused with a clear reply.
+    total_max_gb: float = Field(default=20.0, gt=0, le=1_000_000)
     # A server that removed the bot keeps its documents this many days, then they are deleted.
     removed_server_grace_days: int = Field(default=30, ge=0, le=3650)
     # A build started from Discord is stopped after this many minutes (the old index answers).
@@ -99,6 +115,8 @@ class Settings(BaseSettings):
     discord_token: SecretStr | None = None
     discord_guilds: Annotated[list[int], NoDecode] = Field(default_factory=list)
     discord_allowed_channels: Annotated[list[int], NoDecode] = Field(default_factory=list)
+    # Server ids the bot may join (empty: any). It leaves any other server, logging it.
+    discord_allowed_servers: Annotated[list[int], NoDecode] = Field(default_factory=list)
     discord_allow_dms: bool = False
     discord_cooldown_questions: int = Field(default=5, ge=1, le=1000)
     discord_cooldown_seconds: float = Field(default=60.0, gt=0, le=86_400)
@@ -107,11 +125,15 @@ class Settings(BaseSettings):
     discord_max_queued_per_server: int = Field(default=16, ge=1, le=100_000)
     # User ids (besides the application's owner or team) allowed to run owner-only commands.
     owner_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
-    # State database: feedback votes and what answer buttons need (survives restarts).
-    feedback_db: Path = Path(".citebot/feedback.sqlite3")
+    # State database (SQLite file): feedback votes, answer buttons, conversations, servers and
+    # the audit log (survives restarts). CITEBOT_FEEDBACK_DB, its old name, is still read.
+    state_db: Path = Field(
+        default=Path(".citebot/feedback.sqlite3"),
+        validation_alias=AliasChoices("CITEBOT_STATE_DB", "CITEBOT_FEEDBACK_DB"),
+    )
     # PostgreSQL for the state database instead of the SQLite file above, so several bot
     # processes share it: postgresql://USER:PASSWORD@HOST:5432/DATABASE (needs citebot[postgres]).
-    # The feedback key stays in a file beside CITEBOT_FEEDBACK_DB (<file>.key).
+    # The feedback key stays in a file beside CITEBOT_STATE_DB (<file>.key).
     database_url: SecretStr | None = None
     # Stored question text (votes, answer buttons) is deleted after this many days.
     feedback_retention_days: int = Field(default=90, ge=1, le=36_500)
@@ -130,7 +152,13 @@ class Settings(BaseSettings):
     # Logging
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"
 
-    @field_validator("discord_guilds", "discord_allowed_channels", "owner_ids", mode="before")
+    @field_validator(
+        "discord_guilds",
+        "discord_allowed_channels",
+        "discord_allowed_servers",
+        "owner_ids",
+        mode="before",
+    )
     @classmethod
     def _split_ids(cls, value: object) -> object:
         """Accept "123, 456" as well as a list."""
@@ -220,6 +248,57 @@ class Settings(BaseSettings):
         if isinstance(value, str) and not value.strip():
             return None
         return value
+
+
+# Old names still read, with what replaced them.
+DEPRECATED_KEYS = {"CITEBOT_FEEDBACK_DB": "CITEBOT_STATE_DB"}
+
+
+def known_keys() -> set[str]:
+    """Every ``CITEBOT_*`` name citebot reads."""
+    return {ENV_PREFIX + name.upper() for name in Settings.model_fields} | set(DEPRECATED_KEYS)
+
+
+def setting_warnings(
+    environ: Mapping[str, str] | None = None, env_file: Path | None = Path(".env")
+) -> list[str]:
+    """What to tell the user about the ``CITEBOT_*`` names set in the environment and in
+    ``env_file``: misspelled (unknown) keys with the closest valid one, and old names."""
+    sources: dict[str, str] = {}
+    for key in (os.environ if environ is None else environ):
+        if key.upper().startswith(ENV_PREFIX):
+            sources.setdefault(key.upper(), "the environment")
+    if env_file is not None:
+        for key in _env_file_keys(env_file):
+            sources.setdefault(key, str(env_file))
+    known = known_keys()
+    current = sorted(known - set(DEPRECATED_KEYS))
+    warnings = []
+    for key, where in sorted(sources.items()):
+        if key in DEPRECATED_KEYS:
+            warnings.append(
+                f"{key} (in {where}) is the old name of {DEPRECATED_KEYS[key]}: it is still "
+                f"read, but rename it"
+            )
+        elif key not in known:
+            closest = difflib.get_close_matches(key, current, n=1, cutoff=0.6)
+            hint = f": did you mean {closest[0]}?" if closest else " (see settings.example.env)"
+            warnings.append(f"{key} (in {where}) is not a citebot setting and is ignored{hint}")
+    return warnings
+
+
+def _env_file_keys(path: Path) -> list[str]:
+    """The keys a dotenv file sets (``KEY=value`` lines, ``export`` allowed), upper-cased."""
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return []
+    keys = []
+    for line in text.splitlines():
+        match = re.match(r"\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=", line)
+        if match and match[1].upper().startswith(ENV_PREFIX):
+            keys.append(match[1].upper())
+    return keys
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -45,7 +45,8 @@ class Passage:
     ``score`` ranks passages within one answer (fused relevance, higher is better);
     ``similarity`` is the cosine similarity (about 0 to 1) of the highlighted sentence to the
     question, comparable across questions and across indexes. ``collection`` names the
-    collection the passage came from when an answer merges several (else None).
+    collection the passage came from when an answer merges several (else None). ``weak``
+    marks a passage far below the answer's best one, for every front end to show as such.
     """
 
     chunk_id: str
@@ -55,6 +56,7 @@ class Passage:
     highlight: tuple[int, int]
     similarity: float = 0.0
     collection: str | None = None
+    weak: bool = False
 
     @property
     def highlight_text(self) -> str:
@@ -104,6 +106,7 @@ class Answer:
                     },
                     "citation": asdict(passage.citation),
                     "collection": passage.collection,
+                    "weak": passage.weak,
                 }
             )
         return {

@@ -62,10 +62,10 @@ def is_url(location: StateLocation) -> bool:
 
 
 def location_of(settings: Settings) -> StateLocation:
-    """The configured state: ``CITEBOT_DATABASE_URL`` when set, else ``CITEBOT_FEEDBACK_DB``."""
+    """The configured state: ``CITEBOT_DATABASE_URL`` when set, else ``CITEBOT_STATE_DB``."""
     if settings.database_url is not None:
         return settings.database_url.get_secret_value()
-    return Path(settings.feedback_db)
+    return Path(settings.state_db)
 
 
 def describe(location: StateLocation) -> str:

@@ -41,7 +41,7 @@ def copy_sqlite_state(source: Path, target: StateLocation) -> dict[str, int]:
     source = Path(source)
     if not source.is_file():
         raise StateError(
-            f"{source} is not a file: give the SQLite state file (CITEBOT_FEEDBACK_DB, by default "
+            f"{source} is not a file: give the SQLite state file (CITEBOT_STATE_DB, by default "
             ".citebot/feedback.sqlite3)"
         )
     with tempfile.TemporaryDirectory(prefix="citebot-state-") as folder:
@@ -70,7 +70,7 @@ def _snapshot(source: Path, snapshot: Path) -> None:
     except sqlite3.Error as error:
         raise StateError(
             f"cannot read {source} as a SQLite state file ({error}): give the file "
-            "CITEBOT_FEEDBACK_DB names"
+            "CITEBOT_STATE_DB names"
         ) from error
 
 

@@ -103,7 +103,7 @@ def _refuse_unknown(revision: str | None, database: StateDatabase) -> None:
                 f"the state database {database.description} has schema revision {one}, which "
                 f"this citebot does not know (it knows up to {head()}): a newer citebot wrote it. "
                 "Run that newer version (pip install -U citebot), or point CITEBOT_DATABASE_URL "
-                "/ CITEBOT_FEEDBACK_DB at another database"
+                "/ CITEBOT_STATE_DB at another database"
             )
 
 

@@ -461,7 +461,7 @@ def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
     values: dict[str, Any] = {
         "source_dir": REPO / "source_docs",
         "index_dir": tmp_path / "index",
-        "feedback_db": tmp_path / "feedback.sqlite3",
+        "state_db": tmp_path / "feedback.sqlite3",
         "discord_guilds": [GUILD_ID],
         "discord_cooldown_questions": 1000,
         "discord_cooldown_seconds": 60,

@@ -173,7 +173,7 @@ def test_purging_a_servers_collection_erases_what_the_bot_kept_about_it(
 
     state = state_url  # on either engine
     if isinstance(state, Path):
-        monkeypatch.setenv("CITEBOT_FEEDBACK_DB", str(state))
+        monkeypatch.setenv("CITEBOT_STATE_DB", str(state))
     else:
         monkeypatch.setenv("CITEBOT_DATABASE_URL", state)
     store = ServerStore(state)

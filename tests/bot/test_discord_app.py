@@ -239,12 +239,12 @@ async def test_votes_are_stored_with_a_salted_hash(harness: Harness, settings) -
     voter = USER_ID + 7
     token = harness.click(message, _vote_id(first.message, "down"), who={"user_id": voter})
     await harness.finished(token, 1)
-    with closing(sqlite3.connect(settings.feedback_db)) as connection:
+    with closing(sqlite3.connect(settings.state_db)) as connection:
         rows = connection.execute("SELECT question, passage_ids, vote, user_hash FROM votes")
         rows = rows.fetchall()
     assert sorted(row[2] for row in rows) == [-1, 1]
     assert all(row[0] == FOUND and len(json.loads(row[1])) == 2 for row in rows), rows
-    assert str(USER_ID) not in settings.feedback_db.read_bytes().decode("latin-1")
+    assert str(USER_ID) not in settings.state_db.read_bytes().decode("latin-1")
     assert {row[3] for row in rows} == {
         harness.bot.feedback.hash_user(USER_ID),
         harness.bot.feedback.hash_user(voter),
@@ -268,7 +268,7 @@ async def test_buttons_of_an_answer_past_retention_say_so(harness: Harness, sett
     past_retention = time.time() + (settings.feedback_retention_days + 1) * 86_400
     harness.bot.answers.close()
     harness.bot.answers = AnswerStore(
-        settings.feedback_db, settings.feedback_retention_days, clock=lambda: past_retention
+        settings.state_db, settings.feedback_retention_days, clock=lambda: past_retention
     )
     token = harness.click(sent_message(first), _vote_id(first.message, "up"))
     calls = await harness.finished(token, 1)
@@ -279,7 +279,7 @@ async def test_buttons_keep_working_after_a_restart(state_url, tmp_path, engine)
     """More and votes on an answer sent before a restart (a new bot on the same state: the
     SQLite file, or PostgreSQL)."""
     if isinstance(state_url, Path):
-        settings = make_settings(tmp_path, feedback_db=state_url)
+        settings = make_settings(tmp_path, state_db=state_url)
     else:
         settings = make_settings(tmp_path, database_url=state_url)
     async with harness_for(settings, engine) as before:

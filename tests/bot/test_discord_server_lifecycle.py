@@ -65,7 +65,7 @@ def started(tmp_path: Path, engine: Engine, **overrides: Any) -> Any:
 def use_clock(h: Harness, clock: Clock) -> None:
     """The bot's server store, on the same database, reading ``clock``."""
     h.bot.servers.close()
-    h.bot.servers = ServerStore(h.bot.settings.feedback_db, clock=clock)
+    h.bot.servers = ServerStore(h.bot.settings.state_db, clock=clock)
 
 
 async def eventually(condition: Callable[[], bool], timeout: float = 30.0) -> None:

@@ -77,7 +77,7 @@ def test_bad_vote_is_rejected(state_url, tmp_path: Path) -> None:
 def test_print_summary(state_url, tmp_path: Path) -> None:
     url = None if is_sqlite(state_url) else state_url
     path = state_url if is_sqlite(state_url) else tmp_path / "f.sqlite3"
-    settings = Settings(_env_file=None, feedback_db=path, database_url=url)  # type: ignore[call-arg]
+    settings = Settings(_env_file=None, state_db=path, database_url=url)  # type: ignore[call-arg]
     out = io.StringIO()
     assert print_summary(settings, out) == 0
     assert "No feedback recorded yet" in out.getvalue()
@@ -168,7 +168,7 @@ def test_a_key_file_others_can_read_is_refused(tmp_path: Path, mode: int, capsys
     key_file.chmod(mode)
     with pytest.raises(FeedbackKeyError, match="chmod 600"):
         FeedbackStore(path)
-    settings = Settings(_env_file=None, feedback_db=path)  # type: ignore[call-arg]
+    settings = Settings(_env_file=None, state_db=path)  # type: ignore[call-arg]
     assert print_summary(settings, io.StringIO()) == 1
     err = capsys.readouterr().err
     assert "can be read by other users" in err and str(key_file) in err
@@ -315,7 +315,7 @@ def test_feedback_command_uses_the_retention_setting(
         when=datetime.now(UTC) - timedelta(days=8),
     )
     store.close()
-    monkeypatch.setenv("CITEBOT_FEEDBACK_DB", str(path))
+    monkeypatch.setenv("CITEBOT_STATE_DB", str(path))
     monkeypatch.setenv("CITEBOT_FEEDBACK_RETENTION_DAYS", "7")
     assert main(["feedback"]) == 0
     out = capsys.readouterr().out
@@ -334,7 +334,7 @@ def test_feedback_command_escapes_control_characters(tmp_path: Path, monkeypatch
         answer_key="k", question=hostile, passage_ids=["doc\x1b[31m.md#1"], vote=DOWN, user_id=USER
     )
     store.close()
-    monkeypatch.setenv("CITEBOT_FEEDBACK_DB", str(path))
+    monkeypatch.setenv("CITEBOT_STATE_DB", str(path))
     assert main(["feedback"]) == 0
     out, err = capsys.readouterr()
     for raw in ("\x1b", "\x07", "\r", "\u202e"):

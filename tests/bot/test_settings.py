@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.settings import ENV_PREFIX, Settings, SettingsError, load_settings
+from bot.settings import ENV_PREFIX, Settings, SettingsError, load_settings, setting_warnings
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "settings.example.env"
 
@@ -89,3 +89,42 @@ def test_a_bad_shard_setting_says_what_to_write(
         load_settings(_env_file=None)
     assert message in str(raised.value)
     assert "Traceback" not in str(raised.value)
+
+
+def test_a_misspelled_key_is_named_with_the_closest_valid_one(tmp_path: Path) -> None:
+    env_file = tmp_path / ".env"
+    env_file.write_text("CITEBOT_TOPK=2\nexport CITEBOT_SOURCE_DIR=docs\nOTHER=1\n")
+    warnings = setting_warnings({"CITEBOT_MAX_SOURCE_MBS": "3", "PATH": "/bin"}, env_file)
+    assert warnings == [
+        "CITEBOT_MAX_SOURCE_MBS (in the environment) is not a citebot setting and is ignored: "
+        "did you mean CITEBOT_MAX_SOURCE_MB?",
+        f"CITEBOT_TOPK (in {env_file}) is not a citebot setting and is ignored: "
+        "did you mean CITEBOT_TOP_K?",
+    ]
+    assert setting_warnings({"CITEBOT_TOP_K": "2"}, None) == []
+
+
+def test_the_old_state_file_name_is_read_with_a_deprecation_warning(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("CITEBOT_FEEDBACK_DB", str(tmp_path / "old.sqlite3"))
+    assert Settings(_env_file=None).state_db == tmp_path / "old.sqlite3"  # type: ignore[call-arg]
+    assert setting_warnings(env_file=None) == [
+        "CITEBOT_FEEDBACK_DB (in the environment) is the old name of CITEBOT_STATE_DB: it is "
+        "still read, but rename it"
+    ]
+    monkeypatch.setenv("CITEBOT_STATE_DB", str(tmp_path / "new.sqlite3"))
+    assert Settings(_env_file=None).state_db == tmp_path / "new.sqlite3"  # type: ignore[call-arg]
+
+
+def test_the_cli_warns_about_an_unknown_key_once(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from bot.cli import main
+
+    monkeypatch.setenv("CITEBOT_TOPK", "2")
+    main(["collections", "--json"])
+    err = capsys.readouterr().err
+    assert err.count("CITEBOT_TOPK") == 1
+    assert "citebot: warning: CITEBOT_TOPK (in the environment) is not a citebot setting" in err
+    assert "did you mean CITEBOT_TOP_K?" in err

@@ -47,9 +47,9 @@ def use(location, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """Point the command line at ``location``."""
     if is_url(location):
         monkeypatch.setenv("CITEBOT_DATABASE_URL", location)
-        monkeypatch.setenv("CITEBOT_FEEDBACK_DB", str(tmp_path / "feedback.sqlite3"))
+        monkeypatch.setenv("CITEBOT_STATE_DB", str(tmp_path / "feedback.sqlite3"))
     else:
-        monkeypatch.setenv("CITEBOT_FEEDBACK_DB", str(location))
+        monkeypatch.setenv("CITEBOT_STATE_DB", str(location))
 
 
 def test_a_new_database_gets_the_whole_schema_on_start(state_url) -> None:

@@ -162,7 +162,7 @@ def test_a_database_that_is_down_is_reported_with_the_remedy_and_recovered_from(
         with pytest.raises(StateError, match="cannot reach"):
             ConversationStore(url)  # a process starting now
         monkeypatch.setenv("CITEBOT_DATABASE_URL", url)
-        monkeypatch.setenv("CITEBOT_FEEDBACK_DB", str(tmp_path / "feedback.sqlite3"))
+        monkeypatch.setenv("CITEBOT_STATE_DB", str(tmp_path / "feedback.sqlite3"))
         assert main(["feedback"]) == 1
         assert main(["db", "upgrade"]) == 1
         err = capsys.readouterr().err
@@ -183,7 +183,7 @@ def test_migrate_from_sqlite_copies_every_table_and_leaves_the_file_as_it_was(
     before = source.read_bytes()
     url = postgres_cluster.new_database()
     monkeypatch.setenv("CITEBOT_DATABASE_URL", url)
-    monkeypatch.setenv("CITEBOT_FEEDBACK_DB", str(source))
+    monkeypatch.setenv("CITEBOT_STATE_DB", str(source))
     assert main(["db", "migrate-from-sqlite", str(source)]) == 0
     out = capsys.readouterr().out
     assert "1 votes" in out and "3 audit_log" in out and f"{source}.key" in out
@@ -227,7 +227,7 @@ def test_migrate_from_sqlite_needs_a_postgres_target_and_a_state_file(
 ) -> None:
     source = tmp_path / "feedback.sqlite3"
     write_legacy_state(source)
-    monkeypatch.setenv("CITEBOT_FEEDBACK_DB", str(tmp_path / "other.sqlite3"))
+    monkeypatch.setenv("CITEBOT_STATE_DB", str(tmp_path / "other.sqlite3"))
     assert main(["db", "migrate-from-sqlite", str(source)]) == 1
     assert "set CITEBOT_DATABASE_URL to the PostgreSQL database" in capsys.readouterr().err
     monkeypatch.setenv("CITEBOT_DATABASE_URL", "postgresql://citebot@127.0.0.1:9/none")

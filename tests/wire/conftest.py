@@ -28,7 +28,7 @@ def wire_settings(tmp_path: Path, world: World, **overrides: Any) -> Settings:
     values: dict[str, Any] = {
         "source_dir": REPO / "source_docs",
         "index_dir": tmp_path / "index",
-        "feedback_db": tmp_path / "feedback.sqlite3",
+        "state_db": tmp_path / "feedback.sqlite3",
         "discord_token": TOKEN,
         "discord_guilds": list(world.guild_ids),
         "discord_cooldown_questions": 1000,

@@ -58,7 +58,7 @@ async def test_two_processes_share_state_and_index(
         "source_dir": str(sources),
         "index_dir": str(tmp_path / "index"),
         "collections_dir": str(tmp_path / "collections"),
-        "feedback_db": str(tmp_path / "state" / "feedback.sqlite3"),  # its key file: shared
+        "state_db": str(tmp_path / "state" / "feedback.sqlite3"),  # its key file: shared
         "backend": "milvus",
         "milvus_uri": milvus_uri,
         "milvus_prefix": "c" + uuid.uuid4().hex[:10],
@@ -136,7 +136,7 @@ async def test_two_processes_share_state_and_index(
     location = settings.database_url.get_secret_value()  # type: ignore[union-attr]
 
     def recorded() -> tuple[int, list[tuple[str, str]]]:
-        feedback = FeedbackStore(location, key_path=key_path_for(settings.feedback_db))
+        feedback = FeedbackStore(location, key_path=key_path_for(settings.state_db))
         servers = ServerStore(location)
         try:
             entries = servers.recent(SHARD_0_SERVER, 50)

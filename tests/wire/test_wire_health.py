@@ -49,7 +49,7 @@ async def test_healthz_reports_each_failure_and_recovers(
         aside.rename(index_copy)
         await health(port, 200)
 
-        state = settings.feedback_db
+        state = settings.state_db
         state.rename(state.with_name("state-aside"))
         failing = await health(port, 503)
         assert failing["failing"] == ["database"]

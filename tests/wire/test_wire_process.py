@@ -41,7 +41,7 @@ def bot_settings(tmp_path: Path, sources: Path, index_copy: Path, loopback) -> d
     return {
         "source_dir": str(sources),
         "index_dir": str(index_copy),
-        "feedback_db": str(tmp_path / "feedback.sqlite3"),
+        "state_db": str(tmp_path / "feedback.sqlite3"),
         "discord_guilds": str(loopback.world.guild_id),
         "owner_ids": str(USER_ID),
         "discord_cooldown_questions": "1000",

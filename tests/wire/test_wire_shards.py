@@ -31,7 +31,7 @@ def shard_settings(tmp_path: Path, index: Path, shard: int, port: int) -> dict[s
     """One process's environment file, as docs/deploy.md describes it."""
     return {
         "index_dir": str(index),
-        "feedback_db": str(tmp_path / "state.sqlite3"),  # one state file for both
+        "state_db": str(tmp_path / "state.sqlite3"),  # one state file for both
         "collections_dir": str(tmp_path / "collections"),
         "discord_guilds": f"{SHARD_0_SERVER},{SHARD_1_SERVER}",
         "owner_ids": str(USER_ID),
