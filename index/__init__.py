@@ -1,27 +1,39 @@
 """citebot's engine: load sources, chunk, embed, store and search. Knows nothing of Discord.
 
-Importing this package is cheap: torch and sentence-transformers load only when a model is used.
+Importing this package is cheap: its names load on first use (PEP 562), so ``import
+index.errors`` loads no numpy, and torch and sentence-transformers load only when a model is used.
 """
 
-from index.answer import Answer, Citation, Passage
-from index.builder import BuildReport, build_index
-from index.chunking import Chunk, Chunker
-from index.corpus import Corpus
-from index.documents import Document, load_documents
-from index.embedding import Embedder
-from index.errors import (
-    CitebotError,
-    IndexCorruptError,
-    IndexMismatchError,
-    IndexMissingError,
-    ModelError,
-    QuestionError,
-    SourceError,
-)
-from index.merge import merge_answers
-from index.model import ModelSpec
-from index.search import Searcher
-from index.store import IndexStore
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+# Each public name and the module that defines it.
+_EXPORTS = {
+    "Answer": "index.answer",
+    "Citation": "index.answer",
+    "Passage": "index.answer",
+    "BuildReport": "index.builder",
+    "build_index": "index.builder",
+    "Chunk": "index.chunking",
+    "Chunker": "index.chunking",
+    "Corpus": "index.corpus",
+    "Document": "index.documents",
+    "load_documents": "index.documents",
+    "Embedder": "index.embedding",
+    "CitebotError": "index.errors",
+    "IndexCorruptError": "index.errors",
+    "IndexMismatchError": "index.errors",
+    "IndexMissingError": "index.errors",
+    "ModelError": "index.errors",
+    "QuestionError": "index.errors",
+    "SourceError": "index.errors",
+    "merge_answers": "index.merge",
+    "ModelSpec": "index.model",
+    "Searcher": "index.search",
+    "IndexStore": "index.store",
+}
 
 __all__ = [
     "Answer",
@@ -47,3 +59,39 @@ __all__ = [
     "load_documents",
     "merge_answers",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """Import the module that defines ``name`` when it is first asked for."""
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'index' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))
+
+
+if TYPE_CHECKING:
+    from index.answer import Answer, Citation, Passage
+    from index.builder import BuildReport, build_index
+    from index.chunking import Chunk, Chunker
+    from index.corpus import Corpus
+    from index.documents import Document, load_documents
+    from index.embedding import Embedder
+    from index.errors import (
+        CitebotError,
+        IndexCorruptError,
+        IndexMismatchError,
+        IndexMissingError,
+        ModelError,
+        QuestionError,
+        SourceError,
+    )
+    from index.merge import merge_answers
+    from index.model import ModelSpec
+    from index.search import Searcher
+    from index.store import IndexStore
