@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import aiohttp
 
 from bot.collections import collection_settings
-from bot.discord_render import escape_clipped
+from bot.discord_render import escape_clipped, escape_name_clipped
 from bot.exts.checks import Refusal
 from bot.exts.docs.progress import public_message
 from bot.state.servers import ServerLimits, check_limits
@@ -56,7 +56,7 @@ def server_lock(bot: CitebotBot, guild_id: int) -> asyncio.Lock:
 
 def shown(name: str) -> str:
     """A user-given name as it may appear in a message: escaped and clipped."""
-    return escape_clipped(name, SHOWN_NAME_CHARS)
+    return escape_name_clipped(name, SHOWN_NAME_CHARS)
 
 
 def attachment_name(filename: str) -> str:
