@@ -27,7 +27,7 @@ from discord import app_commands
 
 from bot.build_runner import BuildQueue
 from bot.collections import DEFAULT, Collections, collection_for_guild
-from bot.exts import ask, docs, reindex, servers, sources
+from bot.exts import allowed_servers, ask, docs, reindex, servers, sources
 from bot.exts.answers import AnswerContext, AnswerStore
 from bot.exts.checks import Refusal, application_owners, channel_allowed, check_place
 from bot.exts.docs import overview
@@ -246,6 +246,7 @@ class CitebotBot(discord.Client):
             file=sys.stderr,
             flush=True,
         )
+        await allowed_servers.leave_others(self)
         await servers.on_connected(self)
 
     async def on_guild_remove(self, guild: discord.Guild) -> None:
@@ -253,7 +254,10 @@ class CitebotBot(discord.Client):
         await servers.guild_removed(self, guild)
 
     async def on_guild_join(self, guild: discord.Guild) -> None:
-        """Joined a server (maybe again): its documents are not due for deletion."""
+        """Joined a server (maybe again): leave it when it is not allowed, else its documents
+        are not due for deletion."""
+        if await allowed_servers.leave_if_not_allowed(self, guild):
+            return
         await servers.guild_joined(self, guild)
 
     async def close(self) -> None:
