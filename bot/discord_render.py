@@ -62,15 +62,15 @@ WEAK_MARK = " · weak match"
 # A bare web address, as Discord links it (discord.py's pattern): kept as it is, so it stays a
 # working link, except for its brackets and backslashes (below).
 _WEB_ADDRESS = re.compile(r"https?://[^\s<]+[^<.,:;\"'\]\s]")
-# Markdown characters anywhere: emphasis, code, spoilers, strike-through, quotes, masked links
+# Markdown characters anywhere: emphasis, code, spoilers, strike-through, masked links
 # ``[…](…)`` and ``<@id>``/``<#id>``/``<t:…>``/``<https://…>``. ``discord.utils.escape_markdown``
 # escapes a greedy ``[…](…)`` span once, so a second masked link on a line stayed live: every
 # bracket is escaped here, one by one.
-_MARKDOWN_ANYWHERE = re.compile(r"[\\*_~`|>\[\]<]")
+_MARKDOWN_ANYWHERE = re.compile(r"[\\*_~`|\[\]<]")
 _IN_ADDRESS = re.compile(r"[\\\[\]]")
 # Markdown that only counts at the start of a line, before a space: headings ``#``-``###``,
-# subtext ``-#``, lists ``-``/``+``/``1.`` (``*`` is escaped anywhere).
-_LINE_START = re.compile(r"^(\s*\d*)([#+.-])(?=#{0,2}\s)", re.MULTILINE)
+# subtext ``-#``, quotes ``>``/``>>>``, lists ``-``/``+``/``1.`` (``*`` is escaped anywhere).
+_LINE_START = re.compile(r"^(\s*\d*)([#+.>-])(?=[#>]{0,2}\s)", re.MULTILINE)
 # Invisible characters that reorder or hide text (bidi embeddings, overrides and isolates; the
 # "tag" characters that hide ASCII text): dropped from every text. Names (documents, sections,
 # citations) lose every invisible format character, zero-width ones included; quoted passages keep
