@@ -3,6 +3,7 @@ a question or a name ever renders as such, in any text the bot sends (issue 20, 
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import UTC, datetime
 
 import discord
@@ -97,6 +98,15 @@ def test_hidden_characters_leave_names_titles_and_citations() -> None:
     assert "refundform.pdf" in str(listed)
     # Quoted text loses the bidi controls and tags but keeps the joiners emoji need.
     assert escape("a\u202eb\u2067c\u200dd") == "abc\u200dd"
+
+
+def test_names_lose_every_format_character_and_quotes_every_hidden_one() -> None:
+    every = [chr(c) for c in range(0x110000) if unicodedata.category(chr(c)) == "Cf"]
+    assert len(every) > 150
+    assert [c for c in every if escape_name(f"a{c}b") != "ab"] == []
+    kept = {c for c in every if escape(f"a{c}b") != "ab"}  # shown in quotes: joiners, signs
+    assert {"\u200c", "\u200d", "\u0600"} <= kept
+    assert not kept & {"\u202e", "\u2067", "\u200b", "\u200e", "\ufeff", "\U000e0041"}
 
 
 def test_markdown_at_the_start_of_a_line_is_literal() -> None:
