@@ -4,6 +4,7 @@ server, on joining and at start) and ``CITEBOT_TOTAL_MAX_GB`` (``/docs add`` pas
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from pathlib import Path
 
@@ -12,7 +13,10 @@ import pytest
 from bot.exts.allowed_servers import SERVER_NOT_ALLOWED
 from bot.exts.docs.uploads import all_servers_full
 from tests.bot.conftest import (
+    APP_ID,
+    CHANNEL_ID,
     GUILD_ID,
+    OTHER_GUILD_CHANNEL_ID,
     OTHER_GUILD_ID,
     harness_for,
     in_guild,
@@ -33,6 +37,7 @@ from tests.bot.test_discord_server_lifecycle import eventually, guild_create
 from tests.web_server import WebServer
 
 LEAVE = "DELETE /users/@me/guilds/{guild_id}"
+QUESTION = "What did Kim Jong Un and Xi Jinping exchange?"
 
 
 @pytest.fixture
@@ -45,6 +50,11 @@ def left(h) -> list[str]:
     """The servers the bot asked Discord to leave, in order."""
     return [c.url.rsplit("/", 1)[1] for c in h.recorder.calls
             if f"{c.method} {c.path}" == LEAVE]
+
+
+def sent(h) -> list:
+    """The messages the bot posted in channels (mention replies)."""
+    return [c for c in h.recorder.calls if c.method == "POST" and "/channels/" in c.url]
 
 
 # ----- the allow-list ---------------------------------------------------------------------------
@@ -66,6 +76,13 @@ async def test_at_start_the_bot_leaves_every_server_not_allowed(
         assert refused.message["content"] == SERVER_NOT_ALLOWED
         served = reply_of(await h.finished(h.slash("sources", who=in_guild(GUILD_ID)), 2))
         assert served.message["embeds"]
+        # A mention there is not answered either; one in the allowed server is.
+        h.post_message(f"<@{APP_ID}> {QUESTION}", guild_id=OTHER_GUILD_ID,
+                       channel_id=OTHER_GUILD_CHANNEL_ID)
+        h.post_message(f"<@{APP_ID}> {QUESTION}")
+        await h.recorder.wait_for(lambda: len(sent(h)) == 1)
+        await asyncio.sleep(0.3)
+        assert [c.url.split("/channels/")[1].split("/")[0] for c in sent(h)] == [str(CHANNEL_ID)]
 
 
 async def test_a_server_not_allowed_is_left_as_soon_as_it_adds_the_bot(
