@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import discord
 
@@ -349,11 +349,10 @@ def _cited(passage: Passage) -> str:
 
 
 def _link(passage: Passage) -> str | None:
-    """The citation's link for the embed title, when it is one Discord accepts."""
-    url = passage.citation.url
-    if url and len(url) <= URL_LIMIT and is_web_address(url):
-        return url
-    return None
+    """The citation's link for the embed title, when it is one Discord accepts (in ASCII: see
+    :func:`_ascii_address`)."""
+    url = _ascii_address(passage.citation.url) if passage.citation.url else None
+    return url if url and len(url) <= URL_LIMIT else None
 
 
 SOURCE_NAME_CHARS = FIELD_NAME_LIMIT // 2
@@ -393,14 +392,31 @@ SOURCE_LINK_CHARS = 160
 _LINK_SAFE = "!#$%&'*+,-./:;=?@^_`{|}~"
 
 
-def _markdown_link(url: str | None) -> str | None:
-    """``[open](url)`` for a short http(s) address, or None. Whatever could end the link or
-    hide in it (brackets, parentheses, angle brackets, backslashes, spaces, controls, any
-    non-ASCII character such as a bidi override) is percent-encoded."""
-    if not url or not is_web_address(url):
+def _ascii_address(url: str) -> str | None:
+    """``url`` in ASCII: an international host name in its punycode form (so it cannot pass for
+    another), anything in the rest that could end a markdown link or hide in it (brackets,
+    parentheses, angle brackets, backslashes, spaces, controls, any non-ASCII character such as
+    a bidi override) percent-encoded. None when it is no http(s) address or its host has no
+    ASCII form."""
+    if not is_web_address(url):
         return None
-    safe = quote(url, safe=_LINK_SAFE)
-    return f"[open]({safe})" if len(safe) <= SOURCE_LINK_CHARS else None
+    parts = urlsplit(url)
+    netloc = parts.netloc
+    if not netloc.isascii():
+        try:
+            netloc = (parts.hostname or "").encode("idna").decode("ascii")
+            port = parts.port
+        except (UnicodeError, ValueError):
+            return None
+        user = parts.netloc.rpartition("@")[0]
+        netloc = (f"{user}@" if user else "") + netloc + (f":{port}" if port else "")
+    return quote(urlunsplit(parts._replace(netloc=netloc)), safe=_LINK_SAFE)
+
+
+def _markdown_link(url: str | None) -> str | None:
+    """``[open](url)`` for a short http(s) address (see :func:`_ascii_address`), or None."""
+    safe = _ascii_address(url) if url else None
+    return f"[open]({safe})" if safe and len(safe) <= SOURCE_LINK_CHARS else None
 
 
 def paginate_sources(sources: Sequence[Any]) -> list[list[tuple[str, str]]]:

@@ -167,3 +167,16 @@ def test_no_rendered_payload_carries_a_live_link(text, name, section, weak) -> N
         assert payload_links({"embeds": [embed.to_dict()]}) == []
     shown = escape_name(name).replace("@\u200b", "@")  # the one zero-width space: ours
     assert not set(HIDDEN) & set(shown)
+
+
+def test_link_targets_are_ascii_with_international_hosts_in_punycode() -> None:
+    url = "https://exämple.com:8080/päth (x)#\u202etxt"
+    field = render_sources([SourceInfo("doc.md", ("A",), 1, url)], None).embed.fields[0]
+    safe = "https://xn--exmple-cua.com:8080/p%C3%A4th%20%28x%29#%E2%80%AEtxt"
+    assert field.value.startswith(f"[open]({safe}) · ")
+    citation = Citation("doc.md", "A", 1, 0, 5, url=url)
+    data = answer_payload(Answer("q", (passage("Hello there.", citation),), found=True))
+    assert data["embeds"][0]["url"] == safe
+    bad = Citation("doc.md", "A", 1, 0, 5, url="https://\u202e.example/")
+    data = answer_payload(Answer("q", (passage("Hello there.", bad),), found=True))
+    assert "url" not in data["embeds"][0]
