@@ -550,10 +550,8 @@ def run_discord(settings: Settings, engine: Any = None) -> int:
         return 0
 
 
-def sync_commands(settings: Settings, action: str = "sync") -> int:
-    """``citebot discord sync``: register the slash commands globally (not done on every start);
-    ``action="invite"`` (``citebot discord invite``): print the address that adds the bot to a
-    server, with the permissions it needs."""
+def _log_in_once(settings: Settings, action: str) -> int:
+    """Log in, do ``action`` ("sync", "invite") and log out; the exit status."""
     token = _token(settings)
     if token is None:
         return 2
@@ -563,6 +561,12 @@ def sync_commands(settings: Settings, action: str = "sync") -> int:
         return 130
 
 
+def sync_commands(settings: Settings) -> int:
+    """``citebot discord sync``: register the slash commands globally (not done on every start)."""
+    return _log_in_once(settings, "sync")
+
+
 def show_invite(settings: Settings) -> int:
-    """``citebot discord invite``: print the invite address (asks Discord the application id)."""
-    return sync_commands(settings, "invite")
+    """``citebot discord invite``: print the address that adds the bot to a server, with the
+    permissions it needs (the application id is asked of Discord)."""
+    return _log_in_once(settings, "invite")
