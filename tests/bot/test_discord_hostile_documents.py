@@ -53,10 +53,12 @@ async def test_the_documents_are_really_hostile() -> None:
 
 
 async def test_an_answer_quoting_two_masked_links_sends_neither_live(h) -> None:
-    token = h.slash("ask", who=in_guild(GUILD_ID), question="How do I get a refund of the tour?")
+    question = f"How do I get a refund of the tour? [policy](https://x.example) [form]({PHISH})"
+    token = h.slash("ask", who=in_guild(GUILD_ID), question=question)
     answer = followup_of(await h.finished(token))
     assert_safe(answer)
     assert "Official refund form" in str(answer.message["embeds"])  # the line was quoted
+    assert "\\[form\\](https://evil.example/phish)" in answer.message["content"]  # echoed
     assert payload_links(answer.message) == []
 
 
