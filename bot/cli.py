@@ -431,11 +431,14 @@ def _require_collection(ctx: Context) -> None:
 
 
 def cmd_discord(ctx: Context) -> int:
-    """Run the Discord bot, or (``citebot discord sync``) register its commands globally."""
-    from bot.discord_app import run_discord, sync_commands
+    """Run the Discord bot, register its commands globally (``sync``) or print its invite
+    address (``invite``)."""
+    from bot.discord_app import run_discord, show_invite, sync_commands
 
     if ctx.args.action == "sync":
         return sync_commands(ctx.settings)
+    if ctx.args.action == "invite":
+        return show_invite(ctx.settings)
     return run_discord(ctx.settings)
 
 
@@ -586,9 +589,10 @@ def _add_arguments(name: str, sub: argparse.ArgumentParser) -> None:
         sub.add_argument(
             "action",
             nargs="?",
-            choices=["run", "sync"],
+            choices=["run", "sync", "invite"],
             default="run",
-            help="run (default): start the bot; sync: register the slash commands globally",
+            help="run (default): start the bot; sync: register the slash commands globally; "
+            "invite: print the address that adds the bot to a server",
         )
 
 

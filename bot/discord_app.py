@@ -27,7 +27,7 @@ from discord import app_commands
 
 from bot.build_runner import BuildQueue
 from bot.collections import DEFAULT, Collections, collection_for_guild
-from bot.exts import ask, docs, reindex, servers, sources
+from bot.exts import allowed_servers, ask, docs, guide, onboarding, reindex, servers, sources
 from bot.exts.answers import AnswerContext, AnswerStore
 from bot.exts.checks import Refusal, application_owners, channel_allowed, check_place
 from bot.exts.docs import overview
@@ -95,6 +95,7 @@ __all__ = [
     "create_bot",
     "engine_error_message",
     "run_discord",
+    "show_invite",
     "sync_commands",
 ]
 
@@ -220,6 +221,9 @@ class CitebotBot(discord.Client):
                 self.settings.shards_here,
             )
             return
+        onboarding.warn_if_public(self)
+        if not self.settings.discord_guilds:
+            await onboarding.check_global_commands(self)
         for guild_id in self.settings.discord_guilds:
             guild = discord.Object(id=guild_id)
             self.tree.copy_global_to(guild=guild)
@@ -246,6 +250,8 @@ class CitebotBot(discord.Client):
             file=sys.stderr,
             flush=True,
         )
+        onboarding.announce_if_alone(self)
+        await allowed_servers.leave_others(self)
         await servers.on_connected(self)
 
     async def on_guild_remove(self, guild: discord.Guild) -> None:
@@ -253,7 +259,10 @@ class CitebotBot(discord.Client):
         await servers.guild_removed(self, guild)
 
     async def on_guild_join(self, guild: discord.Guild) -> None:
-        """Joined a server (maybe again): its documents are not due for deletion."""
+        """Joined a server (maybe again): leave it when it is not allowed, else its documents
+        are not due for deletion."""
+        if await allowed_servers.leave_if_not_allowed(self, guild):
+            return
         await servers.guild_joined(self, guild)
 
     async def close(self) -> None:
@@ -422,7 +431,8 @@ def _add_commands(tree: CitebotTree, settings: Settings) -> None:
     )
     guild_install = app_commands.AppInstallationType(guild=True, user=False)
     servers_only = app_commands.AppCommandContext(guild=True)
-    for command in [*ask.commands(), *sources.commands(), *reindex.commands(), *docs.commands()]:
+    features = (ask, sources, reindex, docs, guide)
+    for command in [command for feature in features for command in feature.commands()]:
         command.allowed_contexts = (
             servers_only if command.name in ("reindex", "docs") else everywhere
         )
@@ -490,7 +500,7 @@ def _fail(message: str) -> None:
 
 async def _connected(settings: Settings, token: str, action: str, engine: Any) -> int:
     bot = create_bot(settings, engine)
-    if action == "sync":
+    if action != "run":
         bot.load_on_setup = False
     try:
         async with bot:
@@ -499,6 +509,9 @@ async def _connected(settings: Settings, token: str, action: str, engine: Any) -
                 await bot.start(token)  # returns once closed, e.g. after SIGTERM
                 return 0
             await bot.login(token)
+            if action == "invite":
+                print(onboarding.invite_text(cast(int, bot.application_id)))
+                return 0
             synced = await bot.tree.sync()
             print(
                 f"Synced {len(synced)} command(s) globally: "
@@ -537,12 +550,23 @@ def run_discord(settings: Settings, engine: Any = None) -> int:
         return 0
 
 
-def sync_commands(settings: Settings) -> int:
-    """``citebot discord sync``: register the slash commands globally (not done on every start)."""
+def _log_in_once(settings: Settings, action: str) -> int:
+    """Log in, do ``action`` ("sync", "invite") and log out; the exit status."""
     token = _token(settings)
     if token is None:
         return 2
     try:
-        return asyncio.run(_connected(settings, token, "sync", None))
+        return asyncio.run(_connected(settings, token, action, None))
     except KeyboardInterrupt:
         return 130
+
+
+def sync_commands(settings: Settings) -> int:
+    """``citebot discord sync``: register the slash commands globally (not done on every start)."""
+    return _log_in_once(settings, "sync")
+
+
+def show_invite(settings: Settings) -> int:
+    """``citebot discord invite``: print the address that adds the bot to a server, with the
+    permissions it needs (the application id is asked of Discord)."""
+    return _log_in_once(settings, "invite")

@@ -1,9 +1,10 @@
 """Answers as Discord messages: escaped, highlighted, and always within Discord's size limits.
 
 Everything that comes from outside the bot (quoted source text, the user's question, document and
-section names, engine notices) goes through :func:`escape`, so ``@everyone``, ``<@123>``, ``**``
-and backticks render literally. The only markdown the bot adds itself is the block quote and the
-bold around the best-answering sentence.
+section names, engine notices) goes through :func:`escape` (names: :func:`escape_name`), so
+``@everyone``, ``<@123>``, ``**``, backticks and masked links ``[text](address)`` render literally.
+The only markdown the bot adds itself is the block quote, the bold around the best-answering
+sentence and the ``[open](address)`` link to a cited document's own address.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import discord
 
@@ -53,16 +55,77 @@ ELLIPSIS = "…"
 
 COLOUR_FOUND = discord.Colour.blurple()
 COLOUR_NOT_FOUND = discord.Colour.light_grey()
+COLOUR_WEAK = discord.Colour.dark_grey()
+WEAK_MARK = " · weak match"
 
-_ANGLE = re.compile(r"<")
+# A bare web address, as Discord links it (discord.py's pattern): kept as it is, so it stays a
+# working link, except for its brackets and backslashes (below).
+_WEB_ADDRESS = re.compile(r"https?://[^\s<]+[^<.,:;\"'\]\s]")
+# Markdown characters anywhere: emphasis, code, spoilers, strike-through, masked links
+# ``[…](…)`` and ``<@id>``/``<#id>``/``<t:…>``/``<https://…>``. ``discord.utils.escape_markdown``
+# escapes a greedy ``[…](…)`` span once, so a second masked link on a line stayed live: every
+# bracket is escaped here, one by one.
+_ESCAPE_ANYWHERE = "\\*_~`|[]<"  # the backslash first
+_ESCAPE_IN_ADDRESS = "\\[]"
+# Markdown that only counts at the start of a line, before a space: headings ``#``-``###``,
+# subtext ``-#``, quotes ``>``/``>>>``, lists ``-``/``+``/``1.`` (``*`` is escaped anywhere).
+_LINE_START = re.compile(r"^(\s*\d*)([#+.>-])(?=[#>]{0,2}\s)", re.MULTILINE)
+# Invisible characters that reorder or hide text: bidi marks, embeddings, overrides and
+# isolates, zero-width spaces, the soft hyphen, interlinear annotations, and the "tag" characters
+# that hide ASCII text. Dropped from every text.
+_HIDDEN = (
+    "\u00ad\u061c\u180e\u200b\u200e\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff"
+    "\ufff9-\ufffb\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0001\U000e0020-\U000e007f"
+)
+_HIDDEN_IN_TEXT = re.compile(f"[{_HIDDEN}]")
+# Names (documents, sections, citations) lose every format character (Unicode category Cf):
+# also the zero-width (non-)joiners that quoted emoji and some scripts need, and the visible
+# number signs and hieroglyph controls that quoted text keeps.
+_FORMAT = re.compile(
+    f"[{_HIDDEN}\u200c\u200d\u0600-\u0605\u06dd\u070f\u0890\u0891\u08e2"
+    "\U000110bd\U000110cd\U00013430-\U0001343f]"
+)
+
+
+def _without(pattern: re.Pattern[str], text: str) -> str:
+    return text if text.isascii() else pattern.sub("", text)
+
+
+def _backslashed(text: str, characters: str) -> str:
+    """``text`` with a backslash before each of ``characters`` (str.replace: the fastest way)."""
+    for character in characters:
+        if character in text:
+            text = text.replace(character, "\\" + character)
+    return text
+
+
+def _escape_markdown(text: str) -> str:
+    """Backslash before every markdown character (brackets and backslashes only, inside a bare
+    web address, so it stays a link)."""
+    if "://" in text:
+        out: list[str] = []
+        position = 0
+        for address in _WEB_ADDRESS.finditer(text):
+            out.append(_backslashed(text[position : address.start()], _ESCAPE_ANYWHERE))
+            out.append(_backslashed(address.group(), _ESCAPE_IN_ADDRESS))
+            position = address.end()
+        out.append(_backslashed(text[position:], _ESCAPE_ANYWHERE))
+        text = "".join(out)
+    else:
+        text = _backslashed(text, _ESCAPE_ANYWHERE)
+    return _LINE_START.sub(r"\1\\\2", text)
 
 
 def escape(text: str) -> str:
-    """Make text render literally: no markdown, no mentions, no ``<@id>``/``<#id>``/``<t:…>``."""
-    text = discord.utils.escape_markdown(text)
-    text = discord.utils.escape_mentions(text)
-    # ``<@123>`` with a short id, channel links, timestamps and custom emoji all start with "<".
-    return _ANGLE.sub(r"\\<", text)
+    """Make text render literally: no markdown, no masked links, no mentions, no
+    ``<@id>``/``<#id>``/``<t:…>``, no bidi controls or hidden characters."""
+    return discord.utils.escape_mentions(_escape_markdown(_without(_HIDDEN_IN_TEXT, text)))
+
+
+def escape_name(text: str) -> str:
+    """:func:`escape` for a name (document, section, citation, title): also without any
+    zero-width character, so two names that look the same are the same."""
+    return escape(_without(_FORMAT, text))
 
 
 def clip(text: str, limit: int) -> str:
@@ -91,14 +154,29 @@ def _clip_start(text: str, limit: int) -> str:
     return ELLIPSIS + cut.lstrip()
 
 
-def escape_clipped(text: str, limit: int) -> str:
-    """Escape ``text`` and make sure the escaped form fits ``limit`` characters."""
+def cut_escaped(text: str, limit: int) -> str:
+    """The first ``limit`` characters of escaped ``text``, never ending in half an escape (a
+    lone backslash would escape whatever the message puts next)."""
+    text = text[:limit]
+    trailing = len(text) - len(text.rstrip("\\"))
+    return text[:-1] if trailing % 2 else text
+
+
+def escape_clipped(text: str, limit: int, *, name: bool = False) -> str:
+    """Escape ``text`` (as a name: :func:`escape_name`) and make sure the escaped form fits
+    ``limit`` characters."""
+    escaper = escape_name if name else escape
     raw = limit
     while True:
-        out = escape(clip(text, raw))
+        out = escaper(clip(text, raw))
         if len(out) <= limit or raw <= 1:
-            return out[:limit] if len(out) > limit else out
+            return cut_escaped(out, limit)
         raw -= max(1, len(out) - limit)
+
+
+def escape_name_clipped(text: str, limit: int) -> str:
+    """:func:`escape_clipped` for a name (document, section, citation, title)."""
+    return escape_clipped(text, limit, name=True)
 
 
 def _bold(text: str) -> str:
@@ -214,10 +292,7 @@ def render_answer(answer: Answer, *, offset: int = 0, echo_question: bool = True
     content = clip("\n".join(lines), CONTENT_LIMIT)
 
     colour = COLOUR_FOUND if answer.found else COLOUR_NOT_FOUND
-    titles = [
-        escape_clipped(f"{offset + rank}. {_cited(p)}", TITLE_BUDGET)
-        for rank, p in enumerate(passages, start=1)
-    ]
+    titles = [_title(p, offset + rank) for rank, p in enumerate(passages, start=1)]
     footers = [f"Score {p.score:.2f} · similarity {p.similarity:.2f}" for p in passages]
     if footers:
         footers[-1] += f" · {FOOTER}"
@@ -231,7 +306,10 @@ def render_answer(answer: Answer, *, offset: int = 0, echo_question: bool = True
         description, was_cut = render_passage(passage, limit)
         shortened += was_cut
         embed = discord.Embed(
-            title=title, description=description, colour=colour, url=_link(passage)
+            title=title,
+            description=description,
+            colour=COLOUR_WEAK if passage.weak else colour,
+            url=_link(passage),
         )
         embed.set_footer(text=footer)
         embeds.append(embed)
@@ -253,6 +331,15 @@ def collection_title(name: str) -> str:
     return SHARED_COLLECTION if name == "default" else SERVER_COLLECTION
 
 
+def _title(passage: Passage, rank: int) -> str:
+    """``rank. citation`` (escaped, clipped), marked when the passage is a weak match: far
+    below the answer's best one."""
+    number = f"{rank}. "
+    mark = WEAK_MARK if passage.weak else ""
+    budget = TITLE_BUDGET - len(number) - len(mark)
+    return number + escape_name_clipped(_cited(passage), budget) + mark
+
+
 def _cited(passage: Passage) -> str:
     """The citation, led by its collection's name when the answer searched several."""
     label = passage.citation.label()
@@ -262,11 +349,10 @@ def _cited(passage: Passage) -> str:
 
 
 def _link(passage: Passage) -> str | None:
-    """The citation's link for the embed title, when it is one Discord accepts."""
-    url = passage.citation.url
-    if url and len(url) <= URL_LIMIT and is_web_address(url):
-        return url
-    return None
+    """The citation's link for the embed title, when it is one Discord accepts (in ASCII: see
+    :func:`_ascii_address`)."""
+    url = _ascii_address(passage.citation.url) if passage.citation.url else None
+    return url if url and len(url) <= URL_LIMIT else None
 
 
 SOURCE_NAME_CHARS = FIELD_NAME_LIMIT // 2
@@ -288,7 +374,7 @@ class SourcesPage:
 def source_field(source: Any) -> tuple[str, str]:
     """One document as an embed field: its name, then a link to it (when it has an address),
     its chunks and sections."""
-    sections = [escape(s) for s in source.sections if s]
+    sections = [escape_name(s) for s in source.sections if s]
     value = f"{source.chunks} chunk(s)"
     if sections:
         value += " · sections: " + ", ".join(sections)
@@ -297,21 +383,40 @@ def source_field(source: Any) -> tuple[str, str]:
         value = link + " · " + clip(value, SOURCE_VALUE_CHARS - len(link) - 3)
     else:
         value = clip(value, SOURCE_VALUE_CHARS)
-    return escape_clipped(source.document, SOURCE_NAME_CHARS), value
+    return escape_name_clipped(source.document, SOURCE_NAME_CHARS), value
 
 
 SOURCE_LINK_CHARS = 160
+# Kept as they are in a link's address (letters and digits always are); "%" keeps what the
+# address already encodes.
+_LINK_SAFE = "!#$%&'*+,-./:;=?@^_`{|}~"
+
+
+def _ascii_address(url: str) -> str | None:
+    """``url`` in ASCII: an international host name in its punycode form (so it cannot pass for
+    another), anything in the rest that could end a markdown link or hide in it (brackets,
+    parentheses, angle brackets, backslashes, spaces, controls, any non-ASCII character such as
+    a bidi override) percent-encoded. None when it is no http(s) address or its host has no
+    ASCII form."""
+    if not is_web_address(url):
+        return None
+    parts = urlsplit(url)
+    netloc = parts.netloc
+    if not netloc.isascii():
+        try:
+            netloc = (parts.hostname or "").encode("idna").decode("ascii")
+            port = parts.port
+        except (UnicodeError, ValueError):
+            return None
+        user = parts.netloc.rpartition("@")[0]
+        netloc = (f"{user}@" if user else "") + netloc + (f":{port}" if port else "")
+    return quote(urlunsplit(parts._replace(netloc=netloc)), safe=_LINK_SAFE)
 
 
 def _markdown_link(url: str | None) -> str | None:
-    """``[open](url)`` for a short http(s) address (characters that would end the link
-    percent-encoded), or None."""
-    if not url or not is_web_address(url):
-        return None
-    safe = "".join(
-        f"%{ord(c):02X}" if c in "()<> \t\n\r[]" or ord(c) < 32 else c for c in url
-    )
-    return f"[open]({safe})" if len(safe) <= SOURCE_LINK_CHARS else None
+    """``[open](url)`` for a short http(s) address (see :func:`_ascii_address`), or None."""
+    safe = _ascii_address(url) if url else None
+    return f"[open]({safe})" if safe and len(safe) <= SOURCE_LINK_CHARS else None
 
 
 def paginate_sources(sources: Sequence[Any]) -> list[list[tuple[str, str]]]:

@@ -1,8 +1,9 @@
 """``/docs list``, ``/docs settings`` and ``/docs log`` as Discord messages, within every limit.
 
 Names that users chose (document file names, role names, audit targets) go through
-:func:`bot.discord_render.escape`, so markdown and mentions in them render literally. Pages are
-computed from the data alone, so a page number is enough to find a page again.
+:func:`bot.discord_render.escape_name`, so markdown, masked links, mentions and hidden characters
+in them render literally. Pages are computed from the data alone, so a page number is enough to
+find a page again.
 """
 
 from __future__ import annotations
@@ -13,7 +14,13 @@ from datetime import datetime
 
 import discord
 
-from bot.discord_render import COLOUR_FOUND, DESCRIPTION_LIMIT, clip, escape_clipped
+from bot.discord_render import (
+    COLOUR_FOUND,
+    DESCRIPTION_LIMIT,
+    clip,
+    escape_clipped,
+    escape_name_clipped,
+)
 from bot.state.servers import AuditEntry, ServerSettings
 
 DOCUMENT_NAME_CHARS = 200
@@ -62,7 +69,7 @@ def size_text(size: int) -> str:
 
 def document_line(name: str, size: int) -> str:
     """One document of ``/docs list``: its escaped name and its size."""
-    return f"• {escape_clipped(name, DOCUMENT_NAME_CHARS)} — {size_text(size)}"
+    return f"• {escape_name_clipped(name, DOCUMENT_NAME_CHARS)} — {size_text(size)}"
 
 
 def paginate_documents(documents: Sequence[tuple[str, int]]) -> list[list[str]]:
@@ -151,7 +158,7 @@ def render_settings(settings: ServerSettings, heading: str = "Settings of this s
 def log_line(entry: AuditEntry) -> str:
     """One audit entry: when, who (a mention that pings nobody), action, target, result."""
     stamp = int(entry.at.timestamp())
-    target = escape_clipped(entry.target, LOG_TARGET_CHARS)
+    target = escape_name_clipped(entry.target, LOG_TARGET_CHARS)
     result = escape_clipped(entry.result, LOG_RESULT_CHARS)
     line = f"<t:{stamp}:R> <@{entry.user_id}> **{entry.action}** {target} → {result}"
     if entry.detail:

@@ -58,7 +58,19 @@ class FetchTooLarge(FetchError):
 
 
 class AddressRefused(FetchError):
-    """The host resolves to an address that may not be fetched (``allow_private=False``)."""
+    """The host resolves to an address that may not be fetched, or to none (not allow_private).
+
+    The message never names the address, nor says which of the two it was: a Discord server
+    manager must not learn the bot host's internal names and addresses by trying them."""
+
+
+def refused_message(host: str) -> str:
+    """Why ``host`` was not fetched, the same whether it resolves to a private address or not at
+    all (so refusals reveal nothing of the bot host's network)."""
+    return (
+        f"{host} does not lead to a public internet address (the name does not resolve, or it is "
+        "a loopback, private or local network one): not fetched; check the address"
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -335,14 +347,14 @@ class _GuardedBackend(httpcore.NetworkBackend):
         local_address: str | None = None,
         socket_options: Any = None,
     ) -> httpcore.NetworkStream:
-        addresses = self.resolve(host, port)
-        if not self.allow_private:
-            refused = [a for a in addresses if not is_public_address(a)]
-            if refused:
-                raise AddressRefused(
-                    f"{host} is at {refused[0]}, a loopback, private or local network address: "
-                    "not fetched"
-                )
+        try:
+            addresses = self.resolve(host, port)
+        except FetchError:
+            if self.allow_private:
+                raise
+            raise AddressRefused(refused_message(host)) from None
+        if not self.allow_private and not all(map(is_public_address, addresses)):
+            raise AddressRefused(refused_message(host))
         problem: Exception | None = None
         for address in addresses:
             try:

@@ -11,6 +11,7 @@ import discord
 from discord import app_commands
 
 from bot.discord_render import render_answer
+from bot.exts.allowed_servers import server_allowed
 from bot.exts.answers import AnswerContext, place_of
 from bot.exts.checks import Refusal, channel_allowed
 from bot.exts.conversations import (
@@ -256,6 +257,8 @@ async def answer_mention(bot: CitebotBot, message: discord.Message) -> None:
             return
         parent_id = getattr(message.channel, "parent_id", None)
         if not channel_allowed(bot.settings, message.channel.id, parent_id):
+            return
+        if not server_allowed(bot.settings, message.guild.id):  # leaving failed: stay silent
             return
     question = re.sub(rf"<@!?{me.id}>", " ", message.content).strip()
     if not question:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 import discord
 from discord import app_commands
 
+from bot.exts.allowed_servers import SERVER_NOT_ALLOWED, server_allowed
 from bot.exts.replies import NO_DMS, NOT_HERE, OWNERS_ONLY
 from bot.settings import Settings
 
@@ -38,11 +39,13 @@ def channel_allowed(
 def check_place(
     settings: Settings, guild_id: int | None, channel_id: int | None, channel: Any
 ) -> None:
-    """Refuse DMs when they are off, and guild channels outside the allow-list."""
+    """Refuse DMs when they are off, servers and guild channels outside their allow-lists."""
     if guild_id is None:
         if not settings.discord_allow_dms:
             raise Refusal(NO_DMS)
         return
+    if not server_allowed(settings, guild_id):
+        raise Refusal(SERVER_NOT_ALLOWED)
     if not channel_allowed(settings, channel_id, getattr(channel, "parent_id", None)):
         raise Refusal(NOT_HERE)
 

@@ -193,7 +193,7 @@ async def test_command_definitions(harness: Harness) -> None:
     reindex = tree.get_command("reindex").to_dict(tree)  # type: ignore[union-attr]
     assert reindex["default_member_permissions"] == 0  # shown to server administrators only
     assert reindex["contexts"] == [0]  # servers only
-    assert {c.name for c in tree.get_commands()} == {"ask", "sources", "reindex", "docs"}
+    assert {c.name for c in tree.get_commands()} == {"ask", "sources", "reindex", "docs", "help"}
     docs = tree.get_command("docs").to_dict(tree)  # type: ignore[union-attr]
     assert docs["contexts"] == [0]  # servers only: a DM has no documents to manage
     assert docs["default_member_permissions"] is None  # managers are checked per server
@@ -207,7 +207,7 @@ async def test_start_up_syncs_to_configured_guilds_only(harness: Harness) -> Non
     routes = [call["route"] for call in harness.channel_calls]
     assert routes == ["PUT /applications/{application_id}/guilds/{guild_id}/commands"]
     put = harness.channel_calls[0]["json"]
-    assert {command["name"] for command in put} == {"ask", "sources", "reindex", "docs"}
+    assert {command["name"] for command in put} == {"ask", "sources", "reindex", "docs", "help"}
     assert str(GUILD_ID) in harness.recorder.calls[-1].url
 
 

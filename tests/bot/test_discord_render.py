@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from pathlib import Path
 
 from hypothesis import given, settings
@@ -263,3 +264,17 @@ async def test_sources_of_200_documents_with_30_sections_page_within_every_limit
     assert render_sources(sources, None, 10_000).page == first.pages - 1  # clamped
     single = render_sources(sources[:2], None)
     assert single.pages == 1 and "Page" not in (single.embed.description or "")
+
+
+def test_a_weak_passage_is_marked_in_its_title_and_colour() -> None:
+    strong = passage("The glacier moves two metres a day.", n=1)
+    weak = replace(passage("Penguins are birds.", n=2), weak=True)
+    long_name = replace(weak, citation=Citation("x" * 400, "Section", 3, 0, 10))
+    data = payload(render_answer(Answer("How fast?", (strong, weak, long_name), found=True)))
+    titles = [embed["title"] for embed in data["embeds"]]
+    assert titles[0] == "1. doc.md › Section › ¶1"
+    assert titles[1] == "2. doc.md › Section › ¶2 · weak match"
+    assert titles[2].endswith("… · weak match")  # a long citation is cut, never the mark
+    colours = [embed["color"] for embed in data["embeds"]]
+    assert colours[0] != colours[1] == colours[2]
+    assert limit_problems(data) == []

@@ -10,13 +10,13 @@ from typing import Any
 import discord
 import pytest
 
-from bot.discord_app import _RedactToken, run_discord, sync_commands
+from bot.discord_app import _RedactToken, run_discord, show_invite, sync_commands
 from tests.bot.conftest import make_settings
 
 TOKEN = "MTIzNDU2Nzg5MDEyMzQ1Njc4.GabcDE.secret-token-value_do-not-print"
 
 
-@pytest.mark.parametrize("entry", [run_discord, sync_commands])
+@pytest.mark.parametrize("entry", [run_discord, sync_commands, show_invite])
 def test_no_token_is_one_line_and_status_2(
     entry: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -28,7 +28,7 @@ def test_no_token_is_one_line_and_status_2(
     assert "Traceback" not in err
 
 
-@pytest.mark.parametrize("entry", [run_discord, sync_commands])
+@pytest.mark.parametrize("entry", [run_discord, sync_commands, show_invite])
 def test_rejected_token_is_one_line_status_2_and_never_logged(
     entry: Any,
     tmp_path: Path,

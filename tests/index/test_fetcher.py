@@ -258,9 +258,23 @@ def test_only_web_addresses(url):
 def test_private_addresses_refused_by_default(server, host):
     url = f"http://{host}:{server.port}/article.txt"
     before = len(server.requests)
-    with pytest.raises(AddressRefused, match="loopback, private or local network address"):
+    with pytest.raises(AddressRefused, match="loopback, private or local network one"):
         fetch(url, io.BytesIO(), LIMITS)  # allow_private defaults to False
     assert len(server.requests) == before  # never connected
+
+
+@pytest.mark.parametrize("host", ["localhost", "127.0.0.1", "no-such-host.invalid"])
+def test_refusals_reveal_no_address(host):
+    # A Discord server manager must not map the bot host's network: a refusal names no resolved
+    # address and reads the same for a private name and for one that does not resolve.
+    with pytest.raises(AddressRefused) as caught:
+        fetch(f"http://{host}:8/x", io.BytesIO(), LIMITS)
+    assert str(caught.value) == (
+        f"{host} does not lead to a public internet address (the name does not resolve, or it is "
+        "a loopback, private or local network one): not fetched; check the address"
+    )
+    if host == "localhost":
+        assert "127.0.0.1" not in str(caught.value) and "::1" not in str(caught.value)
 
 
 def test_private_addresses_allowed_when_asked(server):

@@ -14,8 +14,9 @@ from typing import TYPE_CHECKING
 
 import aiohttp
 
-from bot.collections import collection_settings
-from bot.discord_render import escape_clipped
+from bot.collections import Collections, collection_settings, guild_of
+from bot.discord_render import escape_clipped, escape_name_clipped
+from bot.docs_render import size_text
 from bot.exts.checks import Refusal
 from bot.exts.docs.progress import public_message
 from bot.state.servers import ServerLimits, check_limits
@@ -56,7 +57,7 @@ def server_lock(bot: CitebotBot, guild_id: int) -> asyncio.Lock:
 
 def shown(name: str) -> str:
     """A user-given name as it may appear in a message: escaped and clipped."""
-    return escape_clipped(name, SHOWN_NAME_CHARS)
+    return escape_name_clipped(name, SHOWN_NAME_CHARS)
 
 
 def attachment_name(filename: str) -> str:
@@ -77,30 +78,59 @@ def attachment_name(filename: str) -> str:
     return name
 
 
+def all_servers_full(max_bytes: int) -> str:
+    """The refusal when every server's documents together would pass CITEBOT_TOTAL_MAX_GB."""
+    return (
+        f"The bot has no room left for documents: all servers' documents together may take "
+        f"{_gb(max_bytes)}, and this one would pass that. Remove documents this server no "
+        "longer needs with `/docs remove`, or ask the bot's operator to raise "
+        "CITEBOT_TOTAL_MAX_GB."
+    )
+
+
 @dataclass(frozen=True)
 class Room:
-    """A server's documents now: how many, their bytes, and the limits."""
+    """A server's documents now: how many, their bytes, and the limits; and the bytes of all
+    servers' documents together, with their limit (CITEBOT_TOTAL_MAX_GB)."""
 
     documents: int
     total_bytes: int
     limits: ServerLimits
+    all_servers_bytes: int
+    all_servers_max_bytes: int
+
+    def _all_servers_left(self) -> int:
+        return self.all_servers_max_bytes - self.all_servers_bytes
 
     def check(self, new_bytes: int) -> None:
         """Refusal naming the limit and the remedy when a file of ``new_bytes`` does not fit."""
         problem = check_limits(self.documents, self.total_bytes, new_bytes, self.limits)
         if problem is not None:
             raise Refusal(problem)
+        if new_bytes > self._all_servers_left():
+            raise Refusal(all_servers_full(self.all_servers_max_bytes))
 
     def without(self, size: int) -> Room:
         """The room when a document of ``size`` bytes is replaced rather than added."""
-        return Room(max(0, self.documents - 1), max(0, self.total_bytes - size), self.limits)
+        return Room(
+            max(0, self.documents - 1),
+            max(0, self.total_bytes - size),
+            self.limits,
+            max(0, self.all_servers_bytes - size),
+            self.all_servers_max_bytes,
+        )
 
     def largest_download(self) -> int:
-        """The most bytes one new document may have: one file's limit, or the room left."""
-        return max(0, min(self.limits.max_file_bytes, self.limits.max_bytes - self.total_bytes))
+        """The most bytes one new document may have: one file's limit, or the room left (in
+        this server and in all)."""
+        most = min(self.limits.max_file_bytes, self.limits.max_bytes - self.total_bytes)
+        return max(0, min(most, self._all_servers_left()))
 
     def too_large(self) -> str:
         """What to say when a download passed ``largest_download`` (its real size unknown)."""
+        server_most = min(self.limits.max_file_bytes, self.limits.max_bytes - self.total_bytes)
+        if self._all_servers_left() < server_most:
+            return all_servers_full(self.all_servers_max_bytes)
         if self.limits.max_bytes - self.total_bytes < self.limits.max_file_bytes:
             return (
                 f"This server's documents take {_mb(self.total_bytes)}; that document would "
@@ -113,10 +143,28 @@ class Room:
         )
 
 
+def all_servers_bytes(collections: Collections) -> int:
+    """The bytes of every server's documents together (the shared collection, the operator's
+    own, does not count). Blocking: one directory listing per server."""
+    return sum(
+        document.size
+        for name in collections.names()
+        if guild_of(name) is not None
+        for document in collections.documents(name)
+    )
+
+
 async def room_in(bot: CitebotBot, collection: str) -> Room:
-    """The server's documents and limits, read off the event loop."""
+    """The server's documents and limits, and all servers' bytes, read off the event loop."""
     documents = await asyncio.to_thread(bot.collections.documents, collection)
-    return Room(len(documents), sum(d.size for d in documents), bot.server_limits())
+    everything = await asyncio.to_thread(all_servers_bytes, bot.collections)
+    return Room(
+        len(documents),
+        sum(d.size for d in documents),
+        bot.server_limits(),
+        everything,
+        int(bot.settings.total_max_gb * 1e9),
+    )
 
 
 async def download(url: str, max_bytes: int, room: Room, timeout_seconds: float) -> bytes:
@@ -172,6 +220,10 @@ def fetch_document(settings: Settings, collection: str, url: str, max_bytes: int
 
 def _mb(size: int) -> str:
     return f"{size / 1e6:.1f} MB"
+
+
+def _gb(size: int) -> str:
+    return f"{size / 1e9:.1f} GB" if size >= 1e9 else size_text(size)
 
 
 @dataclass(frozen=True)
