@@ -21,6 +21,7 @@ from typing import Any
 from index.addresses import ADDRESSES_FILE, SourceAddresses, load_addresses
 from index.errors import SourceError
 from index.formats import (
+    DEFAULT_EXTRACT_TIMEOUT_SECONDS,
     DEFAULT_MAX_FILE_BYTES,
     SOURCE_SUFFIXES,
     Extracted,
@@ -241,10 +242,15 @@ def _resolve_source(
     return real, status
 
 
-def load_documents(source_dir: Path, max_bytes: int = MAX_SOURCE_BYTES) -> DocumentSet:
+def load_documents(
+    source_dir: Path,
+    max_bytes: int = MAX_SOURCE_BYTES,
+    timeout_seconds: float = DEFAULT_EXTRACT_TIMEOUT_SECONDS,
+) -> DocumentSet:
     """Load every source document; unreadable, undecodable, empty, too large or unsafe files
-    (see ``scan_sources``) are skipped with a reason. Addresses come from each document and
-    from ``sources.toml`` (a malformed one is reported as skipped, and gives no addresses).
+    (see ``scan_sources``), and files whose extraction takes over ``timeout_seconds``, are
+    skipped with a reason. Addresses come from each document and from ``sources.toml`` (a
+    malformed one is reported as skipped, and gives no addresses).
 
     Raises SourceError when the directory is missing or holds no usable document.
     """
@@ -254,7 +260,7 @@ def load_documents(source_dir: Path, max_bytes: int = MAX_SOURCE_BYTES) -> Docum
     documents = []
     for source in scan.files:
         try:
-            documents.append(read_document(source, max_bytes, addresses))
+            documents.append(read_document(source, max_bytes, addresses, timeout_seconds))
         except _Unusable as problem:
             skipped.append(SkippedFile(source.name, problem.reason, problem.digest, problem.stamp))
     skipped.sort(key=lambda s: s.path)
@@ -312,14 +318,15 @@ def read_document(
     source: SourceFile,
     max_bytes: int = MAX_SOURCE_BYTES,
     addresses: SourceAddresses | None = None,
+    timeout_seconds: float = DEFAULT_EXTRACT_TIMEOUT_SECONDS,
 ) -> Document:
-    """Read one file and extract its text. Raises SourceError naming the file when it cannot
-    be used."""
+    """Read one file and extract its text (within ``timeout_seconds``). Raises SourceError
+    naming the file when it cannot be used."""
     name = source.name
     data, stamp = _read_source(source, max_bytes)
     digest = content_hash(data)
     try:
-        extracted = extract(name, data, ExtractLimits(max_bytes))
+        extracted = extract(name, data, ExtractLimits(max_bytes, timeout_seconds))
     except UnreadableDocument as problem:
         raise _Unusable(f"{name}: {problem}", digest, stamp) from None
     except Exception as error:  # a parser's own bug on a hostile file must not stop the build
