@@ -35,6 +35,7 @@ from tests.bot.conftest import (
 )
 from tests.bot.test_discord_app import assert_safe
 from tests.bot.test_discord_reindex import expired_token
+from tests.index.formats.pdf_fixtures import repeated_page_pdf_bytes
 from tests.web_server import WebServer
 
 MANAGER = in_guild(GUILD_ID, permissions=MANAGE_GUILD | MEMBER_PERMISSIONS)
@@ -328,6 +329,52 @@ async def test_a_file_the_build_cannot_read_is_not_added(
         assert message.startswith("**scan.pdf** was not added: scan.pdf: ")
         assert not source_dir(h, OTHER_GUILD_ID).parent.exists()  # nothing left of it
         assert audit(h)[-1][2] == audit(h, OTHER_GUILD_ID)[-1][2] == "refused"
+
+
+async def test_a_pdf_built_to_stall_builds_is_skipped_at_once_and_not_added(
+    tmp_path: Path, built_index_dir: Path, engine, web: WebServer
+) -> None:
+    # Issue 20, item 2: 32 KB, one page listed 2,000 times drawing 20 MB of whitespace.
+    async with harness_for(settings_for(tmp_path, built_index_dir), engine) as h:
+        build_collection(h.bot.collections, collection_for_guild(GUILD_ID),
+                         {"volcano.txt": VOLCANO})
+        hostile = attachment(web, "hostile.pdf", repeated_page_pdf_bytes())
+        token = h.slash("docs add", who=MANAGER, file=hostile)
+        message = (await result(h, token)).message["content"]
+        assert message.startswith("**hostile.pdf** was not added: hostile.pdf: too much to read: "
+                                  "its pages decode to over 10.6 MB of drawing instructions")
+        assert "Nothing else changed.\nThis server's index now has 1 document(s)" in message
+        assert files_in(source_dir(h)) == ["volcano.txt"]
+        assert "Hekla" in await ask(h, GUILD_ID, VOLCANO_QUESTION)
+        assert audit(h)[-1] == ("add", "hostile.pdf", "refused")
+
+
+async def test_an_add_whose_build_runs_out_of_time_is_removed_and_says_so(
+    tmp_path: Path, built_index_dir: Path, engine, web: WebServer
+) -> None:
+    # The build limit (here 1.2 s) is reached before the extraction's own (an hour).
+    settings = settings_for(tmp_path, built_index_dir, build_timeout_minutes=0.02,
+                            extract_timeout_seconds=3600)
+    async with harness_for(settings, engine) as h:
+        build_collection(h.bot.collections, collection_for_guild(GUILD_ID),
+                         {"volcano.txt": VOLCANO})
+        stalling = attachment(web, "stall.pdf", repeated_page_pdf_bytes(pages=20_000,
+                                                                         padding=400))
+        token = h.slash("docs add", who=MANAGER, file=stalling)
+        message = (await result(h, token)).message["content"]
+        assert message == (
+            "**stall.pdf** was not added: the build took longer than 0.02 minutes and was "
+            "stopped; the previous index still answers\nNothing else changed."
+        )
+        assert files_in(source_dir(h)) == ["volcano.txt"]  # not left to stall the next build
+        assert "Hekla" in await ask(h, GUILD_ID, VOLCANO_QUESTION)
+        assert audit(h)[-1] == ("add", "stall.pdf", "refused")
+
+        # The first document of a server: nothing is left of the server's folder.
+        token = h.slash("docs add", who=OTHER_MANAGER, file=stalling)
+        message = (await result(h, token)).message["content"]
+        assert message.startswith("**stall.pdf** was not added: the build took longer than ")
+        assert not source_dir(h, OTHER_GUILD_ID).parent.exists()
 
 
 async def test_a_killed_build_leaves_the_old_index_answering(
