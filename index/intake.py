@@ -325,7 +325,10 @@ def add_file(
     size = path.stat().st_size
     if size > max_bytes:
         raise SourceError(f"{path.name} is {size:,} bytes, over the {max_bytes / 1e6:g} MB limit")
-    recorded = load_addresses(source_dir).files
+    try:
+        recorded = load_addresses(source_dir).files
+    except SourceError:  # a copy needs no address; the build says what is wrong with the file
+        recorded = {}
     with target_folder(source_dir, folder) as where:
         existing = where / wanted
         if existing.is_file() and filecmp.cmp(existing, path, shallow=False):
