@@ -162,7 +162,7 @@ def scan_sources(source_dir: Path) -> SourceScan:
         try:
             entries = list(os.scandir(folder))
         except OSError as error:
-            name = prefix.rstrip("/") or "."
+            name = shown_name(prefix.rstrip("/") or ".")
             skipped.append(SkippedFile(name, f"{name}/: folder cannot be read ({error.strerror})"))
             continue
         for entry in entries:
@@ -176,14 +176,18 @@ def scan_sources(source_dir: Path) -> SourceScan:
                     continue
                 if is_link and entry.is_dir():
                     if not _resolves_inside(Path(entry.path), root):
+                        shown = shown_name(name)
                         skipped.append(SkippedFile(
-                            name, f"{name}/: a link to a folder outside the source folder; not "
+                            shown, f"{shown}/: a link to a folder outside the source folder; not "
                             "followed (copy the files into the folder to index them)"
                         ))
                     continue
             except OSError:
                 pass  # vanished, or unreadable: _resolve_source says which
             if not is_source_name(entry.name):
+                continue
+            if shown_name(name) != name:  # bytes that are not UTF-8 (surrogate escapes)
+                skipped.append(SkippedFile(shown_name(name), _not_utf8_reason(name)))
                 continue
             found = _resolve_source(Path(entry.path), name, root, entry)
             if isinstance(found, SkippedFile):
@@ -204,6 +208,27 @@ def scan_sources(source_dir: Path) -> SourceScan:
     files.sort(key=lambda f: f.name)
     skipped.sort(key=lambda s: s.path)
     return SourceScan(tuple(files), tuple(skipped))
+
+
+def shown_name(name: str) -> str:
+    """A file name as it can always be written (UTF-8, JSON, a terminal, Discord): itself, or,
+    when its bytes are not UTF-8 (Python holds them as surrogate escapes), those bytes written
+    as ``\\xff`` escapes."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        try:
+            return os.fsencode(name).decode("utf-8", "backslashreplace")
+        except UnicodeError:  # a surrogate that no file name's bytes give
+            return name.encode("utf-8", "backslashreplace").decode("utf-8")
+    return name
+
+
+def _not_utf8_reason(name: str) -> str:
+    return (
+        f"{shown_name(name)}: the file name is not valid UTF-8 (its bytes are shown as \\x "
+        "escapes); rename the file to index it"
+    )
 
 
 def _resolves_inside(path: Path, root: Path) -> bool:
