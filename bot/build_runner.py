@@ -35,6 +35,9 @@ log = logging.getLogger(__name__)
 OnProgress = Callable[[int, int], Awaitable[None] | None]
 """Told (texts embedded, texts to embed) while a build embeds."""
 
+TIMED_OUT = "Timeout"
+"""``BuildOutcome.error_kind`` of a build stopped at ``BuildQueue.timeout_seconds``."""
+
 # Settings a child never gets: it builds; it neither talks to Discord nor keeps state.
 _PRIVATE_SETTINGS = {"discord_token", "database_url"}
 
@@ -215,7 +218,7 @@ class BuildQueue:
             _kill(child)
             await child.wait()
             minutes = self.timeout_seconds / 60
-            return BuildOutcome(error_kind="Timeout",
+            return BuildOutcome(error_kind=TIMED_OUT,
                                 message=f"the build took longer than {minutes:g} minutes and "
                                         "was stopped; the previous index still answers")
         if "report" in result and child.returncode == 0:

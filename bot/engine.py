@@ -318,6 +318,7 @@ class Engine:
             wait=wait,
             on_wait=on_wait,
             max_source_bytes=self.settings.max_source_bytes,
+            extract_timeout_seconds=self.settings.extract_timeout_seconds,
         )
         self._searcher = self.make_searcher(corpus)  # atomic reference swap
         self._live_build = report.build

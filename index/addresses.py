@@ -101,12 +101,55 @@ def load_addresses(source_dir: Path) -> SourceAddresses:
     if len(data) > MAX_ADDRESSES_BYTES:
         raise SourceError(f"{ADDRESSES_FILE}: over {MAX_ADDRESSES_BYTES // 2**20} MiB; not read")
     try:
-        table = tomllib.loads(data.decode("utf-8"))
+        text = data.decode("utf-8")
+        table = tomllib.loads(text)
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
         raise SourceError(
             f"{ADDRESSES_FILE}: not valid TOML ({error}); fix it or remove it"
         ) from None
+    except RecursionError:  # tomllib parses nested arrays and tables by recursion
+        raise SourceError(
+            f"{ADDRESSES_FILE}: not valid TOML (arrays or tables nested too deeply"
+            f"{_nesting_place(text)}); fix it or remove it"
+        ) from None
     return parse_addresses(table)
+
+
+MAX_SHOWN_NESTING = 100
+"""Nesting deeper than this is where a too-deeply nested ``sources.toml`` is said to go wrong
+(tomllib itself gives up somewhat deeper, where Python's recursion limit is)."""
+
+
+def _nesting_place(text: str) -> str:
+    """`` at line L, column C``: where ``[`` and ``{`` outside strings and comments first nest
+    deeper than ``MAX_SHOWN_NESTING``; empty when they never do."""
+    depth, line, line_start = 0, 1, 0
+    quote: str | None = None  # while in a string: the quotes that end it (' " ''' or """)
+    index, length = 0, len(text)
+    while index < length:
+        character = text[index]
+        step = 1
+        if character == "\n":
+            line, line_start = line + 1, index + 1
+        elif quote is not None:
+            if character == "\\" and quote[0] == '"' and text[index + 1 : index + 2] != "\n":
+                step = 2  # an escaped character (a line end still counts as one)
+            elif text.startswith(quote, index):
+                step, quote = len(quote), None
+        elif character == "#":
+            end = text.find("\n", index)
+            step = (length if end < 0 else end) - index
+        elif character in "\"'":
+            quote = character * 3 if text.startswith(character * 3, index) else character
+            step = len(quote)
+        elif character in "[{":
+            depth += 1
+            if depth > MAX_SHOWN_NESTING:
+                return f" at line {line}, column {index - line_start + 1}"
+        elif character in "]}":
+            depth = max(0, depth - 1)
+        index += step
+    return ""
 
 
 def parse_addresses(table: Mapping[str, object]) -> SourceAddresses:

@@ -27,6 +27,7 @@ from index.documents import (
 )
 from index.embedding import TextEncoder
 from index.errors import CitebotError
+from index.formats import DEFAULT_EXTRACT_TIMEOUT_SECONDS
 from index.lexical import LexicalIndex
 from index.question_types import sentence_types
 from index.store import FORMAT_VERSION
@@ -65,6 +66,7 @@ def build_index(
     wait: bool = True,
     on_wait: OnWait | None = None,
     max_source_bytes: int = MAX_SOURCE_BYTES,
+    extract_timeout_seconds: float = DEFAULT_EXTRACT_TIMEOUT_SECONDS,
 ) -> tuple[Corpus, BuildReport]:
     """Build an index of every document under ``source_dir`` and make it live in ``store``.
 
@@ -73,11 +75,12 @@ def build_index(
     this one waits for it (``on_wait`` is told the other's pid), or with ``wait=False`` raises
     BuildInProgressError at once. Raises SourceError when there is nothing to index, and
     IndexWriteError when the index cannot be written (the previous one stays live). Files over
-    ``max_source_bytes`` are skipped unread.
+    ``max_source_bytes`` are skipped unread, and those whose text takes longer than
+    ``extract_timeout_seconds`` to extract are skipped when it runs out.
     """
     started = time.perf_counter()
     with store.build_lock().hold(wait, on_wait):
-        document_set = load_documents(source_dir, max_source_bytes)
+        document_set = load_documents(source_dir, max_source_bytes, extract_timeout_seconds)
         built, embedded, reused = assemble_corpus(
             document_set, embedder, chunker, store, progress, index_type
         )

@@ -21,6 +21,7 @@ from typing import Any
 from index.addresses import ADDRESSES_FILE, SourceAddresses, load_addresses
 from index.errors import SourceError
 from index.formats import (
+    DEFAULT_EXTRACT_TIMEOUT_SECONDS,
     DEFAULT_MAX_FILE_BYTES,
     SOURCE_SUFFIXES,
     Extracted,
@@ -161,7 +162,7 @@ def scan_sources(source_dir: Path) -> SourceScan:
         try:
             entries = list(os.scandir(folder))
         except OSError as error:
-            name = prefix.rstrip("/") or "."
+            name = shown_name(prefix.rstrip("/") or ".")
             skipped.append(SkippedFile(name, f"{name}/: folder cannot be read ({error.strerror})"))
             continue
         for entry in entries:
@@ -175,14 +176,18 @@ def scan_sources(source_dir: Path) -> SourceScan:
                     continue
                 if is_link and entry.is_dir():
                     if not _resolves_inside(Path(entry.path), root):
+                        shown = shown_name(name)
                         skipped.append(SkippedFile(
-                            name, f"{name}/: a link to a folder outside the source folder; not "
+                            shown, f"{shown}/: a link to a folder outside the source folder; not "
                             "followed (copy the files into the folder to index them)"
                         ))
                     continue
             except OSError:
                 pass  # vanished, or unreadable: _resolve_source says which
             if not is_source_name(entry.name):
+                continue
+            if shown_name(name) != name:  # bytes that are not UTF-8 (surrogate escapes)
+                skipped.append(SkippedFile(shown_name(name), _not_utf8_reason(name)))
                 continue
             found = _resolve_source(Path(entry.path), name, root, entry)
             if isinstance(found, SkippedFile):
@@ -203,6 +208,27 @@ def scan_sources(source_dir: Path) -> SourceScan:
     files.sort(key=lambda f: f.name)
     skipped.sort(key=lambda s: s.path)
     return SourceScan(tuple(files), tuple(skipped))
+
+
+def shown_name(name: str) -> str:
+    """A file name as it can always be written (UTF-8, JSON, a terminal, Discord): itself, or,
+    when its bytes are not UTF-8 (Python holds them as surrogate escapes), those bytes written
+    as ``\\xff`` escapes."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        try:
+            return os.fsencode(name).decode("utf-8", "backslashreplace")
+        except UnicodeError:  # a surrogate that no file name's bytes give
+            return name.encode("utf-8", "backslashreplace").decode("utf-8")
+    return name
+
+
+def _not_utf8_reason(name: str) -> str:
+    return (
+        f"{shown_name(name)}: the file name is not valid UTF-8 (its bytes are shown as \\x "
+        "escapes); rename the file to index it"
+    )
 
 
 def _resolves_inside(path: Path, root: Path) -> bool:
@@ -241,10 +267,15 @@ def _resolve_source(
     return real, status
 
 
-def load_documents(source_dir: Path, max_bytes: int = MAX_SOURCE_BYTES) -> DocumentSet:
+def load_documents(
+    source_dir: Path,
+    max_bytes: int = MAX_SOURCE_BYTES,
+    timeout_seconds: float = DEFAULT_EXTRACT_TIMEOUT_SECONDS,
+) -> DocumentSet:
     """Load every source document; unreadable, undecodable, empty, too large or unsafe files
-    (see ``scan_sources``) are skipped with a reason. Addresses come from each document and
-    from ``sources.toml`` (a malformed one is reported as skipped, and gives no addresses).
+    (see ``scan_sources``), and files whose extraction takes over ``timeout_seconds``, are
+    skipped with a reason. Addresses come from each document and from ``sources.toml`` (a
+    malformed one is reported as skipped, and gives no addresses).
 
     Raises SourceError when the directory is missing or holds no usable document.
     """
@@ -254,7 +285,7 @@ def load_documents(source_dir: Path, max_bytes: int = MAX_SOURCE_BYTES) -> Docum
     documents = []
     for source in scan.files:
         try:
-            documents.append(read_document(source, max_bytes, addresses))
+            documents.append(read_document(source, max_bytes, addresses, timeout_seconds))
         except _Unusable as problem:
             skipped.append(SkippedFile(source.name, problem.reason, problem.digest, problem.stamp))
     skipped.sort(key=lambda s: s.path)
@@ -312,14 +343,15 @@ def read_document(
     source: SourceFile,
     max_bytes: int = MAX_SOURCE_BYTES,
     addresses: SourceAddresses | None = None,
+    timeout_seconds: float = DEFAULT_EXTRACT_TIMEOUT_SECONDS,
 ) -> Document:
-    """Read one file and extract its text. Raises SourceError naming the file when it cannot
-    be used."""
+    """Read one file and extract its text (within ``timeout_seconds``). Raises SourceError
+    naming the file when it cannot be used."""
     name = source.name
     data, stamp = _read_source(source, max_bytes)
     digest = content_hash(data)
     try:
-        extracted = extract(name, data, ExtractLimits(max_bytes))
+        extracted = extract(name, data, ExtractLimits(max_bytes, timeout_seconds))
     except UnreadableDocument as problem:
         raise _Unusable(f"{name}: {problem}", digest, stamp) from None
     except Exception as error:  # a parser's own bug on a hostile file must not stop the build

@@ -325,7 +325,7 @@ def add_file(
     size = path.stat().st_size
     if size > max_bytes:
         raise SourceError(f"{path.name} is {size:,} bytes, over the {max_bytes / 1e6:g} MB limit")
-    recorded = load_addresses(source_dir).files
+    recorded = recorded_files(source_dir)
     with target_folder(source_dir, folder) as where:
         existing = where / wanted
         if existing.is_file() and filecmp.cmp(existing, path, shallow=False):
@@ -342,6 +342,16 @@ def add_file(
             os.fsync(handle.fileno())
             placed = place(staged, where, source_dir, wanted, recorded)
     return Added(placed.name, copied)
+
+
+def recorded_files(source_dir: Path) -> Mapping[str, str]:
+    """The ``[files]`` addresses of ``sources.toml`` (name -> address), for placing a copied
+    file; none when the file is malformed (a copy needs no address, and the build reports
+    what is wrong with it)."""
+    try:
+        return load_addresses(source_dir).files
+    except SourceError:
+        return {}
 
 
 def _copy_name(path: Path, given: str | None) -> str:

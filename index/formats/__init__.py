@@ -13,6 +13,7 @@ a build.
 from __future__ import annotations
 
 import importlib
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -20,6 +21,8 @@ from index.errors import SourceError
 
 DEFAULT_MAX_FILE_BYTES = 50 * 1000 * 1000
 """Largest source file (and, for DOCX, its uncompressed content) indexed by default: 50 MB."""
+DEFAULT_EXTRACT_TIMEOUT_SECONDS = 60.0
+"""Longest one document's extraction may take by default; a slower one is skipped."""
 
 
 class UnreadableDocument(SourceError):
@@ -59,9 +62,35 @@ class Extracted:
 @dataclass(frozen=True, slots=True)
 class ExtractLimits:
     """Limits an extractor enforces: ``max_bytes`` bounds the file and anything decompressed
-    from it (DOCX parts), so a zip bomb is refused before it is expanded."""
+    from it (DOCX parts), so a zip bomb is refused before it is expanded; ``timeout_seconds``
+    bounds the time one document's extraction takes (see ``Deadline``)."""
 
     max_bytes: int = DEFAULT_MAX_FILE_BYTES
+    timeout_seconds: float = DEFAULT_EXTRACT_TIMEOUT_SECONDS
+
+    def deadline(self) -> Deadline:
+        """A deadline ``timeout_seconds`` from now."""
+        return Deadline(time.monotonic() + self.timeout_seconds, self.timeout_seconds)
+
+
+@dataclass(frozen=True, slots=True)
+class Deadline:
+    """When an extraction must stop: an extractor whose work is not bounded by its file's size
+    (a PDF can draw one page thousands of times) calls ``check`` between steps of its work, so
+    the work really stops there (the longest step is bounded by the byte limits)."""
+
+    at: float
+    """On the ``time.monotonic`` clock."""
+    seconds: float
+
+    def check(self) -> None:
+        """Raise UnreadableDocument once the deadline has passed."""
+        if time.monotonic() > self.at:
+            raise UnreadableDocument(
+                f"reading it took over {self.seconds:g} s (the limit for one document, "
+                "CITEBOT_EXTRACT_TIMEOUT_SECONDS) and was stopped: is it damaged, or built to "
+                "stall readers? Export it again, or split it, to index it"
+            )
 
 
 Extractor = Callable[[bytes, ExtractLimits], Extracted]

@@ -14,8 +14,11 @@ spans, not body blocks. The extracted text is the paragraphs separated by blank 
 says where each page starts in it.
 
 Scanned (image-only), password-protected and damaged files raise UnreadableDocument with the
-reason; pypdf's own warnings about damaged files are silenced, and its work is bounded (by the
-file limit for anything decompressed, and by a budget of content-stream operations).
+reason; pypdf's own warnings about damaged files are silenced, and its work is bounded: by the
+file limit for anything decompressed, by budgets of content-stream operations and of decoded
+content bytes (pages that repeat one page count it each time), and by the deadline for one
+document, checked before each page and each drawing operation (the longest step between two
+checks is the parse of one page's content, which the byte budget bounds).
 """
 
 from __future__ import annotations
@@ -39,9 +42,9 @@ from pypdf.errors import (
     LimitReachedError,
     PdfStreamError,
 )
-from pypdf.generic import Destination
+from pypdf.generic import ArrayObject, Destination, StreamObject
 
-from index.formats import Block, Extracted, ExtractLimits, UnreadableDocument
+from index.formats import Block, Deadline, Extracted, ExtractLimits, UnreadableDocument
 
 HEADING_SIZE_RATIO = 1.15
 """A line this much larger than the body text (or more) is a heading."""
@@ -60,6 +63,12 @@ OPERATIONS_PER_FILE_BYTE = 0.25
 it bounds the work on a hostile file whose pages all draw one huge content stream (real
 PDFs measured here need 0.02 to 0.08 operations per byte)."""
 MIN_OPERATIONS = 1_000_000
+CONTENT_BYTES_PER_FILE_BYTE = 20
+"""Budget of decoded page content (summed over pages, a page drawn twice counted twice) per
+byte of the file, on top of ``MIN_CONTENT_BYTES``: it bounds a file that inflates one content
+stream of whitespace and lists its page thousands of times (real PDFs measured here decode to
+0.6 to 1.4 bytes of content per byte of file)."""
+MIN_CONTENT_BYTES = 10_000_000
 PYPDF_STREAM_LIMIT = 75_000_000
 """pypdf's default bound on what one stream decompresses to; the file limit, when lower,
 bounds it instead."""
@@ -107,10 +116,11 @@ class _Unit:
 
 def extract(data: bytes, limits: ExtractLimits) -> Extracted:
     """The text layer of a PDF, as paragraphs with their pages and sections."""
+    deadline = limits.deadline()
     with _quiet_pypdf(limits):
         try:
             reader = _open(data, limits)
-            pages = _read_pages(reader, len(data), limits)
+            pages = _read_pages(reader, len(data), limits, deadline)
             outline = _outline(reader)
             title = _title(reader)
         except UnreadableDocument:
@@ -256,9 +266,12 @@ def _size(cm: Sequence[float], tm: Sequence[float], font_size: Any) -> float:
         return 0.0
 
 
-def _read_pages(reader: PdfReader, file_size: int, limits: ExtractLimits) -> list[list[_Line]]:
-    """The lines of every page, within the work and size budgets."""
+def _read_pages(
+    reader: PdfReader, file_size: int, limits: ExtractLimits, deadline: Deadline
+) -> list[list[_Line]]:
+    """The lines of every page, within the work, size and time budgets."""
     budget = {"operations": MIN_OPERATIONS + int(file_size * OPERATIONS_PER_FILE_BYTE)}
+    content_budget = MIN_CONTENT_BYTES + file_size * CONTENT_BYTES_PER_FILE_BYTE
     characters = 0
 
     def count_operation(*_: Any) -> None:
@@ -268,12 +281,23 @@ def _read_pages(reader: PdfReader, file_size: int, limits: ExtractLimits) -> lis
                 "too much to read: its pages ask for far more drawing operations than a file "
                 "of its size should (damaged, or built to stall readers?)"
             )
+        deadline.check()
 
     pages = []
     for number, page in enumerate(reader.pages, start=1):
+        deadline.check()
         collector = _LineCollector()
         try:
             for orientations in ((0,), (90, 180, 270)):  # sideways text only on sideways pages
+                content_budget -= _content_bytes(page, content_budget)
+                if content_budget < 0:
+                    raise UnreadableDocument(
+                        f"too much to read: its pages decode to over "
+                        f"{(MIN_CONTENT_BYTES + file_size * CONTENT_BYTES_PER_FILE_BYTE) / 1e6:.1f}"
+                        f" MB of drawing instructions by page {number}, far more than a file of "
+                        f"{file_size / 1e3:,.0f} kB should (one page repeated thousands of times? "
+                        "damaged, or built to stall readers?)"
+                    )
                 page.extract_text(
                     orientations=orientations,
                     visitor_text=collector.visit,
@@ -294,6 +318,25 @@ def _read_pages(reader: PdfReader, file_size: int, limits: ExtractLimits) -> lis
             )
         pages.append(collector.lines)
     return pages
+
+
+def _content_bytes(page: Any, most: int) -> int:
+    """How many bytes the page's content streams decode to (what ``extract_text`` parses),
+    counted up to just past ``most``. Decoding is pypdf's, cached on each stream: a page that
+    repeats a stream decodes it once, but is counted each time."""
+    contents = page.get("/Contents")
+    if contents is None:
+        return 0
+    contents = contents.get_object()
+    streams = contents if isinstance(contents, ArrayObject) else [contents]
+    total = 0
+    for stream in streams:
+        stream = stream.get_object()
+        if isinstance(stream, StreamObject):
+            total += len(stream.get_data())
+            if total > most:
+                break
+    return total
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import signal
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,7 @@ from tests.bot.conftest import (
 )
 from tests.bot.test_discord_app import assert_safe
 from tests.bot.test_discord_reindex import expired_token
+from tests.index.formats.pdf_fixtures import repeated_page_pdf_bytes
 from tests.web_server import WebServer
 
 MANAGER = in_guild(GUILD_ID, permissions=MANAGE_GUILD | MEMBER_PERMISSIONS)
@@ -329,6 +331,89 @@ async def test_a_file_the_build_cannot_read_is_not_added(
         assert message.startswith("**scan.pdf** was not added: scan.pdf: ")
         assert not source_dir(h, OTHER_GUILD_ID).parent.exists()  # nothing left of it
         assert audit(h)[-1][2] == audit(h, OTHER_GUILD_ID)[-1][2] == "refused"
+
+
+async def test_a_pdf_built_to_stall_builds_is_skipped_at_once_and_not_added(
+    tmp_path: Path, built_index_dir: Path, engine, web: WebServer
+) -> None:
+    # Issue 20, item 2: 32 KB, one page listed 2,000 times drawing 20 MB of whitespace.
+    async with harness_for(settings_for(tmp_path, built_index_dir), engine) as h:
+        build_collection(h.bot.collections, collection_for_guild(GUILD_ID),
+                         {"volcano.txt": VOLCANO})
+        hostile = attachment(web, "hostile.pdf", repeated_page_pdf_bytes())
+        token = h.slash("docs add", who=MANAGER, file=hostile)
+        message = (await result(h, token)).message["content"]
+        assert message.startswith("**hostile.pdf** was not added: hostile.pdf: too much to read: "
+                                  "its pages decode to over 10.6 MB of drawing instructions")
+        assert "Nothing else changed.\nThis server's index now has 1 document(s)" in message
+        assert files_in(source_dir(h)) == ["volcano.txt"]
+        assert "Hekla" in await ask(h, GUILD_ID, VOLCANO_QUESTION)
+        assert audit(h)[-1] == ("add", "hostile.pdf", "refused")
+
+
+async def test_an_add_whose_build_runs_out_of_time_is_removed_and_says_so(
+    tmp_path: Path, built_index_dir: Path, engine, web: WebServer
+) -> None:
+    # The build limit (here 1.2 s) is reached before the extraction's own (an hour).
+    settings = settings_for(tmp_path, built_index_dir, build_timeout_minutes=0.02,
+                            extract_timeout_seconds=3600)
+    async with harness_for(settings, engine) as h:
+        build_collection(h.bot.collections, collection_for_guild(GUILD_ID),
+                         {"volcano.txt": VOLCANO})
+        stalling = attachment(web, "stall.pdf", repeated_page_pdf_bytes(pages=20_000,
+                                                                         padding=400))
+        token = h.slash("docs add", who=MANAGER, file=stalling)
+        message = (await result(h, token)).message["content"]
+        assert message == (
+            "**stall.pdf** was not added: the build took longer than 0.02 minutes and was "
+            "stopped; the previous index still answers\nNothing else changed."
+        )
+        assert files_in(source_dir(h)) == ["volcano.txt"]  # not left to stall the next build
+        assert "Hekla" in await ask(h, GUILD_ID, VOLCANO_QUESTION)
+        assert audit(h)[-1] == ("add", "stall.pdf", "refused")
+
+        # The first document of a server: nothing is left of the server's folder.
+        token = h.slash("docs add", who=OTHER_MANAGER, file=stalling)
+        message = (await result(h, token)).message["content"]
+        assert message.startswith("**stall.pdf** was not added: the build took longer than ")
+        assert not source_dir(h, OTHER_GUILD_ID).parent.exists()
+
+
+async def test_a_deep_sources_toml_and_a_name_that_is_not_utf8_are_reported_not_a_crash(
+    tmp_path: Path, built_index_dir: Path, engine, web: WebServer
+) -> None:
+    # Issue 20, items 3 and 4, in a server's folder (left there by an operator, say).
+    settings = settings_for(tmp_path, built_index_dir, fetch_private_addresses=True)
+    async with harness_for(settings, engine) as h:
+        build_collection(h.bot.collections, collection_for_guild(GUILD_ID),
+                         {"volcano.txt": VOLCANO})
+        folder = source_dir(h)
+        (folder / "sources.toml").write_text("x = " + "[" * 3000, encoding="utf-8")
+        with open(os.path.join(os.fsencode(folder), b"bad\xff\xfename.txt"), "wb") as handle:
+            handle.write(b"Text under a name that is not UTF-8.")
+        token = h.slash("docs add", who=MANAGER, file=attachment(web, "zebra.md", ZEBRA.encode()))
+        message = (await result(h, token)).message["content"]
+        assert message.startswith("Added **zebra.md**.\nThis server's index now has 2 document(s)")
+        assert message.endswith(  # Markdown shows a backslash escaped: bad\xff\xfename.txt
+            "\nSkipped 2 file(s) that could not be read:\n"
+            "- bad\\\\xff\\\\xfename.txt: the file name is not valid UTF-8 (its bytes are "
+            "shown as \\\\x escapes); rename the file to index it\n"
+            "- sources.toml: not valid TOML (arrays or tables nested too deeply at line 1, "
+            "column 105); fix it or remove it; no addresses from it"
+        )
+        assert "Serengeti" in await ask(h, GUILD_ID, ZEBRA_QUESTION)
+
+        # An address cannot be recorded in it: refused before anything is downloaded.
+        glacier_url = web.document("/glacier.txt", GLACIER.encode(), "text/plain")
+        token = h.slash("docs add", who=MANAGER, url=glacier_url)
+        calls = await h.finished(token)
+        check_payloads(calls)
+        assert calls[-1].message["content"] == (
+            "I couldn't add that address: sources.toml: not valid TOML (arrays or tables nested "
+            "too deeply at line 1, column 105); fix it or remove it"
+        )
+        assert "glacier.txt" not in files_in(folder)
+        assert audit(h) == [("add", "zebra.md", "ok"), ("add", glacier_url, "refused")]
 
 
 async def test_a_killed_build_leaves_the_old_index_answering(

@@ -60,6 +60,41 @@ def test_malformed_file_is_reported_and_the_build_goes_on(tmp_path: Path):
     assert skipped.path == "sources.toml" and "not valid TOML" in skipped.reason
 
 
+@pytest.mark.parametrize(
+    ("text", "place"),
+    [
+        ("x = " + "[" * 3000, "line 1, column 105"),  # issue 20, item 3
+        ("x = " + "{ a = " * 3000, "line 1, column 605"),
+        ('[files]\n# [[[[ in a comment\ny = "[[[[ in a string"\nx = ' + "[ " * 3000
+         + "]" * 3000, "line 4, column 205"),
+    ],
+)
+def test_nesting_too_deep_for_the_parser_is_malformed_with_its_place(
+    tmp_path: Path, text: str, place: str
+):
+    write(tmp_path, text)
+    with pytest.raises(SourceError) as raised:
+        load_addresses(tmp_path)
+    assert str(raised.value) == (
+        f"sources.toml: not valid TOML (arrays or tables nested too deeply at {place}); fix it "
+        "or remove it"
+    )
+    with pytest.raises(SourceError, match=r"^sources.toml: cannot be updated \(.* nested .*\); "
+                       "fix it first$"):
+        record_address(tmp_path, "a.txt", "https://example.com/a.txt")
+    (tmp_path / "a.txt").write_text("Some text to index.", encoding="utf-8")
+    result = load_documents(tmp_path)
+    assert [d.path for d in result.documents] == ["a.txt"]
+    [skipped] = result.skipped
+    assert skipped.reason == f"{raised.value}; no addresses from it"
+
+
+def test_deep_nesting_the_parser_reads_is_not_refused(tmp_path: Path):
+    write(tmp_path, "x = " + "[" * 150 + "]" * 150 + '\n[files]\n"a.txt" = "https://e.com/a"\n')
+    with pytest.raises(SourceError, match="unknown table 'x'"):  # read, then checked
+        load_addresses(tmp_path)
+
+
 def test_documents_get_their_address_and_changes_to_the_file_are_noticed(tmp_path: Path):
     (tmp_path / "a.txt").write_text("Some text to index.", encoding="utf-8")
     result = load_documents(tmp_path)

@@ -382,3 +382,37 @@ def test_markdown_heading_titles():
     assert [(p.section, document.text[p.start : p.end]) for p in document.paragraphs] == [
         ("Title", "Body."), ("Title", "More."), ("Title", "#hashtag is text.")
     ]
+
+
+def _write_bytes_named(folder: Path, *parts: bytes, data: bytes) -> None:
+    """A file whose name is raw bytes (not UTF-8), as another system may leave one."""
+    import os
+
+    path = os.path.join(os.fsencode(folder), *parts)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "wb") as handle:
+        handle.write(data)
+
+
+def test_a_file_name_that_is_not_utf8_is_skipped_with_its_bytes_escaped(tmp_path):
+    # Issue 20, item 4: such a name aborted the whole build (UnicodeEncodeError in chunk_id).
+    import json
+
+    from index.documents import FileRecord
+
+    (tmp_path / "good.txt").write_text("Good text to index.", encoding="utf-8")
+    _write_bytes_named(tmp_path, b"bad\xff\xfename.txt", data=b"Text under a bad name.")
+    _write_bytes_named(tmp_path, b"folder\xe9", b"inside.md", data=b"Text in a bad folder.")
+    loaded = load_documents(tmp_path)
+    assert [d.path for d in loaded.documents] == ["good.txt"]
+    reasons = {s.path: s.reason for s in loaded.skipped}
+    assert reasons == {
+        "bad\\xff\\xfename.txt": "bad\\xff\\xfename.txt: the file name is not valid UTF-8 (its "
+        "bytes are shown as \\x escapes); rename the file to index it",
+        "folder\\xe9/inside.md": "folder\\xe9/inside.md: the file name is not valid UTF-8 (its "
+        "bytes are shown as \\x escapes); rename the file to index it",
+    }
+    json.dumps(reasons, ensure_ascii=False).encode("utf-8")  # a manifest can hold them
+    recorded = {s.path: FileRecord(s.content_hash) for s in loaded.skipped}
+    recorded["good.txt"] = FileRecord(loaded.documents[0].content_hash)
+    assert not compare_sources(tmp_path, recorded)  # still skipped: not a change

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, cast
 import discord
 from discord import app_commands
 
-from bot.build_runner import BuildOutcome
+from bot.build_runner import TIMED_OUT, BuildOutcome
 from bot.collections import CollectionMissingError, collection_for_guild
 from bot.discord_render import CONTENT_LIMIT, clip, escape_clipped
 from bot.exts.checks import Refusal
@@ -199,12 +199,14 @@ async def added_report(
     interaction: discord.Interaction[Any] | None = None,
 ) -> str:
     """What the user is told after the build of an added document (removing the document again
-    when the build could not read it, or putting back the ``previous`` copy it replaced and
-    rebuilding), and the audit entry."""
+    when the build could not read it or ran out of time, or putting back the ``previous`` copy
+    it replaced and rebuilding), and the audit entry."""
     collection = collection_for_guild(guild_id)
     source_dir = bot.collections.settings_for(collection).source_dir
     if outcome.ok:
         reason = skipped_of(outcome).get(name)
+    elif outcome.error_kind == TIMED_OUT:  # kept, it would stall every later build the same way
+        reason = public_message(outcome.message, bot.settings, collection)
     else:
         reason = await asyncio.to_thread(unusable_alone, bot, outcome, collection, name)
     if reason is not None and previous is not None and interaction is not None:

@@ -29,6 +29,7 @@ from index.intake import (
     check_user_name,
     limit_length,
     place,
+    recorded_files,
     safe_file_name,
     staging_file,
     target_folder,
@@ -191,7 +192,7 @@ async def download(url: str, max_bytes: int, room: Room, timeout_seconds: float)
 def write_document(source_dir: Path, name: str, data: bytes) -> str:
     """Write ``data`` as ``name`` (or the next free variant) into ``source_dir``, all-or-nothing;
     returns the name it got. Blocking: run in a thread."""
-    recorded = load_addresses(source_dir).files
+    recorded = recorded_files(source_dir)
     with target_folder(source_dir, None) as where, staging_file(where) as (staged, handle):
         handle.write(data)
         handle.flush()

@@ -309,6 +309,44 @@ def write_shared_content_pdf(path: Path, pages: int = 200, strokes: int = 1000) 
     path.write_bytes(target.getvalue())
 
 
+def repeated_page_pdf_bytes(
+    pages: int = 2000, padding: int = 20_000_000, text: str = "A hostile page."
+) -> bytes:
+    """A PDF whose page tree lists one page object ``pages`` times, that page drawing a line
+    of ``text`` and then ``padding`` bytes of whitespace, deflated (a 32 KB file by default
+    that asks a reader to parse ``pages * padding`` bytes: issue 20, item 2). Written by hand,
+    as no PDF library writes a page tree that repeats one page."""
+    import zlib
+
+    content = f"BT /F1 10 Tf 72 700 Td ({_escape_pdf(text)}) Tj ET\n".encode() + b" " * padding
+    stream = zlib.compress(content, 9)
+    kids = b" ".join([b"3 0 R"] * pages)
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [" + kids + b"] /Count %d >>" % pages,
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
+        b"/Resources << /Font << /F1 5 0 R >> >> >>",
+        b"<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(stream) + stream
+        + b"\nendstream",
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    ]
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
+        len(objects) + 1, xref)
+    return bytes(out)
+
+
+def _escape_pdf(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
+
+
 def _standard_font() -> object:
     from pypdf.generic import DictionaryObject, NameObject
 

@@ -24,6 +24,7 @@ from tests.index.formats.pdf_fixtures import (
     Indented,
     article_parts,
     article_pdf_bytes,
+    repeated_page_pdf_bytes,
     write_aes_marked_pdf,
     write_article_pdf,
     write_encrypted_pdf,
@@ -428,6 +429,34 @@ def test_pages_sharing_one_huge_content_stream_are_refused_within_the_budget(tmp
     monkeypatch.setattr(pdf, "MIN_OPERATIONS", 30_000)
     with pytest.raises(UnreadableDocument, match=r"^too much to read: .*drawing operations"):
         _extract(path)
+
+
+def test_a_page_repeated_thousands_of_times_is_refused_before_its_content_is_parsed():
+    # Issue 20, item 2: 32 KB, 2,000 listings of one page whose content inflates to 20 MB of
+    # whitespace; few operations and under the decompression cap, it took ~50 minutes.
+    data = repeated_page_pdf_bytes()
+    assert len(data) < 40_000
+    with pytest.raises(UnreadableDocument, match=r"^too much to read: its pages decode to over "
+                       r"10\.6 MB of drawing instructions by page 1, far more than a file of "
+                       r"32 kB should \(one page repeated thousands of times\?"):
+        extract(data, ExtractLimits())
+
+
+def test_repeats_of_one_content_stream_count_against_the_budget_each_time():
+    once = extract(repeated_page_pdf_bytes(pages=1, padding=4_000_000), ExtractLimits())
+    assert len(once.pages) == 1  # 4 MB is within the budget once...
+    with pytest.raises(UnreadableDocument, match=r"by page 3, far more than a file of 5 kB"):
+        extract(repeated_page_pdf_bytes(pages=4, padding=4_000_000), ExtractLimits())
+
+
+def test_extraction_stops_at_the_deadline_and_says_which_setting_sets_it():
+    # Small pages, within every budget, but 2,000 of them: seconds of work, stopped at 0.2 s.
+    data = repeated_page_pdf_bytes(pages=2000, padding=3000)
+    with pytest.raises(UnreadableDocument, match=r"^reading it took over 0\.2 s \(the limit for "
+                       r"one document, CITEBOT_EXTRACT_TIMEOUT_SECONDS\) and was stopped"):
+        extract(data, ExtractLimits(timeout_seconds=0.2))
+    few = repeated_page_pdf_bytes(pages=20, padding=3000)
+    assert len(extract(few, ExtractLimits()).pages) == 20
 
 
 def test_build_indexes_the_good_pdf_and_skips_each_bad_one_with_its_reason(tmp_path):
