@@ -6,7 +6,7 @@ Layout of an index directory::
     build.lock              locked (flock) by the build running now, with its pid; never deleted
     <build>/manifest.json   format, model (name, weights hash, dimension, max_seq_length),
                             chunker parameters, documents with content hashes, sizes and
-                            mtimes, the size and blake2b checksum of every other file of the
+                            mtimes, the size and xxh3-128 checksum of every other file of the
                             build (checked on load, see index/integrity.py), build time, versions
     <build>/chunks.faiss    one vector per chunk (searched; IVF-SQ8 above 50k chunks)
     <build>/chunk_vectors.npy  the same vectors exactly, float32 (for rebuilds; memory-mapped)

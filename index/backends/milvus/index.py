@@ -33,7 +33,7 @@ from index.backends.milvus.client import Connection
 from index.chunking import Chunk
 from index.documents import page_of
 from index.errors import BackendError, IndexCorruptError
-from index.integrity import ALGORITHM, row_digest
+from index.integrity import ROW_ALGORITHM, row_digest
 from index.lexical import QUESTION_WORDS, query_terms
 from index.links import passage_link
 from index.store import REBUILD_HINT
@@ -105,7 +105,7 @@ def checked_layout(layout: Layout, manifest: dict[str, Any]) -> Layout:
     recorded = manifest.get("checksums")
     if recorded is None:
         return layout
-    if not isinstance(recorded, dict) or recorded.get("algorithm") != ALGORITHM:
+    if not isinstance(recorded, dict) or recorded.get("algorithm") != ROW_ALGORITHM:
         raise IndexCorruptError(
             f"the Milvus build {layout.build} is damaged (its checksums): {REBUILD_HINT}"
         )

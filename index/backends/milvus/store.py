@@ -35,7 +35,7 @@ from index.chunk_table import DocumentRecord, DocumentTable
 from index.chunking import Chunk, normalize_for_search
 from index.corpus import Corpus
 from index.errors import BackendError, CitebotError, IndexMissingError
-from index.integrity import ALGORITHM, row_digest
+from index.integrity import ROW_ALGORITHM, row_digest
 from index.lexical import LexicalIndex
 from index.model import ModelSpec
 from index.question_types import TYPES
@@ -293,7 +293,7 @@ class MilvusStore:
         manifest = {k: v for k, v in corpus.manifest.items()
                     if k not in ("files", "backend", "checksums")}
         manifest.setdefault("lexical", lexical.parameters)
-        manifest["checksums"] = {"algorithm": ALGORITHM, "rows": ["chunks", "blobs"]}
+        manifest["checksums"] = {"algorithm": ROW_ALGORITHM, "rows": ["chunks", "blobs"]}
         blobs = _blob_rows(corpus, terms, chunk_terms)
         blob_rows = list(blobs)
         sent += sum(len(row["text"].encode("utf-8")) for row in blob_rows)
