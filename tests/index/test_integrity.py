@@ -106,6 +106,25 @@ def test_lavrov_made_petrov_is_never_quoted(index_copy: Path, sources: Path):
     assert not engine.loaded
 
 
+def test_text_changed_in_place_after_loading_is_refused_not_quoted(index_copy: Path,
+                                                                   sources: Path):
+    """A running engine checked the files when it loaded them; texts.bin is memory-mapped, so
+    a later change in place shows through. Each quoted chunk is checked against the hash
+    recorded with it."""
+    engine = Engine(isolated_settings(source_dir=sources, index_dir=index_copy))
+    assert "Sergei Lavrov" in engine.search(LAVROV).passages[0].text
+    path = IndexStore(index_copy).current_build() / "texts.bin"
+    data = path.read_bytes()
+    with path.open("r+b") as handle:  # the same file (inode) the engine has mapped
+        at = data.find(b"Sergei Lavrov")
+        while at >= 0:
+            handle.seek(at)
+            handle.write(b"Sergei Petrov")
+            at = data.find(b"Sergei Lavrov", at + 1)
+    with pytest.raises(IndexCorruptError, match=r"text of chunk \d+ changed .* `citebot build`"):
+        engine.search(LAVROV)
+
+
 def test_an_index_without_checksums_still_answers_and_info_says_so(
     index_copy: Path, sources: Path, capsys: pytest.CaptureFixture[str]
 ):
