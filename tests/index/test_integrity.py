@@ -144,6 +144,27 @@ def test_an_index_without_checksums_still_answers_and_info_says_so(
     assert "Checksums none recorded" in capsys.readouterr().out
 
 
+def test_undecodable_text_in_an_index_without_checksums_is_damage(
+    index_copy: Path, sources: Path, capsys: pytest.CaptureFixture[str]
+):
+    """Without checksums (an old index) bytes that are not UTF-8 in texts.bin said
+    "unexpected error"; they are damage, with the remedy."""
+    build = IndexStore(index_copy).current_build()
+    manifest = json.loads((build / "manifest.json").read_text(encoding="utf-8"))
+    del manifest["checksums"]
+    (build / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    path = build / "texts.bin"
+    path.write_bytes(path.read_bytes().replace(b"Sergei Lavrov", b"Sergei \xffavrov"))
+    where = ["--index-dir", str(index_copy), "--source-dir", str(sources)]
+    assert main([*where, "ask", LAVROV]) == 1
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.strip() == (
+        "citebot: the index is damaged (its texts are not UTF-8): run `citebot build` to "
+        "rebuild it"
+    )
+
+
 def test_altered_checksum_record_is_damage(index_copy: Path, sources: Path):
     build = IndexStore(index_copy).current_build()
     manifest = json.loads((build / "manifest.json").read_text(encoding="utf-8"))
