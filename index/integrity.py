@@ -3,15 +3,17 @@ than quoted.
 
 Sizes alone miss damage that keeps a file's length: "Lavrov" changed to "Petrov" in the stored
 texts made the old code quote a sentence that is in no source, and flipped bytes in a vector
-file silently changed answers. A build records a blake2b digest of every file (local backend)
-or of every stored row a passage is made from (Milvus backend); loading compares them.
+file silently changed answers. A build records a digest of every file (local backend) or of
+every stored row a passage is made from (Milvus backend); loading compares them, and the local
+backend checks each quoted chunk's text against its ``text_key`` too (index/backends/local.py).
 
 Files are hashed with xxh3-128 (xxhash): every load hashes the whole index, and xxh3 runs at
 memory speed (~3.7 GB/s a core here, blake2b ~0.4-0.8): a cold ``citebot ask`` of a 10k-chunk
 index (58 MiB) pays ~2 % instead of ~17 % (docs/benchmarks.md, "Index checksums"). Files are
-read in large blocks, a few at once on threads. A file already verified by this process and
-not changed since (same inode, size, modification and change times) is not hashed again, so
-engines of one process that load the same build pay once. Rows (small) use blake2b-128.
+read in large blocks, a few files at once on threads (reads overlap hashing). A file already
+verified by this process and not changed since (same inode, size, modification and change
+times) is not hashed again, so engines of one process that load the same build pay once.
+Rows (small) use blake2b-128.
 
 These digests catch damage and edits made without knowing of them; someone who can write the
 index can also rewrite its manifest, which is not signed.
