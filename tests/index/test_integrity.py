@@ -106,6 +106,20 @@ def test_lavrov_made_petrov_is_never_quoted(index_copy: Path, sources: Path):
     assert not engine.loaded
 
 
+def test_citebot_build_repairs_a_damaged_index_without_reusing_its_vectors(
+    index_copy: Path, sources: Path, capsys: pytest.CaptureFixture[str]
+):
+    """The remedy works: a build over a damaged index embeds everything again (vectors of a
+    damaged index are never re-used) and the new build answers."""
+    _damage(IndexStore(index_copy).current_build(), "chunk_vectors.npy")
+    where = ["--index-dir", str(index_copy), "--source-dir", str(sources)]
+    assert main([*where, "build"]) == 0
+    assert "re-used 0" in capsys.readouterr().out
+    assert main([*where, "ask", LAVROV]) == 0
+    assert "Sergei Lavrov" in capsys.readouterr().out
+    assert IndexStore(index_copy).verify() is True
+
+
 def test_text_changed_in_place_after_loading_is_refused_not_quoted(index_copy: Path,
                                                                    sources: Path):
     """A running engine checked the files when it loaded them; texts.bin is memory-mapped, so
