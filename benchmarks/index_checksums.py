@@ -9,9 +9,12 @@ rebuilt over the copies; saved with ``IndexStore.save``, nothing embedded). For 
 before checksums (``--before``, exported with ``git archive``; it reads the same index and
 ignores the recorded checksums), after one untimed warm-up each: wall time, and CPU time
 (user + system, of the process and its threads), which a busy machine disturbs less. Also:
-hashing every file of the replica alone, in this process.
+hashing every file of the replica alone, in this process; and with ``--milvus``, the replica
+saved into an embedded Milvus Lite file: what ``verify()`` (``citebot info``: every chunk and
+blob row's digest) costs next to loading the build and answering one question.
 
     .venv/bin/python benchmarks/index_checksums.py [--runs 7] [--chunks 10000] [--before REV]
+        [--milvus]
 """
 
 from __future__ import annotations
@@ -115,6 +118,7 @@ def main() -> int:
     parser.add_argument("--before", default=None,
                         help="git revision of the code before (default: the parent of the "
                              "commit that added index/integrity.py)")
+    parser.add_argument("--milvus", action="store_true", help="also time Milvus verify()")
     args = parser.parse_args()
     before = args.before or _before_checksums()
     env = {k: v for k, v in os.environ.items() if not k.startswith("CITEBOT_")}
@@ -155,6 +159,7 @@ def main() -> int:
             file_digests(build, names)
             hashing.append(time.perf_counter() - started)
         article_size = IndexStore(article).size_bytes()
+        milvus = milvus_verify(replica, Path(tmp), args.question) if args.milvus else None
     print(f"\n{os.cpu_count()} cores; before = {before[:10]}; {args.runs} interleaved runs "
           "each after one untimed warm-up; wall time from spawn to exit of `citebot ask`\n")
     print("| index | measure | before: median s (min-max) | checksums: median s (min-max) "
@@ -170,7 +175,38 @@ def main() -> int:
     print(f"\narticle index {article_size / 2**20:.1f} MiB; replica {size / 2**20:.1f} MiB in "
           f"{len(names)} files: hashing them all (xxh3-128, threads) median "
           f"{seconds * 1000:.0f} ms ({size / 2**20 / seconds:.0f} MiB/s)")
+    if milvus is not None:
+        print(f"\nMilvus Lite (embedded), the replica: {milvus}")
     return 0
+
+
+def milvus_verify(replica: Path, tmp: Path, question: str, runs: int = 3) -> str:
+    """Median seconds of ``MilvusStore.verify()`` and of load + one question, on the replica."""
+    from index.backends.milvus import MilvusStore
+    from index.model import ModelSpec
+    from index.onnx_encoder import OnnxEncoder, onnx_path_for
+    from index.search import make_searcher
+    from index.store import IndexStore
+
+    spec = ModelSpec.resolve("all-MiniLM-L6-v2")
+    local = IndexStore(replica)
+    chunker = local.read_manifest()["chunker"]
+    store = MilvusStore(str(tmp / "milvus.db"), None, "replica", tmp / "locks")
+    started = time.perf_counter()
+    store.save(local.load(spec, chunker))
+    saved = time.perf_counter() - started
+    encoder = OnnxEncoder.for_queries(spec, onnx_path_for(replica, spec))
+    verify, answer = [], []
+    for _ in range(runs):
+        started = time.perf_counter()
+        assert store.verify()
+        verify.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        found = make_searcher(store.load(spec, chunker), encoder).search(question, 5)
+        answer.append(time.perf_counter() - started)
+        assert "Sergei Lavrov" in found.passages[0].text
+    return (f"saved in {saved:.0f} s; verify() median {statistics.median(verify):.2f} s; "
+            f"load + one question median {statistics.median(answer):.2f} s ({runs} runs)")
 
 
 def _before_checksums() -> str:
