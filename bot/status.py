@@ -29,6 +29,7 @@ class IndexStatus:
     changes: SourceChanges = field(default_factory=SourceChanges)
     model_matches: bool | None = None
     size_bytes: int = 0
+    verified: bool | None = None  # every file matched its checksum (False: none recorded)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -47,6 +48,7 @@ class IndexStatus:
             "documents": manifest.get("documents", []),
             "skipped": manifest.get("skipped", []),
             "size_bytes": self.size_bytes,
+            "checksums_verified": self.verified,
             "sources_changed": bool(self.changes),
             "changes": {
                 "added": list(self.changes.added),
@@ -75,6 +77,11 @@ class IndexStatus:
                 f"chunker {manifest.get('chunker')}"
             ),
         ]
+        if self.verified is False:
+            lines.append(_text(
+                "Checksums none recorded (built before citebot recorded them): run "
+                "`citebot build` to add them.", style="yellow",
+            ))
         if self.model_matches is False:
             lines.append(
                 _text(
@@ -133,6 +140,7 @@ def index_status(settings: Settings, collection: str = "default") -> IndexStatus
         status.exists = True
         status.manifest = store.read_manifest()
         status.size_bytes = store.size_bytes()
+        status.verified = store.verify()  # damage is a problem, as when loading
     except CitebotError as error:
         status.problem = str(error)
         return status

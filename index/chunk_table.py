@@ -21,6 +21,7 @@ from typing import Any, overload
 import numpy as np
 
 from index.chunking import Chunk
+from index.errors import IndexCorruptError
 
 ID_BYTES = 16
 
@@ -62,8 +63,15 @@ class TextBlob:
         return len(self._data)
 
     def text(self, start: int, end: int) -> str:
-        """The text of bytes ``[start, end)`` (always whole characters)."""
-        return self._data[start:end].decode("utf-8")
+        """The text of bytes ``[start, end)`` (always whole characters; bytes that are not
+        UTF-8 mean damage that no checksum caught, e.g. in an index built before them)."""
+        try:
+            return self._data[start:end].decode("utf-8")
+        except UnicodeDecodeError:
+            raise IndexCorruptError(
+                "the index is damaged (its texts are not UTF-8): run `citebot build` to "
+                "rebuild it"
+            ) from None
 
     def write(self, path: Path) -> None:
         """Write the bytes to ``path`` (the caller syncs)."""

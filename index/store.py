@@ -6,7 +6,8 @@ Layout of an index directory::
     build.lock              locked (flock) by the build running now, with its pid; never deleted
     <build>/manifest.json   format, model (name, weights hash, dimension, max_seq_length),
                             chunker parameters, documents with content hashes, sizes and
-                            mtimes, the size of every other file of the build, build time, versions
+                            mtimes, the size and xxh3-128 checksum of every other file of the
+                            build (checked on load, see index/integrity.py), build time, versions
     <build>/chunks.faiss    one vector per chunk (searched; IVF-SQ8 above 50k chunks)
     <build>/chunk_vectors.npy  the same vectors exactly, float32 (for rebuilds; memory-mapped)
     <build>/sentence_codes.npy  one vector per sentence as int8 codes (searched; memory-mapped)
@@ -52,6 +53,7 @@ from index.build_lock import BuildLock
 from index.chunk_table import ChunkTable, DocumentTable, TextBlob, map_array
 from index.corpus import Corpus
 from index.errors import CitebotError, IndexCorruptError, IndexMismatchError, IndexMissingError
+from index.integrity import ALGORITHM, changed_files, file_digests
 from index.lexical import LexicalIndex
 from index.model import ModelSpec
 from index.vector_index import configure_for_queries
@@ -240,7 +242,8 @@ class IndexStore:
             for path in sorted(staging.rglob("*"))
             if path.is_file()
         }
-        manifest = {**corpus.manifest, "files": sizes}
+        checksums = {"algorithm": ALGORITHM, "files": file_digests(staging, sizes)}
+        manifest = {**corpus.manifest, "files": sizes, "checksums": checksums}
         _write_json(staging / MANIFEST, manifest, indent=2)  # last: marks completion
         _sync_path(staging)
 
@@ -295,6 +298,7 @@ class IndexStore:
         manifest = self._read_manifest(build)
         check_manifest(manifest, model, chunker_parameters, self.directory)
         self._check_sizes(build, manifest)
+        self._check_checksums(build, manifest)
         try:
             entries = json.loads((build / "documents.json").read_text(encoding="utf-8"))
             blob = TextBlob.open(build / "texts.bin")
@@ -387,6 +391,40 @@ class IndexStore:
                     f"index at {self.directory} is damaged ({name} is missing or not the size "
                     f"it was written with): {REBUILD_HINT}"
                 )
+
+    def verify(self) -> bool:
+        """Check every file of the live build against the size and checksum its manifest
+        records (what loading does, without loading): raises IndexCorruptError naming the
+        damaged files. False for a build made before checksums were recorded (only sizes
+        could be checked), True otherwise."""
+        build = self._live_build()
+        manifest = self._read_manifest(build)
+        self._check_sizes(build, manifest)
+        return self._check_checksums(build, manifest)
+
+    def _check_checksums(self, build: Path, manifest: dict[str, Any]) -> bool:
+        """Every file the manifest has a checksum of still has it: catches what keeps a file's
+        size (a changed word in the texts, flipped bytes in vectors), so that damage is never
+        searched or quoted. An index built before checksums were recorded is loaded unchecked
+        (False); ``citebot info`` says so."""
+        if "checksums" not in manifest:
+            return False
+        recorded = manifest["checksums"]
+        files = recorded.get("files") if isinstance(recorded, dict) else None
+        valid = (
+            isinstance(files, dict) and recorded.get("algorithm") == ALGORITHM
+            and set(files) == set(manifest.get("files") or ())
+            and all(isinstance(value, str) for value in files.values())
+        )
+        changed = changed_files(build, files) if valid else ["the checksums"]  # type: ignore[arg-type]
+        if changed:
+            shown = ", ".join(changed[:3]) + (f" and {len(changed) - 3} more" if len(changed) > 3
+                                              else "")
+            raise IndexCorruptError(
+                f"index at {self.directory} is damaged ({shown} changed since it was built): "
+                f"{REBUILD_HINT}"
+            )
+        return True
 
     def _live_build(self) -> Path:
         return self._checked(self.current_build())

@@ -174,6 +174,12 @@ class IndexBackend(Protocol):
         """Bytes the live build takes."""
         ...
 
+    def verify(self) -> bool:
+        """Check the live build against the checksums recorded when it was built (raises
+        IndexCorruptError or BackendError naming the damage); False when it was built before
+        checksums were recorded."""
+        ...
+
     def build_lock(self) -> BuildLock:
         """The lock builds of this collection hold."""
         ...

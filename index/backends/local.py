@@ -17,10 +17,13 @@ from index.backends.base import (
     StoredChunk,
     sentence_groups,
 )
+from index.chunk_table import text_key
 from index.chunking import Chunk
 from index.corpus import Corpus
 from index.documents import page_of
+from index.errors import IndexCorruptError
 from index.links import passage_link
+from index.store import REBUILD_HINT
 
 # Every chunk and sentence is scored up to this many chunks; above it only the candidates from
 # the vector index and from BM25 are, and normalisation is over the candidates. Scoring all
@@ -109,10 +112,17 @@ class LocalIndex:
         return np.asarray(similarities, dtype=np.float32)
 
     def stored_chunks(self, rows: Sequence[int]) -> list[StoredChunk]:
-        """Chunks and their citations."""
+        """Chunks and their citations. Each text is checked against the hash recorded with it
+        at build (``text_key``): the files were checked when loaded, but a file changed in
+        place afterwards shows through its memory map, and must not be quoted."""
         found = []
         for row in rows:
             chunk = self.corpus.chunks[int(row)]
+            if text_key(chunk.text) != int(self.corpus.table.text_key[int(row)]):
+                raise IndexCorruptError(
+                    f"the index is damaged (the text of chunk {int(row)} changed since it was "
+                    f"built): {REBUILD_HINT}"
+                )
             found.append(StoredChunk(chunk, _citation_of(self.corpus, int(row), chunk)))
         return found
 

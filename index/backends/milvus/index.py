@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import Any
 
@@ -32,7 +32,8 @@ from index.backends.milvus import schema
 from index.backends.milvus.client import Connection
 from index.chunking import Chunk
 from index.documents import page_of
-from index.errors import BackendError
+from index.errors import BackendError, IndexCorruptError
+from index.integrity import ROW_ALGORITHM, row_digest
 from index.lexical import QUESTION_WORDS, query_terms
 from index.links import passage_link
 from index.store import REBUILD_HINT
@@ -49,6 +50,7 @@ class Layout:
     connection: Connection
     alias: str
     build: str
+    checked: bool = False  # its chunk and blob rows carry digests, checked when read
 
     @property
     def names(self) -> dict[str, str]:
@@ -96,18 +98,55 @@ class Layout:
         return tuple(found)
 
 
+def checked_layout(layout: Layout, manifest: dict[str, Any]) -> Layout:
+    """``layout`` checking its rows' digests when the manifest says it has them (builds made
+    before digests were recorded are read unchecked); a manifest whose record of them is not
+    what this citebot writes is damage."""
+    recorded = manifest.get("checksums")
+    if recorded is None:
+        return layout
+    if not isinstance(recorded, dict) or recorded.get("algorithm") != ROW_ALGORITHM:
+        raise IndexCorruptError(
+            f"the Milvus build {layout.build} is damaged (its checksums): {REBUILD_HINT}"
+        )
+    return replace(layout, checked=True)
+
+
+def check_digest(layout: Layout, row: dict[str, Any], fields: Sequence[str], what: str) -> None:
+    """Raise IndexCorruptError when a row read from a checked build no longer matches the
+    digest written with it: never quote an altered or damaged text."""
+    if layout.checked and row.get("digest") != row_digest(*(row.get(f) for f in fields)):
+        raise IndexCorruptError(
+            f"the Milvus build {layout.build} is damaged ({what} changed since it was built): "
+            f"{REBUILD_HINT}"
+        )
+
+
+def blob_name(kind: str, item: int) -> str:
+    """How messages name a blob."""
+    if kind == "text":
+        return f"the text of document {int(item)}"
+    if kind == "chunk_text":
+        return f"the text of chunk {int(item)}"
+    return f"its {kind}"
+
+
 def read_blob(layout: Layout, kind: str, item: int) -> str:
-    """The text stored under (kind, item), its pieces joined."""
+    """The text stored under (kind, item), its pieces joined (each checked against its
+    digest in a checked build)."""
+    fields = [*schema.BLOB_DIGEST_FIELDS, "digest"] if layout.checked else ["piece", "text"]
     rows = layout.call(
         "read the index",
         lambda client: client.query(
             layout.names["blobs"], filter=f'kind == "{kind}" and item == {int(item)}',
-            output_fields=["piece", "text"], limit=MAX_HITS,
+            output_fields=fields, limit=MAX_HITS,
             timeout=layout.connection.timeout,
         ),
     )
     if not rows:
         raise BackendError(f"the Milvus build {layout.build} lacks its {kind}: {REBUILD_HINT}")
+    for row in rows:
+        check_digest(layout, row, schema.BLOB_DIGEST_FIELDS, blob_name(kind, item))
     return "".join(row["text"] for row in sorted(rows, key=lambda row: int(row["piece"])))
 
 
@@ -140,7 +179,7 @@ class MilvusIndex:
     def __init__(
         self, layout: Layout, manifest: dict[str, Any], full_scoring_limit: int | None = None
     ) -> None:
-        self.layout = layout
+        self.layout = checked_layout(layout, manifest)
         self.manifest = manifest
         # Up to this many chunks every chunk and sentence is scored, as the local index does
         # (None: the local index's limit, so both rank alike). In Milvus Lite that costs ~35 us
@@ -445,13 +484,15 @@ class MilvusIndex:
     def stored_chunks(self, rows: Sequence[int]) -> list[StoredChunk]:
         """The chunks ``rows`` with their citations, in that order."""
         wanted = np.asarray(list(rows), dtype=np.int64)
-        fields = ["chunk_id", "document", "section", "has_section", "paragraph", "start", "end",
-                  "sentences", "text", "text_in_blobs"]
+        fields = list(schema.CHUNK_DIGEST_FIELDS)
+        if self.layout.checked:
+            fields.append("digest")
         found = self._get("chunks", wanted, fields) if len(wanted) else {}
         documents = self._documents
         result = []
         for row in wanted:
             values = found[int(row)]
+            check_digest(self.layout, values, schema.CHUNK_DIGEST_FIELDS, f"chunk {int(row)}")
             document = int(values["document"])
             text = values["text"]
             if values["text_in_blobs"]:

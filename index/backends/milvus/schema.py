@@ -8,6 +8,11 @@ One citebot collection ``name`` has, per build ``b``, three Milvus collections a
     P_N_<b>_blobs       manifest, BM25 vocabulary, documents (JSON) and every document's
                         text, in VARCHAR pieces
 
+Each chunk and blob row holds a digest of what passages and citations are made from
+(CHUNK_DIGEST_FIELDS, BLOB_DIGEST_FIELDS), checked whenever such a row is read, so an altered
+or damaged row is refused, never quoted (builds whose manifest has no "checksums" predate it).
+Vectors and BM25 weights are not covered: Milvus keeps them, and they only rank.
+
 (P: the escaped prefix, default ``citebot``; N: the escaped citebot name.)
 
 Milvus names allow letters, digits and ``_`` only, so the citebot name is escaped (``_`` ->
@@ -41,6 +46,11 @@ PIECE_BYTES = 65_000
 EMPTY_TERM = 0
 SENTENCE_SPANS_BYTES = VARCHAR_BYTES
 BLOB_VECTOR = [1.0, 0.0]  # Milvus wants a vector field in every collection
+DIGEST_CHARS = 32  # hex blake2b-128 of a row's content (index/integrity.row_digest)
+# What a chunk's passage and citation are made from: its row's digest covers these, in order.
+CHUNK_DIGEST_FIELDS = ("chunk_id", "document", "section", "has_section", "paragraph", "start",
+                       "end", "sentences", "text", "text_in_blobs")
+BLOB_DIGEST_FIELDS = ("kind", "item", "piece", "text")
 
 
 def escape(name: str) -> str:
@@ -123,6 +133,7 @@ def chunk_schema(module: Any, dimension: int) -> Any:
     schema.add_field("sentences", types.VARCHAR, max_length=VARCHAR_BYTES)  # JSON spans
     schema.add_field("text", types.VARCHAR, max_length=VARCHAR_BYTES)  # "" when in blobs
     schema.add_field("text_in_blobs", types.BOOL)
+    schema.add_field("digest", types.VARCHAR, max_length=DIGEST_CHARS)  # CHUNK_DIGEST_FIELDS
     return schema
 
 
@@ -148,6 +159,7 @@ def blob_schema(module: Any) -> Any:
     schema.add_field("piece", types.INT64)
     schema.add_field("text", types.VARCHAR, max_length=VARCHAR_BYTES)
     schema.add_field("unused", types.FLOAT_VECTOR, dim=len(BLOB_VECTOR))
+    schema.add_field("digest", types.VARCHAR, max_length=DIGEST_CHARS)  # BLOB_DIGEST_FIELDS
     return schema
 
 

@@ -21,12 +21,21 @@ import numpy as np
 
 from index.backends.milvus import schema
 from index.backends.milvus.client import QUESTION_TIMEOUT, Connection, pymilvus, redact
-from index.backends.milvus.index import Layout, MilvusIndex, read_blob, scan
+from index.backends.milvus.index import (
+    Layout,
+    MilvusIndex,
+    blob_name,
+    check_digest,
+    checked_layout,
+    read_blob,
+    scan,
+)
 from index.build_lock import BuildLock
 from index.chunk_table import DocumentRecord, DocumentTable
 from index.chunking import Chunk, normalize_for_search
 from index.corpus import Corpus
 from index.errors import BackendError, CitebotError, IndexMissingError
+from index.integrity import ROW_ALGORITHM, row_digest
 from index.lexical import LexicalIndex
 from index.model import ModelSpec
 from index.question_types import TYPES
@@ -116,6 +125,27 @@ class MilvusStore:
             return 0
         backend = self.read_manifest().get("backend", {})
         return int(backend.get("bytes", 0))
+
+    def verify(self) -> bool:
+        """Check every chunk and blob row of the live build against its digest (raises
+        IndexCorruptError naming the first that changed): what ``citebot info`` reports.
+        Questions check only the rows they quote. False for a build made before digests."""
+        layout = self._layout()
+        manifest = layout.manifest()
+        layout = checked_layout(layout, manifest)
+        if not layout.checked:
+            return False
+        layout.load()
+        chunk_total = int(manifest.get("counts", {}).get("chunks", 0))
+        blob_total = int(manifest.get("backend", {}).get("blob_rows", 0))
+        fields = ["row", *schema.CHUNK_DIGEST_FIELDS, "digest"]
+        for row in scan(layout, "chunks", fields, chunk_total, SCAN_ROWS):
+            check_digest(layout, row, schema.CHUNK_DIGEST_FIELDS, f"chunk {row['row']}")
+        fields = ["id", *schema.BLOB_DIGEST_FIELDS, "digest"]
+        for row in scan(layout, "blobs", fields, blob_total, 200, key="id"):
+            what = blob_name(str(row.get("kind")), int(row.get("item") or 0))
+            check_digest(layout, row, schema.BLOB_DIGEST_FIELDS, what)
+        return True
 
     def build_lock(self) -> BuildLock:
         """The lock that builds of this collection on this host hold."""
@@ -260,8 +290,10 @@ class MilvusStore:
         sent += self._insert(
             layout.names["sentences"], _sentence_rows(corpus, lexical, sentence_ids)
         )
-        manifest = {k: v for k, v in corpus.manifest.items() if k not in ("files", "backend")}
+        manifest = {k: v for k, v in corpus.manifest.items()
+                    if k not in ("files", "backend", "checksums")}
         manifest.setdefault("lexical", lexical.parameters)
+        manifest["checksums"] = {"algorithm": ROW_ALGORITHM, "rows": ["chunks", "blobs"]}
         blobs = _blob_rows(corpus, terms, chunk_terms)
         blob_rows = list(blobs)
         sent += sum(len(row["text"].encode("utf-8")) for row in blob_rows)
@@ -423,7 +455,7 @@ def _chunk_rows(
         if not schema.fits(spans):
             raise BackendError(f"chunk {chunk.id} has too many sentences for Milvus")
         inline = schema.fits(chunk.text)
-        yield {
+        row_values = {
             "row": row,
             "dense": np.asarray(vectors[row], dtype=np.float32).tolist(),
             "sparse": sparse,
@@ -441,6 +473,10 @@ def _chunk_rows(
             "text": chunk.text if inline else "",
             "text_in_blobs": not inline,
         }
+        row_values["digest"] = row_digest(
+            *(row_values[name] for name in schema.CHUNK_DIGEST_FIELDS)
+        )
+        yield row_values
 
 
 def _sentence_rows(
@@ -463,7 +499,7 @@ def _sentence_rows(
 
 def _blob(identifier: int, kind: str, item: int, piece: int, text: str) -> dict[str, Any]:
     return {"id": identifier, "kind": kind, "item": item, "piece": piece, "text": text,
-            "unused": schema.BLOB_VECTOR}
+            "unused": schema.BLOB_VECTOR, "digest": row_digest(kind, item, piece, text)}
 
 
 def _blob_rows(corpus: Corpus, terms: list[str], chunk_terms: int) -> Iterator[dict[str, Any]]:
@@ -529,6 +565,7 @@ class _Contents:
 
     @classmethod
     def read(cls, layout: Layout, manifest: dict[str, Any]) -> _Contents:
+        layout = checked_layout(layout, manifest)  # altered rows are neither re-used nor copied
         listing = json.loads(read_blob(layout, "documents", 0))
         texts = _all_texts(layout, manifest)
         documents = [
@@ -543,13 +580,15 @@ class _Contents:
             chunk_total, sentence_total
         ):
             raise BackendError(f"the Milvus build {layout.build} is incomplete: {REBUILD_HINT}")
-        fields = ["row", "dense", "chunk_id", "document", "section", "has_section",
-                  "paragraph", "start", "end", "sentences", "text", "text_in_blobs"]
+        fields = ["row", "dense", *schema.CHUNK_DIGEST_FIELDS]
+        if layout.checked:
+            fields.append("digest")
         rows = scan(layout, "chunks", fields, chunk_total, SCAN_ROWS)
         dimension = int(manifest.get("model", {}).get("dimension") or 0)
         chunks: list[Chunk] = []
         vectors = np.zeros((chunk_total, dimension), dtype=np.float32)
         for i, row in enumerate(rows):
+            check_digest(layout, row, schema.CHUNK_DIGEST_FIELDS, f"chunk {i}")
             path = listing["paths"][int(row["document"])]
             start, end = int(row["start"]), int(row["end"])
             text = texts.get(int(row["document"]), "")[start:end]
@@ -593,7 +632,9 @@ def _all_texts(layout: Layout, manifest: dict[str, Any]) -> dict[int, str]:
     """Every document's text, by document row."""
     total = int(manifest.get("backend", {}).get("blob_rows", 0))
     parts: dict[int, list[tuple[int, str]]] = {}
-    for row in scan(layout, "blobs", ["id", "kind", "item", "piece", "text"], total, 200,
-                    key="id", where='kind == "text"'):
+    fields = ["id", *schema.BLOB_DIGEST_FIELDS, *(["digest"] if layout.checked else [])]
+    for row in scan(layout, "blobs", fields, total, 200, key="id", where='kind == "text"'):
+        what = blob_name("text", int(row["item"]))
+        check_digest(layout, row, schema.BLOB_DIGEST_FIELDS, what)
         parts.setdefault(int(row["item"]), []).append((int(row["piece"]), row["text"]))
     return {item: "".join(text for _, text in sorted(found)) for item, found in parts.items()}
