@@ -36,6 +36,12 @@ WEAK_ALONE = 0.35
 STRONG_ALONE = 0.65
 # Very short: at most this many content words.
 SHORT_WORDS = 2
+# A follow-up's highlight, within each passage found: the scores of its sentences read with the
+# history (weight TOGETHER_WEIGHT) plus those of the question alone (ALONE_WEIGHT), less
+# SHOWN_PENALTY for a sentence an earlier answer already highlighted.
+TOGETHER_WEIGHT = 0.5
+ALONE_WEIGHT = 1.0
+SHOWN_PENALTY = 1.5
 # How many earlier turns a question may be read with (the previous one and, through a chain of
 # follow-ups, the ones before it).
 MAX_TURNS = 2
@@ -191,3 +197,14 @@ def fuse_scores(
     for other, weight in zip(earlier, weights, strict=True):
         fused = fused + np.float32(weight) * other
     return fused
+
+
+def follow_up_highlight(together: np.ndarray, alone: np.ndarray, shown: np.ndarray) -> int:
+    """Which sentence of a passage to highlight for a follow-up: ``together`` / ``alone`` are
+    its sentences' highlight scores with the history and without, ``shown`` marks the sentences
+    earlier answers highlighted. The history finds the passage, but read with the history the
+    sentence that answered the earlier question tends to win again ("What did he call on all
+    countries to do?" after "Which Russian official visited Seoul?"); the follow-up asks for
+    something new, in its own words."""
+    scores = TOGETHER_WEIGHT * together + ALONE_WEIGHT * alone - SHOWN_PENALTY * shown
+    return int(np.argmax(scores))

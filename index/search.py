@@ -14,7 +14,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 import numpy as np
@@ -25,6 +25,7 @@ from index.backends.local import LocalIndex
 from index.conversation import (
     Turn,
     content_words,
+    follow_up_highlight,
     fuse_vectors,
     read_with_history,
 )
@@ -118,6 +119,34 @@ class Ranking:
     complete: bool = True  # every chunk was scored (else only candidates)
     best_in_chunk: np.ndarray | None = None
     text_keys: np.ndarray | None = None
+    sentences: SentenceScores | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SentenceScores:
+    """Every candidate sentence's highlight score (the best of a chunk is its highlight).
+
+    ``rows``: int64[m] sentence rows; ``scores``: float32[m]; ``first`` / ``counts``:
+    int64[n] where each ranked chunk's sentences begin in ``rows`` and how many (ranking order).
+    """
+
+    rows: np.ndarray
+    scores: np.ndarray
+    first: np.ndarray
+    counts: np.ndarray
+
+    def of_chunk(self, position: int) -> slice:
+        """Where the sentences of the chunk at ``position`` in the ranking lie."""
+        start = int(self.first[position])
+        return slice(start, start + int(self.counts[position]))
+
+    def lookup(self, rows: np.ndarray) -> np.ndarray | None:
+        """The scores of sentences ``rows``, or None when one of them is not a candidate."""
+        order = np.argsort(self.rows, kind="stable")
+        at = np.minimum(np.searchsorted(self.rows, rows, sorter=order), len(order) - 1)
+        if len(order) == 0 or np.any(self.rows[order[at]] != rows):
+            return None
+        return self.scores[order[at]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +157,8 @@ class Context:
     query: Query
     lexical: LexicalQuery | None
     previous: str
+    alone: Ranking
+    turns: int = 1
 
 
 _BLAS_LIMITED = False
@@ -181,6 +212,19 @@ class Searcher:
         ``history``: the conversation's earlier turns, most recent last; a question that depends
         on them is read together with them (``Answer.context`` then names the previous question).
         """
+        return self._search(question, k, offset, tuple(history), {})[0]
+
+    def _search(
+        self,
+        question: str,
+        k: int,
+        offset: int,
+        history: tuple[Turn, ...],
+        shown: dict[int, int | None],
+    ) -> tuple[Answer, tuple[int, ...]]:
+        """``search``, and the sentence rows it highlights (one per passage). ``shown``: the
+        row each earlier turn highlighted in its first passage (None: unknown), by position in
+        ``history``, filled as needed."""
         prepared = prepare_question(question, self.max_question_chars)
         query = Query(prepared.text, self.embedder.encode_query(prepared.text))
         lexical = self.lexical_query(query.text)
@@ -195,19 +239,69 @@ class Searcher:
                 break
             width *= WIDENING
         chosen = chosen[offset:]
+        if context is not None:
+            ranking = self._follow_up_highlights(
+                ranking, chosen, context.alone, self._shown(history, shown, context.turns)
+            )
         passages = self._passages(query, ranking, chosen)
         # A follow-up is judged with the words it was searched with (its own and the earlier
         # question's): judged on its own words alone, 43 % of the answerable follow-ups of
         # tests/data/article_dialogues.jsonl were flagged, against 4.5 % this way.
         evidence = gather(ranking, lexical, self.index if self.lexical else None)
         found = found_in_source(evidence, self.min_similarity)
-        return Answer(
+        answer = Answer(
             prepared.text,
             passages,
             found=found,
             notices=prepared.notices,
             context=context.previous if context is not None else None,
         )
+        return answer, tuple(int(ranking.best_sentences[i]) for i in chosen)
+
+    def _shown(
+        self, history: tuple[Turn, ...], shown: dict[int, int | None], turns: int
+    ) -> frozenset[int]:
+        """The sentence rows that the last ``turns`` earlier turns (those the question is read
+        with) highlighted in their first passage, found by answering them again (each once:
+        ``shown`` remembers them by position in ``history``)."""
+        rows: set[int] = set()
+        for position in range(max(0, len(history) - turns), len(history)):
+            if position not in shown:
+                turn = history[position]
+                answer, highlighted = self._search(turn.question, 1, 0, history[:position], shown)
+                same = bool(answer.passages) and (
+                    not turn.passage_ids or answer.passages[0].chunk_id == turn.passage_ids[0]
+                )
+                shown[position] = highlighted[0] if same else None
+            row = shown[position]
+            if row is not None:
+                rows.add(row)
+        return frozenset(rows)
+
+    @staticmethod
+    def _follow_up_highlights(
+        ranking: Ranking, chosen: list[int], alone: Ranking, shown: frozenset[int]
+    ) -> Ranking:
+        """The ranking with each chosen chunk's highlight chosen for a follow-up
+        (``conversation.follow_up_highlight``: the question's own scores count as well as the
+        scores read with the history, and what earlier answers highlighted is held back)."""
+        together, own = ranking.sentences, alone.sentences
+        assert together is not None and own is not None and ranking.best_in_chunk is not None
+        best_sentences = ranking.best_sentences.copy()
+        best_in_chunk = ranking.best_in_chunk.copy()
+        for position in chosen:
+            rows = together.rows[together.of_chunk(position)]
+            own_scores = own.lookup(rows)
+            if own_scores is None:  # not a candidate of the question alone: kept as it was
+                continue
+            best = follow_up_highlight(
+                together.scores[together.of_chunk(position)],
+                own_scores,
+                np.isin(rows, np.fromiter(shown, dtype=np.int64, count=len(shown))),
+            )
+            best_sentences[position] = rows[best]
+            best_in_chunk[position] = best
+        return replace(ranking, best_sentences=best_sentences, best_in_chunk=best_in_chunk)
 
     def lexical_query(self, text: str) -> LexicalQuery | None:
         """The question's own BM25 terms, or None without BM25."""
@@ -240,7 +334,7 @@ class Searcher:
             parts = [(tuple(self.index.query_terms(text)), weight)
                      for text, weight in zip(earlier, reading.weights, strict=True)]
             lexical = LexicalQuery((*lexical.parts, *parts))
-        return Context(fused, lexical, reading.context)
+        return Context(fused, lexical, reading.context, own, len(reading.questions))
 
     def rank(
         self,
@@ -281,6 +375,7 @@ class Searcher:
         highlight = highlight + HIGHLIGHT_PREVIOUS_WEIGHT * previous + HIGHLIGHT_TYPE_WEIGHT * types
         best = _first_max_of_groups(highlight, starts)
         order = np.argsort(-chunk_score, kind="stable")
+        counts = np.diff(np.append(starts, sentence_count))
         return Ranking(
             rows=found.rows[order],
             scores=chunk_score[order],
@@ -289,6 +384,7 @@ class Searcher:
             complete=found.complete,
             best_in_chunk=(best - starts)[order],
             text_keys=found.text_keys[order],
+            sentences=SentenceScores(found.sentence_rows, highlight, starts[order], counts[order]),
         )
 
     def _known_words(self, words: list[str]) -> list[bool] | None:
