@@ -17,6 +17,10 @@ sources ("What about bread recipes?": a topic the sources do not hold, "not in t
 Anything else, a full question with its own evidence, is answered as if it were alone: a change
 of topic is not pulled back to the previous one. Weights were set on tests/data/
 article_dialogues.jsonl and checked on SQuAD-free ground only (see docs/benchmarks.md).
+
+A follow-up read with the history gets its bold sentence by its own words as well
+(``follow_up_highlight``): read with the history alone, the sentence that answered the earlier
+question tends to win again.
 """
 
 from __future__ import annotations
