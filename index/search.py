@@ -30,6 +30,7 @@ from index.conversation import (
     read_with_history,
 )
 from index.corpus import Corpus
+from index.errors import QuestionError
 from index.evidence import MIN_SIMILARITY, found_in_source, gather
 from index.question import DEFAULT_MAX_CHARS, prepare_question
 from index.question_types import TYPES, expected_type
@@ -268,7 +269,13 @@ class Searcher:
         for position in range(max(0, len(history) - turns), len(history)):
             if position not in shown:
                 turn = history[position]
-                answer, highlighted = self._search(turn.question, 1, 0, history[:position], shown)
+                try:
+                    answer, highlighted = self._search(
+                        turn.question, 1, 0, history[:position], shown
+                    )
+                except QuestionError:  # an earlier question that could not be asked
+                    shown[position] = None
+                    continue
                 same = bool(answer.passages) and (
                     not turn.passage_ids or answer.passages[0].chunk_id == turn.passage_ids[0]
                 )
