@@ -211,7 +211,8 @@ class Searcher:
         """The ``k`` best passages after skipping ``offset``; raises QuestionError on bad input.
 
         ``history``: the conversation's earlier turns, most recent last; a question that depends
-        on them is read together with them (``Answer.context`` then names the previous question).
+        on them is read together with them (``Answer.context`` then names the previous question),
+        and its bold sentences are chosen by its own words too (``follow_up_highlight``).
         """
         return self._search(question, k, offset, tuple(history), {})[0]
 
