@@ -42,7 +42,8 @@ STRONG_ALONE = 0.65
 SHORT_WORDS = 2
 # A follow-up's highlight, within each passage found: the scores of its sentences read with the
 # history (weight TOGETHER_WEIGHT) plus those of the question alone (ALONE_WEIGHT), less
-# SHOWN_PENALTY for a sentence an earlier answer already highlighted.
+# SHOWN_PENALTY for a sentence an earlier answer already highlighted; when the passage holds the
+# sentence the previous answer bolded, only it or the next one is chosen (follow_up_highlight).
 TOGETHER_WEIGHT = 0.5
 ALONE_WEIGHT = 1.0
 SHOWN_PENALTY = 1.5
@@ -203,12 +204,23 @@ def fuse_scores(
     return fused
 
 
-def follow_up_highlight(together: np.ndarray, alone: np.ndarray, shown: np.ndarray) -> int:
+def follow_up_highlight(
+    together: np.ndarray, alone: np.ndarray, shown: np.ndarray, last: int | None = None
+) -> int:
     """Which sentence of a passage to highlight for a follow-up: ``together`` / ``alone`` are
     its sentences' highlight scores with the history and without, ``shown`` marks the sentences
-    earlier answers highlighted. The history finds the passage, but read with the history the
-    sentence that answered the earlier question tends to win again ("What did he call on all
-    countries to do?" after "Which Russian official visited Seoul?"); the follow-up asks for
-    something new, in its own words."""
+    earlier answers highlighted, ``last`` is the one the previous answer bolded (None: not in
+    this passage). The history finds the passage, but read with the history the sentence that
+    answered the earlier question tends to win again ("What did he call on all countries to do?"
+    after "Which Russian official visited Seoul?"); the follow-up asks for something new, in its
+    own words. A conversation moves forward: a follow-up's answer is in the sentence bolded
+    before or in the next one (in all 46 follow-ups of the two dialogue sets whose first passage
+    holds both the answer and the sentence bolded before), so only those two compete when the
+    passage holds ``last``; otherwise a word of the follow-up met by chance ("trip" in "How was
+    his trip portrayed?", of Blinken's trip) pulls the bold sentence anywhere."""
     scores = TOGETHER_WEIGHT * together + ALONE_WEIGHT * alone - SHOWN_PENALTY * shown
+    if last is not None:
+        nearby = np.full(len(scores), -np.inf)
+        nearby[last:last + 2] = 0.0
+        scores = scores + nearby
     return int(np.argmax(scores))

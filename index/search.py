@@ -242,8 +242,9 @@ class Searcher:
             width *= WIDENING
         chosen = chosen[offset:]
         if context is not None:
+            earlier = self._shown(history, shown, context.turns)
             ranking = self._follow_up_highlights(
-                ranking, chosen, context.alone, self._shown(history, shown, context.turns)
+                ranking, chosen, context.alone, earlier, shown[len(history) - 1]
             )
         passages = self._passages(query, ranking, chosen)
         # A follow-up is judged with the words it was searched with (its own and the earlier
@@ -288,11 +289,17 @@ class Searcher:
 
     @staticmethod
     def _follow_up_highlights(
-        ranking: Ranking, chosen: list[int], alone: Ranking, shown: frozenset[int]
+        ranking: Ranking,
+        chosen: list[int],
+        alone: Ranking,
+        shown: frozenset[int],
+        last: int | None,
     ) -> Ranking:
         """The ranking with each chosen chunk's highlight chosen for a follow-up
         (``conversation.follow_up_highlight``: the question's own scores count as well as the
-        scores read with the history, and what earlier answers highlighted is held back)."""
+        scores read with the history, what earlier answers highlighted is held back, and when the
+        chunk holds ``last``, the row the previous answer highlighted, only it or the next
+        sentence is chosen)."""
         together, own = ranking.sentences, alone.sentences
         assert together is not None and own is not None and ranking.best_in_chunk is not None
         best_sentences = ranking.best_sentences.copy()
@@ -306,6 +313,7 @@ class Searcher:
                 together.scores[together.of_chunk(position)],
                 own_scores,
                 np.isin(rows, np.fromiter(shown, dtype=np.int64, count=len(shown))),
+                int(np.flatnonzero(rows == last)[0]) if last is not None and last in rows else None,
             )
             best_sentences[position] = rows[best]
             best_in_chunk[position] = best
