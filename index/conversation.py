@@ -28,8 +28,12 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from index.answer import Answer
 
 # Weight of the previous question's vector and BM25 scores against the question's own (1.0);
 # the turn before it (read when the previous question was itself a follow-up) gets the square.
@@ -75,10 +79,22 @@ _FUNCTION_WORDS = frozenset(
 
 @dataclass(frozen=True)
 class Turn:
-    """An earlier turn: its question and the chunk ids shown for it (best first)."""
+    """An earlier turn: its question, the chunk ids shown for it (best first) and the sentence
+    bolded in the first of them (None: not known, then found by asking the question again)."""
 
     question: str
     passage_ids: tuple[str, ...] = ()
+    highlight: str | None = None
+
+
+def turn_of(answer: Answer) -> Turn:
+    """The turn an answer ends: its question, its passages' chunk ids and the bold sentence of
+    the first (carried, a follow-up need not ask the question again to learn it)."""
+    return Turn(
+        answer.question,
+        tuple(p.chunk_id for p in answer.passages),
+        answer.passages[0].highlight_text if answer.passages else None,
+    )
 
 
 @dataclass(frozen=True)

@@ -242,10 +242,8 @@ class Searcher:
             width *= WIDENING
         chosen = chosen[offset:]
         if context is not None:
-            earlier = self._shown(history, shown, context.turns)
-            ranking = self._follow_up_highlights(
-                ranking, chosen, context.alone, earlier, shown[len(history) - 1]
-            )
+            earlier, last = self._shown(history, shown, context.turns, ranking, chosen)
+            ranking = self._follow_up_highlights(ranking, chosen, context.alone, earlier, last)
         passages = self._passages(query, ranking, chosen)
         # A follow-up is judged with the words it was searched with (its own and the earlier
         # question's): judged on its own words alone, 43 % of the answerable follow-ups of
@@ -262,30 +260,61 @@ class Searcher:
         return answer, tuple(int(ranking.best_sentences[i]) for i in chosen)
 
     def _shown(
-        self, history: tuple[Turn, ...], shown: dict[int, int | None], turns: int
-    ) -> frozenset[int]:
+        self,
+        history: tuple[Turn, ...],
+        shown: dict[int, int | None],
+        turns: int,
+        ranking: Ranking,
+        chosen: list[int],
+    ) -> tuple[frozenset[int], frozenset[int]]:
         """The sentence rows that the last ``turns`` earlier turns (those the question is read
-        with) highlighted in their first passage, found by answering them again (each once:
-        ``shown`` remembers them by position in ``history``)."""
+        with) highlighted in their first passage, and those of the previous turn alone. A turn
+        that carries its bold sentence (``Turn.highlight``) has it looked up among the sentences
+        of the chunks ``chosen``; any other is answered again (each once: ``shown`` remembers
+        them by position in ``history``)."""
         rows: set[int] = set()
+        last: frozenset[int] = frozenset()
+        texts: list[tuple[int, str]] | None = None
         for position in range(max(0, len(history) - turns), len(history)):
-            if position not in shown:
-                turn = history[position]
-                try:
-                    answer, highlighted = self._search(
-                        turn.question, 1, 0, history[:position], shown
+            turn = history[position]
+            if turn.highlight is not None:
+                if texts is None:
+                    texts = self._sentence_texts(ranking, chosen)
+                found = frozenset(row for row, text in texts if text == turn.highlight)
+            else:
+                if position not in shown:
+                    try:
+                        answer, highlighted = self._search(
+                            turn.question, 1, 0, history[:position], shown
+                        )
+                    except QuestionError:  # an earlier question that could not be asked
+                        shown[position] = None
+                        continue
+                    same = bool(answer.passages) and (
+                        not turn.passage_ids or answer.passages[0].chunk_id == turn.passage_ids[0]
                     )
-                except QuestionError:  # an earlier question that could not be asked
-                    shown[position] = None
-                    continue
-                same = bool(answer.passages) and (
-                    not turn.passage_ids or answer.passages[0].chunk_id == turn.passage_ids[0]
-                )
-                shown[position] = highlighted[0] if same else None
-            row = shown[position]
-            if row is not None:
-                rows.add(row)
-        return frozenset(rows)
+                    shown[position] = highlighted[0] if same else None
+                row = shown[position]
+                found = frozenset() if row is None else frozenset((row,))
+            rows |= found
+            if position == len(history) - 1:
+                last = found
+        return frozenset(rows), last
+
+    def _sentence_texts(self, ranking: Ranking, chosen: list[int]) -> list[tuple[int, str]]:
+        """Each sentence row of the chunks at positions ``chosen`` with its text."""
+        together = ranking.sentences
+        assert together is not None
+        records = self.index.stored_chunks([int(ranking.rows[i]) for i in chosen])
+        texts = []
+        for position, record in zip(chosen, records, strict=True):
+            chunk = record.chunk
+            rows = together.rows[together.of_chunk(position)]
+            if len(rows) != len(chunk.sentences):
+                continue
+            for row, (start, end) in zip(rows, chunk.sentences, strict=True):
+                texts.append((int(row), chunk.text[start - chunk.start : end - chunk.start]))
+        return texts
 
     @staticmethod
     def _follow_up_highlights(
@@ -293,13 +322,13 @@ class Searcher:
         chosen: list[int],
         alone: Ranking,
         shown: frozenset[int],
-        last: int | None,
+        last: frozenset[int],
     ) -> Ranking:
         """The ranking with each chosen chunk's highlight chosen for a follow-up
         (``conversation.follow_up_highlight``: the question's own scores count as well as the
         scores read with the history, what earlier answers highlighted is held back, and when the
-        chunk holds ``last``, the row the previous answer highlighted, only it or the next
-        sentence is chosen)."""
+        chunk holds one of ``last``, the rows the previous answer highlighted, only it or the
+        next sentence is chosen)."""
         together, own = ranking.sentences, alone.sentences
         assert together is not None and own is not None and ranking.best_in_chunk is not None
         best_sentences = ranking.best_sentences.copy()
@@ -313,7 +342,7 @@ class Searcher:
                 together.scores[together.of_chunk(position)],
                 own_scores,
                 np.isin(rows, np.fromiter(shown, dtype=np.int64, count=len(shown))),
-                int(np.flatnonzero(rows == last)[0]) if last is not None and last in rows else None,
+                _first_of(rows, last),
             )
             best_sentences[position] = rows[best]
             best_in_chunk[position] = best
@@ -470,6 +499,12 @@ class Searcher:
                 float(similarity),
             ))
         return tuple(passages)
+
+
+def _first_of(rows: np.ndarray, wanted: frozenset[int]) -> int | None:
+    """Where the first of ``rows`` that is in ``wanted`` lies, or None."""
+    hits = np.flatnonzero(np.isin(rows, np.fromiter(wanted, dtype=np.int64, count=len(wanted))))
+    return int(hits[0]) if len(hits) else None
 
 
 def _first_max_of_groups(values: np.ndarray, starts: np.ndarray) -> np.ndarray:

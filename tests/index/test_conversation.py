@@ -4,6 +4,7 @@ and what that changes on the real engine (bundled model, bundled article)."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +22,7 @@ from index.conversation import (
     fuse_scores,
     fuse_vectors,
     read_with_history,
+    turn_of,
 )
 from index.evaluation import evaluate_dialogues, first_hit, load_dialogues
 
@@ -269,6 +271,24 @@ def test_a_second_follow_up_bolds_the_sentence_after_the_one_shown(engine):
     assert "counter-movement to the American diplomatic offensive" in (
         third.passages[0].highlight_text
     )
+
+
+def test_a_carried_bold_sentence_gives_the_answer_asking_the_earlier_questions_again_gives(
+    engine,
+):
+    # Turns that carry the sentence bolded for them spare the follow-up a search per earlier
+    # turn; turns that do not (a CLI --follow-up-of, a conversation stored before) are asked
+    # again. The answers must be the same, bold sentences included.
+    history: list[Turn] = []
+    for question in (FULL, "What did he urge?", "How was his trip portrayed?"):
+        answer = engine.search(question, 5, history=tuple(history))
+        asked = engine.search(
+            question, 5, history=tuple(replace(turn, highlight=None) for turn in history)
+        )
+        assert answer == asked
+        history.append(turn_of(answer))
+        assert history[-1].highlight == answer.passages[0].highlight_text
+    assert "counter-movement" in history[-1].highlight
 
 
 def test_follow_up_highlight_floor(engine):
