@@ -23,6 +23,7 @@ import statistics
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -30,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 
 from bot.engine import Engine  # noqa: E402
 from bot.settings import Settings  # noqa: E402
-from index.conversation import Turn  # noqa: E402
+from index.conversation import Turn, turn_of  # noqa: E402
 from index.evaluation import (  # noqa: E402
     HISTORY_TURNS,
     KINDS,
@@ -71,7 +72,7 @@ def run_dialogues(engine: Engine, path: Path) -> tuple[dict, dict]:
                 tallies[method].add(kind, turn.question, answer, seconds)
                 if kind == "follow_ups":
                     latencies[method].append(1000 * seconds)
-                history.append(Turn(question, tuple(p.chunk_id for p in answer.passages)))
+                history.append(replace(turn_of(answer), question=question))
     figures = {method: tally.report() for method, tally in tallies.items()}
     return figures, {m: statistics.median(v) for m, v in latencies.items() if v}
 

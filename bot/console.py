@@ -14,7 +14,7 @@ from rich.text import Text
 
 from bot.engine import Engine
 from bot.render import answer_to_plain, answer_to_rich, printable
-from index.conversation import Turn
+from index.conversation import Turn, turn_of
 from index.errors import CitebotError
 
 HELP = """\
@@ -100,7 +100,7 @@ class ConsoleSession:
         self.shown = offset + len(answer.passages)
         if not offset:
             self._last_history = history
-            self.history.append(Turn(answer.question, tuple(p.chunk_id for p in answer.passages)))
+            self.history.append(turn_of(answer))
             del self.history[:-HISTORY_TURNS]
         if offset and not answer.passages:
             self.console.print("No more passages.")

@@ -17,6 +17,10 @@ sources ("What about bread recipes?": a topic the sources do not hold, "not in t
 Anything else, a full question with its own evidence, is answered as if it were alone: a change
 of topic is not pulled back to the previous one. Weights were set on tests/data/
 article_dialogues.jsonl and checked on SQuAD-free ground only (see docs/benchmarks.md).
+
+A follow-up read with the history gets its bold sentence by its own words as well
+(``follow_up_highlight``): read with the history alone, the sentence that answered the earlier
+question tends to win again.
 """
 
 from __future__ import annotations
@@ -24,8 +28,12 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from index.answer import Answer
 
 # Weight of the previous question's vector and BM25 scores against the question's own (1.0);
 # the turn before it (read when the previous question was itself a follow-up) gets the square.
@@ -36,6 +44,13 @@ WEAK_ALONE = 0.35
 STRONG_ALONE = 0.65
 # Very short: at most this many content words.
 SHORT_WORDS = 2
+# A follow-up's highlight, within each passage found: the scores of its sentences read with the
+# history (weight TOGETHER_WEIGHT) plus those of the question alone (ALONE_WEIGHT), less
+# SHOWN_PENALTY for a sentence an earlier answer already highlighted; when the passage holds the
+# sentence the previous answer bolded, only it or the next one is chosen (follow_up_highlight).
+TOGETHER_WEIGHT = 0.5
+ALONE_WEIGHT = 1.0
+SHOWN_PENALTY = 1.5
 # How many earlier turns a question may be read with (the previous one and, through a chain of
 # follow-ups, the ones before it).
 MAX_TURNS = 2
@@ -64,10 +79,22 @@ _FUNCTION_WORDS = frozenset(
 
 @dataclass(frozen=True)
 class Turn:
-    """An earlier turn: its question and the chunk ids shown for it (best first)."""
+    """An earlier turn: its question, the chunk ids shown for it (best first) and the sentence
+    bolded in the first of them (None: not known, then found by asking the question again)."""
 
     question: str
     passage_ids: tuple[str, ...] = ()
+    highlight: str | None = None
+
+
+def turn_of(answer: Answer) -> Turn:
+    """The turn an answer ends: its question, its passages' chunk ids and the bold sentence of
+    the first (carried, a follow-up need not ask the question again to learn it)."""
+    return Turn(
+        answer.question,
+        tuple(p.chunk_id for p in answer.passages),
+        answer.passages[0].highlight_text if answer.passages else None,
+    )
 
 
 @dataclass(frozen=True)
@@ -191,3 +218,25 @@ def fuse_scores(
     for other, weight in zip(earlier, weights, strict=True):
         fused = fused + np.float32(weight) * other
     return fused
+
+
+def follow_up_highlight(
+    together: np.ndarray, alone: np.ndarray, shown: np.ndarray, last: int | None = None
+) -> int:
+    """Which sentence of a passage to highlight for a follow-up: ``together`` / ``alone`` are
+    its sentences' highlight scores with the history and without, ``shown`` marks the sentences
+    earlier answers highlighted, ``last`` is the one the previous answer bolded (None: not in
+    this passage). The history finds the passage, but read with the history the sentence that
+    answered the earlier question tends to win again ("What did he call on all countries to do?"
+    after "Which Russian official visited Seoul?"); the follow-up asks for something new, in its
+    own words. A conversation moves forward: a follow-up's answer is in the sentence bolded
+    before or in the next one (in all 46 follow-ups of the two dialogue sets whose first passage
+    holds both the answer and the sentence bolded before), so only those two compete when the
+    passage holds ``last``; otherwise a word of the follow-up met by chance ("trip" in "How was
+    his trip portrayed?", of Blinken's trip) pulls the bold sentence anywhere."""
+    scores = TOGETHER_WEIGHT * together + ALONE_WEIGHT * alone - SHOWN_PENALTY * shown
+    if last is not None:
+        nearby = np.full(len(scores), -np.inf)
+        nearby[last:last + 2] = 0.0
+        scores = scores + nearby
+    return int(np.argmax(scores))

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from index.answer import Answer
-from index.conversation import Turn
+from index.conversation import Turn, turn_of
 from index.errors import CitebotError
 
 if TYPE_CHECKING:
@@ -291,7 +291,7 @@ def evaluate_dialogues(
                 else "follow_ups"
             )
             tally.add(kind, turn.question, answer, seconds)
-            history.append(Turn(answer.question, tuple(p.chunk_id for p in answer.passages)))
+            history.append(turn_of(answer))
             done += 1
             if progress is not None:
                 progress(done, total)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 import numpy as np
@@ -25,10 +25,12 @@ from index.backends.local import LocalIndex
 from index.conversation import (
     Turn,
     content_words,
+    follow_up_highlight,
     fuse_vectors,
     read_with_history,
 )
 from index.corpus import Corpus
+from index.errors import QuestionError
 from index.evidence import MIN_SIMILARITY, found_in_source, gather
 from index.question import DEFAULT_MAX_CHARS, prepare_question
 from index.question_types import TYPES, expected_type
@@ -118,6 +120,34 @@ class Ranking:
     complete: bool = True  # every chunk was scored (else only candidates)
     best_in_chunk: np.ndarray | None = None
     text_keys: np.ndarray | None = None
+    sentences: SentenceScores | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SentenceScores:
+    """Every candidate sentence's highlight score (the best of a chunk is its highlight).
+
+    ``rows``: int64[m] sentence rows; ``scores``: float32[m]; ``first`` / ``counts``:
+    int64[n] where each ranked chunk's sentences begin in ``rows`` and how many (ranking order).
+    """
+
+    rows: np.ndarray
+    scores: np.ndarray
+    first: np.ndarray
+    counts: np.ndarray
+
+    def of_chunk(self, position: int) -> slice:
+        """Where the sentences of the chunk at ``position`` in the ranking lie."""
+        start = int(self.first[position])
+        return slice(start, start + int(self.counts[position]))
+
+    def lookup(self, rows: np.ndarray) -> np.ndarray | None:
+        """The scores of sentences ``rows``, or None when one of them is not a candidate."""
+        order = np.argsort(self.rows, kind="stable")
+        at = np.minimum(np.searchsorted(self.rows, rows, sorter=order), len(order) - 1)
+        if len(order) == 0 or np.any(self.rows[order[at]] != rows):
+            return None
+        return self.scores[order[at]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +158,8 @@ class Context:
     query: Query
     lexical: LexicalQuery | None
     previous: str
+    alone: Ranking
+    turns: int = 1
 
 
 _BLAS_LIMITED = False
@@ -179,8 +211,22 @@ class Searcher:
         """The ``k`` best passages after skipping ``offset``; raises QuestionError on bad input.
 
         ``history``: the conversation's earlier turns, most recent last; a question that depends
-        on them is read together with them (``Answer.context`` then names the previous question).
+        on them is read together with them (``Answer.context`` then names the previous question),
+        and its bold sentences are chosen by its own words too (``follow_up_highlight``).
         """
+        return self._search(question, k, offset, tuple(history), {})[0]
+
+    def _search(
+        self,
+        question: str,
+        k: int,
+        offset: int,
+        history: tuple[Turn, ...],
+        shown: dict[int, int | None],
+    ) -> tuple[Answer, tuple[int, ...]]:
+        """``search``, and the sentence rows it highlights (one per passage). ``shown``: the
+        row each earlier turn highlighted in its first passage (None: unknown), by position in
+        ``history``, filled as needed."""
         prepared = prepare_question(question, self.max_question_chars)
         query = Query(prepared.text, self.embedder.encode_query(prepared.text))
         lexical = self.lexical_query(query.text)
@@ -195,19 +241,112 @@ class Searcher:
                 break
             width *= WIDENING
         chosen = chosen[offset:]
+        if context is not None:
+            earlier, last = self._shown(history, shown, context.turns, ranking, chosen)
+            ranking = self._follow_up_highlights(ranking, chosen, context.alone, earlier, last)
         passages = self._passages(query, ranking, chosen)
         # A follow-up is judged with the words it was searched with (its own and the earlier
         # question's): judged on its own words alone, 43 % of the answerable follow-ups of
         # tests/data/article_dialogues.jsonl were flagged, against 4.5 % this way.
         evidence = gather(ranking, lexical, self.index if self.lexical else None)
         found = found_in_source(evidence, self.min_similarity)
-        return Answer(
+        answer = Answer(
             prepared.text,
             passages,
             found=found,
             notices=prepared.notices,
             context=context.previous if context is not None else None,
         )
+        return answer, tuple(int(ranking.best_sentences[i]) for i in chosen)
+
+    def _shown(
+        self,
+        history: tuple[Turn, ...],
+        shown: dict[int, int | None],
+        turns: int,
+        ranking: Ranking,
+        chosen: list[int],
+    ) -> tuple[frozenset[int], frozenset[int]]:
+        """The sentence rows that the last ``turns`` earlier turns (those the question is read
+        with) highlighted in their first passage, and those of the previous turn alone. A turn
+        that carries its bold sentence (``Turn.highlight``) has it looked up among the sentences
+        of the chunks ``chosen``; any other is answered again (each once: ``shown`` remembers
+        them by position in ``history``)."""
+        rows: set[int] = set()
+        last: frozenset[int] = frozenset()
+        texts: list[tuple[int, str]] | None = None
+        for position in range(max(0, len(history) - turns), len(history)):
+            turn = history[position]
+            if turn.highlight is not None:
+                if texts is None:
+                    texts = self._sentence_texts(ranking, chosen)
+                found = frozenset(row for row, text in texts if text == turn.highlight)
+            else:
+                if position not in shown:
+                    try:
+                        answer, highlighted = self._search(
+                            turn.question, 1, 0, history[:position], shown
+                        )
+                    except QuestionError:  # an earlier question that could not be asked
+                        shown[position] = None
+                        continue
+                    same = bool(answer.passages) and (
+                        not turn.passage_ids or answer.passages[0].chunk_id == turn.passage_ids[0]
+                    )
+                    shown[position] = highlighted[0] if same else None
+                row = shown[position]
+                found = frozenset() if row is None else frozenset((row,))
+            rows |= found
+            if position == len(history) - 1:
+                last = found
+        return frozenset(rows), last
+
+    def _sentence_texts(self, ranking: Ranking, chosen: list[int]) -> list[tuple[int, str]]:
+        """Each sentence row of the chunks at positions ``chosen`` with its text."""
+        together = ranking.sentences
+        assert together is not None
+        records = self.index.stored_chunks([int(ranking.rows[i]) for i in chosen])
+        texts = []
+        for position, record in zip(chosen, records, strict=True):
+            chunk = record.chunk
+            rows = together.rows[together.of_chunk(position)]
+            if len(rows) != len(chunk.sentences):
+                continue
+            for row, (start, end) in zip(rows, chunk.sentences, strict=True):
+                texts.append((int(row), chunk.text[start - chunk.start : end - chunk.start]))
+        return texts
+
+    @staticmethod
+    def _follow_up_highlights(
+        ranking: Ranking,
+        chosen: list[int],
+        alone: Ranking,
+        shown: frozenset[int],
+        last: frozenset[int],
+    ) -> Ranking:
+        """The ranking with each chosen chunk's highlight chosen for a follow-up
+        (``conversation.follow_up_highlight``: the question's own scores count as well as the
+        scores read with the history, what earlier answers highlighted is held back, and when the
+        chunk holds one of ``last``, the rows the previous answer highlighted, only it or the
+        next sentence is chosen)."""
+        together, own = ranking.sentences, alone.sentences
+        assert together is not None and own is not None and ranking.best_in_chunk is not None
+        best_sentences = ranking.best_sentences.copy()
+        best_in_chunk = ranking.best_in_chunk.copy()
+        for position in chosen:
+            rows = together.rows[together.of_chunk(position)]
+            own_scores = own.lookup(rows)
+            if own_scores is None:  # not a candidate of the question alone: kept as it was
+                continue
+            best = follow_up_highlight(
+                together.scores[together.of_chunk(position)],
+                own_scores,
+                np.isin(rows, np.fromiter(shown, dtype=np.int64, count=len(shown))),
+                _first_of(rows, last),
+            )
+            best_sentences[position] = rows[best]
+            best_in_chunk[position] = best
+        return replace(ranking, best_sentences=best_sentences, best_in_chunk=best_in_chunk)
 
     def lexical_query(self, text: str) -> LexicalQuery | None:
         """The question's own BM25 terms, or None without BM25."""
@@ -240,7 +379,7 @@ class Searcher:
             parts = [(tuple(self.index.query_terms(text)), weight)
                      for text, weight in zip(earlier, reading.weights, strict=True)]
             lexical = LexicalQuery((*lexical.parts, *parts))
-        return Context(fused, lexical, reading.context)
+        return Context(fused, lexical, reading.context, own, len(reading.questions))
 
     def rank(
         self,
@@ -281,6 +420,7 @@ class Searcher:
         highlight = highlight + HIGHLIGHT_PREVIOUS_WEIGHT * previous + HIGHLIGHT_TYPE_WEIGHT * types
         best = _first_max_of_groups(highlight, starts)
         order = np.argsort(-chunk_score, kind="stable")
+        counts = np.diff(np.append(starts, sentence_count))
         return Ranking(
             rows=found.rows[order],
             scores=chunk_score[order],
@@ -289,6 +429,7 @@ class Searcher:
             complete=found.complete,
             best_in_chunk=(best - starts)[order],
             text_keys=found.text_keys[order],
+            sentences=SentenceScores(found.sentence_rows, highlight, starts[order], counts[order]),
         )
 
     def _known_words(self, words: list[str]) -> list[bool] | None:
@@ -358,6 +499,12 @@ class Searcher:
                 float(similarity),
             ))
         return tuple(passages)
+
+
+def _first_of(rows: np.ndarray, wanted: frozenset[int]) -> int | None:
+    """Where the first of ``rows`` that is in ``wanted`` lies, or None."""
+    hits = np.flatnonzero(np.isin(rows, np.fromiter(wanted, dtype=np.int64, count=len(wanted))))
+    return int(hits[0]) if len(hits) else None
 
 
 def _first_max_of_groups(values: np.ndarray, starts: np.ndarray) -> np.ndarray:

@@ -168,7 +168,7 @@ async def send_answer(
     if offset == 0:
         await remember(
             bot, sent, interaction.channel_id, interaction.user.id, history, question,
-            rendered.passage_ids,
+            rendered.passage_ids, _bold(answer),
         )
 
 
@@ -294,8 +294,13 @@ async def _answer_mention(bot: CitebotBot, message: discord.Message, question: s
     sent = await reply(message, rendered.content, embeds=rendered.embeds, view=view)
     await remember(
         bot, sent, message.channel.id, message.author.id, history, question,
-        rendered.passage_ids,
+        rendered.passage_ids, _bold(answer),
     )
+
+
+def _bold(answer: Answer) -> str | None:
+    """The sentence bolded in the answer's first passage (a follow-up stays near it)."""
+    return answer.passages[0].highlight_text if answer.passages else None
 
 
 def commands() -> list[app_commands.Command[Any, ..., Any]]:

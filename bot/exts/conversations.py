@@ -100,12 +100,13 @@ async def remember(
     history: tuple[Turn, ...],
     question: str,
     passage_ids: tuple[str, ...],
+    highlight: str | None = None,
 ) -> None:
     """Store the conversation the answer ``sent`` (in ``channel_id``, where it was asked) ends:
-    its history and this turn."""
+    its history and this turn (``highlight``: the sentence bolded in its first passage)."""
     if sent is None or channel_id is None:
         return
-    turns = (*history, Turn(question, passage_ids))
+    turns = (*history, Turn(question, passage_ids, highlight))
     try:
         await asyncio.to_thread(
             bot.conversations.remember, sent.id, channel_id, user_id, turns

@@ -2,12 +2,12 @@
 together with them (issue 12).
 
 Each answer the bot sends is stored with the turns of its conversation up to and including it
-(question and the chunk ids shown; at most ``max_turns``), under the answer's message id, its
-channel and the asking user. A follow-up finds its history by the answer it replies to (a reply,
-or a thread started from that answer: a thread started from a message has that message's id),
-or by the user's latest answer in a DM or thread. Nothing else about the user is kept, and a
-conversation is forgotten ``lifetime`` after its last turn: rows older than that are never
-returned and are deleted on every write.
+(question, the chunk ids shown and the sentence bolded in the first; at most ``max_turns``),
+under the answer's message id, its channel and the asking user. A follow-up finds its history
+by the answer it replies to (a reply, or a thread started from that answer: a thread started
+from a message has that message's id), or by the user's latest answer in a DM or thread.
+Nothing else about the user is kept, and a conversation is forgotten ``lifetime`` after its
+last turn: rows older than that are never returned and are deleted on every write.
 """
 
 from __future__ import annotations
@@ -81,6 +81,7 @@ class ConversationStore:
         ``turns`` (oldest first; only the last ``max_turns`` are kept)."""
         kept = [
             {"question": turn.question, "passage_ids": list(turn.passage_ids)}
+            | ({"highlight": turn.highlight} if turn.highlight is not None else {})
             for turn in list(turns)[-self.max_turns :]
         ]
         now = self._clock()
@@ -128,7 +129,13 @@ class ConversationStore:
 
 
 def _turns(stored: str) -> tuple[Turn, ...]:
+    """The turns stored as JSON (rows written before turns carried their bold sentence have
+    none: the follow-up then asks the earlier question again to learn it)."""
     return tuple(
-        Turn(str(item["question"]), tuple(str(i) for i in item.get("passage_ids", ())))
+        Turn(
+            str(item["question"]),
+            tuple(str(i) for i in item.get("passage_ids", ())),
+            str(item["highlight"]) if item.get("highlight") is not None else None,
+        )
         for item in json.loads(stored)
     )

@@ -70,3 +70,16 @@ def test_a_restart_keeps_the_conversation(state_url) -> None:
     again = ConversationStore(path)
     assert again.by_message(1) == (turn("before the restart", "c1", "c2"),)
     again.close()
+
+
+def test_a_turn_keeps_its_bold_sentence_and_rows_without_one_read_as_before(state_url) -> None:
+    store = ConversationStore(state_url)
+    bold = Turn("Which Russian official visited Seoul?", ("a#1",), "…welcomed Sergei Lavrov…")
+    store.remember(1, 7, 10, [turn("before", "c1"), bold])
+    assert store.by_message(1) == (turn("before", "c1"), bold)
+    # A turn without one is stored as rows were before the sentence was kept (no new column,
+    # no key): such rows, old or new, read back with None.
+    (stored,) = query(state_url, "SELECT turns FROM conversation_turns")[0]
+    assert stored.count('"highlight"') == 1
+    assert store.by_message(1)[0].highlight is None
+    store.close()

@@ -75,6 +75,11 @@ async def test_a_reply_to_an_answer_is_read_together_with_its_question(h: Harnes
     follow_up = await mention(h, HE_URGED, reply_to=first)
     assert context_of(follow_up) == LAVROV
     assert URGED in quoted(follow_up)
+    # Each stored turn carries the sentence bolded for it: the next follow-up stays near it
+    # without asking the earlier questions again.
+    stored = h.bot.conversations.by_message(int(follow_up["id"]))
+    assert [turn.question for turn in stored] == [LAVROV, HE_URGED]
+    assert "Sergei Lavrov" in (stored[0].highlight or "") and URGED in (stored[1].highlight or "")
     alone = await mention(h, HE_URGED)  # not a reply: a new conversation
     assert context_of(alone) is None
 
