@@ -1,7 +1,9 @@
 import json
+import os
 import shutil
 import subprocess
 import sys
+import tempfile
 
 import pytest
 
@@ -11,20 +13,28 @@ from tests.conftest import ROOT, SOURCE_DIR
 QUESTION = "Which Russian official visited Seoul?"
 
 
-def run_cli(*args: str, stdin: str | None = None, env: dict | None = None, cwd=None):
-    import os
-
+def clean_environment(env: dict | None = None) -> dict[str, str]:
+    """This environment without CITEBOT_* variables, able to import the project from anywhere."""
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("CITEBOT_")}
+    paths = [str(ROOT), os.environ.get("PYTHONPATH")]
+    full_env["PYTHONPATH"] = os.pathsep.join(filter(None, paths))
     full_env.update(env or {})
-    return subprocess.run(
-        [sys.executable, "-m", "bot", *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        env=full_env,
-        cwd=cwd or ROOT,
-        timeout=300,
-    )
+    return full_env
+
+
+def run_cli(*args: str, stdin: str | None = None, env: dict | None = None, cwd=None):
+    """``python -m bot ARGS`` in ``cwd`` (default: an empty folder, never the project's own, whose
+    ``.env``, ``source_docs/`` and ``.citebot/`` belong to whoever checked it out)."""
+    with tempfile.TemporaryDirectory() as empty:
+        return subprocess.run(
+            [sys.executable, "-m", "bot", *args],
+            input=stdin,
+            capture_output=True,
+            text=True,
+            env=clean_environment(env),
+            cwd=cwd or empty,
+            timeout=300,
+        )
 
 
 def test_ask_json_end_to_end(built_index_dir, article_text):
@@ -53,7 +63,7 @@ def test_ask_json_end_to_end(built_index_dir, article_text):
     assert data["found"] is True and data["question"] == QUESTION
 
 
-def test_help_does_not_import_torch():
+def test_help_does_not_import_torch(tmp_path):
     code = (
         "import sys\n"
         "from bot.cli import main\n"
@@ -66,7 +76,12 @@ def test_help_does_not_import_torch():
         "assert 'sentence_transformers' not in sys.modules\n"
     )
     result = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120
+        [sys.executable, "-c", code],
+        cwd=tmp_path,
+        env=clean_environment(),
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 0, result.stderr
 
