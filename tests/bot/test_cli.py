@@ -325,3 +325,32 @@ def test_source_dir_help_names_every_format_read(capsys):
     text = " ".join(capsys.readouterr().out.split())
     assert ".txt/.md" not in text
     assert all(suffix in text for suffix in SOURCE_SUFFIXES)
+
+
+LAUNCH = "On what date were the ballistic missiles launched toward Japan?"
+
+
+def test_ask_and_the_console_mark_weak_passages(built_index_dir, engine, capsys):
+    """A passage far below the best one said so nowhere: JSON, plain text, console, rich."""
+    import io
+
+    from rich.console import Console
+    from rich.text import Text
+
+    from bot.console import run_console
+    from bot.render import WEAK, answer_to_rich
+
+    folders = ["--index-dir", str(built_index_dir), "--source-dir", str(SOURCE_DIR)]
+    assert main([*folders, "ask", "--json", "--k", "8", LAUNCH]) == 0
+    weak = [passage["weak"] for passage in json.loads(capsys.readouterr().out)["passages"]]
+    assert any(weak) and not weak[0]
+    assert main([*folders, "ask", "--k", "8", LAUNCH]) == 0
+    cited = [line for line in capsys.readouterr().out.splitlines() if line.startswith("[")]
+    assert [line.endswith(f"; {WEAK})") for line in cited] == weak
+    out = io.StringIO()
+    run_console(engine, Console(file=out, width=200), 8, stdin=io.StringIO(f"{LAUNCH}\n"))
+    cited = [line for line in out.getvalue().splitlines() if line.startswith("[")]
+    assert [line.endswith(f"; {WEAK})") for line in cited] == weak
+    lines = [part for part in answer_to_rich(engine.search(LAUNCH, 8)).renderables
+             if isinstance(part, Text) and part.plain.startswith("[")]
+    assert [line.style for line in lines] == ["cyan" if w else "bold cyan" for w in weak]
