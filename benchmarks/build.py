@@ -2,7 +2,7 @@
 
 Two corpora, each copied or written into a temporary source directory:
 
-- **article**: the bundled ``source_docs/``;
+- **article**: the bundled article (``tests/data/article/``, a copy of ``source_docs/``'s);
 - **squad**: SQuAD v1.1 dev articles (``--squad``), one ``.txt`` per article (title as file
   name, paragraphs separated by blank lines): of the first ``--articles`` (default: all 48), all
   but the last form the initial corpus and the last is the document added in step 4.
@@ -297,7 +297,7 @@ def main() -> int:
 
         def article_sources(target: Path) -> tuple[Path, tuple[str, str]]:
             target.mkdir(parents=True)
-            for path in sorted((ROOT / "source_docs").rglob("*")):
+            for path in sorted((ROOT / "tests" / "data" / "article").rglob("*")):
                 if path.is_file():  # bytes, not copy: the originals are read-only
                     (target / path.name).write_bytes(path.read_bytes())
             document_set = load_documents(target)

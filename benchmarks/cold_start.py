@@ -53,7 +53,7 @@ def wall(command: list[str], env: dict[str, str]) -> float:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--source-dir", type=Path, default=ROOT / "source_docs")
+    parser.add_argument("--source-dir", type=Path, default=ROOT / "tests" / "data" / "article")
     parser.add_argument("--question", default="Which Russian official visited Seoul?")
     parser.add_argument(
         "--questions", type=int, default=20, help="warm encode latency questions (0: skip)"

@@ -34,7 +34,7 @@ from bot.engine import Engine
 from bot.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
-ARTICLE = ROOT / "source_docs" / "north-korea-allied-coordination.txt"
+ARTICLE = ROOT / "tests" / "data" / "article" / "north-korea-allied-coordination.txt"
 QUESTION = "Which Russian official visited Seoul?"
 
 
@@ -62,7 +62,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as temp:
         settings = Settings(
             _env_file=None,  # type: ignore[call-arg]
-            source_dir=ROOT / "source_docs",
+            source_dir=ROOT / "tests" / "data" / "article",
             index_dir=Path(temp) / "default-index",
             collections_dir=Path(temp) / "collections",
             max_loaded_collections=args.loaded,

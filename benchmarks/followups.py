@@ -113,7 +113,9 @@ def main() -> int:
 
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(  # type: ignore[call-arg]
-            _env_file=None, source_dir=ROOT / "source_docs", index_dir=Path(tmp) / "index"
+            _env_file=None,
+            source_dir=ROOT / "tests" / "data" / "article",
+            index_dir=Path(tmp) / "index",
         )
         engine = Engine(settings)
         engine.load(build_if_missing=True)

@@ -2,7 +2,8 @@
 
 Two corpora, each indexed in a temporary directory with ``Engine(...).rebuild()``:
 
-- **article**: the bundled ``source_docs/``; questions: ``tests/data/article_questions.jsonl``;
+- **article**: the bundled article (``tests/data/article/``, a copy of ``source_docs/``'s);
+  questions: ``tests/data/article_questions.jsonl``;
 - **squad**: SQuAD v1.1 dev articles (``--squad``), each written out as one ``.txt`` document
   (title as file name, paragraphs separated by blank lines); the first ``--articles`` of the 48
   (default: all 48, the corpus of ``benchmarks/build.py``); questions: a seeded sample of
@@ -411,7 +412,7 @@ def main() -> int:
             if line.strip()
         ]
         engine, settings, build_s, report = make_engine(
-            "article", ROOT / "source_docs", work / "article-index", models, work
+            "article", ROOT / "tests" / "data" / "article", work / "article-index", models, work
         )
         print(f"article index: {report.chunks} chunks in {build_s:.1f} s", flush=True)
         corpora.append(Corpus("article", engine, settings, article_questions, build_s, report))

@@ -85,7 +85,7 @@ async def run_once(
     texts = article_questions()
     async with LoopbackDiscord(TOKEN, world) as loopback:
         settings = {
-            "source_dir": str(ROOT / "source_docs"),
+            "source_dir": str(ROOT / "tests" / "data" / "article"),
             "index_dir": str(index_dir),
             "state_db": str(workdir / f"feedback-{label}.sqlite3"),
             "discord_guilds": ",".join(str(g) for g in world.guild_ids),

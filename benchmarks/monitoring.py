@@ -106,7 +106,7 @@ async def searches_while_polled(
 async def measure(rounds: int, questions: list[str], folder: Path) -> dict[str, list[float]]:
     settings = Settings(  # type: ignore[call-arg]
         _env_file=None,
-        source_dir=ROOT / "source_docs",
+        source_dir=ROOT / "tests" / "data" / "article",
         index_dir=folder / "index",
         state_db=folder / "state.sqlite3",
         collections_dir=folder / "collections",

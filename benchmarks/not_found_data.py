@@ -101,7 +101,7 @@ def article_engine(remember_queries: bool = True) -> Engine:
     ``remember_queries``: embed a question once however often it is searched."""
     folder = Path(tempfile.mkdtemp(prefix="citebot-not-found-"))
     settings = Settings(  # type: ignore[call-arg]
-        _env_file=None, source_dir=ROOT / "source_docs", index_dir=folder / "index"
+        _env_file=None, source_dir=ROOT / "tests" / "data" / "article", index_dir=folder / "index"
     )
     engine = Engine(settings, remember_queries=remember_queries)
     engine.load(build_if_missing=True)

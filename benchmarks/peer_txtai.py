@@ -13,8 +13,9 @@ index built; the time of one search call). The systems take turns article by art
 order rotates), so load from other processes on the shared machine hits all of them alike.
 
 citebot answers through ``engine.make_searcher``, whose query encoder is the ONNX export when
-one exists under the settings' index dir: by default the bundled ``source_docs/`` are built
-once into a temporary index dir (which writes the export); ``--index-dir`` reuses a built one.
+one exists under the settings' index dir: by default the bundled article (``tests/data/article/``)
+is built once into a temporary index dir (which writes the export); ``--index-dir`` reuses a
+built one.
 The encoder used is printed. Nothing is downloaded: HF_HUB_OFFLINE=1 and the model is a path.
 Threads: citebot answers with one thread (onnxruntime, and FAISS's OpenMP set to 1 by its
 searcher, which also sets torch's, as they share one OpenMP runtime); txtai gets the same, one
@@ -140,11 +141,11 @@ def citebot_engine(index_dir: Path | None, scratch: Path) -> Engine:
     """The production engine, with a query encoder loaded from a built index dir."""
     if index_dir is None:
         index_dir = scratch / "index"
-        settings = Settings(index_dir=index_dir, source_dir=ROOT / "source_docs")
+        settings = Settings(index_dir=index_dir, source_dir=ROOT / "tests" / "data" / "article")
         started = time.perf_counter()
         Engine(settings).load(build_if_missing=True)  # build + ONNX export, like `citebot build`
         print(
-            f"built source_docs/ into {index_dir} in {time.perf_counter() - started:.0f} s",
+            f"built tests/data/article/ into {index_dir} in {time.perf_counter() - started:.0f} s",
             file=sys.stderr,
             flush=True,
         )

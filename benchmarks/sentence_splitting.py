@@ -38,7 +38,7 @@ from index.search import make_searcher  # noqa: E402
 from index.sentences import split_sentences  # noqa: E402
 
 DEFAULT_SQUAD = ROOT.parent / "shared" / "data" / "squad" / "dev-v1.1.json"
-ARTICLE = ROOT / "source_docs" / "north-korea-allied-coordination.txt"
+ARTICLE = ROOT / "tests" / "data" / "article" / "north-korea-allied-coordination.txt"
 ARTICLE_QUESTIONS = ROOT / "tests" / "data" / "article_questions.jsonl"
 K = 5
 Splitter = Callable[..., list[tuple[int, int]]]
@@ -102,7 +102,7 @@ def quality(
     chunker = engine.chunker()
     article_tallies, squad_tallies = {}, {}
     sentences = dict.fromkeys(splitters, 0)
-    documents = load_documents(ROOT / "source_docs")
+    documents = load_documents(ROOT / "tests" / "data" / "article")
     questions = load_jsonl(ARTICLE_QUESTIONS)
     for name, splitter in splitters.items():
         with splitting(splitter):

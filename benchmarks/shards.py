@@ -117,7 +117,7 @@ async def main_async(args: argparse.Namespace) -> int:
         milvus.start()
         try:
             base = {
-                "source_dir": str(ROOT / "source_docs"),
+                "source_dir": str(ROOT / "tests" / "data" / "article"),
                 "index_dir": str(workdir / "index"),
                 "collections_dir": str(workdir / "collections"),
                 "state_db": str(workdir / "state" / "feedback.sqlite3"),

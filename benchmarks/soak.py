@@ -74,7 +74,7 @@ async def soak(args: argparse.Namespace, index_dir: Path, workdir: Path) -> int:
     problems: list[str] = []
     async with LoopbackDiscord(TOKEN, world) as loopback:
         settings = {
-            "source_dir": str(ROOT / "source_docs"),
+            "source_dir": str(ROOT / "tests" / "data" / "article"),
             "index_dir": str(index_dir),
             "state_db": str(workdir / "feedback.sqlite3"),
             "discord_guilds": ",".join(str(g) for g in world.guild_ids),

@@ -13,7 +13,7 @@ import os
 import re
 import sys
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -23,6 +23,7 @@ from bot import __version__
 from bot.render import UNSAFE_ABOVE_C0, printable
 from bot.settings import Settings, load_settings, setting_warnings
 from index.errors import CitebotError
+from index.formats import SOURCE_SUFFIXES
 
 if TYPE_CHECKING:
     from bot.engine import Engine
@@ -36,6 +37,14 @@ if TYPE_CHECKING:
 log = logging.getLogger("citebot")
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+# What stderr lines about the run begin with (after "citebot: "), as argparse's own
+# "citebot: error: …": one scheme, so a script or a person can tell them apart.
+ERROR, WARNING, NOTE = "error", "warning", "note"
+
+
+def say(err: Console, kind: str, message: str) -> None:
+    """One line on stderr: ``citebot: KIND: message`` (the message made safe to print)."""
+    err.print(f"citebot: {kind}: {printable(message)}", markup=False, highlight=False)
 
 
 @dataclass(frozen=True)
@@ -77,6 +86,7 @@ def _build(ctx: Context) -> BuildReport:
     """Rebuild incrementally, with progress, skipped-file warnings and the summary line."""
     _create_collection_folder(ctx)
     engine = ctx.new_engine()
+    engine.check_sources()  # before the model loads (or is exported): seconds, for nothing
     _announce_export(ctx, engine)
     with _progress(ctx.err, "Embedding") as progress:
         report = engine.rebuild(progress=progress, wait=True, on_wait=_waiting_line(ctx))
@@ -173,11 +183,14 @@ def cmd_ask(ctx: Context) -> int:
     question = " ".join(ctx.args.question)
     k = ctx.args.k or ctx.settings.top_k
     names = list(dict.fromkeys([ctx.collection, *ctx.args.also]))
-    history = tuple(Turn(earlier) for earlier in ctx.args.follow_up_of)
+    earlier, notices = _earlier_questions(ctx.args.follow_up_of, ctx.settings.max_question_chars)
+    history = tuple(Turn(text) for text in earlier)
     if len(names) == 1:
         answer = _ready_engine(ctx).search(question, k, history=history)
     else:
         answer = _search_collections(ctx, names, question, k, history)
+    if notices:
+        answer = replace(answer, notices=(*notices, *answer.notices))
     if ctx.args.json:
         ctx.out.out(_json(answer.to_dict()), highlight=False)
     elif ctx.out.is_terminal:
@@ -185,6 +198,30 @@ def cmd_ask(ctx: Context) -> int:
     else:
         ctx.out.out(answer_to_plain(answer), highlight=False, end="")
     return EXIT_OK
+
+
+def _earlier_questions(
+    raw: Sequence[str], max_chars: int
+) -> tuple[list[str], list[str]]:
+    """``--follow-up-of`` questions cleaned and cut like the question itself (they are searched
+    and echoed back as ``context``), and a notice for each one that was cut."""
+    from index.errors import QuestionError
+    from index.question import prepare_question
+
+    texts, notices = [], []
+    for number, text in enumerate(raw, start=1):
+        option = "--follow-up-of" + (f" #{number}" if len(raw) > 1 else "")
+        try:
+            prepared = prepare_question(text, max_chars)
+        except QuestionError as error:
+            message = str(error).replace("the question", "the earlier question", 1)
+            raise CitebotError(f"{option}: {message}") from None
+        texts.append(prepared.text)
+        notices.extend(
+            notice.replace("Your question", f"Your earlier question ({option})", 1)
+            for notice in prepared.notices
+        )
+    return texts, notices
 
 
 def cmd_console(ctx: Context) -> int:
@@ -502,7 +539,11 @@ def build_parser() -> argparse.ArgumentParser:
         "(see settings.example.env).",
     )
     parser.add_argument("--version", action="version", version=f"citebot {__version__}")
-    parser.add_argument("--source-dir", help="directory of .txt/.md sources (CITEBOT_SOURCE_DIR)")
+    parser.add_argument(
+        "--source-dir",
+        help=f"folder of the source documents, {', '.join(SOURCE_SUFFIXES)} files, read "
+        "recursively (CITEBOT_SOURCE_DIR)",
+    )
     parser.add_argument("--index-dir", help="where the index is kept (CITEBOT_INDEX_DIR)")
     parser.add_argument(
         "--collection",
@@ -619,10 +660,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         base_settings = load_settings(**overrides)
         settings = _collection_settings(args, base_settings)
     except CitebotError as error:
-        err.print(f"citebot: {printable(str(error))}", markup=False)
+        say(err, ERROR, str(error))
         return EXIT_USAGE
     for warning in setting_warnings():
-        err.print(f"citebot: warning: {printable(warning)}", markup=False)
+        say(err, WARNING, warning)
     _configure_logging("DEBUG" if args.verbose else settings.log_level)
     ctx = Context(args, settings, Console(highlight=False), err, base_settings)
     command = COMMANDS[args.command][0]
@@ -632,7 +673,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         _report(ctx, str(error))
         return EXIT_ERROR
     except KeyboardInterrupt:
-        err.print("citebot: interrupted")
+        say(err, NOTE, "interrupted")
         return EXIT_INTERRUPTED
     except Exception as error:  # last resort: never a traceback for the user
         log.debug("unexpected error", exc_info=True)
@@ -662,7 +703,7 @@ def _collection_settings(args: argparse.Namespace, settings: Settings) -> Settin
 def _report(ctx: Context, message: str) -> None:
     if getattr(ctx.args, "json", False):
         ctx.out.out(_json({"error": message}, indent=None), highlight=False)
-    ctx.err.print(f"citebot: {printable(message)}", markup=False)
+    say(ctx.err, ERROR, message)
 
 
 # What json.dumps(ensure_ascii=False) leaves raw but a terminal must not get (it escapes C0
@@ -687,13 +728,14 @@ def _ready_engine(ctx: Context):
         engine.load(build_if_missing=False)
         changes = source_changes(ctx.settings, engine.index.manifest)
         if changes:
-            ctx.err.print(
-                "note: the sources changed since the index was built "
-                f"({printable(changes.describe())}): "
+            say(
+                ctx.err,
+                NOTE,
+                f"the sources changed since the index was built ({changes.describe()}): "
                 "run `citebot build` to include the changes",
-                markup=False,
             )
         return engine
+    engine.check_sources()
     ctx.err.print(
         f"No index yet: building one from {ctx.settings.source_dir} (first use, takes a moment)…",
         markup=False,
@@ -737,8 +779,7 @@ def _announce_export(ctx: Context, engine) -> None:
 
 def _warn_skipped(err: Console, skipped: Sequence[object]) -> None:
     for item in skipped:
-        reason = printable(item.reason)  # type: ignore[attr-defined]
-        err.print(f"warning: skipped {reason}", markup=False)
+        say(err, WARNING, f"skipped {item.reason}")  # type: ignore[attr-defined]
 
 
 class _progress:

@@ -495,7 +495,7 @@ def _token(settings: Settings) -> str | None:
 
 
 def _fail(message: str) -> None:
-    print(f"error: {message}", file=sys.stderr)
+    print(f"citebot: error: {message}", file=sys.stderr)
 
 
 async def _connected(settings: Settings, token: str, action: str, engine: Any) -> int:

@@ -28,6 +28,7 @@ from index.backends.base import IndexBackend, SearchIndex
 from index.build_lock import BuildInProgressError, OnWait
 from index.builder import BuildReport, Progress
 from index.conversation import Turn
+from index.documents import load_documents, scan_sources
 from index.embedding import TextEncoder
 from index.errors import CitebotError
 from index.onnx_encoder import (
@@ -302,9 +303,18 @@ class Engine:
             return False  # refused before: builds use sentence-transformers, no export
         return not is_exported(onnx_path_for(self.settings.index_dir, self.spec), self.spec)
 
+    def check_sources(self) -> None:
+        """Raise SourceError at once when the source folder is missing or holds no document:
+        a build would otherwise load (and on first use export) the model before finding out.
+        Lists the folder without reading a file."""
+        source_dir = self.settings.source_dir
+        if not scan_sources(source_dir).files:
+            load_documents(source_dir, self.settings.max_source_bytes)  # raises, with why
+
     def _build(
         self, progress: Progress | None, wait: bool, on_wait: OnWait | None = None
     ) -> BuildReport:
+        self.check_sources()
         if self.on_build_start is not None:
             self.on_build_start()
         started = time.perf_counter()

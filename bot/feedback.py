@@ -75,7 +75,7 @@ def print_summary(settings: Settings, out: TextIO | None = None) -> int:
         )
         summary = store.summary()
     except CitebotError as error:
-        print(f"error: {printable(str(error))}", file=sys.stderr)
+        print(f"citebot: error: {printable(str(error))}", file=sys.stderr)
         return 1
     finally:
         if store is not None:

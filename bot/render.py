@@ -20,6 +20,7 @@ from index.answer import Answer, Passage
 NOT_FOUND = "Not in the source: nothing in the indexed documents answers this question."
 LOW_CONFIDENCE = "Closest passages (low confidence):"
 CONTEXT = "Read together with your previous question: "
+WEAK = "weak: far below the best passage"
 WRAP = 100
 
 # What a terminal must not get raw, besides the C0 controls: DEL and C1 controls; bidi marks,
@@ -50,11 +51,13 @@ def printable_block(text: str) -> str:
 
 
 def citation_line(rank: int, passage: Passage) -> str:
-    """'[1] doc › section › ¶N  (score 8.35, similarity 0.62)', safe to print."""
+    """'[1] doc › section › ¶N  (score 8.35, similarity 0.62)', safe to print; a weak passage's
+    says so: '… similarity 0.17; weak: far below the best passage)'."""
     where = f"{passage.collection} › " if passage.collection is not None else ""
+    weak = f"; {WEAK}" if passage.weak else ""
     return printable(
         f"[{rank}] {where}{passage.citation.label()}  "
-        f"(score {passage.score:.2f}, similarity {passage.similarity:.2f})"
+        f"(score {passage.score:.2f}, similarity {passage.similarity:.2f}{weak})"
     )
 
 
@@ -78,14 +81,15 @@ def answer_to_rich(answer: Answer, first_rank: int = 1) -> Group:
         if answer.passages:
             parts.append(Text(LOW_CONFIDENCE, style="dim"))
     for rank, passage in enumerate(answer.passages, start=first_rank):
-        parts.append(Text(citation_line(rank, passage), style="bold cyan"))
+        strong = answer.found and not passage.weak  # weak ones are dimmed, not highlighted
+        parts.append(Text(citation_line(rank, passage), style="bold cyan" if strong else "cyan"))
         if passage.citation.url:
             link = printable(passage.citation.url)
             parts.append(Text("    " + link, style=f"dim link {link}", overflow="fold"))
         before, best, after = (printable_block(part) for part in passage.segments())
-        quote = Text("“", style="dim" if not answer.found else "")
+        quote = Text("“", style="" if strong else "dim")
         quote.append(before)
-        quote.append(best, style="bold yellow" if answer.found else "bold")
+        quote.append(best, style="bold yellow" if strong else "bold")
         quote.append(after)
         quote.append("”")
         parts.append(Padding(quote, (0, 0, 0, 4)))

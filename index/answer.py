@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
+
+WEAK_SHARE = 0.4
+"""A passage is weak when the similarity of its highlighted sentence to the question is below
+this share of the best similarity among the passages ranked above it (0.17 next to 0.50 is).
+Fitted with benchmarks/weak_passages.py on SQuAD v1.1 dev: it marks about 2 % of the passages
+below rank 1 that hold the answer, and the passages it marks hold it 2 to 4 times less often
+than the others (docs/benchmarks.md)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,3 +124,19 @@ class Answer:
             "context": self.context,
             "passages": passages,
         }
+
+
+def mark_weak(
+    passages: Sequence[Passage], best_before: float | None = None
+) -> tuple[Passage, ...]:
+    """``passages`` (best first) with ``weak`` set on each whose similarity is below
+    ``WEAK_SHARE`` of the best one ranked above it, here or on earlier pages (``best_before``),
+    and cleared on the others. A passage is judged only against those shown before it, so its
+    mark does not change with ``k`` or with the page it is shown on."""
+    best = best_before
+    marked = []
+    for passage in passages:
+        best = passage.similarity if best is None else max(best, passage.similarity)
+        weak = best > 0 and passage.similarity < WEAK_SHARE * best
+        marked.append(passage if passage.weak == weak else replace(passage, weak=weak))
+    return tuple(marked)

@@ -5,7 +5,8 @@ scores within one index and mean nothing across indexes. The similarity of a pas
 sentence (cosine, about 0 to 1) does compare across indexes, so the merge keeps every index's
 own order and, at each step, takes the next passage of the index whose next passage is most
 similar to the question, preferring indexes that found an answer at all. A passage whose text
-is already shown (the same document in two collections) is shown once.
+is already shown (the same document in two collections) is shown once. A passage is weak
+(``Passage.weak``) against the best passage ranked above it, whichever collection holds it.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 
-from index.answer import Answer, Passage
+from index.answer import Answer, Passage, mark_weak
 
 
 def merge_answers(
@@ -46,7 +47,8 @@ def merge_answers(
         merged.append(passage)
     notices = tuple(dict.fromkeys(n for _, answer in answers for n in answer.notices))
     context = next((answer.context for _, answer in answers if answer.context), None)
-    return Answer(question, tuple(merged[offset:]), any(found_in), notices, context=context)
+    ranked = mark_weak(merged)  # across collections, earlier pages included
+    return Answer(question, ranked[offset:], any(found_in), notices, context=context)
 
 
 def _best_head(

@@ -19,7 +19,7 @@ from typing import Protocol
 
 import numpy as np
 
-from index.answer import Answer, Passage
+from index.answer import Answer, Passage, mark_weak
 from index.backends.base import Candidates, LexicalQuery, SearchIndex
 from index.backends.local import LocalIndex
 from index.conversation import (
@@ -240,11 +240,14 @@ class Searcher:
             if len(chosen) == k + offset or ranking.complete or width >= MAX_CANDIDATES:
                 break
             width *= WIDENING
-        chosen = chosen[offset:]
+        shown_before, chosen = chosen[:offset], chosen[offset:]
         if context is not None:
             earlier, last = self._shown(history, shown, context.turns, ranking, chosen)
             ranking = self._follow_up_highlights(ranking, chosen, context.alone, earlier, last)
-        passages = self._passages(query, ranking, chosen)
+        passages = mark_weak(
+            self._passages(query, ranking, chosen),
+            self._best_similarity(query, ranking, shown_before),
+        )
         # A follow-up is judged with the words it was searched with (its own and the earlier
         # question's): judged on its own words alone, 43 % of the answerable follow-ups of
         # tests/data/article_dialogues.jsonl were flagged, against 4.5 % this way.
@@ -476,6 +479,15 @@ class Searcher:
             texts.add(text)
             vectors.append(vector)
         return chosen
+
+    def _best_similarity(
+        self, query: Query, ranking: Ranking, positions: list[int]
+    ) -> float | None:
+        """The best similarity of the passages at ``positions`` (an earlier page's), or None."""
+        if not positions:
+            return None
+        rows = np.asarray([ranking.best_sentences[i] for i in positions], dtype=np.int64)
+        return float(np.max(self.index.sentence_similarities(rows, query.vector[0])))
 
     def _passages(self, query: Query, ranking: Ranking, chosen: list[int]) -> tuple[Passage, ...]:
         """The passages at positions ``chosen`` of the ranking."""

@@ -13,14 +13,15 @@ import pytest
 from bot.engine import Engine
 from bot.settings import Settings
 from index.model import ModelSpec
+from tests.paths import ARTICLE, ARTICLE_DIR
 from tests.servers.milvus import milvus_uri  # noqa: F401  (a session fixture)
 
 # A throwaway PostgreSQL (session) and the state database on each engine (state_url).
 pytest_plugins = ["tests.servers.postgres", "tests.servers.state"]
 
 ROOT = Path(__file__).resolve().parent.parent
-SOURCE_DIR = ROOT / "source_docs"
-ARTICLE = SOURCE_DIR / "north-korea-allied-coordination.txt"
+SOURCE_DIR = ARTICLE_DIR
+"""The suite's own source folder: the article alone (never the project's ``source_docs/``)."""
 
 
 def _clear_citebot_environment(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -27,6 +27,7 @@ from bot.discord_app import CitebotBot, create_bot
 from bot.engine import Engine
 from bot.settings import Settings
 from tests.loopback import options, payloads
+from tests.paths import ARTICLE_DIR
 
 REPO = Path(__file__).resolve().parents[2]
 APP_ID = 900000000000000001
@@ -459,7 +460,7 @@ def thread_payload(thread_id: int, parent_id: int, guild_id: int) -> dict[str, A
 
 def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
     values: dict[str, Any] = {
-        "source_dir": REPO / "source_docs",
+        "source_dir": ARTICLE_DIR,
         "index_dir": tmp_path / "index",
         "state_db": tmp_path / "feedback.sqlite3",
         "discord_guilds": [GUILD_ID],
@@ -537,7 +538,7 @@ async def harness_for(settings: Settings, engine: Any) -> AsyncIterator[Harness]
 def own_engine(tmp_path: Path) -> Engine:
     """An engine of its own (a rebuild must not touch the shared index)."""
     sources = tmp_path / "sources"
-    shutil.copytree(REPO / "source_docs", sources)
+    shutil.copytree(ARTICLE_DIR, sources)
     engine = Engine(make_settings(tmp_path, source_dir=sources, index_dir=tmp_path / "own"))
     engine.load()
     return engine

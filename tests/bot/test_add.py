@@ -109,7 +109,7 @@ def test_add_markdown_url_and_local_file(server, tmp_path, capsys):
     captured = capsys.readouterr()
     assert "Indexed 2 document(s)" in captured.out
     assert captured.err.splitlines()[-1].startswith(
-        f"citebot: blob.txt was added to {tmp_path / 'src'} but cannot be searched: blob.txt"
+        f"citebot: error: blob.txt was added to {tmp_path / 'src'} but cannot be searched: blob.txt"
     )
     assert "Traceback" not in captured.err
     first = ask(tmp_path)
@@ -174,7 +174,7 @@ def test_failed_add_url(server, tmp_path, capsys, monkeypatch, args, env, messag
     assert cli(tmp_path, "add", url, *args[1:]) == 1
     captured = capsys.readouterr()
     assert captured.out == ""
-    assert captured.err.startswith("citebot: " + message.format(url=url))
+    assert captured.err.startswith("citebot: error: " + message.format(url=url))
     assert captured.err.count("\n") == 1 and "Traceback" not in captured.err
     assert listing(source) == ["mine.txt"]  # no temporary file, folder or sources.toml left
     assert not (tmp_path / "idx").exists()
@@ -188,7 +188,7 @@ def test_failed_add_in_a_process_of_its_own(tmp_path):
                      "add", f"http://127.0.0.1:{port}/page")
     assert result.returncode == 1
     assert result.stderr == (
-        f"citebot: could not connect to 127.0.0.1:{port}: connection refused (is the server "
+        f"citebot: error: could not connect to 127.0.0.1:{port}: connection refused (is the server "
         "running?)\n"
     )
     assert result.stdout == "" and listing(source) == []
@@ -207,5 +207,5 @@ def test_refused_targets(tmp_path, capsys, target, message):
     (tmp_path / "photo.png").write_bytes(b"\x89PNG")
     assert cli(tmp_path, "add", target.format(tmp=tmp_path)) == 1
     err = capsys.readouterr().err
-    assert err.startswith("citebot: ") and message in err and err.count("\n") == 1
+    assert err.startswith("citebot: error: ") and message in err and err.count("\n") == 1
     assert not (tmp_path / "src").exists() or listing(tmp_path / "src") == []

@@ -149,3 +149,29 @@ def test_the_context_line_in_plain_and_rich_text_is_escaped(engine):
     out = io.StringIO()
     Console(file=out, force_terminal=True, width=200).print(answer_to_rich(read))
     assert "What about \\x1b[31mred?" in out.getvalue() and "\x1b[31mred" not in out.getvalue()
+
+
+def test_ask_cuts_a_long_follow_up_of_like_the_question_and_says_so(built_index_dir, capsys):
+    """100,000 characters given as the earlier question were searched and echoed whole."""
+    earlier = (FIRST + " ") * (100_000 // (len(FIRST) + 1))
+    data = _ask(built_index_dir, capsys, "--json", "--follow-up-of", earlier, "Why not?")
+    assert data["context"] is not None and FIRST in data["context"]
+    assert len(data["context"]) <= 1000
+    assert data["notices"] == [
+        f"Your earlier question (--follow-up-of) was {len(earlier):,} characters long; only the "
+        f"first {len(data['context']):,} were searched (the limit is 1,000)."
+    ]
+    assert GOLD in data["passages"][0]["text"]
+
+
+def test_ask_names_which_follow_up_of_is_empty(built_index_dir, capsys):
+    status = main([
+        "--index-dir", str(built_index_dir), "--source-dir", str(SOURCE_DIR),
+        "ask", "--follow-up-of", FIRST, "--follow-up-of", " \t ", "Why not?",
+    ])
+    captured = capsys.readouterr()
+    assert status == 1 and captured.out == ""
+    assert captured.err.strip() == (
+        "citebot: error: --follow-up-of #2: the earlier question is empty: type a question "
+        "about the sources"
+    )

@@ -25,6 +25,7 @@ from index.conversation import (
     turn_of,
 )
 from index.evaluation import evaluate_dialogues, first_hit, load_dialogues
+from tests.paths import ARTICLE
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 # Every question of the article's question and dialogue sets with its passages (chunk id, score,
@@ -194,7 +195,7 @@ def test_without_history_the_ranking_is_byte_for_byte_the_one_before_follow_ups(
 
 def test_dialogue_set_shape():
     dialogues = load_dialogues(DATA / "article_dialogues.jsonl")
-    article = (DATA.parent.parent / "source_docs" / "north-korea-allied-coordination.txt")
+    article = ARTICLE
     text = article.read_text(encoding="utf-8")
     assert len(dialogues) >= 30
     assert all(2 <= len(d) <= 3 for d in dialogues)

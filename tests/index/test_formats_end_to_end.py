@@ -136,8 +136,8 @@ def test_build_skips_each_bad_file_with_its_reason_and_indexes_the_rest(tmp_path
         "binary.md": "UTF-8",
         "linked.pdf": "a link to a file outside the source folder",
     }
-    skipped = [line for line in err.splitlines() if line.startswith("warning: skipped ")]
+    skipped = [line for line in err.splitlines() if line.startswith("citebot: warning: skipped ")]
     assert len(skipped) == len(expected), err
     for name, reason in expected.items():
-        assert any(line.startswith(f"warning: skipped {name}: ") and reason in line
+        assert any(line.startswith(f"citebot: warning: skipped {name}: ") and reason in line
                    for line in skipped), (name, err)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -58,3 +60,24 @@ def test_pages_follow_each_other_without_gaps_or_repeats(lists, k):
     for name, _ in answers:  # every collection's own order is kept
         own = [p.text for p in everything if p.collection == name]
         assert own == sorted(own, key=lambda text: int(text.split("-")[1]))
+
+
+
+def test_weak_is_judged_against_the_best_passage_above_it_in_every_collection():
+    from index.answer import WEAK_SHARE
+
+    low = WEAK_SHARE * 0.9 - 0.05  # weak below 0.9, not below itself
+    a = Answer("q", (passage("a1", low), passage("a2", low - 0.01)))
+    b = Answer("q", (passage("b1", 0.9),))
+    assert [p.weak for p in merge_answers("q", [("a", a)], k=2).passages] == [False, False]
+    merged = merge_answers("q", [("a", a), ("b", b)], k=3)
+    assert [(p.text, p.weak) for p in merged.passages] == [
+        ("b1", False), ("a1", True), ("a2", True)
+    ]
+    page_two = merge_answers("q", [("a", a), ("b", b)], k=2, offset=1)
+    assert [(p.text, p.weak) for p in page_two.passages] == [("a1", True), ("a2", True)]
+    # A mark made within one collection does not survive a merge whose best is close to it.
+    marked = Answer("q", (replace(passage("c2", 0.5), weak=True),))
+    close = Answer("q", (passage("d1", 0.55),))
+    merged = merge_answers("q", [("d", close), ("c", marked)], k=2)
+    assert [(p.text, p.weak) for p in merged.passages] == [("d1", False), ("c2", False)]

@@ -31,9 +31,9 @@ from index.onnx_encoder import (
 )
 from index.sentences import split_sentences
 from tests.conftest import isolated_settings
+from tests.paths import ARTICLE, ARTICLE_DIR
 
 ROOT = Path(__file__).resolve().parents[2]
-ARTICLE = ROOT / "source_docs" / "north-korea-allied-coordination.txt"
 QUESTIONS = [
     "Which Russian official visited Seoul?",
     "What did the Moon administration want from Washington?",
@@ -259,7 +259,7 @@ def test_a_refused_export_still_builds_and_answers(
 ) -> None:
     spec = model_variant(model_spec, tmp_path / "model", {"pooling_mode": "lasttoken"})
     engine = Engine(isolated_settings(
-        source_dir=ROOT / "source_docs", index_dir=tmp_path / "index", model=str(spec.path)
+        source_dir=ARTICLE_DIR, index_dir=tmp_path / "index", model=str(spec.path)
     ))
     with caplog.at_level(logging.WARNING):
         engine.load(build_if_missing=True)

@@ -170,3 +170,25 @@ def test_recent_queries_embed_a_question_once_and_keep_the_last_ones() -> None:
     recent.encode_query("c")  # "a" is the oldest: forgotten
     recent.encode_query("a")
     assert inner.asked == ["a", "b", "c", "a"]
+
+
+
+LAUNCH = "On what date were the ballistic missiles launched toward Japan?"
+
+
+def test_passages_far_below_the_best_are_marked_weak(engine):
+    """A passage at similarity 0.17 was shown next to a 0.70 one without a mark (issue 20, 11)."""
+    from index.answer import WEAK_SHARE
+
+    answer = engine.search(LAUNCH, 8)
+    best, expected = 0.0, []
+    for passage in answer.passages:  # judged against the passages ranked above it
+        best = max(best, passage.similarity)
+        expected.append(passage.similarity < WEAK_SHARE * best)
+    assert [p.weak for p in answer.passages] == expected
+    assert not answer.passages[0].weak and any(expected)
+    assert [p["weak"] for p in answer.to_dict()["passages"]] == expected
+    # A later page (More, :more) is judged against the passages of the earlier ones too.
+    later = engine.search(LAUNCH, 4, offset=4)
+    assert [p.chunk_id for p in later.passages] == [p.chunk_id for p in answer.passages[4:]]
+    assert [p.weak for p in later.passages] == expected[4:]

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 from tests.loopback.server import LoopbackDiscord
+from tests.paths import ARTICLE_DIR
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -32,7 +33,7 @@ def build_article_index(index_dir: Path) -> None:
     from bot.engine import Engine
     from bot.settings import Settings
 
-    settings = Settings(_env_file=None, source_dir=REPO / "source_docs", index_dir=index_dir)  # type: ignore[call-arg]
+    settings = Settings(_env_file=None, source_dir=ARTICLE_DIR, index_dir=index_dir)  # type: ignore[call-arg]
     Engine(settings).load(build_if_missing=True)
 
 

@@ -13,6 +13,7 @@ import pytest
 from bot.settings import Settings
 from tests.loopback import LoopbackDiscord, World
 from tests.loopback.process import BotProcess
+from tests.paths import ARTICLE_DIR
 
 REPO = Path(__file__).resolve().parents[2]
 # Shaped like a real token, so that a leak of any part of it would be recognisable.
@@ -26,7 +27,7 @@ DOCUMENT = "north-korea-allied-coordination.txt"
 def wire_settings(tmp_path: Path, world: World, **overrides: Any) -> Settings:
     """Settings for a bot connected to the stand-in (never a .env file)."""
     values: dict[str, Any] = {
-        "source_dir": REPO / "source_docs",
+        "source_dir": ARTICLE_DIR,
         "index_dir": tmp_path / "index",
         "state_db": tmp_path / "feedback.sqlite3",
         "discord_token": TOKEN,

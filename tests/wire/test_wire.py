@@ -17,7 +17,8 @@ from bot.settings import Settings
 from tests.loopback import ADMIN_PERMISSIONS, LoopbackDiscord, Request
 from tests.loopback.client import running_bot
 from tests.loopback.recorder import DEFERRED_MESSAGE, MESSAGE
-from tests.wire.conftest import DOCUMENT, FOUND, OTHER_USER_ID, REPO, USER_ID, wire_settings
+from tests.paths import ARTICLE_DIR
+from tests.wire.conftest import DOCUMENT, FOUND, OTHER_USER_ID, USER_ID, wire_settings
 
 
 @pytest.fixture
@@ -96,7 +97,7 @@ async def test_reindex_rebuilds_and_reports(
     loopback: LoopbackDiscord, tmp_path: Path, index_copy: Path
 ) -> None:
     sources = tmp_path / "sources"
-    shutil.copytree(REPO / "source_docs", sources)
+    shutil.copytree(ARTICLE_DIR, sources)
     settings = wire_settings(tmp_path, loopback.world, source_dir=sources, index_dir=index_copy)
     engine = Engine(settings)
     async with running_bot(loopback, settings, engine):

@@ -13,7 +13,8 @@ import pytest
 
 from tests.loopback import ADMIN_PERMISSIONS, LoopbackDiscord
 from tests.loopback.process import BotProcess
-from tests.wire.conftest import DOCUMENT, FOUND, REPO, USER_ID
+from tests.paths import ARTICLE_DIR
+from tests.wire.conftest import DOCUMENT, FOUND, USER_ID
 
 GRACE_SECONDS = 10.0
 
@@ -30,7 +31,7 @@ def reshuffled(text: str) -> str:
 def sources(tmp_path: Path) -> Path:
     """The bundled article plus a second document that the shared index does not have."""
     folder = tmp_path / "sources"
-    shutil.copytree(REPO / "source_docs", folder)
+    shutil.copytree(ARTICLE_DIR, folder)
     article = (folder / DOCUMENT).read_text(encoding="utf-8-sig")
     (folder / "reshuffled.txt").write_text(reshuffled(article), encoding="utf-8")
     return folder

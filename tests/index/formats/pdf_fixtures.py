@@ -23,9 +23,9 @@ from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import BaseDocTemplate, Frame, PageTemplate, Paragraph, Spacer
 
 from index.formats.plain import is_plain_heading
+from tests.paths import ARTICLE
 
 ROOT = Path(__file__).resolve().parents[3]
-ARTICLE = ROOT / "source_docs" / "north-korea-allied-coordination.txt"
 ARTICLE_TITLE = "North Korea and the Limits of Allied Coordination"
 """The article PDF's document Title and running header (the article text itself has none)."""
 LAVROV_PAGE = 2
