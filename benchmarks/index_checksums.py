@@ -113,7 +113,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--chunks", type=int, default=10_000)
-    parser.add_argument("--source-dir", type=Path, default=ROOT / "source_docs")
+    parser.add_argument("--source-dir", type=Path, default=ROOT / "tests" / "data" / "article")
     parser.add_argument("--question", default="Which Russian official visited Seoul?")
     parser.add_argument("--before", default=None,
                         help="git revision of the code before (default: the parent of the "

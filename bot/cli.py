@@ -242,7 +242,8 @@ def cmd_info(ctx: Context) -> int:
         ctx.out.out(_json(status.to_dict()), highlight=False)
     else:
         ctx.out.print(status.to_rich())
-    return EXIT_OK
+    # A damaged or unreadable index is a failure for scripts too; "no index yet" is not.
+    return EXIT_ERROR if status.problem else EXIT_OK
 
 
 def cmd_migrate(ctx: Context) -> int:

@@ -88,10 +88,10 @@ def test_damaged_file_is_refused_by_ask_and_info(
     assert main([*where, "ask", LAVROV]) == 1
     out, err = capsys.readouterr()
     assert out == ""  # no answer at all, let alone one quoting the damage
-    assert err.strip() == f"citebot: {expected}"
-    assert main([*where, "info", "--json"]) == 0
+    assert err.strip() == f"citebot: error: {expected}"
+    assert main([*where, "info", "--json"]) == 1
     assert json.loads(capsys.readouterr().out)["problem"] == expected
-    assert main([*where, "info"]) == 0
+    assert main([*where, "info"]) == 1
     shown = "".join(capsys.readouterr().out.split())
     assert "".join(expected.split()) in shown
     assert "Petrov" not in shown
@@ -174,7 +174,7 @@ def test_undecodable_text_in_an_index_without_checksums_is_damage(
     out, err = capsys.readouterr()
     assert out == ""
     assert err.strip() == (
-        "citebot: the index is damaged (its texts are not UTF-8): run `citebot build` to "
+        "citebot: error: the index is damaged (its texts are not UTF-8): run `citebot build` to "
         "rebuild it"
     )
 
@@ -252,7 +252,7 @@ def test_milvus_altered_chunk_is_refused_not_quoted(
     out, err = capsys.readouterr()
     assert out == "" and "Petrov" not in err
     assert "is damaged (chunk" in err and "run `citebot build`" in err
-    assert main([*where, "info", "--json"]) == 0
+    assert main([*where, "info", "--json"]) == 1
     assert "is damaged (chunk" in json.loads(capsys.readouterr().out)["problem"]
 
 
