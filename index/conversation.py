@@ -20,7 +20,8 @@ article_dialogues.jsonl and checked on SQuAD-free ground only (see docs/benchmar
 
 A follow-up read with the history gets its bold sentence by its own words as well
 (``follow_up_highlight``): read with the history alone, the sentence that answered the earlier
-question tends to win again.
+question tends to win again. A "who" follow-up's bold sentence must name someone the earlier
+questions did not (``adds_wanted``).
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
+
+from index.question_types import expected_type, names
 
 if TYPE_CHECKING:
     from index.answer import Answer
@@ -51,6 +54,10 @@ SHORT_WORDS = 2
 TOGETHER_WEIGHT = 0.5
 ALONE_WEIGHT = 1.0
 SHOWN_PENALTY = 1.5
+# Expected answer types whose values a follow-up's bold sentence must add to the earlier
+# questions (``adds_wanted``). Only names: the number detector misses ordinals ("for the third
+# year in a row" answers "For how many years in a row?").
+NEW_VALUE_TYPES = ("person",)
 # How many earlier turns a question may be read with (the previous one and, through a chain of
 # follow-ups, the ones before it).
 MAX_TURNS = 2
@@ -220,8 +227,25 @@ def fuse_scores(
     return fused
 
 
+def wants_new_value(question: str) -> bool:
+    """Whether a follow-up asks for a value of a type it must learn anew ("Who raised it?")."""
+    return expected_type(question) in NEW_VALUE_TYPES
+
+
+def adds_wanted(sentence: str, question: str, earlier: Sequence[str]) -> bool:
+    """Whether ``sentence`` names someone neither ``question`` nor the ``earlier`` questions
+    named: after "What is … friction between Washington and Seoul?", a sentence naming only
+    Washington and Seoul cannot answer "Who raised it?"."""
+    known = names(question).union(*(names(text) for text in earlier))
+    return bool(names(sentence) - known)
+
+
 def follow_up_highlight(
-    together: np.ndarray, alone: np.ndarray, shown: np.ndarray, last: int | None = None
+    together: np.ndarray,
+    alone: np.ndarray,
+    shown: np.ndarray,
+    last: int | None = None,
+    adds: np.ndarray | None = None,
 ) -> int:
     """Which sentence of a passage to highlight for a follow-up: ``together`` / ``alone`` are
     its sentences' highlight scores with the history and without, ``shown`` marks the sentences
@@ -233,10 +257,15 @@ def follow_up_highlight(
     before or in the next one (in all 46 follow-ups of the two dialogue sets whose first passage
     holds both the answer and the sentence bolded before), so only those two compete when the
     passage holds ``last``; otherwise a word of the follow-up met by chance ("trip" in "How was
-    his trip portrayed?", of Blinken's trip) pulls the bold sentence anywhere."""
+    his trip portrayed?", of Blinken's trip) pulls the bold sentence anywhere. ``adds`` (None:
+    the follow-up wants no new value, ``wants_new_value``) marks the sentences that add a value
+    of the type asked for (``adds_wanted``); when one of those that may be chosen does, the
+    others are not chosen: "Who raised it?" is not answered by a sentence naming no one new."""
     scores = TOGETHER_WEIGHT * together + ALONE_WEIGHT * alone - SHOWN_PENALTY * shown
     if last is not None:
         nearby = np.full(len(scores), -np.inf)
         nearby[last:last + 2] = 0.0
         scores = scores + nearby
+    if adds is not None and np.any(adds & np.isfinite(scores)):
+        scores = np.where(adds, scores, -np.inf)
     return int(np.argmax(scores))

@@ -47,6 +47,11 @@ def expected_type(question: str) -> str | None:
     return None
 
 
+def names(text: str) -> frozenset[str]:
+    """The capitalised words of ``text`` not opening a sentence (names, lower-cased)."""
+    return frozenset(word.lower() for word in _HAS_NAME.findall(text))
+
+
 def sentence_types(sentences: list[str]) -> np.ndarray:
     """uint8[n, 3]: whether each sentence holds a date, a number, a (capitalised) name."""
     flags = np.zeros((len(sentences), len(TYPES)), dtype=np.uint8)

@@ -24,10 +24,12 @@ from index.backends.base import Candidates, LexicalQuery, SearchIndex
 from index.backends.local import LocalIndex
 from index.conversation import (
     Turn,
+    adds_wanted,
     content_words,
     follow_up_highlight,
     fuse_vectors,
     read_with_history,
+    wants_new_value,
 )
 from index.corpus import Corpus
 from index.errors import QuestionError
@@ -243,7 +245,13 @@ class Searcher:
         shown_before, chosen = chosen[:offset], chosen[offset:]
         if context is not None:
             earlier, last = self._shown(history, shown, context.turns, ranking, chosen)
-            ranking = self._follow_up_highlights(ranking, chosen, context.alone, earlier, last)
+            adds = (
+                self._adds_wanted(prepared.text, history[-context.turns:], ranking, chosen)
+                if wants_new_value(prepared.text) else None
+            )
+            ranking = self._follow_up_highlights(
+                ranking, chosen, context.alone, earlier, last, adds
+            )
         passages = mark_weak(
             self._passages(query, ranking, chosen),
             self._best_similarity(query, ranking, shown_before),
@@ -319,6 +327,17 @@ class Searcher:
                 texts.append((int(row), chunk.text[start - chunk.start : end - chunk.start]))
         return texts
 
+    def _adds_wanted(
+        self, question: str, turns: Sequence[Turn], ranking: Ranking, chosen: list[int]
+    ) -> dict[int, bool]:
+        """Whether each sentence row of the chunks ``chosen`` names someone that neither the
+        follow-up nor the earlier questions it is read with named (``adds_wanted``)."""
+        earlier = [turn.question for turn in turns]
+        return {
+            row: adds_wanted(text, question, earlier)
+            for row, text in self._sentence_texts(ranking, chosen)
+        }
+
     @staticmethod
     def _follow_up_highlights(
         ranking: Ranking,
@@ -326,12 +345,14 @@ class Searcher:
         alone: Ranking,
         shown: frozenset[int],
         last: frozenset[int],
+        adds: dict[int, bool] | None = None,
     ) -> Ranking:
         """The ranking with each chosen chunk's highlight chosen for a follow-up
         (``conversation.follow_up_highlight``: the question's own scores count as well as the
         scores read with the history, what earlier answers highlighted is held back, and when the
         chunk holds one of ``last``, the rows the previous answer highlighted, only it or the
-        next sentence is chosen)."""
+        next sentence is chosen; ``adds``: by row, whether a sentence names someone new, for a
+        follow-up that asks who, a row not in it counting as one that does)."""
         together, own = ranking.sentences, alone.sentences
         assert together is not None and own is not None and ranking.best_in_chunk is not None
         best_sentences = ranking.best_sentences.copy()
@@ -346,6 +367,7 @@ class Searcher:
                 own_scores,
                 np.isin(rows, np.fromiter(shown, dtype=np.int64, count=len(shown))),
                 _first_of(rows, last),
+                None if adds is None else np.array([adds.get(int(row), True) for row in rows]),
             )
             best_sentences[position] = rows[best]
             best_in_chunk[position] = best
