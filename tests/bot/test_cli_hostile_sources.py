@@ -38,7 +38,8 @@ def citebot(tmp_path: Path, sources: Path, *args: str) -> int:
 
 
 def warnings_of(err: str) -> list[str]:
-    return [line for line in err.splitlines() if line.startswith("warning: skipped ")]
+    return [line for line in err.splitlines() if line.startswith("citebot: warning: "
+        "skipped ")]
 
 
 def test_build_skips_each_hostile_file_with_its_reason_and_indexes_the_rest(
@@ -53,12 +54,15 @@ def test_build_skips_each_hostile_file_with_its_reason_and_indexes_the_rest(
     out, err = capsys.readouterr()
     assert "unexpected error" not in err and "Traceback" not in err
     assert warnings_of(err) == [
-        f"warning: skipped {SHOWN_BAD_NAME}: the file name is not valid UTF-8 (its bytes are "
+        "citebot: warning: "
+        f"skipped {SHOWN_BAD_NAME}: the file name is not valid UTF-8 (its bytes are "
         "shown as \\x escapes); rename the file to index it",
-        "warning: skipped hostile.pdf: too much to read: its pages decode to over 10.6 MB of "
+        "citebot: warning: "
+        "skipped hostile.pdf: too much to read: its pages decode to over 10.6 MB of "
         "drawing instructions by page 1, far more than a file of 32 kB should (one page "
         "repeated thousands of times? damaged, or built to stall readers?)",
-        "warning: skipped sources.toml: not valid TOML (arrays or tables nested too deeply at "
+        "citebot: warning: "
+        "skipped sources.toml: not valid TOML (arrays or tables nested too deeply at "
         "line 1, column 105); fix it or remove it; no addresses from it",
     ]
     assert "Indexed 1 document(s)" in out
@@ -83,7 +87,8 @@ def test_the_extraction_time_limit_is_the_setting(
     assert citebot(tmp_path, sources, "build") == 0
     out, err = capsys.readouterr()
     assert warnings_of(err) == [
-        "warning: skipped slow.pdf: reading it took over 0.2 s (the limit for one document, "
+        "citebot: warning: "
+        "skipped slow.pdf: reading it took over 0.2 s (the limit for one document, "
         "CITEBOT_EXTRACT_TIMEOUT_SECONDS) and was stopped: is it damaged, or built to stall "
         "readers? Export it again, or split it, to index it"
     ]
@@ -103,7 +108,8 @@ def test_add_copies_and_indexes_despite_a_deeply_nested_sources_toml(
     out, err = capsys.readouterr()
     assert f"Copied badname.txt into {sources}" in out  # a name that is not UTF-8 is cleaned
     assert warnings_of(err) == [
-        "warning: skipped sources.toml: not valid TOML (arrays or tables nested too deeply at "
+        "citebot: warning: "
+        "skipped sources.toml: not valid TOML (arrays or tables nested too deeply at "
         "line 1, column 105); fix it or remove it; no addresses from it",
     ]
     assert "Indexed 2 document(s)" in out
@@ -112,8 +118,8 @@ def test_add_copies_and_indexes_despite_a_deeply_nested_sources_toml(
     assert citebot(tmp_path, sources, "add", "http://127.0.0.1:9/page.html") == 1
     _, err = capsys.readouterr()
     assert err.strip() == (
-        "citebot: sources.toml: not valid TOML (arrays or tables nested too deeply at line 1, "
-        "column 105); fix it or remove it"
+        "citebot: error: sources.toml: not valid TOML (arrays or tables nested too deeply at "
+        "line 1, column 105); fix it or remove it"
     )
     assert sorted(p.name for p in sources.iterdir()) == [
         "badname.txt", "lighthouse.txt", "sources.toml"
