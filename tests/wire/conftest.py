@@ -10,8 +10,10 @@ from typing import Any
 
 import pytest
 
+from bot.engine import Engine
 from bot.settings import Settings
 from tests.loopback import LoopbackDiscord, World
+from tests.loopback.client import running_bot
 from tests.loopback.process import BotProcess
 from tests.paths import ARTICLE_DIR
 
@@ -85,8 +87,18 @@ async def loopback(
 
 @pytest.fixture
 def settings(tmp_path: Path, world: World, built_index_dir: Path) -> Settings:
-    """A bot over the shared index of the article (read-only)."""
-    return wire_settings(tmp_path, world, index_dir=built_index_dir)
+    """A bot over the shared index of the article (read-only), servers' collections in
+    ``tmp_path``."""
+    return wire_settings(
+        tmp_path, world, index_dir=built_index_dir, collections_dir=tmp_path / "collections"
+    )
+
+
+@pytest.fixture
+async def bot(loopback: LoopbackDiscord, settings: Settings, engine: Engine) -> AsyncIterator[Any]:
+    """The bot, in this process, connected to the loopback Discord."""
+    async with running_bot(loopback, settings, engine) as running:
+        yield running
 
 
 @pytest.fixture

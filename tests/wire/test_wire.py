@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -13,18 +12,11 @@ import pytest
 
 from bot.discord_app import CitebotBot
 from bot.engine import Engine
-from bot.settings import Settings
 from tests.loopback import ADMIN_PERMISSIONS, LoopbackDiscord, Request
 from tests.loopback.client import running_bot
 from tests.loopback.recorder import DEFERRED_MESSAGE, MESSAGE
 from tests.paths import ARTICLE_DIR
 from tests.wire.conftest import DOCUMENT, FOUND, OTHER_USER_ID, USER_ID, wire_settings
-
-
-@pytest.fixture
-async def bot(loopback: LoopbackDiscord, settings: Settings, engine: Engine) -> AsyncIterator[Any]:
-    async with running_bot(loopback, settings, engine) as running:
-        yield running
 
 
 def custom_id(message: dict[str, Any], prefix: str) -> str:

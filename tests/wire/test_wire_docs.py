@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -63,13 +62,6 @@ def settings(tmp_path: Path, world: World, built_index_dir: Path) -> Settings:
         attachment_max_mb=1.0,
     )
 
-
-@pytest.fixture
-async def bot(
-    loopback: LoopbackDiscord, settings: Settings, engine: Engine
-) -> AsyncIterator[CitebotBot]:
-    async with running_bot(loopback, settings, engine) as running:
-        yield running
 
 
 def lighthouse(loopback: LoopbackDiscord) -> Attachment:

@@ -4,18 +4,10 @@ link, the second one included (``discord.utils.escape_markdown`` left that one l
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
-import pytest
-
 from bot.discord_app import CitebotBot
-from bot.engine import Engine
-from bot.settings import Settings
 from tests.bot.live_links import live_links, payload_links
-from tests.loopback import ADMIN_PERMISSIONS, LoopbackDiscord, World
-from tests.loopback.client import running_bot
-from tests.wire.conftest import USER_ID, wire_settings
+from tests.loopback import ADMIN_PERMISSIONS, LoopbackDiscord
+from tests.wire.conftest import USER_ID
 
 MANAGER_ID = 940000000000000020
 PHISH = "https://evil.example/phish"
@@ -26,18 +18,6 @@ LINE = (
 FILE_NAME = "refunds [policy](https:example.com) [form](https:evil.example).txt"
 
 
-@pytest.fixture
-def settings(tmp_path: Path, world: World, built_index_dir: Path) -> Settings:
-    return wire_settings(tmp_path, world, index_dir=built_index_dir,
-                         collections_dir=tmp_path / "collections")
-
-
-@pytest.fixture
-async def bot(
-    loopback: LoopbackDiscord, settings: Settings, engine: Engine
-) -> AsyncIterator[CitebotBot]:
-    async with running_bot(loopback, settings, engine) as running:
-        yield running
 
 
 async def test_no_sent_or_edited_message_carries_a_live_masked_link(

@@ -7,19 +7,16 @@ file is added once that build ends. How long the other server waits is measured 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
 from bot.discord_app import CitebotBot
-from bot.engine import Engine
 from bot.exts.docs import progress
 from bot.settings import Settings
 from tests.index.formats.pdf_fixtures import repeated_page_pdf_bytes
 from tests.loopback import ADMIN_PERMISSIONS, LoopbackDiscord, Request, World
-from tests.loopback.client import running_bot
-from tests.wire.conftest import USER_ID, wire_settings
+from tests.wire.conftest import USER_ID
 
 GUILD, OTHER_GUILD = 940000000000000300, 940000000000000400
 MANAGER_ID = 940000000000000030
@@ -36,18 +33,6 @@ def quick_progress(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(progress, "PROGRESS_EDIT_SECONDS", 0.0)  # every progress step shows
 
 
-@pytest.fixture
-def settings(tmp_path: Path, world: World, built_index_dir: Path) -> Settings:
-    return wire_settings(tmp_path, world, index_dir=built_index_dir,
-                         collections_dir=tmp_path / "collections")
-
-
-@pytest.fixture
-async def bot(
-    loopback: LoopbackDiscord, settings: Settings, engine: Engine
-) -> AsyncIterator[CitebotBot]:
-    async with running_bot(loopback, settings, engine) as running:
-        yield running
 
 
 async def result(loopback: LoopbackDiscord, token: str) -> Request:
