@@ -54,9 +54,12 @@ SQUAD = Path("/work/shared/data/squad/dev-v1.1.json")
 K = 5
 # name -> values of index.chunking's switches
 VARIANTS: dict[str, dict[str, Any]] = {
-    "baseline": {"HEADINGS_IN_SEARCH": False, "SECTION_CHUNKS": False},
-    "headings": {"HEADINGS_IN_SEARCH": True, "SECTION_CHUNKS": False},
-    "sections": {"HEADINGS_IN_SEARCH": False, "SECTION_CHUNKS": True},
+    "baseline": {"HEADINGS_IN_SEARCH": None, "SECTION_CHUNKS": False},
+    "heading": {"HEADINGS_IN_SEARCH": "heading", "SECTION_CHUNKS": False},
+    "path": {"HEADINGS_IN_SEARCH": "path", "SECTION_CHUNKS": False},
+    "sections": {"HEADINGS_IN_SEARCH": None, "SECTION_CHUNKS": True},
+    "heading+sections": {"HEADINGS_IN_SEARCH": "heading", "SECTION_CHUNKS": True},
+    "path+sections": {"HEADINGS_IN_SEARCH": "path", "SECTION_CHUNKS": True},
     "current": {},
 }
 
