@@ -11,7 +11,8 @@
   dialogues of ``tests/data/article_dialogues.jsonl`` (first turns and follow-ups).
 - **SQuAD**: v1.1 dev, odd- (or even-) numbered articles, each its own corpus.
 
-Each variant is a set of the retrieval switches in ``index.chunking`` (``VARIANTS``); all
+Each variant is a set of the retrieval switches in ``index.chunking`` and ``index.search``
+(``VARIANTS``, "search." names the latter); all
 variants run in one process on the same machine, so their figures compare.
 """
 
@@ -32,6 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import index.chunking as chunking  # noqa: E402
+import index.search as search  # noqa: E402
 from bot.engine import Engine  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 from index.builder import assemble_corpus  # noqa: E402
@@ -54,12 +56,17 @@ SQUAD = Path("/work/shared/data/squad/dev-v1.1.json")
 K = 5
 # name -> values of index.chunking's switches
 VARIANTS: dict[str, dict[str, Any]] = {
-    "baseline": {"HEADINGS_IN_SEARCH": None, "SECTION_CHUNKS": False},
+    "baseline": {
+        "HEADINGS_IN_SEARCH": None, "SECTION_CHUNKS": False, "search.SECTION_DENSE_WEIGHT": 0.0,
+    },
     "heading": {"HEADINGS_IN_SEARCH": "heading", "SECTION_CHUNKS": False},
     "path": {"HEADINGS_IN_SEARCH": "path", "SECTION_CHUNKS": False},
     "sections": {"HEADINGS_IN_SEARCH": None, "SECTION_CHUNKS": True},
     "heading+sections": {"HEADINGS_IN_SEARCH": "heading", "SECTION_CHUNKS": True},
     "path+sections": {"HEADINGS_IN_SEARCH": "path", "SECTION_CHUNKS": True},
+    "path+sections+dense": {
+        "HEADINGS_IN_SEARCH": "path", "SECTION_CHUNKS": True, "search.SECTION_DENSE_WEIGHT": 2.0,
+    },
     "current": {},
 }
 
@@ -67,14 +74,19 @@ VARIANTS: dict[str, dict[str, Any]] = {
 @contextmanager
 def variant(switches: dict[str, Any]) -> Iterator[None]:
     """index.chunking's switches set as ``switches`` say, for the duration."""
-    saved = {name: getattr(chunking, name) for name in switches}
+    targets = {
+        name: (search, name.removeprefix("search.")) if name.startswith("search.")
+        else (chunking, name)
+        for name in switches
+    }
+    saved = {name: getattr(*targets[name]) for name in switches}
     for name, value in switches.items():
-        setattr(chunking, name, value)
+        setattr(*targets[name], value)
     try:
         yield
     finally:
         for name, value in saved.items():
-            setattr(chunking, name, value)
+            setattr(*targets[name], value)
 
 
 def docs_pages(docs: Path, target: Path) -> Path:

@@ -118,3 +118,30 @@ def test_the_chunker_records_its_switches(model_spec, switches) -> None:
     plain = chunker.parameters
     switches("path", True)
     assert chunker.parameters == {**plain, "headings": "path", "sections": 1}
+
+
+def test_candidates_say_which_chunks_are_sections_of_structured_documents(
+    engine, tmp_path
+) -> None:
+    from index.backends.local import LocalIndex
+    from index.builder import assemble_corpus
+    from index.documents import load_documents
+
+    (tmp_path / "start.md").write_text(PAGE, encoding="utf-8")
+    (tmp_path / "notes.txt").write_text(
+        "Install\n\nRun the installer once per virtual environment.\n", encoding="utf-8"
+    )
+    corpus, _, _ = assemble_corpus(
+        load_documents(tmp_path), engine.build_encoder, engine.chunker()
+    )
+    vector = engine.query_encoder.encode_query("how do I install it")[0]
+    found = LocalIndex(corpus).candidates(vector, None, 200)
+    assert found.in_section is not None
+    flags = {
+        (chunk.document, chunk.section): bool(flag)
+        for chunk, flag in zip(
+            (corpus.table[int(row)] for row in found.rows), found.in_section, strict=True
+        )
+    }
+    assert flags[("start.md", SECTION)] is True
+    assert flags[("notes.txt", "Install")] is False  # plain text: its headings are guesses
