@@ -8,7 +8,8 @@
   Sphinx HTML documentation (``apt-get install python3.11-doc``), each judged by the section that
   answers it (``index.evaluation.LabelledQuestion.section``); fit and held-out halves apart.
 - **article**: the bundled ``source_docs/`` and ``tests/data/article_questions.jsonl``; the
-  dialogues of ``tests/data/article_dialogues.jsonl`` (first turns and follow-ups).
+  dialogues of ``tests/data/article_dialogues.jsonl`` (first turns and follow-ups); the same
+  article written as Markdown (``##`` headings: what section chunks change).
 - **SQuAD**: v1.1 dev, odd- (or even-) numbered articles, each its own corpus.
 
 Each variant is a set of the retrieval switches in ``index.chunking`` and ``index.search``
@@ -47,6 +48,7 @@ from index.evaluation import (  # noqa: E402
     load_split,
     load_squad,
 )
+from tests.index.formats.markdown_fixtures import write_article_markdown  # noqa: E402
 
 DOCS = Path("/usr/share/doc/python3.11/html")
 DOCS_QUESTIONS = ROOT / "tests" / "data" / "docs_questions.jsonl"
@@ -67,6 +69,11 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "path+sections+dense": {
         "HEADINGS_IN_SEARCH": "path", "SECTION_CHUNKS": True, "search.SECTION_DENSE_WEIGHT": 2.0,
     },
+    "path+attach+dense": {
+        "HEADINGS_IN_SEARCH": "path", "SECTION_CHUNKS": "attach",
+        "search.SECTION_DENSE_WEIGHT": 2.0,
+    },
+    "path+attach": {"HEADINGS_IN_SEARCH": "path", "SECTION_CHUNKS": "attach"},
     "current": {},
 }
 
@@ -131,7 +138,10 @@ def main() -> None:
     engine.warm_up()
     results: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as folder:
-        pages = docs_pages(args.docs, Path(folder))
+        pages = docs_pages(args.docs, Path(folder) / "docs")
+        markdown = Path(folder) / "markdown"
+        markdown.mkdir()
+        write_article_markdown(markdown / "article.md")  # the same article, with ## headings
         for name in args.variants.split(","):
             with variant(VARIANTS[name]):
                 started = time.perf_counter()
@@ -140,6 +150,9 @@ def main() -> None:
                         "fit": (DOCS_QUESTIONS, "fit"), "heldout": (DOCS_QUESTIONS, "heldout"),
                     }),
                     "article": measure(engine, ROOT / "source_docs", {
+                        "questions": ARTICLE_QUESTIONS, "dialogues": ARTICLE_DIALOGUES,
+                    }),
+                    "article_markdown": measure(engine, markdown, {
                         "questions": ARTICLE_QUESTIONS, "dialogues": ARTICLE_DIALOGUES,
                     }),
                 }
@@ -160,6 +173,8 @@ def main() -> None:
         for set_name, figures in (
             ("docs fit", row["docs"]["fit"]), ("docs held-out", row["docs"]["heldout"]),
             ("article", row["article"]["questions"]),
+            ("article as Markdown", row["article_markdown"]["questions"]),
+            ("Markdown follow-ups", row["article_markdown"]["dialogues"].get("follow_ups")),
             ("dialogue follow-ups", row["article"]["dialogues"].get("follow_ups")),
             ("SQuAD", row.get("squad")),
         ):

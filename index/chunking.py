@@ -28,7 +28,7 @@ SECTION_SEPARATOR = " › "
 MAX_PREFIX_CHARS = 160
 """Longest heading prefix: a longer path is shortened to its last heading, a longer heading is
 left out (so a prefix never takes more than about a fifth of the token budget)."""
-SECTION_CHUNKS = False
+SECTION_CHUNKS: bool | str = False
 """Whether a chunk of a structured document (HTML, Markdown) spans a section's consecutive
 paragraphs up to the token budget, instead of one paragraph."""
 
@@ -58,7 +58,11 @@ class Chunk:
 
 
 SECTION_FORMATS = frozenset({"html", "markdown"})
-"""Formats whose chunks span a section's paragraphs when ``SECTION_CHUNKS`` is on."""
+"""Formats whose chunks span a section's paragraphs when ``SECTION_CHUNKS`` is on: True joins a
+section's paragraphs into balanced runs up to the budget; "attach" joins only what belongs
+together (a paragraph ending with a colon and what follows it, pieces under ``ATTACH_TOKENS``
+to their neighbours), so prose stays paragraph-sized and code examples keep their lead-in."""
+ATTACH_TOKENS = 40
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,7 +129,7 @@ class Chunker:
         if HEADINGS_IN_SEARCH:
             parameters["headings"] = HEADINGS_IN_SEARCH
         if SECTION_CHUNKS:
-            parameters["sections"] = 1
+            parameters["sections"] = SECTION_CHUNKS if isinstance(SECTION_CHUNKS, str) else 1
         return parameters
 
     def chunk(self, document: Document) -> list[Chunk]:
@@ -168,7 +172,11 @@ class Chunker:
             if run and (unit is None or unit.section != run[0].section):
                 by_start = {u.start: u for u in run}
                 spans = [(u.start, u.end) for u in run]
-                for group in self._pack(text, spans, run[0].section):
+                groups = (
+                    self._attach(text, spans, run[0].section) if SECTION_CHUNKS == "attach"
+                    else self._pack(text, spans, run[0].section)
+                )
+                for group in groups:
                     members = [by_start[start] for start, _ in group]
                     merged.append(_Unit(
                         members[0].paragraph, members[0].section, group[0][0], group[-1][1],
@@ -178,6 +186,30 @@ class Chunker:
             if unit is not None:
                 run.append(unit)
         return merged
+
+    def _attach(
+        self, text: str, spans: list[tuple[int, int]], section: str | None
+    ) -> list[list[tuple[int, int]]]:
+        """Runs of spans where each span joins the previous run when the run ends with a colon
+        (it introduces what follows), or when either is short and the span is no lead-in itself;
+        and only while the whole fits."""
+        sizes = self._content_tokens([text[s:e] for s, e in spans])
+        groups: list[list[tuple[int, int]]] = []
+        used = 0
+        for span, size in zip(spans, sizes, strict=True):
+            if groups:
+                last = groups[-1]
+                lead_in = text[span[0] : span[1]].rstrip().endswith(":")  # belongs with the next
+                joins = text[last[-1][0] : last[-1][1]].rstrip().endswith(":") or (
+                    not lead_in and (size < ATTACH_TOKENS or used < ATTACH_TOKENS)
+                )
+                if joins and self._fits(text[last[0][0] : span[1]], section):
+                    last.append(span)
+                    used += size
+                    continue
+            groups.append([span])
+            used = size
+        return groups
 
     def _split_paragraph(
         self, text: str, start: int, end: int, section: str | None = None

@@ -145,3 +145,18 @@ def test_candidates_say_which_chunks_are_sections_of_structured_documents(
     }
     assert flags[("start.md", SECTION)] is True
     assert flags[("notes.txt", "Install")] is False  # plain text: its headings are guesses
+
+
+def test_attach_keeps_a_lead_in_with_its_example_and_long_prose_apart(
+    model_spec, switches
+) -> None:
+    switches(None, "attach")
+    prose = " ".join(["Each paragraph here explains one more thing about the installer."] * 5)
+    source = (
+        "# Guide\n\n## Install\n\n"
+        f"{prose}\n\n{prose}\n\n"
+        "To install it, run:\n\n```\npip install citebot-example\n```\n"
+    )
+    _, chunks = _chunks(model_spec, source)
+    texts = [c.text for c in chunks if c.section == "Guide › Install"]
+    assert texts == [prose, prose, "To install it, run:\n\npip install citebot-example"]
