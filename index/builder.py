@@ -16,7 +16,7 @@ import numpy as np
 
 from index.backends.base import IndexBackend
 from index.build_lock import OnWait
-from index.chunking import Chunker, normalize_for_search
+from index.chunking import Chunker, chunk_search_text, normalize_for_search
 from index.corpus import Corpus, DocumentRecord
 from index.documents import (
     MAX_SOURCE_BYTES,
@@ -117,7 +117,7 @@ def assemble_corpus(
         d.path: DocumentRecord(d.path, d.content_hash, d.text, d.format, d.title, d.url, d.pages)
         for d in document_set.documents
     }
-    chunk_texts = [normalize_for_search(chunk.text) for chunk in chunks]
+    chunk_texts = [chunk_search_text(chunk) for chunk in chunks]  # heading prefix, if any
     sentence_texts = [
         normalize_for_search(documents[chunk.document].text[start:end])
         for chunk in chunks

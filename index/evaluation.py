@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from index.answer import Answer
+from index.answer import Answer, Passage
 from index.conversation import Turn, turn_of
 from index.errors import CitebotError
 
@@ -34,10 +34,48 @@ class EvaluationDataError(CitebotError):
 
 @dataclass(frozen=True, slots=True)
 class LabelledQuestion:
-    """A question and its gold answer strings; no answers means "not in the source"."""
+    """A question and its gold answer strings; no answers means "not in the source".
+
+    A question judged by section instead names the ``document`` and the ``section`` heading
+    that answers it (documentation: the answer is a section, not a string); a passage is then
+    a hit when it is cited to that document and section (a heading path's last part, with
+    permalink signs ignored).
+    """
 
     question: str
     answers: tuple[str, ...]
+    document: str | None = None
+    section: str | None = None
+
+    @property
+    def answerable(self) -> bool:
+        """Whether the source answers it (gold strings, or a gold section)."""
+        return bool(self.answers) or self.section is not None
+
+    def answered_by(self, passage: Passage) -> bool:
+        """Whether ``passage`` answers it: holds a gold string, or comes from the gold section."""
+        if self.section is None:
+            return contains_any(passage.text, self.answers)
+        citation = passage.citation
+        return citation.document == self.document and same_section(
+            citation.section, self.section
+        )
+
+
+SECTION_SEPARATOR = " › "
+_PERMALINK_SIGNS = "¶#🔗§"
+
+
+def same_section(cited: str | None, gold: str) -> bool:
+    """Whether a cited section (a heading, or a heading path "a › b") is the gold heading."""
+    if cited is None:
+        return False
+    last = cited.rsplit(SECTION_SEPARATOR, 1)[-1]
+    return _bare_heading(last) == _bare_heading(gold)
+
+
+def _bare_heading(heading: str) -> str:
+    return " ".join(heading.strip().rstrip(_PERMALINK_SIGNS).split()).casefold()
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +114,7 @@ class Tally:
         self.passage_words.extend(len(p.text.split()) for p in answer.passages)
         if not answer.found:
             self.said_not_found += 1
-        if not labelled.answers:
+        if not labelled.answerable:
             self.unanswerable += 1
             if not answer.found:
                 self.said_not_found_correctly += 1
@@ -84,13 +122,13 @@ class Tally:
         self.answerable += 1
         if not answer.found:
             self.answerable_not_found += 1
-        rank = first_hit(answer, labelled.answers)
+        rank = first_hit(answer, labelled)
         if rank is not None:
             for k in self.hits:
                 if rank <= k:
                     self.hits[k] += 1
             self.reciprocal_rank += 1.0 / rank
-        if answer.passages and contains_any(answer.passages[0].highlight_text, labelled.answers):
+        if answer.passages and _highlight_hit(answer.passages[0], labelled):
             self.highlight_hits += 1
 
     def report(self) -> EvalReport:
@@ -169,13 +207,21 @@ def evaluate(
     return tally
 
 
-def first_hit(answer: Answer, gold: Iterable[str]) -> int | None:
-    """1-based rank of the first passage containing a gold answer, or None."""
-    gold = tuple(gold)
+def first_hit(answer: Answer, gold: Iterable[str] | LabelledQuestion) -> int | None:
+    """1-based rank of the first passage containing a gold answer (or, for a question judged
+    by section, cited to its section), or None."""
+    labelled = gold if isinstance(gold, LabelledQuestion) else LabelledQuestion("", tuple(gold))
     for rank, passage in enumerate(answer.passages, start=1):
-        if contains_any(passage.text, gold):
+        if labelled.answered_by(passage):
             return rank
     return None
+
+
+def _highlight_hit(passage: Passage, labelled: LabelledQuestion) -> bool:
+    """The highlighted sentence holds a gold string (section-judged: the passage is a hit)."""
+    if labelled.section is not None:
+        return labelled.answered_by(passage)
+    return contains_any(passage.highlight_text, labelled.answers)
 
 
 def contains_any(text: str, gold: Iterable[str]) -> bool:
@@ -201,12 +247,28 @@ def _json_lines(path: Path) -> list[tuple[int, str]]:
 
 
 def _labelled(record: dict[str, Any]) -> LabelledQuestion:
-    """A ``{"question": ..., "answers": [...]}`` object as a LabelledQuestion (TypeError if
+    """A ``{"question": ..., "answers": [...]}`` object (or ``{"question": ..., "document":
+    ..., "section": ...}``, judged by section) as a LabelledQuestion (TypeError if
     malformed)."""
     answers = record.get("answers", [])
+    document, section = record.get("document"), record.get("section")
     if not isinstance(record["question"], str) or not isinstance(answers, list):
         raise TypeError
-    return LabelledQuestion(record["question"], tuple(map(str, answers)))
+    if section is not None and not (isinstance(section, str) and isinstance(document, str)):
+        raise TypeError
+    return LabelledQuestion(record["question"], tuple(map(str, answers)), document, section)
+
+
+def load_split(path: Path, split: str | None) -> list[LabelledQuestion]:
+    """The questions of ``path`` whose ``"split"`` is ``split`` (all when None)."""
+    questions = load_jsonl(path)  # checks every line
+    if split is None:
+        return questions
+    splits = [json.loads(line).get("split") for _, line in _json_lines(path)]
+    chosen = [q for q, its in zip(questions, splits, strict=True) if its == split]
+    if not chosen:
+        raise EvaluationDataError(f"{path} holds no questions of split {split!r}")
+    return chosen
 
 
 def load_jsonl(path: Path) -> list[LabelledQuestion]:

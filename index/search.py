@@ -50,6 +50,10 @@ TYPE_WEIGHT = 0.5
 BEST_SENTENCE_WEIGHT = 1.0
 HIGHLIGHT_TYPE_WEIGHT = 1.0
 HIGHLIGHT_PREVIOUS_WEIGHT = 0.2
+# Extra weight of the chunk-level dense z-score for chunks under a section heading (with
+# HEADINGS_IN_SEARCH and SECTION_CHUNKS their vector is the heading path and the section's
+# text: the section as a whole); chosen on the fit half of tests/data/docs_questions.jsonl.
+SECTION_DENSE_WEIGHT = 0.0
 # (chunk, sentence evidence, highlight) weights of each signal's z-scores.
 DENSE_WEIGHTS = (1.0, 1.0, 1.0)
 LEXICAL_WEIGHTS = (0.75, 0.5, 1.0)
@@ -439,6 +443,8 @@ class Searcher:
             highlight = highlight + signal.highlight_weight * sentence_z
             chunk_score = chunk_score + signal.chunk_weight * _z(signal.chunk_scores)
         chunk_score = chunk_score + BEST_SENTENCE_WEIGHT * np.maximum.reduceat(evidence, starts)
+        if SECTION_DENSE_WEIGHT and found.in_section is not None:
+            chunk_score = chunk_score + SECTION_DENSE_WEIGHT * found.in_section * _z(found.dense)
         same_chunk_as_previous = np.ones(sentence_count, dtype=bool)
         same_chunk_as_previous[starts] = False
         previous = np.where(same_chunk_as_previous, np.roll(highlight, 1), 0.0)

@@ -114,7 +114,7 @@ class IndexStore:
         """Normalised text -> vector of every chunk and sentence of the live build when it was
         built with ``model``'s weights (else, or when there is none, empty): what a rebuild
         re-uses instead of embedding again."""
-        from index.chunking import normalize_for_search
+        from index.chunking import chunk_search_text, normalize_for_search
 
         if not self.exists():
             return {}
@@ -125,7 +125,7 @@ class IndexStore:
         known: dict[str, np.ndarray] = {}
         table = corpus.table
         for row, vector in enumerate(corpus.chunk_vectors()):
-            known[normalize_for_search(table.text(row))] = vector
+            known[chunk_search_text(table[row])] = vector
         sentences = (normalize_for_search(text) for text in table.sentence_texts())
         for text, vector in zip(sentences, corpus.sentence_floats(), strict=True):
             known[text] = np.array(vector, dtype=np.float32)

@@ -62,7 +62,9 @@ class Candidates:
     order and in text order within a chunk; ``starts``: int64[n] where each group begins
     (every chunk has at least one sentence). ``sentence_dense`` / ``sentence_lexical``: float32[m]
     the same two scores per sentence; ``sentence_types``: uint8[m, 3] date / number / name flags.
-    ``complete``: every chunk of the index is a candidate.
+    ``complete``: every chunk of the index is a candidate. ``in_section``: bool[n] whether each
+    chunk is a section of a structured document (HTML, Markdown: a chunk under a heading whose
+    search text is its heading path and section; None when the backend does not say).
     """
 
     rows: np.ndarray
@@ -75,6 +77,7 @@ class Candidates:
     sentence_lexical: np.ndarray | None
     sentence_types: np.ndarray
     complete: bool
+    in_section: np.ndarray | None = None
 
 
 def sentence_groups(first: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -40,6 +40,7 @@ class LocalIndex:
         self.corpus = corpus
         self.manifest = corpus.manifest
         self._lexical = corpus.lexical if lexical else None
+        self._in_section: np.ndarray | None = None
 
     @property
     def chunk_count(self) -> int:
@@ -97,7 +98,21 @@ class LocalIndex:
             sentence_lexical=sentence_lexical,
             sentence_types=corpus.sentence_types[sentence_rows],
             complete=len(rows) == total,
+            in_section=self._sectioned()[rows],
         )
+
+    def _sectioned(self) -> np.ndarray:
+        """bool[chunks]: chunks under a heading of an HTML or Markdown document (computed once)."""
+        if self._in_section is None:
+            from index.chunking import SECTION_FORMATS
+
+            table = self.corpus.table
+            structured = np.array(
+                [table.documents.format(i) in SECTION_FORMATS for i in range(len(table.documents))],
+                dtype=bool,
+            )
+            self._in_section = (table.section >= 0) & structured[table.document]
+        return self._in_section
 
     def chunk_vectors(self, rows: np.ndarray) -> np.ndarray:
         """Exact chunk vectors."""

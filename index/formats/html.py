@@ -87,6 +87,7 @@ _BLOCK_TAGS = frozenset({
 def extract(data: bytes, limits: ExtractLimits) -> Extracted:
     """The page's main content, its title and its canonical address."""
     tree = _parse(decode_page(data))
+    drop_site_chrome(tree)
     layout = TextLayout()
     body = _main_content(tree)
     if body is not None:
@@ -97,6 +98,83 @@ def extract(data: bytes, limits: ExtractLimits) -> Extracted:
     if not layout.blocks:
         raise UnreadableDocument(NO_TEXT)
     return layout.extracted("html", title=_title(tree), url=_canonical_address(tree))
+
+
+def drop_site_chrome(tree: lxml_html.HtmlElement) -> None:
+    """Remove what documentation sites (Sphinx, MkDocs Material, Docusaurus, GitHub) add around
+    their content: permalink signs on headings, "Edit this page" links, version and
+    announcement banners, copy buttons, tab labels and generic admonition titles ("Note"); the
+    panels of tabs are all kept (Docusaurus hides all but the first). The text around a removed
+    element stays."""
+    doomed = []
+    for element in tree.iter():
+        tag = element.tag if isinstance(element.tag, str) else ""
+        if not tag:
+            continue
+        classes = set((element.get("class") or "").split())
+        if element.get("role") == "tabpanel":
+            element.attrib.pop("hidden", None)
+        if (
+            tag in ("button", "clipboard-copy")
+            or classes & _CHROME_CLASSES
+            or any(name.startswith(_CHROME_CLASS_PREFIXES) for name in classes)
+            or element.get("role") == "tablist"
+            or (tag == "a" and (classes & _PERMALINK_CLASSES or _is_chrome_link(element)))
+            or (_is_admonition_title(classes) and _is_generic_title(element))
+        ):
+            doomed.append(element)
+    for element in doomed:
+        if element.getparent() is not None:
+            element.drop_tree()  # keeps its tail text
+
+
+_PERMALINK_CLASSES = frozenset({  # of links only (Docusaurus's headings are class "anchor")
+    # Sphinx and MkDocs, Docusaurus, GitHub, VuePress and others
+    "headerlink", "hash-link", "anchor", "anchorjs-link", "header-anchor", "heading-anchor",
+    "anchor-link", "permalink",
+})
+_CHROME_CLASSES = frozenset({
+    # edit and view-source links
+    "edit-this-page", "theme-edit-this-page", "md-content__button", "editthispage",
+    "wy-breadcrumbs-aside",
+    # version and announcement banners
+    "theme-doc-version-banner", "md-banner", "rst-versions", "version-switcher",
+    "theme-announcement-bar", "bd-header-announcement", "version-warning",
+    # copy buttons and tab labels
+    "copybtn", "md-clipboard", "tabbed-labels", "sd-tab-label", "sphinx-tabs-tab",
+})
+_CHROME_CLASS_PREFIXES = ("copyButton", "announcementBar", "theme-doc-version-badge")
+_ADMONITION_TITLE_CLASSES = frozenset({"admonition-title", "markdown-alert-title"})
+_GENERIC_TITLES = frozenset({
+    "note", "notes", "warning", "tip", "important", "hint", "caution", "danger", "attention",
+    "error", "info", "see also", "todo", "example", "abstract", "success", "question",
+    "failure", "bug", "quote", "deprecated",
+})
+_PERMALINK_TEXT = frozenset({"", "¶", "#", "§", "🔗", "link"})
+_EDIT_LINK = re.compile(
+    r"(edit|view|suggest|improve)\b.{0,20}\b(page|github|gitlab|source|edits?|docs?)", re.IGNORECASE
+)
+
+
+def _is_chrome_link(element: lxml_html.HtmlElement) -> bool:
+    """A permalink sign next to a heading, or an "Edit this page" style link."""
+    text = _one_line(element.text_content()).replace("\u200b", "").strip()
+    href = element.get("href") or ""
+    if href.startswith("#") and text in _PERMALINK_TEXT:
+        return True
+    return len(text) <= 40 and bool(_EDIT_LINK.fullmatch(text))
+
+
+def _is_admonition_title(classes: set[str]) -> bool:
+    """Sphinx's and MkDocs' ``admonition-title``, Docusaurus's ``admonitionHeading_*``."""
+    return bool(classes & _ADMONITION_TITLE_CLASSES) or any(
+        name.startswith("admonitionHeading") for name in classes
+    )
+
+
+def _is_generic_title(element: lxml_html.HtmlElement) -> bool:
+    """An admonition title that only names its kind ("Note", "Warning", "See also")."""
+    return _one_line(element.text_content()).rstrip(":").casefold() in _GENERIC_TITLES
 
 
 def decode_page(data: bytes) -> str:
@@ -190,7 +268,7 @@ def _lay_out_content(container: etree._Element, layout: TextLayout) -> None:
 def _lay_out_element(element: etree._Element, layout: TextLayout) -> None:
     tag = element.tag
     if tag == "head":
-        layout.heading(_one_line(_inline_text(element)))
+        layout.heading(_one_line(_inline_text(element)), _level(element.get("rend")))
     elif tag == "p":
         layout.block(_paragraph([_inline_text(element)]))
     elif tag == "code":
@@ -203,6 +281,13 @@ def _lay_out_element(element: etree._Element, layout: TextLayout) -> None:
             layout.block(" | ".join(cell for cell in cells if cell))
     else:  # quote, div: their paragraphs, each a block
         _lay_out_content(element, layout)
+
+
+def _level(tag: str | None) -> int | None:
+    """The level of a heading tag ("h2" -> 2), or None when it does not say."""
+    if tag and len(tag) == 2 and tag[0] == "h" and tag[1] in "123456":
+        return int(tag[1])
+    return None
 
 
 def _list_lines(element: etree._Element, depth: int) -> Iterable[str]:
@@ -281,7 +366,7 @@ def _lay_out_visible_text(tree: lxml_html.HtmlElement, layout: TextLayout) -> No
             if tag in _HEADING_TAGS:
                 layout.block(_paragraph(loose))
                 loose.clear()
-                layout.heading(_one_line(element.text_content()))
+                layout.heading(_one_line(element.text_content()), _level(tag))
             continue
         if tag in _BLOCK_TAGS:
             layout.block(_paragraph(loose))

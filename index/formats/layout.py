@@ -6,6 +6,28 @@ from __future__ import annotations
 
 from index.formats import Block, Extracted
 
+SECTION_SEPARATOR = " › "
+"""Joins a heading path: a block's section is "Page › Section › Subsection"."""
+
+
+class HeadingPath:
+    """The headings above the current point of a document, by level: a heading of level L
+    closes every open heading of level L or deeper. A heading without a level (formats that do
+    not say) replaces the whole path."""
+
+    def __init__(self) -> None:
+        self.open: list[tuple[int, str]] = []
+
+    def enter(self, name: str, level: int | None) -> str:
+        """Record a heading; returns the section it names (its path)."""
+        if level is None:
+            self.open = [(0, name)]
+        else:
+            while self.open and self.open[-1][0] >= level:
+                self.open.pop()
+            self.open.append((level, name))
+        return SECTION_SEPARATOR.join(heading for _, heading in self.open)
+
 
 class TextLayout:
     """Writes headings and blocks one after another; ``extracted`` gives the result."""
@@ -16,17 +38,19 @@ class TextLayout:
         self.blocks: list[Block] = []
         self.headings: list[tuple[int, int]] = []
         self.section: str | None = None
+        self.path = HeadingPath()
 
-    def heading(self, text: str) -> str | None:
-        """A heading (on one line): it names the section of the blocks after it. Returns the
-        section name, or None for a blank heading (which changes nothing)."""
+    def heading(self, text: str, level: int | None = None) -> str | None:
+        """A heading (on one line): it names the section of the blocks after it, with the
+        headings above it when ``level`` (1 for h1) is given. Returns the section name, or None
+        for a blank heading (which changes nothing)."""
         name = " ".join(text.split())
         span = self._add(name)
         if span is None:
             return None
         self.headings.append(span)
-        self.section = name
-        return name
+        self.section = self.path.enter(name, level)
+        return self.section
 
     def block(self, text: str) -> None:
         """A body block, trimmed (blank ones are skipped)."""

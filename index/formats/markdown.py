@@ -7,7 +7,8 @@ resolved, and a paragraph's wrapped lines are joined with spaces, as a browser s
 are separated by blank lines: each paragraph (in a list item or a block quote too) is a block; a
 code block is a block of its own, verbatim; a table is one block, a row per line with cells
 separated by " | "; an HTML block is its text without tags. ATX and setext headings are spans of
-the text that name the section of what follows (the latest heading, of any level).
+the text that name the section of what follows: its heading path ("Page › Section › Sub"), each
+heading closing the open ones of its level or deeper.
 
 YAML front matter (``---`` ... ``---`` at the very start) gives the title and, when it is an
 absolute http(s) address, the url; it is not body text. Front matter that is not valid YAML (or
@@ -26,6 +27,7 @@ from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
 from index.formats import Block, Extracted, ExtractLimits, UnreadableDocument, decode_text
+from index.formats.layout import HeadingPath
 
 MAX_NESTING = 20
 """Deepest nesting of lists and quotes parsed as such (markdown-it's CommonMark default); what is
@@ -106,6 +108,8 @@ def _render(tokens: list[Token], source: str) -> _Page:
     """Walk markdown-it's block tokens and write the page they render to."""
     page = _Page()
     section: str | None = None
+    path = HeadingPath()
+    level: int | None = None
     holder = ""  # the open token of the latest inline content: a heading, paragraph or cell
     cells: list[str] = []
     rows: list[str] = []
@@ -116,13 +120,15 @@ def _render(tokens: list[Token], source: str) -> _Page:
             text = _inline_text(token)
             if holder == "heading_open":
                 if page.add_heading(text.strip()):
-                    section = " ".join(text.split())
+                    section = path.enter(" ".join(text.split()), level)
             elif holder in ("th_open", "td_open"):
                 cells.append(" ".join(text.split()))
             else:
                 page.add_block(text.strip(), section)
         elif kind in ("heading_open", "paragraph_open", "th_open", "td_open"):
             holder = kind
+            if kind == "heading_open":
+                level = int(token.tag[1:]) if token.tag[1:].isdigit() else None
         elif kind == "tr_close":
             rows.append(" | ".join(cells))
             cells = []

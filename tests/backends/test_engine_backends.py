@@ -273,3 +273,36 @@ def test_pages_and_links_are_cited_alike(request: pytest.FixtureRequest, tmp_pat
     first = cited[0][0]
     assert first.page is not None
     assert first.url is not None and f"#page={first.page}" in first.url
+
+
+def test_both_backends_flag_section_chunks_of_structured_documents_alike(
+    request: pytest.FixtureRequest, tmp_path: Path
+):
+    """``Candidates.in_section`` (what SECTION_DENSE_WEIGHT weighs): chunks under a heading
+    of a Markdown page, not those of a plain-text file, on both backends."""
+    import numpy as np
+
+    folder = tmp_path / "docs-sources"
+    folder.mkdir()
+    (folder / "guide.md").write_text(
+        "# Guide\n\nWelcome to the guide.\n\n## Install\n\nRun the installer once.\n",
+        encoding="utf-8",
+    )
+    (folder / "notes.txt").write_text("Install\n\nRun the installer twice.\n", encoding="utf-8")
+    flags = []
+    for backend in ("local", "milvus"):
+        settings = settings_for(backend, request, source_dir=folder,
+                                index_dir=tmp_path / f"index-{backend}")
+        engine = Engine(settings)
+        engine.load(build_if_missing=True)
+        vector = engine.query_encoder.encode_query("how do I install it")[0]
+        found = engine.index.candidates(vector, None, 200)
+        assert found.in_section is not None
+        chunks = engine.index.stored_chunks(found.rows)
+        flags.append(sorted(
+            (record.chunk.document, record.chunk.text, bool(flag))
+            for record, flag in zip(chunks, np.asarray(found.in_section), strict=True)
+        ))
+    assert flags[0] == flags[1]
+    assert ("guide.md", "Run the installer once.", True) in flags[0]
+    assert ("notes.txt", "Run the installer twice.", False) in flags[0]

@@ -39,7 +39,9 @@ def test_paragraph_offsets_point_into_original_text():
 def test_markdown_headings_and_crlf():
     text = "# Title\r\nIntro line.\r\n\r\n## Part two\r\n\r\nBody one.\r\nstill body.\r\n"
     document = parse_document("a.md", text)
-    assert [(p.number, p.section) for p in document.paragraphs] == [(1, "Title"), (2, "Part two")]
+    assert [(p.number, p.section) for p in document.paragraphs] == [
+        (1, "Title"), (2, "Title › Part two")  # the heading path
+    ]
     second = document.paragraphs[1]
     # offsets index the rendered text, where a wrapped line reads as one line
     assert document.text[second.start : second.end] == "Body one. still body."

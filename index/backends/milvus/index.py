@@ -40,7 +40,7 @@ from index.store import REBUILD_HINT
 
 # Milvus returns at most this many hits per search (its topk limit).
 MAX_HITS = 16_384
-_CHUNK_FIELDS = ["text_key", "sentence_first", "sentence_count"]
+_CHUNK_FIELDS = ["text_key", "sentence_first", "sentence_count", "document", "has_section"]
 
 
 @dataclass(frozen=True)
@@ -283,7 +283,27 @@ class MilvusIndex:
             sentence_lexical=sentence_lexical,
             sentence_types=sentence_types,
             complete=complete,
+            in_section=self._in_section(rows, details),
         )
+
+    def _in_section(self, rows: np.ndarray, details: dict[int, dict[str, Any]]) -> np.ndarray:
+        """Which chunks are under a heading of an HTML or Markdown document (as the local
+        index says: ``Candidates.in_section``)."""
+        structured = self._structured_documents
+        return np.array(
+            [bool(details[int(r)]["has_section"]) and structured[int(details[int(r)]["document"])]
+             for r in rows],
+            dtype=bool,
+        )
+
+    @cached_property
+    def _structured_documents(self) -> list[bool]:
+        from index.chunking import SECTION_FORMATS
+
+        return [
+            str(details.get("format") or "text") in SECTION_FORMATS
+            for details in self._documents["details"]
+        ]
 
     def _pool(
         self, vector: np.ndarray, query: dict[int, float], width: int, use_lexical: bool

@@ -32,7 +32,7 @@ from index.backends.milvus.index import (
 )
 from index.build_lock import BuildLock
 from index.chunk_table import DocumentRecord, DocumentTable
-from index.chunking import Chunk, normalize_for_search
+from index.chunking import Chunk, chunk_search_text, normalize_for_search
 from index.corpus import Corpus
 from index.errors import BackendError, CitebotError, IndexMissingError
 from index.integrity import ROW_ALGORITHM, row_digest
@@ -198,7 +198,7 @@ class MilvusStore:
             return {}
         known: dict[str, np.ndarray] = {}
         for chunk, vector in zip(contents.chunks, contents.chunk_vectors, strict=True):
-            known[normalize_for_search(chunk.text)] = vector
+            known[chunk_search_text(chunk)] = vector
         for text, vector in zip(
             contents.sentence_texts(), contents.sentence_vectors, strict=True
         ):
@@ -215,7 +215,7 @@ class MilvusStore:
         check_manifest(manifest, model, chunker_parameters, self.where)  # type: ignore[arg-type]
         layout.load()
         contents = _Contents.read(layout, manifest)
-        chunk_texts = [normalize_for_search(chunk.text) for chunk in contents.chunks]
+        chunk_texts = [chunk_search_text(chunk) for chunk in contents.chunks]
         sentence_texts = [normalize_for_search(text) for text in contents.sentence_texts()]
         vector_index, vector_parameters = make_vector_index(contents.chunk_vectors, "auto")
         local_manifest = {k: v for k, v in manifest.items() if k != "backend"}
@@ -281,7 +281,7 @@ class MilvusStore:
         lexical = corpus.lexical
         if lexical is None:
             table = corpus.table
-            chunk_texts = [normalize_for_search(table.text(i)) for i in range(len(table))]
+            chunk_texts = [chunk_search_text(table[i]) for i in range(len(table))]
             sentence_texts = [normalize_for_search(t) for t in table.sentence_texts()]
             lexical = LexicalIndex.build(chunk_texts, sentence_texts)
         terms, chunk_terms, chunk_ids, sentence_ids = _vocabulary(lexical)

@@ -28,7 +28,7 @@ from tests.index.formats.html_fixtures import (
 )
 
 QUESTION = "Which Russian official visited Seoul?"
-LAVROV_SECTION = "China and Russia are additional complications"
+LAVROV_SECTION = f"{ARTICLE_HTML_H1} › China and Russia are additional complications"
 
 
 def extracted(page: str | bytes) -> Extracted:
@@ -95,7 +95,9 @@ def test_short_paragraphs_and_faq_answers_are_kept_without_the_navigation():
         "<footer><a href='/imprint'>Imprint</a></footer>"
     ))
     assert bodies(result) == ["Yes", "Press Reset to restart", "Example output"]
-    assert [b.section for b in result.blocks] == ["Can I reset it?", "How?", "Output?"]
+    assert [b.section for b in result.blocks] == [
+        "FAQ › Can I reset it?", "FAQ › How?", "FAQ › Output?"
+    ]
     assert headings(result) == ["FAQ", "Can I reset it?", "How?", "Output?"]
     assert "Help centre" not in result.text and "Imprint" not in result.text
 
@@ -129,10 +131,12 @@ def test_lists_tables_quotes_code_and_line_breaks_read_naturally():
 
 def test_headings_h1_to_h6_name_sections_and_are_not_blocks():
     levels = "".join(f"<h{n}>Level {n}</h{n}><p>Body {n}.</p>" for n in range(1, 7))
-    result = extracted(page(f"<article>{levels}</article>"))
-    assert headings(result) == [f"Level {n}" for n in range(1, 7)]
+    result = extracted(page(f"<article>{levels}<h2>Back up</h2><p>Body 7.</p></article>"))
+    assert headings(result) == [*(f"Level {n}" for n in range(1, 7)), "Back up"]
+    paths = [" › ".join(f"Level {i}" for i in range(1, n + 1)) for n in range(1, 7)]
     assert [(b.section, text) for b, text in zip(result.blocks, bodies(result), strict=True)] == [
-        (f"Level {n}", f"Body {n}.") for n in range(1, 7)
+        *((paths[n - 1], f"Body {n}.") for n in range(1, 7)),
+        ("Level 1 › Back up", "Body 7."),  # a heading closes those of its level and deeper
     ]
 
 

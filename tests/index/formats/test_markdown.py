@@ -66,11 +66,11 @@ def test_atx_and_setext_headings_name_sections_and_are_not_blocks():
     assert sections(result) == [
         (None, "Before any heading."),
         ("Title", "Body."),
-        ("Setext one", "Under setext."),
-        ("Setext two", "Deeper."),
-        ("Setext two", "Empty heading keeps the section."),
-        ("Setext two", "#hashtag is text."),
-        ("C#", "Code talk."),
+        ("Setext one", "Under setext."),  # an h1 closes the previous h1
+        ("Setext one › Setext two", "Deeper."),
+        ("Setext one › Setext two", "Empty heading keeps the section."),
+        ("Setext one › Setext two", "#hashtag is text."),
+        ("Setext one › Setext two › C#", "Code talk."),
     ]
 
 
@@ -156,8 +156,9 @@ def test_crlf_and_lone_cr_line_ends_read_like_line_feeds(line_end):
     result = extracted(source.replace("\n", line_end))
     assert result == expected
     assert sections(result) == [
-        ("Title", "Intro line."), ("Setext", "Body one. still body."), ("Setext", "# code"),
-        ("Setext", "item"),
+        ("Title", "Intro line."), ("Title › Setext", "Body one. still body."),
+        ("Title › Setext", "# code"),
+        ("Title › Setext", "item"),
     ]
     assert (result.title, result.url) == ("Old", "https://example.com/old")
 
