@@ -182,8 +182,18 @@ def timed_process(command: list[str], env: dict[str, str]) -> tuple[float, float
     return seconds, usage.ru_maxrss / 1024
 
 
-def race_builds(articles: list[Article], repeats: int, scratch: Path) -> dict[str, Any]:
-    """Whole-process build times of citebot and txtai hybrid, interleaved; medians."""
+CITEBOT_LATE = "citebot, late chunking"
+
+
+def race_builds(
+    articles: list[Article],
+    repeats: int,
+    scratch: Path,
+    late: bool = False,
+    exported: Path | None = None,
+) -> dict[str, Any]:
+    """Whole-process build times of citebot (and with ``late``, citebot with
+    CITEBOT_LATE_CHUNKING=true) and txtai hybrid, interleaved; medians."""
     import shutil
     import statistics
 
@@ -195,21 +205,23 @@ def race_builds(articles: list[Article], repeats: int, scratch: Path) -> dict[st
     texts = scratch / "paragraphs.json"
     texts.write_text(json.dumps([p.strip() for a in articles for p in a.paragraphs]), "utf-8")
     spec = ModelSpec.resolve("all-MiniLM-L6-v2")
-    exported = scratch / "export"
-    ensure_onnx(exported, spec)  # the one-time export, not timed (a first build pays it once)
+    exported = exported or scratch / "export"  # a built index dir's export, or a new one
+    ensure_onnx(exported, spec, token_output=True)  # once, not timed (a first build pays it)
     python = sys.executable
     citebot = [str(Path(python).parent / "citebot"), "build"]
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
-    times: dict[str, list[float]] = {CITEBOT: [], TXTAI_HYBRID: []}
-    memory: dict[str, list[float]] = {CITEBOT: [], TXTAI_HYBRID: []}
+    names = [CITEBOT, *([CITEBOT_LATE] if late else []), TXTAI_HYBRID]
+    times: dict[str, list[float]] = {name: [] for name in names}
+    memory: dict[str, list[float]] = {name: [] for name in names}
     for repeat in range(repeats):
-        order = [CITEBOT, TXTAI_HYBRID] if repeat % 2 == 0 else [TXTAI_HYBRID, CITEBOT]
-        for name in order:
-            target = scratch / f"{name.split()[0]}-{repeat}"
-            if name == CITEBOT:
+        order = names if repeat % 2 == 0 else names[::-1]
+        for number, name in enumerate(order):
+            target = scratch / f"run-{repeat}-{number}"
+            if name != TXTAI_HYBRID:
                 shutil.copytree(model_dir_for(exported, spec), model_dir_for(target, spec))
                 run_env = {**env, "CITEBOT_SOURCE_DIR": str(sources),
-                           "CITEBOT_INDEX_DIR": str(target)}
+                           "CITEBOT_INDEX_DIR": str(target),
+                           "CITEBOT_LATE_CHUNKING": str(name == CITEBOT_LATE).lower()}
                 seconds, peak = timed_process(citebot, run_env)
             else:
                 command = [python, "-c", _TXTAI_BUILD, str(spec.path), str(texts), str(target)]
@@ -228,10 +240,12 @@ def race_builds(articles: list[Article], repeats: int, scratch: Path) -> dict[st
         print(f"| {name} | {medians[name]:.2f} | {min(values):.2f} | {max(values):.2f} | "
               f"{statistics.median(memory[name]):.0f} | "
               f"{medians[name] / medians[TXTAI_HYBRID]:.2f} |")
-    ratios = [c / t for c, t in zip(times[CITEBOT], times[TXTAI_HYBRID], strict=True)]
-    print(f"\nper-repeat ratio citebot / txtai: {', '.join(f'{r:.2f}' for r in ratios)}")
+    for name in names[:-1]:
+        ratios = [c / t for c, t in zip(times[name], times[TXTAI_HYBRID], strict=True)]
+        print(f"per-repeat ratio {name} / txtai: {', '.join(f'{r:.2f}' for r in ratios)}")
     return {"paragraphs": paragraphs, "seconds": times, "peak_rss_mib": memory,
-            "median_s": medians, "ratio": medians[CITEBOT] / medians[TXTAI_HYBRID]}
+            "median_s": medians,
+            "ratio": {name: medians[name] / medians[TXTAI_HYBRID] for name in names[:-1]}}
 
 
 def citebot_engine(index_dir: Path | None, scratch: Path) -> Engine:
@@ -292,11 +306,14 @@ def main() -> None:
     parser.add_argument(
         "--builds", type=int, default=0, help="time N whole-process builds of each, and stop"
     )
+    parser.add_argument(
+        "--late", action="store_true", help="--builds: also citebot with late chunking"
+    )
     args = parser.parse_args()
     if args.builds:
         chosen = load_squad(args.squad)[:: max(1, args.every)][: args.articles or None]
         with tempfile.TemporaryDirectory(prefix="citebot-race-") as scratch:
-            figures = race_builds(chosen, args.builds, Path(scratch))
+            figures = race_builds(chosen, args.builds, Path(scratch), args.late, args.index_dir)
         if args.json:
             args.json.write_text(json.dumps(figures, indent=2))
         return
