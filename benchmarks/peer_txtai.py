@@ -11,8 +11,10 @@ same data.
 interleaved repeats (the order alternates), medians: ``citebot build`` of the chosen articles
 (each a plain-text document, paragraphs separated by blank lines) into a fresh index dir that
 holds only the model's ONNX export (exported once beforehand, as after a first build), against
-a process that imports txtai, indexes the same paragraphs with ``hybrid=True`` (its defaults:
-torch's own threads) and saves the index. Peak resident memory of each process is reported.
+a process that imports txtai, indexes the same paragraphs with ``hybrid=True`` and saves the
+index, with ``--txtai-threads`` torch threads (default 1: on the shared, loaded machine torch's
+own default of one per core made its build up to 15x slower, its OpenMP threads waiting on each
+other; 0 gives it that default). Peak resident memory of each process is reported.
 
 Protocol (issue 4): each article is its own corpus, its paragraphs the documents, each of its
 questions asked against it, top 5. A hit is a gold answer string inside a returned passage;
@@ -160,8 +162,11 @@ _TXTAI_BUILD = """
 import json, os, sys
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+import torch
 from txtai import Embeddings
 model, paragraphs, target = sys.argv[1], json.load(open(sys.argv[2])), sys.argv[3]
+if int(sys.argv[4]) > 0:
+    torch.set_num_threads(int(sys.argv[4]))
 embeddings = Embeddings({"path": model, "content": True, "hybrid": True})
 embeddings.index([(i, text, None) for i, text in enumerate(paragraphs)])
 embeddings.save(target)
@@ -191,6 +196,7 @@ def race_builds(
     scratch: Path,
     late: bool = False,
     exported: Path | None = None,
+    txtai_threads: int = 1,
 ) -> dict[str, Any]:
     """Whole-process build times of citebot (and with ``late``, citebot with
     CITEBOT_LATE_CHUNKING=true) and txtai hybrid, interleaved; medians."""
@@ -224,7 +230,8 @@ def race_builds(
                            "CITEBOT_LATE_CHUNKING": str(name == CITEBOT_LATE).lower()}
                 seconds, peak = timed_process(citebot, run_env)
             else:
-                command = [python, "-c", _TXTAI_BUILD, str(spec.path), str(texts), str(target)]
+                command = [python, "-c", _TXTAI_BUILD, str(spec.path), str(texts), str(target),
+                           str(txtai_threads)]
                 seconds, peak = timed_process(command, env)
             times[name].append(seconds)
             memory[name].append(peak)
@@ -313,7 +320,9 @@ def main() -> None:
     if args.builds:
         chosen = load_squad(args.squad)[:: max(1, args.every)][: args.articles or None]
         with tempfile.TemporaryDirectory(prefix="citebot-race-") as scratch:
-            figures = race_builds(chosen, args.builds, Path(scratch), args.late, args.index_dir)
+            figures = race_builds(
+                chosen, args.builds, Path(scratch), args.late, args.index_dir, args.txtai_threads
+            )
         if args.json:
             args.json.write_text(json.dumps(figures, indent=2))
         return
