@@ -5,6 +5,16 @@ same data.
     .venv/bin/pip install -e '.[bench]'     # txtai
     .venv/bin/python benchmarks/peer_txtai.py [--squad ../shared/data/squad/dev-v1.1.json]
         [--articles N] [--every N] [--index-dir DIR] [--txtai-threads N] [--json OUT]
+    .venv/bin/python benchmarks/peer_txtai.py --builds 5 --every 8    # whole-process builds
+
+``--builds N`` (issue 26) times whole builds instead, each a process from start to exit, N
+interleaved repeats (the order alternates), medians: ``citebot build`` of the chosen articles
+(each a plain-text document, paragraphs separated by blank lines) into a fresh index dir that
+holds only the model's ONNX export (exported once beforehand, as after a first build), against
+a process that imports txtai, indexes the same paragraphs with ``hybrid=True`` and saves the
+index, with ``--txtai-threads`` torch threads (default 1: on the shared, loaded machine torch's
+own default of one per core made its build up to 15x slower, its OpenMP threads waiting on each
+other; 0 gives it that default). Peak resident memory of each process is reported.
 
 Protocol (issue 4): each article is its own corpus, its paragraphs the documents, each of its
 questions asked against it, top 5. A hit is a gold answer string inside a returned passage;
@@ -137,6 +147,115 @@ class TxtaiSystem:
         embeddings.close()
 
 
+def write_articles(articles: list[Article], target: Path) -> int:
+    """Each article as ``<n>.txt`` under ``target`` (paragraphs separated by blank lines);
+    returns the number of paragraphs."""
+    target.mkdir(parents=True, exist_ok=True)
+    count = 0
+    for number, article in enumerate(articles):
+        paragraphs = [p.strip() for p in article.paragraphs]
+        count += len(paragraphs)
+        (target / f"{number:02d}.txt").write_text("\n\n".join(paragraphs) + "\n", "utf-8")
+    return count
+
+
+_TXTAI_BUILD = """
+import json, os, sys
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+import torch
+from txtai import Embeddings
+model, paragraphs, target = sys.argv[1], json.load(open(sys.argv[2])), sys.argv[3]
+if int(sys.argv[4]) > 0:
+    torch.set_num_threads(int(sys.argv[4]))
+embeddings = Embeddings({"path": model, "content": True, "hybrid": True})
+embeddings.index([(i, text, None) for i, text in enumerate(paragraphs)])
+embeddings.save(target)
+"""
+
+
+def timed_process(command: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """(wall seconds from start to exit, peak resident MiB) of one child process."""
+    import subprocess
+
+    started = time.perf_counter()
+    child = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)
+    _, status, usage = os.wait4(child.pid, 0)
+    seconds = time.perf_counter() - started
+    child.returncode = os.waitstatus_to_exitcode(status)
+    if child.returncode != 0:
+        raise SystemExit(f"{command[:3]} failed with exit status {child.returncode}")
+    return seconds, usage.ru_maxrss / 1024
+
+
+CITEBOT_LATE = "citebot, late chunking"
+
+
+def race_builds(
+    articles: list[Article],
+    repeats: int,
+    scratch: Path,
+    late: bool = False,
+    exported: Path | None = None,
+    txtai_threads: int = 1,
+) -> dict[str, Any]:
+    """Whole-process build times of citebot (and with ``late``, citebot with
+    CITEBOT_LATE_CHUNKING=true) and txtai hybrid, interleaved; medians."""
+    import shutil
+    import statistics
+
+    from index.model import ModelSpec
+    from index.onnx_encoder import ensure_onnx, model_dir_for
+
+    sources = scratch / "sources"
+    paragraphs = write_articles(articles, sources)
+    texts = scratch / "paragraphs.json"
+    texts.write_text(json.dumps([p.strip() for a in articles for p in a.paragraphs]), "utf-8")
+    spec = ModelSpec.resolve("all-MiniLM-L6-v2")
+    exported = exported or scratch / "export"  # a built index dir's export, or a new one
+    ensure_onnx(exported, spec, token_output=True)  # once, not timed (a first build pays it)
+    python = sys.executable
+    citebot = [str(Path(python).parent / "citebot"), "build"]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+    names = [CITEBOT, *([CITEBOT_LATE] if late else []), TXTAI_HYBRID]
+    times: dict[str, list[float]] = {name: [] for name in names}
+    memory: dict[str, list[float]] = {name: [] for name in names}
+    for repeat in range(repeats):
+        order = names if repeat % 2 == 0 else names[::-1]
+        for number, name in enumerate(order):
+            target = scratch / f"run-{repeat}-{number}"
+            if name != TXTAI_HYBRID:
+                shutil.copytree(model_dir_for(exported, spec), model_dir_for(target, spec))
+                run_env = {**env, "CITEBOT_SOURCE_DIR": str(sources),
+                           "CITEBOT_INDEX_DIR": str(target),
+                           "CITEBOT_LATE_CHUNKING": str(name == CITEBOT_LATE).lower()}
+                seconds, peak = timed_process(citebot, run_env)
+            else:
+                command = [python, "-c", _TXTAI_BUILD, str(spec.path), str(texts), str(target),
+                           str(txtai_threads)]
+                seconds, peak = timed_process(command, env)
+            times[name].append(seconds)
+            memory[name].append(peak)
+            print(f"[{repeat + 1}/{repeats}] {name}: {seconds:.2f} s, {peak:.0f} MiB",
+                  file=sys.stderr, flush=True)
+            shutil.rmtree(target, ignore_errors=True)
+    medians = {name: statistics.median(values) for name, values in times.items()}
+    print(f"\n### Whole-process build, {len(articles)} articles, {paragraphs} paragraphs, "
+          f"{repeats} interleaved repeats ({os.cpu_count()} cores)\n")
+    print("| system | median s | min s | max s | peak RSS MiB (median) | ratio to txtai hybrid |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    for name, values in times.items():
+        print(f"| {name} | {medians[name]:.2f} | {min(values):.2f} | {max(values):.2f} | "
+              f"{statistics.median(memory[name]):.0f} | "
+              f"{medians[name] / medians[TXTAI_HYBRID]:.2f} |")
+    for name in names[:-1]:
+        ratios = [c / t for c, t in zip(times[name], times[TXTAI_HYBRID], strict=True)]
+        print(f"per-repeat ratio {name} / txtai: {', '.join(f'{r:.2f}' for r in ratios)}")
+    return {"paragraphs": paragraphs, "seconds": times, "peak_rss_mib": memory,
+            "median_s": medians,
+            "ratio": {name: medians[name] / medians[TXTAI_HYBRID] for name in names[:-1]}}
+
+
 def citebot_engine(index_dir: Path | None, scratch: Path) -> Engine:
     """The production engine, with a query encoder loaded from a built index dir."""
     if index_dir is None:
@@ -192,7 +311,22 @@ def main() -> None:
         help="torch threads for txtai's encoder (default 1, like citebot; 0: torch's default)",
     )
     parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument(
+        "--builds", type=int, default=0, help="time N whole-process builds of each, and stop"
+    )
+    parser.add_argument(
+        "--late", action="store_true", help="--builds: also citebot with late chunking"
+    )
     args = parser.parse_args()
+    if args.builds:
+        chosen = load_squad(args.squad)[:: max(1, args.every)][: args.articles or None]
+        with tempfile.TemporaryDirectory(prefix="citebot-race-") as scratch:
+            figures = race_builds(
+                chosen, args.builds, Path(scratch), args.late, args.index_dir, args.txtai_threads
+            )
+        if args.json:
+            args.json.write_text(json.dumps(figures, indent=2))
+        return
 
     import torch
 

@@ -35,6 +35,7 @@ from index.onnx_encoder import (
     OnnxEncoder,
     OnnxExportRefused,
     ensure_onnx,
+    has_token_output,
     is_exported,
     onnx_path_for,
     refused_export,
@@ -141,8 +142,11 @@ class Engine:
             encoder: TextEncoder = self.embedder
             if self.settings.use_onnx and self.settings.device == "cpu":
                 try:
-                    path = ensure_onnx(self.settings.index_dir, self.spec)
-                    encoder = OnnxEncoder(self.spec, path, threads=os.cpu_count())
+                    late = self.settings.late_chunking
+                    path = ensure_onnx(self.settings.index_dir, self.spec, token_output=late)
+                    encoder = OnnxEncoder(
+                        self.spec, path, threads=os.cpu_count(), late_chunking=late
+                    )
                     current = getattr(self._query_encoder, "encoder", self._query_encoder)
                     if not isinstance(current, OnnxEncoder):
                         self._query_encoder = None  # the export now exists: use it for questions
@@ -301,7 +305,10 @@ class Engine:
             return False
         if refused_export(self.settings.index_dir, self.spec) is not None:
             return False  # refused before: builds use sentence-transformers, no export
-        return not is_exported(onnx_path_for(self.settings.index_dir, self.spec), self.spec)
+        path = onnx_path_for(self.settings.index_dir, self.spec)
+        if self.settings.late_chunking and not has_token_output(path, self.spec):
+            return True  # an export from before issue 26: exported again with token outputs
+        return not is_exported(path, self.spec)
 
     def check_sources(self) -> None:
         """Raise SourceError at once when the source folder is missing or holds no document:

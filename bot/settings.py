@@ -69,6 +69,9 @@ class Settings(BaseSettings):
     index_type: Literal["auto", "flat", "ivf", "hnsw"] = "auto"
     # Embed with the ONNX export of the model (questions always; builds on CPU).
     use_onnx: bool = True
+    # Builds: pool each sentence's vector from its chunk's own ONNX pass ("late chunking",
+    # one pass per chunk instead of one per chunk and per sentence); off until measured.
+    late_chunking: bool = False
     # Largest source file indexed, in MB (for DOCX also its uncompressed content); larger ones
     # are skipped with the reason. Also the largest download `citebot add URL` accepts.
     max_source_mb: float = Field(default=50.0, gt=0, le=10_000)

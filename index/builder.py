@@ -16,7 +16,7 @@ import numpy as np
 
 from index.backends.base import IndexBackend
 from index.build_lock import OnWait
-from index.chunking import Chunker, chunk_search_text, normalize_for_search
+from index.chunking import Chunk, Chunker, chunk_search_text, normalize_for_search
 from index.corpus import Corpus, DocumentRecord
 from index.documents import (
     MAX_SOURCE_BYTES,
@@ -37,6 +37,11 @@ log = logging.getLogger(__name__)
 
 Progress = Callable[[int, int], None]
 """Called as progress(done, total) while texts are embedded."""
+
+# How sentence vectors were made (recorded in the manifest; a rebuild re-uses vectors only of
+# an index made the same way): each sentence embedded alone, or pooled inside its chunk's pass.
+ALONE = "alone"
+IN_CHUNK = "in-chunk"
 
 _VERSIONED = ("citebot", "sentence-transformers", "transformers", "torch", "faiss-cpu", "numpy")
 
@@ -123,7 +128,8 @@ def assemble_corpus(
         for chunk in chunks
         for start, end in chunk.sentences
     ]
-    known = _known_vectors(previous, embedder) if previous is not None else {}
+    mode = sentence_vector_mode(embedder)
+    known = _known_vectors(previous, embedder, mode) if previous is not None else {}
     missing = list(dict.fromkeys(t for t in chunk_texts + sentence_texts if t not in known))
     reused = len(set(chunk_texts + sentence_texts)) - len(missing)
     if missing:
@@ -137,14 +143,19 @@ def assemble_corpus(
 
         if progress is not None:
             progress(0, len(missing))
-        vectors = embedder.encode(missing, progress=advance)
-        known.update(zip(missing, vectors, strict=True))
+        if mode == IN_CHUNK:
+            _embed_in_context(chunks, chunk_texts, documents, embedder, known, advance)
+        missing_now = [t for t in missing if t not in known]
+        if missing_now:
+            vectors = embedder.encode(missing_now, progress=advance)
+            known.update(zip(missing_now, vectors, strict=True))
     dimension = embedder.spec.dimension
     chunk_matrix = _stack([known[t] for t in chunk_texts], dimension)
     sentence_matrix = _stack([known[t] for t in sentence_texts], dimension)
     vector_index, vector_parameters = make_vector_index(chunk_matrix, index_type)
     lexical = LexicalIndex.build(chunk_texts, sentence_texts)
     manifest = _manifest(document_set, chunker, embedder, len(chunks), len(sentence_texts))
+    manifest["sentence_vectors"] = mode
     manifest["lexical"] = lexical.parameters
     manifest["vector_index"] = vector_parameters
     corpus = Corpus(
@@ -160,10 +171,61 @@ def assemble_corpus(
     return corpus, len(missing), reused
 
 
-def _known_vectors(store: IndexBackend, embedder: TextEncoder) -> dict[str, np.ndarray]:
+def sentence_vector_mode(embedder: TextEncoder) -> str:
+    """How sentence vectors are made with ``embedder``: ALONE (each sentence its own pass) or
+    IN_CHUNK (pooled from its chunk's pass; an encoder with ``late_chunking`` on)."""
+    return IN_CHUNK if getattr(embedder, "late_chunking", False) else ALONE
+
+
+def _embed_in_context(
+    chunks: list[Chunk],
+    chunk_texts: list[str],
+    documents: dict[str, DocumentRecord],
+    embedder: TextEncoder,
+    known: dict[str, np.ndarray],
+    advance: Callable[[int], None],
+) -> None:
+    """Embed each chunk not in ``known`` once, taking its sentences' vectors from the same pass.
+
+    Sentences already known keep their vector; a sentence whose span cannot be found in its
+    chunk's embedded text (Unicode normalisation changed the text) is left for its own pass.
+    """
+    todo: dict[str, Chunk] = {}  # each chunk text to embed -> its first chunk
+    for chunk, text in zip(chunks, chunk_texts, strict=True):
+        if text not in known:
+            todo.setdefault(text, chunk)
+    if not todo:
+        return
+    texts = list(todo)
+    spans: list[list[tuple[int, int]]] = []
+    for text in texts:
+        chunk = todo[text]
+        exact = text == chunk.text  # offsets inside the chunk hold for its embedded text
+        spans.append(
+            [(start - chunk.start, end - chunk.start) for start, end in chunk.sentences]
+            if exact
+            else []
+        )
+    in_context = embedder.encode_in_context  # type: ignore[attr-defined]
+    vectors, pooled = in_context(texts, spans, progress=advance)
+    for text, vector, sentence_vectors in zip(texts, vectors, pooled, strict=True):
+        known[text] = vector
+        chunk = todo[text]
+        document_text = documents[chunk.document].text
+        for (start, end), sentence_vector in zip(chunk.sentences, sentence_vectors, strict=False):
+            sentence = normalize_for_search(document_text[start:end])
+            if sentence_vector is not None and sentence not in known:
+                known[sentence] = sentence_vector
+
+
+def _known_vectors(store: IndexBackend, embedder: TextEncoder, mode: str) -> dict[str, np.ndarray]:
     """Vectors an existing index holds for each text it embedded, when built with this model
-    (none when it cannot be read: the build then embeds everything)."""
+    and the same way of making sentence vectors (none when it cannot be read: the build then
+    embeds everything)."""
     try:
+        if store.exists() and store.read_manifest().get("sentence_vectors", ALONE) != mode:
+            log.info("previous index made sentence vectors another way: not re-used")
+            return {}
         return store.known_vectors(embedder.spec)
     except CitebotError as error:
         log.info("previous index not re-used: %s", error)

@@ -48,6 +48,9 @@ EXPORT_INFO = "export.json"
 OPSET = 17
 # Bump when what can be exported changes: remembered refusals of older versions are retried.
 EXPORT_VERSION = 2
+# Second output of exports since issue 26: the transformer's last hidden state, from which
+# sentence vectors are pooled inside their chunk's own pass ("late chunking").
+TOKEN_OUTPUT = "token_embeddings"
 _PROBES = (
     "Which Russian official visited Seoul?",
     "Just days after the trip to Seoul, the administration welcomed the foreign minister "
@@ -170,14 +173,24 @@ def _recorded_export(directory: Path, spec: ModelSpec) -> dict[str, Any] | None:
     return recorded
 
 
-def ensure_onnx(index_dir: Path, spec: ModelSpec, quantized: bool = False) -> Path:
-    """The ONNX file of ``spec`` under ``index_dir``, exported first when it is not there yet.
+def has_token_output(onnx_path: Path, spec: ModelSpec) -> bool:
+    """Whether the export at ``onnx_path`` also outputs token embeddings (exports since issue
+    26 do; older ones give the sentence embedding only)."""
+    recorded = _recorded_export(Path(onnx_path).parent, spec)
+    return recorded is not None and TOKEN_OUTPUT in recorded.get("outputs", ())
+
+
+def ensure_onnx(
+    index_dir: Path, spec: ModelSpec, quantized: bool = False, token_output: bool = False
+) -> Path:
+    """The ONNX file of ``spec`` under ``index_dir``, exported first when it is not there yet
+    (or, with ``token_output``, when the export there has no token-embeddings output).
 
     Raises OnnxExportRefused (at once when a refusal is remembered) when the model cannot be
     exported exactly; callers embed with sentence-transformers then.
     """
     target = onnx_path_for(index_dir, spec)
-    if not is_exported(target, spec):
+    if not is_exported(target, spec) or (token_output and not has_token_output(target, spec)):
         reason = refused_export(index_dir, spec)
         if reason is not None:
             log.info("ONNX export of %s was refused before (%s)", spec.name, reason)
@@ -235,6 +248,7 @@ def export_onnx(spec: ModelSpec, target: Path) -> Path:
     inputs = tuple(torch.from_numpy(sample[name]) for name in names)
     axes = {name: {0: "batch", 1: "sequence"} for name in names}
     axes["sentence_embedding"] = {0: "batch"}
+    axes[TOKEN_OUTPUT] = {0: "batch", 1: "sequence"}
     tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
     try:
         with torch.no_grad(), warnings.catch_warnings():
@@ -244,12 +258,12 @@ def export_onnx(spec: ModelSpec, target: Path) -> Path:
                 inputs,
                 str(tmp),
                 input_names=names,
-                output_names=["sentence_embedding"],
+                output_names=["sentence_embedding", TOKEN_OUTPUT],
                 dynamic_axes=axes,
                 opset_version=OPSET,
                 dynamo=False,
             )
-        got = _session(tmp, threads=1).run(None, sample)[0]
+        got = _session(tmp, threads=1).run(["sentence_embedding"], sample)[0]
         cosine, norm_difference = _agreement(_reference_vectors(spec), got)
         if cosine < MIN_PROBE_COSINE or norm_difference > MAX_NORM_DIFFERENCE:
             _refuse(
@@ -268,6 +282,7 @@ def export_onnx(spec: ModelSpec, target: Path) -> Path:
         "configuration": model_configuration(spec),
         "export_version": EXPORT_VERSION,
         "inputs": names,
+        "outputs": ["sentence_embedding", TOKEN_OUTPUT],
         "output": f"sentence_embedding ({pipeline.pooling} pooling"
         + (", L2-normalised)" if pipeline.normalize else ", not normalised)"),
         "pooling": pipeline.pooling,
@@ -384,6 +399,7 @@ class OnnxEncoder:
         onnx_path: Path,
         threads: int | None = None,
         batch_size: int = 8,
+        late_chunking: bool = False,
     ):
         self.spec = spec
         self.onnx_path = Path(onnx_path)
@@ -393,9 +409,19 @@ class OnnxEncoder:
         self.threads = threads if threads is not None else min(4, os.cpu_count() or 1)
         self._session = _session(self.onnx_path, self.threads)
         self._inputs = [i.name for i in self._session.get_inputs()]
+        outputs = [o.name for o in self._session.get_outputs()]
+        self._output = outputs[0]
         self._tokenizer = _tokenizer(spec)
         pad = self._tokenizer.token_to_id("[PAD]")
         self._pad_id = int(pad) if pad is not None else 0
+        recorded = _recorded_export(self.onnx_path.parent, spec) or {}
+        # Sentence vectors pooled inside their chunk's pass: mean-pooled models whose export
+        # gives token embeddings only (the pooling of the sentence is the model's own).
+        self.late_chunking = (
+            late_chunking and TOKEN_OUTPUT in outputs and recorded.get("pooling") == "mean"
+        )
+        if late_chunking and not self.late_chunking:
+            log.info("late chunking unavailable with %s: sentences embedded alone", onnx_path)
 
     @classmethod
     def for_queries(cls, spec: ModelSpec, onnx_path: Path) -> OnnxEncoder:
@@ -413,16 +439,69 @@ class OnnxEncoder:
         for first in range(0, len(order), self.batch_size):
             batch = order[first : first + self.batch_size]
             feed = _batch_arrays([encodings[i] for i in batch], self._inputs, self._pad_id)
-            vectors[batch] = _unit_rows(self._session.run(None, feed)[0])
+            vectors[batch] = _unit_rows(self._session.run([self._output], feed)[0])
             if progress is not None:
                 progress(len(batch))
         return vectors
+
+    def encode_in_context(
+        self,
+        texts: Sequence[str],
+        spans: Sequence[Sequence[tuple[int, int]]],
+        progress: ProgressCallback | None = None,
+    ) -> tuple[np.ndarray, list[list[np.ndarray | None]]]:
+        """Vectors of ``texts`` and, from the same forward pass, of each (start, end) character
+        span of each text: the model's mean pooling over the span's word pieces, unit length.
+
+        A span vector "sees" the rest of its text ("late chunking"), so it is not the vector
+        of the span embedded alone. A span with no word piece inside (cut off by truncation,
+        or only whitespace) gets None: embed it on its own. Needs ``late_chunking``.
+        """
+        if not self.late_chunking:
+            raise ModelError("this encoder does not pool spans (late_chunking is off)")
+        dimension = self.spec.dimension
+        pooled: list[list[np.ndarray | None]] = [[None] * len(s) for s in spans]
+        if not texts:
+            return np.zeros((0, dimension), dtype=np.float32), pooled
+        encodings = self._tokenizer.encode_batch(list(texts))
+        order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids), reverse=True)
+        vectors = np.empty((len(texts), dimension), dtype=np.float32)
+        for first in range(0, len(order), self.batch_size):
+            batch = order[first : first + self.batch_size]
+            feed = _batch_arrays([encodings[i] for i in batch], self._inputs, self._pad_id)
+            sentence, tokens = self._session.run([self._output, TOKEN_OUTPUT], feed)
+            vectors[batch] = _unit_rows(sentence)
+            for row, index in enumerate(batch):
+                pooled[index] = _pool_spans(tokens[row], encodings[index], spans[index])
+            if progress is not None:
+                progress(len(batch))
+        return vectors, pooled
 
     def encode_query(self, text: str) -> np.ndarray:
         """The vector of one question, as float32[1, dimension]."""
         encoding = self._tokenizer.encode(text)
         feed = _batch_arrays([encoding], self._inputs, self._pad_id)
-        return np.ascontiguousarray(_unit_rows(self._session.run(None, feed)[0]), dtype=np.float32)
+        vector = self._session.run([self._output], feed)[0]
+        return np.ascontiguousarray(_unit_rows(vector), dtype=np.float32)
+
+
+def _pool_spans(
+    tokens: np.ndarray, encoding: Encoding, spans: Sequence[tuple[int, int]]
+) -> list[np.ndarray | None]:
+    """Mean of the word-piece rows of ``tokens`` lying inside each character span, unit length
+    (None for a span with none)."""
+    special = np.asarray(encoding.special_tokens_mask, dtype=bool)
+    offsets = np.asarray(encoding.offsets, dtype=np.int64).reshape(-1, 2)
+    starts, ends = offsets[:, 0], offsets[:, 1]
+    result: list[np.ndarray | None] = []
+    for start, end in spans:
+        inside = ~special & (starts >= start) & (ends <= end) & (ends > starts)
+        if not inside.any():
+            result.append(None)
+            continue
+        mean = tokens[: len(special)][inside].mean(axis=0)
+        result.append((mean / max(float(np.linalg.norm(mean)), 1e-12)).astype(np.float32))
+    return result
 
 
 def _tokenizer(spec: ModelSpec) -> Tokenizer:
@@ -533,13 +612,13 @@ def _pooled_model(transformer: Any, names: Sequence[str], pipeline: Pipeline) ->
             super().__init__()
             self.transformer = transformer
 
-        def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
+        def forward(self, *inputs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
             named = dict(zip(names, inputs, strict=True))
             hidden = self.transformer(**named).last_hidden_state
             mask = named["attention_mask"].unsqueeze(-1).to(hidden.dtype)
             pooled = pool(hidden, mask)
             if pipeline.normalize:
-                return torch.nn.functional.normalize(pooled, p=2.0, dim=1)
-            return pooled
+                pooled = torch.nn.functional.normalize(pooled, p=2.0, dim=1)
+            return pooled, hidden
 
     return PooledModel().eval()

@@ -15,6 +15,7 @@ import pytest
 
 from bot.engine import Engine
 from index.embedding import Embedder
+from index.errors import ModelError
 from index.model import ModelSpec
 from index.onnx_encoder import (
     _POOLING,
@@ -24,6 +25,7 @@ from index.onnx_encoder import (
     _session,
     _tokenizer,
     ensure_onnx,
+    has_token_output,
     is_exported,
     onnx_path_for,
     read_pipeline,
@@ -269,3 +271,85 @@ def test_a_refused_export_still_builds_and_answers(
     assert answer.passages and isinstance(engine.query_encoder, Embedder)
     # Remembered: the next build neither announces nor retries the export.
     assert not Engine(engine.settings).needs_export()
+
+
+# Late chunking (issue 26): sentence vectors pooled from their chunk's own pass.
+
+
+def test_exports_give_token_embeddings_for_late_chunking(
+    index_dir: Path, model_spec: ModelSpec
+) -> None:
+    path = onnx_path_for(index_dir, model_spec)
+    assert has_token_output(path, model_spec)
+    assert OnnxEncoder(model_spec, path, late_chunking=True).late_chunking
+    assert not OnnxEncoder(model_spec, path).late_chunking
+
+
+def test_in_context_text_vectors_are_the_plain_ones_and_spans_pool_their_pieces(
+    index_dir: Path, model_spec: ModelSpec
+) -> None:
+    article = ARTICLE.read_text(encoding="utf-8")
+    paragraphs = [p for p in article.split("\n\n") if p.strip()][:6]
+    spans = [split_sentences(p) for p in paragraphs]
+    path = onnx_path_for(index_dir, model_spec)
+    encoder = OnnxEncoder(model_spec, path, batch_size=4, late_chunking=True)
+    seen: list[int] = []
+    vectors, pooled = encoder.encode_in_context(paragraphs, spans, progress=seen.append)
+    assert seen == [4, 2]
+    assert np.allclose(vectors, encoder.encode(paragraphs), atol=1e-5)
+    # By hand: the token output of one paragraph, mean over the pieces inside a sentence.
+    tokenizer = _tokenizer(model_spec)
+    encoding = tokenizer.encode(paragraphs[0])
+    feed = {
+        "input_ids": np.array([encoding.ids], dtype=np.int64),
+        "attention_mask": np.ones((1, len(encoding.ids)), dtype=np.int64),
+        "token_type_ids": np.zeros((1, len(encoding.ids)), dtype=np.int64),
+    }
+    tokens = _session(path, 1).run(["token_embeddings"], feed)[0][0]
+    start, end = spans[0][1]
+    inside = [i for i, (a, b) in enumerate(encoding.offsets) if start <= a and b <= end and b > a]
+    expected = tokens[inside].mean(axis=0)
+    expected /= np.linalg.norm(expected)
+    second = pooled[0][1]
+    assert second is not None and np.allclose(second, expected, atol=1e-5)
+    alone = encoder.encode([paragraphs[0][start:end]])[0]
+    for paragraph_spans, paragraph_vectors, paragraph in zip(
+        spans, pooled, paragraphs, strict=True
+    ):
+        assert len(paragraph_vectors) == len(paragraph_spans)
+        for (a, b), vector in zip(paragraph_spans, paragraph_vectors, strict=True):
+            assert vector is not None, paragraph[a:b]
+            assert abs(float(np.linalg.norm(vector)) - 1.0) < 1e-5
+    # In context, not alone: close to the sentence's own vector, but not the same.
+    assert 0.6 < float(second @ alone) < 0.999
+
+
+def test_spans_without_pieces_are_left_for_their_own_pass(
+    index_dir: Path, model_spec: ModelSpec
+) -> None:
+    long_text = " ".join(["denuclearization talks"] * 200)  # past 256 word pieces
+    encoder = OnnxEncoder(model_spec, onnx_path_for(index_dir, model_spec), late_chunking=True)
+    _, pooled = encoder.encode_in_context(
+        [long_text, "Seoul.   Tokyo."], [[(0, 22), (len(long_text) - 22, len(long_text))],
+                                          [(0, 6), (6, 8), (9, 15)]]
+    )
+    assert pooled[0][0] is not None and pooled[0][1] is None  # truncated away
+    assert pooled[1][0] is not None and pooled[1][1] is None and pooled[1][2] is not None
+    with pytest.raises(ModelError):
+        OnnxEncoder(model_spec, onnx_path_for(index_dir, model_spec)).encode_in_context(["a"], [[]])
+
+
+def test_an_older_export_without_token_output_is_redone_for_late_chunking(
+    tmp_path: Path, index_dir: Path, model_spec: ModelSpec
+) -> None:
+    shutil.copytree(index_dir / "models", tmp_path / "models")
+    path = onnx_path_for(tmp_path, model_spec)
+    info = json.loads((path.parent / EXPORT_INFO).read_text(encoding="utf-8"))
+    del info["outputs"]  # as written before issue 26
+    (path.parent / EXPORT_INFO).write_text(json.dumps(info), encoding="utf-8")
+    assert not has_token_output(path, model_spec)
+    before = path.stat().st_mtime_ns
+    assert ensure_onnx(tmp_path, model_spec) == path
+    assert path.stat().st_mtime_ns == before  # plain builds keep it
+    ensure_onnx(tmp_path, model_spec, token_output=True)
+    assert has_token_output(path, model_spec) and path.stat().st_mtime_ns != before
