@@ -79,7 +79,7 @@ async def one_run(
     world = World(owner_id=OWNER, guild_ids=(GUILD,))
     async with LoopbackDiscord(TOKEN, world) as loopback:
         settings = {
-            "source_dir": str(ROOT / "source_docs"),
+            "source_dir": str(ROOT / "tests" / "data" / "article"),
             "index_dir": str(index_dir),
             "collections_dir": str(workdir / "collections"),
             "state_db": str(workdir / "state.sqlite3"),

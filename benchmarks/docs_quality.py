@@ -149,7 +149,7 @@ def main() -> None:
                     "docs": measure(engine, pages, {
                         "fit": (DOCS_QUESTIONS, "fit"), "heldout": (DOCS_QUESTIONS, "heldout"),
                     }),
-                    "article": measure(engine, ROOT / "source_docs", {
+                    "article": measure(engine, ROOT / "tests" / "data" / "article", {
                         "questions": ARTICLE_QUESTIONS, "dialogues": ARTICLE_DIALOGUES,
                     }),
                     "article_markdown": measure(engine, markdown, {
