@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.cli import main
+from bot.cli.main import main
 from bot.feedback import DOWN, UP, FeedbackStore
 from bot.state.answers import AnswerContext, AnswerStore
 from bot.state.conversations import ConversationStore
