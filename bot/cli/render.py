@@ -1,9 +1,10 @@
 """Answers rendered for a terminal: rich text on a TTY, plain text otherwise.
 
 Everything shown here comes from documents or users, so it is never parsed as rich markup (it goes
-into ``Text`` objects or ``markup=False`` output) and passes through :func:`printable` first:
-control characters, bidi overrides and lone surrogates are written as visible escapes, so a
-document cannot recolour, move the cursor, clear or reorder the terminal.
+into ``Text`` objects or ``markup=False`` output) and passes through
+:func:`bot.safe_text.printable` first: control characters, bidi overrides and lone surrogates are
+written as visible escapes, so a document cannot recolour, move the cursor, clear or reorder the
+terminal.
 """
 
 from __future__ import annotations
