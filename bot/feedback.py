@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
-from bot.render import printable
+from bot.safe_text import printable
 from bot.settings import Settings
 from bot.state.database import is_url, location_of
 from bot.state.feedback import (

@@ -10,7 +10,7 @@ from rich.table import Table
 from rich.text import Text
 
 from bot.backends import open_store
-from bot.render import printable
+from bot.safe_text import printable
 from bot.settings import Settings
 from index.documents import SourceChanges, compare_sources, recorded_sources
 from index.errors import CitebotError

@@ -16,8 +16,9 @@ from dataclasses import dataclass
 
 from sqlalchemy import bindparam, delete, insert, select
 
-from bot.state.database import StateDatabase, StateLocation
+from bot.state.database import StateLocation
 from bot.state.schema import answers
+from bot.state.upgrade import open_database
 
 DEFAULT_RETENTION_DAYS = 90
 KEY_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,40}")
@@ -77,7 +78,7 @@ class AnswerStore:
             raise ValueError("retention_days must be at least 1")
         self.retention_seconds = retention_days * 86_400.0
         self._clock = clock
-        self._database = StateDatabase(path)
+        self._database = open_database(path)
         self.path = self._database.path
         try:
             self.purge()

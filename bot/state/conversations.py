@@ -20,8 +20,9 @@ from typing import Any
 from sqlalchemy import bindparam, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from bot.state.database import StateDatabase, StateLocation
+from bot.state.database import StateLocation
 from bot.state.schema import conversation_turns
+from bot.state.upgrade import open_database
 from index.conversation import Turn
 
 # Built once (each call only binds its values): the statements of every answer and follow-up.
@@ -67,7 +68,7 @@ class ConversationStore:
         self.max_turns = max_turns
         self.lifetime_seconds = lifetime_seconds
         self._clock = clock
-        self._database = StateDatabase(path)
+        self._database = open_database(path)
         try:
             self.purge()
         except BaseException:

@@ -117,12 +117,14 @@ _engines_lock = threading.Lock()
 class StateDatabase:
     """A handle on the state database (the process's shared engine); safe from any thread.
 
-    Opening brings the schema up to date (migrations on start) unless ``migrate`` is False.
+    Opening does not touch the schema: the stores open it through
+    :func:`bot.state.upgrade.open_database`, which brings it up to date (migrations on start), so
+    this module never imports the migrations that import it.
     ``close()`` ends this handle: later calls raise StateError; the engine closes with its last
     handle.
     """
 
-    def __init__(self, location: StateLocation, *, migrate: bool = True) -> None:
+    def __init__(self, location: StateLocation) -> None:
         self.location = location
         self.description = describe(location)
         url = _engine_url(location)
@@ -146,14 +148,6 @@ class StateDatabase:
             shared.users += 1
         self._shared: _Shared | None = shared
         self._lock = threading.Lock()
-        if migrate:
-            try:
-                from bot.state.upgrade import ensure_schema
-
-                ensure_schema(self)
-            except BaseException:
-                self.close()
-                raise
 
     @property
     def shared(self) -> _Shared:

@@ -28,13 +28,13 @@ from pathlib import Path
 from sqlalchemy import Connection, inspect, select, text, update
 
 from bot.state.database import (
-    StateDatabase,
     StateError,
     StateLocation,
     is_url,
     write_new_private_file,
 )
 from bot.state.schema import upsert, votes
+from bot.state.upgrade import open_database
 from index.errors import CitebotError
 
 log = logging.getLogger(__name__)
@@ -111,7 +111,7 @@ class FeedbackStore:
         self._key_lock = threading.Lock()
         if self.key_path.exists():
             self._key = read_key(self.key_path)  # refuse an unsafe key now, not at the first vote
-        self._database = StateDatabase(path)
+        self._database = open_database(path)
         self.path = self._database.path
         try:
             with self._database.transaction() as connection:

@@ -15,8 +15,9 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Connection, delete, insert, select
 
-from bot.state.database import StateDatabase, StateLocation
+from bot.state.database import StateLocation
 from bot.state.schema import audit_log, removed_servers, server_settings, upsert
+from bot.state.upgrade import open_database
 
 MAX_TEXT_CHARS = 500
 """Longest target or detail kept in an audit entry (longer ones are cut, with an ellipsis)."""
@@ -57,7 +58,7 @@ class ServerStore:
 
     def __init__(self, path: StateLocation, clock: Callable[[], float] = time.time) -> None:
         self._clock = clock
-        self._database = StateDatabase(path)
+        self._database = open_database(path)
         self.path = self._database.path
 
     def settings(self, guild_id: int) -> ServerSettings:

@@ -17,7 +17,6 @@ from pathlib import Path
 from sqlalchemy import Connection, func, insert, select, text
 
 from bot.state.database import (
-    StateDatabase,
     StateError,
     StateLocation,
     create_private_file,
@@ -25,7 +24,7 @@ from bot.state.database import (
     is_url,
 )
 from bot.state.schema import SERIAL_KEYS, metadata
-from bot.state.upgrade import MIGRATION_LOCK
+from bot.state.upgrade import MIGRATION_LOCK, open_database
 
 BATCH_ROWS = 1000
 
@@ -47,9 +46,9 @@ def copy_sqlite_state(source: Path, target: StateLocation) -> dict[str, int]:
     with tempfile.TemporaryDirectory(prefix="citebot-state-") as folder:
         snapshot = Path(folder) / "state.sqlite3"
         _snapshot(source, snapshot)
-        reader = StateDatabase(snapshot)  # brings the copy, not the file, to the current schema
+        reader = open_database(snapshot)  # brings the copy, not the file, to the current schema
         try:
-            writer = StateDatabase(target)
+            writer = open_database(target)
             try:
                 with reader.reading() as old, writer.transaction() as new:
                     return _copy(old, new, writer.description)

@@ -60,6 +60,18 @@ def current_revision(connection: Connection) -> str | None:
     return ",".join(heads) if heads else None
 
 
+def open_database(location: StateLocation) -> StateDatabase:
+    """A handle on the state database at ``location``, its schema brought up to date first (once
+    per engine): how every store opens it."""
+    database = StateDatabase(location)
+    try:
+        ensure_schema(database)
+    except BaseException:
+        database.close()
+        raise
+    return database
+
+
 def ensure_schema(database: StateDatabase) -> None:
     """On opening: migrate once per engine (a no-op read once the database is up to date)."""
     shared = database.shared
@@ -83,7 +95,7 @@ def upgrade(database: StateDatabase) -> tuple[str | None, str]:
 
 def upgrade_location(location: StateLocation) -> tuple[str | None, str]:
     """``citebot db upgrade``: migrate the database at ``location``."""
-    database = StateDatabase(location, migrate=False)
+    database = StateDatabase(location)
     try:
         return upgrade(database)
     finally:

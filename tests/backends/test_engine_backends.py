@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.cli import main
+from bot.cli.main import main
 from bot.engine import Engine
 from bot.settings import Settings
 from tests.conftest import ARTICLE, isolated_settings

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.cli import main
+from bot.cli.main import main
 from tests.bot.test_cli import QUESTION, run_cli
 from tests.conftest import ARTICLE
 from tests.web_server import WebServer, closed_port, html_page, pdf_document

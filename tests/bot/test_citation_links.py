@@ -8,7 +8,7 @@ import shutil
 from pathlib import Path
 from urllib.parse import unquote
 
-from bot.cli import main
+from bot.cli.main import main
 from index.addresses import record_address
 from index.documents import compare_sources, recorded_sources
 from index.store import IndexStore

@@ -8,7 +8,7 @@ import tempfile
 
 import pytest
 
-from bot.cli import COMMANDS, main
+from bot.cli.main import COMMANDS, main
 from tests.conftest import ROOT, SOURCE_DIR
 
 QUESTION = "Which Russian official visited Seoul?"
@@ -67,7 +67,7 @@ def test_ask_json_end_to_end(built_index_dir, article_text):
 def test_help_does_not_import_torch(tmp_path):
     code = (
         "import sys\n"
-        "from bot.cli import main\n"
+        "from bot.cli.main import main\n"
         "for argv in (['--help'], ['build', '--help'], ['info']):\n"
         "    try:\n"
         "        main(argv)\n"
@@ -198,7 +198,7 @@ def test_unknown_index_dir_info(tmp_path, capsys):
 def test_ask_with_built_index_does_not_import_torch(built_index_dir):
     code = (
         "import sys\n"
-        "from bot.cli import main\n"
+        "from bot.cli.main import main\n"
         f"status = main(['--index-dir', {str(built_index_dir)!r}, '--source-dir', "
         f"{str(SOURCE_DIR)!r}, 'ask', 'Which Russian official visited Seoul?'])\n"
         "assert status == 0\n"
@@ -337,8 +337,8 @@ def test_ask_and_the_console_mark_weak_passages(built_index_dir, engine, capsys)
     from rich.console import Console
     from rich.text import Text
 
-    from bot.console import run_console
-    from bot.render import WEAK, answer_to_rich
+    from bot.cli.console import run_console
+    from bot.cli.render import WEAK, answer_to_rich
 
     folders = ["--index-dir", str(built_index_dir), "--source-dir", str(SOURCE_DIR)]
     assert main([*folders, "ask", "--json", "--k", "8", LAUNCH]) == 0

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.cli import main
+from bot.cli.main import main
 from tests.index.formats.pdf_fixtures import repeated_page_pdf_bytes
 
 GOOD = "The Port Quillan lighthouse is painted with eleven green stripes and one white band.\n"

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.cli import main
+from bot.cli.main import main
 from tests.bot.collection_builders import GLACIER, VOLCANO, ZEBRA, write_documents
 from tests.conftest import SOURCE_DIR
 

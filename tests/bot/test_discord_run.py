@@ -76,7 +76,7 @@ def test_redaction_covers_messages_args_and_tracebacks() -> None:
 
 
 def test_cli_wiring(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from bot.cli import main
+    from bot.cli.main import main
 
     assert main(["discord"]) == 2
     assert main(["discord", "sync"]) == 2

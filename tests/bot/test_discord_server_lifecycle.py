@@ -14,7 +14,7 @@ from typing import Any
 import discord
 import pytest
 
-from bot.cli import main
+from bot.cli.main import main
 from bot.collections import collection_for_guild
 from bot.engine import Engine
 from bot.exts import servers

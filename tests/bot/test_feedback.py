@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.cli import main
+from bot.cli.main import main
 from bot.feedback import DOWN, UP, FeedbackKeyError, FeedbackStore, print_summary
 from bot.settings import Settings
 from bot.state.database import StateError

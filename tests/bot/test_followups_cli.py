@@ -9,9 +9,9 @@ from pathlib import Path
 
 from rich.console import Console
 
-from bot.cli import main
-from bot.console import run_console
-from bot.render import CONTEXT, answer_to_plain, answer_to_rich
+from bot.cli.console import run_console
+from bot.cli.main import main
+from bot.cli.render import CONTEXT, answer_to_plain, answer_to_rich
 from tests.conftest import SOURCE_DIR
 
 DIALOGUES = Path(__file__).resolve().parent.parent / "data" / "article_dialogues.jsonl"

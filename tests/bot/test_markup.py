@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from bot.cli import main
-from bot.console import ConsoleSession
+from bot.cli.console import ConsoleSession
+from bot.cli.main import main
 from bot.engine import Engine
-from bot.render import printable
+from bot.safe_text import printable
 from tests.conftest import isolated_settings
 
 CLEAR_SCREEN = "\x1b[2J"

@@ -120,7 +120,7 @@ def test_the_old_state_file_name_is_read_with_a_deprecation_warning(
 def test_the_cli_warns_about_an_unknown_key_once(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from bot.cli import main
+    from bot.cli.main import main
 
     monkeypatch.setenv("CITEBOT_TOPK", "2")
     main(["collections", "--json"])

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, inspect
 
-from bot.cli import main
+from bot.cli.main import main
 from bot.feedback import FeedbackStore
 from bot.state.answers import AnswerContext, AnswerStore
 from bot.state.conversations import ConversationStore

@@ -15,14 +15,14 @@ from pathlib import Path
 
 import pytest
 
-from bot.cli import main
+from bot.cli.main import main
 from bot.feedback import DOWN, UP, FeedbackStore
 from bot.state.answers import AnswerContext, AnswerStore
 from bot.state.conversations import ConversationStore
-from bot.state.database import StateDatabase, StateError
+from bot.state.database import StateError
 from bot.state.schema import metadata
 from bot.state.servers import ServerSettings, ServerStore
-from bot.state.upgrade import head
+from bot.state.upgrade import head, open_database
 from index.conversation import Turn
 from tests.bot.legacy_state import (
     ANSWER_KEY,
@@ -192,7 +192,7 @@ def test_migrate_from_sqlite_copies_every_table_and_leaves_the_file_as_it_was(
 
     snapshot = tmp_path / "upgraded.sqlite3"
     snapshot.write_bytes(before)
-    StateDatabase(snapshot).close()  # the same rows at the current schema, to compare with
+    open_database(snapshot).close()  # the same rows at the current schema, to compare with
     for table in metadata.sorted_tables:
         order = ", ".join(column.name for column in table.primary_key.columns)
         columns = ", ".join(column.name for column in table.columns)

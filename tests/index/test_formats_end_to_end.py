@@ -99,7 +99,7 @@ def test_every_body_character_is_in_a_chunk(every_format: Path, engine):
 
 def test_build_skips_each_bad_file_with_its_reason_and_indexes_the_rest(tmp_path: Path, capsys):
     """What a new user sees from `citebot build` on a folder of good and broken documents."""
-    from bot.cli import main
+    from bot.cli.main import main
     from tests.index.formats.docx_fixtures import write_truncated_docx, write_zip_bomb_docx
     from tests.index.formats.pdf_fixtures import (
         write_encrypted_pdf,

@@ -12,7 +12,7 @@ from bot.settings import load_settings
 from bot.state.database import StateDatabase, location_of
 from bot.state.upgrade import configure_context
 
-database = StateDatabase(location_of(load_settings()), migrate=False)
+database = StateDatabase(location_of(load_settings()))
 try:
     with database.transaction() as connection:
         configure_context(context, connection)

@@ -1,20 +1,21 @@
 """Answers rendered for a terminal: rich text on a TTY, plain text otherwise.
 
 Everything shown here comes from documents or users, so it is never parsed as rich markup (it goes
-into ``Text`` objects or ``markup=False`` output) and passes through :func:`printable` first:
-control characters, bidi overrides and lone surrogates are written as visible escapes, so a
-document cannot recolour, move the cursor, clear or reorder the terminal.
+into ``Text`` objects or ``markup=False`` output) and passes through
+:func:`bot.safe_text.printable` first: control characters, bidi overrides and lone surrogates are
+written as visible escapes, so a document cannot recolour, move the cursor, clear or reorder the
+terminal.
 """
 
 from __future__ import annotations
 
-import re
 import textwrap
 
 from rich.console import Group, RenderableType
 from rich.padding import Padding
 from rich.text import Text
 
+from bot.safe_text import printable
 from index.answer import Answer, Passage
 
 NOT_FOUND = "Not in the source: nothing in the indexed documents answers this question."
@@ -22,28 +23,6 @@ LOW_CONFIDENCE = "Closest passages (low confidence):"
 CONTEXT = "Read together with your previous question: "
 WEAK = "weak: far below the best passage"
 WRAP = 100
-
-# What a terminal must not get raw, besides the C0 controls: DEL and C1 controls; bidi marks,
-# embeddings, overrides and isolates; line and paragraph separators; surrogates (unpaired ones
-# cannot even be encoded for output). A character class body, shared with JSON output.
-UNSAFE_ABOVE_C0 = "\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff"
-_UNSAFE = re.compile(f"[\x00-\x1f{UNSAFE_ABOVE_C0}]")
-
-
-def _escape(match: re.Match[str]) -> str:
-    code = ord(match.group())
-    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
-
-
-def printable(text: str, keep: str = "") -> str:
-    """``text`` with unsafe characters written as ``\\x1b`` / ``\\u202e`` escapes.
-
-    Characters in ``keep`` (e.g. ``"\\n\\t"`` for a multi-line passage) pass unchanged.
-    """
-    if keep:
-        return _UNSAFE.sub(lambda m: m.group() if m.group() in keep else _escape(m), text)
-    return _UNSAFE.sub(_escape, text)
-
 
 def printable_block(text: str) -> str:
     """A passage for display: line breaks and tabs kept (CRLF as one break), the rest escaped."""

@@ -12,8 +12,9 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from bot.cli.render import answer_to_plain, answer_to_rich
 from bot.engine import Engine
-from bot.render import answer_to_plain, answer_to_rich, printable
+from bot.safe_text import printable
 from index.conversation import Turn, turn_of
 from index.errors import CitebotError
 

@@ -1,0 +1,191 @@
+"""The index commands: ``build``, ``add``, ``info`` and ``migrate``, each with its arguments."""
+
+from __future__ import annotations
+
+import argparse
+import re
+from typing import TYPE_CHECKING
+
+from bot import __version__
+from bot.cli.context import (
+    EXIT_ERROR,
+    EXIT_OK,
+    Context,
+    announce_export,
+    command,
+    create_collection_folder,
+    progress_bar,
+    require_collection,
+    to_json,
+    waiting_line,
+    warn_skipped,
+)
+from bot.safe_text import printable
+from bot.settings import Settings
+from index.errors import CitebotError
+
+if TYPE_CHECKING:
+    from index.builder import BuildReport
+    from index.intake import Added
+
+
+@command("build", "build (or rebuild) the index from the source documents")
+def cmd_build(ctx: Context) -> int:
+    """Rebuild the index from the source directory."""
+    build(ctx)
+    return EXIT_OK
+
+
+def build(ctx: Context) -> BuildReport:
+    """Rebuild incrementally, with progress, skipped-file warnings and the summary line."""
+    create_collection_folder(ctx)
+    engine = ctx.new_engine()
+    engine.check_sources()  # before the model loads (or is exported): seconds, for nothing
+    announce_export(ctx, engine)
+    with progress_bar(ctx.err, "Embedding") as progress:
+        report = engine.rebuild(progress=progress, wait=True, on_wait=waiting_line(ctx))
+    warn_skipped(ctx.err, report.skipped)
+    ctx.out.print(
+        f"Indexed {report.documents} document(s): {report.chunks} chunks, "
+        f"{report.sentences} sentences; embedded {report.embedded} text(s), re-used "
+        f"{report.reused}; {report.seconds:.1f} s; index {report.index_bytes / 1024:.0f} KiB "
+        f"{printable(_index_place(ctx))}",
+        markup=False,
+        highlight=False,
+        soft_wrap=True,
+    )
+    return report
+
+
+def _index_place(ctx: Context) -> str:
+    """Where this command's index lives, for messages."""
+    if ctx.settings.backend == "milvus":
+        return f"in Milvus at {ctx.settings.milvus_uri} (collection {ctx.collection})"
+    return f"at {ctx.settings.index_dir}"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """``citebot add PATH_OR_URL [--name NAME] [--folder FOLDER]``."""
+    parser.add_argument(
+        "source",
+        metavar="PATH_OR_URL",
+        help="an http:// or https:// address to download, or a file to copy",
+    )
+    parser.add_argument("--name", help="file name to save it as (default: from the address)")
+    parser.add_argument("--folder", help="subfolder of the source folder to put it in")
+
+
+@command("add", "add a web page or file to the source documents, then build", add_arguments)
+def cmd_add(ctx: Context) -> int:
+    """Download a web page or copy a file into the source folder, then rebuild."""
+    from pathlib import Path
+
+    from index.fetcher import FetchLimits, FetchTimeout, FetchTooLarge
+    from index.intake import add_file, add_url
+
+    settings, source = ctx.settings, ctx.args.source
+    create_collection_folder(ctx)
+    try:
+        if re.match(r"[A-Za-z][A-Za-z0-9+.-]*://", source):
+            limits = FetchLimits(
+                settings.max_source_bytes,
+                settings.fetch_timeout_seconds,
+                settings.fetch_max_redirects,
+            )
+            with progress_bar(ctx.err, "Downloading") as progress:
+                added = add_url(
+                    settings.source_dir,
+                    source,
+                    limits,
+                    name=ctx.args.name,
+                    folder=ctx.args.folder,
+                    allow_private=True,  # the operator's own machine: local servers are fine
+                    progress=progress,
+                    user_agent=f"citebot/{__version__}",
+                )
+        else:
+            added = add_file(
+                settings.source_dir,
+                Path(source).expanduser(),
+                settings.max_source_bytes,
+                name=ctx.args.name,
+                folder=ctx.args.folder,
+            )
+    except FetchTimeout as error:
+        raise CitebotError(f"{error} (CITEBOT_FETCH_TIMEOUT_SECONDS)") from None
+    except FetchTooLarge as error:
+        raise CitebotError(f"{error} (CITEBOT_MAX_SOURCE_MB)") from None
+    ctx.out.print(_added_line(added, settings), markup=False, highlight=False, soft_wrap=True)
+    report = build(ctx)
+    skipped = [item for item in report.skipped if item.path == added.name]
+    if skipped:
+        raise CitebotError(
+            f"{added.name} was added to {settings.source_dir} but cannot be searched: "
+            f"{skipped[0].reason}"
+        )
+    return EXIT_OK
+
+
+def _added_line(added: Added, settings: Settings) -> str:
+    """What ``add`` did: copied, downloaded, updated, or nothing (the same file)."""
+    folder = printable(str(settings.source_dir))
+    name = printable(added.name)
+    size = f"{added.size / 1000:,.1f} kB"
+    if added.unchanged:
+        return f"{name} is already in {folder} (the same file); nothing copied"
+    if added.url is None:
+        return f"Copied {name} into {folder} ({size})"
+    origin = printable(added.url)
+    if added.requested:
+        origin += f", redirected from {printable(added.requested)}"
+    verb = "Updated" if added.replaced else "Added"
+    return f"{verb} {name} in {folder} from {origin} ({size}); its address is in sources.toml"
+
+
+def info_arguments(parser: argparse.ArgumentParser) -> None:
+    """``citebot info [--json]``."""
+    parser.add_argument("--json", action="store_true", help="print JSON")
+
+
+@command("info", "show what is indexed and whether the sources changed since", info_arguments)
+def cmd_info(ctx: Context) -> int:
+    """What is indexed, with which model, when, and whether the sources changed since."""
+    from bot.status import index_status
+
+    require_collection(ctx)
+    status = index_status(ctx.settings, ctx.collection)
+    if ctx.args.json:
+        ctx.out.out(to_json(status.to_dict()), highlight=False)
+    else:
+        ctx.out.print(status.to_rich())
+    # A damaged or unreadable index is a failure for scripts too; "no index yet" is not.
+    return EXIT_ERROR if status.problem else EXIT_OK
+
+
+def migrate_arguments(parser: argparse.ArgumentParser) -> None:
+    """``citebot migrate --to milvus|local``."""
+    parser.add_argument(
+        "--to", choices=["milvus", "local"], required=True,
+        help="milvus: copy the local index to CITEBOT_MILVUS_URI; local: copy it back",
+    )
+
+
+@command(
+    "migrate",
+    "copy the index to the other backend (`--to milvus` or `--to local`)",
+    migrate_arguments,
+)
+def cmd_migrate(ctx: Context) -> int:
+    """Copy a collection's index to the other backend, without embedding anything again."""
+    from bot.migrate import migrate
+
+    require_collection(ctx)
+    report = migrate(ctx.settings, ctx.collection, ctx.args.to)
+    ctx.out.print(
+        f"Copied {report.documents} document(s), {report.chunks} chunks and "
+        f"{report.sentences} sentences of {report.collection} to {report.target} at "
+        f"{printable(report.where)} in {report.seconds:.1f} s; nothing was embedded again. "
+        f"Set CITEBOT_BACKEND={report.target} to answer from it.",
+        markup=False, highlight=False, soft_wrap=True,
+    )
+    return EXIT_OK
