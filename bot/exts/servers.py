@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 import discord
 
 from bot.collections import CollectionMissingError, collection_for_guild, guild_of
+from bot.state.database import StateError
 from index.errors import CitebotError
 
 if TYPE_CHECKING:
@@ -78,7 +79,14 @@ async def on_connected(bot: CitebotBot) -> None:
     """``on_ready``: reconcile the removal marks with the servers the bot is in now."""
     if not bot.intents.guilds:  # without the guilds intent the list would be empty
         return
-    await asyncio.to_thread(reconcile, bot, [guild.id for guild in bot.guilds])
+    try:
+        await asyncio.to_thread(reconcile, bot, [guild.id for guild in bot.guilds])
+    except StateError:
+        if not bot.is_closed():
+            raise
+        # Closed meanwhile (a shutdown right after connecting): its stores are closed, and the
+        # next start reconciles again.
+        log.info("stopped before the servers were reconciled; the next start does it")
 
 
 def sweep(bot: CitebotBot) -> list[int]:

@@ -231,6 +231,17 @@ async def test_on_ready_marks_servers_that_removed_the_bot_while_it_was_offline(
         assert h.bot.servers.due_for_deletion(grace) == [gone]
 
 
+async def test_on_ready_that_meets_the_bot_closed_ends_quietly(
+    tmp_path: Path, engine: Engine
+) -> None:
+    """A shutdown right after connecting closes the stores while on_ready still reconciles (a
+    wire test met it): not an error to log, the next start reconciles again."""
+    async with started(tmp_path, engine) as h:
+        await build(h, 123456789, {"zebra.txt": ZEBRA})  # reconciling must write a mark
+    assert h.bot.is_closed()
+    await servers.on_connected(h.bot)
+
+
 async def test_a_purge_from_the_command_line_is_not_served_by_the_running_bot(
     tmp_path: Path, engine: Engine, clock: Clock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
