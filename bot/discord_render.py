@@ -128,6 +128,12 @@ def escape_name(text: str) -> str:
     return escape(_without(_FORMAT, text))
 
 
+def plain_name(text: str) -> str:
+    """A name shown where Discord renders no markdown (thread names, autocomplete choices):
+    without bidi controls, zero-width or other invisible format characters."""
+    return _without(_FORMAT, text)
+
+
 def clip(text: str, limit: int) -> str:
     """Shorten ``text`` to at most ``limit`` characters, on a word boundary, with an ellipsis."""
     if len(text) <= limit:

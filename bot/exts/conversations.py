@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 import discord
 
-from bot.discord_render import clip
+from bot.discord_render import clip, plain_name
 from bot.exts.answers import place_of
 from bot.exts.errors import report_error
 from bot.exts.replies import EXPIRED, NO_MENTIONS, say
@@ -156,7 +156,7 @@ async def open_thread(bot: CitebotBot, interaction: discord.Interaction[Any], ke
         return
     try:
         thread = await message.create_thread(
-            name=clip(context.question, THREAD_NAME_CHARS) or "Follow-up",
+            name=clip(plain_name(context.question), THREAD_NAME_CHARS).strip() or "Follow-up",
             auto_archive_duration=60,
         )
     except discord.HTTPException as error:

@@ -491,6 +491,12 @@ async def test_remove_offers_only_this_servers_documents(
         assert all(len(c["value"]) <= 100 for c in choices)
         assert "zoo-secret.txt" not in json.dumps(calls[0].payload)
 
+        (mine / "zoo-\u202ereport.txt").write_text("hidden\n")
+        token = autocomplete(h, "report", MEMBER)
+        (choice,) = (await h.finished(token, 1))[0].payload["data"]["choices"]
+        assert choice["name"] == "zoo-report.txt"  # no bidi override in what members see
+        assert choice["value"] == "zoo-\u202ereport.txt"  # the real name, for /docs remove
+
         token = autocomplete(h, "nnnnn", MEMBER)
         (choice,) = (await h.finished(token, 1))[0].payload["data"]["choices"]
         assert len(choice["value"]) == 100

@@ -104,6 +104,22 @@ async def test_successive_questions_in_a_dm_continue_and_expire(h: Harness) -> N
     assert context_of(later) is None
 
 
+async def test_a_follow_up_thread_is_named_without_hidden_characters(h: Harness) -> None:
+    """Thread names render no markdown, but bidi controls would still reorder them."""
+    token = h.slash("ask", question="\u202eWhich Russian official\u200b visited Seoul?\u2066")
+    answer = followup_of(await h.finished(token))
+    follow = next(
+        item["custom_id"]
+        for row in answer.message["components"]
+        for item in row["components"]
+        if item["custom_id"].startswith("citebot:followup:")
+    )
+    await h.finished(h.click(answer.response, follow), count=1)
+    await h.recorder.wait_for(lambda: any(c["route"].endswith("/threads") for c in h.channel_calls))
+    (created,) = [c for c in h.channel_calls if c["route"].endswith("/threads")]
+    assert created["json"]["name"] == "Which Russian official visited Seoul?"
+
+
 async def test_ask_a_follow_up_opens_a_thread_where_questions_continue(h: Harness) -> None:
     token = h.slash("ask", question=LAVROV)
     answer = followup_of(await h.finished(token))

@@ -19,7 +19,7 @@ from discord import app_commands
 
 from bot.build_runner import TIMED_OUT, BuildOutcome
 from bot.collections import CollectionMissingError, collection_for_guild
-from bot.discord_render import CONTENT_LIMIT, clip, escape_clipped
+from bot.discord_render import CONTENT_LIMIT, clip, escape_clipped, plain_name
 from bot.exts.checks import Refusal
 from bot.exts.docs.permissions import require_manager
 from bot.exts.docs.progress import (
@@ -291,7 +291,10 @@ async def document_choices(
     )
     typed = current.casefold()
     names = [d.name for d in documents if typed in d.name.casefold()][:MAX_CHOICES]
-    return [app_commands.Choice(name=clip(n, CHOICE_CHARS), value=choice_value(n)) for n in names]
+    return [
+        app_commands.Choice(name=clip(plain_name(n), CHOICE_CHARS) or "?", value=choice_value(n))
+        for n in names
+    ]
 
 
 def choice_value(name: str) -> str:
