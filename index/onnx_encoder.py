@@ -23,7 +23,7 @@ import json
 import logging
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -433,12 +433,8 @@ class OnnxEncoder:
         dimension = self.spec.dimension
         if not texts:
             return np.zeros((0, dimension), dtype=np.float32)
-        encodings = self._tokenizer.encode_batch(list(texts))
-        order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids), reverse=True)
         vectors = np.empty((len(texts), dimension), dtype=np.float32)
-        for first in range(0, len(order), self.batch_size):
-            batch = order[first : first + self.batch_size]
-            feed = _batch_arrays([encodings[i] for i in batch], self._inputs, self._pad_id)
+        for batch, feed, _ in self._batches(texts):
             vectors[batch] = _unit_rows(self._session.run([self._output], feed)[0])
             if progress is not None:
                 progress(len(batch))
@@ -463,12 +459,8 @@ class OnnxEncoder:
         pooled: list[list[np.ndarray | None]] = [[None] * len(s) for s in spans]
         if not texts:
             return np.zeros((0, dimension), dtype=np.float32), pooled
-        encodings = self._tokenizer.encode_batch(list(texts))
-        order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids), reverse=True)
         vectors = np.empty((len(texts), dimension), dtype=np.float32)
-        for first in range(0, len(order), self.batch_size):
-            batch = order[first : first + self.batch_size]
-            feed = _batch_arrays([encodings[i] for i in batch], self._inputs, self._pad_id)
+        for batch, feed, encodings in self._batches(texts):
             sentence, tokens = self._session.run([self._output, TOKEN_OUTPUT], feed)
             vectors[batch] = _unit_rows(sentence)
             for row, index in enumerate(batch):
@@ -476,6 +468,18 @@ class OnnxEncoder:
             if progress is not None:
                 progress(len(batch))
         return vectors, pooled
+
+    def _batches(
+        self, texts: Sequence[str]
+    ) -> Iterator[tuple[list[int], dict, list[Encoding]]]:
+        """Batches of ``texts`` longest first (less padding): each as (the texts' indexes, the
+        model's feed, every text's encoding)."""
+        encodings = self._tokenizer.encode_batch(list(texts))
+        order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids), reverse=True)
+        for first in range(0, len(order), self.batch_size):
+            batch = order[first : first + self.batch_size]
+            feed = _batch_arrays([encodings[i] for i in batch], self._inputs, self._pad_id)
+            yield batch, feed, encodings
 
     def encode_query(self, text: str) -> np.ndarray:
         """The vector of one question, as float32[1, dimension]."""
