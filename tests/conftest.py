@@ -84,6 +84,15 @@ def index_copy(built_index_dir: Path, tmp_path: Path) -> Path:
 
 
 @pytest.fixture
+def sources(tmp_path: Path) -> Path:
+    """A source folder of the test's own holding a copy of the article."""
+    folder = tmp_path / "sources"
+    folder.mkdir()
+    shutil.copy(ARTICLE, folder / ARTICLE.name)
+    return folder
+
+
+@pytest.fixture
 def article_text() -> str:
     """The bundled article's text as decoded for citations."""
     return ARTICLE.read_bytes().decode("utf-8-sig")

@@ -6,7 +6,6 @@ Every test here runs once per backend through the parametrised ``backend_setting
 from __future__ import annotations
 
 import json
-import shutil
 import threading
 import time
 import uuid
@@ -30,14 +29,6 @@ def _prefix() -> str:
 @pytest.fixture(params=["local", "milvus"])
 def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
-
-
-@pytest.fixture
-def sources(tmp_path: Path) -> Path:
-    folder = tmp_path / "sources"
-    folder.mkdir()
-    shutil.copy(ARTICLE, folder / ARTICLE.name)
-    return folder
 
 
 def settings_for(backend: str, request: pytest.FixtureRequest, **values: object) -> Settings:

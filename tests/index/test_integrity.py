@@ -9,7 +9,6 @@ blob row; an altered row is refused the same way, through the engine and ``info`
 from __future__ import annotations
 
 import json
-import shutil
 import uuid
 from pathlib import Path
 
@@ -28,14 +27,6 @@ KINDS = [
     "sentence_scale.npy", "sentence_types.npy", "chunks/byte_span.npy", "chunks/text_key.npy",
     "chunks/sections.json", "documents.json", "lexical-chunks", "lexical-sentences",
 ]
-
-
-@pytest.fixture
-def sources(tmp_path: Path) -> Path:
-    folder = tmp_path / "sources"
-    folder.mkdir()
-    shutil.copy(ARTICLE, folder / ARTICLE.name)
-    return folder
 
 
 def _petrov(path: Path) -> None:
