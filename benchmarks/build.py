@@ -122,7 +122,7 @@ def run_sequence(
     nochange_runs: int,
 ) -> Sequence:
     """Full build into ``index_dir`` then the incremental steps (``sources`` is modified)."""
-    from bot.engine import Engine
+    from bot.core.engine import Engine
     from bot.settings import Settings
     from index.onnx_encoder import model_dir_for
 
@@ -183,7 +183,7 @@ def open_encoders(engine: Any) -> Any:
 def profile_nochange(sources: Path, index_dir: Path, top: int) -> list[tuple[str, float, float]]:
     """cProfile one no-change rebuild in a fresh engine (encoders opened first, not profiled);
     returns (function, cumulative s, own s) of the project's functions, by cumulative time."""
-    from bot.engine import Engine
+    from bot.core.engine import Engine
     from bot.settings import Settings
 
     engine = Engine(Settings(_env_file=None, source_dir=sources, index_dir=index_dir))  # type: ignore[call-arg]

@@ -29,8 +29,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from bot.collections import DEFAULT, Collections
-from bot.engine import Engine
+from bot.core.collections import DEFAULT, Collections
+from bot.core.engine import Engine
 from bot.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]

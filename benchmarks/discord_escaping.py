@@ -23,7 +23,7 @@ import discord
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bot.discord_render import escape, render_answer
+from bot.discord.utils.render import escape, render_answer
 from index.answer import Answer, Citation, Passage
 
 PROSE = ["The", "glacier", "moves", "two", "metres", "a", "day,", "and", "(sometimes)", "more."]

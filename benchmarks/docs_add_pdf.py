@@ -128,7 +128,7 @@ async def main_async(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory(prefix="citebot-pdf-") as scratch:
         index_dir = Path(scratch) / "index"
         build_article_index(index_dir)  # the default index and the model's ONNX export
-        from bot.engine import Engine
+        from bot.core.engine import Engine
         from bot.settings import Settings
 
         late = Engine(Settings(_env_file=None, index_dir=index_dir, late_chunking=True))

@@ -35,7 +35,7 @@ sys.path.insert(0, str(ROOT))
 
 import index.chunking as chunking  # noqa: E402
 import index.search as search  # noqa: E402
-from bot.engine import Engine  # noqa: E402
+from bot.core.engine import Engine  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 from index.builder import assemble_corpus  # noqa: E402
 from index.documents import load_documents  # noqa: E402

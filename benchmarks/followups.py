@@ -29,7 +29,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bot.engine import Engine  # noqa: E402
+from bot.core.engine import Engine  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 from index.conversation import Turn, turn_of  # noqa: E402
 from index.evaluation import (  # noqa: E402

@@ -46,7 +46,7 @@ SMALL = b"# Lighthouses\n\nThe Port Quillan lighthouse has eleven green stripes.
 
 def default_index(workdir: Path) -> Path:
     """An index of one small document for the bot's shared collection (not source_docs/)."""
-    from bot.engine import Engine
+    from bot.core.engine import Engine
     from bot.settings import Settings
 
     sources = workdir / "shared-sources"

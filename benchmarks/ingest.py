@@ -106,7 +106,7 @@ def main() -> None:
     parser.add_argument("--squad", type=Path, default=DEFAULT_SQUAD)
     args = parser.parse_args()
 
-    from bot.engine import Engine
+    from bot.core.engine import Engine
     from bot.settings import Settings
     from index.documents import load_documents
 

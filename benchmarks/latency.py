@@ -157,7 +157,7 @@ def make_engine(
 ) -> tuple[Any, Any, float, Any]:
     """An engine over ``source_dir`` with its index rebuilt in ``index_dir`` (the ONNX export
     copied in from ``models`` first, so the build does not export it again)."""
-    from bot.engine import Engine
+    from bot.core.engine import Engine
     from index.onnx_encoder import model_dir_for
     from tests.bot.conftest import make_settings
 
@@ -173,7 +173,7 @@ def make_engine(
 
 async def ask_discord(harness: Any, question: str, user_id: int) -> float:
     """Dispatch ``/ask question:...``; seconds from dispatch to the answer's follow-up call."""
-    from bot.discord_app import GENERIC_ERROR
+    from bot.discord.utils.replies import GENERIC_ERROR
 
     recorder = harness.recorder
     recorder.calls.clear()

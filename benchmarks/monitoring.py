@@ -38,9 +38,9 @@ for _key in [key for key in os.environ if key.startswith("CITEBOT_")]:
 
 import aiohttp  # noqa: E402
 
-from bot.discord_app import create_bot  # noqa: E402
-from bot.engine import Engine  # noqa: E402
-from bot.monitoring import MonitoringServer  # noqa: E402
+from bot.core.engine import Engine  # noqa: E402
+from bot.discord.client import create_bot  # noqa: E402
+from bot.discord.monitoring.server import MonitoringServer  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 
 QUESTIONS = ROOT / "tests" / "data" / "article_questions.jsonl"

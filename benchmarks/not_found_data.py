@@ -37,7 +37,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import index.search as search_module  # noqa: E402
-from bot.engine import Engine  # noqa: E402
+from bot.core.engine import Engine  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 from index.evaluation import (  # noqa: E402
     EVAL_K,

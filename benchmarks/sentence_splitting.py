@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import index.chunking  # noqa: E402
-from bot.engine import Engine  # noqa: E402
+from bot.core.engine import Engine  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 from index.builder import assemble_corpus  # noqa: E402
 from index.documents import DocumentSet, load_documents, parse_document  # noqa: E402

@@ -102,7 +102,7 @@ async def run_once(label: str, shared: dict[str, str], processes: int, questions
 
 
 def build_index(shared: dict[str, str]) -> None:
-    from bot.engine import Engine
+    from bot.core.engine import Engine
     from bot.settings import Settings
 
     settings = Settings(_env_file=None, **shared)  # type: ignore[arg-type]

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from bot.engine import Engine
+from bot.core.engine import Engine
 from bot.settings import Settings
 from index.model import ModelSpec
 from tests.paths import ARTICLE, ARTICLE_DIR

@@ -9,6 +9,7 @@ import still ties two modules together, and only an accident of timing keeps it 
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
 from collections.abc import Callable, Iterable, Iterator
@@ -28,6 +29,24 @@ def test_the_import_contracts_hold() -> None:
     assert result.returncode == 0, (
         "an import breaks a rule of the rooms (pyproject.toml, [tool.importlinter]); "
         "import from a lower room or move the code:\n" + result.stdout + result.stderr
+    )
+
+
+def test_front_ends_never_delete_a_collection_themselves() -> None:
+    """Rule 4: adding, removing and forgetting documents is ``bot.core.documents``'s job; the
+    command line and the Discord bot call it (the import contract keeps them from
+    ``index.intake``; this keeps them from ``Collections.purge``)."""
+    calls = [
+        f"{path.relative_to(ROOT)}:{node.lineno}"
+        for room in ("bot/cli", "bot/discord")
+        for path in sorted((ROOT / room).rglob("*.py"))
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr == "purge"
+    ]
+    assert not calls, "call bot.core.documents instead of purging a collection: " + ", ".join(
+        calls
     )
 
 

@@ -9,11 +9,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bot.cli.context import EXIT_ERROR, EXIT_OK, Context, command, to_json
-from bot.safe_text import printable
+from bot.core.safe_text import printable
 from index.errors import CitebotError
 
 if TYPE_CHECKING:
-    from bot.collections import Collections
+    from bot.core.collections import Collections
 
 
 def collections_arguments(parser: argparse.ArgumentParser) -> None:
@@ -35,7 +35,7 @@ def collections_arguments(parser: argparse.ArgumentParser) -> None:
 )
 def cmd_collections(ctx: Context) -> int:
     """List the collections, or (``citebot collections purge NAME``) delete one."""
-    from bot.collections import Collections
+    from bot.core.collections import Collections
 
     collections = Collections(ctx.base_settings or ctx.settings)
     if getattr(ctx.args, "action", None) == "purge":
@@ -65,7 +65,7 @@ def cmd_collections(ctx: Context) -> int:
 
 def _purge(ctx: Context, collections: Collections) -> int:
     """Delete a collection (after confirmation) and what the bot kept about its server."""
-    from bot.collections import guild_of, validate_name
+    from bot.core.collections import guild_of, validate_name
 
     name = validate_name(ctx.args.name)
     if not ctx.args.yes:
@@ -80,20 +80,22 @@ def _purge(ctx: Context, collections: Collections) -> int:
         if reply.strip().lower() not in {"y", "yes"}:
             ctx.err.print("Nothing deleted.", markup=False)
             return EXIT_ERROR
-    collections.purge(name)
-    ctx.out.print(f"Deleted collection {name}.", markup=False, highlight=False)
-    guild_id = guild_of(name)
+    from bot.core import documents
     from bot.state.database import is_url, location_of
+    from bot.state.servers import ServerStore
 
     state = location_of(collections.settings)
+    guild_id = guild_of(name)
+    servers = None
     if guild_id is not None and (is_url(state) or collections.settings.state_db.is_file()):
-        from bot.state.servers import ServerStore
-
-        store = ServerStore(state)
-        try:
-            store.forget(guild_id)  # its settings and audit log (user ids) go too
-        finally:
-            store.close()
+        servers = ServerStore(state)
+    try:
+        documents.forget_collection(collections, name, servers)
+    finally:
+        if servers is not None:
+            servers.close()
+    ctx.out.print(f"Deleted collection {name}.", markup=False, highlight=False)
+    if servers is not None:
         ctx.out.print(
             f"Deleted what the bot kept about server {guild_id} (settings, audit log).",
             markup=False,
@@ -123,7 +125,7 @@ def cmd_discord(ctx: Context) -> int:
     """Run the Discord bot, register its commands globally (``sync``) or print its invite
     address (``invite``)."""
     # The one import from the command line into the Discord front end (see .importlinter).
-    from bot.discord_app import run_discord, show_invite, sync_commands
+    from bot.discord.launcher import run_discord, show_invite, sync_commands
 
     if ctx.args.action == "sync":
         return sync_commands(ctx.settings)
@@ -135,7 +137,7 @@ def cmd_discord(ctx: Context) -> int:
 @command("feedback", "summarise the feedback given on Discord answers")
 def cmd_feedback(ctx: Context) -> int:
     """Summarise the 👍 / 👎 feedback given on Discord."""
-    from bot.feedback import print_summary
+    from bot.cli.feedback_report import print_summary
 
     return print_summary(ctx.settings)
 

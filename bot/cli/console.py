@@ -13,8 +13,8 @@ from rich.table import Table
 from rich.text import Text
 
 from bot.cli.render import answer_to_plain, answer_to_rich
-from bot.engine import Engine
-from bot.safe_text import printable
+from bot.core.engine import Engine
+from bot.core.safe_text import printable
 from index.conversation import Turn, turn_of
 from index.errors import CitebotError
 

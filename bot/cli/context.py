@@ -15,12 +15,12 @@ from typing import TYPE_CHECKING
 
 from rich.console import Console
 
-from bot.safe_text import UNSAFE_ABOVE_C0, printable
+from bot.core.safe_text import UNSAFE_ABOVE_C0, printable
 from bot.settings import Settings
 from index.errors import CitebotError
 
 if TYPE_CHECKING:
-    from bot.engine import Engine
+    from bot.core.engine import Engine
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 # What stderr lines about the run begin with (after "citebot: "), as argparse's own
@@ -51,8 +51,8 @@ class Context:
     def new_engine(self) -> Engine:
         """An unloaded engine of this command's collection; other collections share the
         default collection's model (and its ONNX export)."""
-        from bot.collections import Collections
-        from bot.engine import Engine
+        from bot.core.collections import Collections
+        from bot.core.engine import Engine
 
         if self.collection == "default":
             return Engine(self.settings)
@@ -108,7 +108,7 @@ def to_json(data: object, indent: int | None = 2) -> str:
 
 def ready_engine(ctx: Context) -> Engine:
     """An engine with its index loaded, building it first (and saying so) when there is none."""
-    from bot.status import source_changes
+    from bot.core.status import source_changes
 
     require_collection(ctx)
     engine = ctx.new_engine()
@@ -182,7 +182,7 @@ def require_collection(ctx: Context) -> None:
     """``ask``, ``console`` and ``info`` on a named collection that was never created say so."""
     if ctx.collection == "default":
         return
-    from bot.backends import open_store
+    from bot.core.backends import open_store
 
     if ctx.settings.source_dir.is_dir() or open_store(ctx.settings, ctx.collection).exists():
         return

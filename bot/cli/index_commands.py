@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import re
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 from bot import __version__
 from bot.cli.context import (
@@ -20,13 +20,13 @@ from bot.cli.context import (
     waiting_line,
     warn_skipped,
 )
-from bot.safe_text import printable
+from bot.core.safe_text import printable
 from bot.settings import Settings
-from index.errors import CitebotError
+from index.errors import CitebotError, SourceError
 
 if TYPE_CHECKING:
+    from bot.core.documents import Pending
     from index.builder import BuildReport
-    from index.intake import Added
 
 
 @command("build", "build (or rebuild) the index from the source documents")
@@ -77,11 +77,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 @command("add", "add a web page or file to the source documents, then build", add_arguments)
 def cmd_add(ctx: Context) -> int:
-    """Download a web page or copy a file into the source folder, then rebuild."""
+    """Download a web page or copy a file into the source folder, then rebuild. A document the
+    build cannot read is taken back out (or its earlier copy put back), so nothing is lost."""
     from pathlib import Path
 
+    from bot.core import documents
     from index.fetcher import FetchLimits, FetchTimeout, FetchTooLarge
-    from index.intake import add_file, add_url
 
     settings, source = ctx.settings, ctx.args.source
     create_collection_folder(ctx)
@@ -93,7 +94,7 @@ def cmd_add(ctx: Context) -> int:
                 settings.fetch_max_redirects,
             )
             with progress_bar(ctx.err, "Downloading") as progress:
-                added = add_url(
+                pending = documents.add_url(
                     settings.source_dir,
                     source,
                     limits,
@@ -104,7 +105,7 @@ def cmd_add(ctx: Context) -> int:
                     user_agent=f"citebot/{__version__}",
                 )
         else:
-            added = add_file(
+            pending = documents.add_file(
                 settings.source_dir,
                 Path(source).expanduser(),
                 settings.max_source_bytes,
@@ -115,19 +116,37 @@ def cmd_add(ctx: Context) -> int:
         raise CitebotError(f"{error} (CITEBOT_FETCH_TIMEOUT_SECONDS)") from None
     except FetchTooLarge as error:
         raise CitebotError(f"{error} (CITEBOT_MAX_SOURCE_MB)") from None
-    ctx.out.print(_added_line(added, settings), markup=False, highlight=False, soft_wrap=True)
-    report = build(ctx)
-    skipped = [item for item in report.skipped if item.path == added.name]
-    if skipped:
-        raise CitebotError(
-            f"{added.name} was added to {settings.source_dir} but cannot be searched: "
-            f"{skipped[0].reason}"
-        )
+    ctx.out.print(_added_line(pending, settings), markup=False, highlight=False, soft_wrap=True)
+    try:
+        try:
+            report = build(ctx)
+        except SourceError as error:  # it was the only document, and unreadable
+            _take_back(ctx, pending, str(error))
+        skipped = [item for item in report.skipped if item.path == pending.name]
+        if skipped:
+            _take_back(ctx, pending, skipped[0].reason)
+    finally:
+        pending.keep()
     return EXIT_OK
 
 
-def _added_line(added: Added, settings: Settings) -> str:
+def _take_back(ctx: Context, pending: Pending, reason: str) -> NoReturn:
+    """Undo an added document the build could not read (putting back the copy it replaced and
+    building again), then fail saying why."""
+    name, folder = printable(pending.name), printable(str(ctx.settings.source_dir))
+    if pending.undo() == "restored":
+        build(ctx)
+        raise CitebotError(
+            f"{name} was not updated: {printable(reason)}; the earlier copy in {folder} is kept"
+        )
+    raise CitebotError(
+        f"{name} was not added to {folder}: {printable(reason)}; nothing else changed"
+    )
+
+
+def _added_line(pending: Pending, settings: Settings) -> str:
     """What ``add`` did: copied, downloaded, updated, or nothing (the same file)."""
+    added = pending.added
     folder = printable(str(settings.source_dir))
     name = printable(added.name)
     size = f"{added.size / 1000:,.1f} kB"
@@ -150,7 +169,7 @@ def info_arguments(parser: argparse.ArgumentParser) -> None:
 @command("info", "show what is indexed and whether the sources changed since", info_arguments)
 def cmd_info(ctx: Context) -> int:
     """What is indexed, with which model, when, and whether the sources changed since."""
-    from bot.status import index_status
+    from bot.core.status import index_status
 
     require_collection(ctx)
     status = index_status(ctx.settings, ctx.collection)
@@ -177,7 +196,7 @@ def migrate_arguments(parser: argparse.ArgumentParser) -> None:
 )
 def cmd_migrate(ctx: Context) -> int:
     """Copy a collection's index to the other backend, without embedding anything again."""
-    from bot.migrate import migrate
+    from bot.core.index_migration import migrate
 
     require_collection(ctx)
     report = migrate(ctx.settings, ctx.collection, ctx.args.to)

@@ -126,7 +126,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _collection_settings(args: argparse.Namespace, settings: Settings) -> Settings:
     """The settings of ``--collection NAME`` (its own source and index folders)."""
-    from bot.collections import DEFAULT, collection_settings, validate_name
+    from bot.core.collections import DEFAULT, collection_settings, validate_name
 
     name = args.collection
     if name is None or validate_name(name) == DEFAULT:

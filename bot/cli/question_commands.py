@@ -19,11 +19,11 @@ from bot.cli.context import (
     ready_engine,
     to_json,
 )
-from bot.safe_text import printable
+from bot.core.safe_text import printable
 from index.errors import CitebotError
 
 if TYPE_CHECKING:
-    from bot.engine import Engine
+    from bot.core.engine import Engine
     from index.answer import Answer
     from index.conversation import Turn
     from index.corpus import Corpus
@@ -107,7 +107,7 @@ def _search_collections(
     ctx: Context, names: list[str], question: str, k: int, history: tuple[Turn, ...]
 ) -> Answer:
     """One answer from several collections (each must have an index)."""
-    from bot.collections import DEFAULT, Collections, validate_name
+    from bot.core.collections import DEFAULT, Collections, validate_name
 
     collections = Collections(ctx.base_settings or ctx.settings)
     for name in names:
@@ -147,7 +147,7 @@ def eval_arguments(parser: argparse.ArgumentParser) -> None:
 @command("eval", "measure retrieval quality on a question set or SQuAD file", eval_arguments)
 def cmd_eval(ctx: Context) -> int:
     """Measure retrieval on a JSONL question set (current index) or a SQuAD file (in memory)."""
-    from bot.engine import Engine
+    from bot.core.engine import Engine
     from index.evaluation import (
         evaluate,
         evaluate_articles,
@@ -197,7 +197,7 @@ def _article_searchers(ctx: Context, engine: Engine) -> Iterator[Callable[[Corpu
     if ctx.settings.backend != "milvus":
         yield engine.make_searcher
         return
-    from bot.backends import milvus_store
+    from bot.core.backends import milvus_store
 
     store = milvus_store(ctx.settings, "eval-scratch")
     parameters = engine.chunker().parameters

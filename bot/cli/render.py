@@ -2,10 +2,9 @@
 
 Everything shown here comes from documents or users, so it is never parsed as rich markup (it goes
 into ``Text`` objects or ``markup=False`` output) and passes through
-:func:`bot.safe_text.printable` first: control characters, bidi overrides and lone surrogates are
-written as visible escapes, so a document cannot recolour, move the cursor, clear or reorder the
-terminal.
-"""
+:func:`bot.core.safe_text.printable` first: control characters, bidi overrides and lone surrogates
+are written as visible escapes, so a document cannot recolour, move the cursor, clear or reorder the
+terminal."""
 
 from __future__ import annotations
 
@@ -15,7 +14,7 @@ from rich.console import Group, RenderableType
 from rich.padding import Padding
 from rich.text import Text
 
-from bot.safe_text import printable
+from bot.core.safe_text import printable
 from index.answer import Answer, Passage
 
 NOT_FOUND = "Not in the source: nothing in the indexed documents answers this question."

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.engine import Engine
-from bot.exts.replies import INDEX_SERVER_DOWN
+from bot.core.engine import Engine
+from bot.discord.utils.replies import INDEX_SERVER_DOWN
 from tests.bot.conftest import GUILD_ID, harness_for, in_guild, make_settings
 from tests.bot.test_discord_app import assert_safe, followup_of
 from tests.conftest import ARTICLE

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from bot.cli.main import main
-from bot.engine import Engine
+from bot.core.engine import Engine
 from bot.settings import Settings
 from tests.conftest import ARTICLE, isolated_settings
 
@@ -69,7 +69,7 @@ def test_both_backends_rank_alike(request: pytest.FixtureRequest, sources: Path,
     local = Engine(isolated_settings(source_dir=sources, index_dir=tmp_path / "local"))
     local.load(build_if_missing=True)
     settings = settings_for("milvus", request, source_dir=sources, index_dir=tmp_path / "local")
-    from bot.migrate import migrate
+    from bot.core.index_migration import migrate
 
     migrate(settings, "default", "milvus")
     remote = Engine(settings)
@@ -215,7 +215,7 @@ def test_eval_of_a_squad_file(backend: str, request: pytest.FixtureRequest, tmp_
     report = json.loads(out[out.index("{"):])
     assert report["questions"] == 1 and report["hit_at_1"] == 1.0, report
     if backend == "milvus":
-        from bot.backends import milvus_store
+        from bot.core.backends import milvus_store
 
         assert not milvus_store(settings, "eval-scratch").exists()
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bot.collections import Collections
+from bot.core.collections import Collections
 
 # Facts that only one collection holds, so an answer shows which collection it came from.
 ZEBRA = "The striped zebra Marlowe lives in the Serengeti plains of northern Tanzania."

@@ -23,8 +23,8 @@ import discord
 import pytest
 from discord.webhook.async_ import AsyncWebhookAdapter, async_context
 
-from bot.discord_app import CitebotBot, create_bot
-from bot.engine import Engine
+from bot.core.engine import Engine
+from bot.discord.client import CitebotBot, create_bot
 from bot.settings import Settings
 from tests.loopback import options, payloads
 from tests.paths import ARTICLE_DIR
@@ -471,6 +471,16 @@ def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
 
 
+async def dispatched(bot: CitebotBot, event: str, *args: Any) -> None:
+    """What the gateway's ``event`` does, awaited in order: the client's own handler, then every
+    feature's listener (``bot.dispatch`` would run them as tasks)."""
+    handler = getattr(bot, f"on_{event}", None)
+    if handler is not None:
+        await handler(*args)
+    for listener in bot.extra_events.get(f"on_{event}", []):
+        await listener(*args)
+
+
 @asynccontextmanager
 async def harness_for(settings: Settings, engine: Any) -> AsyncIterator[Harness]:
     """A bot built by ``create_bot`` with its HTTP edge recorded, ready to receive events."""
@@ -504,6 +514,7 @@ async def harness_for(settings: Settings, engine: Any) -> AsyncIterator[Harness]
 
     bot.http.request = http_request  # type: ignore[method-assign]
     async with bot:
+        await bot.load_features()  # what login() does first: the commands, buttons, listeners
         state = bot._connection
         state.application_id = APP_ID
         state.user = discord.ClientUser(state=state, data=user_payload(APP_ID, "citebot", True))

@@ -104,14 +104,17 @@ def test_add_markdown_url_and_local_file(server, tmp_path, capsys):
     assert "Indexed 2 document(s)" in out
     assert recorded(tmp_path / "src") == {"manuals/guide.md": server.url("/guide")}
 
-    # A document the build cannot read is reported, the others stay searchable.
+    # A document the build cannot read is reported and taken back out (file and address); the
+    # others stay searchable.
     assert cli(tmp_path, "add", server.url("/blob.txt")) == 1
     captured = capsys.readouterr()
     assert "Indexed 2 document(s)" in captured.out
-    assert captured.err.splitlines()[-1].startswith(
-        f"citebot: error: blob.txt was added to {tmp_path / 'src'} but cannot be searched: blob.txt"
-    )
+    last = captured.err.splitlines()[-1]
+    assert last.startswith(f"citebot: error: blob.txt was not added to {tmp_path / 'src'}: ")
+    assert last.endswith("; nothing else changed")
     assert "Traceback" not in captured.err
+    assert not (tmp_path / "src" / "blob.txt").exists()
+    assert "blob.txt" not in recorded(tmp_path / "src")
     first = ask(tmp_path)
     assert first["citation"]["document"] == "korea.txt" and "Sergei Lavrov" in first["text"]
 
@@ -209,3 +212,24 @@ def test_refused_targets(tmp_path, capsys, target, message):
     err = capsys.readouterr().err
     assert err.startswith("citebot: error: ") and message in err and err.count("\n") == 1
     assert not (tmp_path / "src").exists() or listing(tmp_path / "src") == []
+
+
+def test_a_new_copy_that_cannot_be_read_puts_the_earlier_copy_back(tmp_path, capsys):
+    """The same address again replaces its document only once the build has read the new
+    copy: an unreadable download leaves the earlier copy in place, searchable (issue 21)."""
+    with WebServer() as web:
+        web.document("/manual.txt", ARTICLE_BYTES, "text/plain; charset=utf-8")
+        url = web.url("/manual.txt")
+        assert cli(tmp_path, "add", url) == 0
+        capsys.readouterr()
+        web.document("/manual.txt", b"\x00\x01binary\x00" * 10, "text/plain")
+        assert cli(tmp_path, "add", url) == 1
+    captured = capsys.readouterr()
+    last = captured.err.splitlines()[-1]
+    assert last.startswith("citebot: error: manual.txt was not updated: ")
+    assert last.endswith(f"the earlier copy in {tmp_path / 'src'} is kept")
+    assert (tmp_path / "src" / "manual.txt").read_bytes() == ARTICLE_BYTES
+    assert listing(tmp_path / "src") == ["manual.txt", "sources.toml"]  # no backup left
+    assert recorded(tmp_path / "src") == {"manual.txt": url}
+    first = ask(tmp_path)
+    assert first["citation"]["document"] == "manual.txt" and "Sergei Lavrov" in first["text"]

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.feedback import UP, FeedbackStore
 from bot.state.answers import PURGE_BATCH, AnswerContext, AnswerStore
 from bot.state.database import StateError
+from bot.state.feedback import UP, FeedbackStore
 from tests.servers.state import is_sqlite, query
 
 DAY = 86_400.0

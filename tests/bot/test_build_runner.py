@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.build_runner import BuildQueue
-from bot.engine import Engine
+from bot.core.builds import BuildQueue
+from bot.core.engine import Engine
 from index.store import IndexStore
 from tests.conftest import ARTICLE, isolated_settings
 
@@ -52,7 +52,7 @@ async def test_child_runs_the_real_build_and_reports_progress(tmp_path: Path):
 
 
 async def test_a_collection_is_built_with_the_shared_model_export(tmp_path: Path):
-    from bot.collections import Collections
+    from bot.core.collections import Collections
 
     settings = article_settings(tmp_path, use_onnx=True,
                                 collections_dir=tmp_path / "collections")

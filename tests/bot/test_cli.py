@@ -273,7 +273,7 @@ def test_a_missing_source_folder_is_refused_before_the_model_loads(tmp_path, cap
 
 def test_the_engine_checks_its_sources_before_exporting_the_model(tmp_path):
     """Every path that builds (Discord's first start, /reindex) gets the check too."""
-    from bot.engine import Engine
+    from bot.core.engine import Engine
     from index.errors import SourceError
     from tests.conftest import isolated_settings
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.collections import (
+from bot.core.collections import (
     DEFAULT,
     CollectionMissingError,
     CollectionNameError,

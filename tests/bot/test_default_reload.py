@@ -10,8 +10,8 @@ import threading
 import time
 from pathlib import Path
 
-from bot.collections import DEFAULT, Collections
-from bot.engine import Engine
+from bot.core.collections import DEFAULT, Collections
+from bot.core.engine import Engine
 from tests.bot.collection_builders import VOLCANO
 
 ROOT = Path(__file__).resolve().parents[2]

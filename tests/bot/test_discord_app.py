@@ -19,7 +19,10 @@ from typing import Any
 
 import pytest
 
-from bot.discord_app import (
+from bot.core.engine import Engine
+from bot.discord.utils.answers import AnswerStore
+from bot.discord.utils.render import FOOTER, limit_problems
+from bot.discord.utils.replies import (
     BAD_QUESTION,
     EXPIRED,
     GENERIC_ERROR,
@@ -30,10 +33,7 @@ from bot.discord_app import (
     OWNERS_ONLY,
     REBUILD_RUNNING,
     SOURCE_PROBLEM,
-    AnswerStore,
 )
-from bot.discord_render import FOOTER, limit_problems
-from bot.engine import Engine
 from index.answer import Answer, Citation, Passage
 from index.errors import IndexCorruptError, QuestionError, SourceError
 from index.store import IndexWriteError

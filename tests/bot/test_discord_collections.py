@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 
-from bot.collections import collection_for_guild
-from bot.engine import Engine
-from bot.exts.replies import EXPIRED, NO_DOCUMENTS_HERE
+from bot.core.collections import collection_for_guild
+from bot.core.engine import Engine
+from bot.discord.utils.replies import EXPIRED, NO_DOCUMENTS_HERE
 from tests.bot.collection_builders import GLACIER, VOLCANO, ZEBRA, build_collection
 from tests.bot.conftest import (
     GUILD_ID,

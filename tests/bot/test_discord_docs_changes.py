@@ -13,9 +13,10 @@ from typing import Any
 
 import pytest
 
-from bot.collections import collection_for_guild
-from bot.exts.docs import changes, progress
-from bot.exts.docs.permissions import NOT_A_MANAGER
+from bot.core.collections import collection_for_guild
+from bot.discord.exts.docs import changes
+from bot.discord.exts.docs.permissions import NOT_A_MANAGER
+from bot.discord.utils import progress
 from bot.settings import Settings
 from tests.bot.collection_builders import GLACIER, VOLCANO, ZEBRA, build_collection
 from tests.bot.conftest import (

@@ -10,13 +10,13 @@ from typing import Any
 
 import pytest
 
-from bot.collections import collection_for_guild
-from bot.discord_app import NO_DOCUMENTS_HERE
-from bot.discord_render import limit_problems
-from bot.docs_render import EMPTY_SERVER_WARNING, NO_DOCUMENTS
-from bot.engine import Engine
-from bot.exts.docs.overview import EVERYONE_ROLE, FOREIGN_ROLE
-from bot.exts.docs.permissions import NOT_A_MANAGER
+from bot.core.collections import collection_for_guild
+from bot.core.engine import Engine
+from bot.discord.exts.docs.overview import EVERYONE_ROLE, FOREIGN_ROLE
+from bot.discord.exts.docs.permissions import NOT_A_MANAGER
+from bot.discord.exts.docs.render import EMPTY_SERVER_WARNING, NO_DOCUMENTS
+from bot.discord.utils.render import limit_problems
+from bot.discord.utils.replies import NO_DOCUMENTS_HERE
 from tests.bot.collection_builders import VOLCANO, ZEBRA, build_collection, write_documents
 from tests.bot.conftest import (
     GUILD_ID,

@@ -10,7 +10,9 @@ import discord
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.discord_render import (
+from bot.core.engine import SourceInfo
+from bot.discord.exts.docs.render import IndexState, render_document_list, render_log
+from bot.discord.utils.render import (
     escape,
     escape_clipped,
     escape_name,
@@ -18,8 +20,6 @@ from bot.discord_render import (
     render_build_report,
     render_sources,
 )
-from bot.docs_render import IndexState, render_document_list, render_log
-from bot.engine import SourceInfo
 from bot.state.servers import AuditEntry
 from index.answer import Answer, Citation, Passage
 from tests.bot.live_links import live_links, payload_links

@@ -11,9 +11,9 @@ from typing import Any
 import discord
 import pytest
 
-from bot.discord_render import CONTEXT_LINE
-from bot.engine import Engine
-from bot.exts.conversations import NO_THREAD
+from bot.core.engine import Engine
+from bot.discord.exts.ask.conversations import NO_THREAD
+from bot.discord.utils.render import CONTEXT_LINE
 from tests.bot.conftest import (
     CHANNEL_ID,
     USER_ID,

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.collections import collection_for_guild
-from bot.engine import Engine
+from bot.core.collections import collection_for_guild
+from bot.core.engine import Engine
 from tests.bot.collection_builders import build_collection
 from tests.bot.conftest import (
     GUILD_ID,

@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
-from bot.discord_app import BUSY, GENERIC_ERROR
-from bot.engine import Engine
-from bot.exts.load import LoadLimiter
+from bot.core.engine import Engine
+from bot.discord.utils.load import LoadLimiter
+from bot.discord.utils.replies import BUSY, GENERIC_ERROR
 from index.answer import Answer
 from tests.bot.conftest import APP_ID, GUILD_ID, Harness, harness_for, make_settings
 from tests.bot.test_discord_app import FOUND, Wrapped, custom_id, followup_of, sent_message

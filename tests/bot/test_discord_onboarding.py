@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from discord import app_commands
 
-from bot.exts.guide import ABOUT, TITLE
-from bot.exts.onboarding import PERMISSIONS, invite_text, invite_url
-from tests.bot.conftest import APP_ID, Harness, harness_for, make_settings
+from bot.discord.exts.guide.help import ABOUT, TITLE
+from bot.discord.utils.onboarding import PERMISSIONS, invite_text, invite_url
+from tests.bot.conftest import APP_ID, Harness, dispatched, harness_for, make_settings
 from tests.bot.test_discord_app import assert_safe
 from tests.bot.test_discord_docs_overview import reply_of, text_of
 
@@ -120,10 +120,10 @@ async def test_a_public_bot_without_an_allow_list_is_warned_about(
 async def test_the_invite_address_is_printed_while_the_bot_is_in_no_server(
     harness: Harness, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    await harness.bot.on_ready()
+    await dispatched(harness.bot, "ready")
     assert "Invite it with" not in capsys.readouterr().err  # in two servers
     harness.bot._connection._guilds.clear()
-    await harness.bot.on_ready()
+    await dispatched(harness.bot, "ready")
     err = capsys.readouterr().err
     assert "citebot is online as citebot in 0 server(s)" in err
     assert f"citebot is in no server yet. Invite it with:\n{invite_url(APP_ID)}\n" in err

@@ -9,7 +9,7 @@ from types import SimpleNamespace
 import discord
 import pytest
 
-from bot.engine import Engine
+from bot.core.engine import Engine
 from index.builder import BuildReport
 from index.documents import SkippedFile
 from tests.bot.conftest import CHANNEL_ID, OWNER_ID, Call, harness_for, make_settings

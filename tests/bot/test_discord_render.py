@@ -9,7 +9,8 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.discord_render import (
+from bot.core.engine import SourceInfo
+from bot.discord.utils.render import (
     EMBED_TOTAL_LIMIT,
     FOOTER,
     SHORTENED_NOTE,
@@ -21,7 +22,6 @@ from bot.discord_render import (
     render_passage,
     render_sources,
 )
-from bot.engine import SourceInfo
 from index.answer import Answer, Citation, Passage
 from index.builder import BuildReport
 from index.documents import SkippedFile
@@ -239,7 +239,7 @@ def test_any_answer_fits_discords_limits(items, question, found) -> None:
 
 
 async def test_sources_of_200_documents_with_30_sections_page_within_every_limit() -> None:
-    from bot.exts.sources import page_view
+    from bot.discord.exts.sources.pages import page_view
 
     sources = [
         SourceInfo(

@@ -10,7 +10,7 @@ from typing import Any
 import discord
 import pytest
 
-from bot.discord_app import _RedactToken, run_discord, show_invite, sync_commands
+from bot.discord.launcher import _RedactToken, run_discord, show_invite, sync_commands
 from tests.bot.conftest import make_settings
 
 TOKEN = "MTIzNDU2Nzg5MDEyMzQ1Njc4.GabcDE.secret-token-value_do-not-print"

@@ -10,14 +10,15 @@ from pathlib import Path
 
 import pytest
 
-from bot.exts.allowed_servers import SERVER_NOT_ALLOWED
-from bot.exts.docs.uploads import all_servers_full
+from bot.discord.exts.docs.uploads import all_servers_full
+from bot.discord.utils.allowed_servers import SERVER_NOT_ALLOWED
 from tests.bot.conftest import (
     APP_ID,
     CHANNEL_ID,
     GUILD_ID,
     OTHER_GUILD_CHANNEL_ID,
     OTHER_GUILD_ID,
+    dispatched,
     harness_for,
     in_guild,
     make_settings,
@@ -66,7 +67,7 @@ async def test_at_start_the_bot_leaves_every_server_not_allowed(
     settings = make_settings(tmp_path, discord_allowed_servers=[GUILD_ID])
     async with harness_for(settings, engine) as h:
         with caplog.at_level(logging.WARNING, "citebot.discord"):
-            await h.bot.on_ready()
+            await dispatched(h.bot, "ready")
         assert left(h) == [str(OTHER_GUILD_ID)]
         assert f"left server {OTHER_GUILD_ID}: it is not in CITEBOT_DISCORD_ALLOWED_SERVERS" in (
             caplog.text
@@ -94,15 +95,15 @@ async def test_a_server_not_allowed_is_left_as_soon_as_it_adds_the_bot(
         h.bot._connection.parse_guild_create(guild_create(newcomer))  # type: ignore[arg-type]
         await eventually(lambda: left(h) == [str(newcomer)])
         h.bot._connection.parse_guild_delete({"id": str(newcomer)})  # type: ignore[arg-type]
-        await h.bot.on_ready()  # a restart: the allowed ones stay
+        await dispatched(h.bot, "ready")  # a restart: the allowed ones stay
         assert left(h) == [str(newcomer)]
 
 
 async def test_without_an_allow_list_the_bot_stays_everywhere(tmp_path: Path, engine) -> None:
     async with harness_for(make_settings(tmp_path), engine) as h:
-        await h.bot.on_ready()
+        await dispatched(h.bot, "ready")
         h.bot._connection.parse_guild_create(guild_create(snowflake()))  # type: ignore[arg-type]
-        await h.bot.on_ready()
+        await dispatched(h.bot, "ready")
         assert left(h) == []
 
 

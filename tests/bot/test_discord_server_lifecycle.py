@@ -15,9 +15,9 @@ import discord
 import pytest
 
 from bot.cli.main import main
-from bot.collections import collection_for_guild
-from bot.engine import Engine
-from bot.exts import servers
+from bot.core.collections import collection_for_guild
+from bot.core.engine import Engine
+from bot.discord.exts.servers import lifecycle as servers
 from bot.state.servers import ServerStore
 from index.build_lock import BuildLock
 from tests.bot.collection_builders import VOLCANO, ZEBRA, build_collection
@@ -28,6 +28,7 @@ from tests.bot.conftest import (
     OTHER_MANAGER_ROLE_ID,
     Harness,
     RoleOption,
+    dispatched,
     harness_for,
     in_guild,
     make_settings,
@@ -207,7 +208,7 @@ async def test_the_sweeper_starts_with_the_bot_and_stops_with_it(
         h.bot.servers.mark_removed(GUILD_ID)
         await h.bot.setup_hook()  # what login() runs: loads, starts the sweep, syncs commands
         await eventually(lambda: not folder(h, GUILD_ID).exists())
-        sweeper = h.bot._sweeper
+        sweeper = h.bot.get_cog("Servers").sweeper  # type: ignore[union-attr]
         assert sweeper is not None and not sweeper.done()  # sleeping until the next hour
     assert sweeper.done()
 
@@ -221,11 +222,11 @@ async def test_on_ready_marks_servers_that_removed_the_bot_while_it_was_offline(
         await build(h, gone, {"zebra.txt": ZEBRA})
         await build(h, GUILD_ID, {"volcano.txt": VOLCANO})
         h.bot.servers.mark_removed(GUILD_ID)  # then invited back while the bot was offline
-        await h.bot.on_ready()
+        await dispatched(h.bot, "ready")
         assert h.bot.servers.due_for_deletion(0) == [gone]
         first = clock.now
         clock.now += DAY
-        await h.bot.on_ready()  # a reconnect keeps the first mark
+        await dispatched(h.bot, "ready")  # a reconnect keeps the first mark
         grace = h.bot.settings.removed_server_grace_days
         clock.now = first + grace * DAY + 1
         assert h.bot.servers.due_for_deletion(grace) == [gone]
@@ -282,10 +283,10 @@ async def test_a_server_of_another_shard_is_not_taken_for_one_that_removed_the_b
         assert isinstance(h.bot, discord.AutoShardedClient)
         use_clock(h, clock)
         await build(h, elsewhere, {"zebra.txt": ZEBRA})
-        await h.bot.on_ready()
+        await dispatched(h.bot, "ready")
         assert h.bot.servers.due_for_deletion(0) == []
     # The process running shard 1 should see it, and does not: removed while offline.
     async with started(tmp_path, engine, discord_shard_count=2, discord_shard_ids="1") as h:
         use_clock(h, clock)
-        await h.bot.on_ready()
+        await dispatched(h.bot, "ready")
         assert h.bot.servers.due_for_deletion(0) == [elsewhere]

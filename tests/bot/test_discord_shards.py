@@ -7,8 +7,8 @@ from pathlib import Path
 
 import discord
 
-from bot.discord_app import CitebotBot, ShardedCitebotBot, create_bot
-from bot.engine import Engine
+from bot.core.engine import Engine
+from bot.discord.client import CitebotBot, ShardedCitebotBot, create_bot
 from tests.bot.conftest import APP_ID, GUILD_ID, OTHER_GUILD_ID, harness_for, make_settings
 
 

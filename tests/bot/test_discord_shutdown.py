@@ -14,8 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.discord_app import RESTARTING, CitebotBot, run_discord
-from bot.engine import Engine
+from bot.core.engine import Engine
+from bot.discord.client import CitebotBot
+from bot.discord.launcher import run_discord
+from bot.discord.utils.replies import RESTARTING
 from tests.bot.conftest import APP_ID, Harness, harness_for, make_settings
 from tests.bot.test_discord_app import FOUND, Wrapped, followup_of
 from tests.bot.test_discord_load import Gate, ask, deferred

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.discord_render import limit_problems
-from bot.engine import Engine
+from bot.core.engine import Engine
+from bot.discord.utils.render import limit_problems
 from tests.bot.conftest import Harness, harness_for, make_settings
 from tests.bot.test_discord_app import buttons, defer_of, followup_of, sent_message
 

@@ -16,10 +16,11 @@ from pathlib import Path
 
 import pytest
 
+from bot.cli.feedback_report import print_summary
 from bot.cli.main import main
-from bot.feedback import DOWN, UP, FeedbackKeyError, FeedbackStore, print_summary
 from bot.settings import Settings
 from bot.state.database import StateError
+from bot.state.feedback import DOWN, UP, FeedbackKeyError, FeedbackStore
 from tests.servers.state import is_sqlite, query
 
 USER = 123456789012345678
@@ -122,7 +123,7 @@ def test_key_is_a_private_file_beside_the_database_not_in_it(tmp_path: Path) -> 
 
 
 def key_file_for_test(path: Path) -> Path:
-    from bot.feedback import key_path_for
+    from bot.state.feedback import key_path_for
 
     return key_path_for(path)
 

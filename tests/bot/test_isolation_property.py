@@ -20,8 +20,8 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.collections import collection_for_guild
-from bot.engine import Engine
+from bot.core.collections import collection_for_guild
+from bot.core.engine import Engine
 from tests.bot.conftest import (
     GUILD_ID,
     OTHER_GUILD_ID,

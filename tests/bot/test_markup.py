@@ -15,8 +15,8 @@ from rich.console import Console
 
 from bot.cli.console import ConsoleSession
 from bot.cli.main import main
-from bot.engine import Engine
-from bot.safe_text import printable
+from bot.core.engine import Engine
+from bot.core.safe_text import printable
 from tests.conftest import isolated_settings
 
 CLEAR_SCREEN = "\x1b[2J"

@@ -15,9 +15,9 @@ import aiohttp
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from bot.discord_app import CitebotBot
-from bot.engine import Engine
-from bot.monitoring import MonitoringError, MonitoringServer
+from bot.core.engine import Engine
+from bot.discord.client import CitebotBot
+from bot.discord.monitoring.server import MonitoringError, MonitoringServer
 from tests.bot.conftest import OWNER_ID, harness_for, make_settings
 from tests.bot.test_discord_app import FOUND, NOT_FOUND
 

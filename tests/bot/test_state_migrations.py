@@ -12,10 +12,10 @@ import pytest
 from sqlalchemy import create_engine, inspect
 
 from bot.cli.main import main
-from bot.feedback import FeedbackStore
 from bot.state.answers import AnswerContext, AnswerStore
 from bot.state.conversations import ConversationStore
 from bot.state.database import StateError, _engine_url, is_url
+from bot.state.feedback import FeedbackStore
 from bot.state.schema import metadata
 from bot.state.servers import ServerSettings, ServerStore
 from bot.state.upgrade import MIGRATIONS, head

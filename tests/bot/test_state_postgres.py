@@ -16,10 +16,10 @@ from pathlib import Path
 import pytest
 
 from bot.cli.main import main
-from bot.feedback import DOWN, UP, FeedbackStore
 from bot.state.answers import AnswerContext, AnswerStore
 from bot.state.conversations import ConversationStore
 from bot.state.database import StateError
+from bot.state.feedback import DOWN, UP, FeedbackStore
 from bot.state.schema import metadata
 from bot.state.servers import ServerSettings, ServerStore
 from bot.state.upgrade import head, open_database
@@ -41,7 +41,7 @@ OTHER_PROCESS = textwrap.dedent(
     """
     import sys
     from pathlib import Path
-    from bot.feedback import DOWN, FeedbackStore
+    from bot.state.feedback import DOWN, FeedbackStore
     from bot.state.servers import ServerStore
 
     url, key = sys.argv[1], Path(sys.argv[2])

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.engine import Engine, RebuildInProgressError
+from bot.core.engine import Engine, RebuildInProgressError
 from index.build_lock import BuildInProgressError, BuildLock
 from index.chunking import CHUNKER_VERSION
 from index.store import IndexStore

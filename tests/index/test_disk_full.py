@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.engine import Engine
+from bot.core.engine import Engine
 from index.store import IndexStore
 from tests.conftest import ROOT, SOURCE_DIR, isolated_settings
 

@@ -211,7 +211,7 @@ def test_source_folder_reached_through_a_link(tmp_path: Path):
 
 def test_linked_secret_is_never_quoted(tmp_path: Path, engine):
     """End to end: a build over a folder with a link to a secret never answers with it."""
-    from bot.engine import Engine
+    from bot.core.engine import Engine
     from tests.conftest import isolated_settings
 
     (tmp_path / ".env").write_text(

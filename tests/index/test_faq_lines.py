@@ -8,7 +8,7 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.engine import Engine
+from bot.core.engine import Engine
 from index.documents import parse_document
 from tests.conftest import isolated_settings
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.engine import Engine
+from bot.core.engine import Engine
 from index.documents import load_documents
 from tests.conftest import ARTICLE, isolated_settings
 from tests.index.formats.docx_fixtures import write_article_docx

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from rich.console import Console
 
 from bot.cli.render import answer_to_plain, answer_to_rich
-from bot.discord_render import limit_problems, render_answer
+from bot.discord.utils.render import limit_problems, render_answer
 from index.answer import Answer
 from index.errors import CitebotError, QuestionError
 from tests.conftest import SOURCE_DIR

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from bot.cli.main import main
-from bot.engine import Engine
+from bot.core.engine import Engine
 from index.errors import IndexCorruptError
 from index.integrity import ALGORITHM, file_digest
 from index.store import IndexStore

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from bot.engine import Engine
+from bot.core.engine import Engine
 from index.builder import ALONE, IN_CHUNK
 from index.chunking import normalize_for_search
 from tests.conftest import SOURCE_DIR, isolated_settings

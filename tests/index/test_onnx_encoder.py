@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bot.engine import Engine
+from bot.core.engine import Engine
 from index.embedding import Embedder
 from index.errors import ModelError
 from index.model import ModelSpec

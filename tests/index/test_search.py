@@ -67,7 +67,7 @@ def test_sentence_transformers_path_gives_the_same_answer(tmp_path):
     path); the answer matches the default ONNX path."""
     import sys
 
-    from bot.engine import Engine
+    from bot.core.engine import Engine
     from bot.settings import Settings
     from index.embedding import Embedder
     from tests.conftest import SOURCE_DIR

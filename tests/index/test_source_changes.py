@@ -7,8 +7,8 @@ import os
 import shutil
 from pathlib import Path
 
-from bot.engine import Engine
-from bot.status import source_changes
+from bot.core.engine import Engine
+from bot.core.status import source_changes
 from tests.conftest import SOURCE_DIR, isolated_settings
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bot.engine import Engine
+from bot.core.engine import Engine
 from bot.settings import Settings
 from index.chunking import CHUNKER_VERSION
 from index.errors import IndexCorruptError, IndexMismatchError, IndexMissingError
@@ -148,7 +148,7 @@ from pathlib import Path
 import faiss
 import index.builder
 import index.store
-from bot.engine import Engine
+from bot.core.engine import Engine
 from bot.settings import Settings
 
 point = sys.argv[3]

@@ -2,7 +2,7 @@
 
 - a message-creating call carries ``allowed_mentions`` with an empty ``parse`` list (and no
   users, roles or reply ping); an edit that carries it has the same;
-- the message fits Discord's size limits (``bot.discord_render.limit_problems``);
+- the message fits Discord's size limits (``bot.discord.utils.render.limit_problems``);
 - no exception text reaches Discord (no traceback, no exception class name);
 - the bot token is in no URL and no body (it belongs in the Authorization header only).
 """
@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from bot.discord_render import limit_problems
+from bot.discord.utils.render import limit_problems
 from tests.loopback.recorder import Request
 
 EXCEPTION_TEXT = re.compile(

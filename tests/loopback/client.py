@@ -1,4 +1,4 @@
-"""Run the real bot (``bot.discord_app.create_bot``, then ``bot.start(token)``) in this process,
+"""Run the real bot (``bot.discord.client.create_bot``, then ``bot.start(token)``) in this process,
 connected to a ``LoopbackDiscord``, for as long as a ``async with`` block lasts."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 from typing import Any
 
-from bot.discord_app import CitebotBot, create_bot
+from bot.discord.client import CitebotBot, create_bot
 from bot.settings import Settings
 from tests.loopback.server import LoopbackDiscord, point_discord_at
 

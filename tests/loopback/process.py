@@ -30,7 +30,7 @@ def bot_environment(discord_: LoopbackDiscord, settings: dict[str, str]) -> dict
 
 def build_article_index(index_dir: Path) -> None:
     """An index of the bundled article at ``index_dir`` (built once; loaded if already there)."""
-    from bot.engine import Engine
+    from bot.core.engine import Engine
     from bot.settings import Settings
 
     settings = Settings(_env_file=None, source_dir=ARTICLE_DIR, index_dir=index_dir)  # type: ignore[call-arg]

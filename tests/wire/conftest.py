@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from bot.engine import Engine
+from bot.core.engine import Engine
 from bot.settings import Settings
 from tests.loopback import LoopbackDiscord, World
 from tests.loopback.client import running_bot

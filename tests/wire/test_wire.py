@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from bot.discord_app import CitebotBot
-from bot.engine import Engine
+from bot.core.engine import Engine
+from bot.discord.client import CitebotBot
 from tests.loopback import ADMIN_PERMISSIONS, LoopbackDiscord, Request
 from tests.loopback.client import running_bot
 from tests.loopback.recorder import DEFERRED_MESSAGE, MESSAGE

@@ -13,9 +13,8 @@ import signal
 import uuid
 from pathlib import Path
 
-from bot.engine import Engine
-from bot.feedback import key_path_for
-from bot.state.feedback import FeedbackStore
+from bot.core.engine import Engine
+from bot.state.feedback import FeedbackStore, key_path_for
 from bot.state.servers import ServerStore
 from tests.conftest import ARTICLE, isolated_settings
 from tests.loopback import ADMIN_PERMISSIONS, LoopbackDiscord

@@ -14,14 +14,14 @@ from urllib.parse import urlsplit
 import aiohttp
 import pytest
 
-from bot.collections import collection_for_guild
-from bot.discord_app import CitebotBot
-from bot.docs_render import NO_DOCUMENTS
-from bot.engine import Engine
-from bot.exts.docs import progress
-from bot.exts.docs.changes import ONE_SOURCE
-from bot.exts.docs.overview import FOREIGN_ROLE
-from bot.exts.docs.permissions import NOT_A_MANAGER
+from bot.core.collections import collection_for_guild
+from bot.core.engine import Engine
+from bot.discord.client import CitebotBot
+from bot.discord.exts.docs.changes import ONE_SOURCE
+from bot.discord.exts.docs.overview import FOREIGN_ROLE
+from bot.discord.exts.docs.permissions import NOT_A_MANAGER
+from bot.discord.exts.docs.render import NO_DOCUMENTS
+from bot.discord.utils import progress
 from bot.settings import Settings
 from tests.bot.collection_builders import write_documents
 from tests.loopback import ADMIN_PERMISSIONS, Attachment, LoopbackDiscord, Request, Role, World

@@ -4,7 +4,7 @@ link, the second one included (``discord.utils.escape_markdown`` left that one l
 
 from __future__ import annotations
 
-from bot.discord_app import CitebotBot
+from bot.discord.client import CitebotBot
 from tests.bot.live_links import live_links, payload_links
 from tests.loopback import ADMIN_PERMISSIONS, LoopbackDiscord
 from tests.wire.conftest import USER_ID

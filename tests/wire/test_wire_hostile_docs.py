@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.discord_app import CitebotBot
-from bot.exts.docs import progress
+from bot.discord.client import CitebotBot
+from bot.discord.utils import progress
 from bot.settings import Settings
 from tests.index.formats.pdf_fixtures import repeated_page_pdf_bytes
 from tests.loopback import ADMIN_PERMISSIONS, LoopbackDiscord, Request, World

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.exts.onboarding import invite_text
+from bot.discord.utils.onboarding import invite_text
 from bot.settings import Settings
 from tests.loopback import LoopbackDiscord, World
 from tests.loopback.client import running_bot

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from bot.engine import Engine
+from bot.core.engine import Engine
 from index.formats import Extracted
 from tests.conftest import isolated_settings
 

@@ -102,7 +102,7 @@ def test_article_paragraph_split_by_the_page_break_is_one_block(tmp_path):
 
 
 def test_question_is_answered_from_the_pdf_with_page_and_exact_offsets(tmp_path):
-    from bot.engine import Engine
+    from bot.core.engine import Engine
 
     sources = tmp_path / "sources"
     sources.mkdir()

@@ -1,0 +1,2 @@
+"""The Discord front end: the client, its features (``exts``), their shared helpers (``utils``)
+and the health and metrics endpoints (``monitoring``)."""

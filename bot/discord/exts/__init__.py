@@ -1,0 +1,1 @@
+"""The Discord features, one extension package each, loaded by name (``client.EXTENSIONS``)."""

@@ -1,0 +1,1 @@
+"""``/healthz`` and ``/metrics`` of the running bot."""

@@ -1,0 +1,1 @@
+"""What several Discord features share: checks, errors, replies, limits, rendering, progress."""

@@ -1,0 +1,102 @@
+"""The one error path for commands, buttons and mentions: a fixed, short message for the user
+(never exception text: it can name server paths), the details in the log."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import discord
+from discord import app_commands
+
+from bot.discord.monitoring.metrics import Metrics
+from bot.discord.utils.checks import Refusal
+from bot.discord.utils.replies import (
+    BAD_QUESTION,
+    GENERIC_ERROR,
+    INDEX_NOT_WRITTEN,
+    INDEX_SERVER_DOWN,
+    INDEX_UNAVAILABLE,
+    NO_PERMISSION,
+    REBUILD_RUNNING,
+    SERVER_ONLY,
+    SOURCE_PROBLEM,
+    say,
+)
+from index.build_lock import BuildInProgressError
+from index.errors import (
+    BackendError,
+    CitebotError,
+    IndexCorruptError,
+    IndexMismatchError,
+    IndexMissingError,
+    ModelError,
+    QuestionError,
+    SourceError,
+)
+from index.store import IndexWriteError
+
+log = logging.getLogger("citebot.discord")
+
+
+def engine_error_message(error: CitebotError) -> str:
+    """What Discord users are told about an engine error (a fixed text, never its message)."""
+    if isinstance(error, QuestionError):
+        return BAD_QUESTION
+    if isinstance(error, BuildInProgressError):
+        return REBUILD_RUNNING
+    if isinstance(error, IndexWriteError):
+        return INDEX_NOT_WRITTEN
+    if isinstance(error, SourceError):
+        return SOURCE_PROBLEM
+    if isinstance(error, BackendError):
+        return INDEX_SERVER_DOWN
+    if isinstance(error, IndexMissingError | IndexCorruptError | IndexMismatchError | ModelError):
+        return INDEX_UNAVAILABLE
+    return GENERIC_ERROR
+
+
+def user_message(error: Exception, where: str, metrics: Metrics | None = None) -> str:
+    """The message for ``error`` raised in ``where`` (a command, a button, a mention), logging
+    what the operator needs: engine errors as one line, anything unexpected with its traceback.
+    Errors (not refusals or failed checks) are counted in ``metrics`` by kind."""
+    original = error.original if isinstance(error, app_commands.CommandInvokeError) else error
+    kind = error_kind(original)
+    if kind is not None and metrics is not None:
+        metrics.error(kind)
+    if isinstance(original, Refusal):
+        return str(original)
+    if isinstance(original, app_commands.MissingPermissions):
+        return NO_PERMISSION
+    if isinstance(original, app_commands.NoPrivateMessage):
+        return SERVER_ONLY
+    if isinstance(original, CitebotError):
+        log.warning("%s: %s", type(original).__name__, original)
+        return engine_error_message(original)
+    if isinstance(original, app_commands.CheckFailure):
+        return "You can't use that command here."
+    log.error("error in %s", where, exc_info=original)
+    return GENERIC_ERROR
+
+
+def error_kind(error: BaseException) -> str | None:
+    """What kind of error ``error`` is, for the errors metric: a CitebotError's class name,
+    ``Unexpected`` for anything else; None for a refusal or a failed check (not errors)."""
+    if isinstance(error, Refusal | app_commands.CheckFailure):
+        return None
+    if isinstance(error, CitebotError):
+        return type(error).__name__
+    return "Unexpected"
+
+
+async def report_error(interaction: discord.Interaction[Any], error: Exception) -> None:
+    """Tell the user, briefly and ephemerally; never raise."""
+    where = interaction.command.qualified_name if interaction.command else "component"
+    message = user_message(error, where, getattr(interaction.client, "metrics", None))
+    if interaction.client.is_closed():  # stopping: there is no connection left to tell them
+        log.info("not telling the user about an error in %s: the bot is stopping", where)
+        return
+    try:
+        await say(interaction, message)
+    except discord.HTTPException as send_error:
+        log.warning("could not tell the user about an error: %s", send_error)
