@@ -151,7 +151,6 @@ class CitebotBot(commands.Bot):
         self.metrics.watch_queues(lambda: self.load.active, lambda: self.builds.depth)
         self.monitor: MonitoringServer | None = None  # /healthz and /metrics, when configured
         self.default_k = max(1, min(settings.top_k, MAX_K))
-        self.rebuild_lock = asyncio.Lock()
         self._application_owners: frozenset[int] | None = None
         self._shutdown: asyncio.Task[None] | None = None
         self.load_on_setup = True

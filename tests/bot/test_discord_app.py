@@ -11,7 +11,7 @@ import json
 import logging
 import re
 import sqlite3
-import threading
+import sys
 import time
 from contextlib import closing
 from pathlib import Path
@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from bot.core.builds import BuildOutcome
 from bot.core.engine import Engine
 from bot.discord.utils.answers import AnswerStore
 from bot.discord.utils.render import FOOTER, limit_problems
@@ -435,16 +436,28 @@ OWNER = {"user_id": OWNER_ID}
 ADMINISTRATOR = 1 << 3
 
 
-def _rebuild_attempts(harness: Harness) -> list[int]:
-    """Make the engine's rebuild record each attempt (and fail as a source problem would)."""
+def _rebuild_attempts(
+    harness: Harness,
+    kind: str = "SourceError",
+    message: str = "no .txt or .md files in source_docs: add some",
+) -> list[int]:
+    """Make the build queue record each build asked of it, which ends at once as one failing
+    with ``kind`` and ``message`` would (a child's error kind is its exception's name)."""
     attempts: list[int] = []
 
-    def rebuild() -> None:
+    def submit(key: str, settings: Any, on_progress: Any = None, collection: Any = None) -> Any:
         attempts.append(1)
-        raise SourceError("no .txt or .md files in source_docs: add some")
+        done = asyncio.get_running_loop().create_future()
+        done.set_result(BuildOutcome(error_kind=kind, message=message))
+        return done
 
-    harness.bot.engine = Wrapped(harness.bot.engine, rebuild=rebuild)
+    harness.bot.builds.submit = submit  # type: ignore[method-assign]
     return attempts
+
+
+def rebuilding(bot: Any) -> bool:
+    """Whether a /reindex is queued or running."""
+    return bool(bot.get_cog("Reindex").running.locked())
 
 
 async def test_reindex_is_refused_to_server_admins_who_are_not_owners(
@@ -475,7 +488,7 @@ async def test_reindex_owners_are_the_team_and_the_setting_asked_once(
         attempts = _rebuild_attempts(h)
         for user in (admin, developer, team_owner, extra, read_only, OWNER_ID):
             await h.finished(h.slash("reindex", who={"user_id": user}), 1)
-            await h.recorder.wait_for(lambda: not h.bot.rebuild_lock.locked())
+            await h.recorder.wait_for(lambda: not rebuilding(h.bot))
         asked = [c for c in h.recorder.calls if c.path == "/oauth2/applications/@me"]
     # The application's owner field is ignored when a team owns it; read-only members are not
     # owners; Discord is asked once.
@@ -486,6 +499,8 @@ async def test_reindex_owners_are_the_team_and_the_setting_asked_once(
 async def test_reindex_rebuilds_while_questions_are_answered(
     tmp_path: Path, own_engine: Engine
 ) -> None:
+    """/reindex builds in a child process through the build queue (as /docs does); the bot
+    answers from the old index meanwhile and serves the new one as soon as it is live."""
     sources = Path(own_engine.settings.source_dir)
     (sources / "tea.md").write_text(
         "# Tea\n\nGreen tea leaves are steamed or pan-fired soon after picking to stop "
@@ -493,10 +508,15 @@ async def test_reindex_rebuilds_while_questions_are_answered(
         encoding="utf-8",
     )
     tea = "How are green tea leaves processed after picking?"
-    gate = threading.Event()
-    own_engine.on_build_start = lambda: gate.wait(120)  # hold the rebuild mid-way
+    gate = tmp_path / "go"
+    held = tmp_path / "held-python"  # the build child's interpreter, held until ``gate`` exists
+    held.write_text(
+        f"#!/bin/sh\nwhile [ ! -e '{gate}' ]; do sleep 0.05; done\nexec '{sys.executable}' \"$@\"\n"
+    )
+    held.chmod(0o755)
     admin = OWNER
     async with harness_for(make_settings(tmp_path), own_engine) as h:
+        h.bot.builds.python = str(held)
         token = h.slash("reindex", who=admin)
         await h.recorder.wait_for(lambda: len(h.recorder.for_token(token)) >= 1)
         assert defer_of(h.recorder.for_token(token)).ephemeral
@@ -504,9 +524,11 @@ async def test_reindex_rebuilds_while_questions_are_answered(
         # While the rebuild is held, questions are answered from the old index.
         asks = [h.slash("ask", question=tea, who={"user_id": USER_ID + i}) for i in range(5)]
         during = [followup_of(await h.finished(t)) for t in asks]
-        assert len(h.recorder.for_token(token)) == 1  # the rebuild has not reported yet
-        gate.set()
-        calls = await h.finished(token, 2, timeout=300)
+        assert h.bot.builds.depth == 1  # the rebuild runs in its child, not in the bot
+        assert not any(c.is_followup for c in h.recorder.for_token(token))  # not reported yet
+        gate.touch()
+        await h.recorder.wait_for(lambda: not rebuilding(h.bot), timeout=300)
+        calls = h.recorder.for_token(token)
         after = followup_of(await h.finished(h.slash("ask", question=tea, k=1)))
     assert busy[0].message["content"] == REBUILD_RUNNING and busy[0].ephemeral
     for answer in during:
@@ -544,15 +566,28 @@ async def test_reindex_with_a_skipped_file_reports_success(
 async def test_reindex_failure_is_reported_to_the_admin(
     harness: Harness, error: Exception, expected: str
 ) -> None:
-    def fail() -> None:
-        raise error
-
-    harness.bot.engine = Wrapped(harness.bot.engine, rebuild=fail)
+    attempts = _rebuild_attempts(harness, type(error).__name__, str(error))
     calls = await harness.finished(harness.slash("reindex", who=OWNER))
     reply = followup_of(calls)
     assert reply.message["content"] == expected
     assert "source_docs" not in str(calls) and "source\\_docs" not in str(calls)
-    assert not harness.bot.rebuild_lock.locked()
+    assert attempts == [1] and not rebuilding(harness.bot)
+
+
+async def test_a_real_build_that_fails_is_reported_and_the_old_index_answers(
+    tmp_path: Path, own_engine: Engine
+) -> None:
+    """No stand-in: the child finds no usable document and fails; the admin gets the fixed
+    text, and questions are still answered from the index before."""
+    sources = Path(own_engine.settings.source_dir)
+    for path in sources.iterdir():
+        path.unlink()
+    (sources / "empty.md").write_text("", encoding="utf-8")
+    async with harness_for(make_settings(tmp_path), own_engine) as h:
+        calls = await h.finished(h.slash("reindex", who=OWNER), timeout=300)
+        answer = followup_of(await h.finished(h.slash("ask", question=FOUND)))
+    assert followup_of(calls).message["content"] == SOURCE_PROBLEM
+    assert "Not in the source" not in answer.message["content"]
 
 
 # ----- mentions -----------------------------------------------------------------------------------

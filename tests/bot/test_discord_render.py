@@ -9,6 +9,7 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bot.core.build_child import report_fields
 from bot.core.engine import SourceInfo
 from bot.discord.utils.render import (
     EMBED_TOTAL_LIMIT,
@@ -188,7 +189,7 @@ def test_sources_and_build_report_fit() -> None:
         SkippedFile(f"a_b{i}.md", f"a_b{i}.md: not valid UTF-8", "h") for i in range(12)
     )
     report = BuildReport(2, 30, 90, 30, 0, 1.25, 1000, skipped, Path("build"))
-    text = render_build_report(report)
+    text = render_build_report(report_fields(report))  # as the build queue reports it
     assert text.startswith("Rebuilt the index: 2 document(s), 30 chunk(s) in 1.2 s.")
     assert "\n- a\\_b0.md: not valid UTF-8\n" in text
     assert "and 2 more" in text

@@ -9,10 +9,13 @@ from typing import Any
 import discord
 from discord import app_commands
 
+from bot.core.builds import TIMED_OUT, BuildOutcome
 from bot.discord.monitoring.metrics import Metrics
 from bot.discord.utils.checks import Refusal
 from bot.discord.utils.replies import (
     BAD_QUESTION,
+    BUILD_FAILED,
+    BUILD_TIMED_OUT,
     GENERIC_ERROR,
     INDEX_NOT_WRITTEN,
     INDEX_SERVER_DOWN,
@@ -54,6 +57,21 @@ def engine_error_message(error: CitebotError) -> str:
     if isinstance(error, IndexMissingError | IndexCorruptError | IndexMismatchError | ModelError):
         return INDEX_UNAVAILABLE
     return GENERIC_ERROR
+
+
+# What a failed queued build (an error kind: the exception's class name in the child) is told as.
+_BUILD_FAILURES = {
+    SourceError.__name__: SOURCE_PROBLEM,
+    IndexWriteError.__name__: INDEX_NOT_WRITTEN,
+    BuildInProgressError.__name__: REBUILD_RUNNING,
+    BackendError.__name__: INDEX_SERVER_DOWN,
+    TIMED_OUT: BUILD_TIMED_OUT,
+}
+
+
+def build_failure_message(outcome: BuildOutcome) -> str:
+    """What users are told about a failed queued build (a fixed text, never its message)."""
+    return _BUILD_FAILURES.get(str(outcome.error_kind), BUILD_FAILED)
 
 
 def user_message(error: Exception, where: str, metrics: Metrics | None = None) -> str:

@@ -25,6 +25,7 @@ PROGRESS_EDIT_SECONDS = 3.0
 """Least time between two edits of a progress message (Discord rate-limits edits)."""
 # Interaction tokens (and so follow-ups and edits) expire after 15 minutes; a minute's margin.
 FOLLOWUP_LIFETIME = 14 * 60.0
+DEFAULT_BUILD_KEY = "default"  # the build queue's key for the shared index (servers: "guild-<id>")
 INVALID_WEBHOOK_TOKEN = 50027  # Discord's error code for an expired or unknown token
 MAX_SKIPPED_SHOWN = 10
 REASON_CHARS = 300
@@ -78,6 +79,41 @@ class BuildProgress:
         except discord.HTTPException as error:
             log.info("progress edit refused (%s %s); no more edits", error.status, error.code)
             self._stopped = True
+
+
+async def queued_build(
+    bot: CitebotBot, interaction: discord.Interaction[Any], title: str, collection: str | None
+) -> BuildOutcome:
+    """Queue a build — of a server's ``collection``, or (None) of the shared index the default
+    engine serves — show its progress in the interaction's response until it ends, and serve the
+    new index at once when it went live."""
+    key = collection or DEFAULT_BUILD_KEY
+    progress = BuildProgress(bot, interaction, title)
+    if collection is None:
+        done = bot.builds.submit(key=key, settings=bot.engine.settings,
+                                 on_progress=progress.on_progress)
+    else:
+        done = bot.builds.submit(key=key, settings=bot.settings,
+                                 on_progress=progress.on_progress, collection=collection)
+    progress.queued(bot.builds.position(key))
+    try:
+        outcome = await done
+    finally:
+        await progress.finish()
+    if outcome.ok:
+        if collection is None:
+            await bot.in_worker(serve_new_default, bot)
+        else:
+            bot.collections.unload(collection)  # the next question loads the new index at once
+    return outcome
+
+
+def serve_new_default(bot: CitebotBot) -> None:
+    """Serve the shared index just built (blocking: the search worker runs it)."""
+    if bot.engine.loaded:
+        bot.engine.refresh(min_interval=0.0)
+    else:
+        bot.ensure_loaded()
 
 
 def public_message(message: str, settings: Settings, collection: str) -> str:

@@ -464,17 +464,18 @@ def render_sources(sources: Sequence[Any], built_at: datetime | None, page: int 
     return SourcesPage(embed, page, len(pages))
 
 
-def render_build_report(report: Any) -> str:
-    """A rebuild summary: documents, chunks, seconds, and any skipped files."""
+def render_build_report(report: dict[str, Any]) -> str:
+    """A rebuild summary from a queued build's report: documents, chunks, seconds, and any
+    skipped files."""
     text = (
-        f"Rebuilt the index: {report.documents} document(s), {report.chunks} chunk(s) "
-        f"in {report.seconds:.1f} s."
+        f"Rebuilt the index: {report.get('documents', 0)} document(s), "
+        f"{report.get('chunks', 0)} chunk(s) in {float(report.get('seconds', 0)):.1f} s."
     )
-    skipped = list(getattr(report, "skipped", []) or [])
+    skipped = [str(reason) for _path, reason in report.get("skipped") or []]
     if skipped:
         text += f"\nSkipped {len(skipped)} file(s):"
-        for item in skipped[:10]:  # the reason starts with the file's name
-            text += f"\n- {escape_clipped(item.reason, 300)}"
+        for reason in skipped[:10]:  # the reason starts with the file's name
+            text += f"\n- {escape_clipped(reason, 300)}"
         if len(skipped) > 10:
             text += f"\n- and {len(skipped) - 10} more"
     return clip(text, CONTENT_LIMIT)

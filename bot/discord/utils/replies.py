@@ -28,6 +28,13 @@ INDEX_NOT_WRITTEN = (
     "The rebuild failed: the new index could not be written on the bot's server (out of disk "
     "space or no permission; the bot's log says which). The previous index is still answering."
 )
+BUILD_TIMED_OUT = (
+    "The rebuild took longer than the bot allows (CITEBOT_BUILD_TIMEOUT_MINUTES) and was "
+    "stopped. The previous index is still answering."
+)
+BUILD_FAILED = (
+    "The rebuild failed; the bot's log says why. The previous index is still answering."
+)
 INDEX_SERVER_DOWN = (
     "The search service is not answering right now. Please try again in a minute; the bot's "
     "log has the details for its administrator."

@@ -31,9 +31,9 @@ from bot.discord.exts.docs.uploads import (
 )
 from bot.discord.utils.checks import Refusal
 from bot.discord.utils.progress import (
-    BuildProgress,
     deliver,
     public_message,
+    queued_build,
     render_failure,
     render_rebuilt,
     skipped_of,
@@ -105,19 +105,7 @@ async def build(
     bot: CitebotBot, interaction: discord.Interaction[Any], guild_id: int, title: str
 ) -> BuildOutcome:
     """Queue a build of the server's collection and show its progress until it ends."""
-    collection = collection_for_guild(guild_id)
-    progress = BuildProgress(bot, interaction, title)
-    key = str(guild_id)
-    done = bot.builds.submit(key=key, settings=bot.settings, on_progress=progress.on_progress,
-                             collection=collection)
-    progress.queued(bot.builds.position(key))
-    try:
-        outcome = await done
-    finally:
-        await progress.finish()
-    if outcome.ok:
-        bot.collections.unload(collection)  # the next question loads the new index at once
-    return outcome
+    return await queued_build(bot, interaction, title, collection_for_guild(guild_id))
 
 
 async def start(interaction: discord.Interaction[Any], text: str) -> float:
