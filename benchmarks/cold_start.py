@@ -12,6 +12,11 @@ with the manifest's (what they do now) against reading and hashing every file (w
 and still do for a manifest written before stamps were recorded).
 
     .venv/bin/python benchmarks/cold_start.py [--runs 5] [--question "..."] [--check-files 3000]
+        [--against OTHER_TREE]
+
+``--against`` runs the ``citebot`` commands from another checkout too (a worktree of an earlier
+commit, with this one's virtual environment), interleaved with this tree's, so a change of
+layout is measured side by side in one run.
 """
 
 from __future__ import annotations
@@ -40,12 +45,15 @@ assert "torch" not in sys.modules
 """
 
 
-def wall(command: list[str], env: dict[str, str]) -> float:
-    """Seconds from spawning ``command`` to its exit (output discarded; failure raises)."""
+def wall(command: list[str], env: dict[str, str], tree: Path = ROOT, status: int = 0) -> float:
+    """Seconds from spawning ``command`` in ``tree`` to its exit (output discarded; an exit
+    status other than ``status`` raises)."""
+    if tree != ROOT:
+        env = {**env, "PYTHONPATH": str(tree)}
     started = time.perf_counter()
-    result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
+    result = subprocess.run(command, cwd=tree, env=env, capture_output=True, text=True)
     seconds = time.perf_counter() - started
-    if result.returncode != 0:
+    if result.returncode != status:
         raise SystemExit(f"{' '.join(command)} failed:\n{result.stderr}")
     return seconds
 
@@ -63,6 +71,9 @@ def main() -> int:
     )
     parser.add_argument("--check-kib", type=int, default=20, help="KiB per sources-check file")
     parser.add_argument("--only-check", action="store_true", help="only the sources check")
+    parser.add_argument(
+        "--against", type=Path, help="another checkout whose citebot commands run interleaved"
+    )
     args = parser.parse_args()
     if args.only_check:
         sources_check(args.check_files, args.check_kib, args.runs)
@@ -82,26 +93,35 @@ def main() -> int:
         started = time.perf_counter()
         ensure_onnx(index_dir, ModelSpec.resolve("all-MiniLM-L6-v2"))  # what build will do
         export_s = time.perf_counter() - started
-        commands = {
-            "python -c pass": [python, "-c", "pass"],
+        citebot = {
             "citebot --help": [*cli, "--help"],
             "citebot info": [*cli, "info"],
             "citebot ask": [*cli, "ask", args.question],
-            "import sentence_transformers": [python, "-c", "import sentence_transformers"],
-            "ONNX query path (import, session, 1 question)": [
-                python,
-                "-c",
-                _ONNX_QUERY,
-                str(index_dir),
-                args.question,
-            ],
+            "citebot discord (no token: loads the bot, exits 2)": [*cli, "discord"],
         }
+        # (command, checkout it runs in, exit status expected)
+        commands: dict[str, tuple[list[str], Path, int]] = {
+            "python -c pass": ([python, "-c", "pass"], ROOT, 0),
+        }
+        for name, command in citebot.items():
+            status = 2 if "discord" in name else 0
+            commands[name] = (command, ROOT, status)
+            if args.against is not None:
+                commands[f"{name} (against)"] = (command, args.against.resolve(), status)
+        commands["import sentence_transformers"] = (
+            [python, "-c", "import sentence_transformers"], ROOT, 0
+        )
+        commands["ONNX query path (import, session, 1 question)"] = (
+            [python, "-c", _ONNX_QUERY, str(index_dir), args.question], ROOT, 0
+        )
         times: dict[str, list[float]] = {name: [] for name in commands}
-        for command in commands.values():  # warm the page cache once, untimed
-            wall(command, env)
+        for command, tree, status in commands.values():  # warm the page cache once, untimed
+            wall(command, env, tree, status)
         for _ in range(args.runs):
-            for name, command in commands.items():
-                times[name].append(wall(command, env))
+            for name, (command, tree, status) in commands.items():
+                times[name].append(wall(command, env, tree, status))
+    if args.against is not None:
+        print(f"\n(against): the same command run from {args.against}")
     print(
         f"\n{os.cpu_count()} cores; index of {args.source_dir.name}/ built in {build_s:.1f} s "
         f"(+ ONNX export {export_s:.1f} s); {args.runs} interleaved runs each, after one "
