@@ -93,7 +93,7 @@ class KnownVectors:
 def known_from_base(documents: list[Any], chunks: list[Any], chunk_vectors: np.ndarray,
                     sentence_vectors: np.ndarray) -> dict[str, np.ndarray]:
     """Normalised text -> vector of every chunk and sentence of the cached base."""
-    from index.chunking import normalize_for_search
+    from index.ingest.chunking import normalize_for_search
 
     texts = {d.path: d.text for d in documents}
     known: dict[str, np.ndarray] = {}
@@ -159,8 +159,8 @@ def quality(args: argparse.Namespace, engine: Any, base: tuple, milvus: Milvus) 
     """Each chosen article built once, written to every backend, its questions asked of each."""
     from index.backends.local import LocalIndex
     from index.builder import assemble_corpus
-    from index.documents import DocumentSet, parse_document
     from index.evaluation import Tally, load_squad
+    from index.ingest.documents import DocumentSet, parse_document
 
     _, documents, chunks, chunk_vectors, sentence_vectors = base
     previous = KnownVectors(known_from_base(documents, chunks, chunk_vectors, sentence_vectors))

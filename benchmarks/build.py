@@ -278,7 +278,7 @@ def main() -> int:
     import logging
 
     logging.basicConfig(level=logging.WARNING)
-    from index.documents import load_documents
+    from index.ingest.documents import load_documents
     from index.model import ModelSpec
     from index.onnx_encoder import ensure_onnx, model_dir_for
 

@@ -44,7 +44,7 @@ def load_texts(
     squad: Path, articles: int
 ) -> tuple[list[str], list[list[str]], list[list[tuple[str, int]]]]:
     """(all texts, paragraphs per article, (question, paragraph number) per article)."""
-    from index.sentences import split_sentences
+    from index.ingest.sentences import split_sentences
 
     data = json.loads(squad.read_text(encoding="utf-8"))["data"][:articles]
     texts: list[str] = []

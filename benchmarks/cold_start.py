@@ -144,7 +144,7 @@ def main() -> int:
 
 def sources_check(count: int, kib: int, runs: int) -> None:
     """``compare_sources`` over ``count`` unchanged files of ``kib`` KiB: by stamp vs hashing."""
-    from index.documents import FileRecord, compare_sources, load_documents
+    from index.ingest.documents import FileRecord, compare_sources, load_documents
 
     with tempfile.TemporaryDirectory(prefix="citebot-sources-") as tmp:
         folder = Path(tmp)

@@ -81,8 +81,8 @@ def run_squad(engine: Engine, path: Path, articles: int) -> dict:
     """SQuAD v1.1 questions asked with no history argument and with ``history=()``: the number
     of answers that differ in any way (passages, scores, highlights), and the figures."""
     from index.builder import assemble_corpus
-    from index.documents import DocumentSet, parse_document
     from index.evaluation import Tally
+    from index.ingest.documents import DocumentSet, parse_document
 
     tally = Tally()
     different = asked = 0

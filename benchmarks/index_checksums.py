@@ -55,8 +55,8 @@ def wall(command: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, flo
 def replicate(article: Path, target: Path, chunks: int, noise: float = 0.025) -> int:
     """Save a replica of the article index with about ``chunks`` chunks; returns the count."""
     from index.chunk_table import DocumentRecord
-    from index.chunking import normalize_for_search
     from index.corpus import Corpus
+    from index.ingest.chunking import normalize_for_search
     from index.lexical import LexicalIndex
     from index.model import ModelSpec
     from index.store import IndexStore

@@ -136,7 +136,7 @@ def squad_pairs(
     """SQuAD pairs (see the module's docstring); ``articles`` limits the v1.1 articles used;
     ``tally`` gets the answers to the questions asked of their own article."""
     from index.builder import assemble_corpus
-    from index.documents import DocumentSet, parse_document
+    from index.ingest.documents import DocumentSet, parse_document
 
     chosen = load_squad(squad)[:articles]
     impossible: dict[str, list[LabelledQuestion]] = {}

@@ -29,11 +29,11 @@ ROOT = Path(__file__).resolve().parent.parent
 _STEP = """
 import sys, time
 from pathlib import Path
-from index.documents import load_documents
+from index.ingest.documents import load_documents
 started = time.perf_counter()
 documents = load_documents(Path(sys.argv[1])).documents
 if sys.argv[2] == "chunk":
-    from index.chunking import Chunker
+    from index.ingest.chunking import Chunker
     from index.model import ModelSpec
     spec = ModelSpec.resolve("all-MiniLM-L6-v2")
     spec.count_tokens(["warm up"])  # the tokenizer's load is not the chunker's time

@@ -40,7 +40,7 @@ K = 10
 
 def squad_texts(squad: Path, base: int, questions: int) -> tuple[list[str], list[str]]:
     """Distinct SQuAD dev sentences (a seeded sample of ``base``) and ``questions`` questions."""
-    from index.sentences import split_sentences
+    from index.ingest.sentences import split_sentences
 
     data = json.loads(squad.read_text(encoding="utf-8"))["data"]
     sentences: dict[str, None] = {}

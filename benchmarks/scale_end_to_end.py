@@ -117,8 +117,8 @@ def seed_onnx_export(index_dir: Path, spec) -> None:
 def base_corpus(squad: Path, cache: Path, model_index: Path):
     """(engine, documents, chunks, chunk vectors, sentence vectors) of the 48 real articles."""
     from index.builder import assemble_corpus
-    from index.documents import DocumentSet, parse_document
     from index.evaluation import load_squad
+    from index.ingest.documents import DocumentSet, parse_document
     from index.onnx_encoder import ensure_onnx
 
     engine = make_engine(model_index, model_index / "src")
@@ -208,9 +208,9 @@ def build_scaled_index(
     copy-specific made-up word of the same length (offsets stay valid), so no two chunks have
     the same text, as in a real collection; otherwise copies are exact."""
     from index.builder import _manifest
-    from index.chunking import Chunk, chunk_id, normalize_for_search
     from index.corpus import Corpus, DocumentRecord
-    from index.documents import DocumentSet
+    from index.ingest.chunking import Chunk, chunk_id, normalize_for_search
+    from index.ingest.documents import DocumentSet
     from index.lexical import LexicalIndex
     from index.store import IndexStore
     from index.vector_index import make_vector_index

@@ -16,11 +16,11 @@ _EXPORTS = {
     "Passage": "index.answer",
     "BuildReport": "index.builder",
     "build_index": "index.builder",
-    "Chunk": "index.chunking",
-    "Chunker": "index.chunking",
+    "Chunk": "index.ingest.chunking",
+    "Chunker": "index.ingest.chunking",
     "Corpus": "index.corpus",
-    "Document": "index.documents",
-    "load_documents": "index.documents",
+    "Document": "index.ingest.documents",
+    "load_documents": "index.ingest.documents",
     "Embedder": "index.embedding",
     "CitebotError": "index.errors",
     "IndexCorruptError": "index.errors",
@@ -78,9 +78,7 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:
     from index.answer import Answer, Citation, Passage
     from index.builder import BuildReport, build_index
-    from index.chunking import Chunk, Chunker
     from index.corpus import Corpus
-    from index.documents import Document, load_documents
     from index.embedding import Embedder
     from index.errors import (
         CitebotError,
@@ -91,6 +89,8 @@ if TYPE_CHECKING:
         QuestionError,
         SourceError,
     )
+    from index.ingest.chunking import Chunk, Chunker
+    from index.ingest.documents import Document, load_documents
     from index.merge import merge_answers
     from index.model import ModelSpec
     from index.search import Searcher

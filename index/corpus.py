@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from index.chunk_table import ChunkTable, DocumentRecord, DocumentTable
-from index.chunking import Chunk
+from index.ingest.chunking import Chunk
 
 if TYPE_CHECKING:
     import faiss

@@ -19,9 +19,9 @@ from index.conversation import Turn, turn_of
 from index.errors import CitebotError
 
 if TYPE_CHECKING:
-    from index.chunking import Chunker
     from index.corpus import Corpus
     from index.embedding import TextEncoder
+    from index.ingest.chunking import Chunker
     from index.search import Searcher
 
 Progress = Callable[[int, int], None]
@@ -435,7 +435,7 @@ def evaluate_articles(
 ) -> Tally:
     """Index each article on its own (in memory, production chunker) and ask its questions."""
     from index.builder import assemble_corpus
-    from index.documents import DocumentSet, parse_document
+    from index.ingest.documents import DocumentSet, parse_document
 
     tally = Tally()
     total = sum(len(a.questions) for a in articles)

@@ -114,7 +114,7 @@ class IndexStore:
         """Normalised text -> vector of every chunk and sentence of the live build when it was
         built with ``model``'s weights (else, or when there is none, empty): what a rebuild
         re-uses instead of embedding again."""
-        from index.chunking import chunk_search_text, normalize_for_search
+        from index.ingest.chunking import chunk_search_text, normalize_for_search
 
         if not self.exists():
             return {}

@@ -27,8 +27,8 @@ from index import Answer, merge_answers
 from index.backends.base import IndexBackend
 from index.build_lock import BuildLock
 from index.conversation import Turn
-from index.documents import scan_sources
 from index.errors import CitebotError
+from index.ingest.documents import scan_sources
 from index.store import CURRENT, IndexStore
 
 DEFAULT = "default"

@@ -28,9 +28,9 @@ from index.backends.base import IndexBackend, SearchIndex
 from index.build_lock import BuildInProgressError, OnWait
 from index.builder import BuildReport, Progress
 from index.conversation import Turn
-from index.documents import load_documents, scan_sources
 from index.embedding import TextEncoder
 from index.errors import CitebotError
+from index.ingest.documents import load_documents, scan_sources
 from index.onnx_encoder import (
     OnnxEncoder,
     OnnxExportRefused,

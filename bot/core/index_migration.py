@@ -13,8 +13,8 @@ from typing import Literal
 
 from bot.core.backends import milvus_store
 from bot.settings import Settings
-from index.chunking import Chunker
 from index.errors import CitebotError, IndexMissingError
+from index.ingest.chunking import Chunker
 from index.model import ModelSpec
 from index.store import IndexStore
 

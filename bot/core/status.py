@@ -12,8 +12,8 @@ from rich.text import Text
 from bot.core.backends import open_store
 from bot.core.safe_text import printable
 from bot.settings import Settings
-from index.documents import SourceChanges, compare_sources, recorded_sources
 from index.errors import CitebotError
+from index.ingest.documents import SourceChanges, compare_sources, recorded_sources
 from index.model import ModelSpec
 
 

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 
 from index.answer import Citation
-from index.chunking import Chunk
+from index.ingest.chunking import Chunk
 
 if TYPE_CHECKING:
     from index.build_lock import BuildLock

@@ -18,10 +18,10 @@ from index.backends.base import (
     sentence_groups,
 )
 from index.chunk_table import text_key
-from index.chunking import Chunk
 from index.corpus import Corpus
-from index.documents import page_of
 from index.errors import IndexCorruptError
+from index.ingest.chunking import Chunk
+from index.ingest.documents import page_of
 from index.links import passage_link
 from index.store import REBUILD_HINT
 
@@ -104,7 +104,7 @@ class LocalIndex:
     def _sectioned(self) -> np.ndarray:
         """bool[chunks]: chunks under a heading of an HTML or Markdown document (computed once)."""
         if self._in_section is None:
-            from index.chunking import SECTION_FORMATS
+            from index.ingest.chunking import SECTION_FORMATS
 
             table = self.corpus.table
             structured = np.array(

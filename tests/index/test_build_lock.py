@@ -13,7 +13,7 @@ import pytest
 
 from bot.core.engine import Engine, RebuildInProgressError
 from index.build_lock import BuildInProgressError, BuildLock
-from index.chunking import CHUNKER_VERSION
+from index.ingest.chunking import CHUNKER_VERSION
 from index.store import IndexStore
 from tests.conftest import ROOT, SOURCE_DIR, isolated_settings
 

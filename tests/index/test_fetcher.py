@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from index.fetcher import (
+from index.ingest.fetcher import (
     AddressRefused,
     Fetched,
     FetchError,

@@ -12,7 +12,7 @@ import pytest
 
 from bot.core.engine import Engine
 from index.builder import ALONE, IN_CHUNK
-from index.chunking import normalize_for_search
+from index.ingest.chunking import normalize_for_search
 from tests.conftest import SOURCE_DIR, isolated_settings
 
 

@@ -28,9 +28,9 @@ from index.backends.milvus import schema as milvus_schema
 from index.backends.milvus.client import Connection
 from index.builder import build_index
 from index.chunk_table import DocumentRecord
-from index.chunking import Chunk
 from index.corpus import Corpus
 from index.errors import BackendError, IndexMismatchError, IndexMissingError
+from index.ingest.chunking import Chunk
 from index.search import Searcher
 from index.store import IndexStore
 from tests.servers.auth_proxy import AuthProxy

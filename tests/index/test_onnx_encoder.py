@@ -16,6 +16,7 @@ import pytest
 from bot.core.engine import Engine
 from index.embedding import Embedder
 from index.errors import ModelError
+from index.ingest.sentences import split_sentences
 from index.model import ModelSpec
 from index.onnx_encoder import (
     _POOLING,
@@ -31,7 +32,6 @@ from index.onnx_encoder import (
     read_pipeline,
     refused_export,
 )
-from index.sentences import split_sentences
 from tests.conftest import isolated_settings
 from tests.paths import ARTICLE, ARTICLE_DIR
 

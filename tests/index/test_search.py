@@ -108,7 +108,7 @@ def test_copies_of_one_text_do_not_starve_the_candidates(engine, monkeypatch, ar
     import index.backends.local as local_backend
     import index.search as search_module
     from index.builder import assemble_corpus
-    from index.documents import DocumentSet, parse_document
+    from index.ingest.documents import DocumentSet, parse_document
 
     copies = DocumentSet(tuple(
         parse_document(f"copy{i}/article.txt", article_text) for i in range(10)

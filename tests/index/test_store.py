@@ -11,8 +11,8 @@ import pytest
 
 from bot.core.engine import Engine
 from bot.settings import Settings
-from index.chunking import CHUNKER_VERSION
 from index.errors import IndexCorruptError, IndexMismatchError, IndexMissingError
+from index.ingest.chunking import CHUNKER_VERSION
 from index.model import ModelSpec
 from index.store import FORMAT_VERSION, IndexStore, IndexWriteError
 from tests.conftest import ROOT, SOURCE_DIR, isolated_settings
@@ -243,7 +243,7 @@ def test_compressed_vector_index_keeps_exact_vectors_beside_it(engine, tmp_path,
     rebuilds re-use them exactly. Sentence vectors are searched as 8-bit codes and kept as
     float16 for rebuilds."""
     from index.builder import assemble_corpus
-    from index.documents import DocumentSet, parse_document
+    from index.ingest.documents import DocumentSet, parse_document
 
     copies = DocumentSet(tuple(
         parse_document(f"copy{i}/article.txt", article_text) for i in range(10)
@@ -285,7 +285,7 @@ def test_stored_index_answers_like_the_in_memory_one(engine, tmp_path):
     import json as json_module
 
     from index.builder import assemble_corpus
-    from index.documents import load_documents
+    from index.ingest.documents import load_documents
     from index.search import make_searcher
 
     in_memory, _, _ = assemble_corpus(

@@ -30,9 +30,9 @@ from index.backends.base import (
 )
 from index.backends.milvus import schema
 from index.backends.milvus.client import Connection
-from index.chunking import Chunk
-from index.documents import page_of
 from index.errors import BackendError, IndexCorruptError
+from index.ingest.chunking import Chunk
+from index.ingest.documents import page_of
 from index.integrity import ROW_ALGORITHM, row_digest
 from index.lexical import QUESTION_WORDS, query_terms
 from index.links import passage_link
@@ -298,7 +298,7 @@ class MilvusIndex:
 
     @cached_property
     def _structured_documents(self) -> list[bool]:
-        from index.chunking import SECTION_FORMATS
+        from index.ingest.chunking import SECTION_FORMATS
 
         return [
             str(details.get("format") or "text") in SECTION_FORMATS

@@ -32,9 +32,9 @@ from index.backends.milvus.index import (
 )
 from index.build_lock import BuildLock
 from index.chunk_table import DocumentRecord, DocumentTable
-from index.chunking import Chunk, chunk_search_text, normalize_for_search
 from index.corpus import Corpus
 from index.errors import BackendError, CitebotError, IndexMissingError
+from index.ingest.chunking import Chunk, chunk_search_text, normalize_for_search
 from index.integrity import ROW_ALGORITHM, row_digest
 from index.lexical import LexicalIndex
 from index.model import ModelSpec
