@@ -158,7 +158,7 @@ class Milvus:
 def quality(args: argparse.Namespace, engine: Any, base: tuple, milvus: Milvus) -> dict[str, Any]:
     """Each chosen article built once, written to every backend, its questions asked of each."""
     from index.backends.local import LocalIndex
-    from index.builder import assemble_corpus
+    from index.build.builder import assemble_corpus
     from index.evaluation import Tally, load_squad
     from index.ingest.documents import DocumentSet, parse_document
 

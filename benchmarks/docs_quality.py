@@ -37,7 +37,7 @@ import index.ingest.chunking as chunking  # noqa: E402
 import index.search as search  # noqa: E402
 from bot.core.engine import Engine  # noqa: E402
 from bot.settings import Settings  # noqa: E402
-from index.builder import assemble_corpus  # noqa: E402
+from index.build.builder import assemble_corpus  # noqa: E402
 from index.evaluation import (  # noqa: E402
     evaluate,
     evaluate_articles,

@@ -80,7 +80,7 @@ def run_dialogues(engine: Engine, path: Path) -> tuple[dict, dict]:
 def run_squad(engine: Engine, path: Path, articles: int) -> dict:
     """SQuAD v1.1 questions asked with no history argument and with ``history=()``: the number
     of answers that differ in any way (passages, scores, highlights), and the figures."""
-    from index.builder import assemble_corpus
+    from index.build.builder import assemble_corpus
     from index.evaluation import Tally
     from index.ingest.documents import DocumentSet, parse_document
 

@@ -135,7 +135,7 @@ def squad_pairs(
 ) -> list[Pair]:
     """SQuAD pairs (see the module's docstring); ``articles`` limits the v1.1 articles used;
     ``tally`` gets the answers to the questions asked of their own article."""
-    from index.builder import assemble_corpus
+    from index.build.builder import assemble_corpus
     from index.ingest.documents import DocumentSet, parse_document
 
     chosen = load_squad(squad)[:articles]

@@ -34,7 +34,7 @@ started = time.perf_counter()
 documents = load_documents(Path(sys.argv[1])).documents
 if sys.argv[2] == "chunk":
     from index.ingest.chunking import Chunker
-    from index.model import ModelSpec
+    from index.build.model import ModelSpec
     spec = ModelSpec.resolve("all-MiniLM-L6-v2")
     spec.count_tokens(["warm up"])  # the tokenizer's load is not the chunker's time
     started = time.perf_counter()

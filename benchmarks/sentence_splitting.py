@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 import index.ingest.chunking  # noqa: E402
 from bot.core.engine import Engine  # noqa: E402
 from bot.settings import Settings  # noqa: E402
-from index.builder import assemble_corpus  # noqa: E402
+from index.build.builder import assemble_corpus  # noqa: E402
 from index.evaluation import Tally, evaluate, load_jsonl, load_squad  # noqa: E402
 from index.ingest.documents import DocumentSet, load_documents, parse_document  # noqa: E402
 from index.ingest.sentences import split_sentences  # noqa: E402

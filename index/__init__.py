@@ -14,14 +14,14 @@ _EXPORTS = {
     "Answer": "index.answer",
     "Citation": "index.answer",
     "Passage": "index.answer",
-    "BuildReport": "index.builder",
-    "build_index": "index.builder",
+    "BuildReport": "index.build.builder",
+    "build_index": "index.build.builder",
     "Chunk": "index.ingest.chunking",
     "Chunker": "index.ingest.chunking",
-    "Corpus": "index.corpus",
+    "Corpus": "index.build.corpus",
     "Document": "index.ingest.documents",
     "load_documents": "index.ingest.documents",
-    "Embedder": "index.embedding",
+    "Embedder": "index.build.embedding",
     "CitebotError": "index.errors",
     "IndexCorruptError": "index.errors",
     "IndexMismatchError": "index.errors",
@@ -30,7 +30,7 @@ _EXPORTS = {
     "QuestionError": "index.errors",
     "SourceError": "index.errors",
     "merge_answers": "index.merge",
-    "ModelSpec": "index.model",
+    "ModelSpec": "index.build.model",
     "Searcher": "index.search",
     "IndexStore": "index.store",
 }
@@ -77,9 +77,10 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:
     from index.answer import Answer, Citation, Passage
-    from index.builder import BuildReport, build_index
-    from index.corpus import Corpus
-    from index.embedding import Embedder
+    from index.build.builder import BuildReport, build_index
+    from index.build.corpus import Corpus
+    from index.build.embedding import Embedder
+    from index.build.model import ModelSpec
     from index.errors import (
         CitebotError,
         IndexCorruptError,
@@ -92,6 +93,5 @@ if TYPE_CHECKING:
     from index.ingest.chunking import Chunk, Chunker
     from index.ingest.documents import Document, load_documents
     from index.merge import merge_answers
-    from index.model import ModelSpec
     from index.search import Searcher
     from index.store import IndexStore

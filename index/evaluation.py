@@ -19,8 +19,8 @@ from index.conversation import Turn, turn_of
 from index.errors import CitebotError
 
 if TYPE_CHECKING:
-    from index.corpus import Corpus
-    from index.embedding import TextEncoder
+    from index.build.corpus import Corpus
+    from index.build.embedding import TextEncoder
     from index.ingest.chunking import Chunker
     from index.search import Searcher
 
@@ -434,7 +434,7 @@ def evaluate_articles(
     progress: Progress | None = None,
 ) -> Tally:
     """Index each article on its own (in memory, production chunker) and ask its questions."""
-    from index.builder import assemble_corpus
+    from index.build.builder import assemble_corpus
     from index.ingest.documents import DocumentSet, parse_document
 
     tally = Tally()

@@ -22,6 +22,8 @@ import numpy as np
 from index.answer import Answer, Passage, mark_weak
 from index.backends.base import Candidates, LexicalQuery, SearchIndex
 from index.backends.local import LocalIndex
+from index.build.corpus import Corpus
+from index.build.question_types import TYPES, expected_type
 from index.conversation import (
     Turn,
     adds_wanted,
@@ -31,11 +33,9 @@ from index.conversation import (
     read_with_history,
     wants_new_value,
 )
-from index.corpus import Corpus
 from index.errors import QuestionError
 from index.evidence import MIN_SIMILARITY, found_in_source, gather
 from index.question import DEFAULT_MAX_CHARS, prepare_question
-from index.question_types import TYPES, expected_type
 
 CANDIDATES = 200
 # When the candidates hold fewer than k distinct passages (a collection full of copies of the

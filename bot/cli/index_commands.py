@@ -26,7 +26,7 @@ from index.errors import CitebotError, SourceError
 
 if TYPE_CHECKING:
     from bot.core.documents import Pending
-    from index.builder import BuildReport
+    from index.build.builder import BuildReport
 
 
 @command("build", "build (or rebuild) the index from the source documents")

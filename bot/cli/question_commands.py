@@ -25,8 +25,8 @@ from index.errors import CitebotError
 if TYPE_CHECKING:
     from bot.core.engine import Engine
     from index.answer import Answer
+    from index.build.corpus import Corpus
     from index.conversation import Turn
-    from index.corpus import Corpus
     from index.search import Searcher
 
 

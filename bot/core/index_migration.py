@@ -13,9 +13,9 @@ from typing import Literal
 
 from bot.core.backends import milvus_store
 from bot.settings import Settings
+from index.build.model import ModelSpec
 from index.errors import CitebotError, IndexMissingError
 from index.ingest.chunking import Chunker
-from index.model import ModelSpec
 from index.store import IndexStore
 
 Backend = Literal["local", "milvus"]

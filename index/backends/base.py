@@ -22,9 +22,9 @@ from index.answer import Citation
 from index.ingest.chunking import Chunk
 
 if TYPE_CHECKING:
-    from index.build_lock import BuildLock
-    from index.corpus import Corpus
-    from index.model import ModelSpec
+    from index.build.build_lock import BuildLock
+    from index.build.corpus import Corpus
+    from index.build.model import ModelSpec
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,8 +17,8 @@ from index.backends.base import (
     StoredChunk,
     sentence_groups,
 )
-from index.chunk_table import text_key
-from index.corpus import Corpus
+from index.build.chunk_table import text_key
+from index.build.corpus import Corpus
 from index.errors import IndexCorruptError
 from index.ingest.chunking import Chunk
 from index.ingest.documents import page_of

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from bot.core.engine import Engine, RebuildInProgressError
-from index.build_lock import BuildInProgressError, BuildLock
+from index.build.build_lock import BuildInProgressError, BuildLock
 from index.ingest.chunking import CHUNKER_VERSION
 from index.store import IndexStore
 from tests.conftest import ROOT, SOURCE_DIR, isolated_settings
@@ -22,7 +22,7 @@ QUESTION = "Which Russian official visited Seoul?"
 HOLD_LOCK = """
 import sys
 from pathlib import Path
-from index.build_lock import BuildLock
+from index.build.build_lock import BuildLock
 with BuildLock(Path(sys.argv[1])).hold():
     print("held", flush=True)
     sys.stdin.read()  # until the test closes stdin

@@ -69,7 +69,7 @@ def test_sentence_transformers_path_gives_the_same_answer(tmp_path):
 
     from bot.core.engine import Engine
     from bot.settings import Settings
-    from index.embedding import Embedder
+    from index.build.embedding import Embedder
     from tests.conftest import SOURCE_DIR
 
     engine = Engine(Settings(source_dir=SOURCE_DIR, index_dir=tmp_path / "i", use_onnx=False))
@@ -107,7 +107,7 @@ def test_copies_of_one_text_do_not_starve_the_candidates(engine, monkeypatch, ar
     passage; the pool is widened until k different passages are found."""
     import index.backends.local as local_backend
     import index.search as search_module
-    from index.builder import assemble_corpus
+    from index.build.builder import assemble_corpus
     from index.ingest.documents import DocumentSet, parse_document
 
     copies = DocumentSet(tuple(

@@ -124,7 +124,7 @@ def test_candidates_say_which_chunks_are_sections_of_structured_documents(
     engine, tmp_path
 ) -> None:
     from index.backends.local import LocalIndex
-    from index.builder import assemble_corpus
+    from index.build.builder import assemble_corpus
     from index.ingest.documents import load_documents
 
     (tmp_path / "start.md").write_text(PAGE, encoding="utf-8")

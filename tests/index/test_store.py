@@ -11,9 +11,9 @@ import pytest
 
 from bot.core.engine import Engine
 from bot.settings import Settings
+from index.build.model import ModelSpec
 from index.errors import IndexCorruptError, IndexMismatchError, IndexMissingError
 from index.ingest.chunking import CHUNKER_VERSION
-from index.model import ModelSpec
 from index.store import FORMAT_VERSION, IndexStore, IndexWriteError
 from tests.conftest import ROOT, SOURCE_DIR, isolated_settings
 
@@ -146,7 +146,7 @@ KILL_BUILD = """
 import os, signal, sys
 from pathlib import Path
 import faiss
-import index.builder
+import index.build.builder
 import index.store
 from bot.core.engine import Engine
 from bot.settings import Settings
@@ -156,11 +156,11 @@ def die():
     os.kill(os.getpid(), signal.SIGKILL)
 
 if point == "loading":  # lock held, sources read, nothing written yet
-    real_load = index.builder.load_documents
+    real_load = index.build.builder.load_documents
     def load_then_die(*args, **kwargs):
         real_load(*args, **kwargs)
         die()
-    index.builder.load_documents = load_then_die
+    index.build.builder.load_documents = load_then_die
 elif point == "mid-write":  # half of the build's files on disk
     real_write = faiss.write_index
     def write_then_die(index, path):
@@ -242,7 +242,7 @@ def test_compressed_vector_index_keeps_exact_vectors_beside_it(engine, tmp_path,
     """Above the exact threshold FAISS holds 8-bit codes; the exact vectors are stored too, so
     rebuilds re-use them exactly. Sentence vectors are searched as 8-bit codes and kept as
     float16 for rebuilds."""
-    from index.builder import assemble_corpus
+    from index.build.builder import assemble_corpus
     from index.ingest.documents import DocumentSet, parse_document
 
     copies = DocumentSet(tuple(
@@ -274,7 +274,7 @@ def test_compressed_vector_index_keeps_exact_vectors_beside_it(engine, tmp_path,
 
 
 def faiss_reconstruct(corpus):
-    from index.vector_index import reconstruct_all
+    from index.build.vector_index import reconstruct_all
 
     return reconstruct_all(corpus.vector_index)
 
@@ -284,7 +284,7 @@ def test_stored_index_answers_like_the_in_memory_one(engine, tmp_path):
     question set exactly as the in-memory one."""
     import json as json_module
 
-    from index.builder import assemble_corpus
+    from index.build.builder import assemble_corpus
     from index.ingest.documents import load_documents
     from index.search import make_searcher
 

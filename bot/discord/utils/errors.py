@@ -26,7 +26,7 @@ from bot.discord.utils.replies import (
     SOURCE_PROBLEM,
     say,
 )
-from index.build_lock import BuildInProgressError
+from index.build.build_lock import BuildInProgressError
 from index.errors import (
     BackendError,
     CitebotError,

@@ -30,11 +30,11 @@ from index.backends.base import (
 )
 from index.backends.milvus import schema
 from index.backends.milvus.client import Connection
+from index.build.lexical import QUESTION_WORDS, query_terms
 from index.errors import BackendError, IndexCorruptError
 from index.ingest.chunking import Chunk
 from index.ingest.documents import page_of
 from index.integrity import ROW_ALGORITHM, row_digest
-from index.lexical import QUESTION_WORDS, query_terms
 from index.links import passage_link
 from index.store import REBUILD_HINT
 
@@ -191,7 +191,7 @@ class MilvusIndex:
         self._sentences = int(counts.get("sentences", 0))
         from bm25s.stopwords import STOPWORDS_EN
 
-        from index.lexical import _stemmer
+        from index.build.lexical import _stemmer
 
         self._stemmer = _stemmer()
         self._stopwords = list(STOPWORDS_EN) + QUESTION_WORDS

@@ -30,15 +30,15 @@ from index.backends.milvus.index import (
     read_blob,
     scan,
 )
-from index.build_lock import BuildLock
-from index.chunk_table import DocumentRecord, DocumentTable
-from index.corpus import Corpus
+from index.build.build_lock import BuildLock
+from index.build.chunk_table import DocumentRecord, DocumentTable
+from index.build.corpus import Corpus
+from index.build.lexical import LexicalIndex
+from index.build.model import ModelSpec
+from index.build.question_types import TYPES
 from index.errors import BackendError, CitebotError, IndexMissingError
 from index.ingest.chunking import Chunk, chunk_search_text, normalize_for_search
 from index.integrity import ROW_ALGORITHM, row_digest
-from index.lexical import LexicalIndex
-from index.model import ModelSpec
-from index.question_types import TYPES
 from index.store import REBUILD_HINT, check_manifest
 
 log = logging.getLogger(__name__)
@@ -208,7 +208,7 @@ class MilvusStore:
     def to_corpus(self, model: ModelSpec, chunker_parameters: dict[str, Any]) -> Corpus:
         """The live build as a local Corpus (documents, chunks, exact vectors, sentence types,
         BM25 rebuilt from the same texts, manifest): for ``citebot migrate --to local``."""
-        from index.vector_index import make_vector_index
+        from index.build.vector_index import make_vector_index
 
         layout = self._layout()
         manifest = layout.manifest()
