@@ -249,9 +249,9 @@ def scale(
     import psutil
 
     from benchmarks.scale_end_to_end import build_scaled_index, pick_questions
+    from index.backends.local_store import IndexStore
     from index.errors import CitebotError
     from index.evaluation import contains_any
-    from index.store import IndexStore
 
     _, documents, chunks, chunk_vectors, sentence_vectors = base
     sizes = [int(s) for s in args.sizes.split(",") if s]

@@ -207,13 +207,13 @@ def build_scaled_index(
     With ``distinct_texts`` every copy after the first has one word per chunk replaced by a
     copy-specific made-up word of the same length (offsets stay valid), so no two chunks have
     the same text, as in a real collection; otherwise copies are exact."""
+    from index.backends.local_store import IndexStore
     from index.build.builder import _manifest
     from index.build.corpus import Corpus, DocumentRecord
     from index.build.lexical import LexicalIndex
     from index.build.vector_index import make_vector_index
     from index.ingest.chunking import Chunk, chunk_id, normalize_for_search
     from index.ingest.documents import DocumentSet
-    from index.store import IndexStore
 
     timings: dict[str, float] = {}
     started = time.perf_counter()

@@ -32,7 +32,7 @@ _EXPORTS = {
     "merge_answers": "index.merge",
     "ModelSpec": "index.build.model",
     "Searcher": "index.search",
-    "IndexStore": "index.store",
+    "IndexStore": "index.backends.local_store",
 }
 
 __all__ = [
@@ -77,6 +77,7 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:
     from index.answer import Answer, Citation, Passage
+    from index.backends.local_store import IndexStore
     from index.build.builder import BuildReport, build_index
     from index.build.corpus import Corpus
     from index.build.embedding import Embedder
@@ -94,4 +95,3 @@ if TYPE_CHECKING:
     from index.ingest.documents import Document, load_documents
     from index.merge import merge_answers
     from index.search import Searcher
-    from index.store import IndexStore

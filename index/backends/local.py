@@ -17,13 +17,13 @@ from index.backends.base import (
     StoredChunk,
     sentence_groups,
 )
+from index.backends.local_store import REBUILD_HINT
 from index.build.chunk_table import text_key
 from index.build.corpus import Corpus
 from index.errors import IndexCorruptError
 from index.ingest.chunking import Chunk
 from index.ingest.documents import page_of
 from index.links import passage_link
-from index.store import REBUILD_HINT
 
 # Every chunk and sentence is scored up to this many chunks; above it only the candidates from
 # the vector index and from BM25 are, and normalisation is over the candidates. Scoring all

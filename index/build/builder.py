@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from index.backends.base import IndexBackend
+from index.backends.local_store import FORMAT_VERSION
 from index.build.build_lock import OnWait
 from index.build.corpus import Corpus, DocumentRecord
 from index.build.embedding import TextEncoder
@@ -31,7 +32,6 @@ from index.ingest.documents import (
     stamp_fields,
 )
 from index.ingest.formats import DEFAULT_EXTRACT_TIMEOUT_SECONDS
-from index.store import FORMAT_VERSION
 
 log = logging.getLogger(__name__)
 

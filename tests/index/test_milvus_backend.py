@@ -23,6 +23,7 @@ import pytest
 from index.backends import local as local_backend
 from index.backends.base import LexicalQuery, SearchIndex
 from index.backends.local import LocalIndex
+from index.backends.local_store import IndexStore
 from index.backends.milvus import MilvusIndex, MilvusStore
 from index.backends.milvus import schema as milvus_schema
 from index.backends.milvus.client import Connection
@@ -32,7 +33,6 @@ from index.build.corpus import Corpus
 from index.errors import BackendError, IndexMismatchError, IndexMissingError
 from index.ingest.chunking import Chunk
 from index.search import Searcher
-from index.store import IndexStore
 from tests.servers.auth_proxy import AuthProxy
 from tests.servers.milvus import MilvusLiteServer
 

@@ -10,11 +10,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from index.backends.local_store import MANIFEST, IndexStore
 from index.build.model import ModelSpec
 from index.errors import IndexMismatchError
 from index.ingest.chunking import CHUNKER_VERSION
 from index.ingest.sentences import split_sentences
-from index.store import MANIFEST, IndexStore
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -11,10 +11,10 @@ import pytest
 
 from bot.core.engine import Engine
 from bot.settings import Settings
+from index.backends.local_store import FORMAT_VERSION, IndexStore, IndexWriteError
 from index.build.model import ModelSpec
 from index.errors import IndexCorruptError, IndexMismatchError, IndexMissingError
 from index.ingest.chunking import CHUNKER_VERSION
-from index.store import FORMAT_VERSION, IndexStore, IndexWriteError
 from tests.conftest import ROOT, SOURCE_DIR, isolated_settings
 
 
@@ -147,7 +147,7 @@ import os, signal, sys
 from pathlib import Path
 import faiss
 import index.build.builder
-import index.store
+import index.backends.local_store
 from bot.core.engine import Engine
 from bot.settings import Settings
 
@@ -177,7 +177,7 @@ elif point == "before-switch":  # build renamed into place, pointer written, CUR
 elif point == "after-switch":  # new build live, old build not yet removed
     def remove_then_die(self, keep):
         die()
-    index.store.IndexStore._remove_old_builds = remove_then_die
+    index.backends.local_store.IndexStore._remove_old_builds = remove_then_die
 Engine(Settings(_env_file=None, source_dir=sys.argv[1], index_dir=sys.argv[2])).rebuild()
 """
 
@@ -303,7 +303,7 @@ def test_stored_index_answers_like_the_in_memory_one(engine, tmp_path):
 
 
 def test_searched_files_are_prefetched_only_when_memory_allows(built_index_dir, monkeypatch):
-    import index.store as store_module
+    import index.backends.local_store as store_module
 
     build = IndexStore(built_index_dir).current_build()
     files = [build / name for name in store_module.SEARCHED_FILES]

@@ -28,15 +28,15 @@ from index.backends.base import (
     StoredChunk,
     sentence_groups,
 )
+from index.backends.integrity import ROW_ALGORITHM, row_digest
+from index.backends.local_store import REBUILD_HINT
 from index.backends.milvus import schema
 from index.backends.milvus.client import Connection
 from index.build.lexical import QUESTION_WORDS, query_terms
 from index.errors import BackendError, IndexCorruptError
 from index.ingest.chunking import Chunk
 from index.ingest.documents import page_of
-from index.integrity import ROW_ALGORITHM, row_digest
 from index.links import passage_link
-from index.store import REBUILD_HINT
 
 # Milvus returns at most this many hits per search (its topk limit).
 MAX_HITS = 16_384

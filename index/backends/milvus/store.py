@@ -19,6 +19,8 @@ from typing import Any
 
 import numpy as np
 
+from index.backends.integrity import ROW_ALGORITHM, row_digest
+from index.backends.local_store import REBUILD_HINT, check_manifest
 from index.backends.milvus import schema
 from index.backends.milvus.client import QUESTION_TIMEOUT, Connection, pymilvus, redact
 from index.backends.milvus.index import (
@@ -38,8 +40,6 @@ from index.build.model import ModelSpec
 from index.build.question_types import TYPES
 from index.errors import BackendError, CitebotError, IndexMissingError
 from index.ingest.chunking import Chunk, chunk_search_text, normalize_for_search
-from index.integrity import ROW_ALGORITHM, row_digest
-from index.store import REBUILD_HINT, check_manifest
 
 log = logging.getLogger(__name__)
 

@@ -49,6 +49,7 @@ from typing import Any
 
 import numpy as np
 
+from index.backends.integrity import ALGORITHM, changed_files, file_digests
 from index.build.build_lock import BuildLock
 from index.build.chunk_table import ChunkTable, DocumentTable, TextBlob, map_array
 from index.build.corpus import Corpus
@@ -56,7 +57,6 @@ from index.build.lexical import LexicalIndex
 from index.build.model import ModelSpec
 from index.build.vector_index import configure_for_queries
 from index.errors import CitebotError, IndexCorruptError, IndexMismatchError, IndexMissingError
-from index.integrity import ALGORITHM, changed_files, file_digests
 
 log = logging.getLogger(__name__)
 
