@@ -12,8 +12,8 @@
   article written as Markdown (``##`` headings: what section chunks change).
 - **SQuAD**: v1.1 dev, odd- (or even-) numbered articles, each its own corpus.
 
-Each variant is a set of the retrieval switches in ``index.ingest.chunking`` and ``index.search``
-(``VARIANTS``, "search." names the latter); all
+Each variant is a set of the retrieval switches in ``index.ingest.chunking`` and
+``index.query.search`` (``VARIANTS``, "search." names the latter); all
 variants run in one process on the same machine, so their figures compare.
 """
 
@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import index.ingest.chunking as chunking  # noqa: E402
-import index.search as search  # noqa: E402
+import index.query.search as search  # noqa: E402
 from bot.core.engine import Engine  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 from index.build.builder import assemble_corpus  # noqa: E402

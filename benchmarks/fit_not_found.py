@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import not_found_data as data
 
-from index.evidence import MIN_SIMILARITY, Evidence
+from index.query.evidence import MIN_SIMILARITY, Evidence
 
 NEGATIVE_GROUPS = ("wrong-random", "wrong-close", "off-topic")
 

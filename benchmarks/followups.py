@@ -31,7 +31,6 @@ sys.path.insert(0, str(ROOT))
 
 from bot.core.engine import Engine  # noqa: E402
 from bot.settings import Settings  # noqa: E402
-from index.conversation import Turn, turn_of  # noqa: E402
 from index.evaluation import (  # noqa: E402
     HISTORY_TURNS,
     KINDS,
@@ -39,6 +38,7 @@ from index.evaluation import (  # noqa: E402
     load_dialogues,
     load_squad,
 )
+from index.query.conversation import Turn, turn_of  # noqa: E402
 
 DEFAULT_DIALOGUES = ROOT / "tests" / "data" / "article_dialogues.jsonl"
 DEFAULT_SQUAD = ROOT.parent / "shared" / "data" / "squad" / "dev-v1.1.json"

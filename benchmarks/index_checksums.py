@@ -186,7 +186,7 @@ def milvus_verify(replica: Path, tmp: Path, question: str, runs: int = 3) -> str
     from index.backends.milvus import MilvusStore
     from index.build.model import ModelSpec
     from index.build.onnx_encoder import OnnxEncoder, onnx_path_for
-    from index.search import make_searcher
+    from index.query.search import make_searcher
 
     spec = ModelSpec.resolve("all-MiniLM-L6-v2")
     local = IndexStore(replica)

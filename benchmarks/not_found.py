@@ -25,9 +25,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import not_found_data as data
 
-import index.search as search_module
+import index.query.search as search_module
 from index.evaluation import load_jsonl, percentile
-from index.evidence import MIN_SIMILARITY, Evidence, found_in_source
+from index.query.evidence import MIN_SIMILARITY, Evidence, found_in_source
 
 GROUPS = (
     "off-topic", "near-topic", "article", "squad", "wrong-random", "wrong-close",

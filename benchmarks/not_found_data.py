@@ -36,7 +36,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import index.search as search_module  # noqa: E402
+import index.query.search as search_module  # noqa: E402
 from bot.core.engine import Engine  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 from index.evaluation import (  # noqa: E402
@@ -47,7 +47,7 @@ from index.evaluation import (  # noqa: E402
     load_jsonl,
     load_squad,
 )
-from index.evidence import Evidence  # noqa: E402
+from index.query.evidence import Evidence  # noqa: E402
 
 DATA = ROOT / "tests" / "data"
 SQUAD_DIR = ROOT.parent / "shared" / "data" / "squad"

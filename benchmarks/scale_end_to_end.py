@@ -457,8 +457,8 @@ def serve(index_dir: Path, data: Path) -> dict[str, Any]:
 
 def query_breakdown(engine, items: list[dict]) -> dict[str, float]:
     """Median ms of each stage of Searcher.search, timed stage by stage."""
-    from index.question import prepare_question
-    from index.search import CANDIDATES, Query
+    from index.query.question import prepare_question
+    from index.query.search import CANDIDATES, Query
 
     searcher = engine.searcher
     corpus = searcher.corpus
@@ -716,7 +716,7 @@ def main() -> int:
     log(f"base: {len(base[1])} articles, {len(base[2]):,} chunks, {len(base[4]):,} sentences")
     asked, warm, later = pick_questions(args.squad, args.queries, args.warm)
     from index.build.onnx_encoder import OnnxEncoder, onnx_path_for
-    from index.question import prepare_question
+    from index.query.question import prepare_question
 
     query_encoder = OnnxEncoder.for_queries(
         engine.spec, onnx_path_for(engine.settings.index_dir, engine.spec)

@@ -35,7 +35,7 @@ from index.build.builder import assemble_corpus  # noqa: E402
 from index.evaluation import Tally, evaluate, load_jsonl, load_squad  # noqa: E402
 from index.ingest.documents import DocumentSet, load_documents, parse_document  # noqa: E402
 from index.ingest.sentences import split_sentences  # noqa: E402
-from index.search import make_searcher  # noqa: E402
+from index.query.search import make_searcher  # noqa: E402
 
 DEFAULT_SQUAD = ROOT.parent / "shared" / "data" / "squad" / "dev-v1.1.json"
 ARTICLE = ROOT / "tests" / "data" / "article" / "north-korea-allied-coordination.txt"

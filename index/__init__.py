@@ -29,9 +29,9 @@ _EXPORTS = {
     "ModelError": "index.errors",
     "QuestionError": "index.errors",
     "SourceError": "index.errors",
-    "merge_answers": "index.merge",
+    "merge_answers": "index.query.merge",
     "ModelSpec": "index.build.model",
-    "Searcher": "index.search",
+    "Searcher": "index.query.search",
     "IndexStore": "index.backends.local_store",
 }
 
@@ -93,5 +93,5 @@ if TYPE_CHECKING:
     )
     from index.ingest.chunking import Chunk, Chunker
     from index.ingest.documents import Document, load_documents
-    from index.merge import merge_answers
-    from index.search import Searcher
+    from index.query.merge import merge_answers
+    from index.query.search import Searcher

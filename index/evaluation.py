@@ -15,14 +15,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from index.answer import Answer, Passage
-from index.conversation import Turn, turn_of
 from index.errors import CitebotError
+from index.query.conversation import Turn, turn_of
 
 if TYPE_CHECKING:
     from index.build.corpus import Corpus
     from index.build.embedding import TextEncoder
     from index.ingest.chunking import Chunker
-    from index.search import Searcher
+    from index.query.search import Searcher
 
 Progress = Callable[[int, int], None]
 EVAL_K = 5

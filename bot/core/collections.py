@@ -27,9 +27,9 @@ from index import Answer, merge_answers
 from index.backends.base import IndexBackend
 from index.backends.local_store import CURRENT, IndexStore
 from index.build.build_lock import BuildLock
-from index.conversation import Turn
 from index.errors import CitebotError
 from index.ingest.documents import scan_sources
+from index.query.conversation import Turn
 
 DEFAULT = "default"
 GUILD_PREFIX = "guild-"

@@ -37,10 +37,10 @@ from index.build.onnx_encoder import (
     onnx_path_for,
     refused_export,
 )
-from index.conversation import Turn
 from index.errors import CitebotError
 from index.ingest.documents import load_documents, scan_sources
-from index.search import QueryEncoder, RecentQueries, make_searcher
+from index.query.conversation import Turn
+from index.query.search import QueryEncoder, RecentQueries, make_searcher
 
 log = logging.getLogger(__name__)
 

@@ -32,7 +32,7 @@ from index.build.chunk_table import DocumentRecord
 from index.build.corpus import Corpus
 from index.errors import BackendError, IndexMismatchError, IndexMissingError
 from index.ingest.chunking import Chunk
-from index.search import Searcher
+from index.query.search import Searcher
 from tests.servers.auth_proxy import AuthProxy
 from tests.servers.milvus import MilvusLiteServer
 

@@ -286,7 +286,7 @@ def test_stored_index_answers_like_the_in_memory_one(engine, tmp_path):
 
     from index.build.builder import assemble_corpus
     from index.ingest.documents import load_documents
-    from index.search import make_searcher
+    from index.query.search import make_searcher
 
     in_memory, _, _ = assemble_corpus(
         load_documents(SOURCE_DIR), engine.build_encoder, engine.chunker()
