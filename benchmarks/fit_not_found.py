@@ -1,4 +1,4 @@
-"""Fit the "not in the source" rule of index/evidence.py on the calibration half only.
+"""Fit the "not in the source" rule of index/query/evidence.py on the calibration half only.
 
     .venv/bin/python benchmarks/fit_not_found.py [--articles N] [--cache /tmp/not-found.pkl]
 

@@ -1,5 +1,5 @@
 """Follow-up questions, side by side in one run: citebot's conversation reading
-(index/conversation.py) against two baselines, on the article's dialogues; and SQuAD v1.1
+(index/query/conversation.py) against two baselines, on the article's dialogues; and SQuAD v1.1
 questions asked without history and with an empty history (must be identical).
 
     .venv/bin/python benchmarks/followups.py [--dialogues tests/data/article_dialogues.jsonl]

@@ -1,5 +1,5 @@
 """The "not in the source" rule, old (dense only: best sentence cosine < 0.30) against new
-(index/evidence.py: dense floor plus lexical evidence), side by side in one run.
+(index/query/evidence.py: dense floor plus lexical evidence), side by side in one run.
 
     .venv/bin/python benchmarks/not_found.py [--articles N] [--repeats 3] [--json OUT]
 

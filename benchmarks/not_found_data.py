@@ -1,4 +1,4 @@
-"""The evidence (index/evidence.py) of labelled question/corpus pairs, for calibrating and
+"""The evidence (index/query/evidence.py) of labelled question/corpus pairs, for calibrating and
 measuring the "not in the source" rule: shared by benchmarks/fit_not_found.py and
 benchmarks/not_found.py.
 

@@ -6,9 +6,9 @@ Two steps per file, each in a fresh subprocess with a time limit (a quadratic st
 as "> limit" instead of running for hours):
 
 - ``load``: ``load_documents`` on a folder holding the file: read, decode, split into
-  paragraphs under headings (index/documents.py);
+  paragraphs under headings (index/ingest/documents.py);
 - ``chunk``: the same, then ``Chunker.chunk`` with the bundled model's tokenizer, which splits
-  paragraphs into sentences (index/sentences.py) and cuts over-long ones by word pieces.
+  paragraphs into sentences (index/ingest/sentences.py) and cuts over-long ones by word pieces.
 
     .venv/bin/python benchmarks/pathological_input.py [--sizes 1 2 5] [--limit 120]
 """

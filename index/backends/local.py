@@ -1,7 +1,7 @@
 """The local backend: a Corpus in memory or memory-mapped from an index directory.
 
 Small corpora (up to FULL_SCORING_LIMIT chunks) are scored whole; larger ones through the
-vector index's nearest chunks and the best chunks by BM25 (see index/search.py)."""
+vector index's nearest chunks and the best chunks by BM25 (see index/query/search.py)."""
 
 from __future__ import annotations
 

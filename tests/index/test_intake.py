@@ -1,5 +1,6 @@
-"""index/intake.py: names for added documents, the no-overwrite rules, and all-or-nothing adds
-(downloads from a real server on 127.0.0.1; no index is built here: see tests/bot/test_add.py)."""
+"""index/ingest/intake.py: names for added documents, the no-overwrite rules, and all-or-nothing
+adds (downloads from a real server on 127.0.0.1; no index is built here: see
+tests/bot/test_add.py)."""
 
 from __future__ import annotations
 

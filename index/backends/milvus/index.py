@@ -4,7 +4,7 @@ Retrieval happens inside Milvus, in the build's own collections (so filtered to 
 collection by construction): the chunks nearest the question (COSINE) and best by BM25 (inner
 product with citebot's own BM25 weights, see schema.py), then, filtered to the candidates, the
 score each candidate still lacks and every candidate sentence's two scores and type flags.
-Fusion stays in index/search.py. A ``MilvusIndex`` keeps to its build even after the alias
+Fusion stays in index/query/search.py. A ``MilvusIndex`` keeps to its build even after the alias
 moves on (the store keeps the previous build until the next save), so an answer never mixes
 two builds.
 """

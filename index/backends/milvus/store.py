@@ -1,6 +1,6 @@
 """The write side of the Milvus backend: one citebot collection's builds in Milvus.
 
-``MilvusStore`` is the Milvus counterpart of ``index.store.IndexStore``: ``save`` writes a new
+``MilvusStore`` is the Milvus counterpart of ``local_store.IndexStore``: ``save`` writes a new
 versioned set of collections, flushes and loads them, then switches the collection's alias in
 one call (``alter_alias``), so a question sees the old build or the new one, never a mix. The
 previous build is kept until the next save (questions in flight on it still finish); older
