@@ -15,8 +15,8 @@ from rich.text import Text
 from bot.cli.render import answer_to_plain, answer_to_rich
 from bot.core.engine import Engine
 from bot.core.safe_text import printable
-from index.conversation import Turn, turn_of
 from index.errors import CitebotError
+from index.query.conversation import Turn, turn_of
 
 HELP = """\
 Type a question and press Enter. Commands:

@@ -26,7 +26,7 @@ from index.errors import CitebotError, SourceError
 
 if TYPE_CHECKING:
     from bot.core.documents import Pending
-    from index.builder import BuildReport
+    from index.build.builder import BuildReport
 
 
 @command("build", "build (or rebuild) the index from the source documents")
@@ -82,7 +82,7 @@ def cmd_add(ctx: Context) -> int:
     from pathlib import Path
 
     from bot.core import documents
-    from index.fetcher import FetchLimits, FetchTimeout, FetchTooLarge
+    from index.ingest.fetcher import FetchLimits, FetchTimeout, FetchTooLarge
 
     settings, source = ctx.settings, ctx.args.source
     create_collection_folder(ctx)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from index.backends.base import IndexBackend
-from index.store import IndexStore
+from index.backends.local_store import IndexStore
 
 if TYPE_CHECKING:
     from bot.settings import Settings

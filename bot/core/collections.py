@@ -25,11 +25,11 @@ from bot.core.engine import Engine, parse_time
 from bot.settings import Settings
 from index import Answer, merge_answers
 from index.backends.base import IndexBackend
-from index.build_lock import BuildLock
-from index.conversation import Turn
-from index.documents import scan_sources
+from index.backends.local_store import CURRENT, IndexStore
+from index.build.build_lock import BuildLock
 from index.errors import CitebotError
-from index.store import CURRENT, IndexStore
+from index.ingest.documents import scan_sources
+from index.query.conversation import Turn
 
 DEFAULT = "default"
 GUILD_PREFIX = "guild-"

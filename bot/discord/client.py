@@ -46,7 +46,7 @@ from bot.state.database import location_of
 from bot.state.feedback import FeedbackStore, key_path_for
 from bot.state.servers import ServerLimits, ServerStore
 from index.answer import Answer
-from index.conversation import Turn
+from index.query.conversation import Turn
 
 # The features, loaded by name in this order (each a package whose ``__init__`` has only
 # ``setup(bot)``). A new feature is one package under ``bot/discord/exts/`` and one line here.

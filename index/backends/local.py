@@ -1,7 +1,7 @@
 """The local backend: a Corpus in memory or memory-mapped from an index directory.
 
 Small corpora (up to FULL_SCORING_LIMIT chunks) are scored whole; larger ones through the
-vector index's nearest chunks and the best chunks by BM25 (see index/search.py)."""
+vector index's nearest chunks and the best chunks by BM25 (see index/query/search.py)."""
 
 from __future__ import annotations
 
@@ -17,13 +17,13 @@ from index.backends.base import (
     StoredChunk,
     sentence_groups,
 )
-from index.chunk_table import text_key
-from index.chunking import Chunk
-from index.corpus import Corpus
-from index.documents import page_of
+from index.backends.local_store import REBUILD_HINT
+from index.build.chunk_table import text_key
+from index.build.corpus import Corpus
 from index.errors import IndexCorruptError
+from index.ingest.chunking import Chunk
+from index.ingest.documents import page_of
 from index.links import passage_link
-from index.store import REBUILD_HINT
 
 # Every chunk and sentence is scored up to this many chunks; above it only the candidates from
 # the vector index and from BM25 are, and normalisation is over the candidates. Scoring all
@@ -104,7 +104,7 @@ class LocalIndex:
     def _sectioned(self) -> np.ndarray:
         """bool[chunks]: chunks under a heading of an HTML or Markdown document (computed once)."""
         if self._in_section is None:
-            from index.chunking import SECTION_FORMATS
+            from index.ingest.chunking import SECTION_FORMATS
 
             table = self.corpus.table
             structured = np.array(

@@ -1,6 +1,6 @@
 """The write side of the Milvus backend: one citebot collection's builds in Milvus.
 
-``MilvusStore`` is the Milvus counterpart of ``index.store.IndexStore``: ``save`` writes a new
+``MilvusStore`` is the Milvus counterpart of ``local_store.IndexStore``: ``save`` writes a new
 versioned set of collections, flushes and loads them, then switches the collection's alias in
 one call (``alter_alias``), so a question sees the old build or the new one, never a mix. The
 previous build is kept until the next save (questions in flight on it still finish); older
@@ -19,6 +19,8 @@ from typing import Any
 
 import numpy as np
 
+from index.backends.integrity import ROW_ALGORITHM, row_digest
+from index.backends.local_store import REBUILD_HINT, check_manifest
 from index.backends.milvus import schema
 from index.backends.milvus.client import QUESTION_TIMEOUT, Connection, pymilvus, redact
 from index.backends.milvus.index import (
@@ -30,16 +32,14 @@ from index.backends.milvus.index import (
     read_blob,
     scan,
 )
-from index.build_lock import BuildLock
-from index.chunk_table import DocumentRecord, DocumentTable
-from index.chunking import Chunk, chunk_search_text, normalize_for_search
-from index.corpus import Corpus
+from index.build.build_lock import BuildLock
+from index.build.chunk_table import DocumentRecord, DocumentTable
+from index.build.corpus import Corpus
+from index.build.lexical import LexicalIndex
+from index.build.model import ModelSpec
+from index.build.question_types import TYPES
 from index.errors import BackendError, CitebotError, IndexMissingError
-from index.integrity import ROW_ALGORITHM, row_digest
-from index.lexical import LexicalIndex
-from index.model import ModelSpec
-from index.question_types import TYPES
-from index.store import REBUILD_HINT, check_manifest
+from index.ingest.chunking import Chunk, chunk_search_text, normalize_for_search
 
 log = logging.getLogger(__name__)
 
@@ -208,7 +208,7 @@ class MilvusStore:
     def to_corpus(self, model: ModelSpec, chunker_parameters: dict[str, Any]) -> Corpus:
         """The live build as a local Corpus (documents, chunks, exact vectors, sentence types,
         BM25 rebuilt from the same texts, manifest): for ``citebot migrate --to local``."""
-        from index.vector_index import make_vector_index
+        from index.build.vector_index import make_vector_index
 
         layout = self._layout()
         manifest = layout.manifest()

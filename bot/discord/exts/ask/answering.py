@@ -36,7 +36,7 @@ from bot.discord.utils.replies import (
 from bot.settings import Settings
 from bot.state.feedback import DOWN, UP
 from index.answer import Answer
-from index.conversation import Turn
+from index.query.conversation import Turn
 
 if TYPE_CHECKING:
     from bot.discord.client import CitebotBot

@@ -24,7 +24,7 @@ from bot.discord.utils.answers import place_of
 from bot.discord.utils.errors import report_error
 from bot.discord.utils.render import clip, plain_name
 from bot.discord.utils.replies import EXPIRED, NO_MENTIONS, say
-from index.conversation import Turn
+from index.query.conversation import Turn
 
 if TYPE_CHECKING:
     from bot.discord.client import CitebotBot

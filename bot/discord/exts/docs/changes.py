@@ -40,7 +40,7 @@ from bot.discord.utils.progress import (
 )
 from bot.discord.utils.render import CONTENT_LIMIT, clip, escape_clipped, plain_name
 from bot.discord.utils.replies import NO_MENTIONS
-from index.build_lock import BuildInProgressError
+from index.build.build_lock import BuildInProgressError
 
 if TYPE_CHECKING:
     from bot.discord.client import CitebotBot

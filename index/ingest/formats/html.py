@@ -26,9 +26,9 @@ from lxml import etree
 from lxml import html as lxml_html
 from trafilatura.settings import use_config
 
-from index.addresses import is_web_address
-from index.formats import Extracted, ExtractLimits, UnreadableDocument
-from index.formats.layout import TextLayout
+from index.ingest.addresses import is_web_address
+from index.ingest.formats import Extracted, ExtractLimits, UnreadableDocument
+from index.ingest.formats.layout import TextLayout
 
 # trafilatura and the libraries it calls log every page they discard or find odd; citebot reports
 # unreadable pages itself, so their warnings would only be noise in a build's output.

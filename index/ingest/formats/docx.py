@@ -24,8 +24,8 @@ from docx.opc.exceptions import PackageNotFoundError
 from docx.oxml.ns import qn
 from lxml import etree
 
-from index.formats import Extracted, ExtractLimits, UnreadableDocument
-from index.formats.layout import TextLayout
+from index.ingest.formats import Extracted, ExtractLimits, UnreadableDocument
+from index.ingest.formats.layout import TextLayout
 
 MAX_PARTS = 10_000
 """More zip members than any Word document has (each image, style sheet… is one)."""

@@ -44,7 +44,7 @@ from pypdf.errors import (
 )
 from pypdf.generic import ArrayObject, Destination, StreamObject
 
-from index.formats import Block, Deadline, Extracted, ExtractLimits, UnreadableDocument
+from index.ingest.formats import Block, Deadline, Extracted, ExtractLimits, UnreadableDocument
 
 HEADING_SIZE_RATIO = 1.15
 """A line this much larger than the body text (or more) is a heading."""

@@ -9,13 +9,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from index.chunk_table import ChunkTable, DocumentRecord, DocumentTable
-from index.chunking import Chunk
+from index.build.chunk_table import ChunkTable, DocumentRecord, DocumentTable
+from index.ingest.chunking import Chunk
 
 if TYPE_CHECKING:
     import faiss
 
-    from index.lexical import LexicalIndex
+    from index.build.lexical import LexicalIndex
 
 __all__ = ["Corpus", "DocumentRecord"]
 
@@ -128,6 +128,6 @@ class Corpus:
         one, else reconstructed from the vector index)."""
         if self.exact_chunk_vectors is not None:
             return self.exact_chunk_vectors
-        from index.vector_index import reconstruct_all
+        from index.build.vector_index import reconstruct_all
 
         return reconstruct_all(self.vector_index)

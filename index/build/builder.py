@@ -15,23 +15,23 @@ from typing import Any
 import numpy as np
 
 from index.backends.base import IndexBackend
-from index.build_lock import OnWait
-from index.chunking import Chunk, Chunker, chunk_search_text, normalize_for_search
-from index.corpus import Corpus, DocumentRecord
-from index.documents import (
+from index.backends.local_store import FORMAT_VERSION
+from index.build.build_lock import OnWait
+from index.build.corpus import Corpus, DocumentRecord
+from index.build.embedding import TextEncoder
+from index.build.lexical import LexicalIndex
+from index.build.question_types import sentence_types
+from index.build.vector_index import make_vector_index
+from index.errors import CitebotError
+from index.ingest.chunking import Chunk, Chunker, chunk_search_text, normalize_for_search
+from index.ingest.documents import (
     MAX_SOURCE_BYTES,
     DocumentSet,
     SkippedFile,
     load_documents,
     stamp_fields,
 )
-from index.embedding import TextEncoder
-from index.errors import CitebotError
-from index.formats import DEFAULT_EXTRACT_TIMEOUT_SECONDS
-from index.lexical import LexicalIndex
-from index.question_types import sentence_types
-from index.store import FORMAT_VERSION
-from index.vector_index import make_vector_index
+from index.ingest.formats import DEFAULT_EXTRACT_TIMEOUT_SECONDS
 
 log = logging.getLogger(__name__)
 

@@ -30,8 +30,8 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import numpy as np
 
+from index.build.model import ModelSpec
 from index.errors import ModelError
-from index.model import ModelSpec
 
 if TYPE_CHECKING:
     import onnxruntime
@@ -300,7 +300,7 @@ def export_onnx(spec: ModelSpec, target: Path) -> Path:
 
 def _reference_vectors(spec: ModelSpec) -> np.ndarray:
     """sentence-transformers' own embeddings of the probe texts, as the model defines them."""
-    from index.embedding import Embedder
+    from index.build.embedding import Embedder
 
     return Embedder(spec).model.encode(
         list(_PROBES),

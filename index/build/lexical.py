@@ -91,7 +91,7 @@ class LexicalIndex:
 
         Chunk postings are read whole (sequential); sentence postings by binary search, so
         read-ahead is switched off for those."""
-        from index.chunk_table import random_access
+        from index.build.chunk_table import random_access
 
         bm25s = _import_bm25s()
         chunks = bm25s.BM25.load(str(directory / "lexical-chunks"), mmap=True, show_progress=False)

@@ -49,14 +49,14 @@ from typing import Any
 
 import numpy as np
 
-from index.build_lock import BuildLock
-from index.chunk_table import ChunkTable, DocumentTable, TextBlob, map_array
-from index.corpus import Corpus
+from index.backends.integrity import ALGORITHM, changed_files, file_digests
+from index.build.build_lock import BuildLock
+from index.build.chunk_table import ChunkTable, DocumentTable, TextBlob, map_array
+from index.build.corpus import Corpus
+from index.build.lexical import LexicalIndex
+from index.build.model import ModelSpec
+from index.build.vector_index import configure_for_queries
 from index.errors import CitebotError, IndexCorruptError, IndexMismatchError, IndexMissingError
-from index.integrity import ALGORITHM, changed_files, file_digests
-from index.lexical import LexicalIndex
-from index.model import ModelSpec
-from index.vector_index import configure_for_queries
 
 log = logging.getLogger(__name__)
 
@@ -114,7 +114,7 @@ class IndexStore:
         """Normalised text -> vector of every chunk and sentence of the live build when it was
         built with ``model``'s weights (else, or when there is none, empty): what a rebuild
         re-uses instead of embedding again."""
-        from index.chunking import chunk_search_text, normalize_for_search
+        from index.ingest.chunking import chunk_search_text, normalize_for_search
 
         if not self.exists():
             return {}

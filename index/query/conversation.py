@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from index.question_types import expected_type, names
+from index.build.question_types import expected_type, names
 
 if TYPE_CHECKING:
     from index.answer import Answer

@@ -20,8 +20,8 @@ from typing import Any, overload
 
 import numpy as np
 
-from index.chunking import Chunk
 from index.errors import IndexCorruptError
+from index.ingest.chunking import Chunk
 
 ID_BYTES = 16
 

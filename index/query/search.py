@@ -22,7 +22,10 @@ import numpy as np
 from index.answer import Answer, Passage, mark_weak
 from index.backends.base import Candidates, LexicalQuery, SearchIndex
 from index.backends.local import LocalIndex
-from index.conversation import (
+from index.build.corpus import Corpus
+from index.build.question_types import TYPES, expected_type
+from index.errors import QuestionError
+from index.query.conversation import (
     Turn,
     adds_wanted,
     content_words,
@@ -31,11 +34,8 @@ from index.conversation import (
     read_with_history,
     wants_new_value,
 )
-from index.corpus import Corpus
-from index.errors import QuestionError
-from index.evidence import MIN_SIMILARITY, found_in_source, gather
-from index.question import DEFAULT_MAX_CHARS, prepare_question
-from index.question_types import TYPES, expected_type
+from index.query.evidence import MIN_SIMILARITY, found_in_source, gather
+from index.query.question import DEFAULT_MAX_CHARS, prepare_question
 
 CANDIDATES = 200
 # When the candidates hold fewer than k distinct passages (a collection full of copies of the

@@ -24,7 +24,7 @@ import httpcore
 import httpx
 
 from index.errors import CitebotError
-from index.formats import SOURCE_SUFFIXES
+from index.ingest.formats import SOURCE_SUFFIXES
 
 REDIRECT_CODES = frozenset({301, 302, 303, 307, 308})
 
