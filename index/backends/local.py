@@ -158,7 +158,7 @@ class LocalIndex:
         if self._lexical is None or lexical is None or not lexical.parts:
             return None
         (own, _), *others = lexical.parts
-        fused = self._lexical.chunk_scores(list(own)).astype(np.float32, copy=True)
+        fused: np.ndarray = self._lexical.chunk_scores(list(own)).astype(np.float32, copy=True)
         for terms, weight in others:
             fused = fused + np.float32(weight) * self._lexical.chunk_scores(list(terms))
         return fused

@@ -611,7 +611,8 @@ def _code_scale(rows: np.ndarray, block: int = 200_000) -> np.ndarray:
 
 def _codes(rows: np.ndarray, scale: np.ndarray) -> np.ndarray:
     """int8 codes of float rows: round(row / scale), within +-127."""
-    return np.clip(np.rint(np.asarray(rows, dtype=np.float32) / scale), -127, 127)
+    codes: np.ndarray = np.clip(np.rint(np.asarray(rows, dtype=np.float32) / scale), -127, 127)
+    return codes
 
 
 def _write_json(path: Path, data: Any, indent: int | None = None) -> None:
