@@ -20,6 +20,8 @@ from bot.settings import Settings
 from index.errors import CitebotError
 
 if TYPE_CHECKING:
+    from rich.progress import Progress, TaskID
+
     from bot.core.engine import Engine
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -198,8 +200,8 @@ class progress_bar:  # used like a function: ``with progress_bar(err, "…") as 
     def __init__(self, console: Console, label: str):
         self.console = console
         self.label = label
-        self.bar = None
-        self.task = None
+        self.bar: Progress | None = None
+        self.task: TaskID | None = None
 
     def __enter__(self) -> Callable[[int, int], None]:
         if self.console.is_terminal:

@@ -48,7 +48,7 @@ def uri_for_children(settings: Settings) -> str:
         return settings.milvus_uri
     from milvus_lite.server_manager import server_manager_instance
 
-    address = server_manager_instance.start_and_get_uri(settings.milvus_uri)
+    address: str | None = server_manager_instance.start_and_get_uri(settings.milvus_uri)
     if address is None:
         from index.errors import CitebotError
 
