@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
 
     from bot.core.engine import Engine
+    from index.documents import SkippedFile
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 # What stderr lines about the run begin with (after "citebot: "), as argparse's own
@@ -168,10 +169,10 @@ def announce_export(ctx: Context, engine: Engine) -> None:
         )
 
 
-def warn_skipped(err: Console, skipped: Sequence[object]) -> None:
+def warn_skipped(err: Console, skipped: Sequence[SkippedFile]) -> None:
     """A warning line for each source file the build skipped."""
     for item in skipped:
-        say(err, WARNING, f"skipped {item.reason}")  # type: ignore[attr-defined]
+        say(err, WARNING, f"skipped {item.reason}")
 
 
 def create_collection_folder(ctx: Context) -> None:

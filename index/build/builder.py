@@ -206,6 +206,7 @@ def _embed_in_context(
             if exact
             else []
         )
+    # Not part of TextEncoder: only a late-chunking encoder has it (mode IN_CHUNK, above).
     in_context = embedder.encode_in_context  # type: ignore[attr-defined]
     vectors, pooled = in_context(texts, spans, progress=advance)
     for text, vector, sentence_vectors in zip(texts, vectors, pooled, strict=True):

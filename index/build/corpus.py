@@ -58,6 +58,12 @@ class Corpus:
         return self.chunks
 
     @property
+    def document_table(self) -> DocumentTable:
+        """The documents as columns (what ``documents`` holds once the corpus is made)."""
+        assert isinstance(self.documents, DocumentTable)
+        return self.documents
+
+    @property
     def sentence_offsets(self) -> np.ndarray:
         """Row of the first sentence of chunk i is ``sentence_offsets[i]`` (length n + 1)."""
         return self.table.sentence_offsets
@@ -75,7 +81,7 @@ class Corpus:
             for document, section in unique[np.argsort(first, kind="stable")]:
                 found.setdefault(int(document), []).append(table.sections[int(section)])
             for document, names in found.items():
-                result[self.documents.paths[document]] = tuple(names)  # type: ignore[attr-defined]
+                result[self.document_table.paths[document]] = tuple(names)
         return result
 
     @cached_property

@@ -33,7 +33,7 @@ def _import_bm25s() -> Any:  # the bm25s module (it ships no types)
     logger = logging.getLogger("bm25s")
     if logger.level == logging.DEBUG and not getattr(logger, "_citebot_reset", False):
         logger.setLevel(logging.NOTSET)
-        logger._citebot_reset = True  # type: ignore[attr-defined]
+        logger._citebot_reset = True  # type: ignore[attr-defined]  # our marker on its logger
     return bm25s
 
 

@@ -177,7 +177,7 @@ class MilvusStore:
         Loads its collections into memory (a restarted server has them released)."""
         layout = self._layout()
         manifest = layout.manifest()
-        check_manifest(manifest, model, chunker_parameters, self.where)  # type: ignore[arg-type]
+        check_manifest(manifest, model, chunker_parameters, self.where)
         layout.load()
         return MilvusIndex(layout, manifest, self.full_scoring_limit)
 
@@ -212,7 +212,7 @@ class MilvusStore:
 
         layout = self._layout()
         manifest = layout.manifest()
-        check_manifest(manifest, model, chunker_parameters, self.where)  # type: ignore[arg-type]
+        check_manifest(manifest, model, chunker_parameters, self.where)
         layout.load()
         contents = _Contents.read(layout, manifest)
         chunk_texts = [chunk_search_text(chunk) for chunk in contents.chunks]
