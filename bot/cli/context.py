@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
 
     from bot.core.engine import Engine
-    from index.documents import SkippedFile
+    from index.ingest.documents import SkippedFile
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 # What stderr lines about the run begin with (after "citebot: "), as argparse's own
