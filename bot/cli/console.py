@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TextIO
 
@@ -158,7 +158,7 @@ def _answer_lines(session: ConsoleSession, lines: Iterable[str]) -> int:
     return 0
 
 
-def _enable_history(path: Path):
+def _enable_history(path: Path) -> Callable[[], None]:
     """Load readline history; returns a function that saves it."""
     try:
         import readline

@@ -87,7 +87,8 @@ def _earlier_questions(
     from index.errors import QuestionError
     from index.query.question import prepare_question
 
-    texts, notices = [], []
+    texts: list[str] = []
+    notices: list[str] = []
     for number, text in enumerate(raw, start=1):
         option = "--follow-up-of" + (f" #{number}" if len(raw) > 1 else "")
         try:

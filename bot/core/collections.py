@@ -185,7 +185,7 @@ class Collections:
         if name == DEFAULT and self._serves_default:
             self.models.load(build_if_missing=False)  # a no-op once loaded
             self.models.refresh(self.reload_check_seconds)  # a build by another process
-            return self.models  # type: ignore[no-any-return]
+            return self.models
         entry = self._touch(name)
         if entry is not None and not _still_there(entry.engine.store):
             self.unload(name)

@@ -53,7 +53,7 @@ def migrate(settings: Settings, collection: str, target: Backend) -> MigrateRepo
         if target == "milvus":
             corpus = local.load(spec, parameters)
         else:
-            corpus = milvus.to_corpus(spec, parameters)  # type: ignore[attr-defined]
+            corpus = milvus.to_corpus(spec, parameters)
         destination.save(corpus)
         destination.load(spec, parameters)  # proven to load before saying so
     counts = corpus.manifest.get("counts") or {}

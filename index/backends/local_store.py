@@ -416,6 +416,7 @@ class IndexStore:
             and set(files) == set(manifest.get("files") or ())
             and all(isinstance(value, str) for value in files.values())
         )
+        # `valid` checked that files is a dict of str; mypy does not narrow through all().
         changed = changed_files(build, files) if valid else ["the checksums"]  # type: ignore[arg-type]
         if changed:
             shown = ", ".join(changed[:3]) + (f" and {len(changed) - 3} more" if len(changed) > 3
@@ -454,7 +455,10 @@ class IndexStore:
 
 
 def check_manifest(
-    manifest: dict[str, Any], model: ModelSpec, chunker_parameters: dict[str, Any], where: Path
+    manifest: dict[str, Any],
+    model: ModelSpec,
+    chunker_parameters: dict[str, Any],
+    where: Path | str,
 ) -> None:
     """Raise IndexMismatchError when the index does not match the model or chunking in use."""
     version = manifest.get("format_version")
@@ -611,7 +615,8 @@ def _code_scale(rows: np.ndarray, block: int = 200_000) -> np.ndarray:
 
 def _codes(rows: np.ndarray, scale: np.ndarray) -> np.ndarray:
     """int8 codes of float rows: round(row / scale), within +-127."""
-    return np.clip(np.rint(np.asarray(rows, dtype=np.float32) / scale), -127, 127)
+    codes: np.ndarray = np.clip(np.rint(np.asarray(rows, dtype=np.float32) / scale), -127, 127)
+    return codes
 
 
 def _write_json(path: Path, data: Any, indent: int | None = None) -> None:

@@ -65,12 +65,11 @@ class Layout:
     def load(self) -> None:
         """Load every collection of the build into the server's memory."""
         for name in self.names.values():
-            self.connection.call(
-                "load the index",
-                lambda client, name=name: client.load_collection(
-                    name, timeout=self.connection.write_timeout
-                ),
-            )
+
+            def load(client: Any, name: str = name) -> None:
+                client.load_collection(name, timeout=self.connection.write_timeout)
+
+            self.connection.call("load the index", load)
 
     def manifest(self) -> dict[str, Any]:
         """The build's manifest."""
@@ -219,7 +218,8 @@ class MilvusIndex:
 
     @cached_property
     def _documents(self) -> dict[str, Any]:
-        return json.loads(read_blob(self.layout, "documents", 0))
+        documents: dict[str, Any] = json.loads(read_blob(self.layout, "documents", 0))
+        return documents
 
     def query_terms(self, text: str) -> list[str]:
         """BM25 terms of a question (as the local index makes them)."""

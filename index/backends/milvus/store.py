@@ -177,7 +177,7 @@ class MilvusStore:
         Loads its collections into memory (a restarted server has them released)."""
         layout = self._layout()
         manifest = layout.manifest()
-        check_manifest(manifest, model, chunker_parameters, self.where)  # type: ignore[arg-type]
+        check_manifest(manifest, model, chunker_parameters, self.where)
         layout.load()
         return MilvusIndex(layout, manifest, self.full_scoring_limit)
 
@@ -212,7 +212,7 @@ class MilvusStore:
 
         layout = self._layout()
         manifest = layout.manifest()
-        check_manifest(manifest, model, chunker_parameters, self.where)  # type: ignore[arg-type]
+        check_manifest(manifest, model, chunker_parameters, self.where)
         layout.load()
         contents = _Contents.read(layout, manifest)
         chunk_texts = [chunk_search_text(chunk) for chunk in contents.chunks]
@@ -267,7 +267,9 @@ class MilvusStore:
         for kind, fields in schemas.items():
             name = layout.names[kind]
 
-            def create(client: Any, name: str = name, fields: Any = fields, kind: str = kind):
+            def create(
+                client: Any, name: str = name, fields: Any = fields, kind: str = kind
+            ) -> None:
                 client.create_collection(
                     name, schema=fields, consistency_level="Strong", timeout=self._writes
                 )
@@ -316,9 +318,11 @@ class MilvusStore:
         blob_rows[:0] = [_blob(n, "manifest", 0, n, part) for n, part in enumerate(parts)]
         self._insert(layout.names["blobs"], blob_rows)
         for name in layout.names.values():
-            self.connection.call(
-                "flush a build", lambda client, name=name: client.flush(name, timeout=self._writes)
-            )
+
+            def flush(client: Any, name: str = name) -> None:
+                client.flush(name, timeout=self._writes)
+
+            self.connection.call("flush a build", flush)
         layout.load()
         counts = layout.counts()
         expected = (len(corpus.chunks), int(corpus.sentence_offsets[-1]), len(blob_rows))
@@ -384,11 +388,12 @@ class MilvusStore:
 
     def _drop_quietly(self, names: Iterable[str]) -> None:
         for name in names:
+
+            def drop(client: Any, name: str = name) -> None:
+                client.drop_collection(name, timeout=self._writes)
+
             try:
-                self.connection.call(
-                    "drop an old build",
-                    lambda client, name=name: client.drop_collection(name, timeout=self._writes),
-                )
+                self.connection.call("drop an old build", drop)
             except BackendError as error:  # left for the next save to drop
                 log.warning("Milvus collection %s not dropped: %s", name, error)
 

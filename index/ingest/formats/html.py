@@ -341,7 +341,9 @@ def _one_line(text: str) -> str:
 
 def _code(element: etree._Element) -> str:
     """A code block as written (trailing spaces and surrounding blank lines dropped)."""
-    lines = [line.rstrip() for line in "".join(element.itertext()).splitlines()]
+    # lxml-stubs types itertext() as str | bytes; lxml yields str on Python 3.
+    text = "".join(element.itertext())  # type: ignore[arg-type]
+    lines = [line.rstrip() for line in text.splitlines()]
     return "\n".join(lines).strip("\n")
 
 

@@ -250,8 +250,7 @@ async def answer_mention(bot: CitebotBot, message: discord.Message) -> None:
     me = bot.user
     if me is None or message.author.bot or message.author.id == me.id:
         return
-    in_dm = message.guild is None
-    if in_dm:
+    if message.guild is None:  # a DM
         if not bot.settings.discord_allow_dms:
             return
     else:
