@@ -22,7 +22,7 @@ import sys
 import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 import aiohttp
 import discord
@@ -85,7 +85,7 @@ class CitebotBot(commands.Bot):
     prefix commands: only slash commands, buttons and the mention handler of the ``ask`` feature.
     """
 
-    tree: CitebotTree  # type: ignore[assignment]
+    tree: CitebotTree
 
     def __init__(
         self,
@@ -316,7 +316,7 @@ class CitebotBot(commands.Bot):
         names = self.collections_for(guild_id)
         if DEFAULT in names:
             self.ensure_loaded()
-        return cast(Answer, self.collections.search_many(names, question, k, offset, history))
+        return self.collections.search_many(names, question, k, offset, history)
 
     async def search(
         self,
