@@ -34,13 +34,13 @@ from bot.core.collections import DEFAULT, Collections, collection_for_guild
 from bot.discord.monitoring.metrics import ANSWERED, BUILD_OK, ERROR, NOT_FOUND, REFUSED, Metrics
 from bot.discord.monitoring.server import MonitoringServer
 from bot.discord.utils import onboarding
-from bot.discord.utils.answers import AnswerStore
 from bot.discord.utils.checks import Refusal, application_owners, channel_allowed, check_place
 from bot.discord.utils.errors import report_error
 from bot.discord.utils.limits import RateLimiter
 from bot.discord.utils.load import LoadLimiter
 from bot.discord.utils.replies import MAX_K, NO_DOCUMENTS_HERE, NO_MENTIONS
 from bot.settings import Settings
+from bot.state.answers import AnswerStore
 from bot.state.conversations import ConversationStore
 from bot.state.database import location_of
 from bot.state.feedback import FeedbackStore, key_path_for

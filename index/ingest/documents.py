@@ -30,9 +30,6 @@ from index.ingest.formats import (
     extract,
     is_source_name,
 )
-from index.ingest.formats.plain import is_plain_heading
-
-__all__ = ["SOURCE_SUFFIXES", "is_plain_heading"]
 
 MAX_SOURCE_BYTES = DEFAULT_MAX_FILE_BYTES
 """Largest source file indexed by default (50 MB); larger ones are skipped unread."""

@@ -21,7 +21,6 @@ import pytest
 
 from bot.core.builds import BuildOutcome
 from bot.core.engine import Engine
-from bot.discord.utils.answers import AnswerStore
 from bot.discord.utils.render import FOOTER, limit_problems
 from bot.discord.utils.replies import (
     BAD_QUESTION,
@@ -35,6 +34,7 @@ from bot.discord.utils.replies import (
     REBUILD_RUNNING,
     SOURCE_PROBLEM,
 )
+from bot.state.answers import AnswerStore
 from index.answer import Answer, Citation, Passage
 from index.backends.local_store import IndexWriteError
 from index.errors import IndexCorruptError, QuestionError, SourceError

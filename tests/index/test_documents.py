@@ -3,7 +3,8 @@ from pathlib import Path
 import pytest
 
 from index.errors import SourceError
-from index.ingest.documents import compare_sources, is_plain_heading, load_documents, parse_document
+from index.ingest.documents import compare_sources, load_documents, parse_document
+from index.ingest.formats.plain import is_plain_heading
 from tests.conftest import ARTICLE, SOURCE_DIR
 
 

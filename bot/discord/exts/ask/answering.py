@@ -18,7 +18,6 @@ from bot.discord.exts.ask.conversations import (
     remember,
 )
 from bot.discord.utils.allowed_servers import server_allowed
-from bot.discord.utils.answers import AnswerContext, place_of
 from bot.discord.utils.checks import Refusal, channel_allowed
 from bot.discord.utils.errors import report_error, user_message
 from bot.discord.utils.places import everywhere, placed
@@ -34,6 +33,7 @@ from bot.discord.utils.replies import (
     say,
 )
 from bot.settings import Settings
+from bot.state.answers import AnswerContext, place_of
 from bot.state.feedback import DOWN, UP
 from index.answer import Answer
 from index.query.conversation import Turn

@@ -20,10 +20,10 @@ from typing import TYPE_CHECKING, Any, cast
 
 import discord
 
-from bot.discord.utils.answers import place_of
 from bot.discord.utils.errors import report_error
 from bot.discord.utils.render import clip, plain_name
 from bot.discord.utils.replies import EXPIRED, NO_MENTIONS, say
+from bot.state.answers import place_of
 from index.query.conversation import Turn
 
 if TYPE_CHECKING:
