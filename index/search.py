@@ -33,7 +33,7 @@ from index.conversation import (
 )
 from index.corpus import Corpus
 from index.errors import QuestionError
-from index.evidence import MIN_SIMILARITY, found_in_source, gather
+from index.evidence import MIN_SIMILARITY, found_in_source, gather, rule_for
 from index.question import DEFAULT_MAX_CHARS, prepare_question
 from index.question_types import TYPES, expected_type
 
@@ -192,13 +192,16 @@ class Searcher:
         self,
         index: SearchIndex | Corpus,
         embedder: QueryEncoder,
-        min_similarity: float = DEFAULT_MIN_SIMILARITY,
+        min_similarity: float | None = None,
         max_question_chars: int = DEFAULT_MAX_CHARS,
         lexical: bool = True,
     ):
         self.index: SearchIndex = LocalIndex(index, lexical) if isinstance(index, Corpus) else index
         self.embedder = embedder
-        self.min_similarity = min_similarity
+        # "not in the source": the constants fitted for how this index's sentence vectors were
+        # made (index/evidence.py); ``min_similarity`` None: that rule's floor
+        self.rule = rule_for(getattr(self.index, "manifest", None) or {})
+        self.min_similarity = self.rule.min_similarity if min_similarity is None else min_similarity
         self.max_question_chars = max_question_chars
         self.lexical = lexical and self.index.has_lexical
         use_one_blas_thread()
@@ -264,7 +267,7 @@ class Searcher:
         # question's): judged on its own words alone, 43 % of the answerable follow-ups of
         # tests/data/article_dialogues.jsonl were flagged, against 4.5 % this way.
         evidence = gather(ranking, lexical, self.index if self.lexical else None)
-        found = found_in_source(evidence, self.min_similarity)
+        found = found_in_source(evidence, self.min_similarity, self.rule)
         answer = Answer(
             prepared.text,
             passages,
