@@ -8,10 +8,10 @@ result is posted a member asks a question answered only by that PDF. The clock r
 2, 10, 18, … until ``--pages`` pages), 10 pt Times on letter pages, drawn with reportlab.
 
 Each run starts a fresh bot (fresh collections, the same default index and ONNX export), with
-CITEBOT_LATE_CHUNKING false ("alone", the default) and true ("late chunking"), interleaved for
-``--repeats`` rounds; medians.
+CITEBOT_LATE_CHUNKING false ("alone", the default) and true ("late chunking"), and with ``--int8``
+each also with CITEBOT_BUILD_INT8=true, interleaved for ``--repeats`` rounds; medians.
 
-    .venv/bin/python benchmarks/docs_add_pdf.py [--pages 100] [--repeats 2]
+    .venv/bin/python benchmarks/docs_add_pdf.py [--pages 100] [--repeats 2] [--int8]
 """
 
 from __future__ import annotations
@@ -72,8 +72,18 @@ def squad_pdf(squad: Path, pages: int) -> tuple[bytes, int, str, str]:
     return data, len(PdfReader(io.BytesIO(data)).pages), question, answer
 
 
+# Each variant's (CITEBOT_LATE_CHUNKING, CITEBOT_BUILD_INT8).
+VARIANTS = {
+    "alone": (False, False),
+    "late chunking": (True, False),
+    "int8 build": (False, True),
+    "late chunking, int8 build": (True, True),
+}
+
+
 async def one_run(
-    late: bool, pdf: bytes, question: str, answer: str, index_dir: Path, workdir: Path
+    late: bool, pdf: bytes, question: str, answer: str, index_dir: Path, workdir: Path,
+    int8: bool = False,
 ) -> tuple[float, float]:
     """(seconds to the build's result, seconds to the first answer) of one fresh bot."""
     world = World(owner_id=OWNER, guild_ids=(GUILD,))
@@ -87,6 +97,7 @@ async def one_run(
             "owner_ids": str(OWNER),
             "attachment_max_mb": "50",
             "late_chunking": str(late).lower(),
+            "build_int8": str(int8).lower(),
         }
         bot = BotProcess(loopback, settings, workdir)
         try:
@@ -131,16 +142,19 @@ async def main_async(args: argparse.Namespace) -> None:
         from bot.core.engine import Engine
         from bot.settings import Settings
 
-        late = Engine(Settings(_env_file=None, index_dir=index_dir, late_chunking=True))
+        late = Engine(Settings(_env_file=None, index_dir=index_dir, late_chunking=True,
+                               build_int8=args.int8))
         assert late.build_encoder is not None  # the export with token outputs, made once here
-        figures: dict[str, list[tuple[float, float]]] = {"alone": [], "late chunking": []}
+        names = list(VARIANTS) if args.int8 else ["alone", "late chunking"]
+        figures: dict[str, list[tuple[float, float]]] = {name: [] for name in names}
         for repeat in range(args.repeats):
             order = list(figures) if repeat % 2 == 0 else list(figures)[::-1]
             for name in order:
-                workdir = Path(scratch) / f"run-{repeat}-{name.split()[0]}"
+                workdir = Path(scratch) / f"run-{repeat}-{names.index(name)}"
                 workdir.mkdir()
+                in_chunk, int8 = VARIANTS[name]
                 seconds = await one_run(
-                    name != "alone", pdf, question, answer, index_dir, workdir
+                    in_chunk, pdf, question, answer, index_dir, workdir, int8
                 )
                 figures[name].append(seconds)
                 print(f"[{repeat + 1}/{args.repeats}] {name}: built {seconds[0]:.1f} s, "
@@ -160,6 +174,8 @@ def main() -> None:
     parser.add_argument("--squad", type=Path, default=DEFAULT_SQUAD)
     parser.add_argument("--pages", type=int, default=100)
     parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--int8", action="store_true",
+                        help="also each with CITEBOT_BUILD_INT8=true")
     asyncio.run(main_async(parser.parse_args()))
 
 

@@ -51,17 +51,21 @@ def main() -> None:
     parser.add_argument("--cache", type=Path, default=None)
     parser.add_argument("--budget", type=float, default=0.005,
                         help="share of calibration SQuAD questions that may be flagged")
+    parser.add_argument("--floor", type=float, default=MIN_SIMILARITY,
+                        help="the dense floor (0.30; an index of pooled sentence vectors, "
+                             "CITEBOT_LATE_CHUNKING=true: the cosine under which the same share "
+                             "of the calibration SQuAD questions falls, 0.25)")
     args = parser.parse_args()
     pairs = [p for p in data.collect(args.cache, args.articles)[0] if p.half == "fit"]
     usable = [p for p in pairs if p.evidence.known is not None
-              and p.evidence.similarity >= MIN_SIMILARITY
+              and p.evidence.similarity >= args.floor
               and (p.group == "squad" or p.group in NEGATIVE_GROUPS)]
     x = np.array([_features(p.evidence) for p in usable])
     y = np.array([1.0 if p.answerable else 0.0 for p in usable])
     weights = np.where(y == 1, 0.5 / y.sum(), 0.5 / (len(y) - y.sum())) * len(y)
     beta = logistic(x, y, weights)
     squad = [p.evidence for p in pairs if p.group == "squad"]
-    margins = np.sort([_margin(e, beta) for e in squad])
+    margins = np.sort([_margin(e, beta, args.floor) for e in squad])
     allowed = int(args.budget * len(squad))
     # raise the bias until `allowed` questions fall below zero (the dense floor counts too)
     bias = beta[0] - (margins[allowed] - 1e-6) if allowed < len(margins) else beta[0]
@@ -72,7 +76,7 @@ def main() -> None:
     for group in ("squad", *NEGATIVE_GROUPS, "squad2-impossible"):
         chosen = [p.evidence for p in pairs if p.group == group]
         if chosen:
-            flagged = np.mean([_margin(e, beta) < 0 for e in chosen])
+            flagged = np.mean([_margin(e, beta, args.floor) < 0 for e in chosen])
             print(f"  {group}: {len(chosen)} pairs, flagged {flagged:.4f}")
 
 
@@ -81,8 +85,8 @@ def _features(evidence: Evidence) -> tuple[float, float]:
     return (evidence.similarity, evidence.known)
 
 
-def _margin(evidence: Evidence, beta: np.ndarray) -> float:
-    if evidence.similarity < MIN_SIMILARITY:
+def _margin(evidence: Evidence, beta: np.ndarray, floor: float = MIN_SIMILARITY) -> float:
+    if evidence.similarity < floor:
         return -np.inf
     if evidence.known is None:
         return np.inf

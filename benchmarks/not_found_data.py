@@ -72,9 +72,9 @@ def recording() -> Iterator[list[Evidence]]:
     seen: list[Evidence] = []
     original = search_module.found_in_source
 
-    def record(evidence: Evidence, min_similarity: float) -> bool:
+    def record(evidence: Evidence, min_similarity: float, *rule: object) -> bool:
         seen.append(evidence)
-        return original(evidence, min_similarity)
+        return original(evidence, min_similarity, *rule)  # type: ignore[arg-type]
 
     search_module.found_in_source = record  # type: ignore[assignment]
     try:

@@ -189,6 +189,15 @@ def timed_process(command: list[str], env: dict[str, str]) -> tuple[float, float
 
 
 CITEBOT_LATE = "citebot, late chunking"
+CITEBOT_INT8 = "citebot, int8 build"
+CITEBOT_LATE_INT8 = "citebot, late chunking, int8 build"
+# Each citebot contestant's settings (CITEBOT_LATE_CHUNKING, CITEBOT_BUILD_INT8).
+CITEBOT_SETTINGS = {
+    CITEBOT: (False, False),
+    CITEBOT_LATE: (True, False),
+    CITEBOT_INT8: (False, True),
+    CITEBOT_LATE_INT8: (True, True),
+}
 
 
 def race_builds(
@@ -198,9 +207,11 @@ def race_builds(
     late: bool = False,
     exported: Path | None = None,
     txtai_threads: int = 1,
+    int8: bool = False,
 ) -> dict[str, Any]:
     """Whole-process build times of citebot (and with ``late``, citebot with
-    CITEBOT_LATE_CHUNKING=true) and txtai hybrid, interleaved; medians."""
+    CITEBOT_LATE_CHUNKING=true; with ``int8``, each also with CITEBOT_BUILD_INT8=true) and
+    txtai hybrid, interleaved; medians."""
     import shutil
     import statistics
 
@@ -213,11 +224,14 @@ def race_builds(
     texts.write_text(json.dumps([p.strip() for a in articles for p in a.paragraphs]), "utf-8")
     spec = ModelSpec.resolve("all-MiniLM-L6-v2")
     exported = exported or scratch / "export"  # a built index dir's export, or a new one
-    ensure_onnx(exported, spec, token_output=True)  # once, not timed (a first build pays it)
+    # once, not timed (a first build pays it)
+    ensure_onnx(exported, spec, quantized=int8, token_output=True)
     python = sys.executable
     citebot = [str(Path(python).parent / "citebot"), "build"]
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
-    names = [CITEBOT, *([CITEBOT_LATE] if late else []), TXTAI_HYBRID]
+    floats = [CITEBOT, *([CITEBOT_LATE] if late else [])]
+    quantized = [CITEBOT_INT8, *([CITEBOT_LATE_INT8] if late else [])] if int8 else []
+    names = [*floats, *quantized, TXTAI_HYBRID]
     times: dict[str, list[float]] = {name: [] for name in names}
     memory: dict[str, list[float]] = {name: [] for name in names}
     for repeat in range(repeats):
@@ -226,9 +240,11 @@ def race_builds(
             target = scratch / f"run-{repeat}-{number}"
             if name != TXTAI_HYBRID:
                 shutil.copytree(model_dir_for(exported, spec), model_dir_for(target, spec))
+                in_chunk, quantize = CITEBOT_SETTINGS[name]
                 run_env = {**env, "CITEBOT_SOURCE_DIR": str(sources),
                            "CITEBOT_INDEX_DIR": str(target),
-                           "CITEBOT_LATE_CHUNKING": str(name == CITEBOT_LATE).lower()}
+                           "CITEBOT_LATE_CHUNKING": str(in_chunk).lower(),
+                           "CITEBOT_BUILD_INT8": str(quantize).lower()}
                 seconds, peak = timed_process(citebot, run_env)
             else:
                 command = [python, "-c", _TXTAI_BUILD, str(spec.path), str(texts), str(target),
@@ -317,12 +333,16 @@ def main() -> None:
     parser.add_argument(
         "--late", action="store_true", help="--builds: also citebot with late chunking"
     )
+    parser.add_argument(
+        "--int8", action="store_true", help="--builds: also each with CITEBOT_BUILD_INT8=true"
+    )
     args = parser.parse_args()
     if args.builds:
         chosen = load_squad(args.squad)[:: max(1, args.every)][: args.articles or None]
         with tempfile.TemporaryDirectory(prefix="citebot-race-") as scratch:
             figures = race_builds(
-                chosen, args.builds, Path(scratch), args.late, args.index_dir, args.txtai_threads
+                chosen, args.builds, Path(scratch), args.late, args.index_dir, args.txtai_threads,
+                args.int8,
             )
         if args.json:
             args.json.write_text(json.dumps(figures, indent=2))

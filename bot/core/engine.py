@@ -142,10 +142,13 @@ class Engine:
             encoder: TextEncoder = self.embedder
             if self.settings.use_onnx and self.settings.device == "cpu":
                 try:
-                    late = self.settings.late_chunking
-                    path = ensure_onnx(self.settings.index_dir, self.spec, token_output=late)
+                    late, int8 = self.settings.late_chunking, self.settings.build_int8
+                    path = ensure_onnx(
+                        self.settings.index_dir, self.spec, quantized=int8, token_output=late
+                    )
                     encoder = OnnxEncoder(
-                        self.spec, path, threads=os.cpu_count(), late_chunking=late
+                        self.spec, path, threads=os.cpu_count(), batch_size=1 if int8 else 8,
+                        late_chunking=late,
                     )
                     current = getattr(self._query_encoder, "encoder", self._query_encoder)
                     if not isinstance(current, OnnxEncoder):

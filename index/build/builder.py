@@ -42,6 +42,10 @@ Progress = Callable[[int, int], None]
 # an index made the same way): each sentence embedded alone, or pooled inside its chunk's pass.
 ALONE = "alone"
 IN_CHUNK = "in-chunk"
+# The weights that embedded an index's texts (recorded in the manifest when int8; a rebuild
+# re-uses vectors only of an index embedded with the same weights).
+FLOAT32 = "float32"
+INT8 = "int8"
 
 _VERSIONED = ("citebot", "sentence-transformers", "transformers", "torch", "faiss-cpu", "numpy")
 
@@ -129,7 +133,8 @@ def assemble_corpus(
         for start, end in chunk.sentences
     ]
     mode = sentence_vector_mode(embedder)
-    known = _known_vectors(previous, embedder, mode) if previous is not None else {}
+    weights = build_weights(embedder)
+    known = _known_vectors(previous, embedder, mode, weights) if previous is not None else {}
     missing = list(dict.fromkeys(t for t in chunk_texts + sentence_texts if t not in known))
     reused = len(set(chunk_texts + sentence_texts)) - len(missing)
     if missing:
@@ -156,6 +161,8 @@ def assemble_corpus(
     lexical = LexicalIndex.build(chunk_texts, sentence_texts)
     manifest = _manifest(document_set, chunker, embedder, len(chunks), len(sentence_texts))
     manifest["sentence_vectors"] = mode
+    if weights != FLOAT32:  # absent: float (every build before int8 builds)
+        manifest["build_weights"] = weights
     manifest["lexical"] = lexical.parameters
     manifest["vector_index"] = vector_parameters
     corpus = Corpus(
@@ -175,6 +182,12 @@ def sentence_vector_mode(embedder: TextEncoder) -> str:
     """How sentence vectors are made with ``embedder``: ALONE (each sentence its own pass) or
     IN_CHUNK (pooled from its chunk's pass; an encoder with ``late_chunking`` on)."""
     return IN_CHUNK if getattr(embedder, "late_chunking", False) else ALONE
+
+
+def build_weights(embedder: TextEncoder) -> str:
+    """The model weights that embed with ``embedder``: FLOAT32, or INT8 (an ONNX export
+    quantized for builds; questions are still embedded with the float model)."""
+    return INT8 if getattr(embedder, "quantized", False) else FLOAT32
 
 
 def _embed_in_context(
@@ -219,13 +232,19 @@ def _embed_in_context(
                 known[sentence] = sentence_vector
 
 
-def _known_vectors(store: IndexBackend, embedder: TextEncoder, mode: str) -> dict[str, np.ndarray]:
-    """Vectors an existing index holds for each text it embedded, when built with this model
-    and the same way of making sentence vectors (none when it cannot be read: the build then
-    embeds everything)."""
+def _known_vectors(
+    store: IndexBackend, embedder: TextEncoder, mode: str, weights: str = FLOAT32
+) -> dict[str, np.ndarray]:
+    """Vectors an existing index holds for each text it embedded, when built with this model,
+    the same way of making sentence vectors and the same weights (none when it cannot be read:
+    the build then embeds everything)."""
     try:
-        if store.exists() and store.read_manifest().get("sentence_vectors", ALONE) != mode:
-            log.info("previous index made sentence vectors another way: not re-used")
+        manifest = store.read_manifest() if store.exists() else {}
+        if store.exists() and (
+            manifest.get("sentence_vectors", ALONE) != mode
+            or manifest.get("build_weights", FLOAT32) != weights
+        ):
+            log.info("previous index made its vectors another way: not re-used")
             return {}
         return store.known_vectors(embedder.spec)
     except CitebotError as error:

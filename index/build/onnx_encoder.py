@@ -404,6 +404,8 @@ class OnnxEncoder:
         self.spec = spec
         self.onnx_path = Path(onnx_path)
         self.batch_size = batch_size
+        # int8 weights (a build's encoder; questions always use the float export)
+        self.quantized = self.onnx_path.name == INT8_FILE
         if not self.onnx_path.is_file():
             raise ModelError(f"no ONNX model at {self.onnx_path}: run `citebot build`")
         self.threads = threads if threads is not None else min(4, os.cpu_count() or 1)

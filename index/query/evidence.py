@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from index.backends.base import LexicalQuery, SearchIndex
@@ -31,6 +31,38 @@ MIN_SIMILARITY = 0.30
 # Above the floor: similarity + KNOWN_WEIGHT * known >= MIN_SCORE (benchmarks/fit_not_found.py).
 KNOWN_WEIGHT = 0.3351
 MIN_SCORE = 0.5393
+# The same for indexes whose sentence vectors were pooled in their chunk's pass (late
+# chunking): `CITEBOT_LATE_CHUNKING=true benchmarks/fit_not_found.py --floor 0.25`, the floor
+# under which as many calibration questions fall as under 0.30 with sentences embedded alone.
+IN_CHUNK_MIN_SIMILARITY = 0.25
+IN_CHUNK_KNOWN_WEIGHT = 0.3759
+IN_CHUNK_MIN_SCORE = 0.5211
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """The constants of the rule: the dense floor, and ``similarity + known_weight * known >=
+    min_score`` above it."""
+
+    min_similarity: float = MIN_SIMILARITY
+    known_weight: float = KNOWN_WEIGHT
+    min_score: float = MIN_SCORE
+
+
+# Fitted for each way an index's sentence vectors are made (its manifest's
+# "sentence_vectors"): sentences pooled inside their chunk's pass ("in-chunk", late chunking)
+# are less similar to any question than the same sentences embedded alone, so the rule fitted
+# on the latter flagged twice the answerable questions; refitted the same way
+# (benchmarks/fit_not_found.py with CITEBOT_LATE_CHUNKING=true, docs/benchmarks.md).
+RULES = {
+    "alone": Rule(),
+    "in-chunk": Rule(IN_CHUNK_MIN_SIMILARITY, IN_CHUNK_KNOWN_WEIGHT, IN_CHUNK_MIN_SCORE),
+}
+
+
+def rule_for(manifest: dict[str, Any]) -> Rule:
+    """The rule fitted for the index whose manifest this is (an unknown way: the default)."""
+    return RULES.get(str(manifest.get("sentence_vectors", "alone")), RULES["alone"])
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,15 +106,20 @@ def _stop_words() -> frozenset[str]:
     return frozenset(STOPWORDS_EN_PLUS) | frozenset(stemmer.stemWords(list(STOPWORDS_EN_PLUS)))
 
 
-def score(evidence: Evidence) -> float:
+def score(evidence: Evidence, rule: Rule | None = None) -> float:
     """Similarity plus lexical support (questions with content words only)."""
     assert evidence.known is not None
-    return evidence.similarity + KNOWN_WEIGHT * evidence.known
+    known_weight = KNOWN_WEIGHT if rule is None else rule.known_weight
+    return evidence.similarity + known_weight * evidence.known
 
 
-def found_in_source(evidence: Evidence, min_similarity: float = MIN_SIMILARITY) -> bool:
+def found_in_source(
+    evidence: Evidence, min_similarity: float = MIN_SIMILARITY, rule: Rule | None = None
+) -> bool:
     """Whether the sources answer the question: a sentence at least ``min_similarity`` similar
-    and, when the question has content words, a score of at least MIN_SCORE."""
+    and, when the question has content words, a score of at least MIN_SCORE (``rule``: the
+    constants fitted for the index searched; None: the module's)."""
     if evidence.similarity < min_similarity:
         return False
-    return evidence.known is None or score(evidence) >= MIN_SCORE
+    min_score = MIN_SCORE if rule is None else rule.min_score
+    return evidence.known is None or score(evidence, rule) >= min_score

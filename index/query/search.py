@@ -34,7 +34,7 @@ from index.query.conversation import (
     read_with_history,
     wants_new_value,
 )
-from index.query.evidence import MIN_SIMILARITY, found_in_source, gather
+from index.query.evidence import MIN_SIMILARITY, found_in_source, gather, rule_for
 from index.query.question import DEFAULT_MAX_CHARS, prepare_question
 
 CANDIDATES = 200
@@ -43,7 +43,7 @@ CANDIDATES = 200
 WIDENING = 8
 MAX_CANDIDATES = 12_800
 # "Not in the source" below this best-sentence cosine, or on weak lexical evidence above it
-# (index/evidence.py).
+# (index/query/evidence.py).
 DEFAULT_MIN_SIMILARITY = MIN_SIMILARITY
 DUPLICATE_COSINE = 0.98
 TYPE_WEIGHT = 0.5
@@ -192,13 +192,16 @@ class Searcher:
         self,
         index: SearchIndex | Corpus,
         embedder: QueryEncoder,
-        min_similarity: float = DEFAULT_MIN_SIMILARITY,
+        min_similarity: float | None = None,
         max_question_chars: int = DEFAULT_MAX_CHARS,
         lexical: bool = True,
     ):
         self.index: SearchIndex = LocalIndex(index, lexical) if isinstance(index, Corpus) else index
         self.embedder = embedder
-        self.min_similarity = min_similarity
+        # "not in the source": the constants fitted for how this index's sentence vectors were
+        # made (index/query/evidence.py); ``min_similarity`` None: that rule's floor
+        self.rule = rule_for(getattr(self.index, "manifest", None) or {})
+        self.min_similarity = self.rule.min_similarity if min_similarity is None else min_similarity
         self.max_question_chars = max_question_chars
         self.lexical = lexical and self.index.has_lexical
         use_one_blas_thread()
@@ -264,7 +267,7 @@ class Searcher:
         # question's): judged on its own words alone, 43 % of the answerable follow-ups of
         # tests/data/article_dialogues.jsonl were flagged, against 4.5 % this way.
         evidence = gather(ranking, lexical, self.index if self.lexical else None)
-        found = found_in_source(evidence, self.min_similarity)
+        found = found_in_source(evidence, self.min_similarity, self.rule)
         answer = Answer(
             prepared.text,
             passages,
@@ -387,7 +390,7 @@ class Searcher:
         self, query: Query, lexical: LexicalQuery | None, history: Sequence[Turn]
     ) -> Context | None:
         """The question read together with the earlier turns when it depends on them
-        (index/conversation.py decides and weighs), or None to answer it alone. The question's
+        (index/query/conversation.py decides and weighs), or None to answer it alone. The question's
         own text is kept in the query (it decides the expected answer type)."""
         own = self.rank(query, CANDIDATES, lexical)
         own_words = content_words(query.text)

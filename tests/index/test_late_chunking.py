@@ -1,5 +1,6 @@
 """Late chunking (issue 26, off by default): a build embeds each chunk once and pools its
-sentences' vectors from that pass; chunk vectors stay exactly those of a plain build."""
+sentences' vectors from that pass; chunk vectors stay exactly those of a plain build. Such an
+index is judged "not in the source" with the constants fitted for pooled sentence vectors."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import pytest
 from bot.core.engine import Engine
 from index.build.builder import ALONE, IN_CHUNK
 from index.ingest.chunking import normalize_for_search
+from index.query.evidence import RULES, Evidence, Rule, found_in_source, rule_for
 from tests.conftest import SOURCE_DIR, isolated_settings
 
 
@@ -77,3 +79,27 @@ def test_vectors_are_reused_only_from_an_index_made_the_same_way(
     assert not np.allclose(alone, pooled, atol=1e-3)  # not the previous index's vectors
     back = _engine(tmp_path, built_index_dir, late=True).rebuild()
     assert back.reused == 0 and back.embedded == first.embedded
+
+
+def test_an_index_of_pooled_sentence_vectors_is_judged_by_the_rule_fitted_for_them(
+    tmp_path: Path, built_index_dir: Path, engine: Engine
+) -> None:
+    late = _engine(tmp_path, built_index_dir, late=True)
+    late.rebuild()
+    pooled, alone = late.searcher, engine.searcher
+    assert pooled.rule == RULES[IN_CHUNK] and alone.rule == RULES[ALONE]
+    assert pooled.min_similarity < alone.min_similarity
+    # pooled sentences are less similar to any question: a best cosine of 0.27 with every word
+    # of the question in the sources is an answer in such an index, not in the other
+    evidence = Evidence(0.27, terms=3, known=1.0)
+    assert found_in_source(evidence, pooled.min_similarity, pooled.rule)
+    assert not found_in_source(evidence, alone.min_similarity, alone.rule)
+    answer = late.search("Which Russian official visited Seoul?", 3)
+    assert answer.found and "Lavrov" in answer.passages[0].text
+    assert not late.search("How long should I knead bread dough?", 3).found
+
+
+def test_an_index_that_does_not_say_how_it_made_its_sentence_vectors_gets_the_default_rule():
+    assert rule_for({}) == RULES[ALONE] == Rule()
+    assert rule_for({"sentence_vectors": "something newer"}) == RULES[ALONE]
+    assert rule_for({"sentence_vectors": IN_CHUNK}).min_similarity == 0.25
