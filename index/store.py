@@ -56,6 +56,7 @@ from index.errors import CitebotError, IndexCorruptError, IndexMismatchError, In
 from index.integrity import ALGORITHM, changed_files, file_digests
 from index.lexical import LexicalIndex
 from index.model import ModelSpec
+from index.ranker import model_record as ranker_model_record
 from index.vector_index import configure_for_queries
 
 log = logging.getLogger(__name__)
@@ -244,6 +245,8 @@ class IndexStore:
         }
         checksums = {"algorithm": ALGORITHM, "files": file_digests(staging, sizes)}
         manifest = {**corpus.manifest, "files": sizes, "checksums": checksums}
+        # the learned ranker's model shipped with the code that built it (CITEBOT_RANKER)
+        manifest.setdefault("ranker_model", ranker_model_record())
         _write_json(staging / MANIFEST, manifest, indent=2)  # last: marks completion
         _sync_path(staging)
 

@@ -39,6 +39,7 @@ from index.integrity import ROW_ALGORITHM, row_digest
 from index.lexical import LexicalIndex
 from index.model import ModelSpec
 from index.question_types import TYPES
+from index.ranker import model_record as ranker_model_record
 from index.store import REBUILD_HINT, check_manifest
 
 log = logging.getLogger(__name__)
@@ -293,6 +294,7 @@ class MilvusStore:
         manifest = {k: v for k, v in corpus.manifest.items()
                     if k not in ("files", "backend", "checksums")}
         manifest.setdefault("lexical", lexical.parameters)
+        manifest.setdefault("ranker_model", ranker_model_record())
         manifest["checksums"] = {"algorithm": ROW_ALGORITHM, "rows": ["chunks", "blobs"]}
         blobs = _blob_rows(corpus, terms, chunk_terms)
         blob_rows = list(blobs)
