@@ -134,7 +134,14 @@ def main() -> None:
     parser.add_argument("--features", type=Path,
                         help="a pickle of the recorded features: read when it exists, else "
                              "written (to try training settings without recording again)")
+    parser.add_argument("--check-squad", action="store_true",
+                        help="train nothing: measure linear and learned side by side on SQuAD's "
+                             "held-out odd-numbered articles (each article indexed once, the two "
+                             "rankers' searches interleaved question by question)")
     args = parser.parse_args()
+    if args.check_squad:
+        check_squad(args)
+        return
     if args.features is not None and args.features.exists():
         docs_groups, squad_groups, articles = pickle.loads(args.features.read_bytes())
     else:
@@ -142,6 +149,39 @@ def main() -> None:
         if args.features is not None:
             args.features.write_bytes(pickle.dumps((docs_groups, squad_groups, articles)))
     train(args, docs_groups, squad_groups, articles)
+
+
+def check_squad(args: argparse.Namespace) -> None:
+    """Linear and learned on SQuAD v1.1 dev odd articles, the same corpora, interleaved."""
+    from index.evaluation import Tally
+    from index.search import make_searcher
+
+    engine = Engine(Settings())
+    engine.warm_up()
+    tallies = {"linear": Tally(), "learned": Tally()}
+    differ = 0
+    for number, article in enumerate(load_squad(args.squad)[1::2]):
+        document = parse_document(f"{article.title}.txt", article.text())
+        corpus, _, _ = assemble_corpus(
+            DocumentSet((document,)), engine.build_encoder, engine.chunker()
+        )
+        searchers = {name: make_searcher(corpus, engine.query_encoder, ranker=name)
+                     for name in tallies}
+        for position, question in enumerate(article.questions):
+            names = list(tallies) if (number + position) % 2 == 0 else list(tallies)[::-1]
+            answers = {}
+            for name in names:
+                started = time.perf_counter()
+                answers[name] = searchers[name].search(question.question, 5)
+                tallies[name].add(question, answers[name], time.perf_counter() - started)
+            differ += answers["linear"].passages[:1] != answers["learned"].passages[:1]
+    for name, tally in tallies.items():
+        figures = tally.report().to_dict()
+        print(f"| {name} | {figures['hit_at_1']:.4f} | {figures['hit_at_3']:.4f} | "
+              f"{figures['hit_at_5']:.4f} | {figures['mrr']:.3f} | "
+              f"{figures['highlight_at_1']:.3f} | {figures['latency_p50_ms']:.2f} | "
+              f"{figures['latency_p95_ms']:.2f} |")
+    print(f"first passage differs for {differ} questions")
 
 
 def gather(args: argparse.Namespace) -> tuple[list, list, list]:
