@@ -128,7 +128,7 @@ def main() -> None:
     parser.add_argument("--docs", type=Path, default=DOCS)
     parser.add_argument("--squad", type=Path, default=SQUAD)
     parser.add_argument("--squad-articles", type=int, default=24, help="even articles used")
-    parser.add_argument("--docs-weight", type=float, default=20.0,
+    parser.add_argument("--docs-weight", type=float, default=5.0,
                         help="weight of a documentation question against a SQuAD one")
     parser.add_argument("--out", type=Path, default=default_model_path())
     parser.add_argument("--features", type=Path,
@@ -174,7 +174,9 @@ def check_squad(args: argparse.Namespace) -> None:
                 started = time.perf_counter()
                 answers[name] = searchers[name].search(question.question, 5)
                 tallies[name].add(question, answers[name], time.perf_counter() - started)
-            differ += answers["linear"].passages[:1] != answers["learned"].passages[:1]
+            differ += [p.chunk_id for p in answers["linear"].passages[:1]] != [
+                p.chunk_id for p in answers["learned"].passages[:1]
+            ]
     for name, tally in tallies.items():
         figures = tally.report().to_dict()
         print(f"| {name} | {figures['hit_at_1']:.4f} | {figures['hit_at_3']:.4f} | "
