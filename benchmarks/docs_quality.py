@@ -13,7 +13,8 @@
 - **SQuAD**: v1.1 dev, odd- (or even-) numbered articles, each its own corpus.
 
 Each variant is a set of the retrieval switches in ``index.ingest.chunking`` and
-``index.query.search`` (``VARIANTS``, "search." names the latter); all
+``index.query.search`` (``VARIANTS``, "search." names the latter, "settings." the engine's
+settings); all
 variants run in one process on the same machine, so their figures compare.
 """
 
@@ -74,15 +75,24 @@ VARIANTS: dict[str, dict[str, Any]] = {
         "search.SECTION_DENSE_WEIGHT": 2.0,
     },
     "path+attach": {"HEADINGS_IN_SEARCH": "path", "SECTION_CHUNKS": "attach"},
+    # the heading path as a signal of its own (a weighted field: the share of the question's
+    # BM25 terms in it), against the prefix variants above
+    "heading-field-0.5": {"search.HEADING_WEIGHT": 0.5},
+    "heading-field-1": {"search.HEADING_WEIGHT": 1.0},
+    "heading-field-2": {"search.HEADING_WEIGHT": 2.0},
+    "path+heading-field-1": {"HEADINGS_IN_SEARCH": "path", "search.HEADING_WEIGHT": 1.0},
+    # the learned ranker (index/ranker.json, benchmarks/train_ranker.py) over today's chunks
+    "learned": {"settings.ranker": "learned"},
     "current": {},
 }
 
 
 @contextmanager
-def variant(switches: dict[str, Any]) -> Iterator[None]:
+def variant(switches: dict[str, Any], settings: Settings | None = None) -> Iterator[None]:
     """index.ingest.chunking's switches set as ``switches`` say, for the duration."""
     targets = {
         name: (search, name.removeprefix("search.")) if name.startswith("search.")
+        else (settings, name.removeprefix("settings.")) if name.startswith("settings.")
         else (chunking, name)
         for name in switches
     }
@@ -143,7 +153,7 @@ def main() -> None:
         markdown.mkdir()
         write_article_markdown(markdown / "article.md")  # the same article, with ## headings
         for name in args.variants.split(","):
-            with variant(VARIANTS[name]):
+            with variant(VARIANTS[name], engine.settings):
                 started = time.perf_counter()
                 row: dict[str, Any] = {
                     "docs": measure(engine, pages, {

@@ -113,6 +113,10 @@ class Settings(BaseSettings):
     # Questions and answers
     top_k: int = Field(default=3, ge=1, le=20)
     max_question_chars: int = Field(default=1000, ge=10, le=100_000)
+    # How passages are ranked: "linear" (the hand-set fusion of dense and BM25 scores) or
+    # "learned" (a small tree model over the same signals, shipped in the package; see
+    # docs/benchmarks.md, "Retrieval on documentation", for why it is not the default).
+    ranker: Literal["linear", "learned"] = "linear"
     # Follow-up questions are read together with this many earlier turns of their conversation,
     # kept this many minutes after its last turn (in the state database, for Discord).
     conversation_turns: int = Field(default=3, ge=1, le=10)

@@ -346,7 +346,9 @@ class Engine:
 
     def make_searcher(self, index: SearchIndex | Corpus) -> Searcher:
         """The production searcher over ``index`` with this engine's model and settings."""
-        return make_searcher(index, self.query_encoder, self.settings.max_question_chars)
+        return make_searcher(
+            index, self.query_encoder, self.settings.max_question_chars, self.settings.ranker
+        )
 
 
 def parse_time(value: Any) -> datetime | None:

@@ -65,6 +65,8 @@ class Candidates:
     ``complete``: every chunk of the index is a candidate. ``in_section``: bool[n] whether each
     chunk is a section of a structured document (HTML, Markdown: a chunk under a heading whose
     search text is its heading path and section; None when the backend does not say).
+    ``section_ids``: int64[n] each chunk's section as an index into ``section_names`` (-1: none;
+    None when the backend does not say): the heading path searched as a signal of its own.
     """
 
     rows: np.ndarray
@@ -78,6 +80,8 @@ class Candidates:
     sentence_types: np.ndarray
     complete: bool
     in_section: np.ndarray | None = None
+    section_ids: np.ndarray | None = None
+    section_names: Sequence[str] = ()
 
 
 def sentence_groups(first: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -99,6 +99,8 @@ class LocalIndex:
             sentence_types=corpus.sentence_types[sentence_rows],
             complete=len(rows) == total,
             in_section=self._sectioned()[rows],
+            section_ids=corpus.table.section[rows],
+            section_names=corpus.table.sections,
         )
 
     def _sectioned(self) -> np.ndarray:

@@ -57,6 +57,7 @@ from index.build.lexical import LexicalIndex
 from index.build.model import ModelSpec
 from index.build.vector_index import configure_for_queries
 from index.errors import CitebotError, IndexCorruptError, IndexMismatchError, IndexMissingError
+from index.ranker import model_record as ranker_model_record
 
 log = logging.getLogger(__name__)
 
@@ -244,6 +245,8 @@ class IndexStore:
         }
         checksums = {"algorithm": ALGORITHM, "files": file_digests(staging, sizes)}
         manifest = {**corpus.manifest, "files": sizes, "checksums": checksums}
+        # the learned ranker's model shipped with the code that built it (CITEBOT_RANKER)
+        manifest.setdefault("ranker_model", ranker_model_record())
         _write_json(staging / MANIFEST, manifest, indent=2)  # last: marks completion
         _sync_path(staging)
 

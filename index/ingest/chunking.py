@@ -12,11 +12,13 @@ from dataclasses import dataclass
 from index.ingest.documents import Document
 from index.ingest.sentences import split_sentences, trim_span
 
-CHUNKER_VERSION = 4
+CHUNKER_VERSION = 5
 # 2: sentences from sentencex (any script), not the Latin-only rules; 3: documents extracted by
 # format (index/formats/), plain-text lines that name sections are kept as paragraphs too;
 # 4: HTML without documentation sites' chrome (permalink signs, edit links, banners, copy
-# buttons, tab labels), sections of HTML and Markdown named by their heading path
+# buttons, tab labels), sections of HTML and Markdown named by their heading path; 5: HTML
+# sections whose anchor id reads like boilerplate to trafilatura ("...-unrelated-...", "nav")
+# are kept (they were dropped whole)
 SPECIAL_TOKENS = 2  # [CLS] ... [SEP]
 # Retrieval switches (benchmarks/docs_quality.py measures each side by side):
 HEADINGS_IN_SEARCH: str | None = None

@@ -36,6 +36,9 @@ from index.query.conversation import (
 )
 from index.query.evidence import MIN_SIMILARITY, found_in_source, gather, rule_for
 from index.query.question import DEFAULT_MAX_CHARS, prepare_question
+from index.ranker import LearnedRanker, RankerError
+from index.ranker import features as ranker_features
+from index.ranker import rerank as learned_order
 
 CANDIDATES = 200
 # When the candidates hold fewer than k distinct passages (a collection full of copies of the
@@ -54,6 +57,13 @@ HIGHLIGHT_PREVIOUS_WEIGHT = 0.2
 # HEADINGS_IN_SEARCH and SECTION_CHUNKS their vector is the heading path and the section's
 # text: the section as a whole); chosen on the fit half of tests/data/docs_questions.jsonl.
 SECTION_DENSE_WEIGHT = 0.0
+# Weight of the heading match (the share of the question's BM25 terms found in the chunk's
+# heading path) for chunks under a section heading: the heading as a signal of its own, a
+# weighted field beside the text's BM25 (``HEADINGS_IN_SEARCH`` is the prefix alternative).
+HEADING_WEIGHT = 0.0
+# The ranker a searcher uses unless told: "linear" (the fusion above) or "learned"
+# (index/ranker.py; CITEBOT_RANKER).
+RANKER = "linear"
 # (chunk, sentence evidence, highlight) weights of each signal's z-scores.
 DENSE_WEIGHTS = (1.0, 1.0, 1.0)
 LEXICAL_WEIGHTS = (0.75, 0.5, 1.0)
@@ -195,8 +205,17 @@ class Searcher:
         min_similarity: float | None = None,
         max_question_chars: int = DEFAULT_MAX_CHARS,
         lexical: bool = True,
+        ranker: str | None = None,
+        ranker_model: LearnedRanker | None = None,
     ):
         self.index: SearchIndex = LocalIndex(index, lexical) if isinstance(index, Corpus) else index
+        ranker = ranker or RANKER
+        if ranker not in ("linear", "learned"):
+            raise RankerError(f"unknown ranker {ranker!r}: CITEBOT_RANKER is linear or learned")
+        self.ranker = ranker
+        # the learned model (loaded once; RankerError names a missing or damaged file)
+        self.learned = (ranker_model or LearnedRanker.load()) if ranker == "learned" else None
+        self._heading_terms: dict[str, frozenset[str]] = {}
         self.embedder = embedder
         # "not in the source": the constants fitted for how this index's sentence vectors were
         # made (index/query/evidence.py); ``min_similarity`` None: that rule's floor
@@ -448,6 +467,15 @@ class Searcher:
         chunk_score = chunk_score + BEST_SENTENCE_WEIGHT * np.maximum.reduceat(evidence, starts)
         if SECTION_DENSE_WEIGHT and found.in_section is not None:
             chunk_score = chunk_score + SECTION_DENSE_WEIGHT * found.in_section * _z(found.dense)
+        heading = None
+        if (HEADING_WEIGHT or self.learned is not None) and found.in_section is not None:
+            heading = self._heading_match(found, lexical)
+            if HEADING_WEIGHT:
+                chunk_score = chunk_score + HEADING_WEIGHT * found.in_section * heading
+        if self.learned is not None:
+            chunk_score = self._learned_scores(
+                found, chunk_score, evidence, types, heading, lexical
+            ).astype(np.float32)
         same_chunk_as_previous = np.ones(sentence_count, dtype=bool)
         same_chunk_as_previous[starts] = False
         previous = np.where(same_chunk_as_previous, np.roll(highlight, 1), 0.0)
@@ -465,6 +493,69 @@ class Searcher:
             text_keys=found.text_keys[order],
             sentences=SentenceScores(found.sentence_rows, highlight, starts[order], counts[order]),
         )
+
+    def _heading_match(self, found: Candidates, lexical: LexicalQuery | None) -> np.ndarray:
+        """float32[n]: the share of the question's BM25 terms that each candidate's heading path
+        holds (0 for a chunk without a section, or without BM25 terms)."""
+        match = np.zeros(len(found.rows), dtype=np.float32)
+        terms = frozenset(lexical.terms) if lexical is not None else frozenset()
+        if not terms or found.section_ids is None:
+            return match
+        ids = found.section_ids
+        for section in np.unique(ids[ids >= 0]):
+            name = found.section_names[int(section)]
+            held = self._heading_terms.get(name)
+            if held is None:
+                held = frozenset(self.index.query_terms(name))
+                if len(self._heading_terms) < 100_000:
+                    self._heading_terms[name] = held
+            if held & terms:
+                match[ids == section] = len(held & terms) / len(terms)
+        return match
+
+    def _learned_scores(
+        self,
+        found: Candidates,
+        linear: np.ndarray,
+        evidence: np.ndarray,
+        types: np.ndarray,
+        heading: np.ndarray | None,
+        lexical: LexicalQuery | None,
+    ) -> np.ndarray:
+        """The chunk scores of the learned ranker: its best ``rerank`` candidates by ``linear``
+        ordered by the model, the others below them in linear order."""
+        assert self.learned is not None
+        top, table = self._candidate_features(found, linear, evidence, types, heading, lexical)
+        return learned_order(linear, self.learned.score(table), top)
+
+    def _candidate_features(
+        self,
+        found: Candidates,
+        linear: np.ndarray,
+        evidence: np.ndarray,
+        types: np.ndarray,
+        heading: np.ndarray | None,
+        lexical: LexicalQuery | None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The positions of the best ``rerank`` candidates by ``linear`` (best first) and their
+        feature rows (``index.ranker.FEATURES``; benchmarks/train_ranker.py records them)."""
+        assert self.learned is not None
+        table = ranker_features(
+            linear=linear,
+            dense=found.dense,
+            lexical=found.lexical,
+            evidence=evidence,
+            sentence_dense=found.sentence_dense,
+            sentence_lexical=found.sentence_lexical,
+            types=types,
+            starts=found.starts,
+            in_section=found.in_section,
+            heading_match=heading,
+            section_ids=found.section_ids,
+            question_terms=len(lexical.parts[0][0]) if lexical is not None and lexical.parts else 0,
+        )
+        top = np.argsort(-linear, kind="stable")[: self.learned.rerank]
+        return top, table[top]
 
     def _known_words(self, words: list[str]) -> list[bool] | None:
         """For each of ``words``, whether a chunk holds it (its stemmed term is in the BM25
@@ -569,7 +660,11 @@ def _z(values: np.ndarray) -> np.ndarray:
 
 
 def make_searcher(
-    index: SearchIndex | Corpus, embedder: QueryEncoder, max_question_chars: int = DEFAULT_MAX_CHARS
+    index: SearchIndex | Corpus,
+    embedder: QueryEncoder,
+    max_question_chars: int = DEFAULT_MAX_CHARS,
+    ranker: str | None = None,
 ) -> Searcher:
-    """The production searcher for an index (used by the app and by evaluation alike)."""
-    return Searcher(index, embedder, max_question_chars=max_question_chars)
+    """The production searcher for an index (used by the app and by evaluation alike);
+    ``ranker``: "linear" or "learned" (``RANKER`` when None)."""
+    return Searcher(index, embedder, max_question_chars=max_question_chars, ranker=ranker)

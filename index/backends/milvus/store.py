@@ -40,6 +40,7 @@ from index.build.model import ModelSpec
 from index.build.question_types import TYPES
 from index.errors import BackendError, CitebotError, IndexMissingError
 from index.ingest.chunking import Chunk, chunk_search_text, normalize_for_search
+from index.ranker import model_record as ranker_model_record
 
 log = logging.getLogger(__name__)
 
@@ -295,6 +296,7 @@ class MilvusStore:
         manifest = {k: v for k, v in corpus.manifest.items()
                     if k not in ("files", "backend", "checksums")}
         manifest.setdefault("lexical", lexical.parameters)
+        manifest.setdefault("ranker_model", ranker_model_record())
         manifest["checksums"] = {"algorithm": ROW_ALGORITHM, "rows": ["chunks", "blobs"]}
         blobs = _blob_rows(corpus, terms, chunk_terms)
         blob_rows = list(blobs)

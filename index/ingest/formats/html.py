@@ -112,6 +112,12 @@ def drop_site_chrome(tree: lxml_html.HtmlElement) -> None:
         if not tag:
             continue
         classes = set((element.get("class") or "").split())
+        if _is_section_with_anchor(element, tag, classes):
+            # Sphinx names a section by its heading's slug; trafilatura drops any element whose
+            # id holds "related", "nav", "menu", "footer", "share", "sidebar", "tags", ... (a
+            # whole section such as "Raising and Handling Multiple Unrelated Exceptions"), and
+            # a section's id is an anchor, never a sign of boilerplate
+            element.attrib.pop("id")
         if element.get("role") == "tabpanel":
             element.attrib.pop("hidden", None)
         if (
@@ -154,6 +160,19 @@ _PERMALINK_TEXT = frozenset({"", "¶", "#", "§", "🔗", "link"})
 _EDIT_LINK = re.compile(
     r"(edit|view|suggest|improve)\b.{0,20}\b(page|github|gitlab|source|edits?|docs?)", re.IGNORECASE
 )
+
+
+def _is_section_with_anchor(element: lxml_html.HtmlElement, tag: str, classes: set[str]) -> bool:
+    """A ``<section>`` (or Sphinx's older ``<div class="section">``) with an id and a heading
+    of its own."""
+    return (
+        element.get("id") is not None
+        and (tag == "section" or (tag == "div" and "section" in classes))
+        and any(isinstance(child.tag, str) and child.tag in _HEADINGS for child in element)
+    )
+
+
+_HEADINGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
 
 
 def _is_chrome_link(element: lxml_html.HtmlElement) -> bool:

@@ -46,6 +46,30 @@ def test_every_block_knows_its_heading_path(generator: str) -> None:
     assert by_text[CONFIGURE_PROSE] == configure
 
 
+@pytest.mark.parametrize("container", ["section", 'div class="section"'])
+@pytest.mark.parametrize(
+    "slug", ["raising-multiple-unrelated-exceptions", "navigating-the-tree", "menus", "footers",
+             "sharing-state", "using-tags", "the-sidebar", "ad-hoc-queries"],
+)
+def test_a_section_whose_anchor_reads_like_boilerplate_is_kept(container: str, slug: str) -> None:
+    # Python's tutorial lost "8.9. Raising and Handling Multiple Unrelated Exceptions" whole:
+    # its Sphinx section id holds "related", which trafilatura discards as related posts
+    tag = container.split()[0]
+    page = (
+        '<html><body><div class="related" role="navigation"><a href="a.html">previous</a></div>'
+        '<main><h1>Errors</h1><p>Errors come in two kinds, and this page explains both.</p>'
+        f'<{container} id="{slug}"><h2>Several at once</h2>'
+        "<p>An exception group raises several unrelated exceptions together.</p></" + tag + ">"
+        f'<{container} id="later"><h2>Notes</h2>'
+        "<p>Notes add information after an exception was caught.</p></" + tag + ">"
+        "</main></body></html>"
+    )
+    result = extract(page.encode(), ExtractLimits())
+    assert "several unrelated exceptions together" in result.text
+    assert headings(result) == ["Errors", "Several at once", "Notes"]
+    assert "previous" not in result.text  # Sphinx's related-pages bar still goes
+
+
 def test_a_permalink_sign_in_the_text_of_a_heading_is_not_a_link_and_stays() -> None:
     page = (
         "<html><body><main><h1>Marks</h1><p>Typographers name many marks.</p>"
