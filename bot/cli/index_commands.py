@@ -73,6 +73,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--name", help="file name to save it as (default: from the address)")
     parser.add_argument("--folder", help="subfolder of the source folder to put it in")
+    parser.add_argument(
+        "--crawl", action="store_true",
+        help="fetch the whole site under the address (its sitemap.xml, else its links), then "
+        "keep it as a source that `citebot sync` re-fetches",
+    )
 
 
 @command("add", "add a web page or file to the source documents, then build", add_arguments)
@@ -85,6 +90,12 @@ def cmd_add(ctx: Context) -> int:
     from index.fetcher import FetchLimits, FetchTimeout, FetchTooLarge
 
     settings, source = ctx.settings, ctx.args.source
+    if ctx.args.crawl:
+        from bot.cli.site_commands import crawl_add
+
+        if not re.match(r"[A-Za-z][A-Za-z0-9+.-]*://", source):
+            raise CitebotError(f"--crawl takes a web address (https://…), not {source!r}")
+        return crawl_add(ctx, source)
     create_collection_folder(ctx)
     try:
         if re.match(r"[A-Za-z][A-Za-z0-9+.-]*://", source):
