@@ -201,8 +201,12 @@ class _Site:
     limits: CrawlLimits
     allow_private: bool
     user_agent: str
+    staging: Path
     robots: urllib.robotparser.RobotFileParser | None = None
     pacer: _Pacer = field(default_factory=lambda: _Pacer(0.0))
+    local: threading.local = field(default_factory=threading.local)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    clients: list[httpx.Client] = field(default_factory=list)
 
     def allowed(self, url: str) -> bool:
         return self.robots is None or self.robots.can_fetch(self.user_agent, url)
@@ -223,35 +227,33 @@ class _Site:
         limits = FetchLimits(max_bytes, self.limits.page.timeout_seconds,
                              self.limits.page.max_redirects)
         deadline = time.monotonic() + limits.timeout_seconds
-        transport = _GuardedTransport(_GuardedBackend(deadline, self.allow_private))
-        headers = {"User-Agent": self.user_agent}
+        client, backend = self._client()
+        backend.deadline = deadline  # this thread's connections: this request's deadline
+        headers: dict[str, str] = {}
         if validators is not None and validators.etag:
             headers["If-None-Match"] = validators.etag
         if validators is not None and validators.last_modified:
             headers["If-Modified-Since"] = validators.last_modified
         try:
-            with httpx.Client(
-                transport=transport, headers=headers, follow_redirects=False, trust_env=False,
-                timeout=httpx.Timeout(limits.timeout_seconds),
-            ) as client:
-                response = self._follow(client, _web_address(url, url), limits.max_redirects,
-                                        in_scope)
-                try:
-                    final = normalise(str(response.url))
-                    found = Validators(response.headers.get("etag"),
-                                       response.headers.get("last-modified"))
-                    if response.status_code == 304:
-                        kept = validators or Validators()
-                        return PageResult(url, "not_modified", final_url=final,
-                                          validators=Validators(
-                                              found.etag or kept.etag,
-                                              found.last_modified or kept.last_modified))
-                    media_type, suffixes = ("", ())
-                    if documents_only:
-                        media_type, suffixes = _document_type(response)
-                    size = _stream(response, sink, limits, deadline, None)
-                finally:
-                    response.close()
+            # one client per worker thread: connections (and TLS set-up) are reused
+            response = self._follow(client, _web_address(url, url), limits.max_redirects,
+                                    in_scope, headers)
+            try:
+                final = normalise(str(response.url))
+                found = Validators(response.headers.get("etag"),
+                                   response.headers.get("last-modified"))
+                if response.status_code == 304:
+                    kept = validators or Validators()
+                    return PageResult(url, "not_modified", final_url=final,
+                                      validators=Validators(
+                                          found.etag or kept.etag,
+                                          found.last_modified or kept.last_modified))
+                media_type, suffixes = ("", ())
+                if documents_only:
+                    media_type, suffixes = _document_type(response)
+                size = _stream(response, sink, limits, deadline, None)
+            finally:
+                response.close()
         except httpx.TimeoutException:
             raise FetchTimeout(
                 f"{url} did not answer within {limits.timeout_seconds:g} s"
@@ -261,12 +263,35 @@ class _Site:
         return PageResult(url, "fetched", final_url=final, media_type=media_type,
                           suffixes=suffixes, size=size, validators=found)
 
+    def _client(self) -> tuple[httpx.Client, _GuardedBackend]:
+        """This thread's client and the guarded backend under it (made on first use)."""
+        made = getattr(self.local, "client", None)
+        if made is None:
+            backend = _GuardedBackend(time.monotonic(), self.allow_private)
+            client = httpx.Client(
+                transport=_GuardedTransport(backend), headers={"User-Agent": self.user_agent},
+                follow_redirects=False, trust_env=False,
+                timeout=httpx.Timeout(self.limits.page.timeout_seconds),
+            )
+            made = self.local.client = (client, backend)
+            with self.lock:
+                self.clients.append(client)
+        return made
+
+    def close(self) -> None:
+        with self.lock:
+            for client in self.clients:
+                client.close()
+            self.clients.clear()
+
     def _follow(
-        self, client: httpx.Client, start: httpx.URL, max_redirects: int, in_scope: bool
+        self, client: httpx.Client, start: httpx.URL, max_redirects: int, in_scope: bool,
+        headers: dict[str, str],
     ) -> httpx.Response:
         chain = [start]
         while True:
-            response = client.send(client.build_request("GET", chain[-1]), stream=True)
+            request = client.build_request("GET", chain[-1], headers=headers)
+            response = client.send(request, stream=True)
             location = response.headers.get("location")
             if response.status_code not in REDIRECT_CODES or not location:
                 if response.status_code in (200, 203, 304):
@@ -315,8 +340,27 @@ def crawl(
     began = time.monotonic()
     start = normalise(check_address(start))
     scope = Scope.of(start)
-    site = _Site(scope, limits, allow_private, user_agent)
+    site = _Site(scope, limits, allow_private, user_agent, staging)
     notes: list[str] = []
+    try:
+        return _crawl(site, start, began, notes, limits, known, stored, progress, follow)
+    finally:
+        site.close()
+
+
+def _crawl(
+    site: _Site,
+    start: str,
+    began: float,
+    notes: list[str],
+    limits: CrawlLimits,
+    known: Mapping[str, Validators] | None,
+    stored: Callable[[str], Path | None] | None,
+    progress: Callable[[CrawlProgress], None] | None,
+    follow: bool,
+) -> CrawlReport:
+    staging = site.staging
+    user_agent = site.user_agent
     site.robots = _read_robots(site, notes)
     if not site.allowed(start):
         raise CrawlError(f"{start}: the site's robots.txt disallows it; nothing fetched")

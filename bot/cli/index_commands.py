@@ -11,14 +11,12 @@ from bot.cli.context import (
     EXIT_ERROR,
     EXIT_OK,
     Context,
-    announce_export,
+    build,
     command,
     create_collection_folder,
     progress_bar,
     require_collection,
     to_json,
-    waiting_line,
-    warn_skipped,
 )
 from bot.core.safe_text import printable
 from bot.settings import Settings
@@ -26,7 +24,6 @@ from index.errors import CitebotError, SourceError
 
 if TYPE_CHECKING:
     from bot.core.documents import Pending
-    from index.builder import BuildReport
 
 
 @command("build", "build (or rebuild) the index from the source documents")
@@ -34,34 +31,6 @@ def cmd_build(ctx: Context) -> int:
     """Rebuild the index from the source directory."""
     build(ctx)
     return EXIT_OK
-
-
-def build(ctx: Context) -> BuildReport:
-    """Rebuild incrementally, with progress, skipped-file warnings and the summary line."""
-    create_collection_folder(ctx)
-    engine = ctx.new_engine()
-    engine.check_sources()  # before the model loads (or is exported): seconds, for nothing
-    announce_export(ctx, engine)
-    with progress_bar(ctx.err, "Embedding") as progress:
-        report = engine.rebuild(progress=progress, wait=True, on_wait=waiting_line(ctx))
-    warn_skipped(ctx.err, report.skipped)
-    ctx.out.print(
-        f"Indexed {report.documents} document(s): {report.chunks} chunks, "
-        f"{report.sentences} sentences; embedded {report.embedded} text(s), re-used "
-        f"{report.reused}; {report.seconds:.1f} s; index {report.index_bytes / 1024:.0f} KiB "
-        f"{printable(_index_place(ctx))}",
-        markup=False,
-        highlight=False,
-        soft_wrap=True,
-    )
-    return report
-
-
-def _index_place(ctx: Context) -> str:
-    """Where this command's index lives, for messages."""
-    if ctx.settings.backend == "milvus":
-        return f"in Milvus at {ctx.settings.milvus_uri} (collection {ctx.collection})"
-    return f"at {ctx.settings.index_dir}"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

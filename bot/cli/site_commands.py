@@ -16,6 +16,7 @@ from bot.cli.context import (
     NOTE,
     WARNING,
     Context,
+    build,
     command,
     create_collection_folder,
     progress_bar,
@@ -115,8 +116,6 @@ def _fetch(
 
 def _settle(ctx: Context, change: SiteChange, verb: str) -> int:
     """Build when anything changed, then record the sync (or undo it when the build fails)."""
-    from bot.cli.index_commands import build
-
     report = change.report
     for note in report.notes:
         say(ctx.err, NOTE, note)

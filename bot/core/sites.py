@@ -185,7 +185,8 @@ def fetch_source(
     records = {page.url: page for page in store.pages(source.id)} if source else {}
     source_dir.mkdir(parents=True, exist_ok=True)
     load_addresses(source_dir)  # a broken sources.toml stops us before any download
-    staging = source_dir / f"{STAGING_PREFIX}{secrets.token_hex(6)}"
+    _sweep_staging(source_dir)
+    staging = source_dir / f"{STAGING_PREFIX}{os.getpid()}-{secrets.token_hex(6)}"
     staging.mkdir()
     try:
         report = crawl(
@@ -210,6 +211,32 @@ def fetch_source(
         return change
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def _sweep_staging(source_dir: Path) -> None:
+    """Clean up after a sync that was killed: delete the staging folders of crawls whose
+    process is gone (a staging folder is named after its process), and, when no other crawl
+    is running here, settle the backups it left: a page whose new copy never arrived gets its
+    old one back; any other backup is obsolete (the page on disk is the newer one)."""
+    running = False
+    for folder in source_dir.glob(f"{STAGING_PREFIX}*"):
+        pid = folder.name.removeprefix(STAGING_PREFIX).split("-", 1)[0]
+        try:
+            os.kill(int(pid), 0)
+        except (ProcessLookupError, ValueError):
+            shutil.rmtree(folder, ignore_errors=True)
+            continue
+        except OSError:  # alive (another user's)
+            pass
+        running = True
+    if running:
+        return
+    for backup in [*source_dir.rglob(".*.previous"), *source_dir.rglob(".*.removed")]:
+        page = backup.with_name(backup.name[1:].rsplit(".", 1)[0])
+        if backup.suffix == ".previous" and not page.exists():
+            os.replace(backup, page)
+        else:
+            backup.unlink(missing_ok=True)
 
 
 def _stored(source_dir: Path, records: dict[str, PageRecord], url: str) -> Path | None:

@@ -178,3 +178,51 @@ def test_crawl_refusals_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert "--crawl takes a web address" in capsys.readouterr().err
     assert cli(tmp_path, "sync") == 1
     assert "no sources to sync" in capsys.readouterr().err
+
+
+def test_a_sync_killed_during_its_build_leaves_the_old_index_and_the_next_sync_completes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from tests.bot.test_cli import clean_environment
+
+    common = ["--source-dir", str(tmp_path / "src"), "--index-dir", str(tmp_path / "idx")]
+    with GeneratedSite(4) as site:
+        assert cli(tmp_path, "add", site.url(), "--crawl") == 0
+        capsys.readouterr()
+        site.change(1)
+        env = clean_environment({
+            "CITEBOT_CRAWL_DELAY_SECONDS": "0", "PYTHONUNBUFFERED": "1",
+            "CITEBOT_STATE_DB": str(Path.cwd() / ".citebot/feedback.sqlite3"),
+        })
+        child = subprocess.Popen(
+            [sys.executable, "-m", "bot", *common, "sync"], stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path,
+        )
+        assert child.stdout is not None
+        line = child.stdout.readline()  # printed when the pages are in place, before the build
+        assert line.startswith("Synced") and "1 changed" in line, line
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait(timeout=60)
+        child.stdout.close()
+        assert child.stderr is not None
+        child.stderr.close()
+
+        # the previous index still answers (the build never finished)
+        assert cli(tmp_path, "ask", "--json", "How does page 1 version 2 explain it?") == 0
+        before = json.loads(capsys.readouterr().out)
+        assert not any("version 2" in p["text"] for p in before["passages"])
+
+        # the next sync finds nothing new on the site, but builds what the killed one left
+        assert cli(tmp_path, "sync") == 0
+        out, err = capsys.readouterr()
+        assert "0 changed" in out and "Indexed 5 document(s)" in out, out + err
+        assert not list((tmp_path / "src").rglob(".*.previous"))
+        assert not list((tmp_path / "src").glob(".citebot-crawl-*"))
+    assert cli(tmp_path, "ask", "--json", "How does page 1 version 2 explain it?") == 0
+    after = json.loads(capsys.readouterr().out)
+    assert any("version 2" in p["text"] for p in after["passages"])
