@@ -120,6 +120,11 @@ class GeneratedSite:
         """The page answers 503 (its server has trouble), still listed."""
         self.failing.add(self.path(number))
 
+    def requests_for_other_pages(self) -> list[str]:
+        """Requests for pages other than page 1 (a single address is fetched alone)."""
+        return [p for p in self.server.requests
+                if p.startswith(self.prefix) and p != self.path(1)]
+
     def _serve(self, request: BaseHTTPRequestHandler) -> None:
         path = request.path.split("?")[0]
         if path in self.failing:

@@ -107,6 +107,10 @@ def cmd_add(ctx: Context) -> int:
             _take_back(ctx, pending, skipped[0].reason)
     finally:
         pending.keep()
+    if pending.added.url is not None:  # a web address: kept current by `citebot sync`
+        from bot.cli.site_commands import register_page
+
+        register_page(ctx, pending.added.requested or pending.added.url, pending.name)
     return EXIT_OK
 
 

@@ -91,6 +91,23 @@ def cmd_sync(ctx: Context) -> int:
         store.close()
 
 
+def register_page(ctx: Context, url: str, name: str) -> None:
+    """Record an added web address as a source (a warning, not a failure, when the state
+    database cannot be written: the document is added either way)."""
+    from bot.core import sites
+    from bot.state.database import StateError
+
+    try:
+        store = _open_store(ctx)
+        try:
+            sites.record_single_page(store, ctx.collection, url, name,
+                                     (ctx.base_settings or ctx.settings).sync_default)
+        finally:
+            store.close()
+    except StateError as error:
+        say(ctx.err, WARNING, f"{name} is added, but not as a source for `citebot sync`: {error}")
+
+
 def _open_store(ctx: Context) -> SourceStore:
     from bot.state.database import location_of
     from bot.state.sources import SourceStore

@@ -423,6 +423,29 @@ def _place_new(change: SiteChange, new: list[PageResult], kept: list[PageRecord]
         raise
 
 
+def record_single_page(
+    store: SourceStore, collection: str, url: str, name: str, schedule: str
+) -> Source:
+    """Register one added web address (``citebot add URL``, ``/docs add url:``) as a source
+    whose only page is the document ``name``, so syncs keep it current too."""
+    key = normalise(url)
+    source = store.add(collection, key, crawl=False, schedule=schedule)
+    if not source.crawl:
+        store.finish_sync(source.id, "ok", "added", [PageRecord(key, name)])
+    return source
+
+
+def forget_document(store: SourceStore, collection: str, name: str) -> None:
+    """A document was removed by hand: a single address whose page it was stops being a
+    source (its sync would download it again). A crawled site keeps its page: the next sync
+    adds it back while the site lists it (remove the source to drop the site)."""
+    for source in store.of_collection(collection):
+        if source.crawl:
+            continue
+        if any(page.name == name for page in store.pages(source.id)):
+            store.remove(source.id)
+
+
 def remove_source(source_dir: Path, store: SourceStore, source: Source) -> list[str]:
     """Delete a source's pages from the folder and the source from the registry; the names
     removed (the caller rebuilds)."""

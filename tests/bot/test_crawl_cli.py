@@ -226,3 +226,24 @@ def test_a_sync_killed_during_its_build_leaves_the_old_index_and_the_next_sync_c
     assert cli(tmp_path, "ask", "--json", "How does page 1 version 2 explain it?") == 0
     after = json.loads(capsys.readouterr().out)
     assert any("version 2" in p["text"] for p in after["passages"])
+
+
+def test_an_added_address_is_a_source_that_sync_keeps_current(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with GeneratedSite(3) as site:
+        assert cli(tmp_path, "add", site.url("/docs/page-1.html")) == 0
+        capsys.readouterr()
+        assert pages_of(tmp_path) == {site.url("/docs/page-1.html"): 0}
+        assert cli(tmp_path, "sync") == 0
+        out, _ = capsys.readouterr()
+        assert "(page)" in out and "0 added, 0 changed, 0 removed, 1 unchanged" in out
+        assert site.bodies_sent.count("/docs/page-1.html") == 2  # no validators yet: a GET
+        site.change(1)
+        assert cli(tmp_path, "sync") == 0
+        out, _ = capsys.readouterr()
+        assert "0 added, 1 changed" in out and "Indexed 1 document(s)" in out
+        assert "version 2" in (tmp_path / "src" / "page-1.html").read_text()
+        assert site.requests_for_other_pages() == []
+
+

@@ -16,6 +16,7 @@ import discord
 from discord import app_commands
 
 from bot.core import documents
+from bot.core import sites as core_sites
 from bot.core.builds import TIMED_OUT, BuildOutcome
 from bot.core.collections import collection_for_guild
 from bot.core.documents import Pending
@@ -166,6 +167,11 @@ async def added_report(
         await audit.record(
             "ok", f"{report.get('documents')} documents, {report.get('chunks')} chunks"
         )
+        if pending.added.url is not None:  # a web address: a source the bot keeps current
+            await asyncio.to_thread(
+                core_sites.record_single_page, bot.sources, collection,
+                pending.added.requested or pending.added.url, name, bot.settings.sync_default,
+            )
         return clip(f"Added **{shown(name)}**.\n{render_rebuilt(outcome)}", CONTENT_LIMIT)
     async with server_lock(bot, guild_id):
         taken_back = await asyncio.to_thread(pending.undo)
@@ -271,6 +277,7 @@ async def remove_command(interaction: discord.Interaction[CitebotBot], name: str
                 )
             except BuildInProgressError:
                 raise Refusal(BUILD_RUNNING) from None
+            await asyncio.to_thread(core_sites.forget_document, bot.sources, collection, found)
             if removed == "deleted":
                 await audit.record("ok", "last document: collection deleted")
                 text = (
