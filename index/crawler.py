@@ -34,6 +34,7 @@ import httpx
 
 from index.fetcher import (
     REDIRECT_CODES,
+    AddressRefused,
     FetchError,
     FetchLimits,
     FetchTimeout,
@@ -399,6 +400,8 @@ def _read_robots(site: _Site, notes: list[str]) -> urllib.robotparser.RobotFileP
         site.get(url, sink, max_bytes=MAX_ROBOTS_BYTES, documents_only=False, in_scope=False)
     except _Gone:
         return None
+    except AddressRefused as error:  # the site itself may not be fetched: say just that
+        raise CrawlError(str(error)) from None
     except FetchError as error:
         if re.search(r"answered 4\d\d", str(error)):  # 4xx: no rules (RFC 9309 2.3.1.3)
             return None
@@ -627,15 +630,17 @@ class _Crawler:
             and result.url not in self.known
         ):
             key = result.final_url
-        if key != result.url and key in self.pages:
-            if result.path is not None:
+        if key in self.pages and self.pages[key] is not result:  # reached already, by another
+            if result.path is not None:  # address (a redirect, a canonical link): kept once
                 result.path.unlink(missing_ok=True)
-            self.pages[result.url] = PageResult(
-                result.url, "skipped", f"the same page as {key}", final_url=key
-            )
+            if key != result.url:
+                self.pages[result.url] = PageResult(
+                    result.url, "skipped", f"the same page as {key}", final_url=key
+                )
             return
         if key != result.url:
             result.url = key
+            result.final_url = key  # the page's own address: its name and citations
             self.queued.add(key)
             self.listed.add(key)
         self.pages[key] = result

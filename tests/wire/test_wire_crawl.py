@@ -17,6 +17,7 @@ import pytest
 from bot.core.collections import collection_for_guild
 from bot.discord.client import CitebotBot
 from bot.discord.exts.docs import sites
+from bot.discord.exts.docs.changes import ONE_SOURCE
 from bot.discord.utils import progress
 from bot.settings import Settings
 from tests.generated_site import GeneratedSite
@@ -132,3 +133,29 @@ async def test_the_scheduler_syncs_due_sources_under_the_lease(
     assert source.result == "ok" and "1 missing once" in source.detail
     log = await asyncio.to_thread(audit, bot, GUILD)
     assert log[-1][0] == "sync" and log[-1][2] == "ok"
+
+
+async def test_crawls_that_cannot_be_done_or_pass_a_limit_say_so(
+    loopback: LoopbackDiscord, bot: CitebotBot, site: GeneratedSite
+) -> None:
+    refused = await reply(loopback, await manager_runs(loopback, "docs add", crawl=True))
+    assert refused["content"] == ONE_SOURCE
+
+    bot.settings = bot.settings.model_copy(update={"fetch_private_addresses": False})
+    token = await manager_runs(loopback, "docs add", url=site.url(), crawl=True)
+    text = (await followup(loopback, token, timeout=60)).message["content"]
+    assert text.startswith("I couldn't fetch that site: ")
+    assert "does not lead to a public internet address" in text and "127.0.0.1" in text
+    assert site.server.requests == []  # nothing was requested from a private address
+
+    bot.settings = bot.settings.model_copy(
+        update={"fetch_private_addresses": True, "server_max_documents": 3})
+    token = await manager_runs(loopback, "docs add", url=site.url(), crawl=True)
+    text = (await followup(loopback, token)).message["content"]
+    assert "Pages: 3 added" in text and "2 not added (limit)" in text
+    assert "2 page(s) were not added: the collection may hold at most 3 documents" in text
+    assert "This server's index now has 3 document(s)" in text
+    assert "Traceback" not in text and str(bot.settings.collections_dir) not in text
+    log = await asyncio.to_thread(audit, bot, GUILD)
+    assert [(action, result) for action, _, result in log] == [
+        ("add", "refused"), ("crawl", "refused"), ("crawl", "ok")]
