@@ -147,15 +147,13 @@ sources = Table(
 source_pages = Table(
     "source_pages",
     metadata,
-    Column("source_id", DiscordId, nullable=False),
-    Column("url", StoredText, nullable=False),
+    Column("source_id", DiscordId, primary_key=True, autoincrement=False),
+    Column("url", StoredText, primary_key=True),
     Column("name", StoredText, nullable=False),  # the document in the collection's folder
     Column("etag", StoredText),
     Column("last_modified", StoredText),
     Column("misses", Integer, nullable=False, server_default="0"),
-    UniqueConstraint("source_id", "url"),
 )
-Index("source_pages_by_source", source_pages.c.source_id)
 
 leases = Table(
     "leases",

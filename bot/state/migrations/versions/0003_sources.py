@@ -37,15 +37,13 @@ def upgrade() -> None:
     )
     op.create_table(
         "source_pages",
-        sa.Column("source_id", ID, nullable=False),
-        sa.Column("url", sa.Text, nullable=False),
+        sa.Column("source_id", ID, primary_key=True, autoincrement=False),
+        sa.Column("url", sa.Text, primary_key=True),
         sa.Column("name", sa.Text, nullable=False),
         sa.Column("etag", sa.Text),
         sa.Column("last_modified", sa.Text),
         sa.Column("misses", sa.Integer, nullable=False, server_default="0"),
-        sa.UniqueConstraint("source_id", "url"),
     )
-    op.create_index("source_pages_by_source", "source_pages", ["source_id"])
     op.create_table(
         "leases",
         sa.Column("name", sa.Text, primary_key=True),
@@ -56,6 +54,5 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("leases")
-    op.drop_index("source_pages_by_source", "source_pages")
     op.drop_table("source_pages")
     op.drop_table("sources")
