@@ -149,6 +149,10 @@ def _settle(ctx: Context, change: SiteChange, verb: str) -> int:
         f"{change.summary()}",
         markup=False, highlight=False, soft_wrap=True,
     )
+    for what, names, count in change.named(20):
+        more = f" (and {count - len(names)} more)" if count > len(names) else ""
+        ctx.out.print(f"  {what}: {printable(', '.join(names))}{more}", markup=False,
+                      highlight=False, soft_wrap=True)
     if change.any_change:
         try:
             build(ctx)

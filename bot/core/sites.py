@@ -125,6 +125,24 @@ class SiteChange:
             parts.append(f"{len(self.over_limit)} not added (limit)")
         return ", ".join(parts)
 
+    def named(self, limit: int = 10) -> list[tuple[str, list[str], int]]:
+        """(what, the first ``limit`` document names, how many in all) for added, changed and
+        removed pages: for reports and the audit log."""
+        return [
+            (what, names[:limit], len(names))
+            for what, names in (("added", self.added), ("changed", self.changed),
+                                ("removed", self.removed))
+            if names
+        ]
+
+    def audit_detail(self) -> str:
+        """The summary and the names of what changed, for an audit entry."""
+        parts = [self.summary()]
+        for what, names, count in self.named(5):
+            more = f" and {count - len(names)} more" if count > len(names) else ""
+            parts.append(f"{what}: {', '.join(names)}{more}")
+        return "; ".join(parts)
+
     def keep(self, result: str = "ok") -> Source:
         """The build read the folder: delete the backups, record the source, its pages and how
         the sync went."""
@@ -139,7 +157,7 @@ class SiteChange:
         )
         if self.failed and result == "ok":
             result = "partial"
-        self.store.finish_sync(source.id, result, self.summary(), self.pages)
+        self.store.finish_sync(source.id, result, self.audit_detail(), self.pages)
         self.source = source
         return source
 

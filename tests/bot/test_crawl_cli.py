@@ -81,6 +81,7 @@ def test_crawl_then_sync_fetches_only_what_changed_and_prunes_after_two_misses(
         out, _ = capsys.readouterr()
         # page 2, and the index page, whose list of links lost page 5
         assert "2 changed" in out and "1 missing once" in out and "0 removed" in out
+        assert f"  changed: {folder}/index.html, {folder}/page-2.html" in out
         assert site.bodies_sent.count("/docs/page-2.html") == 1
         assert 0 < embedded(out) <= 12  # the changed pages' chunks and sentences, no more
         assert (tmp_path / "src" / folder / "page-5.html").is_file()  # one miss: kept
@@ -91,6 +92,7 @@ def test_crawl_then_sync_fetches_only_what_changed_and_prunes_after_two_misses(
         assert cli(tmp_path, "sync") == 0
         out, _ = capsys.readouterr()
         assert "1 removed" in out and "Indexed 8 document(s)" in out
+        assert f"  removed: {folder}/page-5.html" in out
         assert not (tmp_path / "src" / folder / "page-5.html").exists()
         recorded = tomllib.loads((tmp_path / "src" / "sources.toml").read_text())["files"]
         assert f"{folder}/page-5.html" not in recorded

@@ -111,6 +111,10 @@ async def test_a_manager_crawls_a_site_lists_schedules_and_syncs_it(
     log = await asyncio.to_thread(audit, bot, GUILD)
     assert [(action, result) for action, _, result in log] == [
         ("crawl", "ok"), ("sources", "ok"), ("sync", "ok")]
+    latest = (await asyncio.to_thread(bot.servers.recent, GUILD, 1))[0]
+    assert latest.user_id == MANAGER_ID and latest.target == site.url()
+    assert "1 changed" in latest.detail and "changed: " in latest.detail
+    assert "page-1.html" in latest.detail
     assert [action for action, _, _ in await asyncio.to_thread(audit, bot, OTHER_GUILD)] == [
         "sources"]  # its refused schedule change
 

@@ -131,6 +131,9 @@ async def fetch_site(
 def change_text(change: SiteChange) -> str:
     """What a crawl or sync did, for a message: counts, and what was bounded."""
     text = f"Pages: {change.summary()}."
+    for what, names, count in change.named(5):
+        more = f" and {count - len(names)} more" if count > len(names) else ""
+        text += f"\n{what.capitalize()}: " + ", ".join(shown(name) for name in names) + more
     if change.over_limit:
         text += f"\n{len(change.over_limit)} page(s) were not added: {change.limit_note}."
     if change.report.notes:
@@ -184,7 +187,7 @@ async def crawl_command_part(
         outcome = await queued_build(bot, interaction, f"{title}\n{change.summary()}; rebuilding…",
                                      collection)
     ok, text = await settle(bot, change, outcome, collection)
-    await audit.record("ok" if ok else "failed", change.summary())
+    await audit.record("ok" if ok else "failed", change.audit_detail())
     return clip(f"Crawled **{shown(url)}**.\n{text}", CONTENT_LIMIT)
 
 
@@ -201,13 +204,11 @@ async def sync_command(interaction: discord.Interaction[CitebotBot]) -> None:
         if not found:
             raise Refusal(NO_SOURCES)
         started = await start(interaction, f"Syncing {len(found)} source(s)…")
-        texts, results = [], []
-        for source in found:
-            ok, text = await sync_one(bot, source, interaction)
-            results.append("ok" if ok else "failed")
+        texts = []
+        for source in found:  # each source's sync is an audit entry of its own
+            _, text = await sync_one(bot, source, interaction)
             texts.append(f"**{shown(source.url)}**: {text}")
-        await audit.record("ok" if all(r == "ok" for r in results) else "failed",
-                           f"{len(found)} source(s)")
+        audit.done = True
     await deliver(bot, interaction, clip("\n".join(texts), CONTENT_LIMIT), started, "/docs sync")
 
 
@@ -227,6 +228,8 @@ async def sync_one(
                                       crawl_site=source.crawl, progress=progress, title=title)
     except Refusal as refusal:
         await asyncio.to_thread(bot.sources.finish_sync, source.id, "failed", str(refusal), None)
+        if guild_id is not None:
+            await _audit(bot, guild_id, interaction, source, "failed", str(refusal))
         return False, str(refusal)
     finally:
         if progress is not None:
@@ -235,11 +238,23 @@ async def sync_one(
     if change.any_change:
         outcome = await _build(bot, interaction, collection, f"{title}\n{change.summary()}")
     ok, text = await settle(bot, change, outcome, collection)
-    if guild_id is not None and interaction is None:  # the scheduler's sync: in the audit log
-        who = bot.user.id if bot.user is not None else 0
-        await asyncio.to_thread(bot.servers.record, guild_id, who, "sync", source.url,
-                                "ok" if ok else "failed", change.summary())
+    if guild_id is not None:
+        await _audit(bot, guild_id, interaction, source, "ok" if ok else "failed",
+                     change.audit_detail())
     return ok, text
+
+
+async def _audit(
+    bot: CitebotBot, guild_id: int, interaction: discord.Interaction[Any] | None,
+    source: Source, result: str, detail: str,
+) -> None:
+    """A sync's audit entry: by the manager who ran ``/docs sync``, or by the bot itself."""
+    if interaction is not None:
+        who = interaction.user.id
+    else:
+        who = bot.user.id if bot.user is not None else 0
+    await asyncio.to_thread(bot.servers.record, guild_id, who, "sync", source.url, result,
+                            detail)
 
 
 async def _build(
