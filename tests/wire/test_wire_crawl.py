@@ -163,3 +163,24 @@ async def test_crawls_that_cannot_be_done_or_pass_a_limit_say_so(
     log = await asyncio.to_thread(audit, bot, GUILD)
     assert [(action, result) for action, _, result in log] == [
         ("add", "refused"), ("crawl", "refused"), ("crawl", "ok")]
+
+
+async def test_an_added_address_is_a_source_until_its_document_is_removed(
+    loopback: LoopbackDiscord, bot: CitebotBot, site: GeneratedSite
+) -> None:
+    token = await manager_runs(loopback, "docs add", url=site.url("/docs/page-2.html"))
+    assert (await followup(loopback, token)).message["content"].startswith("Added **")
+    collection = collection_for_guild(GUILD)
+    (source,) = await asyncio.to_thread(bot.sources.of_collection, collection)
+    assert (source.url, source.crawl) == (site.url("/docs/page-2.html"), False)
+    assert await asyncio.to_thread(bot.sources.of_collection, collection_for_guild(OTHER_GUILD)) \
+        == []
+
+    site.change(2)
+    token = await manager_runs(loopback, "docs sync")
+    synced = (await followup(loopback, token)).message["content"]
+    assert "Pages: 0 added, 1 changed, 0 removed, 0 unchanged" in synced
+
+    token = await manager_runs(loopback, "docs remove", name="page-2.html")
+    await followup(loopback, token, timeout=60)
+    assert await asyncio.to_thread(bot.sources.of_collection, collection) == []
