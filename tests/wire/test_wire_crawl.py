@@ -184,3 +184,26 @@ async def test_an_added_address_is_a_source_until_its_document_is_removed(
     token = await manager_runs(loopback, "docs remove", name="page-2.html")
     await followup(loopback, token, timeout=60)
     assert await asyncio.to_thread(bot.sources.of_collection, collection) == []
+
+
+async def test_removing_a_source_removes_its_pages(
+    loopback: LoopbackDiscord, bot: CitebotBot, site: GeneratedSite
+) -> None:
+    token = await manager_runs(loopback, "docs add", url=site.url(), crawl=True)
+    assert "5 added" in (await followup(loopback, token)).message["content"]
+    collection = collection_for_guild(GUILD)
+    (source,) = await asyncio.to_thread(bot.sources.of_collection, collection)
+    elsewhere = await reply(loopback, await manager_runs(
+        loopback, "docs sources remove", guild_id=OTHER_GUILD, source=source.id))
+    assert elsewhere["content"] == sites.UNKNOWN_SOURCE
+    assert len(await asyncio.to_thread(bot.collections.documents, collection)) == 5
+
+    token = await manager_runs(loopback, "docs sources remove", source=source.id)
+    text = (await followup(loopback, token, timeout=60)).message["content"]
+    assert text.startswith("Removed **") and "its 5 page(s); no documents left" in text
+    assert await asyncio.to_thread(bot.sources.of_collection, collection) == []
+    assert not await asyncio.to_thread(bot.collections.exists, collection)
+    assert "Page 2 section" not in await asked(
+        loopback, GUILD, "How does page 2 section 1 version 1 explain it?")
+    log = await asyncio.to_thread(audit, bot, GUILD)
+    assert [(action, result) for action, _, result in log] == [("crawl", "ok"), ("sources", "ok")]
