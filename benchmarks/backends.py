@@ -93,7 +93,7 @@ class KnownVectors:
 def known_from_base(documents: list[Any], chunks: list[Any], chunk_vectors: np.ndarray,
                     sentence_vectors: np.ndarray) -> dict[str, np.ndarray]:
     """Normalised text -> vector of every chunk and sentence of the cached base."""
-    from index.chunking import normalize_for_search
+    from index.ingest.chunking import normalize_for_search
 
     texts = {d.path: d.text for d in documents}
     known: dict[str, np.ndarray] = {}
@@ -158,9 +158,9 @@ class Milvus:
 def quality(args: argparse.Namespace, engine: Any, base: tuple, milvus: Milvus) -> dict[str, Any]:
     """Each chosen article built once, written to every backend, its questions asked of each."""
     from index.backends.local import LocalIndex
-    from index.builder import assemble_corpus
-    from index.documents import DocumentSet, parse_document
+    from index.build.builder import assemble_corpus
     from index.evaluation import Tally, load_squad
+    from index.ingest.documents import DocumentSet, parse_document
 
     _, documents, chunks, chunk_vectors, sentence_vectors = base
     previous = KnownVectors(known_from_base(documents, chunks, chunk_vectors, sentence_vectors))
@@ -249,9 +249,9 @@ def scale(
     import psutil
 
     from benchmarks.scale_end_to_end import build_scaled_index, pick_questions
+    from index.backends.local_store import IndexStore
     from index.errors import CitebotError
     from index.evaluation import contains_any
-    from index.store import IndexStore
 
     _, documents, chunks, chunk_vectors, sentence_vectors = base
     sizes = [int(s) for s in args.sizes.split(",") if s]

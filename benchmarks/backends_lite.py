@@ -89,8 +89,8 @@ class AnalyzerBM25Index:
     BM25 function over analysed text in two extra collections (see the module docstring)."""
 
     def __init__(self, inner: Any, client: Any, name: str, variant: str, corpus: Any) -> None:
-        from index.chunking import normalize_for_search
-        from index.lexical import K1, QUESTION_WORDS, B, index_terms, query_terms
+        from index.build.lexical import K1, QUESTION_WORDS, B, index_terms, query_terms
+        from index.ingest.chunking import normalize_for_search
 
         if variant not in VARIANTS:
             raise ValueError(variant)

@@ -124,7 +124,7 @@ def run_sequence(
     """Full build into ``index_dir`` then the incremental steps (``sources`` is modified)."""
     from bot.core.engine import Engine
     from bot.settings import Settings
-    from index.onnx_encoder import model_dir_for
+    from index.build.onnx_encoder import model_dir_for
 
     engine = Engine(Settings(_env_file=None, source_dir=sources, index_dir=index_dir))  # type: ignore[call-arg]
     setup: dict[str, float] = {}
@@ -278,9 +278,9 @@ def main() -> int:
     import logging
 
     logging.basicConfig(level=logging.WARNING)
-    from index.documents import load_documents
-    from index.model import ModelSpec
-    from index.onnx_encoder import ensure_onnx, model_dir_for
+    from index.build.model import ModelSpec
+    from index.build.onnx_encoder import ensure_onnx, model_dir_for
+    from index.ingest.documents import load_documents
 
     data = json.loads(args.squad.read_text(encoding="utf-8"))["data"]
     articles = max(min(args.articles, len(data)) - 1, 0)  # built first; then one is added

@@ -44,7 +44,7 @@ def load_texts(
     squad: Path, articles: int
 ) -> tuple[list[str], list[list[str]], list[list[tuple[str, int]]]]:
     """(all texts, paragraphs per article, (question, paragraph number) per article)."""
-    from index.sentences import split_sentences
+    from index.ingest.sentences import split_sentences
 
     data = json.loads(squad.read_text(encoding="utf-8"))["data"][:articles]
     texts: list[str] = []
@@ -89,9 +89,9 @@ def main() -> int:
     args = parser.parse_args()
 
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    from index.embedding import Embedder
-    from index.model import ModelSpec
-    from index.onnx_encoder import OnnxEncoder, ensure_onnx
+    from index.build.embedding import Embedder
+    from index.build.model import ModelSpec
+    from index.build.onnx_encoder import OnnxEncoder, ensure_onnx
 
     spec = ModelSpec.resolve("all-MiniLM-L6-v2")
     texts, paragraphs, questions = load_texts(args.squad, args.articles)

@@ -36,8 +36,8 @@ TARGET_ASK_S = 3.0
 _ONNX_QUERY = """
 import sys
 from pathlib import Path
-from index.model import ModelSpec
-from index.onnx_encoder import OnnxEncoder, onnx_path_for
+from index.build.model import ModelSpec
+from index.build.onnx_encoder import OnnxEncoder, onnx_path_for
 spec = ModelSpec.resolve("all-MiniLM-L6-v2")
 encoder = OnnxEncoder.for_queries(spec, onnx_path_for(Path(sys.argv[1]), spec))
 encoder.encode_query(sys.argv[2])
@@ -87,8 +87,8 @@ def main() -> int:
         where = ["--index-dir", str(index_dir), "--source-dir", str(args.source_dir)]
         cli = [python, "-m", "bot", *where]
         build_s = wall([*cli, "build"], env)
-        from index.model import ModelSpec
-        from index.onnx_encoder import ensure_onnx
+        from index.build.model import ModelSpec
+        from index.build.onnx_encoder import ensure_onnx
 
         started = time.perf_counter()
         ensure_onnx(index_dir, ModelSpec.resolve("all-MiniLM-L6-v2"))  # what build will do
@@ -144,7 +144,7 @@ def main() -> int:
 
 def sources_check(count: int, kib: int, runs: int) -> None:
     """``compare_sources`` over ``count`` unchanged files of ``kib`` KiB: by stamp vs hashing."""
-    from index.documents import FileRecord, compare_sources, load_documents
+    from index.ingest.documents import FileRecord, compare_sources, load_documents
 
     with tempfile.TemporaryDirectory(prefix="citebot-sources-") as tmp:
         folder = Path(tmp)
@@ -176,9 +176,9 @@ def sources_check(count: int, kib: int, runs: int) -> None:
 
 def warm_query_latency(count: int) -> None:
     """In-process: one question at a time, sentence-transformers vs ONNX (1 and 2 threads)."""
-    from index.embedding import Embedder
-    from index.model import ModelSpec
-    from index.onnx_encoder import OnnxEncoder, ensure_onnx
+    from index.build.embedding import Embedder
+    from index.build.model import ModelSpec
+    from index.build.onnx_encoder import OnnxEncoder, ensure_onnx
 
     spec = ModelSpec.resolve("all-MiniLM-L6-v2")
     questions = [

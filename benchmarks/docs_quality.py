@@ -12,8 +12,8 @@
   article written as Markdown (``##`` headings: what section chunks change).
 - **SQuAD**: v1.1 dev, odd- (or even-) numbered articles, each its own corpus.
 
-Each variant is a set of the retrieval switches in ``index.chunking`` and ``index.search``
-(``VARIANTS``, "search." names the latter); all
+Each variant is a set of the retrieval switches in ``index.ingest.chunking`` and
+``index.query.search`` (``VARIANTS``, "search." names the latter); all
 variants run in one process on the same machine, so their figures compare.
 """
 
@@ -33,12 +33,11 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import index.chunking as chunking  # noqa: E402
-import index.search as search  # noqa: E402
+import index.ingest.chunking as chunking  # noqa: E402
+import index.query.search as search  # noqa: E402
 from bot.core.engine import Engine  # noqa: E402
 from bot.settings import Settings  # noqa: E402
-from index.builder import assemble_corpus  # noqa: E402
-from index.documents import load_documents  # noqa: E402
+from index.build.builder import assemble_corpus  # noqa: E402
 from index.evaluation import (  # noqa: E402
     evaluate,
     evaluate_articles,
@@ -48,6 +47,7 @@ from index.evaluation import (  # noqa: E402
     load_split,
     load_squad,
 )
+from index.ingest.documents import load_documents  # noqa: E402
 from tests.index.formats.markdown_fixtures import write_article_markdown  # noqa: E402
 
 DOCS = Path("/usr/share/doc/python3.11/html")
@@ -56,7 +56,7 @@ ARTICLE_QUESTIONS = ROOT / "tests" / "data" / "article_questions.jsonl"
 ARTICLE_DIALOGUES = ROOT / "tests" / "data" / "article_dialogues.jsonl"
 SQUAD = Path("/work/shared/data/squad/dev-v1.1.json")
 K = 5
-# name -> values of index.chunking's switches
+# name -> values of index.ingest.chunking's switches
 VARIANTS: dict[str, dict[str, Any]] = {
     "baseline": {
         "HEADINGS_IN_SEARCH": None, "SECTION_CHUNKS": False, "search.SECTION_DENSE_WEIGHT": 0.0,
@@ -80,7 +80,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
 
 @contextmanager
 def variant(switches: dict[str, Any]) -> Iterator[None]:
-    """index.chunking's switches set as ``switches`` say, for the duration."""
+    """index.ingest.chunking's switches set as ``switches`` say, for the duration."""
     targets = {
         name: (search, name.removeprefix("search.")) if name.startswith("search.")
         else (chunking, name)

@@ -1,4 +1,4 @@
-"""Fit the "not in the source" rule of index/evidence.py on the calibration half only.
+"""Fit the "not in the source" rule of index/query/evidence.py on the calibration half only.
 
     .venv/bin/python benchmarks/fit_not_found.py [--articles N] [--cache /tmp/not-found.pkl]
 
@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import not_found_data as data
 
-from index.evidence import MIN_SIMILARITY, Evidence
+from index.query.evidence import MIN_SIMILARITY, Evidence
 
 NEGATIVE_GROUPS = ("wrong-random", "wrong-close", "off-topic")
 

@@ -1,5 +1,5 @@
 """Follow-up questions, side by side in one run: citebot's conversation reading
-(index/conversation.py) against two baselines, on the article's dialogues; and SQuAD v1.1
+(index/query/conversation.py) against two baselines, on the article's dialogues; and SQuAD v1.1
 questions asked without history and with an empty history (must be identical).
 
     .venv/bin/python benchmarks/followups.py [--dialogues tests/data/article_dialogues.jsonl]
@@ -31,7 +31,6 @@ sys.path.insert(0, str(ROOT))
 
 from bot.core.engine import Engine  # noqa: E402
 from bot.settings import Settings  # noqa: E402
-from index.conversation import Turn, turn_of  # noqa: E402
 from index.evaluation import (  # noqa: E402
     HISTORY_TURNS,
     KINDS,
@@ -39,6 +38,7 @@ from index.evaluation import (  # noqa: E402
     load_dialogues,
     load_squad,
 )
+from index.query.conversation import Turn, turn_of  # noqa: E402
 
 DEFAULT_DIALOGUES = ROOT / "tests" / "data" / "article_dialogues.jsonl"
 DEFAULT_SQUAD = ROOT.parent / "shared" / "data" / "squad" / "dev-v1.1.json"
@@ -80,9 +80,9 @@ def run_dialogues(engine: Engine, path: Path) -> tuple[dict, dict]:
 def run_squad(engine: Engine, path: Path, articles: int) -> dict:
     """SQuAD v1.1 questions asked with no history argument and with ``history=()``: the number
     of answers that differ in any way (passages, scores, highlights), and the figures."""
-    from index.builder import assemble_corpus
-    from index.documents import DocumentSet, parse_document
+    from index.build.builder import assemble_corpus
     from index.evaluation import Tally
+    from index.ingest.documents import DocumentSet, parse_document
 
     tally = Tally()
     different = asked = 0

@@ -74,8 +74,8 @@ async def add(loopback: LoopbackDiscord, guild: int, name: str, data: bytes) -> 
 
 def extraction_seconds(data: bytes, deadline: float) -> tuple[float, str]:
     """Seconds to extract the PDF here, in this process (refused or not), and the reason."""
-    from index.formats import ExtractLimits, UnreadableDocument
-    from index.formats.pdf import extract
+    from index.ingest.formats import ExtractLimits, UnreadableDocument
+    from index.ingest.formats.pdf import extract
 
     started = time.perf_counter()
     try:

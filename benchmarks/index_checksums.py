@@ -54,13 +54,13 @@ def wall(command: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, flo
 
 def replicate(article: Path, target: Path, chunks: int, noise: float = 0.025) -> int:
     """Save a replica of the article index with about ``chunks`` chunks; returns the count."""
-    from index.chunk_table import DocumentRecord
-    from index.chunking import normalize_for_search
-    from index.corpus import Corpus
-    from index.lexical import LexicalIndex
-    from index.model import ModelSpec
-    from index.store import IndexStore
-    from index.vector_index import make_vector_index
+    from index.backends.local_store import IndexStore
+    from index.build.chunk_table import DocumentRecord
+    from index.build.corpus import Corpus
+    from index.build.lexical import LexicalIndex
+    from index.build.model import ModelSpec
+    from index.build.vector_index import make_vector_index
+    from index.ingest.chunking import normalize_for_search
 
     store = IndexStore(article)
     manifest = store.read_manifest()
@@ -123,8 +123,8 @@ def main() -> int:
     before = args.before or _before_checksums()
     env = {k: v for k, v in os.environ.items() if not k.startswith("CITEBOT_")}
     env["TOKENIZERS_PARALLELISM"] = "false"
-    from index.integrity import file_digests
-    from index.store import IndexStore
+    from index.backends.integrity import file_digests
+    from index.backends.local_store import IndexStore
 
     with tempfile.TemporaryDirectory(prefix="citebot-checksums-") as tmp:
         old = Path(tmp) / "before"
@@ -182,11 +182,11 @@ def main() -> int:
 
 def milvus_verify(replica: Path, tmp: Path, question: str, runs: int = 3) -> str:
     """Median seconds of ``MilvusStore.verify()`` and of load + one question, on the replica."""
+    from index.backends.local_store import IndexStore
     from index.backends.milvus import MilvusStore
-    from index.model import ModelSpec
-    from index.onnx_encoder import OnnxEncoder, onnx_path_for
-    from index.search import make_searcher
-    from index.store import IndexStore
+    from index.build.model import ModelSpec
+    from index.build.onnx_encoder import OnnxEncoder, onnx_path_for
+    from index.query.search import make_searcher
 
     spec = ModelSpec.resolve("all-MiniLM-L6-v2")
     local = IndexStore(replica)

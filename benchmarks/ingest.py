@@ -108,7 +108,7 @@ def main() -> None:
 
     from bot.core.engine import Engine
     from bot.settings import Settings
-    from index.documents import load_documents
+    from index.ingest.documents import load_documents
 
     articles = load_articles(args.squad, args.articles)
     work = Path(tempfile.mkdtemp(prefix="citebot-ingest-"))

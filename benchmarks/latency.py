@@ -158,7 +158,7 @@ def make_engine(
     """An engine over ``source_dir`` with its index rebuilt in ``index_dir`` (the ONNX export
     copied in from ``models`` first, so the build does not export it again)."""
     from bot.core.engine import Engine
-    from index.onnx_encoder import model_dir_for
+    from index.build.onnx_encoder import model_dir_for
     from tests.bot.conftest import make_settings
 
     settings = make_settings(work / name, source_dir=source_dir, index_dir=index_dir, top_k=K)
@@ -392,8 +392,8 @@ def main() -> int:
 
     logging.basicConfig(level=logging.WARNING)
     logging.getLogger("discord").setLevel(logging.ERROR)  # no voice-support warnings
-    from index.model import ModelSpec
-    from index.onnx_encoder import ensure_onnx, model_dir_for
+    from index.build.model import ModelSpec
+    from index.build.onnx_encoder import ensure_onnx, model_dir_for
 
     started_all = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="citebot-latency-") as tmp:

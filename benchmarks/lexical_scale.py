@@ -24,9 +24,9 @@ import psutil
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from index.build.lexical import LexicalIndex  # noqa: E402
 from index.evaluation import percentile  # noqa: E402
-from index.lexical import LexicalIndex  # noqa: E402
-from index.sentences import split_sentences  # noqa: E402
+from index.ingest.sentences import split_sentences  # noqa: E402
 
 DEFAULT_SQUAD = ROOT.parent / "shared" / "data" / "squad" / "dev-v1.1.json"
 

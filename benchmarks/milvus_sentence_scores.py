@@ -34,13 +34,13 @@ sys.path.insert(0, str(ROOT))
 from index.backends import local  # noqa: E402
 from index.backends.base import LexicalQuery  # noqa: E402
 from index.backends.milvus import MilvusStore  # noqa: E402
-from index.chunk_table import DocumentRecord  # noqa: E402
-from index.chunking import Chunk, normalize_for_search  # noqa: E402
-from index.corpus import Corpus  # noqa: E402
+from index.build.chunk_table import DocumentRecord  # noqa: E402
+from index.build.corpus import Corpus  # noqa: E402
+from index.build.lexical import LexicalIndex  # noqa: E402
+from index.build.vector_index import make_vector_index  # noqa: E402
 from index.evaluation import percentile  # noqa: E402
-from index.lexical import LexicalIndex  # noqa: E402
-from index.sentences import split_sentences  # noqa: E402
-from index.vector_index import make_vector_index  # noqa: E402
+from index.ingest.chunking import Chunk, normalize_for_search  # noqa: E402
+from index.ingest.sentences import split_sentences  # noqa: E402
 from tests.servers.milvus import MilvusLiteServer  # noqa: E402
 
 DEFAULT_SQUAD = ROOT.parent / "shared" / "data" / "squad" / "dev-v1.1.json"

@@ -1,5 +1,5 @@
 """The "not in the source" rule, old (dense only: best sentence cosine < 0.30) against new
-(index/evidence.py: dense floor plus lexical evidence), side by side in one run.
+(index/query/evidence.py: dense floor plus lexical evidence), side by side in one run.
 
     .venv/bin/python benchmarks/not_found.py [--articles N] [--repeats 3] [--json OUT]
 
@@ -25,9 +25,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import not_found_data as data
 
-import index.search as search_module
+import index.query.search as search_module
 from index.evaluation import load_jsonl, percentile
-from index.evidence import MIN_SIMILARITY, Evidence, found_in_source
+from index.query.evidence import MIN_SIMILARITY, Evidence, found_in_source
 
 GROUPS = (
     "off-topic", "near-topic", "article", "squad", "wrong-random", "wrong-close",

@@ -1,4 +1,4 @@
-"""The evidence (index/evidence.py) of labelled question/corpus pairs, for calibrating and
+"""The evidence (index/query/evidence.py) of labelled question/corpus pairs, for calibrating and
 measuring the "not in the source" rule: shared by benchmarks/fit_not_found.py and
 benchmarks/not_found.py.
 
@@ -36,7 +36,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import index.search as search_module  # noqa: E402
+import index.query.search as search_module  # noqa: E402
 from bot.core.engine import Engine  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 from index.evaluation import (  # noqa: E402
@@ -47,7 +47,7 @@ from index.evaluation import (  # noqa: E402
     load_jsonl,
     load_squad,
 )
-from index.evidence import Evidence  # noqa: E402
+from index.query.evidence import Evidence  # noqa: E402
 
 DATA = ROOT / "tests" / "data"
 SQUAD_DIR = ROOT.parent / "shared" / "data" / "squad"
@@ -135,8 +135,8 @@ def squad_pairs(
 ) -> list[Pair]:
     """SQuAD pairs (see the module's docstring); ``articles`` limits the v1.1 articles used;
     ``tally`` gets the answers to the questions asked of their own article."""
-    from index.builder import assemble_corpus
-    from index.documents import DocumentSet, parse_document
+    from index.build.builder import assemble_corpus
+    from index.ingest.documents import DocumentSet, parse_document
 
     chosen = load_squad(squad)[:articles]
     impossible: dict[str, list[LabelledQuestion]] = {}

@@ -6,9 +6,9 @@ Two steps per file, each in a fresh subprocess with a time limit (a quadratic st
 as "> limit" instead of running for hours):
 
 - ``load``: ``load_documents`` on a folder holding the file: read, decode, split into
-  paragraphs under headings (index/documents.py);
+  paragraphs under headings (index/ingest/documents.py);
 - ``chunk``: the same, then ``Chunker.chunk`` with the bundled model's tokenizer, which splits
-  paragraphs into sentences (index/sentences.py) and cuts over-long ones by word pieces.
+  paragraphs into sentences (index/ingest/sentences.py) and cuts over-long ones by word pieces.
 
     .venv/bin/python benchmarks/pathological_input.py [--sizes 1 2 5] [--limit 120]
 """
@@ -29,12 +29,12 @@ ROOT = Path(__file__).resolve().parent.parent
 _STEP = """
 import sys, time
 from pathlib import Path
-from index.documents import load_documents
+from index.ingest.documents import load_documents
 started = time.perf_counter()
 documents = load_documents(Path(sys.argv[1])).documents
 if sys.argv[2] == "chunk":
-    from index.chunking import Chunker
-    from index.model import ModelSpec
+    from index.ingest.chunking import Chunker
+    from index.build.model import ModelSpec
     spec = ModelSpec.resolve("all-MiniLM-L6-v2")
     spec.count_tokens(["warm up"])  # the tokenizer's load is not the chunker's time
     started = time.perf_counter()

@@ -204,8 +204,8 @@ def race_builds(
     import shutil
     import statistics
 
-    from index.model import ModelSpec
-    from index.onnx_encoder import ensure_onnx, model_dir_for
+    from index.build.model import ModelSpec
+    from index.build.onnx_encoder import ensure_onnx, model_dir_for
 
     sources = scratch / "sources"
     paragraphs = write_articles(articles, sources)

@@ -40,7 +40,7 @@ K = 10
 
 def squad_texts(squad: Path, base: int, questions: int) -> tuple[list[str], list[str]]:
     """Distinct SQuAD dev sentences (a seeded sample of ``base``) and ``questions`` questions."""
-    from index.sentences import split_sentences
+    from index.ingest.sentences import split_sentences
 
     data = json.loads(squad.read_text(encoding="utf-8"))["data"]
     sentences: dict[str, None] = {}
@@ -68,8 +68,8 @@ def real_embeddings(
         stored = np.load(cache, allow_pickle=False)
         if str(stored["key"]) == key:
             return stored["base"], stored["queries"]
-    from index.model import ModelSpec
-    from index.onnx_encoder import OnnxEncoder, ensure_onnx
+    from index.build.model import ModelSpec
+    from index.build.onnx_encoder import OnnxEncoder, ensure_onnx
 
     spec = ModelSpec.resolve("all-MiniLM-L6-v2")
     sentences, asked = squad_texts(squad, base, questions)
@@ -120,7 +120,7 @@ def exact_top_k(vectors: np.ndarray, queries: np.ndarray, k: int = K) -> np.ndar
 _SERVE = r"""
 import json, sys, time, numpy as np, psutil, faiss
 before = psutil.Process().memory_info().rss
-from index.vector_index import configure_for_queries
+from index.build.vector_index import configure_for_queries
 index = faiss.read_index(sys.argv[1])
 queries = np.load(sys.argv[2])
 params = json.loads(sys.argv[3])
@@ -201,7 +201,7 @@ def main() -> int:
     import faiss
     import psutil
 
-    from index.vector_index import make_vector_index
+    from index.build.vector_index import make_vector_index
 
     base, queries = real_embeddings(args.squad, args.cache, args.base, args.queries)
     sizes = [int(s) for s in args.sizes.split(",")]

@@ -99,7 +99,7 @@ def make_engine(index_dir: Path, source_dir: Path):
 
 def seed_onnx_export(index_dir: Path, spec) -> None:
     """Copy an existing ONNX export of the model into ``index_dir`` (saves the torch export)."""
-    from index.onnx_encoder import ONNX_FILE, is_exported, model_dir_for
+    from index.build.onnx_encoder import ONNX_FILE, is_exported, model_dir_for
 
     target = model_dir_for(index_dir, spec)
     if is_exported(target / ONNX_FILE, spec):
@@ -116,10 +116,10 @@ def seed_onnx_export(index_dir: Path, spec) -> None:
 
 def base_corpus(squad: Path, cache: Path, model_index: Path):
     """(engine, documents, chunks, chunk vectors, sentence vectors) of the 48 real articles."""
-    from index.builder import assemble_corpus
-    from index.documents import DocumentSet, parse_document
+    from index.build.builder import assemble_corpus
+    from index.build.onnx_encoder import ensure_onnx
     from index.evaluation import load_squad
-    from index.onnx_encoder import ensure_onnx
+    from index.ingest.documents import DocumentSet, parse_document
 
     engine = make_engine(model_index, model_index / "src")
     spec = engine.spec
@@ -207,13 +207,13 @@ def build_scaled_index(
     With ``distinct_texts`` every copy after the first has one word per chunk replaced by a
     copy-specific made-up word of the same length (offsets stay valid), so no two chunks have
     the same text, as in a real collection; otherwise copies are exact."""
-    from index.builder import _manifest
-    from index.chunking import Chunk, chunk_id, normalize_for_search
-    from index.corpus import Corpus, DocumentRecord
-    from index.documents import DocumentSet
-    from index.lexical import LexicalIndex
-    from index.store import IndexStore
-    from index.vector_index import make_vector_index
+    from index.backends.local_store import IndexStore
+    from index.build.builder import _manifest
+    from index.build.corpus import Corpus, DocumentRecord
+    from index.build.lexical import LexicalIndex
+    from index.build.vector_index import make_vector_index
+    from index.ingest.chunking import Chunk, chunk_id, normalize_for_search
+    from index.ingest.documents import DocumentSet
 
     timings: dict[str, float] = {}
     started = time.perf_counter()
@@ -237,7 +237,7 @@ def build_scaled_index(
     base_sentence_text = [
         normalize_for_search(texts[c.document][s:e]) for c in base_chunks for s, e in c.sentences
     ]
-    from index.question_types import sentence_types
+    from index.build.question_types import sentence_types
 
     base_types = sentence_types(base_sentence_text)  # same text, same flags: computed once
 
@@ -344,7 +344,7 @@ def build_scaled_index(
     build = IndexStore(index_dir).save(corpus)
     timings["IndexStore.save"] = time.perf_counter() - started
     # The query encoder a real build leaves beside the index (else questions go through torch).
-    from index.onnx_encoder import model_dir_for
+    from index.build.onnx_encoder import model_dir_for
 
     shutil.copytree(
         model_dir_for(engine.settings.index_dir, engine.spec),
@@ -457,8 +457,8 @@ def serve(index_dir: Path, data: Path) -> dict[str, Any]:
 
 def query_breakdown(engine, items: list[dict]) -> dict[str, float]:
     """Median ms of each stage of Searcher.search, timed stage by stage."""
-    from index.question import prepare_question
-    from index.search import CANDIDATES, Query
+    from index.query.question import prepare_question
+    from index.query.search import CANDIDATES, Query
 
     searcher = engine.searcher
     corpus = searcher.corpus
@@ -715,8 +715,8 @@ def main() -> int:
     engine = base[0]
     log(f"base: {len(base[1])} articles, {len(base[2]):,} chunks, {len(base[4]):,} sentences")
     asked, warm, later = pick_questions(args.squad, args.queries, args.warm)
-    from index.onnx_encoder import OnnxEncoder, onnx_path_for
-    from index.question import prepare_question
+    from index.build.onnx_encoder import OnnxEncoder, onnx_path_for
+    from index.query.question import prepare_question
 
     query_encoder = OnnxEncoder.for_queries(
         engine.spec, onnx_path_for(engine.settings.index_dir, engine.spec)

@@ -28,14 +28,14 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import index.chunking  # noqa: E402
+import index.ingest.chunking  # noqa: E402
 from bot.core.engine import Engine  # noqa: E402
 from bot.settings import Settings  # noqa: E402
-from index.builder import assemble_corpus  # noqa: E402
-from index.documents import DocumentSet, load_documents, parse_document  # noqa: E402
+from index.build.builder import assemble_corpus  # noqa: E402
 from index.evaluation import Tally, evaluate, load_jsonl, load_squad  # noqa: E402
-from index.search import make_searcher  # noqa: E402
-from index.sentences import split_sentences  # noqa: E402
+from index.ingest.documents import DocumentSet, load_documents, parse_document  # noqa: E402
+from index.ingest.sentences import split_sentences  # noqa: E402
+from index.query.search import make_searcher  # noqa: E402
 
 DEFAULT_SQUAD = ROOT.parent / "shared" / "data" / "squad" / "dev-v1.1.json"
 ARTICLE = ROOT / "tests" / "data" / "article" / "north-korea-allied-coordination.txt"
@@ -85,11 +85,11 @@ def splitting(splitter: Splitter):
 
     class _Swap:
         def __enter__(self):
-            self.saved = index.chunking.split_sentences
-            index.chunking.split_sentences = splitter
+            self.saved = index.ingest.chunking.split_sentences
+            index.ingest.chunking.split_sentences = splitter
 
         def __exit__(self, *_):
-            index.chunking.split_sentences = self.saved
+            index.ingest.chunking.split_sentences = self.saved
 
     return _Swap()
 

@@ -45,7 +45,7 @@ sys.path.insert(0, str(ROOT))
 from bot.state.answers import AnswerContext, AnswerStore  # noqa: E402
 from bot.state.conversations import ConversationStore  # noqa: E402
 from bot.state.database import StateLocation  # noqa: E402
-from index.conversation import Turn  # noqa: E402
+from index.query.conversation import Turn  # noqa: E402
 from tests.servers.postgres import start_cluster  # noqa: E402
 
 CHANNEL, USER = 876543210987654321, 765432109876543210

@@ -73,8 +73,8 @@ def _below(best: float, similarity: float) -> float:
 
 def collect(squad: Path, articles: int | None, k: int) -> list[Shown]:
     """Ask every question and record its passages below rank 1."""
-    from index.builder import assemble_corpus
-    from index.documents import DocumentSet, parse_document
+    from index.build.builder import assemble_corpus
+    from index.ingest.documents import DocumentSet, parse_document
 
     shown: list[Shown] = []
     with tempfile.TemporaryDirectory() as tmp:

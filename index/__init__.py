@@ -14,14 +14,14 @@ _EXPORTS = {
     "Answer": "index.answer",
     "Citation": "index.answer",
     "Passage": "index.answer",
-    "BuildReport": "index.builder",
-    "build_index": "index.builder",
-    "Chunk": "index.chunking",
-    "Chunker": "index.chunking",
-    "Corpus": "index.corpus",
-    "Document": "index.documents",
-    "load_documents": "index.documents",
-    "Embedder": "index.embedding",
+    "BuildReport": "index.build.builder",
+    "build_index": "index.build.builder",
+    "Chunk": "index.ingest.chunking",
+    "Chunker": "index.ingest.chunking",
+    "Corpus": "index.build.corpus",
+    "Document": "index.ingest.documents",
+    "load_documents": "index.ingest.documents",
+    "Embedder": "index.build.embedding",
     "CitebotError": "index.errors",
     "IndexCorruptError": "index.errors",
     "IndexMismatchError": "index.errors",
@@ -29,10 +29,10 @@ _EXPORTS = {
     "ModelError": "index.errors",
     "QuestionError": "index.errors",
     "SourceError": "index.errors",
-    "merge_answers": "index.merge",
-    "ModelSpec": "index.model",
-    "Searcher": "index.search",
-    "IndexStore": "index.store",
+    "merge_answers": "index.query.merge",
+    "ModelSpec": "index.build.model",
+    "Searcher": "index.query.search",
+    "IndexStore": "index.backends.local_store",
 }
 
 __all__ = [
@@ -77,11 +77,11 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:
     from index.answer import Answer, Citation, Passage
-    from index.builder import BuildReport, build_index
-    from index.chunking import Chunk, Chunker
-    from index.corpus import Corpus
-    from index.documents import Document, load_documents
-    from index.embedding import Embedder
+    from index.backends.local_store import IndexStore
+    from index.build.builder import BuildReport, build_index
+    from index.build.corpus import Corpus
+    from index.build.embedding import Embedder
+    from index.build.model import ModelSpec
     from index.errors import (
         CitebotError,
         IndexCorruptError,
@@ -91,7 +91,7 @@ if TYPE_CHECKING:
         QuestionError,
         SourceError,
     )
-    from index.merge import merge_answers
-    from index.model import ModelSpec
-    from index.search import Searcher
-    from index.store import IndexStore
+    from index.ingest.chunking import Chunk, Chunker
+    from index.ingest.documents import Document, load_documents
+    from index.query.merge import merge_answers
+    from index.query.search import Searcher

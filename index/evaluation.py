@@ -15,14 +15,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from index.answer import Answer, Passage
-from index.conversation import Turn, turn_of
 from index.errors import CitebotError
+from index.query.conversation import Turn, turn_of
 
 if TYPE_CHECKING:
-    from index.chunking import Chunker
-    from index.corpus import Corpus
-    from index.embedding import TextEncoder
-    from index.search import Searcher
+    from index.build.corpus import Corpus
+    from index.build.embedding import TextEncoder
+    from index.ingest.chunking import Chunker
+    from index.query.search import Searcher
 
 Progress = Callable[[int, int], None]
 EVAL_K = 5
@@ -434,8 +434,8 @@ def evaluate_articles(
     progress: Progress | None = None,
 ) -> Tally:
     """Index each article on its own (in memory, production chunker) and ask its questions."""
-    from index.builder import assemble_corpus
-    from index.documents import DocumentSet, parse_document
+    from index.build.builder import assemble_corpus
+    from index.ingest.documents import DocumentSet, parse_document
 
     tally = Tally()
     total = sum(len(a.questions) for a in articles)

@@ -2,7 +2,7 @@
 """Set citebot up in ./.venv (idempotent) and run the console or the test suite.
 
     python3 scripts/bootstrap.py console     # set up, then ask questions about source_docs/
-    python3 scripts/bootstrap.py test        # set up, then ruff, lint-imports, the test suite
+    python3 scripts/bootstrap.py test        # set up, then ruff, lint-imports, mypy, the suite
 
 Needs only Python 3.11+ and git. torch is installed first as the CPU build: here
 `pip install torch==2.13.0` takes a CPU wheel that lies on this machine's disk; elsewhere set
@@ -80,6 +80,8 @@ def main() -> None:
         # The rooms' import rules ([tool.importlinter] in pyproject.toml), before the long suite.
         run(python().with_name("lint-imports.exe" if os.name == "nt" else "lint-imports"),
             "--no-cache")
+        # Types ([tool.mypy] in pyproject.toml: strict, bot/ and index/).
+        run(python(), "-m", "mypy")
         os.chdir(ROOT)
         os.execve(python(), [str(python()), "-m", "pytest", *sys.argv[2:]], env)
     sys.exit(f"usage: {sys.argv[0]} [console|test|setup]")

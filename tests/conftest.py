@@ -12,7 +12,7 @@ import pytest
 
 from bot.core.engine import Engine
 from bot.settings import Settings
-from index.model import ModelSpec
+from index.build.model import ModelSpec
 from tests.paths import ARTICLE, ARTICLE_DIR
 from tests.servers.milvus import milvus_uri  # noqa: F401  (a session fixture)
 

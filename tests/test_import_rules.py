@@ -35,7 +35,7 @@ def test_the_import_contracts_hold() -> None:
 def test_front_ends_never_delete_a_collection_themselves() -> None:
     """Rule 4: adding, removing and forgetting documents is ``bot.core.documents``'s job; the
     command line and the Discord bot call it (the import contract keeps them from
-    ``index.intake``; this keeps them from ``Collections.purge``)."""
+    ``index.ingest.intake``; this keeps them from ``Collections.purge``)."""
     calls = [
         f"{path.relative_to(ROOT)}:{node.lineno}"
         for room in ("bot/cli", "bot/discord")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TextIO
 
@@ -15,8 +15,8 @@ from rich.text import Text
 from bot.cli.render import answer_to_plain, answer_to_rich
 from bot.core.engine import Engine
 from bot.core.safe_text import printable
-from index.conversation import Turn, turn_of
 from index.errors import CitebotError
+from index.query.conversation import Turn, turn_of
 
 HELP = """\
 Type a question and press Enter. Commands:
@@ -158,7 +158,7 @@ def _answer_lines(session: ConsoleSession, lines: Iterable[str]) -> int:
     return 0
 
 
-def _enable_history(path: Path):
+def _enable_history(path: Path) -> Callable[[], None]:
     """Load readline history; returns a function that saves it."""
     try:
         import readline

@@ -20,8 +20,11 @@ from bot.settings import Settings
 from index.errors import CitebotError
 
 if TYPE_CHECKING:
+    from rich.progress import Progress, TaskID
+
     from bot.core.engine import Engine
-    from index.builder import BuildReport
+    from index.build.builder import BuildReport
+    from index.ingest.documents import SkippedFile
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 # What stderr lines about the run begin with (after "citebot: "), as argparse's own
@@ -167,10 +170,10 @@ def announce_export(ctx: Context, engine: Engine) -> None:
         )
 
 
-def warn_skipped(err: Console, skipped: Sequence[object]) -> None:
+def warn_skipped(err: Console, skipped: Sequence[SkippedFile]) -> None:
     """A warning line for each source file the build skipped."""
     for item in skipped:
-        say(err, WARNING, f"skipped {item.reason}")  # type: ignore[attr-defined]
+        say(err, WARNING, f"skipped {item.reason}")
 
 
 def create_collection_folder(ctx: Context) -> None:
@@ -199,8 +202,8 @@ class progress_bar:  # used like a function: ``with progress_bar(err, "…") as 
     def __init__(self, console: Console, label: str):
         self.console = console
         self.label = label
-        self.bar = None
-        self.task = None
+        self.bar: Progress | None = None
+        self.task: TaskID | None = None
 
     def __enter__(self) -> Callable[[int, int], None]:
         if self.console.is_terminal:

@@ -56,7 +56,7 @@ def cmd_add(ctx: Context) -> int:
     from pathlib import Path
 
     from bot.core import documents
-    from index.fetcher import FetchLimits, FetchTimeout, FetchTooLarge
+    from index.ingest.fetcher import FetchLimits, FetchTimeout, FetchTooLarge
 
     settings, source = ctx.settings, ctx.args.source
     if ctx.args.crawl:

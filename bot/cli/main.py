@@ -30,7 +30,7 @@ from bot.cli.context import (
 )
 from bot.settings import Settings, load_settings, setting_warnings
 from index.errors import CitebotError
-from index.formats import SOURCE_SUFFIXES
+from index.ingest.formats import SOURCE_SUFFIXES
 
 log = logging.getLogger("citebot")
 

@@ -25,9 +25,9 @@ from index.errors import CitebotError
 if TYPE_CHECKING:
     from bot.core.engine import Engine
     from index.answer import Answer
-    from index.conversation import Turn
-    from index.corpus import Corpus
-    from index.search import Searcher
+    from index.build.corpus import Corpus
+    from index.query.conversation import Turn
+    from index.query.search import Searcher
 
 
 def ask_arguments(parser: argparse.ArgumentParser) -> None:
@@ -57,7 +57,7 @@ def ask_arguments(parser: argparse.ArgumentParser) -> None:
 def cmd_ask(ctx: Context) -> int:
     """Answer one question and exit."""
     from bot.cli.render import answer_to_plain, answer_to_rich
-    from index.conversation import Turn
+    from index.query.conversation import Turn
 
     question = " ".join(ctx.args.question)
     k = ctx.args.k or ctx.settings.top_k
@@ -85,9 +85,10 @@ def _earlier_questions(
     """``--follow-up-of`` questions cleaned and cut like the question itself (they are searched
     and echoed back as ``context``), and a notice for each one that was cut."""
     from index.errors import QuestionError
-    from index.question import prepare_question
+    from index.query.question import prepare_question
 
-    texts, notices = [], []
+    texts: list[str] = []
+    notices: list[str] = []
     for number, text in enumerate(raw, start=1):
         option = "--follow-up-of" + (f" #{number}" if len(raw) > 1 else "")
         try:

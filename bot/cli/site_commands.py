@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 def crawl_add(ctx: Context, url: str) -> int:
     """``citebot add URL --crawl``: crawl the site under ``url`` into the collection, build,
     and register it as a source."""
-    from index.crawler import CrawlError
+    from index.ingest.crawler import CrawlError
 
     if ctx.args.name:
         raise CitebotError("--name does not go with --crawl: each page is named after its address")

@@ -9,10 +9,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from index.backends.base import IndexBackend
-from index.store import IndexStore
+from index.backends.local_store import IndexStore
 
 if TYPE_CHECKING:
     from bot.settings import Settings
+    from index.backends.milvus import MilvusStore
 
 DEFAULT = "default"
 
@@ -24,7 +25,7 @@ def open_store(settings: Settings, collection: str = DEFAULT) -> IndexBackend:
     return IndexStore(settings.index_dir)
 
 
-def milvus_store(settings: Settings, collection: str = DEFAULT) -> IndexBackend:
+def milvus_store(settings: Settings, collection: str = DEFAULT) -> MilvusStore:
     """The Milvus store of ``collection`` at ``CITEBOT_MILVUS_URI`` (whatever CITEBOT_BACKEND
     says: ``citebot migrate`` uses both)."""
     from index.backends.milvus import MilvusStore
@@ -48,7 +49,7 @@ def uri_for_children(settings: Settings) -> str:
         return settings.milvus_uri
     from milvus_lite.server_manager import server_manager_instance
 
-    address = server_manager_instance.start_and_get_uri(settings.milvus_uri)
+    address: str | None = server_manager_instance.start_and_get_uri(settings.milvus_uri)
     if address is None:
         from index.errors import CitebotError
 

@@ -42,6 +42,8 @@ def run(stdin: TextIO, stdout: TextIO) -> int:
 
     try:
         request = json.loads(stdin.read())
+        # _env_file is an init argument of pydantic-settings, not a field: mypy's view of the
+        # model's __init__ (its fields) does not have it.
         settings = Settings(_env_file=None, **request["settings"])  # type: ignore[call-arg]
         name = request.get("collection")
         if name is None:

@@ -25,11 +25,11 @@ from bot.core.engine import Engine, parse_time
 from bot.settings import Settings
 from index import Answer, merge_answers
 from index.backends.base import IndexBackend
-from index.build_lock import BuildLock
-from index.conversation import Turn
-from index.documents import scan_sources
+from index.backends.local_store import CURRENT, IndexStore
+from index.build.build_lock import BuildLock
 from index.errors import CitebotError
-from index.store import CURRENT, IndexStore
+from index.ingest.documents import scan_sources
+from index.query.conversation import Turn
 
 DEFAULT = "default"
 GUILD_PREFIX = "guild-"
@@ -185,7 +185,7 @@ class Collections:
         if name == DEFAULT and self._serves_default:
             self.models.load(build_if_missing=False)  # a no-op once loaded
             self.models.refresh(self.reload_check_seconds)  # a build by another process
-            return self.models  # type: ignore[no-any-return]
+            return self.models
         entry = self._touch(name)
         if entry is not None and not _still_there(entry.engine.store):
             self.unload(name)

@@ -26,10 +26,10 @@ from bot.core.collections import (
 )
 from bot.state.servers import ServerStore
 from bot.state.sources import SourceStore
-from index.addresses import load_addresses
 from index.errors import SourceError
-from index.fetcher import FetchLimits, Progress
-from index.intake import (
+from index.ingest.addresses import load_addresses
+from index.ingest.fetcher import FetchLimits, Progress
+from index.ingest.intake import (
     Added,
     check_user_name,
     limit_length,
@@ -40,8 +40,8 @@ from index.intake import (
     staging_file,
     target_folder,
 )
-from index.intake import add_file as copy_file
-from index.intake import add_url as download_url
+from index.ingest.intake import add_file as copy_file
+from index.ingest.intake import add_url as download_url
 
 
 @dataclass(frozen=True)

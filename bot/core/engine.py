@@ -25,13 +25,10 @@ from index import (
     build_index,
 )
 from index.backends.base import IndexBackend, SearchIndex
-from index.build_lock import BuildInProgressError, OnWait
-from index.builder import BuildReport, Progress
-from index.conversation import Turn
-from index.documents import load_documents, scan_sources
-from index.embedding import TextEncoder
-from index.errors import CitebotError
-from index.onnx_encoder import (
+from index.build.build_lock import BuildInProgressError, OnWait
+from index.build.builder import BuildReport, Progress
+from index.build.embedding import TextEncoder
+from index.build.onnx_encoder import (
     OnnxEncoder,
     OnnxExportRefused,
     ensure_onnx,
@@ -40,7 +37,10 @@ from index.onnx_encoder import (
     onnx_path_for,
     refused_export,
 )
-from index.search import QueryEncoder, RecentQueries, make_searcher
+from index.errors import CitebotError
+from index.ingest.documents import load_documents, scan_sources
+from index.query.conversation import Turn
+from index.query.search import QueryEncoder, RecentQueries, make_searcher
 
 log = logging.getLogger(__name__)
 

@@ -13,10 +13,10 @@ from typing import Literal
 
 from bot.core.backends import milvus_store
 from bot.settings import Settings
-from index.chunking import Chunker
+from index.backends.local_store import IndexStore
+from index.build.model import ModelSpec
 from index.errors import CitebotError, IndexMissingError
-from index.model import ModelSpec
-from index.store import IndexStore
+from index.ingest.chunking import Chunker
 
 Backend = Literal["local", "milvus"]
 
@@ -53,7 +53,7 @@ def migrate(settings: Settings, collection: str, target: Backend) -> MigrateRepo
         if target == "milvus":
             corpus = local.load(spec, parameters)
         else:
-            corpus = milvus.to_corpus(spec, parameters)  # type: ignore[attr-defined]
+            corpus = milvus.to_corpus(spec, parameters)
         destination.save(corpus)
         destination.load(spec, parameters)  # proven to load before saying so
     counts = corpus.manifest.get("counts") or {}

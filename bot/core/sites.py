@@ -1,16 +1,16 @@
 """Crawled sites and synced addresses, for every front end: crawl a site into a collection, sync
 a source again, and settle either after the build.
 
-:func:`fetch_source` crawls (:mod:`index.crawler`) into a hidden staging folder, then moves the
-pages into the collection's source folder: new pages under a folder named after the site, a
-changed page over its old copy (kept as a hidden backup), a page gone from the site (404/410, or
-no longer in the sitemap and links) removed only on its second miss in a row; a server error or
-a timeout keeps the old copy and is reported. The server's limits (documents, bytes) are
-checked before anything is written. The result is a :class:`SiteChange`: the caller runs ONE
-incremental build, then ``keep()`` records the pages and how the sync went (in the state
-database, with the validators of the next conditional requests), or ``undo()`` puts every
-replaced page back and deletes the new ones, so the folder is as it was. A sync killed halfway
-leaves the previous index answering; its ``running`` mark makes the next sync build.
+:func:`fetch_source` crawls (:mod:`index.ingest.crawler`) into a hidden staging folder, then moves
+the pages into the collection's source folder: new pages under a folder named after the site, a
+changed page over its old copy (kept as a hidden backup), a page gone from the site (404/410, or no
+longer in the sitemap and links) removed only on its second miss in a row; a server error or a
+timeout keeps the old copy and is reported. The server's limits (documents, bytes) are checked
+before anything is written. The result is a :class:`SiteChange`: the caller runs ONE incremental
+build, then ``keep()`` records the pages and how the sync went (in the state database, with the
+validators of the next conditional requests), or ``undo()`` puts every replaced page back and
+deletes the new ones, so the folder is as it was. A sync killed halfway leaves the previous index
+answering; its ``running`` mark makes the next sync build.
 All functions block (network, files, database): Discord runs them on threads.
 """
 
@@ -27,8 +27,9 @@ from urllib.parse import unquote, urlsplit
 
 from bot.settings import Settings
 from bot.state.sources import PageRecord, Source, SourceStore
-from index.addresses import load_addresses, record_addresses
-from index.crawler import (
+from index.errors import SourceError
+from index.ingest.addresses import load_addresses, record_addresses
+from index.ingest.crawler import (
     CrawlLimits,
     CrawlProgress,
     CrawlReport,
@@ -38,10 +39,9 @@ from index.crawler import (
     crawl,
     normalise,
 )
-from index.errors import SourceError
-from index.fetcher import FetchLimits
-from index.formats import is_source_name
-from index.intake import (
+from index.ingest.fetcher import FetchLimits
+from index.ingest.formats import is_source_name
+from index.ingest.intake import (
     limit_length,
     name_from_url,
     place,

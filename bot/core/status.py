@@ -12,9 +12,9 @@ from rich.text import Text
 from bot.core.backends import open_store
 from bot.core.safe_text import printable
 from bot.settings import Settings
-from index.documents import SourceChanges, compare_sources, recorded_sources
+from index.build.model import ModelSpec
 from index.errors import CitebotError
-from index.model import ModelSpec
+from index.ingest.documents import SourceChanges, compare_sources, recorded_sources
 
 
 @dataclass

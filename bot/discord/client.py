@@ -22,7 +22,7 @@ import sys
 import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 import aiohttp
 import discord
@@ -47,7 +47,7 @@ from bot.state.feedback import FeedbackStore, key_path_for
 from bot.state.servers import ServerLimits, ServerStore
 from bot.state.sources import SourceStore
 from index.answer import Answer
-from index.conversation import Turn
+from index.query.conversation import Turn
 
 # The features, loaded by name in this order (each a package whose ``__init__`` has only
 # ``setup(bot)``). A new feature is one package under ``bot/discord/exts/`` and one line here.
@@ -86,7 +86,7 @@ class CitebotBot(commands.Bot):
     prefix commands: only slash commands, buttons and the mention handler of the ``ask`` feature.
     """
 
-    tree: CitebotTree  # type: ignore[assignment]
+    tree: CitebotTree
 
     def __init__(
         self,
@@ -319,7 +319,7 @@ class CitebotBot(commands.Bot):
         names = self.collections_for(guild_id)
         if DEFAULT in names:
             self.ensure_loaded()
-        return cast(Answer, self.collections.search_many(names, question, k, offset, history))
+        return self.collections.search_many(names, question, k, offset, history)
 
     async def search(
         self,

@@ -23,7 +23,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from bot.state.database import StateLocation
 from bot.state.schema import conversation_turns
 from bot.state.upgrade import open_database
-from index.conversation import Turn
+from index.query.conversation import Turn
 
 # Built once (each call only binds its values): the statements of every answer and follow-up.
 _TABLE = conversation_turns.c

@@ -15,9 +15,9 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, Row, delete, insert, select, update
 
 from bot.state.database import StateLocation
 from bot.state.schema import leases, source_pages, sources, upsert
@@ -102,14 +102,14 @@ class SourceStore:
         )
         with self._database.reading() as connection:
             row = connection.execute(query).first()
-        return None if row is None else Source(*row[:3], bool(row[3]), *row[4:])
+        return None if row is None else _source(row)
 
     def of_collection(self, collection: str) -> list[Source]:
         query = select(*sources.c).where(sources.c.collection == collection).order_by(
             sources.c.id
         )
         with self._database.reading() as connection:
-            return [Source(*r[:3], bool(r[3]), *r[4:]) for r in connection.execute(query)]
+            return [_source(r) for r in connection.execute(query)]
 
     def due(self, now: float | None = None) -> list[Source]:
         """Every collection's sources whose schedule says a sync is due, longest waiting
@@ -117,7 +117,7 @@ class SourceStore:
         now = self._clock() if now is None else now
         query = select(*sources.c).where(sources.c.schedule != "never")
         with self._database.reading() as connection:
-            found = [Source(*r[:3], bool(r[3]), *r[4:]) for r in connection.execute(query)]
+            found = [_source(r) for r in connection.execute(query)]
         return sorted(
             (source for source in found if source.due(now)),
             key=lambda source: source.synced_at or source.added_at,
@@ -219,4 +219,12 @@ def _one(connection: Connection, collection: str, url: str) -> Source | None:
     row = connection.execute(
         select(*sources.c).where(sources.c.collection == collection, sources.c.url == url)
     ).first()
-    return None if row is None else Source(*row[:3], bool(row[3]), *row[4:])
+    return None if row is None else _source(row)
+
+
+def _source(row: Row[Any]) -> Source:
+    """A ``sources`` row (all its columns, in order) as a Source."""
+    values: tuple[Any, ...] = tuple(row)
+    return Source(int(values[0]), str(values[1]), str(values[2]), bool(values[3]),
+                  str(values[4]), float(values[5]), values[6], str(values[7]), str(values[8]),
+                  values[9])

@@ -1,2 +1,3 @@
 """Where an index lives: the local memory-mapped store, or Milvus. One small protocol
-(``base.SearchIndex``) is all the searcher needs; search and fusion stay in index/search.py."""
+(``base.SearchIndex``) is all the searcher needs; search and fusion stay in
+index/query/search.py."""

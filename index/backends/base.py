@@ -1,6 +1,6 @@
 """What the searcher needs from an index, whichever engine holds it.
 
-``index/search.py`` fuses scores, picks the best sentence, removes near-duplicates and decides
+``index/query/search.py`` fuses scores, picks the best sentence, removes near-duplicates and decides
 "not in the source" in one implementation. A backend only retrieves: for a question's vector
 and BM25 terms it names candidate chunks and hands over, for each candidate and each of its
 sentences, the dense and BM25 scores the fusion needs, plus what a passage shows.
@@ -19,12 +19,12 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 
 from index.answer import Citation
-from index.chunking import Chunk
+from index.ingest.chunking import Chunk
 
 if TYPE_CHECKING:
-    from index.build_lock import BuildLock
-    from index.corpus import Corpus
-    from index.model import ModelSpec
+    from index.build.build_lock import BuildLock
+    from index.build.corpus import Corpus
+    from index.build.model import ModelSpec
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,8 +158,8 @@ class SearchIndex(Protocol):
 
 
 class IndexBackend(Protocol):
-    """Where one collection's builds live (``index.store.IndexStore`` on local disk, or
-    ``MilvusStore``): build into it, make a build live atomically, load the live one."""
+    """Where one collection's builds live (``index.backends.local_store.IndexStore`` on local
+    disk, or ``MilvusStore``): build into it, make a build live atomically, load the live one."""
 
     def exists(self) -> bool:
         """Whether a build is live."""

@@ -1,7 +1,7 @@
 """The local backend: a Corpus in memory or memory-mapped from an index directory.
 
 Small corpora (up to FULL_SCORING_LIMIT chunks) are scored whole; larger ones through the
-vector index's nearest chunks and the best chunks by BM25 (see index/search.py)."""
+vector index's nearest chunks and the best chunks by BM25 (see index/query/search.py)."""
 
 from __future__ import annotations
 
@@ -17,13 +17,13 @@ from index.backends.base import (
     StoredChunk,
     sentence_groups,
 )
-from index.chunk_table import text_key
-from index.chunking import Chunk
-from index.corpus import Corpus
-from index.documents import page_of
+from index.backends.local_store import REBUILD_HINT
+from index.build.chunk_table import text_key
+from index.build.corpus import Corpus
 from index.errors import IndexCorruptError
+from index.ingest.chunking import Chunk
+from index.ingest.documents import page_of
 from index.links import passage_link
-from index.store import REBUILD_HINT
 
 # Every chunk and sentence is scored up to this many chunks; above it only the candidates from
 # the vector index and from BM25 are, and normalisation is over the candidates. Scoring all
@@ -104,7 +104,7 @@ class LocalIndex:
     def _sectioned(self) -> np.ndarray:
         """bool[chunks]: chunks under a heading of an HTML or Markdown document (computed once)."""
         if self._in_section is None:
-            from index.chunking import SECTION_FORMATS
+            from index.ingest.chunking import SECTION_FORMATS
 
             table = self.corpus.table
             structured = np.array(
@@ -144,11 +144,10 @@ class LocalIndex:
     def documents_overview(self) -> list[DocumentSummary]:
         """Every document with its sections, chunk count and address."""
         corpus = self.corpus
-        documents = corpus.documents
+        documents = corpus.document_table
         return [
             DocumentSummary(
-                path, corpus.sections[path], corpus.chunk_counts[path],
-                documents.url(row),  # type: ignore[attr-defined]
+                path, corpus.sections[path], corpus.chunk_counts[path], documents.url(row)
             )
             for row, path in enumerate(documents)
         ]
@@ -158,7 +157,7 @@ class LocalIndex:
         if self._lexical is None or lexical is None or not lexical.parts:
             return None
         (own, _), *others = lexical.parts
-        fused = self._lexical.chunk_scores(list(own)).astype(np.float32, copy=True)
+        fused: np.ndarray = self._lexical.chunk_scores(list(own)).astype(np.float32, copy=True)
         for terms, weight in others:
             fused = fused + np.float32(weight) * self._lexical.chunk_scores(list(terms))
         return fused
@@ -199,15 +198,15 @@ class LocalIndex:
 
 def _citation_of(corpus: Corpus, row: int, chunk: Chunk) -> Citation:
     """The citation of chunk ``row``: its place, page(s) and link."""
-    documents = corpus.documents
+    documents = corpus.document_table
     document = int(corpus.table.document[row])
-    pages = documents.pages(document)  # type: ignore[attr-defined]
+    pages = documents.pages(document)
     page = page_end = None
     if pages:
         page = page_of(pages, chunk.start)
         page_end = page_of(pages, max(chunk.start, chunk.end - 1))
     url = passage_link(
-        documents.url(document), documents.format(document), chunk.text, page  # type: ignore[attr-defined]
+        documents.url(document), documents.format(document), chunk.text, page
     )
     return Citation(
         chunk.document, chunk.section, chunk.paragraph, chunk.start, chunk.end, page, page_end, url

@@ -230,7 +230,7 @@ def test_milvus_scores_from_candidates_below_the_setting(request: pytest.Fixture
     engine = Engine(settings)
     engine.load(build_if_missing=True)
     assert engine.index.full_scoring_limit == 0  # type: ignore[attr-defined]
-    import index.search as search_module
+    import index.query.search as search_module
 
     found = engine.index.candidates(
         engine.query_encoder.encode_query(LAVROV)[0], None, search_module.CANDIDATES

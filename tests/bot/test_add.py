@@ -20,8 +20,8 @@ ARTICLE_TEXT = ARTICLE_BYTES.decode("utf-8-sig")
 PAGE = html_page("Allied coordination on North Korea", ARTICLE_TEXT)
 PARAGRAPHS = [p for p in ARTICLE_TEXT.split("\n\n") if p.strip()]
 PDF = pdf_document(PARAGRAPHS)
-HAS_HTML = importlib.util.find_spec("index.formats.html") is not None
-HAS_PDF = importlib.util.find_spec("index.formats.pdf") is not None
+HAS_HTML = importlib.util.find_spec("index.ingest.formats.html") is not None
+HAS_PDF = importlib.util.find_spec("index.ingest.formats.pdf") is not None
 
 
 @pytest.fixture(scope="module")

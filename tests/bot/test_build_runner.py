@@ -14,7 +14,7 @@ import pytest
 
 from bot.core.builds import BuildQueue
 from bot.core.engine import Engine
-from index.store import IndexStore
+from index.backends.local_store import IndexStore
 from tests.conftest import ARTICLE, isolated_settings
 
 QUESTION = "Which Russian official visited Seoul?"

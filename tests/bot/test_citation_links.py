@@ -9,9 +9,9 @@ from pathlib import Path
 from urllib.parse import unquote
 
 from bot.cli.main import main
-from index.addresses import record_address
-from index.documents import compare_sources, recorded_sources
-from index.store import IndexStore
+from index.backends.local_store import IndexStore
+from index.ingest.addresses import record_address
+from index.ingest.documents import compare_sources, recorded_sources
 from tests.conftest import ARTICLE
 
 QUESTION = "Which Russian official visited Seoul?"

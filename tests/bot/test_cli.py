@@ -318,7 +318,7 @@ def test_version_comes_from_the_package_metadata_not_a_copy(tmp_path):
 
 
 def test_source_dir_help_names_every_format_read(capsys):
-    from index.formats import SOURCE_SUFFIXES
+    from index.ingest.formats import SOURCE_SUFFIXES
 
     with pytest.raises(SystemExit):
         main(["--help"])

@@ -19,7 +19,7 @@ from bot.core.collections import (
     guild_of,
     validate_name,
 )
-from index.build_lock import BuildInProgressError, BuildLock
+from index.build.build_lock import BuildInProgressError, BuildLock
 from index.errors import CitebotError
 from tests.bot.collection_builders import GLACIER, VOLCANO, ZEBRA, build_collection
 from tests.conftest import SOURCE_DIR, isolated_settings

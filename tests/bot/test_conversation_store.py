@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from bot.state.conversations import ConversationStore
-from index.conversation import Turn
+from index.query.conversation import Turn
 from tests.servers.state import query
 
 MINUTE = 60.0

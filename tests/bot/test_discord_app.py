@@ -36,8 +36,8 @@ from bot.discord.utils.replies import (
     SOURCE_PROBLEM,
 )
 from index.answer import Answer, Citation, Passage
+from index.backends.local_store import IndexWriteError
 from index.errors import IndexCorruptError, QuestionError, SourceError
-from index.store import IndexWriteError
 from tests.bot.conftest import (
     APP_ID,
     CHANNEL_ID,

@@ -24,8 +24,8 @@ from bot.discord.utils.render import (
     render_sources,
 )
 from index.answer import Answer, Citation, Passage
-from index.builder import BuildReport
-from index.documents import SkippedFile
+from index.build.builder import BuildReport
+from index.ingest.documents import SkippedFile
 
 HOSTILE = "@everyone @here <@123> <@!123456789012345678> <#42> **bold** `code` _it_ ~~s~~ ||x||"
 

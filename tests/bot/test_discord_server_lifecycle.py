@@ -19,7 +19,7 @@ from bot.core.collections import collection_for_guild
 from bot.core.engine import Engine
 from bot.discord.exts.servers import lifecycle as servers
 from bot.state.servers import ServerStore
-from index.build_lock import BuildLock
+from index.build.build_lock import BuildLock
 from tests.bot.collection_builders import VOLCANO, ZEBRA, build_collection
 from tests.bot.conftest import (
     GUILD_ID,

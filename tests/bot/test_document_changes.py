@@ -14,7 +14,7 @@ from bot.core.collections import Collections, collection_for_guild
 from bot.settings import Settings
 from bot.state.servers import ServerStore
 from index.errors import SourceError
-from index.fetcher import FetchError, FetchLimits
+from index.ingest.fetcher import FetchError, FetchLimits
 from tests.web_server import WebServer
 
 LIMITS = FetchLimits(1_000_000, 10.0, 3)

@@ -19,7 +19,7 @@ from bot.state.feedback import FeedbackStore
 from bot.state.schema import metadata
 from bot.state.servers import ServerSettings, ServerStore
 from bot.state.upgrade import MIGRATIONS, head
-from index.conversation import Turn
+from index.query.conversation import Turn
 from tests.bot.legacy_state import (
     ANSWER_KEY,
     AUDIT_TARGETS_NEWEST_FIRST,

@@ -23,7 +23,7 @@ from bot.state.feedback import DOWN, UP, FeedbackStore
 from bot.state.schema import metadata
 from bot.state.servers import ServerSettings, ServerStore
 from bot.state.upgrade import head, open_database
-from index.conversation import Turn
+from index.query.conversation import Turn
 from tests.bot.legacy_state import (
     ANSWER_KEY,
     AUDIT_TARGETS_NEWEST_FIRST,

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from index.addresses import load_addresses, record_address
-from index.documents import compare_sources, load_documents, recorded_sources
 from index.errors import SourceError
+from index.ingest.addresses import load_addresses, record_address
+from index.ingest.documents import compare_sources, load_documents, recorded_sources
 
 
 def write(folder: Path, text: str) -> None:

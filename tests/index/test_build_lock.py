@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from bot.core.engine import Engine, RebuildInProgressError
-from index.build_lock import BuildInProgressError, BuildLock
-from index.chunking import CHUNKER_VERSION
-from index.store import IndexStore
+from index.backends.local_store import IndexStore
+from index.build.build_lock import BuildInProgressError, BuildLock
+from index.ingest.chunking import CHUNKER_VERSION
 from tests.conftest import ROOT, SOURCE_DIR, isolated_settings
 
 QUESTION = "Which Russian official visited Seoul?"
@@ -22,7 +22,7 @@ QUESTION = "Which Russian official visited Seoul?"
 HOLD_LOCK = """
 import sys
 from pathlib import Path
-from index.build_lock import BuildLock
+from index.build.build_lock import BuildLock
 with BuildLock(Path(sys.argv[1])).hold():
     print("held", flush=True)
     sys.stdin.read()  # until the test closes stdin
@@ -157,7 +157,7 @@ def test_load_reads_current_once_and_follows_a_swap(built_index_dir, tmp_path, m
     """A build made live by another process between reading CURRENT and reading the files
     (and the old build removed): the load gives the new build whole, never the old manifest
     with the new files."""
-    import index.store as store_module
+    import index.backends.local_store as store_module
 
     index_dir = tmp_path / "index"
     shutil.copytree(built_index_dir, index_dir, ignore=shutil.ignore_patterns("models"))

@@ -8,9 +8,9 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from index.chunk_table import ChunkTable, DocumentRecord, DocumentTable, TextBlob, text_key
-from index.chunking import Chunk, chunk_id
-from index.store import IndexStore
+from index.backends.local_store import IndexStore
+from index.build.chunk_table import ChunkTable, DocumentRecord, DocumentTable, TextBlob, text_key
+from index.ingest.chunking import Chunk, chunk_id
 from tests.index.test_store import chunker_params
 
 

@@ -5,8 +5,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from index.chunking import Chunker, normalize_for_search
-from index.documents import load_documents, parse_document
+from index.ingest.chunking import Chunker, normalize_for_search
+from index.ingest.documents import load_documents, parse_document
 from tests.conftest import SOURCE_DIR
 
 WORDS = [

@@ -10,7 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from index.conversation import (
+from index.evaluation import evaluate_dialogues, first_hit, load_dialogues
+from index.query.conversation import (
     PREVIOUS_WEIGHT,
     STRONG_ALONE,
     WEAK_ALONE,
@@ -26,7 +27,6 @@ from index.conversation import (
     turn_of,
     wants_new_value,
 )
-from index.evaluation import evaluate_dialogues, first_hit, load_dialogues
 from tests.paths import ARTICLE
 
 DATA = Path(__file__).resolve().parent.parent / "data"
@@ -266,7 +266,7 @@ def test_an_off_topic_ellipsis_stays_not_in_the_source(engine):
 
 
 def test_a_question_naming_what_the_sources_lack_starts_a_new_topic() -> None:
-    from index.conversation import depends
+    from index.query.conversation import depends
 
     # Short and weak alone, but "Jupiter" is nowhere in the sources: answered alone.
     assert depends("How many moons does Jupiter have?", 0.32, True, names_unknown=True) is None

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from index.crawler import (
+from index.ingest.crawler import (
     MAX_LINKS_PER_PAGE,
     CrawlError,
     CrawlLimits,
@@ -16,7 +16,7 @@ from index.crawler import (
     normalise,
     parse_sitemap,
 )
-from index.fetcher import FetchLimits
+from index.ingest.fetcher import FetchLimits
 from tests.generated_site import GeneratedSite
 from tests.web_server import WebServer, html_page
 

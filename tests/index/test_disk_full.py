@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from bot.core.engine import Engine
-from index.store import IndexStore
+from index.backends.local_store import IndexStore
 from tests.conftest import ROOT, SOURCE_DIR, isolated_settings
 
 QUESTION = "Which Russian official visited Seoul?"

@@ -2,8 +2,8 @@ from pathlib import Path
 
 import pytest
 
-from index.documents import compare_sources, is_plain_heading, load_documents, parse_document
 from index.errors import SourceError
+from index.ingest.documents import compare_sources, is_plain_heading, load_documents, parse_document
 from tests.conftest import ARTICLE, SOURCE_DIR
 
 
@@ -248,7 +248,7 @@ def test_file_over_the_size_limit_is_skipped_unread(tmp_path: Path, opened_paths
 
 
 def test_default_size_limit_is_checked_before_reading(tmp_path: Path):
-    from index.documents import MAX_SOURCE_BYTES
+    from index.ingest.documents import MAX_SOURCE_BYTES
 
     (tmp_path / "ok.txt").write_text("A fine paragraph of text.", encoding="utf-8")
     with (tmp_path / "big.md").open("wb") as handle:  # sparse: costs no disk
@@ -262,7 +262,7 @@ def test_default_size_limit_is_checked_before_reading(tmp_path: Path):
 
 
 def _recorded(tmp_path: Path) -> dict:
-    from index.documents import FileRecord
+    from index.ingest.documents import FileRecord
 
     result = load_documents(tmp_path)
     return {d.path: FileRecord(d.content_hash, d.stamp) for d in result.documents}
@@ -277,7 +277,7 @@ def _age(path: Path, seconds: int = 60) -> None:
 
 
 def test_unchanged_files_are_not_read_to_compare(tmp_path: Path, monkeypatch):
-    import index.documents as documents_module
+    import index.ingest.documents as documents_module
 
     for name in ("a.txt", "b.txt", "c.txt"):
         (tmp_path / name).write_text(f"Paragraph {name}.", encoding="utf-8")
@@ -318,7 +318,7 @@ def test_recently_modified_file_is_hashed_not_trusted(tmp_path: Path):
 
 
 def test_old_manifest_without_stamps_still_compares(tmp_path: Path):
-    from index.documents import recorded_sources
+    from index.ingest.documents import recorded_sources
 
     (tmp_path / "a.txt").write_text("One.", encoding="utf-8")
     digest = load_documents(tmp_path).documents[0].content_hash
@@ -400,7 +400,7 @@ def test_a_file_name_that_is_not_utf8_is_skipped_with_its_bytes_escaped(tmp_path
     # Issue 20, item 4: such a name aborted the whole build (UnicodeEncodeError in chunk_id).
     import json
 
-    from index.documents import FileRecord
+    from index.ingest.documents import FileRecord
 
     (tmp_path / "good.txt").write_text("Good text to index.", encoding="utf-8")
     _write_bytes_named(tmp_path, b"bad\xff\xfename.txt", data=b"Text under a bad name.")

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import index.search as search_module
+import index.query.search as search_module
 from index.evaluation import evaluate, load_jsonl
-from index.evidence import (
+from index.query.evidence import (
     KNOWN_WEIGHT,
     MIN_SCORE,
     MIN_SIMILARITY,
@@ -16,7 +16,7 @@ from index.evidence import (
     gather,
     score,
 )
-from index.search import Query
+from index.query.search import Query
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.core.engine import Engine
-from index.documents import parse_document
+from index.ingest.documents import parse_document
 from tests.conftest import isolated_settings
 
 FAQ = """Router FAQ

@@ -1,4 +1,4 @@
-"""index/fetcher.py against a real web server on 127.0.0.1 (tests/web_server.py)."""
+"""index/ingest/fetcher.py against a real web server on 127.0.0.1 (tests/web_server.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from index.fetcher import (
+from index.ingest.fetcher import (
     AddressRefused,
     Fetched,
     FetchError,

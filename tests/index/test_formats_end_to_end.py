@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from bot.core.engine import Engine
-from index.documents import load_documents
+from index.ingest.documents import load_documents
 from tests.conftest import ARTICLE, isolated_settings
 from tests.index.formats.docx_fixtures import write_article_docx
 from tests.index.formats.html_fixtures import ARTICLE_HTML_H1, write_article_html

@@ -11,8 +11,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from index.chunking import Chunker
-from index.documents import load_documents
+from index.ingest.chunking import Chunker
+from index.ingest.documents import load_documents
 
 GOOD = ("good.md", "# Known\n\nA good file that must always be indexed.\n")
 

@@ -1,5 +1,6 @@
-"""index/intake.py: names for added documents, the no-overwrite rules, and all-or-nothing adds
-(downloads from a real server on 127.0.0.1; no index is built here: see tests/bot/test_add.py)."""
+"""index/ingest/intake.py: names for added documents, the no-overwrite rules, and all-or-nothing
+adds (downloads from a real server on 127.0.0.1; no index is built here: see
+tests/bot/test_add.py)."""
 
 from __future__ import annotations
 
@@ -10,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from index.addresses import record_address
 from index.errors import SourceError
-from index.fetcher import FetchError, FetchLimits, FetchTimeout, FetchTooLarge
-from index.intake import (
+from index.ingest.addresses import record_address
+from index.ingest.fetcher import FetchError, FetchLimits, FetchTimeout, FetchTooLarge
+from index.ingest.intake import (
     STAGING_PREFIX,
     add_file,
     add_url,
@@ -342,7 +343,7 @@ def test_add_file_refusals(tmp_path):
 
 
 def test_staging_files_are_hidden_from_builds(tmp_path):
-    from index.documents import scan_sources
+    from index.ingest.documents import scan_sources
 
     with staging_file(tmp_path) as (path, handle):
         handle.write(b"partial text")

@@ -16,9 +16,9 @@ import pytest
 
 from bot.cli.main import main
 from bot.core.engine import Engine
+from index.backends.integrity import ALGORITHM, file_digest
+from index.backends.local_store import IndexStore
 from index.errors import IndexCorruptError
-from index.integrity import ALGORITHM, file_digest
-from index.store import IndexStore
 from tests.conftest import ARTICLE, isolated_settings
 
 LAVROV = "Which Russian official visited Seoul?"

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from bot.core.engine import Engine
-from index.builder import ALONE, IN_CHUNK
-from index.chunking import normalize_for_search
+from index.build.builder import ALONE, IN_CHUNK
+from index.ingest.chunking import normalize_for_search
 from tests.conftest import SOURCE_DIR, isolated_settings
 
 

@@ -23,16 +23,16 @@ import pytest
 from index.backends import local as local_backend
 from index.backends.base import LexicalQuery, SearchIndex
 from index.backends.local import LocalIndex
+from index.backends.local_store import IndexStore
 from index.backends.milvus import MilvusIndex, MilvusStore
 from index.backends.milvus import schema as milvus_schema
 from index.backends.milvus.client import Connection
-from index.builder import build_index
-from index.chunk_table import DocumentRecord
-from index.chunking import Chunk
-from index.corpus import Corpus
+from index.build.builder import build_index
+from index.build.chunk_table import DocumentRecord
+from index.build.corpus import Corpus
 from index.errors import BackendError, IndexMismatchError, IndexMissingError
-from index.search import Searcher
-from index.store import IndexStore
+from index.ingest.chunking import Chunk
+from index.query.search import Searcher
 from tests.servers.auth_proxy import AuthProxy
 from tests.servers.milvus import MilvusLiteServer
 
@@ -430,8 +430,8 @@ def test_drop_deletes_every_build_and_the_alias(milvus_uri, article_corpus, tmp_
 def _corpus_with_a_long_chunk() -> Corpus:
     """One document whose one chunk is over 65,535 UTF-8 bytes (too long for a VARCHAR: kept
     with the document texts), random vectors."""
-    from index.lexical import LexicalIndex
-    from index.vector_index import make_vector_index
+    from index.build.lexical import LexicalIndex
+    from index.build.vector_index import make_vector_index
 
     text = "Dvořák’s naïve café résumé. " * 2600
     chunk = replace(_CHUNK, document="long.txt", end=len(text), text=text,

@@ -14,10 +14,9 @@ import numpy as np
 import pytest
 
 from bot.core.engine import Engine
-from index.embedding import Embedder
-from index.errors import ModelError
-from index.model import ModelSpec
-from index.onnx_encoder import (
+from index.build.embedding import Embedder
+from index.build.model import ModelSpec
+from index.build.onnx_encoder import (
     _POOLING,
     EXPORT_INFO,
     OnnxEncoder,
@@ -31,7 +30,8 @@ from index.onnx_encoder import (
     read_pipeline,
     refused_export,
 )
-from index.sentences import split_sentences
+from index.errors import ModelError
+from index.ingest.sentences import split_sentences
 from tests.conftest import isolated_settings
 from tests.paths import ARTICLE, ARTICLE_DIR
 
@@ -122,8 +122,8 @@ def test_encoding_never_imports_torch(index_dir: Path, model_spec: ModelSpec) ->
         f"""
         import sys
         from pathlib import Path
-        from index.model import ModelSpec
-        from index.onnx_encoder import OnnxEncoder, onnx_path_for
+        from index.build.model import ModelSpec
+        from index.build.onnx_encoder import OnnxEncoder, onnx_path_for
         spec = ModelSpec.resolve("all-MiniLM-L6-v2")
         encoder = OnnxEncoder.for_queries(spec, onnx_path_for(Path({str(index_dir)!r}), spec))
         assert encoder.encode_query("Who visited Seoul?").shape == (1, 384)
@@ -230,7 +230,10 @@ def test_unsupported_pooling_is_refused_with_a_log_line(
     model_spec: ModelSpec, tmp_path: Path, caplog: pytest.LogCaptureFixture, pooling: dict
 ) -> None:
     spec = model_variant(model_spec, tmp_path / "model", pooling)
-    with caplog.at_level(logging.WARNING, "index.onnx_encoder"), pytest.raises(OnnxExportRefused):
+    with (
+        caplog.at_level(logging.WARNING, "index.build.onnx_encoder"),
+        pytest.raises(OnnxExportRefused),
+    ):
         ensure_onnx(tmp_path / "index", spec)
     assert "ONNX export of model refused: pooling" in caplog.text
     assert "embedding with sentence-transformers instead" in caplog.text
@@ -244,14 +247,20 @@ def test_an_export_that_disagrees_is_refused(
 ) -> None:
     spec = model_variant(model_spec, tmp_path / "model", CLS_POOLING)
     monkeypatch.setitem(_POOLING, "cls", _POOLING["mean"])  # a wrong graph for a CLS model
-    with caplog.at_level(logging.WARNING, "index.onnx_encoder"), pytest.raises(OnnxExportRefused):
+    with (
+        caplog.at_level(logging.WARNING, "index.build.onnx_encoder"),
+        pytest.raises(OnnxExportRefused),
+    ):
         ensure_onnx(tmp_path / "index", spec)
     assert "differs from sentence-transformers" in caplog.text
     assert not onnx_path_for(tmp_path / "index", spec).exists()
     assert not [p for p in onnx_path_for(tmp_path / "index", spec).parent.iterdir()
                 if ".tmp-" in p.name]
     caplog.clear()
-    with caplog.at_level(logging.INFO, "index.onnx_encoder"), pytest.raises(OnnxExportRefused):
+    with (
+        caplog.at_level(logging.INFO, "index.build.onnx_encoder"),
+        pytest.raises(OnnxExportRefused),
+    ):
         ensure_onnx(tmp_path / "index", spec)  # remembered: not exported again
     assert "was refused before" in caplog.text
 

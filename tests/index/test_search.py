@@ -1,7 +1,7 @@
 import pytest
 
 from index.errors import QuestionError
-from index.question import prepare_question
+from index.query.question import prepare_question
 
 
 def test_lavrov_first_with_exact_citation(engine, article_text):
@@ -69,7 +69,7 @@ def test_sentence_transformers_path_gives_the_same_answer(tmp_path):
 
     from bot.core.engine import Engine
     from bot.settings import Settings
-    from index.embedding import Embedder
+    from index.build.embedding import Embedder
     from tests.conftest import SOURCE_DIR
 
     engine = Engine(Settings(source_dir=SOURCE_DIR, index_dir=tmp_path / "i", use_onnx=False))
@@ -88,7 +88,7 @@ def test_candidate_search_of_large_indexes_gives_the_same_first_answer(engine, m
     """Above FULL_SCORING_LIMIT chunks only vector and BM25 candidates are scored; force that
     path on the article and check it still answers, with exact quotes."""
     import index.backends.local as local_backend
-    import index.search as search_module
+    import index.query.search as search_module
 
     monkeypatch.setattr(local_backend, "FULL_SCORING_LIMIT", 5)
     monkeypatch.setattr(search_module, "CANDIDATES", 4)
@@ -106,9 +106,9 @@ def test_copies_of_one_text_do_not_starve_the_candidates(engine, monkeypatch, ar
     """Ten copies of the article: the few vector and BM25 candidates are mostly copies of one
     passage; the pool is widened until k different passages are found."""
     import index.backends.local as local_backend
-    import index.search as search_module
-    from index.builder import assemble_corpus
-    from index.documents import DocumentSet, parse_document
+    import index.query.search as search_module
+    from index.build.builder import assemble_corpus
+    from index.ingest.documents import DocumentSet, parse_document
 
     copies = DocumentSet(tuple(
         parse_document(f"copy{i}/article.txt", article_text) for i in range(10)
@@ -131,7 +131,7 @@ def test_first_max_of_groups_matches_a_plain_loop():
     from hypothesis import given, settings
     from hypothesis import strategies as st
 
-    from index.search import _first_max_of_groups
+    from index.query.search import _first_max_of_groups
 
     @settings(max_examples=200, deadline=None)
     @given(st.lists(st.lists(st.sampled_from([-1.0, 0.0, 0.5, 2.0, float("nan")]), min_size=1,
@@ -151,7 +151,7 @@ def test_first_max_of_groups_matches_a_plain_loop():
 def test_recent_queries_embed_a_question_once_and_keep_the_last_ones() -> None:
     import numpy as np
 
-    from index.search import RecentQueries
+    from index.query.search import RecentQueries
 
     class Counting:
         def __init__(self) -> None:

@@ -1,4 +1,4 @@
-"""Section-aware chunks and headings in what is searched (the ``index.chunking`` switches):
+"""Section-aware chunks and headings in what is searched (the ``index.ingest.chunking`` switches):
 quotes stay the document's exact text, the heading prefix counts in the token budget, and a
 section's explanation keeps its code example."""
 
@@ -8,9 +8,9 @@ import re
 
 import pytest
 
-import index.chunking as chunking
-from index.chunking import Chunker, chunk_search_text, heading_prefix, search_text
-from index.documents import parse_document
+import index.ingest.chunking as chunking
+from index.ingest.chunking import Chunker, chunk_search_text, heading_prefix, search_text
+from index.ingest.documents import parse_document
 
 SECTION = "Getting started › Install the package"
 PAGE = (
@@ -124,8 +124,8 @@ def test_candidates_say_which_chunks_are_sections_of_structured_documents(
     engine, tmp_path
 ) -> None:
     from index.backends.local import LocalIndex
-    from index.builder import assemble_corpus
-    from index.documents import load_documents
+    from index.build.builder import assemble_corpus
+    from index.ingest.documents import load_documents
 
     (tmp_path / "start.md").write_text(PAGE, encoding="utf-8")
     (tmp_path / "notes.txt").write_text(

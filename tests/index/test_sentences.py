@@ -10,11 +10,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from index.chunking import CHUNKER_VERSION
+from index.backends.local_store import MANIFEST, IndexStore
+from index.build.model import ModelSpec
 from index.errors import IndexMismatchError
-from index.model import ModelSpec
-from index.sentences import split_sentences
-from index.store import MANIFEST, IndexStore
+from index.ingest.chunking import CHUNKER_VERSION
+from index.ingest.sentences import split_sentences
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -113,7 +113,7 @@ def test_five_megabytes_of_dots_or_spaces_split_in_linear_time():
     script = textwrap.dedent(
         """
         import time
-        from index.sentences import split_sentences
+        from index.ingest.sentences import split_sentences
         for unit in (".", " ", ". ", "\\n", "!?", "a."):
             text = unit * (5_000_000 // len(unit))
             started = time.perf_counter()

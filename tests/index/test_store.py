@@ -11,10 +11,10 @@ import pytest
 
 from bot.core.engine import Engine
 from bot.settings import Settings
-from index.chunking import CHUNKER_VERSION
+from index.backends.local_store import FORMAT_VERSION, IndexStore, IndexWriteError
+from index.build.model import ModelSpec
 from index.errors import IndexCorruptError, IndexMismatchError, IndexMissingError
-from index.model import ModelSpec
-from index.store import FORMAT_VERSION, IndexStore, IndexWriteError
+from index.ingest.chunking import CHUNKER_VERSION
 from tests.conftest import ROOT, SOURCE_DIR, isolated_settings
 
 
@@ -146,8 +146,8 @@ KILL_BUILD = """
 import os, signal, sys
 from pathlib import Path
 import faiss
-import index.builder
-import index.store
+import index.build.builder
+import index.backends.local_store
 from bot.core.engine import Engine
 from bot.settings import Settings
 
@@ -156,11 +156,11 @@ def die():
     os.kill(os.getpid(), signal.SIGKILL)
 
 if point == "loading":  # lock held, sources read, nothing written yet
-    real_load = index.builder.load_documents
+    real_load = index.build.builder.load_documents
     def load_then_die(*args, **kwargs):
         real_load(*args, **kwargs)
         die()
-    index.builder.load_documents = load_then_die
+    index.build.builder.load_documents = load_then_die
 elif point == "mid-write":  # half of the build's files on disk
     real_write = faiss.write_index
     def write_then_die(index, path):
@@ -177,7 +177,7 @@ elif point == "before-switch":  # build renamed into place, pointer written, CUR
 elif point == "after-switch":  # new build live, old build not yet removed
     def remove_then_die(self, keep):
         die()
-    index.store.IndexStore._remove_old_builds = remove_then_die
+    index.backends.local_store.IndexStore._remove_old_builds = remove_then_die
 Engine(Settings(_env_file=None, source_dir=sys.argv[1], index_dir=sys.argv[2])).rebuild()
 """
 
@@ -242,8 +242,8 @@ def test_compressed_vector_index_keeps_exact_vectors_beside_it(engine, tmp_path,
     """Above the exact threshold FAISS holds 8-bit codes; the exact vectors are stored too, so
     rebuilds re-use them exactly. Sentence vectors are searched as 8-bit codes and kept as
     float16 for rebuilds."""
-    from index.builder import assemble_corpus
-    from index.documents import DocumentSet, parse_document
+    from index.build.builder import assemble_corpus
+    from index.ingest.documents import DocumentSet, parse_document
 
     copies = DocumentSet(tuple(
         parse_document(f"copy{i}/article.txt", article_text) for i in range(10)
@@ -274,7 +274,7 @@ def test_compressed_vector_index_keeps_exact_vectors_beside_it(engine, tmp_path,
 
 
 def faiss_reconstruct(corpus):
-    from index.vector_index import reconstruct_all
+    from index.build.vector_index import reconstruct_all
 
     return reconstruct_all(corpus.vector_index)
 
@@ -284,9 +284,9 @@ def test_stored_index_answers_like_the_in_memory_one(engine, tmp_path):
     question set exactly as the in-memory one."""
     import json as json_module
 
-    from index.builder import assemble_corpus
-    from index.documents import load_documents
-    from index.search import make_searcher
+    from index.build.builder import assemble_corpus
+    from index.ingest.documents import load_documents
+    from index.query.search import make_searcher
 
     in_memory, _, _ = assemble_corpus(
         load_documents(SOURCE_DIR), engine.build_encoder, engine.chunker()
@@ -303,7 +303,7 @@ def test_stored_index_answers_like_the_in_memory_one(engine, tmp_path):
 
 
 def test_searched_files_are_prefetched_only_when_memory_allows(built_index_dir, monkeypatch):
-    import index.store as store_module
+    import index.backends.local_store as store_module
 
     build = IndexStore(built_index_dir).current_build()
     files = [build / name for name in store_module.SEARCHED_FILES]

@@ -8,7 +8,7 @@ import faiss
 import numpy as np
 import pytest
 
-from index.vector_index import (
+from index.build.vector_index import (
     configure_for_queries,
     ivf_nlist,
     ivf_nprobe,

@@ -26,7 +26,8 @@ from bot.discord.utils.replies import (
     SOURCE_PROBLEM,
     say,
 )
-from index.build_lock import BuildInProgressError
+from index.backends.local_store import IndexWriteError
+from index.build.build_lock import BuildInProgressError
 from index.errors import (
     BackendError,
     CitebotError,
@@ -37,7 +38,6 @@ from index.errors import (
     QuestionError,
     SourceError,
 )
-from index.store import IndexWriteError
 
 log = logging.getLogger("citebot.discord")
 

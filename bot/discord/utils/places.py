@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from discord import app_commands
 
 from bot.settings import Settings
 
-C = TypeVar("C", app_commands.Command, app_commands.Group)  # type: ignore[type-arg]
+C = TypeVar("C", app_commands.Command[Any, ..., Any], app_commands.Group)
 
 SERVERS_ONLY = app_commands.AppCommandContext(guild=True)
 GUILD_INSTALL = app_commands.AppInstallationType(guild=True, user=False)

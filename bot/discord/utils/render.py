@@ -18,8 +18,8 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 import discord
 
-from index.addresses import is_web_address
 from index.answer import Answer, Passage
+from index.ingest.addresses import is_web_address
 
 # Discord's documented limits.
 CONTENT_LIMIT = 2000

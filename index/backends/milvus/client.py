@@ -210,6 +210,7 @@ def _details(error: BaseException) -> str:
     details = getattr(error, "details", None)
     if callable(details):  # a grpc.RpcError
         try:
+            # grpc's RpcError adds code() to the exception; callable() narrows details only.
             return f"{error.code()}: {details()}"  # type: ignore[attr-defined]
         except Exception:
             return str(error)

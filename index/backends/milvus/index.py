@@ -4,7 +4,7 @@ Retrieval happens inside Milvus, in the build's own collections (so filtered to 
 collection by construction): the chunks nearest the question (COSINE) and best by BM25 (inner
 product with citebot's own BM25 weights, see schema.py), then, filtered to the candidates, the
 score each candidate still lacks and every candidate sentence's two scores and type flags.
-Fusion stays in index/search.py. A ``MilvusIndex`` keeps to its build even after the alias
+Fusion stays in index/query/search.py. A ``MilvusIndex`` keeps to its build even after the alias
 moves on (the store keeps the previous build until the next save), so an answer never mixes
 two builds.
 """
@@ -28,15 +28,15 @@ from index.backends.base import (
     StoredChunk,
     sentence_groups,
 )
+from index.backends.integrity import ROW_ALGORITHM, row_digest
+from index.backends.local_store import REBUILD_HINT
 from index.backends.milvus import schema
 from index.backends.milvus.client import Connection
-from index.chunking import Chunk
-from index.documents import page_of
+from index.build.lexical import QUESTION_WORDS, query_terms
 from index.errors import BackendError, IndexCorruptError
-from index.integrity import ROW_ALGORITHM, row_digest
-from index.lexical import QUESTION_WORDS, query_terms
+from index.ingest.chunking import Chunk
+from index.ingest.documents import page_of
 from index.links import passage_link
-from index.store import REBUILD_HINT
 
 # Milvus returns at most this many hits per search (its topk limit).
 MAX_HITS = 16_384
@@ -65,12 +65,11 @@ class Layout:
     def load(self) -> None:
         """Load every collection of the build into the server's memory."""
         for name in self.names.values():
-            self.connection.call(
-                "load the index",
-                lambda client, name=name: client.load_collection(
-                    name, timeout=self.connection.write_timeout
-                ),
-            )
+
+            def load(client: Any, name: str = name) -> None:
+                client.load_collection(name, timeout=self.connection.write_timeout)
+
+            self.connection.call("load the index", load)
 
     def manifest(self) -> dict[str, Any]:
         """The build's manifest."""
@@ -191,7 +190,7 @@ class MilvusIndex:
         self._sentences = int(counts.get("sentences", 0))
         from bm25s.stopwords import STOPWORDS_EN
 
-        from index.lexical import _stemmer
+        from index.build.lexical import _stemmer
 
         self._stemmer = _stemmer()
         self._stopwords = list(STOPWORDS_EN) + QUESTION_WORDS
@@ -219,7 +218,8 @@ class MilvusIndex:
 
     @cached_property
     def _documents(self) -> dict[str, Any]:
-        return json.loads(read_blob(self.layout, "documents", 0))
+        documents: dict[str, Any] = json.loads(read_blob(self.layout, "documents", 0))
+        return documents
 
     def query_terms(self, text: str) -> list[str]:
         """BM25 terms of a question (as the local index makes them)."""
@@ -298,7 +298,7 @@ class MilvusIndex:
 
     @cached_property
     def _structured_documents(self) -> list[bool]:
-        from index.chunking import SECTION_FORMATS
+        from index.ingest.chunking import SECTION_FORMATS
 
         return [
             str(details.get("format") or "text") in SECTION_FORMATS

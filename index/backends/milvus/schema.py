@@ -46,7 +46,7 @@ PIECE_BYTES = 65_000
 EMPTY_TERM = 0
 SENTENCE_SPANS_BYTES = VARCHAR_BYTES
 BLOB_VECTOR = [1.0, 0.0]  # Milvus wants a vector field in every collection
-DIGEST_CHARS = 32  # hex blake2b-128 of a row's content (index/integrity.row_digest)
+DIGEST_CHARS = 32  # hex blake2b-128 of a row's content (index/backends/integrity.row_digest)
 # What a chunk's passage and citation are made from: its row's digest covers these, in order.
 CHUNK_DIGEST_FIELDS = ("chunk_id", "document", "section", "has_section", "paragraph", "start",
                        "end", "sentences", "text", "text_in_blobs")

@@ -1,6 +1,6 @@
 """The write side of the Milvus backend: one citebot collection's builds in Milvus.
 
-``MilvusStore`` is the Milvus counterpart of ``index.store.IndexStore``: ``save`` writes a new
+``MilvusStore`` is the Milvus counterpart of ``local_store.IndexStore``: ``save`` writes a new
 versioned set of collections, flushes and loads them, then switches the collection's alias in
 one call (``alter_alias``), so a question sees the old build or the new one, never a mix. The
 previous build is kept until the next save (questions in flight on it still finish); older
@@ -19,6 +19,8 @@ from typing import Any
 
 import numpy as np
 
+from index.backends.integrity import ROW_ALGORITHM, row_digest
+from index.backends.local_store import REBUILD_HINT, check_manifest
 from index.backends.milvus import schema
 from index.backends.milvus.client import QUESTION_TIMEOUT, Connection, pymilvus, redact
 from index.backends.milvus.index import (
@@ -30,16 +32,14 @@ from index.backends.milvus.index import (
     read_blob,
     scan,
 )
-from index.build_lock import BuildLock
-from index.chunk_table import DocumentRecord, DocumentTable
-from index.chunking import Chunk, chunk_search_text, normalize_for_search
-from index.corpus import Corpus
+from index.build.build_lock import BuildLock
+from index.build.chunk_table import DocumentRecord, DocumentTable
+from index.build.corpus import Corpus
+from index.build.lexical import LexicalIndex
+from index.build.model import ModelSpec
+from index.build.question_types import TYPES
 from index.errors import BackendError, CitebotError, IndexMissingError
-from index.integrity import ROW_ALGORITHM, row_digest
-from index.lexical import LexicalIndex
-from index.model import ModelSpec
-from index.question_types import TYPES
-from index.store import REBUILD_HINT, check_manifest
+from index.ingest.chunking import Chunk, chunk_search_text, normalize_for_search
 
 log = logging.getLogger(__name__)
 
@@ -177,7 +177,7 @@ class MilvusStore:
         Loads its collections into memory (a restarted server has them released)."""
         layout = self._layout()
         manifest = layout.manifest()
-        check_manifest(manifest, model, chunker_parameters, self.where)  # type: ignore[arg-type]
+        check_manifest(manifest, model, chunker_parameters, self.where)
         layout.load()
         return MilvusIndex(layout, manifest, self.full_scoring_limit)
 
@@ -208,11 +208,11 @@ class MilvusStore:
     def to_corpus(self, model: ModelSpec, chunker_parameters: dict[str, Any]) -> Corpus:
         """The live build as a local Corpus (documents, chunks, exact vectors, sentence types,
         BM25 rebuilt from the same texts, manifest): for ``citebot migrate --to local``."""
-        from index.vector_index import make_vector_index
+        from index.build.vector_index import make_vector_index
 
         layout = self._layout()
         manifest = layout.manifest()
-        check_manifest(manifest, model, chunker_parameters, self.where)  # type: ignore[arg-type]
+        check_manifest(manifest, model, chunker_parameters, self.where)
         layout.load()
         contents = _Contents.read(layout, manifest)
         chunk_texts = [chunk_search_text(chunk) for chunk in contents.chunks]
@@ -267,7 +267,9 @@ class MilvusStore:
         for kind, fields in schemas.items():
             name = layout.names[kind]
 
-            def create(client: Any, name: str = name, fields: Any = fields, kind: str = kind):
+            def create(
+                client: Any, name: str = name, fields: Any = fields, kind: str = kind
+            ) -> None:
                 client.create_collection(
                     name, schema=fields, consistency_level="Strong", timeout=self._writes
                 )
@@ -316,9 +318,11 @@ class MilvusStore:
         blob_rows[:0] = [_blob(n, "manifest", 0, n, part) for n, part in enumerate(parts)]
         self._insert(layout.names["blobs"], blob_rows)
         for name in layout.names.values():
-            self.connection.call(
-                "flush a build", lambda client, name=name: client.flush(name, timeout=self._writes)
-            )
+
+            def flush(client: Any, name: str = name) -> None:
+                client.flush(name, timeout=self._writes)
+
+            self.connection.call("flush a build", flush)
         layout.load()
         counts = layout.counts()
         expected = (len(corpus.chunks), int(corpus.sentence_offsets[-1]), len(blob_rows))
@@ -384,11 +388,12 @@ class MilvusStore:
 
     def _drop_quietly(self, names: Iterable[str]) -> None:
         for name in names:
+
+            def drop(client: Any, name: str = name) -> None:
+                client.drop_collection(name, timeout=self._writes)
+
             try:
-                self.connection.call(
-                    "drop an old build",
-                    lambda client, name=name: client.drop_collection(name, timeout=self._writes),
-                )
+                self.connection.call("drop an old build", drop)
             except BackendError as error:  # left for the next save to drop
                 log.warning("Milvus collection %s not dropped: %s", name, error)
 

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from bot.core.engine import Engine
-from index.formats import Extracted
+from index.ingest.formats import Extracted
 from tests.conftest import isolated_settings
 
 

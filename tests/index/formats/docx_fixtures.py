@@ -8,7 +8,7 @@ from pathlib import Path
 
 import docx
 
-from index.formats.plain import is_plain_heading
+from index.ingest.formats.plain import is_plain_heading
 from tests.index.formats.html_fixtures import article_paragraphs
 
 ARTICLE_DOCX_TITLE = "Three challenges for allied coordination on North Korea"

@@ -6,7 +6,7 @@ from __future__ import annotations
 import html
 from pathlib import Path
 
-from index.formats.plain import is_plain_heading
+from index.ingest.formats.plain import is_plain_heading
 from tests.conftest import ARTICLE
 
 ARTICLE_HTML_TITLE = "Three challenges for allied coordination on North Korea | Example Institute"

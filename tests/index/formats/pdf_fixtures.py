@@ -22,7 +22,7 @@ from reportlab.lib.units import inch
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import BaseDocTemplate, Frame, PageTemplate, Paragraph, Spacer
 
-from index.formats.plain import is_plain_heading
+from index.ingest.formats.plain import is_plain_heading
 from tests.paths import ARTICLE
 
 ROOT = Path(__file__).resolve().parents[3]

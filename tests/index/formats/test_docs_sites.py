@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from index.formats import ExtractLimits
-from index.formats.html import extract
+from index.ingest.formats import ExtractLimits
+from index.ingest.formats.html import extract
 from tests.index.formats.checks import assert_well_formed, bodies, headings
 from tests.index.formats.docs_site_fixtures import (
     CHROME,

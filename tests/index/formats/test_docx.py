@@ -17,9 +17,9 @@ from docx.oxml.ns import nsdecls
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from index.documents import load_documents
-from index.formats import ExtractLimits, UnreadableDocument, extractor_for
-from index.formats.docx import extract
+from index.ingest.documents import load_documents
+from index.ingest.formats import ExtractLimits, UnreadableDocument, extractor_for
+from index.ingest.formats.docx import extract
 from tests.index.formats.checks import assert_well_formed, bodies, engine_over, headings
 from tests.index.formats.docx_fixtures import (
     ARTICLE_DOCX_TITLE,

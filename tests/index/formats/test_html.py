@@ -13,9 +13,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from index.documents import load_documents
-from index.formats import Extracted, ExtractLimits, UnreadableDocument, extractor_for
-from index.formats.html import NO_TEXT, extract
+from index.ingest.documents import load_documents
+from index.ingest.formats import Extracted, ExtractLimits, UnreadableDocument, extractor_for
+from index.ingest.formats.html import NO_TEXT, extract
 from tests.index.formats.checks import assert_well_formed, bodies, engine_over, headings
 from tests.index.formats.html_fixtures import (
     ARTICLE_CANONICAL,

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from index.formats import Extracted, ExtractLimits, UnreadableDocument, extractor_for
-from index.formats.markdown import extract
+from index.ingest.formats import Extracted, ExtractLimits, UnreadableDocument, extractor_for
+from index.ingest.formats.markdown import extract
 from tests.index.formats.checks import assert_well_formed, bodies, engine_over, headings, sections
 from tests.index.formats.markdown_fixtures import (
     ARTICLE_HEADINGS,

@@ -11,9 +11,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from index.documents import load_documents, page_of
-from index.formats import Extracted, ExtractLimits, UnreadableDocument
-from index.formats.pdf import extract
+from index.ingest.documents import load_documents, page_of
+from index.ingest.formats import Extracted, ExtractLimits, UnreadableDocument
+from index.ingest.formats.pdf import extract
 from tests.conftest import isolated_settings
 from tests.index.formats.checks import assert_well_formed
 from tests.index.formats.pdf_fixtures import (
@@ -421,7 +421,7 @@ def test_text_over_the_size_limit_is_refused(tmp_path):
 
 def test_pages_sharing_one_huge_content_stream_are_refused_within_the_budget(tmp_path,
                                                                             monkeypatch):
-    import index.formats.pdf as pdf
+    import index.ingest.formats.pdf as pdf
 
     path = tmp_path / "shared.pdf"
     write_shared_content_pdf(path, pages=20, strokes=1000)  # 60,000 operations in 20 pages

@@ -36,7 +36,7 @@ from bot.discord.utils.replies import (
 from bot.settings import Settings
 from bot.state.feedback import DOWN, UP
 from index.answer import Answer
-from index.conversation import Turn
+from index.query.conversation import Turn
 
 if TYPE_CHECKING:
     from bot.discord.client import CitebotBot
@@ -250,8 +250,7 @@ async def answer_mention(bot: CitebotBot, message: discord.Message) -> None:
     me = bot.user
     if me is None or message.author.bot or message.author.id == me.id:
         return
-    in_dm = message.guild is None
-    if in_dm:
+    if message.guild is None:  # a DM
         if not bot.settings.discord_allow_dms:
             return
     else:

@@ -24,7 +24,7 @@ from bot.discord.utils.answers import place_of
 from bot.discord.utils.errors import report_error
 from bot.discord.utils.render import clip, plain_name
 from bot.discord.utils.replies import EXPIRED, NO_MENTIONS, say
-from index.conversation import Turn
+from index.query.conversation import Turn
 
 if TYPE_CHECKING:
     from bot.discord.client import CitebotBot
@@ -161,9 +161,9 @@ async def open_thread(bot: CitebotBot, interaction: discord.Interaction[Any], ke
         )
     except discord.HTTPException as error:
         if error.code == THREAD_ALREADY_EXISTS:
-            thread = interaction.guild.get_thread(message.id) if interaction.guild else None
-            if thread is not None:
-                await say(interaction, THREAD_OPENED.format(thread=thread.mention))
+            existing = interaction.guild.get_thread(message.id) if interaction.guild else None
+            if existing is not None:
+                await say(interaction, THREAD_OPENED.format(thread=existing.mention))
                 return
         log.info("could not open a follow-up thread (%s %s)", error.status, error.code)
         await say(interaction, NO_THREAD)

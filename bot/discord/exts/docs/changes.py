@@ -40,7 +40,7 @@ from bot.discord.utils.progress import (
     skipped_of,
 )
 from bot.discord.utils.render import CONTENT_LIMIT, clip, escape_clipped, plain_name
-from index.build_lock import BuildInProgressError
+from index.build.build_lock import BuildInProgressError
 
 if TYPE_CHECKING:
     from bot.discord.client import CitebotBot
@@ -82,7 +82,7 @@ async def add_command(
     crawl: bool = False,
 ) -> None:
     """/docs add: add a document to this server's collection and rebuild its index."""
-    bot = cast("CitebotBot", interaction.client)
+    bot = interaction.client
     guild_id = await manager_of(interaction)
     target = file.filename if file is not None else (url or "")
     async with Audit(bot, guild_id, interaction.user.id, "add", target) as audit:
@@ -257,7 +257,7 @@ def find_document(names: list[str], given: str) -> str | None:
 @app_commands.autocomplete(name=document_choices)
 async def remove_command(interaction: discord.Interaction[CitebotBot], name: str) -> None:
     """/docs remove: delete one of this server's documents and rebuild its index."""
-    bot = cast("CitebotBot", interaction.client)
+    bot = interaction.client
     guild_id = await manager_of(interaction)
     collection = collection_for_guild(guild_id)
     async with Audit(bot, guild_id, interaction.user.id, "remove", name) as audit:
@@ -307,7 +307,7 @@ async def remove_command(interaction: discord.Interaction[CitebotBot], name: str
 
 async def reindex_command(interaction: discord.Interaction[CitebotBot]) -> None:
     """/docs reindex: rebuild this server's index from its documents."""
-    bot = cast("CitebotBot", interaction.client)
+    bot = interaction.client
     guild_id = await manager_of(interaction)
     collection = collection_for_guild(guild_id)
     async with Audit(bot, guild_id, interaction.user.id, "reindex", collection) as audit:

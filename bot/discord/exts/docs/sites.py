@@ -22,7 +22,7 @@ import os
 import socket
 import uuid
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 import discord
 from discord import app_commands
@@ -52,9 +52,9 @@ from bot.discord.utils.render import (
     escape_clipped,
 )
 from bot.discord.utils.replies import NO_MENTIONS
-from index.crawler import CrawlLimits, CrawlProgress
 from index.errors import SourceError
-from index.fetcher import FetchError, FetchLimits
+from index.ingest.crawler import CrawlLimits, CrawlProgress
+from index.ingest.fetcher import FetchError, FetchLimits
 
 if TYPE_CHECKING:
     from bot.core.sites import SiteChange
@@ -196,7 +196,7 @@ async def crawl_command_part(
 
 async def sync_command(interaction: discord.Interaction[CitebotBot]) -> None:
     """/docs sync: fetch this server's sites again now (only what changed is embedded)."""
-    bot = cast("CitebotBot", interaction.client)
+    bot = interaction.client
     guild_id = await manager_of(interaction)
     collection = collection_for_guild(guild_id)
     async with Audit(bot, guild_id, interaction.user.id, "sync", collection) as audit:
@@ -223,7 +223,7 @@ async def sync_one(
     progress = BuildProgress(bot, interaction, title) if interaction is not None else None
     try:
         lock = server_lock(bot, guild_id) if guild_id is not None else contextlib.nullcontext()
-        async with lock:  # type: ignore[attr-defined]
+        async with lock:
             change = await fetch_site(bot, guild_id, collection, source.url,
                                       crawl_site=source.crawl, progress=progress, title=title)
     except Refusal as refusal:
@@ -328,7 +328,7 @@ async def sources_schedule_command(
     every: str,
 ) -> None:
     """/docs sources schedule: how often one source is synced (never, daily, weekly)."""
-    bot = cast("CitebotBot", interaction.client)
+    bot = interaction.client
     guild_id = await manager_of(interaction)
     async with Audit(bot, guild_id, interaction.user.id, "sources", f"schedule {source}") as audit:
         if every not in ("never", "daily", "weekly"):
@@ -347,7 +347,7 @@ async def sources_schedule_command(
 @app_commands.describe(source="The source's number (`/docs sources list`)")
 async def sources_remove_command(interaction: discord.Interaction[CitebotBot], source: int) -> None:
     """/docs sources remove: remove a source and all its pages, then rebuild."""
-    bot = cast("CitebotBot", interaction.client)
+    bot = interaction.client
     guild_id = await manager_of(interaction)
     collection = collection_for_guild(guild_id)
     async with Audit(bot, guild_id, interaction.user.id, "sources", f"remove {source}") as audit:

@@ -20,8 +20,8 @@ from bot.discord.utils.progress import public_message
 from bot.discord.utils.render import escape_clipped, escape_name_clipped
 from bot.state.servers import ServerLimits, check_limits
 from index.errors import SourceError
-from index.fetcher import FetchError, FetchLimits, FetchTooLarge
-from index.formats import SOURCE_SUFFIXES, is_source_name
+from index.ingest.fetcher import FetchError, FetchLimits, FetchTooLarge
+from index.ingest.formats import SOURCE_SUFFIXES, is_source_name
 
 if TYPE_CHECKING:
     from bot.discord.client import CitebotBot

@@ -4,7 +4,7 @@ it is asked (listed from the command tree, so the list never drifts), and how to
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 import discord
 from discord import app_commands
@@ -42,7 +42,8 @@ def command_lines(tree: app_commands.CommandTree[Any], in_server: bool) -> list[
     """``/name — description`` for every command usable here (servers-only ones left out of a
     DM), subcommands by their full name."""
     lines = []
-    for command in tree.get_commands():
+    # Slash commands only: a context menu (none yet) has no description to list.
+    for command in tree.get_commands(type=discord.AppCommandType.chat_input):
         contexts = command.allowed_contexts
         if not in_server and contexts is not None and not contexts.dm_channel:
             continue
@@ -83,7 +84,7 @@ def render_help(
 
 async def help_command(interaction: discord.Interaction[CitebotBot]) -> None:
     """/help: what citebot is, its commands, and how to ask a follow-up (only you see it)."""
-    bot = cast("CitebotBot", interaction.client)
+    bot = interaction.client
     embed = render_help(bot.tree, interaction.guild_id is not None,
                         bot.settings.conversation_minutes)
     await interaction.response.send_message(embed=embed, ephemeral=True,

@@ -51,8 +51,8 @@ def reconcile(bot: CitebotBot, present: list[int]) -> None:
     collection on disk that is not among them removed the bot while it was offline (no event
     came), so its grace period starts now."""
     here = set(present)
-    for guild_id in here:
-        bot.servers.mark_returned(guild_id)
+    for present_id in here:
+        bot.servers.mark_returned(present_id)
     for name in bot.collections.names():
         guild_id = guild_of(name)
         if guild_id is not None and guild_id not in here and served_here(bot, guild_id):

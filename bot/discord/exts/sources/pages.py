@@ -100,7 +100,7 @@ async def collect_page(bot: CitebotBot, page: int, guild_id: int | None) -> Sour
 
 async def sources_command(interaction: discord.Interaction[CitebotBot]) -> None:
     """/sources: the indexed documents, their sections and chunk counts, and when it was built."""
-    bot = cast("CitebotBot", interaction.client)
+    bot = interaction.client
     await interaction.response.defer(thinking=True, ephemeral=True)
     shown = await collect_page(bot, 0, interaction.guild_id)
     await interaction.followup.send(

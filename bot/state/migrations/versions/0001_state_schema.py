@@ -13,6 +13,8 @@ Create Date: 2026-11-28
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -26,7 +28,9 @@ ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 NOT_EMPTY = sa.literal_column("question") != ""
 
 
-def _tables() -> dict[str, tuple[list[sa.SchemaItem], list[tuple[str, list[str], dict]]]]:
+def _tables() -> dict[
+    str, tuple[list[sa.schema.SchemaItem], list[tuple[str, list[str], dict[str, Any]]]]
+]:
     """Each table's columns and constraints, and its indexes (name, columns, options)."""
     return {
         "votes": (
@@ -111,15 +115,15 @@ def upgrade() -> None:
     for name, (columns, indexes) in _tables().items():
         if name not in present:
             op.create_table(name, *columns)
-            existing_indexes: set[str] = set()
+            existing_indexes: set[str | None] = set()
         else:
             existing_indexes = {index["name"] for index in inspector.get_indexes(name)}
         for index_name, index_columns, options in indexes:
             if index_name not in existing_indexes:
                 op.create_index(index_name, name, index_columns, **options)
     if "answers" in present:
-        columns = {column["name"] for column in inspector.get_columns("answers")}
-        if "place" not in columns:
+        answer_columns = {column["name"] for column in inspector.get_columns("answers")}
+        if "place" not in answer_columns:
             op.add_column(
                 "answers", sa.Column("place", sa.Text, nullable=False, server_default="")
             )

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from index.backends.base import LexicalQuery, SearchIndex
-    from index.search import Ranking
+    from index.query.search import Ranking
 
 # The dense floor: below it no sentence is similar enough to answer (the only rule before
 # lexical evidence).

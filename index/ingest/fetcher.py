@@ -24,7 +24,7 @@ import httpcore
 import httpx
 
 from index.errors import CitebotError
-from index.formats import SOURCE_SUFFIXES
+from index.ingest.formats import SOURCE_SUFFIXES
 
 REDIRECT_CODES = frozenset({301, 302, 303, 307, 308})
 
@@ -291,8 +291,8 @@ def _has_request(error: httpx.TransportError) -> bool:
 
 def _root_cause(error: BaseException) -> BaseException:
     seen = error
-    while seen.__cause__ is not None or seen.__context__ is not None:
-        seen = seen.__cause__ or seen.__context__  # type: ignore[assignment]
+    while (parent := seen.__cause__ or seen.__context__) is not None:
+        seen = parent
         if isinstance(seen, OSError):
             return seen
     return seen

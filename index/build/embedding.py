@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
+from index.build.model import ModelSpec
 from index.errors import ModelError
-from index.model import ModelSpec
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer

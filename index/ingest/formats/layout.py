@@ -4,7 +4,7 @@ exact by construction)."""
 
 from __future__ import annotations
 
-from index.formats import Block, Extracted
+from index.ingest.formats import Block, Extracted
 
 SECTION_SEPARATOR = " › "
 """Joins a heading path: a block's section is "Page › Section › Subsection"."""

@@ -9,13 +9,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from index.chunk_table import ChunkTable, DocumentRecord, DocumentTable
-from index.chunking import Chunk
+from index.build.chunk_table import ChunkTable, DocumentRecord, DocumentTable
+from index.ingest.chunking import Chunk
 
 if TYPE_CHECKING:
     import faiss
 
-    from index.lexical import LexicalIndex
+    from index.build.lexical import LexicalIndex
 
 __all__ = ["Corpus", "DocumentRecord"]
 
@@ -58,6 +58,12 @@ class Corpus:
         return self.chunks
 
     @property
+    def document_table(self) -> DocumentTable:
+        """The documents as columns (what ``documents`` holds once the corpus is made)."""
+        assert isinstance(self.documents, DocumentTable)
+        return self.documents
+
+    @property
     def sentence_offsets(self) -> np.ndarray:
         """Row of the first sentence of chunk i is ``sentence_offsets[i]`` (length n + 1)."""
         return self.table.sentence_offsets
@@ -75,7 +81,7 @@ class Corpus:
             for document, section in unique[np.argsort(first, kind="stable")]:
                 found.setdefault(int(document), []).append(table.sections[int(section)])
             for document, names in found.items():
-                result[self.documents.paths[document]] = tuple(names)  # type: ignore[attr-defined]
+                result[self.document_table.paths[document]] = tuple(names)
         return result
 
     @cached_property
@@ -100,12 +106,16 @@ class Corpus:
 
     def sentence_similarities(self, rows: np.ndarray | None, vector: np.ndarray) -> np.ndarray:
         """Cosine of the sentences ``rows`` (all when None) to a unit ``vector``, float32."""
+        similarities: np.ndarray  # numpy's stubs type arithmetic on a bare ndarray as Any
         if rows is None:
-            return self.sentence_matrix @ vector
+            similarities = self.sentence_matrix @ vector
+            return similarities
         codes = np.asarray(self.sentence_vectors[rows], dtype=np.float32)  # int8 converts fast
         if self.sentence_scale is not None:
-            return codes @ (self.sentence_scale * vector)
-        return codes @ vector
+            similarities = codes @ (self.sentence_scale * vector)
+            return similarities
+        similarities = codes @ vector
+        return similarities
 
     def sentence_floats(self) -> np.ndarray:
         """Every sentence vector as precisely as this corpus has them (for saving, rebuilds)."""
@@ -117,17 +127,21 @@ class Corpus:
 
     def chunk_vector(self, row: int) -> np.ndarray:
         """The vector of one chunk."""
+        vector: np.ndarray  # numpy's stubs type indexing a bare ndarray as Any
         if self.exact_chunk_vectors is not None:
-            return self.exact_chunk_vectors[row]
+            vector = self.exact_chunk_vectors[row]
+            return vector
         if "chunk_matrix" in self.__dict__:
-            return self.chunk_matrix[row]
-        return self.vector_index.reconstruct(int(row))
+            vector = self.chunk_matrix[row]
+            return vector
+        # faiss's stubs pick the torch.Tensor overload when no output array is passed.
+        return self.vector_index.reconstruct(int(row))  # type: ignore[return-value]
 
     def chunk_vectors(self) -> np.ndarray:
         """All chunk vectors exactly, float32[n, d] (read-only: the stored array where there is
         one, else reconstructed from the vector index)."""
         if self.exact_chunk_vectors is not None:
             return self.exact_chunk_vectors
-        from index.vector_index import reconstruct_all
+        from index.build.vector_index import reconstruct_all
 
         return reconstruct_all(self.vector_index)

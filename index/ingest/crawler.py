@@ -3,7 +3,7 @@
 :func:`crawl` reads ``robots.txt`` (a page it disallows is never fetched), then finds the pages
 from the site's ``sitemap.xml`` (sitemap indexes followed) when it has one, else by following
 links that stay under the start address's path. Every request, each redirect hop included, goes
-through :mod:`index.fetcher`'s guarded connections (no private address unless allowed, a
+through :mod:`index.ingest.fetcher`'s guarded connections (no private address unless allowed, a
 deadline per page, a size limit) and must stay under the start path: a redirect off it is
 refused and reported. Requests are spaced ``delay_seconds`` apart, ``concurrency`` at a time.
 
@@ -32,7 +32,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
-from index.fetcher import (
+from index.ingest.fetcher import (
     REDIRECT_CODES,
     AddressRefused,
     FetchError,
@@ -249,7 +249,8 @@ class _Site:
                                       validators=Validators(
                                           found.etag or kept.etag,
                                           found.last_modified or kept.last_modified))
-                media_type, suffixes = ("", ())
+                media_type: str = ""
+                suffixes: tuple[str, ...] = ()
                 if documents_only:
                     media_type, suffixes = _document_type(response)
                 size = _stream(response, sink, limits, deadline, None)
@@ -493,9 +494,9 @@ def page_links(data: bytes, base: str) -> tuple[list[str], str | None, int]:
         document = lxml.html.fromstring(data, parser=lxml.html.HTMLParser(huge_tree=False))
     except (etree.ParserError, ValueError, etree.XMLSyntaxError):
         return [], None, 0
-    hrefs = document.xpath("//a/@href")
+    hrefs = _strings(document.xpath("//a/@href"))
     canonical = None
-    for value in document.xpath("//link[@rel='canonical']/@href")[:1]:
+    for value in _strings(document.xpath("//link[@rel='canonical']/@href"))[:1]:
         with contextlib.suppress(ValueError):
             canonical = normalise(str(httpx.URL(base).join(str(value).strip())))
     links: list[str] = []
@@ -507,6 +508,11 @@ def page_links(data: bytes, base: str) -> tuple[list[str], str | None, int]:
         if joined.scheme in ("http", "https"):
             links.append(normalise(str(joined)))
     return links, canonical, max(0, len(hrefs) - MAX_LINKS_PER_PAGE)
+
+
+def _strings(found: object) -> list[str]:
+    """An attribute XPath's result as strings (lxml types it as any XPath result)."""
+    return [str(item) for item in found] if isinstance(found, list) else []
 
 
 class _Crawler:

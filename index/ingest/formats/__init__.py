@@ -119,7 +119,8 @@ def extractor_for(name: str) -> Extractor:
     lowered = name.lower()
     for suffix, module in _MODULES.items():
         if lowered.endswith(suffix):
-            return importlib.import_module(f"{__name__}.{module}").extract  # type: ignore[no-any-return]
+            extract: Extractor = importlib.import_module(f"{__name__}.{module}").extract
+            return extract
     raise ValueError(f"{name}: not a source format ({', '.join(SOURCE_SUFFIXES)})")
 
 

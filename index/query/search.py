@@ -22,7 +22,10 @@ import numpy as np
 from index.answer import Answer, Passage, mark_weak
 from index.backends.base import Candidates, LexicalQuery, SearchIndex
 from index.backends.local import LocalIndex
-from index.conversation import (
+from index.build.corpus import Corpus
+from index.build.question_types import TYPES, expected_type
+from index.errors import QuestionError
+from index.query.conversation import (
     Turn,
     adds_wanted,
     content_words,
@@ -31,11 +34,8 @@ from index.conversation import (
     read_with_history,
     wants_new_value,
 )
-from index.corpus import Corpus
-from index.errors import QuestionError
-from index.evidence import MIN_SIMILARITY, found_in_source, gather
-from index.question import DEFAULT_MAX_CHARS, prepare_question
-from index.question_types import TYPES, expected_type
+from index.query.evidence import MIN_SIMILARITY, found_in_source, gather
+from index.query.question import DEFAULT_MAX_CHARS, prepare_question
 
 CANDIDATES = 200
 # When the candidates hold fewer than k distinct passages (a collection full of copies of the
@@ -206,7 +206,7 @@ class Searcher:
     @property
     def corpus(self) -> Corpus:
         """The local corpus searched (AttributeError for other backends)."""
-        corpus = getattr(self.index, "corpus", None)
+        corpus: Corpus | None = getattr(self.index, "corpus", None)
         if corpus is None:
             raise AttributeError("this searcher's index is not a local corpus")
         return corpus
@@ -434,9 +434,9 @@ class Searcher:
             else np.zeros(sentence_count, dtype=np.float32)
         )
         starts = found.starts
-        evidence = TYPE_WEIGHT * types
-        highlight = np.zeros(sentence_count, dtype=np.float32)
-        chunk_score = np.zeros(len(found.rows), dtype=np.float32)
+        evidence: np.ndarray = TYPE_WEIGHT * types
+        highlight: np.ndarray = np.zeros(sentence_count, dtype=np.float32)
+        chunk_score: np.ndarray = np.zeros(len(found.rows), dtype=np.float32)
         for signal in signals:
             sentence_z = _z(signal.sentence_scores)
             evidence = evidence + signal.sentence_weight * sentence_z
@@ -561,7 +561,8 @@ def _first_max_of_groups(values: np.ndarray, starts: np.ndarray) -> np.ndarray:
 def _z(values: np.ndarray) -> np.ndarray:
     """Standard scores (zero when all values are equal)."""
     values = values.astype(np.float32, copy=False)
-    return (values - values.mean()) / (values.std() + 1e-6)
+    z: np.ndarray = (values - values.mean()) / (values.std() + 1e-6)
+    return z
 
 
 def make_searcher(

@@ -49,14 +49,14 @@ from typing import Any
 
 import numpy as np
 
-from index.build_lock import BuildLock
-from index.chunk_table import ChunkTable, DocumentTable, TextBlob, map_array
-from index.corpus import Corpus
+from index.backends.integrity import ALGORITHM, changed_files, file_digests
+from index.build.build_lock import BuildLock
+from index.build.chunk_table import ChunkTable, DocumentTable, TextBlob, map_array
+from index.build.corpus import Corpus
+from index.build.lexical import LexicalIndex
+from index.build.model import ModelSpec
+from index.build.vector_index import configure_for_queries
 from index.errors import CitebotError, IndexCorruptError, IndexMismatchError, IndexMissingError
-from index.integrity import ALGORITHM, changed_files, file_digests
-from index.lexical import LexicalIndex
-from index.model import ModelSpec
-from index.vector_index import configure_for_queries
 
 log = logging.getLogger(__name__)
 
@@ -114,7 +114,7 @@ class IndexStore:
         """Normalised text -> vector of every chunk and sentence of the live build when it was
         built with ``model``'s weights (else, or when there is none, empty): what a rebuild
         re-uses instead of embedding again."""
-        from index.chunking import chunk_search_text, normalize_for_search
+        from index.ingest.chunking import chunk_search_text, normalize_for_search
 
         if not self.exists():
             return {}
@@ -416,6 +416,7 @@ class IndexStore:
             and set(files) == set(manifest.get("files") or ())
             and all(isinstance(value, str) for value in files.values())
         )
+        # `valid` checked that files is a dict of str; mypy does not narrow through all().
         changed = changed_files(build, files) if valid else ["the checksums"]  # type: ignore[arg-type]
         if changed:
             shown = ", ".join(changed[:3]) + (f" and {len(changed) - 3} more" if len(changed) > 3
@@ -454,7 +455,10 @@ class IndexStore:
 
 
 def check_manifest(
-    manifest: dict[str, Any], model: ModelSpec, chunker_parameters: dict[str, Any], where: Path
+    manifest: dict[str, Any],
+    model: ModelSpec,
+    chunker_parameters: dict[str, Any],
+    where: Path | str,
 ) -> None:
     """Raise IndexMismatchError when the index does not match the model or chunking in use."""
     version = manifest.get("format_version")
@@ -611,7 +615,8 @@ def _code_scale(rows: np.ndarray, block: int = 200_000) -> np.ndarray:
 
 def _codes(rows: np.ndarray, scale: np.ndarray) -> np.ndarray:
     """int8 codes of float rows: round(row / scale), within +-127."""
-    return np.clip(np.rint(np.asarray(rows, dtype=np.float32) / scale), -127, 127)
+    codes: np.ndarray = np.clip(np.rint(np.asarray(rows, dtype=np.float32) / scale), -127, 127)
+    return codes
 
 
 def _write_json(path: Path, data: Any, indent: int | None = None) -> None:

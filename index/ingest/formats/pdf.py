@@ -44,7 +44,7 @@ from pypdf.errors import (
 )
 from pypdf.generic import ArrayObject, Destination, StreamObject
 
-from index.formats import Block, Deadline, Extracted, ExtractLimits, UnreadableDocument
+from index.ingest.formats import Block, Deadline, Extracted, ExtractLimits, UnreadableDocument
 
 HEADING_SIZE_RATIO = 1.15
 """A line this much larger than the body text (or more) is a heading."""
@@ -520,8 +520,8 @@ def _assemble(pages: list[list[_Line]], title: str | None, use_font_headings: bo
     text = "".join(parts)
     starts: list[int] = []
     following = len(text)
-    for start in reversed(page_starts):  # a page without text starts where the next one does
-        following = following if start is None else start
+    for page_start in reversed(page_starts):  # a page without text starts where the next does
+        following = following if page_start is None else page_start
         starts.append(following)
     starts.reverse()
     return Extracted(text, tuple(blocks), "pdf", tuple(headings), tuple(starts), title)

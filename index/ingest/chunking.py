@@ -9,8 +9,8 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from index.documents import Document
-from index.sentences import split_sentences, trim_span
+from index.ingest.documents import Document
+from index.ingest.sentences import split_sentences, trim_span
 
 CHUNKER_VERSION = 4
 # 2: sentences from sentencex (any script), not the Latin-only rules; 3: documents extracted by

@@ -20,8 +20,8 @@ from typing import Any, overload
 
 import numpy as np
 
-from index.chunking import Chunk
 from index.errors import IndexCorruptError
+from index.ingest.chunking import Chunk
 
 ID_BYTES = 16
 
@@ -212,7 +212,7 @@ class ChunkTable(Sequence[Chunk]):
             [s for c in chunks for s in c.sentences], dtype=np.int64
         ).reshape(-1, 2)
         byte_span = _byte_spans(documents, document, span)
-        columns = {
+        columns: dict[str, np.ndarray] = {
             "document": document,
             "section": section,
             "paragraph": paragraph,
@@ -319,7 +319,7 @@ class ChunkTable(Sequence[Chunk]):
 def map_array(path: Path) -> np.ndarray:
     """Memory-map a .npy file read-only and tell the OS that reads are random: a search reads a
     few hundred scattered rows, and read-ahead would pull in (and keep resident) far more."""
-    array = np.load(path, mmap_mode="r", allow_pickle=False)
+    array: np.ndarray = np.load(path, mmap_mode="r", allow_pickle=False)
     random_access(array)
     return array
 

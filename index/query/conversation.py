@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from index.question_types import expected_type, names
+from index.build.question_types import expected_type, names
 
 if TYPE_CHECKING:
     from index.answer import Answer
@@ -210,7 +210,7 @@ def fuse_vectors(
     vector: np.ndarray, earlier: Sequence[np.ndarray], weights: Sequence[float]
 ) -> np.ndarray:
     """The question's vector plus the earlier ones at their weights, unit length, float32[1, d]."""
-    fused = vector.astype(np.float32, copy=True)
+    fused: np.ndarray = vector.astype(np.float32, copy=True)
     for other, weight in zip(earlier, weights, strict=True):
         fused = fused + np.float32(weight) * other
     norm = float(np.linalg.norm(fused))
@@ -221,7 +221,7 @@ def fuse_scores(
     scores: np.ndarray, earlier: Sequence[np.ndarray], weights: Sequence[float]
 ) -> np.ndarray:
     """Per-chunk BM25 scores of the question plus the earlier questions' at their weights."""
-    fused = scores.astype(np.float32, copy=True)
+    fused: np.ndarray = scores.astype(np.float32, copy=True)
     for other, weight in zip(earlier, weights, strict=True):
         fused = fused + np.float32(weight) * other
     return fused

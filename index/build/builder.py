@@ -14,24 +14,24 @@ from typing import Any
 
 import numpy as np
 
-from index.backends.base import IndexBackend
-from index.build_lock import OnWait
-from index.chunking import Chunk, Chunker, chunk_search_text, normalize_for_search
-from index.corpus import Corpus, DocumentRecord
-from index.documents import (
+from index.backends.base import IndexBackend, SearchIndex
+from index.backends.local_store import FORMAT_VERSION
+from index.build.build_lock import OnWait
+from index.build.corpus import Corpus, DocumentRecord
+from index.build.embedding import TextEncoder
+from index.build.lexical import LexicalIndex
+from index.build.question_types import sentence_types
+from index.build.vector_index import make_vector_index
+from index.errors import CitebotError
+from index.ingest.chunking import Chunk, Chunker, chunk_search_text, normalize_for_search
+from index.ingest.documents import (
     MAX_SOURCE_BYTES,
     DocumentSet,
     SkippedFile,
     load_documents,
     stamp_fields,
 )
-from index.embedding import TextEncoder
-from index.errors import CitebotError
-from index.formats import DEFAULT_EXTRACT_TIMEOUT_SECONDS
-from index.lexical import LexicalIndex
-from index.question_types import sentence_types
-from index.store import FORMAT_VERSION
-from index.vector_index import make_vector_index
+from index.ingest.formats import DEFAULT_EXTRACT_TIMEOUT_SECONDS
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +72,7 @@ def build_index(
     on_wait: OnWait | None = None,
     max_source_bytes: int = MAX_SOURCE_BYTES,
     extract_timeout_seconds: float = DEFAULT_EXTRACT_TIMEOUT_SECONDS,
-) -> tuple[Corpus, BuildReport]:
+) -> tuple[SearchIndex | Corpus, BuildReport]:
     """Build an index of every document under ``source_dir`` and make it live in ``store``.
 
     Vectors of texts that an existing index (same model) already holds are re-used, not
@@ -206,6 +206,7 @@ def _embed_in_context(
             if exact
             else []
         )
+    # Not part of TextEncoder: only a late-chunking encoder has it (mode IN_CHUNK, above).
     in_context = embedder.encode_in_context  # type: ignore[attr-defined]
     vectors, pooled = in_context(texts, spans, progress=advance)
     for text, vector, sentence_vectors in zip(texts, vectors, pooled, strict=True):

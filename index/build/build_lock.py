@@ -20,7 +20,7 @@ from index.errors import CitebotError
 try:
     import fcntl
 except ImportError:  # pragma: no cover - not POSIX: builds are not locked
-    fcntl = None  # type: ignore[assignment]
+    fcntl = None  # type: ignore[assignment]  # None: no locking (checked where used)
 
 LOCK_FILE = "build.lock"
 

@@ -30,8 +30,8 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import numpy as np
 
+from index.build.model import ModelSpec
 from index.errors import ModelError
-from index.model import ModelSpec
 
 if TYPE_CHECKING:
     import onnxruntime
@@ -300,7 +300,7 @@ def export_onnx(spec: ModelSpec, target: Path) -> Path:
 
 def _reference_vectors(spec: ModelSpec) -> np.ndarray:
     """sentence-transformers' own embeddings of the probe texts, as the model defines them."""
-    from index.embedding import Embedder
+    from index.build.embedding import Embedder
 
     return Embedder(spec).model.encode(
         list(_PROBES),
@@ -471,7 +471,7 @@ class OnnxEncoder:
 
     def _batches(
         self, texts: Sequence[str]
-    ) -> Iterator[tuple[list[int], dict, list[Encoding]]]:
+    ) -> Iterator[tuple[list[int], dict[str, np.ndarray], list[Encoding]]]:
         """Batches of ``texts`` longest first (less padding): each as (the texts' indexes, the
         model's feed, every text's encoding)."""
         encodings = self._tokenizer.encode_batch(list(texts))
@@ -522,7 +522,9 @@ def _tokenizer(spec: ModelSpec) -> Tokenizer:
     return tokenizer
 
 
-def _batch_arrays(encodings: Sequence[Encoding], names: Sequence[str], pad_id: int) -> dict:
+def _batch_arrays(
+    encodings: Sequence[Encoding], names: Sequence[str], pad_id: int
+) -> dict[str, np.ndarray]:
     """Right-padded int64 arrays (input_ids, attention_mask, token_type_ids) for one batch."""
     width = max(len(e.ids) for e in encodings)
     ids = np.full((len(encodings), width), pad_id, dtype=np.int64)
@@ -568,7 +570,8 @@ def _write_atomic(path: Path, text: str) -> None:
 def _unit_rows(vectors: np.ndarray) -> np.ndarray:
     """Each row scaled to unit length (a zero row stays zero)."""
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-    return vectors / np.maximum(norms, 1e-12)
+    unit: np.ndarray = vectors / np.maximum(norms, 1e-12)
+    return unit
 
 
 def _read_json(path: Path) -> Any:

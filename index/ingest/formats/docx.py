@@ -17,6 +17,7 @@ import re
 import zipfile
 import zlib
 from collections.abc import Iterator
+from typing import TYPE_CHECKING, cast
 
 import docx
 from docx.enum.style import WD_STYLE_TYPE
@@ -24,8 +25,12 @@ from docx.opc.exceptions import PackageNotFoundError
 from docx.oxml.ns import qn
 from lxml import etree
 
-from index.formats import Extracted, ExtractLimits, UnreadableDocument
-from index.formats.layout import TextLayout
+from index.ingest.formats import Extracted, ExtractLimits, UnreadableDocument
+from index.ingest.formats.layout import TextLayout
+
+if TYPE_CHECKING:
+    from docx.oxml.text.paragraph import CT_P
+    from docx.oxml.text.run import CT_R
 
 MAX_PARTS = 10_000
 """More zip members than any Word document has (each image, style sheet… is one)."""
@@ -124,12 +129,12 @@ class _HeadingStyles:
 
     def kind(self, paragraph: etree._Element) -> str | None:
         """"title", "heading" or None for a ``w:p`` element."""
-        style_id = paragraph.style  # python-docx's CT_P: the w:pStyle value, or None
+        style_id = cast("CT_P", paragraph).style  # the w:pStyle value, or None
         if style_id not in self._known:
             self._known[style_id] = self._kind_of(style_id)
         return self._known[style_id]
 
-    def _kind_of(self, style_id: str) -> str | None:
+    def _kind_of(self, style_id: str | None) -> str | None:
         try:
             style = self._styles.get_by_id(style_id, WD_STYLE_TYPE.PARAGRAPH)
         except (KeyError, ValueError):
@@ -233,6 +238,6 @@ def _paragraph_text(paragraph: etree._Element) -> str:
 def _collect_runs(element: etree._Element, parts: list[str]) -> None:
     for child in element:
         if child.tag == _R:
-            parts.append(child.text)  # python-docx's CT_R: text, tabs and line breaks
+            parts.append(cast("CT_R", child).text)  # text, tabs and line breaks
         elif child.tag in _TRANSPARENT:
             _collect_runs(child, parts)

@@ -7,7 +7,7 @@ and PyStemmer's Snowball stemmer matches "visited" with "visit"; both beat hand-
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -24,7 +24,7 @@ QUESTION_WORDS = (
 ).split()
 
 
-def _import_bm25s():
+def _import_bm25s() -> Any:  # the bm25s module (it ships no types)
     """bm25s sets its own logger to DEBUG on import; give control back to the application."""
     import logging
 
@@ -33,11 +33,11 @@ def _import_bm25s():
     logger = logging.getLogger("bm25s")
     if logger.level == logging.DEBUG and not getattr(logger, "_citebot_reset", False):
         logger.setLevel(logging.NOTSET)
-        logger._citebot_reset = True  # type: ignore[attr-defined]
+        logger._citebot_reset = True  # type: ignore[attr-defined]  # our marker on its logger
     return bm25s
 
 
-def _stemmer():
+def _stemmer() -> Any:  # a Stemmer.Stemmer (PyStemmer ships no types)
     import Stemmer
 
     return Stemmer.Stemmer("english")
@@ -91,7 +91,7 @@ class LexicalIndex:
 
         Chunk postings are read whole (sequential); sentence postings by binary search, so
         read-ahead is switched off for those."""
-        from index.chunk_table import random_access
+        from index.build.chunk_table import random_access
 
         bm25s = _import_bm25s()
         chunks = bm25s.BM25.load(str(directory / "lexical-chunks"), mmap=True, show_progress=False)
@@ -113,7 +113,9 @@ def index_terms(texts: list[str]) -> list[list[str]]:
     return [list(terms) for terms in tokens]
 
 
-def query_terms(question: str, stemmer=None, stopwords: list[str] | None = None) -> list[str]:
+def query_terms(
+    question: str, stemmer: Any = None, stopwords: list[str] | None = None
+) -> list[str]:
     """The BM25 terms of a question: stemmed content words (question words dropped too)."""
     bm25s = _import_bm25s()
     if stopwords is None:

@@ -7,7 +7,7 @@ import json
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from index.errors import ModelError
 
@@ -111,11 +111,12 @@ class ModelSpec:
         encoding = self.tokenizer.encode(text, add_special_tokens=False)
         return list(encoding.offsets)
 
-    def _json(self, relative: str) -> dict:
+    def _json(self, relative: str) -> dict[str, Any]:
         file = self.path / relative
         if not file.is_file():
             return {}
         try:
-            return json.loads(file.read_text(encoding="utf-8"))
+            data: dict[str, Any] = json.loads(file.read_text(encoding="utf-8"))
         except (OSError, ValueError) as error:
             raise ModelError(f"model file {file} is unreadable: {error}") from None
+        return data

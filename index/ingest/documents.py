@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from index.addresses import ADDRESSES_FILE, SourceAddresses, load_addresses
 from index.errors import SourceError
-from index.formats import (
+from index.ingest.addresses import ADDRESSES_FILE, SourceAddresses, load_addresses
+from index.ingest.formats import (
     DEFAULT_EXTRACT_TIMEOUT_SECONDS,
     DEFAULT_MAX_FILE_BYTES,
     SOURCE_SUFFIXES,
@@ -30,7 +30,7 @@ from index.formats import (
     extract,
     is_source_name,
 )
-from index.formats.plain import is_plain_heading
+from index.ingest.formats.plain import is_plain_heading
 
 __all__ = ["SOURCE_SUFFIXES", "is_plain_heading"]
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from index.formats import Block, Extracted, ExtractLimits, decode_text
-from index.sentences import trim_span
+from index.ingest.formats import Block, Extracted, ExtractLimits, decode_text
+from index.ingest.sentences import trim_span
 
 MAX_HEADING_CHARS = 120
 MAX_HEADING_WORDS = 16

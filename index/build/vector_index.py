@@ -83,7 +83,7 @@ def make_vector_index(
 def ivf_nlist(count: int) -> int:
     """Inverted lists for ``count`` vectors: about 2·sqrt(n), a power of two, 2048 at 1M."""
     target = max(1, 2 * math.sqrt(count))
-    nlist = 2 ** round(math.log2(target))
+    nlist: int = 2 ** round(math.log2(target))
     return max(2, min(nlist, count // IVF_TRAIN_PER_LIST))
 
 
@@ -166,7 +166,8 @@ def reconstruct_all(index: faiss.Index) -> np.ndarray:
     ivf = _as_ivf(index)
     if ivf is not None:
         ivf.make_direct_map()  # a no-op when it already has one
-    return index.reconstruct_n(0, index.ntotal)
+    vectors: np.ndarray = index.reconstruct_n(0, index.ntotal)
+    return vectors
 
 
 def _as_ivf(index: faiss.Index) -> Any:

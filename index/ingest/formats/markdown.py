@@ -26,8 +26,8 @@ from lxml import etree
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
-from index.formats import Block, Extracted, ExtractLimits, UnreadableDocument, decode_text
-from index.formats.layout import HeadingPath
+from index.ingest.formats import Block, Extracted, ExtractLimits, UnreadableDocument, decode_text
+from index.ingest.formats.layout import HeadingPath
 
 MAX_NESTING = 20
 """Deepest nesting of lists and quotes parsed as such (markdown-it's CommonMark default); what is

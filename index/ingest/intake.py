@@ -20,10 +20,10 @@ from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 from urllib.parse import unquote, urlsplit
 
-from index.addresses import load_addresses, record_address
 from index.errors import SourceError
-from index.fetcher import Fetched, FetchLimits, Progress, check_address, fetch
-from index.formats import SOURCE_SUFFIXES, is_source_name
+from index.ingest.addresses import load_addresses, record_address
+from index.ingest.fetcher import Fetched, FetchLimits, Progress, check_address, fetch
+from index.ingest.formats import SOURCE_SUFFIXES, is_source_name
 
 MAX_NAME_BYTES = 120
 """Longest file name citebot makes, in UTF-8 bytes (file systems allow 255)."""
@@ -376,7 +376,7 @@ def remove_document(source_dir: Path, name: str) -> None:
     """
     import tomlkit
 
-    from index.addresses import ADDRESSES_FILE
+    from index.ingest.addresses import ADDRESSES_FILE
 
     parts = PurePosixPath(name).parts
     if (

@@ -26,9 +26,9 @@ from lxml import etree
 from lxml import html as lxml_html
 from trafilatura.settings import use_config
 
-from index.addresses import is_web_address
-from index.formats import Extracted, ExtractLimits, UnreadableDocument
-from index.formats.layout import TextLayout
+from index.ingest.addresses import is_web_address
+from index.ingest.formats import Extracted, ExtractLimits, UnreadableDocument
+from index.ingest.formats.layout import TextLayout
 
 # trafilatura and the libraries it calls log every page they discard or find odd; citebot reports
 # unreadable pages itself, so their warnings would only be noise in a build's output.
@@ -341,7 +341,9 @@ def _one_line(text: str) -> str:
 
 def _code(element: etree._Element) -> str:
     """A code block as written (trailing spaces and surrounding blank lines dropped)."""
-    lines = [line.rstrip() for line in "".join(element.itertext()).splitlines()]
+    # lxml-stubs types itertext() as str | bytes; lxml yields str on Python 3.
+    text = "".join(element.itertext())  # type: ignore[arg-type]
+    lines = [line.rstrip() for line in text.splitlines()]
     return "\n".join(lines).strip("\n")
 
 

@@ -1,0 +1,1 @@
+"""Reading sources: formats, documents, addresses and fetching, sentences and chunks."""

@@ -1,0 +1,1 @@
+"""Answering a question from an index: search, evidence, conversation, merged answers."""
