@@ -85,6 +85,14 @@ class Settings(BaseSettings):
     # `citebot add URL`: seconds for the whole download, and redirects followed.
     fetch_timeout_seconds: float = Field(default=30.0, gt=0, le=3600)
     fetch_max_redirects: int = Field(default=5, ge=0, le=20)
+    # `add --crawl` / `/docs add crawl:True`: most pages of one site (the server's document
+    # and size limits apply too), seconds between requests to the site, requests at once.
+    crawl_max_pages: int = Field(default=500, ge=1, le=100_000)
+    crawl_delay_seconds: float = Field(default=0.25, ge=0, le=60)
+    crawl_concurrency: int = Field(default=2, ge=1, le=16)
+    # How often a new source (a crawled site or an added address) is synced by the bot:
+    # never, daily or weekly (`/docs sources schedule` changes one).
+    sync_default: Literal["never", "daily", "weekly"] = "daily"
 
     # Collections: one per Discord server besides `default` (source_dir/index_dir above).
     # Each collection `NAME` keeps its documents and index in <collections_dir>/NAME/.

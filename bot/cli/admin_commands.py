@@ -83,17 +83,21 @@ def _purge(ctx: Context, collections: Collections) -> int:
     from bot.core import documents
     from bot.state.database import is_url, location_of
     from bot.state.servers import ServerStore
+    from bot.state.sources import SourceStore
 
     state = location_of(collections.settings)
     guild_id = guild_of(name)
-    servers = None
-    if guild_id is not None and (is_url(state) or collections.settings.state_db.is_file()):
-        servers = ServerStore(state)
+    servers = sources = None
+    if is_url(state) or collections.settings.state_db.is_file():
+        sources = SourceStore(state)
+        if guild_id is not None:
+            servers = ServerStore(state)
     try:
-        documents.forget_collection(collections, name, servers)
+        documents.forget_collection(collections, name, servers, sources)
     finally:
-        if servers is not None:
-            servers.close()
+        for store in (servers, sources):
+            if store is not None:
+                store.close()
     ctx.out.print(f"Deleted collection {name}.", markup=False, highlight=False)
     if servers is not None:
         ctx.out.print(

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
 
     from bot.core.engine import Engine
+    from index.build.builder import BuildReport
     from index.ingest.documents import SkippedFile
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -230,3 +231,31 @@ class progress_bar:  # used like a function: ``with progress_bar(err, "…") as 
     def __exit__(self, *exc: object) -> None:
         if self.bar is not None:
             self.bar.stop()
+
+
+def build(ctx: Context) -> BuildReport:
+    """Rebuild incrementally, with progress, skipped-file warnings and the summary line."""
+    create_collection_folder(ctx)
+    engine = ctx.new_engine()
+    engine.check_sources()  # before the model loads (or is exported): seconds, for nothing
+    announce_export(ctx, engine)
+    with progress_bar(ctx.err, "Embedding") as progress:
+        report = engine.rebuild(progress=progress, wait=True, on_wait=waiting_line(ctx))
+    warn_skipped(ctx.err, report.skipped)
+    ctx.out.print(
+        f"Indexed {report.documents} document(s): {report.chunks} chunks, "
+        f"{report.sentences} sentences; embedded {report.embedded} text(s), re-used "
+        f"{report.reused}; {report.seconds:.1f} s; index {report.index_bytes / 1024:.0f} KiB "
+        f"{printable(_index_place(ctx))}",
+        markup=False,
+        highlight=False,
+        soft_wrap=True,
+    )
+    return report
+
+
+def _index_place(ctx: Context) -> str:
+    """Where this command's index lives, for messages."""
+    if ctx.settings.backend == "milvus":
+        return f"in Milvus at {ctx.settings.milvus_uri} (collection {ctx.collection})"
+    return f"at {ctx.settings.index_dir}"

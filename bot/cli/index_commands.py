@@ -11,14 +11,12 @@ from bot.cli.context import (
     EXIT_ERROR,
     EXIT_OK,
     Context,
-    announce_export,
+    build,
     command,
     create_collection_folder,
     progress_bar,
     require_collection,
     to_json,
-    waiting_line,
-    warn_skipped,
 )
 from bot.core.safe_text import printable
 from bot.settings import Settings
@@ -26,7 +24,6 @@ from index.errors import CitebotError, SourceError
 
 if TYPE_CHECKING:
     from bot.core.documents import Pending
-    from index.build.builder import BuildReport
 
 
 @command("build", "build (or rebuild) the index from the source documents")
@@ -34,34 +31,6 @@ def cmd_build(ctx: Context) -> int:
     """Rebuild the index from the source directory."""
     build(ctx)
     return EXIT_OK
-
-
-def build(ctx: Context) -> BuildReport:
-    """Rebuild incrementally, with progress, skipped-file warnings and the summary line."""
-    create_collection_folder(ctx)
-    engine = ctx.new_engine()
-    engine.check_sources()  # before the model loads (or is exported): seconds, for nothing
-    announce_export(ctx, engine)
-    with progress_bar(ctx.err, "Embedding") as progress:
-        report = engine.rebuild(progress=progress, wait=True, on_wait=waiting_line(ctx))
-    warn_skipped(ctx.err, report.skipped)
-    ctx.out.print(
-        f"Indexed {report.documents} document(s): {report.chunks} chunks, "
-        f"{report.sentences} sentences; embedded {report.embedded} text(s), re-used "
-        f"{report.reused}; {report.seconds:.1f} s; index {report.index_bytes / 1024:.0f} KiB "
-        f"{printable(_index_place(ctx))}",
-        markup=False,
-        highlight=False,
-        soft_wrap=True,
-    )
-    return report
-
-
-def _index_place(ctx: Context) -> str:
-    """Where this command's index lives, for messages."""
-    if ctx.settings.backend == "milvus":
-        return f"in Milvus at {ctx.settings.milvus_uri} (collection {ctx.collection})"
-    return f"at {ctx.settings.index_dir}"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -73,6 +42,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--name", help="file name to save it as (default: from the address)")
     parser.add_argument("--folder", help="subfolder of the source folder to put it in")
+    parser.add_argument(
+        "--crawl", action="store_true",
+        help="fetch the whole site under the address (its sitemap.xml, else its links), then "
+        "keep it as a source that `citebot sync` re-fetches",
+    )
 
 
 @command("add", "add a web page or file to the source documents, then build", add_arguments)
@@ -85,6 +59,12 @@ def cmd_add(ctx: Context) -> int:
     from index.ingest.fetcher import FetchLimits, FetchTimeout, FetchTooLarge
 
     settings, source = ctx.settings, ctx.args.source
+    if ctx.args.crawl:
+        from bot.cli.site_commands import crawl_add
+
+        if not re.match(r"[A-Za-z][A-Za-z0-9+.-]*://", source):
+            raise CitebotError(f"--crawl takes a web address (https://…), not {source!r}")
+        return crawl_add(ctx, source)
     create_collection_folder(ctx)
     try:
         if re.match(r"[A-Za-z][A-Za-z0-9+.-]*://", source):
@@ -127,6 +107,10 @@ def cmd_add(ctx: Context) -> int:
             _take_back(ctx, pending, skipped[0].reason)
     finally:
         pending.keep()
+    if pending.added.url is not None:  # a web address: kept current by `citebot sync`
+        from bot.cli.site_commands import register_page
+
+        register_page(ctx, pending.added.requested or pending.added.url, pending.name)
     return EXIT_OK
 
 

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from rich.console import Console
 
 from bot import __version__
-from bot.cli import admin_commands, index_commands, question_commands
+from bot.cli import admin_commands, index_commands, question_commands, site_commands
 from bot.cli.context import (
     ERROR,
     EXIT_ERROR,
@@ -40,6 +40,7 @@ COMMANDS: dict[str, Command] = {
     for command in (
         index_commands.cmd_build,
         index_commands.cmd_add,
+        site_commands.cmd_sync,
         question_commands.cmd_ask,
         question_commands.cmd_console,
         index_commands.cmd_info,

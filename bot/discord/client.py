@@ -45,6 +45,7 @@ from bot.state.conversations import ConversationStore
 from bot.state.database import location_of
 from bot.state.feedback import FeedbackStore, key_path_for
 from bot.state.servers import ServerLimits, ServerStore
+from bot.state.sources import SourceStore
 from index.answer import Answer
 from index.query.conversation import Turn
 
@@ -130,6 +131,8 @@ class CitebotBot(commands.Bot):
         # What the buttons under answers need; in the same database, so it survives restarts.
         self.answers = AnswerStore(state, settings.feedback_retention_days)
         self.servers = ServerStore(state)
+        # Crawled sites and added addresses, their pages and schedules; the sync lease.
+        self.sources = SourceStore(state)
         # The turns before each answer, for follow-up questions (kept minutes, not days).
         self.conversations = ConversationStore(
             state,
@@ -240,7 +243,7 @@ class CitebotBot(commands.Bot):
             await self.monitor.stop()
         await self.builds.close()
         self._worker.shutdown(wait=False, cancel_futures=True)
-        stores = (self.answers, self.feedback, self.servers, self.conversations)
+        stores = (self.answers, self.feedback, self.servers, self.conversations, self.sources)
         for store in stores:  # closing twice is harmless
             try:
                 await asyncio.to_thread(store.close)

@@ -128,7 +128,42 @@ removed_servers = Table(
     Column("removed_at", Float, nullable=False),
 )
 
-SERIAL_KEYS = {"votes": "id", "audit_log": "id"}
+sources = Table(
+    "sources",
+    metadata,
+    Column("id", DiscordId, primary_key=True),
+    Column("collection", StoredText, nullable=False),
+    Column("url", StoredText, nullable=False),
+    Column("crawl", Integer, nullable=False),  # 1: a site crawled under url; 0: one page
+    Column("schedule", StoredText, nullable=False),  # never, daily, weekly
+    Column("added_at", Float, nullable=False),
+    Column("synced_at", Float),  # the end of the last sync (None: never synced)
+    Column("result", StoredText, nullable=False, server_default=""),  # ok, failed, running…
+    Column("detail", StoredText, nullable=False, server_default=""),
+    Column("started_at", Float),  # a sync running (or killed) since then
+    UniqueConstraint("collection", "url"),
+)
+
+source_pages = Table(
+    "source_pages",
+    metadata,
+    Column("source_id", DiscordId, primary_key=True, autoincrement=False),
+    Column("url", StoredText, primary_key=True),
+    Column("name", StoredText, nullable=False),  # the document in the collection's folder
+    Column("etag", StoredText),
+    Column("last_modified", StoredText),
+    Column("misses", Integer, nullable=False, server_default="0"),
+)
+
+leases = Table(
+    "leases",
+    metadata,
+    Column("name", StoredText, primary_key=True),
+    Column("holder", StoredText, nullable=False),
+    Column("expires_at", Float, nullable=False),
+)
+
+SERIAL_KEYS = {"votes": "id", "audit_log": "id", "sources": "id"}
 """Tables whose key a sequence fills on PostgreSQL (reset after rows are copied in)."""
 
 

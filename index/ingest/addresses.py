@@ -198,6 +198,14 @@ def _address(where: str, url: object) -> str:
 def record_address(source_dir: Path, name: str, url: str) -> None:
     """Set ``[files] name = url`` in ``sources.toml``, keeping everything else in it (comments
     included); written to a temporary file and renamed, so it is never half-written."""
+    record_addresses(source_dir, {name: url})
+
+
+def record_addresses(
+    source_dir: Path, addresses: Mapping[str, str], *, remove: tuple[str, ...] = ()
+) -> None:
+    """Set ``[files] name = url`` for each of ``addresses`` and drop the ``remove`` names, in
+    one rewrite of ``sources.toml`` (a crawl records hundreds of pages at once)."""
     import tomlkit
 
     path = source_dir / ADDRESSES_FILE
@@ -212,7 +220,11 @@ def record_address(source_dir: Path, name: str, url: str) -> None:
     if files is None:
         files = tomlkit.table()
         document["files"] = files
-    files[_name(name)] = _address(f"files.{name!r}", url)
+    for name, url in addresses.items():
+        files[_name(name)] = _address(f"files.{name!r}", url)
+    for name in remove:
+        if _name(name) in files:
+            del files[_name(name)]
     staging = path.with_name(f".{ADDRESSES_FILE}.{os.getpid()}.tmp")
     try:
         text = tomlkit.dumps(document)

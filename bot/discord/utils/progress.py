@@ -55,6 +55,10 @@ class BuildProgress:
         """The build has embedded ``done`` of ``total`` passages (a BuildQueue listener)."""
         self._show(f"{self.title}\nEmbedding {done}/{total}…")
 
+    def show(self, text: str) -> None:
+        """Show ``text`` (a crawl's pages so far), within the same pace as the build's edits."""
+        self._show(text)
+
     async def finish(self) -> None:
         """No more edits; wait for one in flight (so the result comes after it)."""
         self._stopped = True

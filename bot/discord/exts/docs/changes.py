@@ -10,17 +10,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from types import TracebackType
 from typing import TYPE_CHECKING, Any, cast
 
 import discord
 from discord import app_commands
 
 from bot.core import documents
+from bot.core import sites as core_sites
 from bot.core.builds import TIMED_OUT, BuildOutcome
 from bot.core.collections import collection_for_guild
 from bot.core.documents import Pending
-from bot.discord.exts.docs.permissions import require_manager
+from bot.discord.exts.docs import sites
+from bot.discord.exts.docs.audit import Audit, manager_of, start
 from bot.discord.exts.docs.uploads import (
     attachment_name,
     download,
@@ -39,7 +40,6 @@ from bot.discord.utils.progress import (
     skipped_of,
 )
 from bot.discord.utils.render import CONTENT_LIMIT, clip, escape_clipped, plain_name
-from bot.discord.utils.replies import NO_MENTIONS
 from index.build.build_lock import BuildInProgressError
 
 if TYPE_CHECKING:
@@ -54,51 +54,10 @@ ONE_SOURCE = "Give either a `file` (an attachment) or a `url`, not both and not 
 NOTHING_TO_REBUILD = (
     "This server has no documents yet: nothing to rebuild. Add one with `/docs add`."
 )
+CRAWL_NEEDS_URL = "`crawl:True` crawls a web site: give its address as `url`."
 BUILD_RUNNING = (
     "This server's documents are being rebuilt right now; try again when that has finished."
 )
-
-
-class Audit:
-    """One change's audit entry: written once, with how it ended. Leaving the block with a
-    Refusal records "refused" with its message, with any other error "failed"."""
-
-    def __init__(self, bot: CitebotBot, guild_id: int, user_id: int, action: str, target: str):
-        self.bot, self.guild_id, self.user_id = bot, guild_id, user_id
-        self.action, self.target = action, target
-        self.done = False
-
-    async def record(self, result: str, detail: str = "") -> None:
-        if self.done:
-            return
-        self.done = True
-        await asyncio.to_thread(
-            self.bot.servers.record, self.guild_id, self.user_id, self.action, self.target,
-            result, detail,
-        )
-
-    async def __aenter__(self) -> Audit:
-        return self
-
-    async def __aexit__(
-        self, kind: type[BaseException] | None, error: BaseException | None, _: TracebackType | None
-    ) -> None:
-        if isinstance(error, Refusal):
-            await self.record("refused", str(error))
-        elif isinstance(error, Exception):
-            await self.record("failed", f"unexpected error ({type(error).__name__})")
-
-
-async def manager_of(interaction: discord.Interaction[Any]) -> int:
-    """The server id when the user may change its documents; a refusal is logged (info) and
-    not audited."""
-    try:
-        return await require_manager(interaction)
-    except Refusal:
-        command = interaction.command.qualified_name if interaction.command else "docs"
-        log.info("/%s refused: user %s may not manage documents in server %s", command,
-                 interaction.user.id, interaction.guild_id)
-        raise
 
 
 async def build(
@@ -108,25 +67,19 @@ async def build(
     return await queued_build(bot, interaction, title, collection_for_guild(guild_id))
 
 
-async def start(interaction: discord.Interaction[Any], text: str) -> float:
-    """Answer at once (ephemeral); returns when, on the bot's clock."""
-    bot = cast("CitebotBot", interaction.client)
-    await interaction.response.send_message(clip(text, CONTENT_LIMIT), ephemeral=True,
-                                            allowed_mentions=NO_MENTIONS)
-    return float(bot.clock())
-
-
 # ----- /docs add ---------------------------------------------------------------------------------
 
 
 @app_commands.describe(
     file="A document to add (.txt, .md, .html, .pdf, .docx)",
     url="Or the web address of a document to add",
+    crawl="With url: add the whole site under that address, and keep it in sync",
 )
 async def add_command(
     interaction: discord.Interaction[CitebotBot],
     file: discord.Attachment | None = None,
     url: str | None = None,
+    crawl: bool = False,
 ) -> None:
     """/docs add: add a document to this server's collection and rebuild its index."""
     bot = interaction.client
@@ -137,6 +90,14 @@ async def add_command(
             raise Refusal(ONE_SOURCE)
         if url is not None and len(url) > MAX_URL_CHARS:
             raise Refusal(f"That address is over {MAX_URL_CHARS} characters long.")
+        if crawl:
+            if url is None:
+                raise Refusal(CRAWL_NEEDS_URL)
+            audit.action = "crawl"
+            started = await start(interaction, f"Crawling {shown(url)}…")
+            text = await sites.crawl_command_part(bot, interaction, guild_id, url, audit)
+            await deliver(bot, interaction, text, started, "/docs add")
+            return
         wanted = attachment_name(file.filename) if file is not None else None
         started = await start(interaction, f"Adding {shown(wanted or url or '')}…")
         collection = collection_for_guild(guild_id)
@@ -206,6 +167,11 @@ async def added_report(
         await audit.record(
             "ok", f"{report.get('documents')} documents, {report.get('chunks')} chunks"
         )
+        if pending.added.url is not None:  # a web address: a source the bot keeps current
+            await asyncio.to_thread(
+                core_sites.record_single_page, bot.sources, collection,
+                pending.added.requested or pending.added.url, name, bot.settings.sync_default,
+            )
         return clip(f"Added **{shown(name)}**.\n{render_rebuilt(outcome)}", CONTENT_LIMIT)
     async with server_lock(bot, guild_id):
         taken_back = await asyncio.to_thread(pending.undo)
@@ -311,6 +277,7 @@ async def remove_command(interaction: discord.Interaction[CitebotBot], name: str
                 )
             except BuildInProgressError:
                 raise Refusal(BUILD_RUNNING) from None
+            await asyncio.to_thread(core_sites.forget_document, bot.sources, collection, found)
             if removed == "deleted":
                 await audit.record("ok", "last document: collection deleted")
                 text = (

@@ -7,9 +7,12 @@ with ``uploads``) and ``overview`` (list, settings, log); each has ``register(gr
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+
 from discord import app_commands
 
-from bot.discord.exts.docs import changes, overview
+from bot.discord.exts.docs import changes, overview, sites
 from bot.discord.utils.feature import Feature, SlashCommand
 from bot.discord.utils.places import SERVERS_ONLY, placed
 
@@ -25,6 +28,25 @@ class Docs(Feature):
             description="This server's own documents: add, list, remove, settings, log",
             guild_only=True,
         )
-        for module in (changes, overview):
+        for module in (changes, overview, sites):
             module.register(group)
         return [placed(group, SERVERS_ONLY)]
+
+    scheduler: asyncio.Task[None] | None = None
+
+    async def cog_load(self) -> None:
+        await super().cog_load()
+        self.bot.run_at_start(self.start_scheduler)
+
+    async def cog_unload(self) -> None:
+        if self.scheduler is not None and not self.scheduler.done():
+            self.scheduler.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.scheduler
+        await super().cog_unload()
+
+    async def start_scheduler(self) -> None:
+        """Start running due syncs (at start-up, once the index is loaded)."""
+        self.scheduler = asyncio.get_running_loop().create_task(
+            sites.schedule_forever(self.bot), name="citebot-sync-scheduler"
+        )

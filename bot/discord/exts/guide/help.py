@@ -52,14 +52,30 @@ def command_lines(tree: app_commands.CommandTree[Any], in_server: bool) -> list[
     return lines
 
 
+FIELD_VALUE_LIMIT = 1024  # Discord's limit for one embed field's value
+
+
+def field_values(lines: list[str]) -> list[str]:
+    """``lines`` joined into as few field values as fit Discord's limit, never splitting a line
+    (each command line is far shorter than the limit)."""
+    values: list[str] = []
+    for line in lines:
+        if values and len(values[-1]) + 1 + len(line) <= FIELD_VALUE_LIMIT:
+            values[-1] += "\n" + line
+        else:
+            values.append(line[:FIELD_VALUE_LIMIT])
+    return values
+
+
 def render_help(
     tree: app_commands.CommandTree[Any], in_server: bool, minutes: float
 ) -> discord.Embed:
     """The /help message: what citebot is, its commands, follow-ups."""
     embed = discord.Embed(title=TITLE, description=ABOUT, colour=COLOUR_FOUND)
-    lines = command_lines(tree, in_server)
-    embed.add_field(name="Commands", value="\n".join([*lines, f"{MENTION}.", UNDER_ANSWERS]),
-                    inline=False)
+    lines = [*command_lines(tree, in_server), f"{MENTION}.", UNDER_ANSWERS]
+    for number, value in enumerate(field_values(lines)):
+        embed.add_field(name="Commands" if number == 0 else "More commands", value=value,
+                        inline=False)
     embed.add_field(name="Follow-up questions", value=FOLLOW_UPS.format(minutes=f"{minutes:g}"),
                     inline=False)
     embed.set_footer(text=FOOTER)

@@ -1,0 +1,251 @@
+"""`citebot add URL --crawl` and `citebot sync` end to end, against a site the test serves on
+127.0.0.1 (tests/generated_site.py): the real model builds and answers, the state database
+keeps the sources; conditional requests, pruning after two misses, and the faults of issue 22."""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from bot.cli.main import main
+from bot.state.sources import SourceStore
+from tests.generated_site import GeneratedSite
+from tests.web_server import WebServer, html_page
+
+
+@pytest.fixture(autouse=True)
+def _fast_crawls(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CITEBOT_CRAWL_DELAY_SECONDS", "0")
+    monkeypatch.setenv("CITEBOT_FETCH_TIMEOUT_SECONDS", "5")
+
+
+def cli(tmp_path: Path, *args: str) -> int:
+    return main(["--source-dir", str(tmp_path / "src"), "--index-dir", str(tmp_path / "idx"),
+                 *args])
+
+
+def documents(tmp_path: Path) -> list[str]:
+    return sorted(
+        p.relative_to(tmp_path / "src").as_posix()
+        for p in (tmp_path / "src").rglob("*")
+        if p.is_file() and p.name != "sources.toml"
+    )
+
+
+def embedded(out: str) -> int:
+    return int(out.split("embedded ")[1].split(" ")[0])
+
+
+def pages_of(tmp_path: Path) -> dict[str, int]:
+    """The registry's pages (address -> misses) of the only source."""
+    store = SourceStore(Path(".citebot/feedback.sqlite3"))
+    try:
+        (source,) = store.of_collection("default")
+        return {page.url: page.misses for page in store.pages(source.id)}
+    finally:
+        store.close()
+
+
+def test_crawl_then_sync_fetches_only_what_changed_and_prunes_after_two_misses(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with GeneratedSite(8) as site:
+        assert cli(tmp_path, "add", site.url(), "--crawl") == 0
+        out, err = capsys.readouterr()
+        assert "Traceback" not in err
+        assert f"Crawled {site.url()} (sitemap)" in out and "9 added" in out
+        assert "Indexed 9 document(s)" in out
+        folder = f"127.0.0.1-{site.server.port}-docs"
+        assert documents(tmp_path) == sorted(
+            [f"{folder}/index.html"] + [f"{folder}/page-{n}.html" for n in range(8)]
+        )
+        recorded = tomllib.loads((tmp_path / "src" / "sources.toml").read_text())["files"]
+        assert recorded[f"{folder}/page-3.html"] == site.url("/docs/page-3.html")
+        assert len(site.bodies_sent) == 9
+
+        # nothing changed: every page answers 304, no body, no build
+        site.bodies_sent.clear()
+        assert cli(tmp_path, "sync") == 0
+        out, _ = capsys.readouterr()
+        assert "0 added, 0 changed, 0 removed, 9 unchanged" in out
+        assert site.bodies_sent == [] and len(site.not_modified) == 9
+        assert "Indexed" not in out  # no build at all
+
+        # one page changed, one deleted: only the changed page's texts are embedded
+        site.change(2)
+        site.delete(5)
+        assert cli(tmp_path, "sync") == 0
+        out, _ = capsys.readouterr()
+        # page 2, and the index page, whose list of links lost page 5
+        assert "2 changed" in out and "1 missing once" in out and "0 removed" in out
+        assert f"  changed: {folder}/index.html, {folder}/page-2.html" in out
+        assert site.bodies_sent.count("/docs/page-2.html") == 1
+        assert 0 < embedded(out) <= 12  # the changed pages' chunks and sentences, no more
+        assert (tmp_path / "src" / folder / "page-5.html").is_file()  # one miss: kept
+        assert pages_of(tmp_path)[site.url("/docs/page-5.html")] == 1
+        assert "version 2" in (tmp_path / "src" / folder / "page-2.html").read_text()
+
+        # the second miss in a row removes it, and its address
+        assert cli(tmp_path, "sync") == 0
+        out, _ = capsys.readouterr()
+        assert "1 removed" in out and "Indexed 8 document(s)" in out
+        assert f"  removed: {folder}/page-5.html" in out
+        assert not (tmp_path / "src" / folder / "page-5.html").exists()
+        recorded = tomllib.loads((tmp_path / "src" / "sources.toml").read_text())["files"]
+        assert f"{folder}/page-5.html" not in recorded
+        assert site.url("/docs/page-5.html") not in pages_of(tmp_path)
+
+    assert cli(tmp_path, "ask", "--json", "How does page 2 version 2 explain install?") == 0
+    answer = json.loads(capsys.readouterr().out)
+    cited = {p["citation"]["document"] for p in answer["passages"]}
+    assert f"{folder}/page-5.html" not in cited
+    assert any(p["citation"]["url"] and "127.0.0.1" in p["citation"]["url"]
+               for p in answer["passages"])
+
+
+def test_a_server_error_keeps_the_old_copy_and_a_site_without_sitemap_is_crawled_by_links(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    robots = "User-agent: *\nDisallow: /docs/page-4.html\n"
+    with GeneratedSite(6, sitemap=False, robots=robots) as site:
+        site.server.redirect("/docs/away.html", "/elsewhere/secret.html")
+        site.server.document("/elsewhere/secret.html", html_page("Secret", "Not the docs."),
+                             "text/html")
+        index = site.bodies[site.prefix][0].replace(
+            b"</ul>", b"<li><a href='away.html'>away</a></li><li><a href='/other/'>x</a></ul>"
+        )
+        site.put(site.prefix, index)
+        assert cli(tmp_path, "add", site.url(), "--crawl") == 0
+        out, err = capsys.readouterr()
+        assert f"Crawled {site.url()} (links)" in out
+        assert "/docs/page-4.html" not in site.server.requests  # robots.txt: never fetched
+        assert "/elsewhere/secret.html" not in site.server.requests  # off the path
+        assert "redirects off the site's path" in err
+        assert "robots.txt disallows it" in err
+        names = documents(tmp_path)
+        assert len(names) == 6 and not any("page-4" in n or "away" in n for n in names)
+
+        site.fail(1)
+        assert cli(tmp_path, "sync") == 0
+        out, err = capsys.readouterr()
+        assert "1 failed (old copy kept)" in out and "0 removed" in out
+        assert "503" in err and "the earlier copy is kept" in err
+        assert len(documents(tmp_path)) == 6
+        assert pages_of(tmp_path)[site.url("/docs/page-1.html")] == 0  # an outage is no miss
+
+
+def test_bad_sites_are_bounded_and_reported(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CITEBOT_CRAWL_MAX_PAGES", "5")
+    monkeypatch.setenv("CITEBOT_FETCH_TIMEOUT_SECONDS", "1")
+    with WebServer() as web:
+        links = "".join(f"<a href='p{n}.html'>{n}</a> " for n in range(10_000))
+        web.document("/site/", html_page("Many links", "A page of links. " * 20).replace(
+            b"</main>", f"<p>{links}</p></main>".encode()), "text/html")
+        for n in range(10):
+            web.document(f"/site/p{n}.html", html_page(f"P{n}", f"Page {n} text. " * 40),
+                         "text/html")
+        web.document("/site/sitemap.xml", html_page("Not a sitemap", "Oops."), "text/html")
+        web.stream("/site/p1.html", lambda: (b"<p>slow</p>" for _ in range(1000)), "text/html",
+                   pause=0.05, limit_seconds=5)
+        web.redirect("/site/p2.html", "/site/p3.html")
+        web.redirect("/site/p3.html", "/site/p2.html")
+        web.stream("/sitemap.xml", lambda: (b"<urlset>" + b" " * 65536 for _ in range(20_000)),
+                   "application/xml", limit_seconds=5)
+        assert cli(tmp_path, "add", web.url("/site/"), "--crawl") == 0
+        out, err = capsys.readouterr()
+        assert "Traceback" not in err
+        assert "is not a sitemap" in err
+        assert "sitemap" in err and "was not read" in err  # the endless one: cut at the limit
+        assert "at most 5 pages per site" in err
+        assert "links" in out
+        assert "did not answer within 1 s" in err  # the trickling page
+        assert "redirect loop" in err
+        assert not list((tmp_path / "src").glob(".citebot-crawl-*"))  # no staging left
+        names = documents(tmp_path)
+        assert len(names) <= 5 and not any("p1" in n or "p2" in n for n in names)
+
+
+def test_crawl_refusals_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with WebServer() as web:
+        assert cli(tmp_path, "add", web.url("/nothing/"), "--crawl") == 1
+        err = capsys.readouterr().err
+        assert err.startswith("citebot: error: ") and "404" in err and "nothing was added" in err
+        assert "Traceback" not in err
+    assert cli(tmp_path, "add", "notes.txt", "--crawl") == 1
+    assert "--crawl takes a web address" in capsys.readouterr().err
+    assert cli(tmp_path, "sync") == 1
+    assert "no sources to sync" in capsys.readouterr().err
+
+
+def test_a_sync_killed_during_its_build_leaves_the_old_index_and_the_next_sync_completes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from tests.bot.test_cli import clean_environment
+
+    common = ["--source-dir", str(tmp_path / "src"), "--index-dir", str(tmp_path / "idx")]
+    with GeneratedSite(4) as site:
+        assert cli(tmp_path, "add", site.url(), "--crawl") == 0
+        capsys.readouterr()
+        site.change(1)
+        env = clean_environment({
+            "CITEBOT_CRAWL_DELAY_SECONDS": "0", "PYTHONUNBUFFERED": "1",
+            "CITEBOT_STATE_DB": str(Path.cwd() / ".citebot/feedback.sqlite3"),
+        })
+        child = subprocess.Popen(
+            [sys.executable, "-m", "bot", *common, "sync"], stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path,
+        )
+        assert child.stdout is not None
+        line = child.stdout.readline()  # printed when the pages are in place, before the build
+        assert line.startswith("Synced") and "1 changed" in line, line
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait(timeout=60)
+        child.stdout.close()
+        assert child.stderr is not None
+        child.stderr.close()
+
+        # the previous index still answers (the build never finished)
+        assert cli(tmp_path, "ask", "--json", "How does page 1 version 2 explain it?") == 0
+        before = json.loads(capsys.readouterr().out)
+        assert not any("version 2" in p["text"] for p in before["passages"])
+
+        # the next sync finds nothing new on the site, but builds what the killed one left
+        assert cli(tmp_path, "sync") == 0
+        out, err = capsys.readouterr()
+        assert "0 changed" in out and "Indexed 5 document(s)" in out, out + err
+        assert not list((tmp_path / "src").rglob(".*.previous"))
+        assert not list((tmp_path / "src").glob(".citebot-crawl-*"))
+    assert cli(tmp_path, "ask", "--json", "How does page 1 version 2 explain it?") == 0
+    after = json.loads(capsys.readouterr().out)
+    assert any("version 2" in p["text"] for p in after["passages"])
+
+
+def test_an_added_address_is_a_source_that_sync_keeps_current(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with GeneratedSite(3) as site:
+        assert cli(tmp_path, "add", site.url("/docs/page-1.html")) == 0
+        capsys.readouterr()
+        assert pages_of(tmp_path) == {site.url("/docs/page-1.html"): 0}
+        assert cli(tmp_path, "sync") == 0
+        out, _ = capsys.readouterr()
+        assert "(page)" in out and "0 added, 0 changed, 0 removed, 1 unchanged" in out
+        assert site.bodies_sent.count("/docs/page-1.html") == 2  # no validators yet: a GET
+        site.change(1)
+        assert cli(tmp_path, "sync") == 0
+        out, _ = capsys.readouterr()
+        assert "0 added, 1 changed" in out and "Indexed 1 document(s)" in out
+        assert "version 2" in (tmp_path / "src" / "page-1.html").read_text()
+        assert site.requests_for_other_pages() == []
+
+

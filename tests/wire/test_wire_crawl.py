@@ -1,0 +1,209 @@
+"""Crawled sites over the wire (issue 22): ``/docs add url:… crawl:True`` against a site the test
+serves on 127.0.0.1, ``/docs sources list|schedule``, ``/docs sync`` with conditional requests,
+and the scheduler's own sync under the state database's lease; discord.py's real client against
+the loopback stand-in, builds in the bot's real child process. Two servers: one never sees the
+other's sites."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bot.core.collections import collection_for_guild
+from bot.discord.client import CitebotBot
+from bot.discord.exts.docs import sites
+from bot.discord.exts.docs.changes import ONE_SOURCE
+from bot.discord.utils import progress
+from bot.settings import Settings
+from tests.generated_site import GeneratedSite
+from tests.loopback import ADMIN_PERMISSIONS, LoopbackDiscord, World
+from tests.wire.conftest import USER_ID, wire_settings
+from tests.wire.test_wire_docs import GUILD, MANAGER_ID, MEMBER_ID, OTHER_GUILD, audit, followup
+
+
+@pytest.fixture
+def world() -> World:
+    return World(owner_id=USER_ID, guild_ids=(GUILD, OTHER_GUILD))
+
+
+@pytest.fixture(autouse=True)
+def quick_progress(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(progress, "PROGRESS_EDIT_SECONDS", 0.0)
+
+
+@pytest.fixture
+def site() -> Iterator[GeneratedSite]:
+    with GeneratedSite(4) as served:
+        yield served
+
+
+@pytest.fixture
+def settings(tmp_path: Path, world: World, built_index_dir: Path) -> Settings:
+    return wire_settings(
+        tmp_path, world, index_dir=built_index_dir, collections_dir=tmp_path / "collections",
+        fetch_private_addresses=True,  # the test's site is on 127.0.0.1
+        crawl_delay_seconds=0.0,
+    )
+
+
+async def manager_runs(loopback: LoopbackDiscord, command: str, guild_id: int = GUILD,
+                       **options: object) -> str:
+    return await loopback.slash(command, user_id=MANAGER_ID, permissions=ADMIN_PERMISSIONS,
+                                guild_id=guild_id, **options)
+
+
+async def reply(loopback: LoopbackDiscord, token: str) -> dict:
+    answer = await loopback.answered(token)
+    return answer.message
+
+
+async def asked(loopback: LoopbackDiscord, guild_id: int, question: str) -> str:
+    token = await loopback.slash("ask", user_id=MEMBER_ID, guild_id=guild_id, question=question,
+                                 k=5)
+    answer = await loopback.answered(token)
+    return json.dumps(answer.message.get("embeds") or [])
+
+
+async def test_a_manager_crawls_a_site_lists_schedules_and_syncs_it(
+    loopback: LoopbackDiscord, bot: CitebotBot, site: GeneratedSite
+) -> None:
+    token = await manager_runs(loopback, "docs add", url=site.url(), crawl=True)
+    report = await followup(loopback, token)
+    text = report.message["content"]
+    assert text.startswith("Crawled **") and "Pages: 5 added, 0 changed, 0 removed" in text
+    assert "This server's index now has 5 document(s)" in text
+    edits = [r.message["content"] for r in loopback.recorder.for_token(token)
+             if r.method == "PATCH" and r.path.endswith("/messages/@original")]
+    assert any("Pages found: " in edit for edit in edits)
+    assert "Page 2 section 1 version 1" in await asked(
+        loopback, GUILD, "How does page 2 section 1 version 1 explain it?")
+    assert "Page 2 section" not in await asked(
+        loopback, OTHER_GUILD, "How does page 2 section 1 version 1 explain it?")
+
+    listed = await reply(loopback, await manager_runs(loopback, "docs sources list"))
+    description = listed["embeds"][0]["description"]
+    assert "127.0.0.1" in description and "site" in description and "daily" in description
+    other = await reply(loopback, await manager_runs(loopback, "docs sources list",
+                                                     guild_id=OTHER_GUILD))
+    assert "no crawled sites" in other["embeds"][0]["description"]
+
+    (source,) = await asyncio.to_thread(bot.sources.of_collection, collection_for_guild(GUILD))
+    elsewhere = await reply(loopback, await manager_runs(
+        loopback, "docs sources schedule", guild_id=OTHER_GUILD, source=source.id,
+        every="never"))
+    assert elsewhere["content"] == sites.UNKNOWN_SOURCE  # another server's source: not found
+    changed = await reply(loopback, await manager_runs(
+        loopback, "docs sources schedule", source=source.id, every="weekly"))
+    assert "now synced weekly" in changed["content"]
+
+    site.change(1)
+    site.bodies_sent.clear()
+    token = await manager_runs(loopback, "docs sync")
+    synced = (await followup(loopback, token)).message["content"]
+    assert "Pages: 0 added, 1 changed, 0 removed, 4 unchanged" in synced
+    assert site.bodies_sent == ["/docs/page-1.html"]  # the rest answered 304
+    assert "version 2" in await asked(loopback, GUILD, "How does page 1 version 2 explain it?")
+    log = await asyncio.to_thread(audit, bot, GUILD)
+    assert [(action, result) for action, _, result in log] == [
+        ("crawl", "ok"), ("sources", "ok"), ("sync", "ok")]
+    latest = (await asyncio.to_thread(bot.servers.recent, GUILD, 1))[0]
+    assert latest.user_id == MANAGER_ID and latest.target == site.url()
+    assert "1 changed" in latest.detail and "changed: " in latest.detail
+    assert "page-1.html" in latest.detail
+    assert [action for action, _, _ in await asyncio.to_thread(audit, bot, OTHER_GUILD)] == [
+        "sources"]  # its refused schedule change
+
+
+async def test_the_scheduler_syncs_due_sources_under_the_lease(
+    loopback: LoopbackDiscord, bot: CitebotBot, site: GeneratedSite
+) -> None:
+    token = await manager_runs(loopback, "docs add", url=site.url(), crawl=True)
+    assert "5 added" in (await followup(loopback, token)).message["content"]
+    assert await sites.run_due_syncs(bot, "this-process") == 0  # synced just now: not due
+
+    site.delete(3)
+    bot.sources._clock = lambda: time.time() + 2 * 86_400  # two days later
+    assert await asyncio.to_thread(bot.sources.acquire_lease, sites.LEASE_NAME, "other", 60)
+    assert await sites.run_due_syncs(bot, "this-process") == 0  # another process holds it
+    await asyncio.to_thread(bot.sources.release_lease, sites.LEASE_NAME, "other")
+
+    assert await sites.run_due_syncs(bot, "this-process") == 1
+    (source,) = await asyncio.to_thread(bot.sources.of_collection, collection_for_guild(GUILD))
+    assert source.result == "ok" and "1 missing once" in source.detail
+    log = await asyncio.to_thread(audit, bot, GUILD)
+    assert log[-1][0] == "sync" and log[-1][2] == "ok"
+
+
+async def test_crawls_that_cannot_be_done_or_pass_a_limit_say_so(
+    loopback: LoopbackDiscord, bot: CitebotBot, site: GeneratedSite
+) -> None:
+    refused = await reply(loopback, await manager_runs(loopback, "docs add", crawl=True))
+    assert refused["content"] == ONE_SOURCE
+
+    bot.settings = bot.settings.model_copy(update={"fetch_private_addresses": False})
+    token = await manager_runs(loopback, "docs add", url=site.url(), crawl=True)
+    text = (await followup(loopback, token, timeout=60)).message["content"]
+    assert text.startswith("I couldn't fetch that site: ")
+    assert "does not lead to a public internet address" in text and "127.0.0.1" in text
+    assert site.server.requests == []  # nothing was requested from a private address
+
+    bot.settings = bot.settings.model_copy(
+        update={"fetch_private_addresses": True, "server_max_documents": 3})
+    token = await manager_runs(loopback, "docs add", url=site.url(), crawl=True)
+    text = (await followup(loopback, token)).message["content"]
+    assert "Pages: 3 added" in text and "2 not added (limit)" in text
+    assert "2 page(s) were not added: the collection may hold at most 3 documents" in text
+    assert "This server's index now has 3 document(s)" in text
+    assert "Traceback" not in text and str(bot.settings.collections_dir) not in text
+    log = await asyncio.to_thread(audit, bot, GUILD)
+    assert [(action, result) for action, _, result in log] == [
+        ("add", "refused"), ("crawl", "refused"), ("crawl", "ok")]
+
+
+async def test_an_added_address_is_a_source_until_its_document_is_removed(
+    loopback: LoopbackDiscord, bot: CitebotBot, site: GeneratedSite
+) -> None:
+    token = await manager_runs(loopback, "docs add", url=site.url("/docs/page-2.html"))
+    assert (await followup(loopback, token)).message["content"].startswith("Added **")
+    collection = collection_for_guild(GUILD)
+    (source,) = await asyncio.to_thread(bot.sources.of_collection, collection)
+    assert (source.url, source.crawl) == (site.url("/docs/page-2.html"), False)
+    assert await asyncio.to_thread(bot.sources.of_collection, collection_for_guild(OTHER_GUILD)) \
+        == []
+
+    site.change(2)
+    token = await manager_runs(loopback, "docs sync")
+    synced = (await followup(loopback, token)).message["content"]
+    assert "Pages: 0 added, 1 changed, 0 removed, 0 unchanged" in synced
+
+    token = await manager_runs(loopback, "docs remove", name="page-2.html")
+    await followup(loopback, token, timeout=60)
+    assert await asyncio.to_thread(bot.sources.of_collection, collection) == []
+
+
+async def test_removing_a_source_removes_its_pages(
+    loopback: LoopbackDiscord, bot: CitebotBot, site: GeneratedSite
+) -> None:
+    token = await manager_runs(loopback, "docs add", url=site.url(), crawl=True)
+    assert "5 added" in (await followup(loopback, token)).message["content"]
+    collection = collection_for_guild(GUILD)
+    (source,) = await asyncio.to_thread(bot.sources.of_collection, collection)
+    elsewhere = await reply(loopback, await manager_runs(
+        loopback, "docs sources remove", guild_id=OTHER_GUILD, source=source.id))
+    assert elsewhere["content"] == sites.UNKNOWN_SOURCE
+    assert len(await asyncio.to_thread(bot.collections.documents, collection)) == 5
+
+    token = await manager_runs(loopback, "docs sources remove", source=source.id)
+    text = (await followup(loopback, token, timeout=60)).message["content"]
+    assert text.startswith("Removed **") and "its 5 page(s); no documents left" in text
+    assert await asyncio.to_thread(bot.sources.of_collection, collection) == []
+    assert not await asyncio.to_thread(bot.collections.exists, collection)
+    assert "Page 2 section" not in await asked(
+        loopback, GUILD, "How does page 2 section 1 version 1 explain it?")
+    log = await asyncio.to_thread(audit, bot, GUILD)
+    assert [(action, result) for action, _, result in log] == [("crawl", "ok"), ("sources", "ok")]
