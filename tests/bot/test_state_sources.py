@@ -63,3 +63,31 @@ def test_one_holder_at_a_time_and_a_dead_holders_lease_expires(state_url) -> Non
     assert first.acquire_lease("sync", "process-a", 60)
     first.close()
     second.close()
+
+
+async def test_a_sync_in_progress_keeps_the_lease_past_its_length(
+    tmp_path, monkeypatch
+) -> None:
+    """A sync that outlasts the lease renews it, so another process cannot start syncing
+    meanwhile (issue 22: due syncs run in one process only); once it ends, renewals stop."""
+    import asyncio
+    from types import SimpleNamespace
+
+    from bot.discord.exts.docs import sites
+
+    monkeypatch.setattr(sites, "LEASE_RENEW_SECONDS", 0.02)
+    clock = Clock()
+    store = SourceStore(tmp_path / "state.sqlite3", clock=clock)
+    bot = SimpleNamespace(sources=store)
+    try:
+        assert store.acquire_lease(sites.LEASE_NAME, "a", sites.LEASE_SECONDS)
+        async with sites.holding_lease(bot, "a"):  # type: ignore[arg-type]
+            clock.now += sites.LEASE_SECONDS * 0.6
+            await asyncio.sleep(0.2)  # renewed, from this moment
+            clock.now += sites.LEASE_SECONDS * 0.6  # past the first lease's end
+            assert not store.acquire_lease(sites.LEASE_NAME, "b", sites.LEASE_SECONDS)
+        clock.now += sites.LEASE_SECONDS * 2
+        await asyncio.sleep(0.1)  # no renewal after the sync
+        assert store.acquire_lease(sites.LEASE_NAME, "b", sites.LEASE_SECONDS)
+    finally:
+        store.close()

@@ -10,7 +10,7 @@ an exception's text.
 
 The scheduler runs in every bot process, but only the one holding the ``sync`` lease row in
 the state database works (not shard 0's say-so: a dead holder's lease expires and another takes
-over); it syncs due sources one at a time.
+over); it syncs due sources one at a time, renewing the lease while a sync runs.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import logging
 import os
 import socket
 import uuid
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -71,7 +72,8 @@ NO_SOURCES = (
 UNKNOWN_SOURCE = "This server has no such source: `/docs sources list` shows them."
 SCHEDULE_SECONDS = 300.0  # how often the scheduler looks for due syncs
 LEASE_NAME = "sync"
-LEASE_SECONDS = 30 * 60.0  # renewed before each sync; a dead holder's expires
+LEASE_SECONDS = 30 * 60.0  # renewed before and during each sync; a dead holder's expires
+LEASE_RENEW_SECONDS = LEASE_SECONDS / 3  # how often a sync in progress renews it
 
 
 def _pages_line(seen: CrawlProgress) -> str:
@@ -415,7 +417,8 @@ async def run_due_syncs(bot: CitebotBot, holder: str) -> int:
             return done
         source = due[0]
         try:
-            ok, _ = await sync_one(bot, source, None)
+            async with holding_lease(bot, holder):
+                ok, _ = await sync_one(bot, source, None)
         except Exception:
             log.exception("the scheduled sync of source %s failed", source.id)
             await asyncio.to_thread(bot.sources.finish_sync, source.id, "failed",
@@ -424,6 +427,34 @@ async def run_due_syncs(bot: CitebotBot, holder: str) -> int:
             log.info("scheduled sync of source %s (%s): %s", source.id, source.collection,
                      "ok" if ok else "failed")
         done += 1
+
+
+@contextlib.asynccontextmanager
+async def holding_lease(bot: CitebotBot, holder: str) -> AsyncIterator[None]:
+    """Keep the sync lease while the block runs (a sync can outlast the lease): renew it every
+    ``LEASE_RENEW_SECONDS``, so no other process starts syncing meanwhile; a renewal that finds
+    the lease taken (this process stalled past its expiry) is logged."""
+
+    async def renew() -> None:
+        while True:
+            await asyncio.sleep(LEASE_RENEW_SECONDS)
+            try:
+                kept = await asyncio.to_thread(
+                    bot.sources.acquire_lease, LEASE_NAME, holder, LEASE_SECONDS
+                )
+            except Exception:
+                log.exception("could not renew the sync lease; retrying")
+                continue
+            if not kept:
+                log.warning("the sync lease was taken by another process during a sync")
+
+    task = asyncio.create_task(renew(), name="citebot-sync-lease")
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 async def schedule_forever(bot: CitebotBot, every: float = SCHEDULE_SECONDS) -> None:
