@@ -41,6 +41,7 @@ COMMANDS: dict[str, Command] = {
         index_commands.cmd_build,
         index_commands.cmd_add,
         site_commands.cmd_sync,
+        site_commands.cmd_sources,
         question_commands.cmd_ask,
         question_commands.cmd_console,
         index_commands.cmd_info,

@@ -1,4 +1,5 @@
-"""Crawled sites on the command line: ``citebot add URL --crawl`` and ``citebot sync``.
+"""Crawled sites on the command line: ``citebot add URL --crawl``, ``citebot sync`` and
+``citebot sources`` (list, schedule, remove).
 
 Both fetch through :mod:`bot.core.sites` (the same document change the Discord bot makes), then
 run one incremental build; a build that fails puts the folder back as it was.
@@ -21,6 +22,7 @@ from bot.cli.context import (
     create_collection_folder,
     progress_bar,
     say,
+    to_json,
 )
 from bot.core.safe_text import printable
 from index.errors import CitebotError
@@ -89,6 +91,95 @@ def cmd_sync(ctx: Context) -> int:
         return status
     finally:
         store.close()
+
+
+def sources_arguments(parser: argparse.ArgumentParser) -> None:
+    """``citebot sources [--json]``, ``citebot sources schedule ID never|daily|weekly`` and
+    ``citebot sources remove ID``, each with ``--collection NAME``."""
+    from bot.state.sources import SCHEDULES
+
+    parser.add_argument("--json", action="store_true", help="print JSON")
+    parser.add_argument(
+        "--collection", metavar="NAME", default=argparse.SUPPRESS,
+        help="the sources of collection NAME (default: the default collection)",
+    )
+    actions = parser.add_subparsers(dest="action", metavar="ACTION")
+    schedule = actions.add_parser("schedule", help="change how often a source is synced")
+    schedule.add_argument("id", type=int, metavar="ID", help="the source's number (see the list)")
+    schedule.add_argument("every", choices=SCHEDULES, help="never, daily or weekly")
+    remove = actions.add_parser("remove", help="remove a source and its pages, then build")
+    remove.add_argument("id", type=int, metavar="ID", help="the source's number (see the list)")
+    for action in (schedule, remove):
+        action.add_argument("--json", action="store_true", help=argparse.SUPPRESS)
+        action.add_argument("--collection", metavar="NAME", default=argparse.SUPPRESS,
+                            help=argparse.SUPPRESS)
+
+
+@command(
+    "sources",
+    "list the collection's crawled sites and added addresses, change a schedule, remove one",
+    sources_arguments,
+)
+def cmd_sources(ctx: Context) -> int:
+    """The sources ``citebot sync`` and the bot keep current, and what the operator may change."""
+    from datetime import UTC, datetime
+
+    from bot.core import sites
+
+    store = _open_store(ctx)
+    try:
+        action = getattr(ctx.args, "action", None)
+        if action is not None:
+            source = store.by_id(ctx.collection, ctx.args.id)
+            if source is None:
+                raise CitebotError(
+                    f"collection {ctx.collection} has no source {ctx.args.id}: "
+                    "`citebot sources` lists them"
+                )
+            if action == "schedule":
+                store.set_schedule(source.id, ctx.args.every)
+                ctx.out.print(f"{printable(source.url)} is synced {ctx.args.every} now"
+                              if ctx.args.every != "never"
+                              else f"{printable(source.url)} is no longer synced by itself",
+                              markup=False, highlight=False, soft_wrap=True)
+                return EXIT_OK
+            removed = sites.remove_source(ctx.settings.source_dir, store, source)
+            ctx.out.print(f"Removed {printable(source.url)} and its {len(removed)} page(s)",
+                          markup=False, highlight=False, soft_wrap=True)
+            build(ctx)
+            return EXIT_OK
+        found = store.of_collection(ctx.collection)
+    finally:
+        store.close()
+
+    def when(stamp: float | None) -> str:
+        return datetime.fromtimestamp(stamp, UTC).strftime("%Y-%m-%d %H:%M UTC") if stamp else ""
+
+    rows = [
+        {
+            "id": source.id, "url": source.url, "kind": "site" if source.crawl else "page",
+            "schedule": source.schedule, "synced": when(source.synced_at),
+            "result": source.result, "detail": source.detail,
+        }
+        for source in found
+    ]
+    if ctx.args.json:
+        ctx.out.out(to_json(rows), highlight=False)
+        return EXIT_OK
+    if not rows:
+        ctx.out.print(f"Collection {ctx.collection} has no sources: add a site with "
+                      "`citebot add URL --crawl`.", markup=False, highlight=False)
+        return EXIT_OK
+    from rich.table import Table
+
+    table = Table("id", "address", "kind", "schedule", "last sync", "result",
+                  title=f"Sources of {ctx.collection}")
+    for row in rows:
+        table.add_row(str(row["id"]), printable(str(row["url"])), str(row["kind"]),
+                      str(row["schedule"]), str(row["synced"]) or "never",
+                      printable(f"{row['result']} {row['detail']}".strip()))
+    ctx.out.print(table)
+    return EXIT_OK
 
 
 def register_page(ctx: Context, url: str, name: str) -> None:

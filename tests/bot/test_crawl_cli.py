@@ -249,3 +249,44 @@ def test_an_added_address_is_a_source_that_sync_keeps_current(
         assert site.requests_for_other_pages() == []
 
 
+
+
+def test_the_operator_lists_reschedules_and_removes_sources(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`citebot sources`: what the bot and `citebot sync` keep current, with a schedule the
+    operator changes and a source removed with its pages (the others stay)."""
+    with GeneratedSite(3) as site:
+        assert cli(tmp_path, "add", site.url(), "--crawl") == 0
+        capsys.readouterr()
+    with WebServer() as web:
+        page = web.document("/notes.txt", b"Kept notes.\n\nThey stay when the site goes.\n",
+                            "text/plain")
+        assert cli(tmp_path, "add", page) == 0
+    capsys.readouterr()
+
+    assert cli(tmp_path, "sources", "--json") == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert [(s["kind"], s["schedule"], s["result"]) for s in listed] == [
+        ("site", "daily", "ok"), ("page", "daily", "ok")
+    ]
+    site_id = listed[0]["id"]
+    assert listed[0]["url"] == site.url() and listed[0]["synced"]
+
+    assert cli(tmp_path, "sources", "schedule", str(site_id), "weekly") == 0
+    assert "is synced weekly now" in capsys.readouterr().out
+    assert cli(tmp_path, "sources", "schedule", "999", "never") == 1
+    assert capsys.readouterr().err.strip() == (
+        "citebot: error: collection default has no source 999: `citebot sources` lists them"
+    )
+    assert cli(tmp_path, "sources", "--json") == 0
+    assert json.loads(capsys.readouterr().out)[0]["schedule"] == "weekly"
+
+    assert cli(tmp_path, "sources", "remove", str(site_id)) == 0
+    out = capsys.readouterr().out
+    assert f"Removed {site.url()} and its 4 page(s)" in out and "Indexed 1 document(s)" in out
+    assert documents(tmp_path) == ["notes.txt"]
+    assert cli(tmp_path, "sources", "--json") == 0
+    assert [s["url"] for s in json.loads(capsys.readouterr().out)] == [page]
+    assert cli(tmp_path, "sources") == 0
+    assert "Sources of default" in capsys.readouterr().out  # the table, for a terminal
