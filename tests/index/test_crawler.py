@@ -139,3 +139,29 @@ def test_addresses_are_normalised() -> None:
     assert normalise("HTTP://Example.COM:80/a#frag") == "http://example.com/a"
     assert normalise("https://example.com:443") == "https://example.com/"
     assert normalise("https://example.com/a?") == "https://example.com/a"
+
+
+def test_a_sitemap_over_the_size_cap_is_cut_and_the_links_are_followed(tmp_path: Path) -> None:
+    """The size cap alone bounds a huge sitemap (issue 22: "a sitemap of 1 GB"): reading stops
+    past ``max_sitemap_bytes``, the reason is noted, and the crawl follows the links instead."""
+    from dataclasses import replace
+
+    limits = replace(LIMITS, max_sitemap_bytes=20_000)
+    entry = "<url><loc>{base}/docs/p{n}.html</loc></url>"
+    with WebServer() as web:
+        base = web.url("")
+        huge = ("<urlset xmlns='http://www.sitemaps.org/schemas/sitemap/0.9'>"
+                + "".join(entry.format(base=base, n=n) for n in range(20_000))
+                + "</urlset>").encode()
+        assert len(huge) > 1_000_000
+        web.document("/docs/sitemap.xml", huge, "application/xml")
+        web.document("/docs/", page("Start", f"<a href='{base}/docs/next.html'>next</a>"),
+                     "text/html")
+        web.document("/docs/next.html", page("Next"), "text/html")
+        report = crawl(web.url("/docs/"), tmp_path, limits, allow_private=True)
+    assert report.mode == "links"
+    assert any("sitemap" in note and "was not read" in note for note in report.notes), (
+        report.notes
+    )
+    fetched = {url for url, p in report.pages.items() if p.outcome == "fetched"}
+    assert fetched == {f"{base}/docs/", f"{base}/docs/next.html"}
