@@ -42,36 +42,36 @@ from index.errors import (
 log = logging.getLogger("citebot.discord")
 
 
+# What Discord users are told about an engine error, by its class (the first that matches): a
+# fixed text, never the error's message. Questions, builds queued in a child and searches share it.
+_ERROR_MESSAGES: tuple[tuple[type[CitebotError], str], ...] = (
+    (QuestionError, BAD_QUESTION),
+    (BuildInProgressError, REBUILD_RUNNING),
+    (IndexWriteError, INDEX_NOT_WRITTEN),
+    (SourceError, SOURCE_PROBLEM),
+    (BackendError, INDEX_SERVER_DOWN),
+)
+
+
 def engine_error_message(error: CitebotError) -> str:
     """What Discord users are told about an engine error (a fixed text, never its message)."""
-    if isinstance(error, QuestionError):
-        return BAD_QUESTION
-    if isinstance(error, BuildInProgressError):
-        return REBUILD_RUNNING
-    if isinstance(error, IndexWriteError):
-        return INDEX_NOT_WRITTEN
-    if isinstance(error, SourceError):
-        return SOURCE_PROBLEM
-    if isinstance(error, BackendError):
-        return INDEX_SERVER_DOWN
+    for kind, message in _ERROR_MESSAGES:
+        if isinstance(error, kind):
+            return message
     if isinstance(error, IndexMissingError | IndexCorruptError | IndexMismatchError | ModelError):
         return INDEX_UNAVAILABLE
     return GENERIC_ERROR
 
 
-# What a failed queued build (an error kind: the exception's class name in the child) is told as.
-_BUILD_FAILURES = {
-    SourceError.__name__: SOURCE_PROBLEM,
-    IndexWriteError.__name__: INDEX_NOT_WRITTEN,
-    BuildInProgressError.__name__: REBUILD_RUNNING,
-    BackendError.__name__: INDEX_SERVER_DOWN,
-    TIMED_OUT: BUILD_TIMED_OUT,
-}
-
-
 def build_failure_message(outcome: BuildOutcome) -> str:
-    """What users are told about a failed queued build (a fixed text, never its message)."""
-    return _BUILD_FAILURES.get(str(outcome.error_kind), BUILD_FAILED)
+    """What users are told about a failed queued build (a fixed text, never its message); the
+    child reports its error's class name as the outcome's ``error_kind``."""
+    if outcome.error_kind == TIMED_OUT:
+        return BUILD_TIMED_OUT
+    for kind, message in _ERROR_MESSAGES:
+        if kind.__name__ == outcome.error_kind:
+            return message
+    return BUILD_FAILED
 
 
 def user_message(error: Exception, where: str, metrics: Metrics | None = None) -> str:

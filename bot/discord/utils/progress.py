@@ -93,12 +93,10 @@ async def queued_build(
     new index at once when it went live."""
     key = collection or DEFAULT_BUILD_KEY
     progress = BuildProgress(bot, interaction, title)
-    if collection is None:
-        done = bot.builds.submit(key=key, settings=bot.engine.settings,
-                                 on_progress=progress.on_progress)
-    else:
-        done = bot.builds.submit(key=key, settings=bot.settings,
-                                 on_progress=progress.on_progress, collection=collection)
+    # The shared index is the one the default engine serves; a collection's, under the bot's.
+    settings = bot.engine.settings if collection is None else bot.settings
+    done = bot.builds.submit(key=key, settings=settings, on_progress=progress.on_progress,
+                             collection=collection)
     progress.queued(bot.builds.position(key))
     try:
         outcome = await done

@@ -41,10 +41,12 @@ class Glossary(Feature):
     """``/glossary``, its button, and a listener counting guild joins."""
 
     buttons = (TermButton,)
-    joined: list[int]
+
+    def __init__(self, bot: Any) -> None:
+        super().__init__(bot)
+        self.joined: list[int] = []
 
     def slash_commands(self) -> list[SlashCommand]:
-        self.joined = []
         command = app_commands.Command(
             name="glossary", description="The glossary", callback=glossary_command
         )
