@@ -156,6 +156,9 @@ class Settings(BaseSettings):
     database_url: SecretStr | None = None
     # Stored question text (votes, answer buttons) is deleted after this many days.
     feedback_retention_days: int = Field(default=90, ge=1, le=36_500)
+    # Questions asked in servers are logged for their admins (/docs gaps, /docs stats) and
+    # deleted after this many days; a server can turn its log off (/docs settings).
+    question_log_days: int = Field(default=30, ge=1, le=3_650)
     # On SIGTERM: seconds to let questions in flight finish before exiting.
     shutdown_grace_seconds: float = Field(default=10.0, ge=0, le=600)
     # Gateway shards: how many the bot has in all, and which of them this process runs

@@ -20,7 +20,7 @@ import math
 import signal
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
@@ -31,6 +31,7 @@ from discord.ext import commands
 
 from bot.core.builds import BuildQueue
 from bot.core.collections import DEFAULT, Collections, collection_for_guild
+from bot.core.insights.record import record_question
 from bot.discord.monitoring.metrics import ANSWERED, BUILD_OK, ERROR, NOT_FOUND, REFUSED, Metrics
 from bot.discord.monitoring.server import MonitoringServer
 from bot.discord.utils import onboarding
@@ -44,6 +45,7 @@ from bot.state.answers import AnswerStore
 from bot.state.conversations import ConversationStore
 from bot.state.database import location_of
 from bot.state.feedback import FeedbackStore, key_path_for
+from bot.state.questions import QuestionLog
 from bot.state.servers import ServerLimits, ServerStore
 from bot.state.sources import SourceStore
 from index.answer import Answer
@@ -131,6 +133,8 @@ class CitebotBot(commands.Bot):
         # What the buttons under answers need; in the same database, so it survives restarts.
         self.answers = AnswerStore(state, settings.feedback_retention_days)
         self.servers = ServerStore(state)
+        # Questions asked in servers, for their admins' gaps and charts (unless turned off).
+        self.questions = QuestionLog(state, settings.question_log_days)
         # Crawled sites and added addresses, their pages and schedules; the sync lease.
         self.sources = SourceStore(state)
         # The turns before each answer, for follow-up questions (kept minutes, not days).
@@ -243,7 +247,10 @@ class CitebotBot(commands.Bot):
             await self.monitor.stop()
         await self.builds.close()
         self._worker.shutdown(wait=False, cancel_futures=True)
-        stores = (self.answers, self.feedback, self.servers, self.conversations, self.sources)
+        stores = (
+            self.answers, self.feedback, self.servers, self.conversations, self.sources,
+            self.questions,
+        )
         for store in stores:  # closing twice is harmless
             try:
                 await asyncio.to_thread(store.close)
@@ -320,6 +327,40 @@ class CitebotBot(commands.Bot):
         if DEFAULT in names:
             self.ensure_loaded()
         return self.collections.search_many(names, question, k, offset, history)
+
+    async def log_question(
+        self,
+        guild_id: int | None,
+        user_id: int,
+        question: str,
+        answer: Answer,
+        shown: Sequence[str],
+        answer_key: str | None,
+    ) -> None:
+        """Log a question answered in a server (not a DM) for its admins, off the event loop;
+        a failure is logged for the operator and never reaches the asker."""
+        if guild_id is None:
+            return
+
+        def write() -> None:
+            record_question(
+                self.questions,
+                self.servers,
+                self.feedback,
+                guild_id=guild_id,
+                user_id=user_id,
+                collection=self.collections_for(guild_id)[0],
+                question=question,
+                answer=answer,
+                shown=shown,
+                answer_key=answer_key,
+                encoder=getattr(self.engine, "query_encoder", None),
+            )
+
+        try:
+            await asyncio.to_thread(write)
+        except Exception:
+            log.warning("could not log a question of server %s", guild_id, exc_info=True)
 
     async def search(
         self,

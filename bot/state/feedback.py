@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import Connection, inspect, select, text, update
+from sqlalchemy import Connection, delete, inspect, select, text, update
 
 from bot.state.database import (
     StateError,
@@ -43,6 +43,15 @@ UP = 1
 DOWN = -1
 DEFAULT_RETENTION_DAYS = 90
 KEY_BYTES = 32
+REASONS = {
+    "wrong_passage": "Wrong passage",
+    "outdated": "Outdated",
+    "not_in_docs": "Not in the docs",
+    "other": "Other",
+}
+"""Why a 👎: each reason's stored name and its label."""
+MAX_REASON_CHARS = 300
+"""Longest text kept with a reason (longer is cut)."""
 
 # votes.created_at is when the vote was first cast (ISO 8601, UTC); a changed vote keeps it, so
 # the question text is deleted on time. A partial index makes the purge touch only expired text.
@@ -158,10 +167,38 @@ class FeedbackStore:
             connection.execute(
                 statement.on_conflict_do_update(
                     index_elements=[votes.c.answer_key, votes.c.user_hash],
-                    set_={"vote": statement.excluded.vote},
+                    # a vote changed to 👍 drops the reason given for the 👎
+                    set_={"vote": statement.excluded.vote, "reason": "", "reason_text": ""},
                 )
             )
             self._purge(connection)
+
+    def give_reason(self, *, answer_key: str, user_id: int, reason: str, text: str = "") -> bool:
+        """Attach the reason for this user's 👎 on an answer (and their words, cut to
+        ``MAX_REASON_CHARS``); False when they have no 👎 on it (any more)."""
+        if reason not in REASONS:
+            raise ValueError(f"unknown reason {reason!r}")
+        words = " ".join(text.split())
+        if len(words) > MAX_REASON_CHARS:
+            words = words[: MAX_REASON_CHARS - 1] + "…"
+        with self._database.transaction() as connection:
+            changed = connection.execute(
+                update(votes)
+                .where(
+                    votes.c.answer_key == answer_key,
+                    votes.c.user_hash == self.hash_user(user_id),
+                    votes.c.vote == DOWN,
+                )
+                .values(reason=reason, reason_text=words)
+            ).rowcount
+        return bool(changed)
+
+    def forget_user(self, user_id: int) -> int:
+        """Delete every vote of this user; returns how many."""
+        with self._database.transaction() as connection:
+            return connection.execute(
+                delete(votes).where(votes.c.user_hash == self.hash_user(user_id))
+            ).rowcount
 
     def purge(self) -> int:
         """Delete the question text of votes older than the retention period; returns how many."""
@@ -173,7 +210,7 @@ class FeedbackStore:
         return connection.execute(
             update(votes)
             .where(votes.c.question != "", votes.c.created_at < cutoff)
-            .values(question="")
+            .values(question="", reason_text="")
         ).rowcount
 
     def summary(self, top: int = 10) -> FeedbackSummary:

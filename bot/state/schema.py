@@ -18,6 +18,7 @@ from sqlalchemy import (
     Float,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     Table,
     Text,
@@ -59,8 +60,12 @@ votes = Table(
     Column("vote", Integer, CheckConstraint("vote IN (-1, 1)"), nullable=False),
     Column("user_hash", StoredText, nullable=False),
     Column("created_at", StoredText, nullable=False),
+    # Why a 👎 (one of bot.state.feedback.REASONS, "" when none was given) and the voter's words.
+    Column("reason", StoredText, nullable=False, server_default=""),
+    Column("reason_text", StoredText, nullable=False, server_default=""),
     UniqueConstraint("answer_key", "user_hash"),
 )
+Index("votes_by_voter", votes.c.user_hash)
 Index(
     "votes_with_question_by_age",
     votes.c.created_at,
@@ -105,6 +110,7 @@ server_settings = Table(
     Column("guild_id", DiscordId, primary_key=True, autoincrement=False),
     Column("include_default", Integer, nullable=False, server_default="1"),
     Column("manager_role_id", DiscordId),
+    Column("log_questions", Integer, nullable=False, server_default="1"),
 )
 
 audit_log = Table(
@@ -155,6 +161,25 @@ source_pages = Table(
     Column("misses", Integer, nullable=False, server_default="0"),
 )
 
+question_log = Table(
+    "question_log",
+    metadata,
+    Column("id", DiscordId, primary_key=True),  # the order questions were logged in
+    Column("guild_id", DiscordId, nullable=False),
+    Column("at", Float, nullable=False),
+    Column("collection", StoredText, nullable=False),  # the first collection searched
+    Column("question", StoredText, nullable=False),
+    Column("found", Integer, nullable=False),  # 0: answered "not in the source"
+    Column("passage_ids", StoredText, nullable=False),  # JSON: the ids of the passages shown
+    Column("answer_key", StoredText),  # the answer's buttons (its votes), None when none
+    Column("user_hash", StoredText, nullable=False),  # keyed hash of the asker, never the id
+    Column("vector", LargeBinary),  # the question's embedding as int8 (bot.state.questions)
+)
+Index("question_log_by_server", question_log.c.guild_id, question_log.c.at)
+Index("question_log_by_age", question_log.c.at)
+Index("question_log_by_asker", question_log.c.user_hash)
+Index("question_log_by_answer", question_log.c.answer_key)
+
 leases = Table(
     "leases",
     metadata,
@@ -163,7 +188,7 @@ leases = Table(
     Column("expires_at", Float, nullable=False),
 )
 
-SERIAL_KEYS = {"votes": "id", "audit_log": "id", "sources": "id"}
+SERIAL_KEYS = {"votes": "id", "audit_log": "id", "sources": "id", "question_log": "id"}
 """Tables whose key a sequence fills on PostgreSQL (reset after rows are copied in)."""
 
 

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from sqlalchemy import Connection, delete, insert, select
 
 from bot.state.database import StateLocation
-from bot.state.schema import audit_log, removed_servers, server_settings, upsert
+from bot.state.schema import audit_log, question_log, removed_servers, server_settings, upsert
 from bot.state.upgrade import open_database
 
 MAX_TEXT_CHARS = 500
@@ -25,11 +25,13 @@ ACTIONS = ("add", "remove", "reindex", "settings", "purge", "crawl", "sync", "so
 
 @dataclass(frozen=True)
 class ServerSettings:
-    """A server's choices: whether it also searches the default collection, and a role that
-    may manage its documents besides members with Manage Server."""
+    """A server's choices: whether it also searches the default collection, a role that may
+    manage its documents besides members with Manage Server, and whether its questions are
+    logged (for its admins' knowledge gaps and usage charts)."""
 
     include_default: bool = True
     manager_role_id: int | None = None
+    log_questions: bool = True
 
 
 @dataclass(frozen=True)
@@ -73,16 +75,22 @@ class ServerStore:
         include_default: bool | None = None,
         manager_role_id: int | None = None,
         clear_manager_role: bool = False,
+        log_questions: bool | None = None,
     ) -> ServerSettings:
-        """Change what is given (the rest stays); returns the settings now in force."""
+        """Change what is given (the rest stays); returns the settings now in force. Turning
+        the question log off deletes the server's logged questions."""
         with self._database.transaction() as connection:
             current = _settings(connection, guild_id, for_update=True)
             include = current.include_default if include_default is None else include_default
             role = current.manager_role_id if manager_role_id is None else int(manager_role_id)
             if clear_manager_role:
                 role = None
+            logging = current.log_questions if log_questions is None else log_questions
             statement = upsert(connection, server_settings).values(
-                guild_id=int(guild_id), include_default=int(include), manager_role_id=role
+                guild_id=int(guild_id),
+                include_default=int(include),
+                manager_role_id=role,
+                log_questions=int(logging),
             )
             connection.execute(
                 statement.on_conflict_do_update(
@@ -90,10 +98,15 @@ class ServerStore:
                     set_={
                         "include_default": statement.excluded.include_default,
                         "manager_role_id": statement.excluded.manager_role_id,
+                        "log_questions": statement.excluded.log_questions,
                     },
                 )
             )
-        return ServerSettings(include, role)
+            if not logging:
+                connection.execute(
+                    delete(question_log).where(question_log.c.guild_id == int(guild_id))
+                )
+        return ServerSettings(include, role, logging)
 
     def record(
         self, guild_id: int, user_id: int, action: str, target: str, result: str, detail: str = ""
@@ -164,9 +177,10 @@ class ServerStore:
             return list(connection.execute(query).scalars())
 
     def forget(self, guild_id: int) -> None:
-        """Erase everything kept about the server: settings, audit log, removal mark."""
+        """Erase everything kept about the server: settings, audit log, removal mark, logged
+        questions."""
         with self._database.transaction() as connection:
-            for table in (server_settings, audit_log, removed_servers):
+            for table in (server_settings, audit_log, removed_servers, question_log):
                 connection.execute(delete(table).where(table.c.guild_id == int(guild_id)))
 
     def close(self) -> None:
@@ -175,13 +189,15 @@ class ServerStore:
 
 
 def _settings(connection: Connection, guild_id: int, for_update: bool = False) -> ServerSettings:
-    query = select(server_settings.c.include_default, server_settings.c.manager_role_id).where(
-        server_settings.c.guild_id == int(guild_id)
-    )
+    query = select(
+        server_settings.c.include_default,
+        server_settings.c.manager_role_id,
+        server_settings.c.log_questions,
+    ).where(server_settings.c.guild_id == int(guild_id))
     if for_update:
         query = query.with_for_update()  # PostgreSQL: two changes at once do not lose one
     row = connection.execute(query).first()
-    return ServerSettings() if row is None else ServerSettings(bool(row[0]), row[1])
+    return ServerSettings() if row is None else ServerSettings(bool(row[0]), row[1], bool(row[2]))
 
 
 def check_limits(

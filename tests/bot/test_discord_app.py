@@ -670,3 +670,23 @@ async def _fifty_concurrent_asks(harness: Harness) -> None:
         defer = harness.recorder.calls.index(defer_of(calls))
         assert defer < calls_at_search_start[question], question
         assert_safe(followup_of(calls))
+
+
+# ----- the question log ---------------------------------------------------------------------------
+
+
+async def test_questions_asked_in_a_server_are_logged_for_its_admins(harness: Harness) -> None:
+    found = followup_of(await harness.finished(harness.slash("ask", question=FOUND, k=2)))
+    await harness.finished(harness.slash("ask", question=NOT_FOUND))
+    rows = harness.bot.questions.questions(GUILD_ID, with_vectors=True)
+    assert [(r.question, r.found) for r in rows] == [(FOUND, True), (NOT_FOUND, False)]
+    assert rows[0].passage_ids == shown(harness, found.message)
+    assert rows[0].answer_key == custom_id(found.message, "citebot:vote:").split(":")[2]
+    assert all(r.vector is not None and len(r.vector) == 384 for r in rows)
+    assert rows[0].collection == "default"
+
+
+async def test_a_server_with_its_log_off_logs_nothing(harness: Harness) -> None:
+    harness.bot.servers.update_settings(GUILD_ID, log_questions=False)
+    await harness.finished(harness.slash("ask", question=FOUND))
+    assert harness.bot.questions.count(None) == 0

@@ -172,6 +172,10 @@ async def send_answer(
             bot, sent, interaction.channel_id, interaction.user.id, history, question,
             rendered.passage_ids, _bold(answer),
         )
+        await bot.log_question(
+            interaction.guild_id, interaction.user.id, question, answer, rendered.passage_ids,
+            _key_of(view),
+        )
 
 
 async def handle_more(bot: CitebotBot, interaction: discord.Interaction[Any], key: str) -> None:
@@ -297,6 +301,17 @@ async def _answer_mention(bot: CitebotBot, message: discord.Message, question: s
         bot, sent, message.channel.id, message.author.id, history, question,
         rendered.passage_ids, _bold(answer),
     )
+    await bot.log_question(
+        guild_id, message.author.id, question, answer, rendered.passage_ids, _key_of(view)
+    )
+
+
+def _key_of(view: discord.ui.View | None) -> str | None:
+    """The answer key of the buttons under an answer (None when it has none)."""
+    for item in view.children if view is not None else ():
+        if isinstance(item, VoteButton):
+            return item.key
+    return None
 
 
 def _bold(answer: Answer) -> str | None:
