@@ -60,6 +60,7 @@ EXTENSIONS = (
     "bot.discord.exts.docs",
     "bot.discord.exts.guide",
     "bot.discord.exts.servers",
+    "bot.discord.exts.privacy",
 )
 
 log = logging.getLogger("citebot.discord")

@@ -116,6 +116,13 @@ class ConversationStore:
             stored = connection.execute(_LATEST, parameters).scalar()
         return _turns(stored) if stored else ()
 
+    def forget_user(self, user_id: int) -> int:
+        """Delete every conversation of ``user_id``; returns how many answers' rows."""
+        with self._database.transaction() as connection:
+            return connection.execute(
+                delete(conversation_turns).where(_TABLE.user_id == int(user_id))
+            ).rowcount
+
     def purge(self) -> int:
         """Delete every expired conversation; returns how many answers' rows."""
         with self._database.transaction() as connection:

@@ -690,3 +690,41 @@ async def test_a_server_with_its_log_off_logs_nothing(harness: Harness) -> None:
     harness.bot.servers.update_settings(GUILD_ID, log_questions=False)
     await harness.finished(harness.slash("ask", question=FOUND))
     assert harness.bot.questions.count(None) == 0
+
+
+async def test_a_thumbs_down_asks_why_and_keeps_the_reason(harness: Harness) -> None:
+    first = followup_of(await harness.finished(harness.slash("ask", question=NOT_FOUND, k=2)))
+    message = sent_message(first)
+    voter = {"user_id": USER_ID + 3}
+    token = harness.click(message, _vote_id(first.message, "down"), voter)
+    calls = await harness.finished(token, 1)
+    assert calls[0].response_type == 9  # the reason form
+    form = calls[0].payload["data"]
+    key = custom_id(first.message, "citebot:vote:").split(":")[2]
+    assert form["custom_id"] == f"citebot:reason:{key}"
+    options = form["components"][0]["component"]["options"]
+    assert [o["value"] for o in options] == ["wrong_passage", "outdated", "not_in_docs", "other"]
+    assert form["components"][1]["component"]["required"] is False
+    rows = harness.bot.questions.questions(GUILD_ID)
+    assert rows[0].down == 1 and rows[0].votes[0].reason == ""  # the 👎 counts at once
+
+    words = "@everyone the **ferry** page\nis gone"
+    token = harness.submit_form(
+        f"citebot:reason:{key}", {"reason": ["not_in_docs"], "words": words}, voter
+    )
+    reply = (await harness.finished(token, 1))[0]
+    assert reply.ephemeral and "reason" in reply.message["content"]
+    vote = harness.bot.questions.questions(GUILD_ID)[0].votes[0]
+    assert (vote.reason, vote.text) == ("not_in_docs", "@everyone the **ferry** page is gone")
+
+
+async def test_a_reason_without_a_thumbs_down_saves_nothing(harness: Harness) -> None:
+    first = followup_of(await harness.finished(harness.slash("ask", question=FOUND, k=2)))
+    message = sent_message(first)
+    await harness.finished(harness.click(message, _vote_id(first.message, "down")), 1)
+    key = custom_id(first.message, "citebot:vote:").split(":")[2]
+    await harness.finished(harness.click(message, _vote_id(first.message, "up")), 1)  # changed
+    token = harness.submit_form(f"citebot:reason:{key}", {"reason": ["outdated"], "words": ""})
+    reply = (await harness.finished(token, 1))[0]
+    assert "no longer there" in reply.message["content"]
+    assert harness.bot.questions.questions(GUILD_ID)[0].votes[0].reason == ""

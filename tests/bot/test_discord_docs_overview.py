@@ -199,6 +199,51 @@ async def test_settings_choose_what_questions_search(h: Harness) -> None:
     assert h.bot.servers.recent(OTHER_GUILD_ID, 10) == []
 
 
+async def test_a_server_turns_its_question_log_off_and_on(h: Harness) -> None:
+    shown = await run(h, "docs settings", MANAGER)
+    assert "(`log_questions`): yes" in shown.message["content"]
+    await ask(h, ARTICLE_QUESTION, MEMBER)
+    await ask(h, ARTICLE_QUESTION, OTHER_MEMBER)
+    assert h.bot.questions.count(GUILD_ID) == 1
+
+    saved = await run(h, "docs settings", MANAGER, log_questions=False)
+    assert "(`log_questions`): no" in saved.message["content"]
+    assert h.bot.questions.count(GUILD_ID) == 0  # its log deleted
+    await ask(h, ARTICLE_QUESTION, MEMBER)
+    assert h.bot.questions.count(GUILD_ID) == 0  # and nothing logged while off
+    assert h.bot.questions.count(OTHER_GUILD_ID) == 1  # the other server's choice is its own
+
+    refused = await run(h, "docs settings", MEMBER, log_questions=True)
+    assert "Manage Server" in refused.message["content"]
+    await run(h, "docs settings", MANAGER, log_questions=True)
+    await ask(h, ARTICLE_QUESTION, MEMBER)
+    assert h.bot.questions.count(GUILD_ID) == 1
+    entries = h.bot.servers.recent(GUILD_ID, 10)
+    assert [(e.target, e.detail) for e in entries] == [
+        ("log_questions: on", "was off"),
+        ("log_questions: off", "was on; logged questions deleted"),
+    ]
+
+
+async def test_privacy_forget_erases_the_askers_rows_only(h: Harness) -> None:
+    other = in_guild(GUILD_ID, user_id=USER_ID + 5)
+    calls = await h.finished(h.slash("ask", who=MEMBER, question=ARTICLE_QUESTION, k=2))
+    answer = sent_message(followup_of(calls))
+    down = next(b["custom_id"] for b in buttons(answer) if b["custom_id"].endswith(":down"))
+    await h.finished(h.click(answer, down, who=MEMBER), 1)
+    await ask(h, ARTICLE_QUESTION, OTHER_MEMBER)  # the same person in another server
+    await ask(h, ZEBRA_QUESTION, other)
+    assert h.bot.questions.count(None) == 3
+
+    forgotten = await run(h, "privacy forget", MEMBER, count=2)
+    text = forgotten.message["content"]
+    assert "2 logged question(s), 1 vote(s)" in text and "keyed hash" in text
+    assert [r.question for r in h.bot.questions.questions(None)] == [ZEBRA_QUESTION]
+    assert h.bot.questions.questions(None)[0].votes == ()
+    again = await run(h, "privacy forget", MEMBER, count=2)
+    assert "nothing to delete" in again.message["content"]
+
+
 async def test_turning_shared_documents_off_without_documents_warns(h: Harness) -> None:
     saved = await run(h, "docs settings", OTHER_MANAGER, include_default=False)
     assert EMPTY_SERVER_WARNING in saved.message["content"]

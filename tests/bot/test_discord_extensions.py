@@ -22,7 +22,7 @@ async def test_a_feature_is_one_package_and_one_line(
     monkeypatch.setattr(client, "EXTENSIONS", (*client.EXTENSIONS, EXAMPLE))
     async with harness_for(make_settings(tmp_path), engine) as h:
         names = {command.name for command in h.bot.tree.get_commands()}
-        assert names == {"ask", "sources", "reindex", "docs", "help", "glossary"}
+        assert names == {"ask", "sources", "reindex", "docs", "help", "privacy", "glossary"}
         glossary = h.bot.tree.get_command("glossary")
         assert glossary is not None and glossary.allowed_contexts is not None
         assert glossary.allowed_contexts.guild and not glossary.allowed_contexts.dm_channel

@@ -17,6 +17,7 @@ from bot.discord.exts.ask.conversations import (
     in_thread,
     remember,
 )
+from bot.discord.exts.ask.feedback import VoteButton
 from bot.discord.utils.allowed_servers import server_allowed
 from bot.discord.utils.checks import Refusal, channel_allowed
 from bot.discord.utils.errors import report_error, user_message
@@ -34,7 +35,6 @@ from bot.discord.utils.replies import (
 )
 from bot.settings import Settings
 from bot.state.answers import AnswerContext, place_of
-from bot.state.feedback import DOWN, UP
 from index.answer import Answer
 from index.query.conversation import Turn
 
@@ -73,37 +73,6 @@ class MoreButton(
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
         try:
             await handle_more(_bot(interaction), interaction, self.key)
-        except Exception as error:
-            await report_error(interaction, error)
-
-
-class VoteButton(
-    discord.ui.DynamicItem[discord.ui.Button[Any]],
-    template=r"citebot:vote:(?P<key>[A-Za-z0-9_-]{1,40}):(?P<vote>up|down)",
-):
-    """👍 / 👎 on an answer, stored in the feedback database."""
-
-    def __init__(self, key: str, vote: str) -> None:
-        super().__init__(
-            discord.ui.Button(
-                emoji="👍" if vote == "up" else "👎",
-                style=discord.ButtonStyle.secondary,
-                custom_id=f"citebot:vote:{key}:{vote}",
-            )
-        )
-        self.key = key
-        self.vote = vote
-
-    @classmethod
-    async def from_custom_id(
-        cls, interaction: discord.Interaction[Any], item: discord.ui.Item[Any], match: re.Match[str]
-    ) -> VoteButton:
-        return cls(match["key"], match["vote"])
-
-    async def callback(self, interaction: discord.Interaction[Any]) -> None:
-        try:
-            vote = UP if self.vote == "up" else DOWN
-            await handle_vote(_bot(interaction), interaction, self.key, vote)
         except Exception as error:
             await report_error(interaction, error)
 
@@ -202,25 +171,6 @@ def _history_before(bot: CitebotBot, message: discord.Message | None) -> tuple[T
     if message is None:
         return ()
     return bot.conversations.by_message(message.id)[:-1]
-
-
-async def handle_vote(
-    bot: CitebotBot, interaction: discord.Interaction[Any], key: str, vote: int
-) -> None:
-    """👍 / 👎: store the vote (salted user hash, never the id) and thank the voter."""
-    context = await asyncio.to_thread(bot.answers.get, key)
-    if context is None or context.place != place_of(interaction.guild_id):
-        await say(interaction, EXPIRED)
-        return
-    await asyncio.to_thread(
-        bot.feedback.record,
-        answer_key=key,
-        question=context.question,
-        passage_ids=context.passage_ids,
-        vote=vote,
-        user_id=interaction.user.id,
-    )
-    await say(interaction, f"Thanks, your {'👍' if vote == UP else '👎'} was recorded.")
 
 
 @app_commands.describe(

@@ -127,12 +127,14 @@ def _checked_role(interaction: discord.Interaction[Any], guild_id: int, role: di
     include_default="Also search the bot's shared documents when answering here",
     manager_role="A role whose members may manage this server's documents",
     clear_manager_role="Remove the manager role (only Manage Server then)",
+    log_questions="Log questions asked here for /docs gaps and /docs stats (off deletes the log)",
 )
 async def settings_command(
     interaction: discord.Interaction[CitebotBot],
     include_default: bool | None = None,
     manager_role: discord.Role | None = None,
     clear_manager_role: bool | None = None,
+    log_questions: bool | None = None,
 ) -> None:
     """/docs settings: show this server's settings, or change the ones given."""
     guild_id = await require_manager(interaction)
@@ -141,7 +143,7 @@ async def settings_command(
     if manager_role is not None and clear:
         raise Refusal(ROLE_AND_CLEAR)
     role_id = None if manager_role is None else _checked_role(interaction, guild_id, manager_role)
-    if include_default is None and role_id is None and not clear:
+    if include_default is None and role_id is None and not clear and log_questions is None:
         current = await asyncio.to_thread(bot.servers.settings, guild_id)
         await interaction.response.send_message(
             render_settings(current), ephemeral=True, allowed_mentions=NO_MENTIONS
@@ -157,6 +159,7 @@ async def settings_command(
             include_default=include_default,
             manager_role_id=role_id,
             clear_manager_role=clear,
+            log_questions=log_questions,
         )
         if include_default is not None:
             shown = "on" if include_default else "off"
@@ -169,6 +172,13 @@ async def settings_command(
             bot.servers.record(
                 guild_id, user_id, "settings", f"manager_role: {name}", "ok",
                 f"role id {after.manager_role_id}" if after.manager_role_id else "cleared",
+            )
+        if log_questions is not None:
+            shown = "on" if log_questions else "off"
+            was = "on" if before.log_questions else "off"
+            detail = f"was {was}" + ("; logged questions deleted" if not log_questions else "")
+            bot.servers.record(
+                guild_id, user_id, "settings", f"log_questions: {shown}", "ok", detail
             )
         searchable = after.include_default or bot.collections.exists(own)
         return render_settings(after, "Settings saved"), searchable

@@ -150,7 +150,9 @@ def render_settings(settings: ServerSettings, heading: str = "Settings of this s
         f"**{heading}**\n"
         f"• Also search the bot's shared documents (`include_default`): {shared}\n"
         f"• Role that may manage documents besides Manage Server (`manager_role`): "
-        f"{role_text(settings.manager_role_id)}"
+        f"{role_text(settings.manager_role_id)}\n"
+        f"• Log questions asked here for `/docs gaps` and `/docs stats` (`log_questions`): "
+        f"{'yes' if settings.log_questions else 'no'}"
     )
 
 
