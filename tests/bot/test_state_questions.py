@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -139,3 +140,49 @@ def test_turning_the_log_off_deletes_the_servers_questions(state_url) -> None:
     finally:
         log.close()
         servers.close()
+
+
+def test_retention_deletes_while_questions_keep_coming(state_url) -> None:
+    """Expired rows are deleted by a purge running beside four threads logging questions and a
+    reader: no new row is lost, no expired row survives, no thread fails."""
+    clock = Clock()
+    log = QuestionLog(state_url, retention_days=30, clock=clock)
+    try:
+        old = clock.now - 40 * DAY
+        log.record(guild_id=1, collection="default", question="first", found=True,
+                   passage_ids=[], answer_key=None, user_hash="h")  # purges nothing yet
+        for n in range(1_000):
+            log.record(guild_id=1 + n % 3, collection="default", question=f"old {n}",
+                       found=bool(n % 2), passage_ids=["a#1"], answer_key=None,
+                       user_hash="h", at=old)
+        errors: list[BaseException] = []
+
+        def writer(guild: int) -> None:
+            try:
+                for n in range(50):
+                    log.record(guild_id=guild, collection="default", question=f"new {n}",
+                               found=True, passage_ids=["b#2"], answer_key=None,
+                               user_hash="h", vector=unit(n))
+            except BaseException as error:  # pragma: no cover - reported below
+                errors.append(error)
+
+        def cleaner() -> None:
+            try:
+                for _ in range(5):
+                    log.purge()
+                    log.questions(1, gaps_only=True)
+            except BaseException as error:  # pragma: no cover - reported below
+                errors.append(error)
+
+        threads = [threading.Thread(target=writer, args=(g,)) for g in (1, 2, 3, 4)]
+        threads.append(threading.Thread(target=cleaner))
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=120)
+        assert errors == []
+        rows = log.questions(None)
+        assert len(rows) == 201 and all(not r.question.startswith("old") for r in rows)
+        assert log.purge() == 0
+    finally:
+        log.close()
