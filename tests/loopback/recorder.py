@@ -20,6 +20,7 @@ DEFERRED_MESSAGE = 5
 DEFERRED_UPDATE = 6
 UPDATE_MESSAGE = 7
 AUTOCOMPLETE_RESULT = 8
+FORM = 9  # a modal: the form the user fills in
 
 
 @dataclass

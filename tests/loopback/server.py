@@ -30,7 +30,7 @@ from tests.loopback.recorder import Recorder, Request
 from tests.loopback.rest import Rest
 
 API_VERSION = 10
-COMMAND, COMPONENT, AUTOCOMPLETE = 2, 3, 4
+COMMAND, COMPONENT, AUTOCOMPLETE, FORM = 2, 3, 4, 5
 
 
 @contextmanager
@@ -178,6 +178,31 @@ class LoopbackDiscord:
         # A component interaction's "@original" is the message its button is on.
         stored = self.rest.messages.get(str(message.get("id")), message)
         self.rest.originals[str(payload["token"])] = stored
+        return await self._dispatch_interaction(payload)
+
+    async def submit_form(
+        self,
+        custom_id: str,
+        values: dict[str, str | list[str]],
+        *,
+        user_id: int,
+        guild_id: int | None = None,
+    ) -> str:
+        """Someone sends the form (modal) ``custom_id``: each labelled field by its custom id,
+        a text input's value as a string, a select's chosen values as a list; returns the
+        token."""
+        fields: list[dict[str, Any]] = []
+        for number, (field_id, value) in enumerate(values.items(), start=1):
+            inner: dict[str, Any] = {"id": 2 * number, "custom_id": field_id}
+            if isinstance(value, list):
+                inner.update(type=3, values=value)
+            else:
+                inner.update(type=4, value=value)
+            fields.append({"type": 18, "id": 2 * number - 1, "component": inner})
+        data = {"custom_id": custom_id, "components": fields}
+        payload = self.world.interaction(
+            FORM, data, user_id=user_id, guild_id=guild_id or self.world.guild_id
+        )
         return await self._dispatch_interaction(payload)
 
     async def _dispatch_interaction(self, payload: dict[str, Any]) -> str:

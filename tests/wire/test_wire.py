@@ -14,7 +14,7 @@ from bot.core.engine import Engine
 from bot.discord.client import CitebotBot
 from tests.loopback import ADMIN_PERMISSIONS, LoopbackDiscord, Request
 from tests.loopback.client import running_bot
-from tests.loopback.recorder import DEFERRED_MESSAGE, MESSAGE
+from tests.loopback.recorder import DEFERRED_MESSAGE, FORM, MESSAGE
 from tests.paths import ARTICLE_DIR
 from tests.wire.conftest import DOCUMENT, FOUND, OTHER_USER_ID, USER_ID, wire_settings
 
@@ -71,12 +71,23 @@ async def test_more_and_votes(loopback: LoopbackDiscord, bot: CitebotBot) -> Non
     up = await loopback.click(message, custom_id(first.message, "citebot:vote:"), user_id=USER_ID)
     down_id = custom_id(first.message, "citebot:vote:").replace(":up", ":down")
     down = await loopback.click(message, down_id, user_id=OTHER_USER_ID)
-    for token, thumb in ((up, "👍"), (down, "👎")):
-        thanks = await loopback.answered(token)
-        assert thanks.callback_type == MESSAGE and thanks.ephemeral
-        assert thumb in thanks.message["content"]
+    thanks = await loopback.answered(up)
+    assert thanks.callback_type == MESSAGE and thanks.ephemeral
+    assert "👍" in thanks.message["content"]
+    form = (await loopback.calls(down, 1))[0]  # a 👎 asks why
+    assert form.callback_type == FORM and form.succeeded
     summary = await asyncio.to_thread(bot.feedback.summary)
-    assert (summary.up, summary.down) == (1, 1)
+    assert (summary.up, summary.down) == (1, 1)  # the 👎 counts before the form is sent
+    sent = await loopback.submit_form(
+        form.body["data"]["custom_id"], {"reason": ["wrong_passage"], "words": "@everyone no"},
+        user_id=OTHER_USER_ID,
+    )
+    saved = await loopback.answered(sent)
+    assert saved.ephemeral and "reason" in saved.message["content"]
+    rows = await asyncio.to_thread(bot.questions.questions, None)
+    assert [(v.reason, v.text) for v in rows[0].votes if v.vote < 0] == [
+        ("wrong_passage", "@everyone no")
+    ]
 
 
 async def test_sources_lists_the_article(loopback: LoopbackDiscord, bot: CitebotBot) -> None:
