@@ -155,6 +155,14 @@ source_pages = Table(
     Column("misses", Integer, nullable=False, server_default="0"),
 )
 
+source_exclusions = Table(  # a crawled site's pages removed by hand: its syncs skip them
+    "source_exclusions",
+    metadata,
+    Column("source_id", DiscordId, primary_key=True, autoincrement=False),
+    Column("url", StoredText, primary_key=True),
+    Column("excluded_at", Float, nullable=False),
+)
+
 leases = Table(
     "leases",
     metadata,

@@ -35,7 +35,7 @@ import re
 import threading
 import time
 import urllib.robotparser
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from io import BytesIO
@@ -378,6 +378,7 @@ def crawl(
     user_agent: str = "citebot",
     progress: Callable[[CrawlProgress], None] | None = None,
     follow: bool = True,
+    excluded: Collection[str] = (),
     timer: Timer = Timer(),
 ) -> CrawlReport:
     """Fetch the pages under ``start`` into files in ``staging`` (an existing folder).
@@ -386,8 +387,10 @@ def crawl(
     (conditionally) whether or not the sitemap or links still lead to it, and counts towards
     ``max_pages``. ``stored(url)``: the stored copy of a known page, whose links are followed
     when the server answers 304. ``follow=False``: the start page alone (one added address:
-    no sitemap, no links). ``timer``: the pacing's clock. Raises CrawlError when the start
-    address cannot be used.
+    no sitemap, no links). ``excluded``: addresses never kept (pages removed by hand), even
+    when a redirect or a canonical link leads to them; not even requested unless the crawl
+    follows links (then their links may be the only way to other pages). ``timer``: the pacing's
+    clock. Raises CrawlError when the start address cannot be used.
     """
     began = time.monotonic()
     start = normalise(check_address(start))
@@ -396,7 +399,8 @@ def crawl(
     site = _Site(scope, limits, allow_private, user_agent, staging, pacer)
     notes: list[str] = []
     try:
-        return _crawl(site, start, began, notes, limits, known, stored, progress, follow)
+        return _crawl(site, start, began, notes, limits, known, stored, progress, follow,
+                      frozenset(excluded))
     finally:
         site.close()
 
@@ -411,6 +415,7 @@ def _crawl(
     stored: Callable[[str], Path | None] | None,
     progress: Callable[[CrawlProgress], None] | None,
     follow: bool,
+    excluded: frozenset[str],
 ) -> CrawlReport:
     staging = site.staging
     user_agent = site.user_agent
@@ -422,7 +427,7 @@ def _crawl(
     known = dict(known or {})
     listed = _read_sitemaps(site, notes) if follow else None
     mode = "page" if not follow else "sitemap" if listed is not None else "links"
-    crawler = _Crawler(site, staging, known, stored, progress, notes, mode)
+    crawler = _Crawler(site, staging, known, stored, progress, notes, mode, excluded)
     crawler.run(start, listed)
     if crawler.links_lost:
         notes.append(
@@ -576,8 +581,10 @@ class _Crawler:
         progress: Callable[[CrawlProgress], None] | None,
         notes: list[str],
         mode: str,
+        excluded: frozenset[str] = frozenset(),
     ) -> None:
         self.site, self.staging, self.known, self.stored = site, staging, known, stored
+        self.excluded = excluded
         self.progress, self.notes, self.mode = progress, notes, mode
         self.pages: dict[str, PageResult] = {}
         self.queued: set[str] = set()
@@ -590,6 +597,8 @@ class _Crawler:
 
     def offer(self, url: str, *, listed: bool) -> None:
         if not self.site.scope.holds(url) or _NOT_DOCUMENTS.search(urlsplit(url).path):
+            return
+        if url in self.excluded and self.mode != "links":  # links: read for the pages they lead to
             return
         if listed:
             self.listed.add(url)
@@ -685,6 +694,13 @@ class _Crawler:
             and result.url not in self.known
         ):
             key = result.final_url
+        if key in self.excluded:  # removed by hand (reached by any address): never kept
+            if result.path is not None:
+                result.path.unlink(missing_ok=True)
+            if self.mode == "links":
+                for link in links:
+                    self.offer(link, listed=True)
+            return
         if key in self.pages and self.pages[key] is not result:  # reached already, by another
             if result.path is not None:  # address (a redirect, a canonical link): kept once
                 result.path.unlink(missing_ok=True)

@@ -290,3 +290,55 @@ def test_the_operator_lists_reschedules_and_removes_sources(
     assert [s["url"] for s in json.loads(capsys.readouterr().out)] == [page]
     assert cli(tmp_path, "sources") == 0
     assert "Sources of default" in capsys.readouterr().out  # the table, for a terminal
+
+
+def test_a_page_removed_by_hand_stays_out_of_the_sites_syncs_until_added_again(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with GeneratedSite(4) as site:
+        assert cli(tmp_path, "add", site.url(), "--crawl") == 0
+        capsys.readouterr()
+        folder = f"127.0.0.1-{site.server.port}-docs"
+        page = site.url("/docs/page-2.html")
+
+        assert cli(tmp_path, "remove", f"{folder}/page-2.html") == 0
+        out, err = capsys.readouterr()
+        assert f"Removed {folder}/page-2.html" in out and "Traceback" not in err
+        assert f"It stays out of the syncs of {site.url()}" in out
+        assert "Indexed 4 document(s)" in out
+        assert page not in pages_of(tmp_path)
+
+        site.server.requests.clear()
+        assert cli(tmp_path, "sync") == 0  # the sitemap still lists it
+        out, _ = capsys.readouterr()
+        assert "0 added" in out and "4 unchanged" in out
+        assert "/docs/page-2.html" not in site.server.requests  # not even asked for
+        assert f"{folder}/page-2.html" not in documents(tmp_path)
+
+        # added again by its address: the site's page again, kept current by its syncs
+        assert cli(tmp_path, "add", page) == 0
+        capsys.readouterr()
+        assert pages_of(tmp_path)[page] == 0  # the one source, the site, has it back
+        site.change(2)
+        assert cli(tmp_path, "sync") == 0
+        out, _ = capsys.readouterr()
+        assert "0 added, 1 changed" in out and "page-2.html" in out
+        assert documents(tmp_path).count(f"{folder}/page-2.html") == 0
+        assert "version 2" in (tmp_path / "src" / "page-2.html").read_text()
+
+        # removed again, then the source removed: its exclusions go with it
+        assert cli(tmp_path, "remove", "page-2.html") == 0
+        assert "It stays out of the syncs" in capsys.readouterr().out
+        store = SourceStore(Path(".citebot/feedback.sqlite3"))
+        try:
+            (source,) = store.of_collection("default")
+            assert store.excluded(source.id) == {page}
+            (tmp_path / "src" / "notes.txt").write_text("Notes that stay.\n")
+            assert cli(tmp_path, "sources", "remove", str(source.id)) == 0
+            assert store.excluded(source.id) == set()
+        finally:
+            store.close()
+    capsys.readouterr()
+    assert cli(tmp_path, "remove", "no-such.html") == 1
+    err = capsys.readouterr().err
+    assert err.startswith("citebot: error: ") and "no such document" in err

@@ -56,7 +56,7 @@ def test_a_new_database_gets_the_whole_schema_on_start(state_url) -> None:
     ServerStore(state_url).close()
     assert query(state_url, "SELECT version_num FROM alembic_version") == [(head(),)]
     assert set(metadata.tables) <= tables(state_url)
-    assert head() == "0003"
+    assert head() == "0005"
 
 
 def test_a_state_file_of_the_previous_release_keeps_every_row(tmp_path: Path) -> None:
@@ -146,4 +146,5 @@ def test_the_migrations_ship_in_the_package() -> None:
     others = {p.name for p in MIGRATIONS.iterdir() if p.is_file() and p.suffix != ".py"}
     assert others == set(data)
     revisions = sorted(p.name for p in (MIGRATIONS / "versions").glob("0*.py"))
-    assert revisions == ["0001_state_schema.py", "0002_audit_log_order.py", "0003_sources.py"]
+    assert revisions == ["0001_state_schema.py", "0002_audit_log_order.py", "0003_sources.py",
+                         "0005_source_exclusions.py"]
