@@ -250,3 +250,27 @@ def test_a_crawl_delay_in_robots_txt_spaces_every_request_revalidations_included
         capped = FakeClock()
         crawl(site.url(), tmp_path, POLITE, allow_private=True, timer=capped.timer())
         assert capped.waits[-1] == pytest.approx(30.0)  # at most MAX_CRAWL_DELAY_SECONDS
+
+
+def test_excluded_pages_are_never_kept_and_in_a_sitemap_never_requested(tmp_path: Path) -> None:
+    with GeneratedSite(6, links_per_page=1) as site:
+        gone = site.url("/docs/page-2.html")
+        report = crawl(site.url(), tmp_path, LIMITS, allow_private=True, excluded={gone})
+        assert gone not in report.pages and len(report.pages) == 6
+        assert "/docs/page-2.html" not in site.server.requests
+    with GeneratedSite(6, sitemap=False, links_per_page=1) as site:
+        # links: page-3 is reached only through page-2's link, so page-2 is read, not kept
+        index = site.bodies[site.prefix][0].replace(b"page-3.html", b"page-2.html")
+        site.put(site.prefix, index)
+        site.server.redirect("/docs/alias.html", "/docs/page-2.html")
+        site.put(site.path(0), site.bodies[site.path(0)][0].replace(b"page-1.html",
+                                                                    b"alias.html"))
+        gone = site.url("/docs/page-2.html")
+        staging = tmp_path / "links"
+        staging.mkdir()
+        report = crawl(site.url(), staging, LIMITS, allow_private=True, excluded={gone})
+        assert gone not in report.pages and site.url("/docs/page-3.html") in report.pages
+        assert site.url("/docs/alias.html") not in report.pages  # a redirect to it: not kept
+        assert "/docs/page-2.html" in site.server.requests  # read for its links
+        kept = {page.path for page in report.pages.values() if page.path is not None}
+        assert set(staging.glob("*.part")) == kept  # its body was not left behind

@@ -207,3 +207,35 @@ async def test_removing_a_source_removes_its_pages(
         loopback, GUILD, "How does page 2 section 1 version 1 explain it?")
     log = await asyncio.to_thread(audit, bot, GUILD)
     assert [(action, result) for action, _, result in log] == [("crawl", "ok"), ("sources", "ok")]
+
+
+async def test_a_page_removed_from_a_crawled_site_stays_out_of_its_syncs(
+    loopback: LoopbackDiscord, bot: CitebotBot, site: GeneratedSite
+) -> None:
+    token = await manager_runs(loopback, "docs add", url=site.url(), crawl=True)
+    assert "5 added" in (await followup(loopback, token)).message["content"]
+    collection = collection_for_guild(GUILD)
+    folder = f"127.0.0.1-{site.server.port}-docs"
+    token = await manager_runs(loopback, "docs remove", name=f"{folder}/page-2.html")
+    text = (await followup(loopback, token, timeout=60)).message["content"]
+    assert text.startswith("Removed **") and "It stays out of the syncs of **" in text
+    assert "`/docs add url:`" in text and "`/docs sources remove`" in text
+    assert "This server's index now has 4 document(s)" in text
+
+    site.server.requests.clear()
+    token = await manager_runs(loopback, "docs sync")
+    synced = (await followup(loopback, token)).message["content"]
+    assert "Pages: 0 added, 0 changed, 0 removed, 4 unchanged" in synced
+    assert "/docs/page-2.html" not in site.server.requests  # listed, never asked for
+    names = [d.name for d in await asyncio.to_thread(bot.collections.documents, collection)]
+    assert f"{folder}/page-2.html" not in names and len(names) == 4
+
+    token = await manager_runs(loopback, "docs add", url=site.url("/docs/page-2.html"))
+    assert (await followup(loopback, token)).message["content"].startswith("Added **")
+    (source,) = await asyncio.to_thread(bot.sources.of_collection, collection)  # the site's page
+    assert source.crawl and await asyncio.to_thread(bot.sources.excluded, source.id) == set()
+    site.change(2)
+    token = await manager_runs(loopback, "docs sync")
+    synced = (await followup(loopback, token)).message["content"]
+    assert "Pages: 0 added, 1 changed, 0 removed, 4 unchanged" in synced
+    assert "version 2" in await asked(loopback, GUILD, "How does page 2 version 2 explain it?")
