@@ -209,13 +209,23 @@ async def test_removing_a_source_removes_its_pages(
     assert [(action, result) for action, _, result in log] == [("crawl", "ok"), ("sources", "ok")]
 
 
-async def test_a_page_removed_from_a_crawled_site_stays_out_of_its_syncs(
+async def test_docs_list_shows_the_sources_and_a_removed_page_stays_out_of_syncs(
     loopback: LoopbackDiscord, bot: CitebotBot, site: GeneratedSite
 ) -> None:
     token = await manager_runs(loopback, "docs add", url=site.url(), crawl=True)
     assert "5 added" in (await followup(loopback, token)).message["content"]
     collection = collection_for_guild(GUILD)
     folder = f"127.0.0.1-{site.server.port}-docs"
+    listed = await followup(loopback, await loopback.slash("docs list", user_id=MEMBER_ID,
+                                                           guild_id=GUILD))
+    (field,) = listed.message["embeds"][0]["fields"]  # anyone sees the sources in the list
+    assert field["name"] == "Sources" and field["value"].startswith(
+        "1 source(s): 1 crawled site(s), 0 single page(s). Last syncs: 1 ok.")
+    assert f"site {site.url()} — daily, last sync <t:" in field["value"]
+    elsewhere = await followup(loopback, await loopback.slash("docs list", user_id=MEMBER_ID,
+                                                              guild_id=OTHER_GUILD))
+    assert "fields" not in elsewhere.message["embeds"][0] or not elsewhere.message["embeds"][0][
+        "fields"]
     token = await manager_runs(loopback, "docs remove", name=f"{folder}/page-2.html")
     text = (await followup(loopback, token, timeout=60)).message["content"]
     assert text.startswith("Removed **") and "It stays out of the syncs of **" in text
