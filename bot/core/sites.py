@@ -116,7 +116,11 @@ class SiteChange:
             f"{len(self.removed)} removed", f"{self.unchanged} unchanged",
         ]
         if self.failed:
-            parts.append(f"{len(self.failed)} failed (old copy kept)")
+            had = {page.url for page in self.pages}  # a failed page keeps its record
+            earlier = sum(url in had for url, _ in self.failed)
+            kept = (" (old copy kept)" if earlier == len(self.failed)
+                    else f" ({earlier} old cop(ies) kept)" if earlier else "")
+            parts.append(f"{len(self.failed)} failed{kept}")
         if self.missing:
             parts.append(f"{len(self.missing)} missing once (removed if missed again)")
         if self.skipped:

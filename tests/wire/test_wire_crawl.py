@@ -21,7 +21,9 @@ from bot.discord.exts.docs.changes import ONE_SOURCE
 from bot.discord.utils import progress
 from bot.settings import Settings
 from tests.generated_site import GeneratedSite
+from tests.hostile_site import OFF_PATH, serve_hostile_site
 from tests.loopback import ADMIN_PERMISSIONS, LoopbackDiscord, World
+from tests.web_server import WebServer
 from tests.wire.conftest import USER_ID, wire_settings
 from tests.wire.test_wire_docs import GUILD, MANAGER_ID, MEMBER_ID, OTHER_GUILD, audit, followup
 
@@ -249,3 +251,38 @@ async def test_docs_list_shows_the_sources_and_a_removed_page_stays_out_of_syncs
     synced = (await followup(loopback, token)).message["content"]
     assert "Pages: 0 added, 1 changed, 0 removed, 4 unchanged" in synced
     assert "version 2" in await asked(loopback, GUILD, "How does page 2 version 2 explain it?")
+
+
+async def test_a_hostile_site_is_bounded_and_each_fault_is_in_the_reply(
+    loopback: LoopbackDiscord, bot: CitebotBot
+) -> None:
+    """Redirects off the path and in a loop, 10,000 links, a trickling page, HTML for
+    sitemap.xml and an endless sitemap: the crawl keeps what it could, says what it cut and
+    why, and leaves nothing half-written."""
+    bot.settings = bot.settings.model_copy(
+        update={"crawl_max_pages": 6, "fetch_timeout_seconds": 1})
+    collection = collection_for_guild(GUILD)
+    with WebServer() as web:
+        start = serve_hostile_site(web)
+        token = await manager_runs(loopback, "docs add", url=start, crawl=True)
+        text = (await followup(loopback, token, timeout=120)).message["content"]
+        assert OFF_PATH not in web.requests
+    assert text.startswith("Crawled **") and "Pages: 2 added" in text, text
+    assert "is not a sitemap" in text  # HTML served as sitemap.xml
+    assert "sitemap.xml was not read" in text  # the endless one, cut at the page deadline
+    assert "at most 6 pages per site" in text
+    assert "beyond the first 2,000 of a page were not read" in text  # the 10,000 links
+    assert "3 failed," in text and "old cop" not in text  # a first crawl has no old copies
+    assert "3 page(s) could not be fetched this time:" in text
+    assert "redirect loop" in text and "did not answer within 1 s" in text  # p2/p3, p1
+    assert "1 page(s) skipped:" in text and "redirects off the site's path" in text
+    assert "This server's index now has 2 document(s)" in text
+    assert "Traceback" not in text and str(bot.settings.collections_dir) not in text
+    names = sorted(d.name.rsplit("/", 1)[1]
+                   for d in await asyncio.to_thread(bot.collections.documents, collection))
+    assert names == ["index.html", "p4.html"]
+    source_dir = bot.collections.settings_for(collection).source_dir
+    assert not list(source_dir.glob(".citebot-crawl-*"))  # no staging folder left
+    assert not [p for p in source_dir.rglob("*") if p.name.startswith(".") and p.is_file()]
+    recorded = (source_dir / "sources.toml").read_text()
+    assert "p4.html" in recorded and "p1.html" not in recorded and "p2.html" not in recorded
