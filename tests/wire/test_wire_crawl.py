@@ -1,8 +1,10 @@
 """Crawled sites over the wire (issue 22): ``/docs add url:… crawl:True`` against a site the test
 serves on 127.0.0.1, ``/docs sources list|schedule``, ``/docs sync`` with conditional requests,
-and the scheduler's own sync under the state database's lease; discord.py's real client against
-the loopback stand-in, builds in the bot's real child process. Two servers: one never sees the
-other's sites."""
+and the scheduler's own sync under the state database's lease; a page removed by hand kept out
+of syncs, the sources in ``/docs list``, a hostile site's faults (tests/hostile_site.py) in the
+reply, and a sync killed halfway completed by the next ``/docs sync``. discord.py's real client
+against the loopback stand-in, builds in the bot's real child process. Two servers: one never
+sees the other's sites."""
 
 from __future__ import annotations
 
@@ -286,3 +288,54 @@ async def test_a_hostile_site_is_bounded_and_each_fault_is_in_the_reply(
     assert not [p for p in source_dir.rglob("*") if p.name.startswith(".") and p.is_file()]
     recorded = (source_dir / "sources.toml").read_text()
     assert "p4.html" in recorded and "p1.html" not in recorded and "p2.html" not in recorded
+
+
+async def test_a_sync_killed_halfway_is_completed_by_the_next_docs_sync(
+    loopback: LoopbackDiscord, bot: CitebotBot, site: GeneratedSite, tmp_path: Path
+) -> None:
+    """A ``citebot --collection guild-… sync`` of the server's site is killed (SIGKILL) after it
+    wrote the changed page and before its build: the bot goes on answering from the previous
+    index, and the next ``/docs sync`` builds what the killed one left and tidies up."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from tests.bot.test_cli import clean_environment
+
+    token = await manager_runs(loopback, "docs add", url=site.url(), crawl=True)
+    assert "5 added" in (await followup(loopback, token)).message["content"]
+    collection = collection_for_guild(GUILD)
+    site.change(1)
+    env = clean_environment({
+        "CITEBOT_COLLECTIONS_DIR": str(bot.settings.collections_dir.resolve()),
+        "CITEBOT_STATE_DB": str(bot.settings.state_db.resolve()),
+        "CITEBOT_CRAWL_DELAY_SECONDS": "0", "PYTHONUNBUFFERED": "1",
+    })
+    child = subprocess.Popen(
+        [sys.executable, "-m", "bot", "--collection", collection, "sync"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path,
+    )
+    assert child.stdout is not None and child.stderr is not None
+    line = await asyncio.to_thread(child.stdout.readline)  # the pages are in place, no build
+    assert line.startswith("Synced") and "1 changed" in line, line
+    os.kill(child.pid, signal.SIGKILL)
+    await asyncio.to_thread(child.wait, 60)
+    child.stdout.close()
+    child.stderr.close()
+    (source,) = await asyncio.to_thread(bot.sources.of_collection, collection)
+    assert source.result == "running"  # what the kill left: the mark, and a backup
+    source_dir = bot.collections.settings_for(collection).source_dir
+    assert len(list(source_dir.rglob(".*.previous"))) == 1
+    assert "version 2" not in await asked(
+        loopback, GUILD, "How does page 1 version 2 explain it?")  # the previous index answers
+
+    token = await manager_runs(loopback, "docs sync")
+    synced = (await followup(loopback, token)).message["content"]
+    assert "Pages: 0 added, 0 changed, 0 removed, 5 unchanged" in synced
+    assert "This server's index now has 5 document(s)" in synced  # built all the same
+    assert "version 2" in await asked(loopback, GUILD, "How does page 1 version 2 explain it?")
+    assert not list(source_dir.rglob(".*.previous"))
+    assert not list(source_dir.glob(".citebot-crawl-*"))
+    (source,) = await asyncio.to_thread(bot.sources.of_collection, collection)
+    assert source.result == "ok"
