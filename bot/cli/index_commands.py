@@ -1,4 +1,5 @@
-"""The index commands: ``build``, ``add``, ``info`` and ``migrate``, each with its arguments."""
+"""The index commands: ``build``, ``add``, ``remove``, ``info`` and ``migrate``, each with its
+arguments."""
 
 from __future__ import annotations
 
@@ -111,6 +112,30 @@ def cmd_add(ctx: Context) -> int:
         from bot.cli.site_commands import register_page
 
         register_page(ctx, pending.added.requested or pending.added.url, pending.name)
+    return EXIT_OK
+
+
+def remove_arguments(parser: argparse.ArgumentParser) -> None:
+    """``citebot remove NAME``."""
+    parser.add_argument(
+        "name", help="the document's name in the source folder, e.g. guide/install.html "
+        "(as `citebot info` and answers' citations name it)",
+    )
+
+
+@command("remove", "remove a document from the source documents, then build", remove_arguments)
+def cmd_remove(ctx: Context) -> int:
+    """Delete one document (and its address in sources.toml), then rebuild. A page of a crawled
+    site stays out of the site's syncs (``citebot sync`` would bring it back otherwise)."""
+    from bot.cli.site_commands import forget_page
+    from bot.core import documents
+
+    name = ctx.args.name.replace("\\", "/")
+    documents.remove_file(ctx.settings.source_dir, name)  # SourceError (one line) when not
+    ctx.out.print(f"Removed {printable(name)} from {printable(str(ctx.settings.source_dir))}",
+                  markup=False, highlight=False, soft_wrap=True)
+    forget_page(ctx, name)
+    build(ctx)
     return EXIT_OK
 
 

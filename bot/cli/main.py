@@ -40,6 +40,7 @@ COMMANDS: dict[str, Command] = {
     for command in (
         index_commands.cmd_build,
         index_commands.cmd_add,
+        index_commands.cmd_remove,
         site_commands.cmd_sync,
         site_commands.cmd_sources,
         question_commands.cmd_ask,

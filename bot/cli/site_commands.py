@@ -199,6 +199,32 @@ def register_page(ctx: Context, url: str, name: str) -> None:
         say(ctx.err, WARNING, f"{name} is added, but not as a source for `citebot sync`: {error}")
 
 
+def forget_page(ctx: Context, name: str) -> None:
+    """A document was removed by hand: a single address whose page it was stops being a source;
+    a crawled site's page stays out of its syncs (said on stdout). A warning when the state
+    database cannot be written."""
+    from bot.core import sites
+    from bot.state.database import StateError
+
+    try:
+        store = _open_store(ctx)
+        try:
+            site = sites.forget_document(store, ctx.collection, name)
+        finally:
+            store.close()
+    except StateError as error:
+        say(ctx.err, WARNING, f"{printable(name)} is removed, but the sources could not be "
+            f"updated: {error}; `citebot sync` may add it again")
+        return
+    if site is not None:
+        ctx.out.print(
+            f"It stays out of the syncs of {printable(site.url)}, though the site lists it; "
+            "adding it again by its address (`citebot add URL`) or removing the source "
+            "(`citebot sources remove ID`) lifts that.",
+            markup=False, highlight=False, soft_wrap=True,
+        )
+
+
 def _open_store(ctx: Context) -> SourceStore:
     from bot.state.database import location_of
     from bot.state.sources import SourceStore

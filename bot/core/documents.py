@@ -186,6 +186,12 @@ def remove(collections: Collections, collection: str, name: str) -> Literal["rem
     return "removed"
 
 
+def remove_file(source_dir: Path, name: str) -> None:
+    """Delete the document ``name`` from the source folder ``source_dir`` with its address
+    (``citebot remove``: the caller builds); SourceError when there is no such document."""
+    remove_document(source_dir, name)
+
+
 def delete_collection(collections: Collections, collection: str) -> None:
     """Delete the collection (documents and index); gone already is fine. BuildInProgressError
     while a build of it runs."""

@@ -116,7 +116,11 @@ class SiteChange:
             f"{len(self.removed)} removed", f"{self.unchanged} unchanged",
         ]
         if self.failed:
-            parts.append(f"{len(self.failed)} failed (old copy kept)")
+            had = {page.url for page in self.pages}  # a failed page keeps its record
+            earlier = sum(url in had for url, _ in self.failed)
+            kept = (" (old copy kept)" if earlier == len(self.failed)
+                    else f" ({earlier} old cop(ies) kept)" if earlier else "")
+            parts.append(f"{len(self.failed)} failed{kept}")
         if self.missing:
             parts.append(f"{len(self.missing)} missing once (removed if missed again)")
         if self.skipped:
@@ -213,6 +217,7 @@ def fetch_source(
             stored=lambda page: _stored(source_dir, records, page),
             allow_private=allow_private, user_agent=user_agent, progress=progress,
             follow=crawl_site or bool(source and source.crawl),
+            excluded=store.excluded(source.id) if source else (),
         )
         change = SiteChange(
             source_dir, store, collection, url, crawl_site or bool(source and source.crawl),
@@ -445,23 +450,35 @@ def record_single_page(
     store: SourceStore, collection: str, url: str, name: str, schedule: str
 ) -> Source:
     """Register one added web address (``citebot add URL``, ``/docs add url:``) as a source
-    whose only page is the document ``name``, so syncs keep it current too."""
+    whose only page is the document ``name``, so syncs keep it current too. A page removed by
+    hand from a crawled site and added again by its address goes back into that site's
+    source instead (its syncs no longer leave it out)."""
     key = normalise(url)
+    readmitted = store.readmit(collection, key, name)
+    if readmitted is not None:
+        return readmitted
     source = store.add(collection, key, crawl=False, schedule=schedule)
     if not source.crawl:
         store.finish_sync(source.id, "ok", "added", [PageRecord(key, name)])
     return source
 
 
-def forget_document(store: SourceStore, collection: str, name: str) -> None:
-    """A document was removed by hand: a single address whose page it was stops being a
-    source (its sync would download it again). A crawled site keeps its page: the next sync
-    adds it back while the site lists it (remove the source to drop the site)."""
+def forget_document(store: SourceStore, collection: str, name: str) -> Source | None:
+    """A document was removed by hand. A single address whose page it was stops being a
+    source (its sync would download it again). A crawled site's page is excluded from the
+    site's syncs, so they do not bring it back while the site lists it (removing the source,
+    or adding the page again by its address, lifts that): that site is returned, else None."""
+    excluded_from: Source | None = None
     for source in store.of_collection(collection):
-        if source.crawl:
+        page = next((p for p in store.pages(source.id) if p.name == name), None)
+        if page is None:
             continue
-        if any(page.name == name for page in store.pages(source.id)):
+        if source.crawl:
+            store.exclude(source.id, page.url)
+            excluded_from = excluded_from or source
+        else:
             store.remove(source.id)
+    return excluded_from
 
 
 def remove_source(source_dir: Path, store: SourceStore, source: Source) -> list[str]:

@@ -180,6 +180,14 @@ Index("question_log_by_age", question_log.c.at)
 Index("question_log_by_asker", question_log.c.user_hash)
 Index("question_log_by_answer", question_log.c.answer_key)
 
+source_exclusions = Table(  # a crawled site's pages removed by hand: its syncs skip them
+    "source_exclusions",
+    metadata,
+    Column("source_id", DiscordId, primary_key=True, autoincrement=False),
+    Column("url", StoredText, primary_key=True),
+    Column("excluded_at", Float, nullable=False),
+)
+
 leases = Table(
     "leases",
     metadata,

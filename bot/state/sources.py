@@ -20,7 +20,7 @@ from typing import Any, Literal
 from sqlalchemy import Connection, Row, delete, insert, select, update
 
 from bot.state.database import StateLocation
-from bot.state.schema import leases, source_pages, sources, upsert
+from bot.state.schema import leases, source_exclusions, source_pages, sources, upsert
 from bot.state.upgrade import open_database
 
 Schedule = Literal["never", "daily", "weekly"]
@@ -131,6 +131,45 @@ class SourceStore:
         with self._database.reading() as connection:
             return [PageRecord(*row) for row in connection.execute(query)]
 
+    def exclude(self, source_id: int, url: str) -> None:
+        """A page of the source was removed by hand: forget it and keep its syncs from bringing
+        it back (until :meth:`readmit` or the source's removal)."""
+        with self._database.transaction() as connection:
+            connection.execute(upsert(connection, source_exclusions).values(
+                source_id=int(source_id), url=url, excluded_at=self._clock(),
+            ).on_conflict_do_nothing())
+            connection.execute(delete(source_pages).where(
+                source_pages.c.source_id == int(source_id), source_pages.c.url == url,
+            ))
+
+    def excluded(self, source_id: int) -> set[str]:
+        """The addresses of the source's pages removed by hand."""
+        query = select(source_exclusions.c.url).where(
+            source_exclusions.c.source_id == int(source_id)
+        )
+        with self._database.reading() as connection:
+            return {str(url) for url in connection.execute(query).scalars()}
+
+    def readmit(self, collection: str, url: str, name: str) -> Source | None:
+        """``url`` was added again by hand as the document ``name``: if a crawled source of
+        ``collection`` excluded it, lift that and make it the source's page again (its syncs
+        keep it current); that source, else None."""
+        query = select(*sources.c).join(
+            source_exclusions, source_exclusions.c.source_id == sources.c.id
+        ).where(sources.c.collection == collection, source_exclusions.c.url == url)
+        with self._database.transaction() as connection:
+            row = connection.execute(query.order_by(sources.c.id)).first()
+            if row is None:
+                return None
+            source = _source(row)
+            connection.execute(delete(source_exclusions).where(
+                source_exclusions.c.source_id == source.id, source_exclusions.c.url == url,
+            ))
+            connection.execute(upsert(connection, source_pages).values(
+                source_id=source.id, url=url, name=name, misses=0,
+            ).on_conflict_do_nothing())
+        return source
+
     def set_schedule(self, source_id: int, schedule: str) -> None:
         if schedule not in SCHEDULES:
             raise ValueError(f"unknown schedule {schedule!r}")
@@ -173,10 +212,14 @@ class SourceStore:
             )
 
     def remove(self, source_id: int) -> None:
+        """Forget the source, its pages and its exclusions."""
         with self._database.transaction() as connection:
             connection.execute(
                 delete(source_pages).where(source_pages.c.source_id == int(source_id))
             )
+            connection.execute(delete(source_exclusions).where(
+                source_exclusions.c.source_id == int(source_id)
+            ))
             connection.execute(delete(sources).where(sources.c.id == int(source_id)))
 
     def forget_collection(self, collection: str) -> None:
@@ -184,6 +227,9 @@ class SourceStore:
         with self._database.transaction() as connection:
             ids = select(sources.c.id).where(sources.c.collection == collection)
             connection.execute(delete(source_pages).where(source_pages.c.source_id.in_(ids)))
+            connection.execute(
+                delete(source_exclusions).where(source_exclusions.c.source_id.in_(ids))
+            )
             connection.execute(delete(sources).where(sources.c.collection == collection))
 
     def acquire_lease(self, name: str, holder: str, seconds: float) -> bool:

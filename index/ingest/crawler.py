@@ -5,7 +5,20 @@ from the site's ``sitemap.xml`` (sitemap indexes followed) when it has one, else
 links that stay under the start address's path. Every request, each redirect hop included, goes
 through :mod:`index.ingest.fetcher`'s guarded connections (no private address unless allowed, a
 deadline per page, a size limit) and must stay under the start path: a redirect off it is
-refused and reported. Requests are spaced ``delay_seconds`` apart, ``concurrency`` at a time.
+refused and reported. At most ``concurrency`` requests run at a time.
+
+Pacing (:class:`_Pacer`): what a polite crawler spares a server is the work of sending bodies, so
+a request that may bring one (every request of a first crawl, ``robots.txt``, sitemaps) starts
+``delay_seconds`` after the one before. A sync's requests are conditional: a page that did not
+change is answered ``304 Not Modified``, headers only, no body read or sent, about what a ``HEAD``
+costs. Those start ``delay_seconds * REVALIDATION_SHARE`` apart (10 ms at the default 0.25 s:
+at most 100 a second, i.e. a few hundred bytes of headers each, less traffic than the bodies of
+a crawl at 4 a second), still ``concurrency`` at a time; and one that brings a body after all
+(the page changed) holds the next request back until ``delay_seconds`` after its own start, as
+in a crawl. So a sync of a site where little changed takes seconds, not as long as the crawl,
+and a sync where everything changed is paced like the crawl. A site whose ``robots.txt`` sets a
+``Crawl-delay`` (up to 30 s) gets it between EVERY two requests, conditional ones included: the
+site asked for it, and the shorter gap is only our guess at what it can take.
 
 A sync passes the pages it already has with their validators (``ETag``, ``Last-Modified``): they
 are asked for conditionally, and a ``304 Not Modified`` costs no body. Bodies are written to
@@ -22,7 +35,7 @@ import re
 import threading
 import time
 import urllib.robotparser
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from io import BytesIO
@@ -53,6 +66,10 @@ MAX_LINKS_PER_PAGE = 2_000
 MAX_SITEMAPS = 50
 """Sitemap files read for one site (an index pointing at more is cut, and said so)."""
 MAX_ROBOTS_BYTES = 512 * 1024
+REVALIDATION_SHARE = 0.04
+"""A conditional request's gap as a share of the crawl delay (see the module's docstring)."""
+MAX_CRAWL_DELAY_SECONDS = 30.0
+"""The longest ``Crawl-delay`` honoured (a larger one is taken as this)."""
 GONE_CODES = frozenset({404, 410})
 # Addresses whose ending says they are not a document citebot reads: never requested.
 _NOT_DOCUMENTS = re.compile(
@@ -179,21 +196,49 @@ def normalise(url: str) -> str:
     return urlunsplit((parts.scheme.lower(), netloc, parts.path or "/", parts.query, ""))
 
 
+@dataclass(frozen=True, slots=True)
+class Timer:
+    """What the pacing reads the time with and waits with (a test passes a fake clock)."""
+
+    now: Callable[[], float] = time.monotonic
+    sleep: Callable[[float], None] = time.sleep
+
+
 class _Pacer:
-    """Request starts at least ``delay`` seconds apart (across threads)."""
+    """Request starts spaced across threads: ``delay`` after a request that may bring a body,
+    ``revalidate`` after a conditional one; a conditional one answered with a body after all
+    pushes the next start to ``delay`` after its own (see the module's docstring)."""
 
-    def __init__(self, delay: float) -> None:
+    def __init__(self, delay: float, revalidate: float, timer: Timer) -> None:
         self.delay = delay
+        self.revalidate = min(revalidate, delay)
+        self.timer = timer
         self.lock = threading.Lock()
-        self.next_start = 0.0
+        self.next_start = self.last_start = 0.0
 
-    def wait(self) -> None:
+    def obey(self, crawl_delay: float) -> None:
+        """The site's robots.txt asks for ``crawl_delay`` seconds between requests: every
+        request, conditional ones included, waits at least that long (the next one too)."""
         with self.lock:
-            now = time.monotonic()
-            start = max(now, self.next_start)
-            self.next_start = start + self.delay
+            self.delay = max(self.delay, crawl_delay)
+            self.revalidate = max(self.revalidate, crawl_delay)
+            self.next_start = max(self.next_start, self.last_start + crawl_delay)
+
+    def wait(self, *, conditional: bool = False) -> float:
+        """Wait for this request's turn; its start time (for :meth:`sent_body`)."""
+        with self.lock:
+            now = self.timer.now()
+            start = self.last_start = max(now, self.next_start)
+            self.next_start = start + (self.revalidate if conditional else self.delay)
         if start > now:
-            time.sleep(start - now)
+            self.timer.sleep(start - now)
+        return start
+
+    def sent_body(self, start: float) -> None:
+        """The conditional request started at ``start`` brought a body: the next request
+        starts ``delay`` after it, as after any body."""
+        with self.lock:
+            self.next_start = max(self.next_start, start + self.delay)
 
 
 @dataclass
@@ -203,8 +248,8 @@ class _Site:
     allow_private: bool
     user_agent: str
     staging: Path
+    pacer: _Pacer
     robots: urllib.robotparser.RobotFileParser | None = None
-    pacer: _Pacer = field(default_factory=lambda: _Pacer(0.0))
     local: threading.local = field(default_factory=threading.local)
     lock: threading.Lock = field(default_factory=threading.Lock)
     clients: list[httpx.Client] = field(default_factory=list)
@@ -224,7 +269,8 @@ class _Site:
     ) -> PageResult:
         """GET ``url`` into ``sink`` (conditionally, given ``validators``); FetchError (or
         its _Gone, _OffSite, FetchTimeout) with the reason."""
-        self.pacer.wait()
+        conditional = validators is not None and bool(validators.etag or validators.last_modified)
+        started = self.pacer.wait(conditional=conditional)
         limits = FetchLimits(max_bytes, self.limits.page.timeout_seconds,
                              self.limits.page.max_redirects)
         deadline = time.monotonic() + limits.timeout_seconds
@@ -249,6 +295,8 @@ class _Site:
                                       validators=Validators(
                                           found.etag or kept.etag,
                                           found.last_modified or kept.last_modified))
+                if conditional:
+                    self.pacer.sent_body(started)
                 media_type: str = ""
                 suffixes: tuple[str, ...] = ()
                 if documents_only:
@@ -330,6 +378,8 @@ def crawl(
     user_agent: str = "citebot",
     progress: Callable[[CrawlProgress], None] | None = None,
     follow: bool = True,
+    excluded: Collection[str] = (),
+    timer: Timer = Timer(),
 ) -> CrawlReport:
     """Fetch the pages under ``start`` into files in ``staging`` (an existing folder).
 
@@ -337,15 +387,20 @@ def crawl(
     (conditionally) whether or not the sitemap or links still lead to it, and counts towards
     ``max_pages``. ``stored(url)``: the stored copy of a known page, whose links are followed
     when the server answers 304. ``follow=False``: the start page alone (one added address:
-    no sitemap, no links). Raises CrawlError when the start address cannot be used.
+    no sitemap, no links). ``excluded``: addresses never kept (pages removed by hand), even
+    when a redirect or a canonical link leads to them; not even requested unless the crawl
+    follows links (then their links may be the only way to other pages). ``timer``: the pacing's
+    clock. Raises CrawlError when the start address cannot be used.
     """
     began = time.monotonic()
     start = normalise(check_address(start))
     scope = Scope.of(start)
-    site = _Site(scope, limits, allow_private, user_agent, staging)
+    pacer = _Pacer(limits.delay_seconds, limits.delay_seconds * REVALIDATION_SHARE, timer)
+    site = _Site(scope, limits, allow_private, user_agent, staging, pacer)
     notes: list[str] = []
     try:
-        return _crawl(site, start, began, notes, limits, known, stored, progress, follow)
+        return _crawl(site, start, began, notes, limits, known, stored, progress, follow,
+                      frozenset(excluded))
     finally:
         site.close()
 
@@ -360,20 +415,19 @@ def _crawl(
     stored: Callable[[str], Path | None] | None,
     progress: Callable[[CrawlProgress], None] | None,
     follow: bool,
+    excluded: frozenset[str],
 ) -> CrawlReport:
     staging = site.staging
     user_agent = site.user_agent
     site.robots = _read_robots(site, notes)
     if not site.allowed(start):
         raise CrawlError(f"{start}: the site's robots.txt disallows it; nothing fetched")
-    delay = limits.delay_seconds
     if site.robots is not None and (asked := site.robots.crawl_delay(user_agent)):
-        delay = max(delay, min(float(asked), 30.0))
-    site.pacer = _Pacer(delay)
+        site.pacer.obey(min(float(asked), MAX_CRAWL_DELAY_SECONDS))
     known = dict(known or {})
     listed = _read_sitemaps(site, notes) if follow else None
     mode = "page" if not follow else "sitemap" if listed is not None else "links"
-    crawler = _Crawler(site, staging, known, stored, progress, notes, mode)
+    crawler = _Crawler(site, staging, known, stored, progress, notes, mode, excluded)
     crawler.run(start, listed)
     if crawler.links_lost:
         notes.append(
@@ -527,8 +581,10 @@ class _Crawler:
         progress: Callable[[CrawlProgress], None] | None,
         notes: list[str],
         mode: str,
+        excluded: frozenset[str] = frozenset(),
     ) -> None:
         self.site, self.staging, self.known, self.stored = site, staging, known, stored
+        self.excluded = excluded
         self.progress, self.notes, self.mode = progress, notes, mode
         self.pages: dict[str, PageResult] = {}
         self.queued: set[str] = set()
@@ -541,6 +597,8 @@ class _Crawler:
 
     def offer(self, url: str, *, listed: bool) -> None:
         if not self.site.scope.holds(url) or _NOT_DOCUMENTS.search(urlsplit(url).path):
+            return
+        if url in self.excluded and self.mode != "links":  # links: read for the pages they lead to
             return
         if listed:
             self.listed.add(url)
@@ -636,6 +694,13 @@ class _Crawler:
             and result.url not in self.known
         ):
             key = result.final_url
+        if key in self.excluded:  # removed by hand (reached by any address): never kept
+            if result.path is not None:
+                result.path.unlink(missing_ok=True)
+            if self.mode == "links":
+                for link in links:
+                    self.offer(link, listed=True)
+            return
         if key in self.pages and self.pages[key] is not result:  # reached already, by another
             if result.path is not None:  # address (a redirect, a canonical link): kept once
                 result.path.unlink(missing_ok=True)

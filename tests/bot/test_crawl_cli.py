@@ -13,6 +13,7 @@ import pytest
 from bot.cli.main import main
 from bot.state.sources import SourceStore
 from tests.generated_site import GeneratedSite
+from tests.hostile_site import OFF_PATH, serve_hostile_site
 from tests.web_server import WebServer, html_page
 
 
@@ -140,34 +141,24 @@ def test_a_server_error_keeps_the_old_copy_and_a_site_without_sitemap_is_crawled
 def test_bad_sites_are_bounded_and_reported(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("CITEBOT_CRAWL_MAX_PAGES", "5")
+    monkeypatch.setenv("CITEBOT_CRAWL_MAX_PAGES", "6")
     monkeypatch.setenv("CITEBOT_FETCH_TIMEOUT_SECONDS", "1")
     with WebServer() as web:
-        links = "".join(f"<a href='p{n}.html'>{n}</a> " for n in range(10_000))
-        web.document("/site/", html_page("Many links", "A page of links. " * 20).replace(
-            b"</main>", f"<p>{links}</p></main>".encode()), "text/html")
-        for n in range(10):
-            web.document(f"/site/p{n}.html", html_page(f"P{n}", f"Page {n} text. " * 40),
-                         "text/html")
-        web.document("/site/sitemap.xml", html_page("Not a sitemap", "Oops."), "text/html")
-        web.stream("/site/p1.html", lambda: (b"<p>slow</p>" for _ in range(1000)), "text/html",
-                   pause=0.05, limit_seconds=5)
-        web.redirect("/site/p2.html", "/site/p3.html")
-        web.redirect("/site/p3.html", "/site/p2.html")
-        web.stream("/sitemap.xml", lambda: (b"<urlset>" + b" " * 65536 for _ in range(20_000)),
-                   "application/xml", limit_seconds=5)
-        assert cli(tmp_path, "add", web.url("/site/"), "--crawl") == 0
+        start = serve_hostile_site(web)
+        assert cli(tmp_path, "add", start, "--crawl") == 0
         out, err = capsys.readouterr()
         assert "Traceback" not in err
         assert "is not a sitemap" in err
         assert "sitemap" in err and "was not read" in err  # the endless one: cut at the limit
-        assert "at most 5 pages per site" in err
+        assert "at most 6 pages per site" in err
+        assert "beyond the first 2,000 of a page were not read" in err
         assert "links" in out
         assert "did not answer within 1 s" in err  # the trickling page
         assert "redirect loop" in err
+        assert "redirects off the site's path" in err and OFF_PATH not in web.requests
         assert not list((tmp_path / "src").glob(".citebot-crawl-*"))  # no staging left
         names = documents(tmp_path)
-        assert len(names) <= 5 and not any("p1" in n or "p2" in n for n in names)
+        assert [name.rsplit("/", 1)[1] for name in names] == ["index.html", "p4.html"]
 
 
 def test_crawl_refusals_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -290,3 +281,55 @@ def test_the_operator_lists_reschedules_and_removes_sources(
     assert [s["url"] for s in json.loads(capsys.readouterr().out)] == [page]
     assert cli(tmp_path, "sources") == 0
     assert "Sources of default" in capsys.readouterr().out  # the table, for a terminal
+
+
+def test_a_page_removed_by_hand_stays_out_of_the_sites_syncs_until_added_again(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with GeneratedSite(4) as site:
+        assert cli(tmp_path, "add", site.url(), "--crawl") == 0
+        capsys.readouterr()
+        folder = f"127.0.0.1-{site.server.port}-docs"
+        page = site.url("/docs/page-2.html")
+
+        assert cli(tmp_path, "remove", f"{folder}/page-2.html") == 0
+        out, err = capsys.readouterr()
+        assert f"Removed {folder}/page-2.html" in out and "Traceback" not in err
+        assert f"It stays out of the syncs of {site.url()}" in out
+        assert "Indexed 4 document(s)" in out
+        assert page not in pages_of(tmp_path)
+
+        site.server.requests.clear()
+        assert cli(tmp_path, "sync") == 0  # the sitemap still lists it
+        out, _ = capsys.readouterr()
+        assert "0 added" in out and "4 unchanged" in out
+        assert "/docs/page-2.html" not in site.server.requests  # not even asked for
+        assert f"{folder}/page-2.html" not in documents(tmp_path)
+
+        # added again by its address: the site's page again, kept current by its syncs
+        assert cli(tmp_path, "add", page) == 0
+        capsys.readouterr()
+        assert pages_of(tmp_path)[page] == 0  # the one source, the site, has it back
+        site.change(2)
+        assert cli(tmp_path, "sync") == 0
+        out, _ = capsys.readouterr()
+        assert "0 added, 1 changed" in out and "page-2.html" in out
+        assert documents(tmp_path).count(f"{folder}/page-2.html") == 0
+        assert "version 2" in (tmp_path / "src" / "page-2.html").read_text()
+
+        # removed again, then the source removed: its exclusions go with it
+        assert cli(tmp_path, "remove", "page-2.html") == 0
+        assert "It stays out of the syncs" in capsys.readouterr().out
+        store = SourceStore(Path(".citebot/feedback.sqlite3"))
+        try:
+            (source,) = store.of_collection("default")
+            assert store.excluded(source.id) == {page}
+            (tmp_path / "src" / "notes.txt").write_text("Notes that stay.\n")
+            assert cli(tmp_path, "sources", "remove", str(source.id)) == 0
+            assert store.excluded(source.id) == set()
+        finally:
+            store.close()
+    capsys.readouterr()
+    assert cli(tmp_path, "remove", "no-such.html") == 1
+    err = capsys.readouterr().err
+    assert err.startswith("citebot: error: ") and "no such document" in err

@@ -325,3 +325,29 @@ async def test_log_shows_the_last_fifteen_entries(h: Harness) -> None:
     lines = log.message["embeds"][0]["description"].splitlines()
     assert len(lines) == 15
     assert "file-19.txt" in lines[0] and "file-05.txt" in lines[-1]
+
+
+def test_the_document_list_shows_the_sources_within_discords_limits() -> None:
+    from bot.discord.exts.docs.render import SOURCES_MORE, IndexState, render_document_list
+    from bot.state.sources import Source
+
+    def source(number: int, result: str) -> Source:
+        url = f"https://docs{number}.example.com/" + "[x](y)*_" * 300
+        return Source(number, "guild-1", url, number % 3 != 0, "daily", 1.7e9,
+                      1.7e9 + number if result else None, result, "", None)
+
+    many = [source(n, ("ok", "failed", "running", "")[n % 4]) for n in range(1, 61)]
+    documents = [(f"site/page-{n}-" + "y" * 150 + ".html", 5_000) for n in range(300)]
+    for page in (0, 3):
+        embed = render_document_list(documents, IndexState(10, None), True, page, many).embed
+        assert limit_problems({"embeds": [embed.to_dict()]}) == []
+        (field,) = embed.fields
+        assert field.name == "Sources" and field.value is not None
+        assert field.value.startswith(
+            "60 source(s): 40 crawled site(s), 20 single page(s). Last syncs: 15 failed, "
+            "15 not synced yet, 15 ok, 15 running.")
+        assert "… and " in field.value and field.value.endswith(SOURCES_MORE)
+        assert "[x](y)" not in field.value  # addresses escaped
+    assert render_document_list(documents, IndexState(10, None), True).embed.fields == []
+    one = render_document_list([], IndexState(0, None), True, 0, many[:1]).embed
+    assert "`1` site https://docs1.example.com/" in (one.fields[0].value or "")

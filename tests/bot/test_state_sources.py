@@ -50,6 +50,34 @@ def test_sources_pages_and_what_is_due(state_url) -> None:
     store.close()
 
 
+def test_a_page_removed_by_hand_is_excluded_until_readmitted_or_its_source_goes(
+    state_url,
+) -> None:
+    store = SourceStore(state_url, clock=Clock())
+    site = store.add("guild-1", "https://docs.example.com/", crawl=True, schedule="daily")
+    other = store.add("guild-2", "https://docs.example.com/", crawl=True, schedule="daily")
+    a, b = "https://docs.example.com/a", "https://docs.example.com/b"
+    store.finish_sync(site.id, "ok", "", [PageRecord(a, "site/a.html"),
+                                           PageRecord(b, "site/b.html")])
+    store.exclude(site.id, a)
+    store.exclude(site.id, a)  # twice is once
+    assert store.excluded(site.id) == {a} and store.excluded(other.id) == set()
+    assert [page.url for page in store.pages(site.id)] == [b]
+    assert store.readmit("guild-2", a, "a.html") is None  # another server's exclusion
+    assert store.readmit("guild-1", b, "b.html") is None  # never excluded
+    assert store.readmit("guild-1", a, "a.html") == store.get("guild-1", site.url)
+    assert store.excluded(site.id) == set()
+    assert store.pages(site.id) == [PageRecord(a, "a.html"), PageRecord(b, "site/b.html")]
+
+    store.exclude(site.id, b)
+    store.remove(site.id)
+    assert store.excluded(site.id) == set()
+    store.exclude(other.id, a)
+    store.forget_collection("guild-2")
+    assert store.excluded(other.id) == set()
+    store.close()
+
+
 def test_one_holder_at_a_time_and_a_dead_holders_lease_expires(state_url) -> None:
     clock = Clock()
     first, second = SourceStore(state_url, clock=clock), SourceStore(state_url, clock=clock)

@@ -3,14 +3,17 @@ fetched, what is never requested, how duplicates and hostile sitemaps are bounde
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import pytest
 
 from index.ingest.crawler import (
     MAX_LINKS_PER_PAGE,
+    REVALIDATION_SHARE,
     CrawlError,
     CrawlLimits,
+    Timer,
     Validators,
     crawl,
     normalise,
@@ -165,3 +168,109 @@ def test_a_sitemap_over_the_size_cap_is_cut_and_the_links_are_followed(tmp_path:
     )
     fetched = {url for url, p in report.pages.items() if p.outcome == "fetched"}
     assert fetched == {f"{base}/docs/", f"{base}/docs/next.html"}
+
+
+class FakeClock:
+    """A clock that moves only when the pacing waits: ``waits`` are the gaps it scheduled."""
+
+    def __init__(self) -> None:
+        self.time = 1_000.0
+        self.waits: list[float] = []
+        self.lock = threading.Lock()
+
+    def now(self) -> float:
+        with self.lock:
+            return self.time
+
+    def sleep(self, seconds: float) -> None:
+        with self.lock:
+            self.waits.append(seconds)
+            self.time += seconds
+
+    def timer(self) -> Timer:
+        return Timer(self.now, self.sleep)
+
+
+# One request at a time, so each wait is exactly the gap the pacing put before a request.
+POLITE = CrawlLimits(FetchLimits(2_000_000, 5, 3), max_pages=50, delay_seconds=0.25,
+                     concurrency=1)
+
+
+def test_a_revalidating_sync_is_not_slowed_by_the_full_delay_but_a_changed_page_is(
+    tmp_path: Path,
+) -> None:
+    with GeneratedSite(20) as site:
+        crawling = FakeClock()
+        first = crawl(site.url(), tmp_path, POLITE, allow_private=True, timer=crawling.timer())
+        requests = len(site.server.requests)  # robots.txt, two sitemap guesses, 21 pages
+        assert requests == 24
+        assert crawling.waits == [pytest.approx(0.25)] * (requests - 1)
+        known = {url: p.validators for url, p in first.pages.items()}
+
+        syncing = FakeClock()
+        site.bodies_sent.clear()
+        again = crawl(site.url(), tmp_path, POLITE, allow_private=True, known=known,
+                      timer=syncing.timer())
+        assert {p.outcome for p in again.pages.values()} == {"not_modified"}
+        assert site.bodies_sent == []
+        # robots.txt and the sitemaps are fetched whole, politely; the 21 revalidations are not
+        gap = 0.25 * REVALIDATION_SHARE
+        assert syncing.waits == [pytest.approx(0.25)] * 3 + [pytest.approx(gap)] * 20
+        assert sum(syncing.waits[3:]) < 0.05 * sum(crawling.waits[3:])  # the pages' waits
+
+        for number in (3, 4):
+            site.change(number)
+        changing = FakeClock()
+        site.bodies_sent.clear()
+        crawl(site.url(), tmp_path, POLITE, allow_private=True, known=known,
+              timer=changing.timer())
+        assert sorted(site.bodies_sent) == ["/docs/page-3.html", "/docs/page-4.html"]
+        # a revalidation that brought a body holds the next request back the whole delay
+        assert sorted(changing.waits, reverse=True)[:5] == [pytest.approx(0.25)] * 5
+        assert sum(changing.waits) == pytest.approx(5 * 0.25 + 18 * gap)
+
+
+def test_a_crawl_delay_in_robots_txt_spaces_every_request_revalidations_included(
+    tmp_path: Path,
+) -> None:
+    with GeneratedSite(6, robots="User-agent: *\nCrawl-delay: 2\n") as site:
+        crawling = FakeClock()
+        first = crawl(site.url(), tmp_path, POLITE, allow_private=True, timer=crawling.timer())
+        requests = len(site.server.requests)
+        assert crawling.waits == [pytest.approx(2.0)] * (requests - 1)
+        known = {url: p.validators for url, p in first.pages.items()}
+        syncing = FakeClock()
+        site.server.requests.clear()
+        again = crawl(site.url(), tmp_path, POLITE, allow_private=True, known=known,
+                      timer=syncing.timer())
+        assert {p.outcome for p in again.pages.values()} == {"not_modified"}
+        assert syncing.waits == [pytest.approx(2.0)] * (len(site.server.requests) - 1)
+
+    with GeneratedSite(3, robots="User-agent: *\nCrawl-delay: 100000\n") as site:
+        capped = FakeClock()
+        crawl(site.url(), tmp_path, POLITE, allow_private=True, timer=capped.timer())
+        assert capped.waits[-1] == pytest.approx(30.0)  # at most MAX_CRAWL_DELAY_SECONDS
+
+
+def test_excluded_pages_are_never_kept_and_in_a_sitemap_never_requested(tmp_path: Path) -> None:
+    with GeneratedSite(6, links_per_page=1) as site:
+        gone = site.url("/docs/page-2.html")
+        report = crawl(site.url(), tmp_path, LIMITS, allow_private=True, excluded={gone})
+        assert gone not in report.pages and len(report.pages) == 6
+        assert "/docs/page-2.html" not in site.server.requests
+    with GeneratedSite(6, sitemap=False, links_per_page=1) as site:
+        # links: page-3 is reached only through page-2's link, so page-2 is read, not kept
+        index = site.bodies[site.prefix][0].replace(b"page-3.html", b"page-2.html")
+        site.put(site.prefix, index)
+        site.server.redirect("/docs/alias.html", "/docs/page-2.html")
+        site.put(site.path(0), site.bodies[site.path(0)][0].replace(b"page-1.html",
+                                                                    b"alias.html"))
+        gone = site.url("/docs/page-2.html")
+        staging = tmp_path / "links"
+        staging.mkdir()
+        report = crawl(site.url(), staging, LIMITS, allow_private=True, excluded={gone})
+        assert gone not in report.pages and site.url("/docs/page-3.html") in report.pages
+        assert site.url("/docs/alias.html") not in report.pages  # a redirect to it: not kept
+        assert "/docs/page-2.html" in site.server.requests  # read for its links
+        kept = {page.path for page in report.pages.values() if page.path is not None}
+        assert set(staging.glob("*.part")) == kept  # its body was not left behind

@@ -1,8 +1,10 @@
 """Crawled sites over the wire (issue 22): ``/docs add url:… crawl:True`` against a site the test
 serves on 127.0.0.1, ``/docs sources list|schedule``, ``/docs sync`` with conditional requests,
-and the scheduler's own sync under the state database's lease; discord.py's real client against
-the loopback stand-in, builds in the bot's real child process. Two servers: one never sees the
-other's sites."""
+and the scheduler's own sync under the state database's lease; a page removed by hand kept out
+of syncs, the sources in ``/docs list``, a hostile site's faults (tests/hostile_site.py) in the
+reply, and a sync killed halfway completed by the next ``/docs sync``. discord.py's real client
+against the loopback stand-in, builds in the bot's real child process. Two servers: one never
+sees the other's sites."""
 
 from __future__ import annotations
 
@@ -21,7 +23,9 @@ from bot.discord.exts.docs.changes import ONE_SOURCE
 from bot.discord.utils import progress
 from bot.settings import Settings
 from tests.generated_site import GeneratedSite
+from tests.hostile_site import OFF_PATH, serve_hostile_site
 from tests.loopback import ADMIN_PERMISSIONS, LoopbackDiscord, World
+from tests.web_server import WebServer
 from tests.wire.conftest import USER_ID, wire_settings
 from tests.wire.test_wire_docs import GUILD, MANAGER_ID, MEMBER_ID, OTHER_GUILD, audit, followup
 
@@ -207,3 +211,131 @@ async def test_removing_a_source_removes_its_pages(
         loopback, GUILD, "How does page 2 section 1 version 1 explain it?")
     log = await asyncio.to_thread(audit, bot, GUILD)
     assert [(action, result) for action, _, result in log] == [("crawl", "ok"), ("sources", "ok")]
+
+
+async def test_docs_list_shows_the_sources_and_a_removed_page_stays_out_of_syncs(
+    loopback: LoopbackDiscord, bot: CitebotBot, site: GeneratedSite
+) -> None:
+    token = await manager_runs(loopback, "docs add", url=site.url(), crawl=True)
+    assert "5 added" in (await followup(loopback, token)).message["content"]
+    collection = collection_for_guild(GUILD)
+    folder = f"127.0.0.1-{site.server.port}-docs"
+    listed = await followup(loopback, await loopback.slash("docs list", user_id=MEMBER_ID,
+                                                           guild_id=GUILD))
+    (field,) = listed.message["embeds"][0]["fields"]  # anyone sees the sources in the list
+    assert field["name"] == "Sources" and field["value"].startswith(
+        "1 source(s): 1 crawled site(s), 0 single page(s). Last syncs: 1 ok.")
+    assert f"site {site.url()} — daily, last sync <t:" in field["value"]
+    elsewhere = await followup(loopback, await loopback.slash("docs list", user_id=MEMBER_ID,
+                                                              guild_id=OTHER_GUILD))
+    assert "fields" not in elsewhere.message["embeds"][0] or not elsewhere.message["embeds"][0][
+        "fields"]
+    token = await manager_runs(loopback, "docs remove", name=f"{folder}/page-2.html")
+    text = (await followup(loopback, token, timeout=60)).message["content"]
+    assert text.startswith("Removed **") and "It stays out of the syncs of **" in text
+    assert "`/docs add url:`" in text and "`/docs sources remove`" in text
+    assert "This server's index now has 4 document(s)" in text
+
+    site.server.requests.clear()
+    token = await manager_runs(loopback, "docs sync")
+    synced = (await followup(loopback, token)).message["content"]
+    assert "Pages: 0 added, 0 changed, 0 removed, 4 unchanged" in synced
+    assert "/docs/page-2.html" not in site.server.requests  # listed, never asked for
+    names = [d.name for d in await asyncio.to_thread(bot.collections.documents, collection)]
+    assert f"{folder}/page-2.html" not in names and len(names) == 4
+
+    token = await manager_runs(loopback, "docs add", url=site.url("/docs/page-2.html"))
+    assert (await followup(loopback, token)).message["content"].startswith("Added **")
+    (source,) = await asyncio.to_thread(bot.sources.of_collection, collection)  # the site's page
+    assert source.crawl and await asyncio.to_thread(bot.sources.excluded, source.id) == set()
+    site.change(2)
+    token = await manager_runs(loopback, "docs sync")
+    synced = (await followup(loopback, token)).message["content"]
+    assert "Pages: 0 added, 1 changed, 0 removed, 4 unchanged" in synced
+    assert "version 2" in await asked(loopback, GUILD, "How does page 2 version 2 explain it?")
+
+
+async def test_a_hostile_site_is_bounded_and_each_fault_is_in_the_reply(
+    loopback: LoopbackDiscord, bot: CitebotBot
+) -> None:
+    """Redirects off the path and in a loop, 10,000 links, a trickling page, HTML for
+    sitemap.xml and an endless sitemap: the crawl keeps what it could, says what it cut and
+    why, and leaves nothing half-written."""
+    bot.settings = bot.settings.model_copy(
+        update={"crawl_max_pages": 6, "fetch_timeout_seconds": 1})
+    collection = collection_for_guild(GUILD)
+    with WebServer() as web:
+        start = serve_hostile_site(web)
+        token = await manager_runs(loopback, "docs add", url=start, crawl=True)
+        text = (await followup(loopback, token, timeout=120)).message["content"]
+        assert OFF_PATH not in web.requests
+    assert text.startswith("Crawled **") and "Pages: 2 added" in text, text
+    assert "is not a sitemap" in text  # HTML served as sitemap.xml
+    assert "sitemap.xml was not read" in text  # the endless one, cut at the page deadline
+    assert "at most 6 pages per site" in text
+    assert "beyond the first 2,000 of a page were not read" in text  # the 10,000 links
+    assert "3 failed," in text and "old cop" not in text  # a first crawl has no old copies
+    assert "3 page(s) could not be fetched this time:" in text
+    assert "redirect loop" in text and "did not answer within 1 s" in text  # p2/p3, p1
+    assert "1 page(s) skipped:" in text and "redirects off the site's path" in text
+    assert "This server's index now has 2 document(s)" in text
+    assert "Traceback" not in text and str(bot.settings.collections_dir) not in text
+    names = sorted(d.name.rsplit("/", 1)[1]
+                   for d in await asyncio.to_thread(bot.collections.documents, collection))
+    assert names == ["index.html", "p4.html"]
+    source_dir = bot.collections.settings_for(collection).source_dir
+    assert not list(source_dir.glob(".citebot-crawl-*"))  # no staging folder left
+    assert not [p for p in source_dir.rglob("*") if p.name.startswith(".") and p.is_file()]
+    recorded = (source_dir / "sources.toml").read_text()
+    assert "p4.html" in recorded and "p1.html" not in recorded and "p2.html" not in recorded
+
+
+async def test_a_sync_killed_halfway_is_completed_by_the_next_docs_sync(
+    loopback: LoopbackDiscord, bot: CitebotBot, site: GeneratedSite, tmp_path: Path
+) -> None:
+    """A ``citebot --collection guild-… sync`` of the server's site is killed (SIGKILL) after it
+    wrote the changed page and before its build: the bot goes on answering from the previous
+    index, and the next ``/docs sync`` builds what the killed one left and tidies up."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from tests.bot.test_cli import clean_environment
+
+    token = await manager_runs(loopback, "docs add", url=site.url(), crawl=True)
+    assert "5 added" in (await followup(loopback, token)).message["content"]
+    collection = collection_for_guild(GUILD)
+    site.change(1)
+    env = clean_environment({
+        "CITEBOT_COLLECTIONS_DIR": str(bot.settings.collections_dir.resolve()),
+        "CITEBOT_STATE_DB": str(bot.settings.state_db.resolve()),
+        "CITEBOT_CRAWL_DELAY_SECONDS": "0", "PYTHONUNBUFFERED": "1",
+    })
+    child = subprocess.Popen(
+        [sys.executable, "-m", "bot", "--collection", collection, "sync"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path,
+    )
+    assert child.stdout is not None and child.stderr is not None
+    line = await asyncio.to_thread(child.stdout.readline)  # the pages are in place, no build
+    assert line.startswith("Synced") and "1 changed" in line, line
+    os.kill(child.pid, signal.SIGKILL)
+    await asyncio.to_thread(child.wait, 60)
+    child.stdout.close()
+    child.stderr.close()
+    (source,) = await asyncio.to_thread(bot.sources.of_collection, collection)
+    assert source.result == "running"  # what the kill left: the mark, and a backup
+    source_dir = bot.collections.settings_for(collection).source_dir
+    assert len(list(source_dir.rglob(".*.previous"))) == 1
+    assert "version 2" not in await asked(
+        loopback, GUILD, "How does page 1 version 2 explain it?")  # the previous index answers
+
+    token = await manager_runs(loopback, "docs sync")
+    synced = (await followup(loopback, token)).message["content"]
+    assert "Pages: 0 added, 0 changed, 0 removed, 5 unchanged" in synced
+    assert "This server's index now has 5 document(s)" in synced  # built all the same
+    assert "version 2" in await asked(loopback, GUILD, "How does page 1 version 2 explain it?")
+    assert not list(source_dir.rglob(".*.previous"))
+    assert not list(source_dir.glob(".citebot-crawl-*"))
+    (source,) = await asyncio.to_thread(bot.sources.of_collection, collection)
+    assert source.result == "ok"

@@ -253,6 +253,15 @@ def find_document(names: list[str], given: str) -> str | None:
     return None
 
 
+def kept_out_of_syncs(site: str) -> str:
+    """What a removal says when the page belongs to a crawled site."""
+    return (
+        f"It stays out of the syncs of **{shown(site)}**, though the site lists it; adding it "
+        "again by its address (`/docs add url:`) or removing that source "
+        "(`/docs sources remove`) lifts that."
+    )
+
+
 @app_commands.describe(name="The document to remove (start typing to choose)")
 @app_commands.autocomplete(name=document_choices)
 async def remove_command(interaction: discord.Interaction[CitebotBot], name: str) -> None:
@@ -277,26 +286,31 @@ async def remove_command(interaction: discord.Interaction[CitebotBot], name: str
                 )
             except BuildInProgressError:
                 raise Refusal(BUILD_RUNNING) from None
-            await asyncio.to_thread(core_sites.forget_document, bot.sources, collection, found)
+            site = await asyncio.to_thread(
+                core_sites.forget_document, bot.sources, collection, found
+            )
+            kept_out = "" if site is None else "\n" + kept_out_of_syncs(site.url)
             if removed == "deleted":
                 await audit.record("ok", "last document: collection deleted")
                 text = (
                     f"Removed **{shown(found)}**. It was this server's last document, so its "
                     "index is deleted too: questions here answer from the bot's shared "
-                    "documents only, if this server uses them."
+                    f"documents only, if this server uses them.{kept_out}"
                 )
-                await deliver(bot, interaction, text, started, "/docs remove")
+                await deliver(bot, interaction, clip(text, CONTENT_LIMIT), started,
+                              "/docs remove")
                 return
         log.info("server %s: %s removed %s; rebuilding", guild_id, interaction.user.id, found)
         title = f"Removed **{shown(found)}**; rebuilding…"
         outcome = await build(bot, interaction, guild_id, title)
         if outcome.ok:
             await audit.record("ok", "rebuilt")
-            text = f"Removed **{shown(found)}**.\n{render_rebuilt(outcome)}"
+            text = f"Removed **{shown(found)}**.{kept_out}\n{render_rebuilt(outcome)}"
         else:
             await audit.record("failed", f"removed; rebuild failed: {outcome.error_kind}")
             text = (
-                f"Removed **{shown(found)}**.\n{render_failure(outcome, bot.settings, collection)}"
+                f"Removed **{shown(found)}**.{kept_out}\n"
+                f"{render_failure(outcome, bot.settings, collection)}"
                 "\nUntil a rebuild succeeds (`/docs reindex`), answers may still quote it."
             )
     await deliver(bot, interaction, clip(text, CONTENT_LIMIT), started, "/docs remove")

@@ -1,5 +1,5 @@
-"""``/docs list``, ``/docs settings`` and ``/docs log``: what a server has, what it chose, and
-who changed what.
+"""``/docs list``, ``/docs settings`` and ``/docs log``: what a server has (its documents and
+its sources: crawled sites and added addresses), what it chose, and who changed what.
 
 ``list`` is open to every member; ``settings`` and ``log`` need a manager. The list's Previous /
 Next buttons carry only a page number: the server is always the one the button is pressed in,
@@ -30,6 +30,7 @@ from bot.discord.utils.replies import NO_MENTIONS
 
 if TYPE_CHECKING:
     from bot.discord.client import CitebotBot
+    from bot.state.sources import Source
 
 LOG_ENTRIES = 15
 FOREIGN_ROLE = "That role is not one of this server's roles; choose a role of this server."
@@ -90,14 +91,15 @@ async def collect_page(bot: CitebotBot, guild_id: int, page: int) -> ListPage:
     """Page ``page`` of server ``guild_id``'s documents as they are on disk now."""
     name = collection_for_guild(guild_id)
 
-    def collect() -> tuple[list[tuple[str, int]], IndexState, bool]:
+    def collect() -> tuple[list[tuple[str, int]], IndexState, bool, list[Source]]:
         documents = [(doc.name, doc.size) for doc in bot.collections.documents(name)]
         summary = bot.collections.summary(name)
         index = IndexState(summary.chunks, summary.built_at, summary.problem)
-        return documents, index, bot.servers.settings(guild_id).include_default
+        sources = bot.sources.of_collection(name)
+        return documents, index, bot.servers.settings(guild_id).include_default, sources
 
-    documents, index, include_default = await asyncio.to_thread(collect)
-    return render_document_list(documents, index, include_default, page)
+    documents, index, include_default, sources = await asyncio.to_thread(collect)
+    return render_document_list(documents, index, include_default, page, sources)
 
 
 async def list_command(interaction: discord.Interaction[CitebotBot]) -> None:

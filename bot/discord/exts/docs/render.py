@@ -7,20 +7,26 @@ enough to find a page again."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import discord
 
 from bot.discord.utils.render import (
     COLOUR_FOUND,
     DESCRIPTION_LIMIT,
+    FIELD_VALUE_LIMIT,
     clip,
     escape_clipped,
     escape_name_clipped,
 )
 from bot.state.servers import AuditEntry, ServerSettings
+
+if TYPE_CHECKING:
+    from bot.state.sources import Source
 
 DOCUMENT_NAME_CHARS = 200
 DOCUMENTS_PER_PAGE = 20
@@ -30,6 +36,8 @@ LOG_BUDGET = DESCRIPTION_LIMIT - 200
 LOG_TARGET_CHARS = 120
 LOG_RESULT_CHARS = 80
 LOG_DETAIL_CHARS = 120
+SOURCE_URL_CHARS = 100
+SOURCES_MORE = "`/docs sources list` shows them all, with how their last sync went."
 
 NO_DOCUMENTS = "This server has no documents yet; a manager can add one with /docs add"
 NO_LOG = "Nothing has been changed in this server's documents yet."
@@ -97,14 +105,57 @@ def _timestamp(iso: str | None) -> str | None:
     return f"<t:{stamp}:f> (<t:{stamp}:R>)"
 
 
+def sources_summary(sources: Sequence[Source]) -> str:
+    """A server's sources in one embed field (at most ``FIELD_VALUE_LIMIT`` characters): how
+    many, how their last syncs went, then one short line each while they fit."""
+    sites = sum(1 for source in sources if source.crawl)
+    results = Counter(source.result or "not synced yet" for source in sources)
+    head = (
+        f"{len(sources)} source(s): {sites} crawled site(s), {len(sources) - sites} single "
+        "page(s). Last syncs: "
+        + ", ".join(f"{count} {escape_clipped(result, 20)}"
+                    for result, count in sorted(results.items()))
+        + "."
+    )
+    lines = [head]
+    used = len(head) + len(SOURCES_MORE) + 40  # room for "… and N more" and the pointer
+    for number, source in enumerate(sources):
+        synced = f"<t:{int(source.synced_at)}:R>" if source.synced_at else "never"
+        line = (
+            f"`{source.id}` {'site' if source.crawl else 'page'} "
+            f"{escape_clipped(source.url, SOURCE_URL_CHARS)} — {source.schedule}, "
+            f"last sync {synced}: {escape_clipped(source.result or 'not synced yet', 20)}"
+        )
+        if used + len(line) + 1 > FIELD_VALUE_LIMIT:
+            lines.append(f"… and {len(sources) - number} more.")
+            break
+        lines.append(line)
+        used += len(line) + 1
+    lines.append(SOURCES_MORE)
+    return clip("\n".join(lines), FIELD_VALUE_LIMIT)
+
+
 def render_document_list(
     documents: Sequence[tuple[str, int]],
     index: IndexState,
     include_default: bool,
     page: int = 0,
+    sources: Sequence[Source] = (),
 ) -> ListPage:
-    """Page ``page`` (clamped) of a server's documents, with its index and whether the server
-    also searches the bot's shared documents."""
+    """Page ``page`` (clamped) of a server's documents, with its index, whether the server
+    also searches the bot's shared documents, and its sources (a field, on every page)."""
+    listed = _render_document_list(documents, index, include_default, page)
+    if sources:
+        listed.embed.add_field(name="Sources", value=sources_summary(sources), inline=False)
+    return listed
+
+
+def _render_document_list(
+    documents: Sequence[tuple[str, int]],
+    index: IndexState,
+    include_default: bool,
+    page: int,
+) -> ListPage:
     shared = (
         "Questions here also search the bot's shared documents."
         if include_default

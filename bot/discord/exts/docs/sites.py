@@ -21,7 +21,7 @@ import logging
 import os
 import socket
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -65,6 +65,10 @@ if TYPE_CHECKING:
 log = logging.getLogger("citebot.discord")
 
 PROBLEM_CHARS = 500
+CHANGE_TEXT_CHARS = 1_400  # of a message's 2,000: the build's result follows
+LISTED_NOTES = 4  # what the crawl cut or could not read (a few kinds, one line each)
+LISTED_REASONS = 3  # failed and skipped pages shown with their reasons, each
+REASON_CHARS = 120
 NO_SOURCES = (
     "This server has no crawled sites yet. A manager can add one with "
     "`/docs add url:<address> crawl:True`."
@@ -130,24 +134,45 @@ async def fetch_site(
         ) from None
 
 
-def change_text(change: SiteChange) -> str:
-    """What a crawl or sync did, for a message: counts, and what was bounded."""
+def change_text(change: SiteChange, scrub: Callable[[str], str] = str) -> str:
+    """What a crawl or sync did, for a message: counts, what was bounded (the crawl's notes),
+    the first few pages that failed or were skipped with the fetcher's one-line reasons
+    (``scrub`` names the bot's folders in words), then the names of what changed; within
+    ``CHANGE_TEXT_CHARS``, problems first."""
     text = f"Pages: {change.summary()}."
+    if change.over_limit:
+        text += f"\n{len(change.over_limit)} page(s) were not added: {change.limit_note}."
+    notes = change.report.notes
+    if notes:
+        text += f"\n{len(notes)} note(s):" + _first(notes, scrub, LISTED_NOTES)
+    if change.failed:
+        text += f"\n{len(change.failed)} page(s) could not be fetched this time:" + _first(
+            [_reason(url, why) for url, why in change.failed], scrub
+        )
+    if change.skipped:
+        text += f"\n{len(change.skipped)} page(s) skipped:" + _first(
+            [_reason(url, why) for url, why in change.skipped], scrub
+        )
     for what, names, count in change.named(5):
         more = f" and {count - len(names)} more" if count > len(names) else ""
         text += f"\n{what.capitalize()}: " + ", ".join(shown(name) for name in names) + more
-    if change.over_limit:
-        text += f"\n{len(change.over_limit)} page(s) were not added: {change.limit_note}."
-    if change.report.notes:
-        text += f"\n{len(change.report.notes)} note(s): " + escape_clipped(
-            "; ".join(change.report.notes), 400
-        )
-    if change.failed:
-        text += (
-            f"\n{len(change.failed)} page(s) could not be fetched this time (server error or "
-            "timeout); their earlier copies are kept."
-        )
-    return text
+    return clip(text, CHANGE_TEXT_CHARS)
+
+
+def _reason(url: str, why: str) -> str:
+    """A page's reason, naming the page when the reason does not."""
+    return why if url in why else f"{url}: {why}"
+
+
+def _first(lines: list[str], scrub: Callable[[str], str], count: int = 0) -> str:
+    """The first ``count`` (``LISTED_REASONS``) lines as escaped bullet lines, and how many
+    more there are."""
+    count = count or LISTED_REASONS
+    shown_lines = "".join(
+        f"\n• {escape_clipped(scrub(line), REASON_CHARS)}" for line in lines[:count]
+    )
+    more = len(lines) - count
+    return shown_lines + (f"\n… and {more} more" if more > 0 else "")
 
 
 async def settle(
@@ -155,15 +180,18 @@ async def settle(
 ) -> tuple[bool, str]:
     """Keep the change after a good build (or none needed), undo it after a failed one; the
     result and the text for the user."""
+    def scrub(message: str) -> str:
+        return public_message(message, bot.settings, collection)
+
     if outcome is None or outcome.ok:
         await asyncio.to_thread(change.keep)
-        text = change_text(change)
+        text = change_text(change, scrub)
         if outcome is not None:
             text += "\n" + render_rebuilt(outcome)
         return True, text
     await asyncio.to_thread(change.undo, f"the build failed: {outcome.error_kind}")
     text = (
-        change_text(change) + "\nNone of it was kept: every page is as it was.\n"
+        change_text(change, scrub) + "\nNone of it was kept: every page is as it was.\n"
         + render_failure(outcome, bot.settings, collection)
     )
     return False, text
