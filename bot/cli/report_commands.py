@@ -8,12 +8,15 @@ import os
 import tempfile
 from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bot.cli.context import EXIT_OK, Context, command
 from bot.core.insights.gaps import GapReport
-from bot.core.insights.report import PassageInfo
-from bot.state.questions import LoggedQuestion, QuestionLog
 from index.errors import CitebotError
+
+if TYPE_CHECKING:  # matplotlib, SQLAlchemy and numpy load only when the report is made
+    from bot.core.insights.report import PassageInfo
+    from bot.state.questions import LoggedQuestion, QuestionLog
 
 DEFAULT_DAYS = 30
 MAX_DAYS = 3_650
@@ -55,6 +58,7 @@ def cmd_report(ctx: Context) -> int:
     from bot.core.collections import validate_name
     from bot.core.insights.report import render_report
     from bot.state.database import describe, is_url, location_of
+    from bot.state.questions import QuestionLog
 
     settings = ctx.base_settings or ctx.settings
     collection = getattr(ctx.args, "collection", None)

@@ -4,6 +4,8 @@ one collection's; written whole; bad paths and an empty log handled."""
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -124,3 +126,21 @@ def test_logged_passage_ids_are_named_from_the_current_index(
         assert named.citation == passage.citation.label()
         assert named.document == passage.citation.document
     assert passage_names(built_index_dir.parent / "nothing", ids) == {}
+
+
+def test_matplotlib_loads_only_when_a_chart_is_drawn() -> None:
+    """Every ``citebot`` command and the bot's start import these modules: matplotlib (~0.9 s
+    with its dependencies here) must wait for a report or /docs stats."""
+    code = (
+        "import sys\n"
+        "import bot.cli.main, bot.discord.exts.docs.stats, bot.discord.exts.docs.cog\n"
+        "assert 'matplotlib' not in sys.modules, 'matplotlib imported'\n"
+        "import bot.core.insights.report\n"
+        "assert 'matplotlib' in sys.modules\n"
+    )
+    root = Path(__file__).resolve().parents[2]
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
