@@ -144,3 +144,16 @@ def test_matplotlib_loads_only_when_a_chart_is_drawn() -> None:
         check=False,
     )
     assert result.returncode == 0, result.stderr[-2000:]
+
+
+def test_the_reports_day_counts_are_the_logs_own(state: Path) -> None:
+    """The report counts days from the rows it already holds: the same as QuestionLog.daily."""
+    from bot.core.insights.report import daily_counts
+
+    log = QuestionLog(state)
+    try:
+        for guild in (None, 1, 2):
+            assert daily_counts(log.questions(guild, days=30)) == log.daily(guild, days=30)
+        assert sum(day.down for day in log.daily(None, days=30)) == 1
+    finally:
+        log.close()

@@ -48,14 +48,18 @@ class PassageVotes:
 
 def daily_counts(questions: Iterable[LoggedQuestion]) -> list[DayCount]:
     """Per day (UTC) that had questions: asked, found, 👍 and 👎 (oldest day first)."""
-    per_day: dict[str, list[int]] = {}
+    per_day: dict[int, list[int]] = {}  # by days since 1970-01-01 (UTC): no datetime per row
     for row in questions:
-        counts = per_day.setdefault(row.when.strftime("%Y-%m-%d"), [0, 0, 0, 0])
+        counts = per_day.setdefault(int(row.at // 86_400), [0, 0, 0, 0])
         counts[0] += 1
-        counts[1] += int(row.found)
-        counts[2] += row.up
-        counts[3] += row.down
-    return [DayCount(day, *counts) for day, counts in sorted(per_day.items())]
+        counts[1] += row.found
+        if row.votes:
+            counts[2] += row.up
+            counts[3] += row.down
+    return [
+        DayCount(datetime.fromtimestamp(day * 86_400, UTC).strftime("%Y-%m-%d"), *counts)
+        for day, counts in sorted(per_day.items())
+    ]
 
 
 def document_of(passage_id: str, passages: Mapping[str, PassageInfo]) -> str | None:
@@ -94,10 +98,13 @@ def worst_passages(questions: Iterable[LoggedQuestion]) -> list[PassageVotes]:
     up: Counter[str] = Counter()
     down: Counter[str] = Counter()
     for row in questions:
-        for passage_id in dict.fromkeys(row.passage_ids):
-            shown[passage_id] += 1
-            up[passage_id] += row.up
-            down[passage_id] += row.down
+        once = set(row.passage_ids)
+        shown.update(once)
+        if row.votes:
+            ups, downs = row.up, row.down
+            for passage_id in once:
+                up[passage_id] += ups
+                down[passage_id] += downs
     ranked = sorted((p for p in down if down[p] > 0), key=lambda p: (-down[p], up[p], p))
     return [PassageVotes(p, shown[p], up[p], down[p]) for p in ranked]
 
