@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import io
 import time
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 from PIL import Image
@@ -76,10 +76,17 @@ def test_an_empty_log_draws_a_message_not_an_error() -> None:
     assert render_svg(fill_days([], 30, TODAY)) != svg
 
 
-def test_a_chart_is_cheap() -> None:
-    period = fill_days(COUNTS, 90, TODAY)
-    render_png(period)  # first use loads fonts
-    started = time.perf_counter()
-    render_png(period)
-    render_svg(period)
-    assert time.perf_counter() - started < 2.0  # ~0.2 s each here; slack for a loaded machine
+def test_a_chart_is_cheap_even_for_a_year() -> None:
+    year = [DayCount((TODAY - timedelta(days=i)).isoformat(), 50 + i % 40, 30, i % 7, i % 5)
+            for i in range(365)]
+    for period in (fill_days(COUNTS, 90, TODAY), fill_days(year, 365, TODAY)):
+        render_png(period)  # first use loads fonts
+        started = time.perf_counter()
+        render_png(period)
+        render_svg(period)
+        # ~0.2 s each here (a year's bars drawn as one shape); slack for a loaded machine
+        assert time.perf_counter() - started < 2.0
+    image = Image.open(io.BytesIO(render_png(fill_days(year, 365, TODAY)))).convert("RGB")
+    colours = image.getcolors(maxcolors=1_000_000)
+    assert colours is not None
+    assert {colour: n for n, colour in colours}.get((0x4C, 0x72, 0xB0), 0) > 50_000

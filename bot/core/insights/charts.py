@@ -14,6 +14,7 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import matplotlib
 from matplotlib.axes import Axes
@@ -25,6 +26,8 @@ from bot.state.questions import DayCount
 
 WIDTH_IN, HEIGHT_IN, DPI = 9.0, 5.6, 100
 ASKED, FOUND, UP, DOWN = "#4c72b0", "#dd8452", "#55a868", "#c44e52"
+MAX_BARS = 92
+"""Up to this many days, one bar each (a quarter); beyond, a filled step outline."""
 MAX_DATE_LABELS = 12
 """At most this many dates under the bars (every n-th day beyond that)."""
 
@@ -119,7 +122,7 @@ def _figure(period: Period, title: str) -> Figure:
     top, bottom = figure.subplots(2, 1, sharex=True, height_ratios=(3, 2))
     positions = list(range(len(period.days)))
     asked = [day.asked for day in period.days]
-    top.bar(positions, asked, color=ASKED, label="questions asked")
+    _bars(top, asked, ASKED, "questions asked")
     top.set_ylabel("questions per day")
     top.set_ylim(0, max(asked) * 1.15)
     top.yaxis.get_major_locator().set_params(integer=True)
@@ -130,22 +133,22 @@ def _figure(period: Period, title: str) -> Figure:
     share.set_ylim(0, 105)
     share.set_ylabel("share found (%)")
     handles = top.get_legend_handles_labels()[0] + share.get_legend_handles_labels()[0]
-    top.legend(handles=handles, loc="upper left", fontsize=8, framealpha=0.9)
+    top.legend(handles=handles, **_LEGEND)
     top.set_title(
         f"{period.asked} question(s) in {_days(len(period.days))}, "
         f"{_percent(period.found, period.asked)} found",
-        fontsize=10,
+        fontsize=10, loc="left",
     )
     up = [day.up for day in period.days]
     down = [-day.down for day in period.days]
-    bottom.bar(positions, up, color=UP, label=f"up votes ({period.up})")
-    bottom.bar(positions, down, color=DOWN, label=f"down votes ({period.down})")
+    _bars(bottom, up, UP, f"up votes ({period.up})")
+    _bars(bottom, down, DOWN, f"down votes ({period.down})")
     bottom.axhline(0, color="#333333", linewidth=0.6)
     bottom.set_ylabel("votes (down below 0)")
     limit = max([1, *up, *(-d for d in down)])
     bottom.set_ylim(-limit * 1.2, limit * 1.2)
     bottom.yaxis.get_major_locator().set_params(integer=True)
-    bottom.legend(loc="upper left", fontsize=8, framealpha=0.9)
+    bottom.legend(**_LEGEND)
     bottom.set_xlabel("day (UTC)")
     _date_labels(bottom, period)
     for axes in (top, bottom):
@@ -153,6 +156,23 @@ def _figure(period: Period, title: str) -> Figure:
         axes.set_axisbelow(True)
     figure.suptitle(title, fontsize=14, fontweight="bold")
     return figure
+
+
+_LEGEND: dict[str, Any] = {
+    # above the plot, right-aligned: never over the bars or the line
+    "loc": "lower right", "bbox_to_anchor": (1.0, 1.0), "ncols": 2, "fontsize": 8,
+    "frameon": False, "borderaxespad": 0.2,
+}
+
+
+def _bars(axes: Axes, values: list[int], colour: str, label: str) -> None:
+    """One bar per day; past ``MAX_BARS`` days one filled step outline instead (the same
+    shape, drawn as one shape rather than hundreds: a year's chart stays cheap)."""
+    if len(values) <= MAX_BARS:
+        axes.bar(range(len(values)), values, color=colour, label=label)
+    else:
+        edges = [i - 0.5 for i in range(len(values) + 1)]
+        axes.stairs(values, edges, fill=True, color=colour, label=label)
 
 
 def _date_labels(axes: Axes, period: Period) -> None:
