@@ -90,3 +90,15 @@ def test_a_chart_is_cheap_even_for_a_year() -> None:
     colours = image.getcolors(maxcolors=1_000_000)
     assert colours is not None
     assert {colour: n for n, colour in colours}.get((0x4C, 0x72, 0xB0), 0) > 50_000
+
+
+def test_charts_drawn_from_several_threads_at_once_are_the_same() -> None:
+    """/docs stats draws in worker threads: no shared pyplot state between charts."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    periods = [fill_days(COUNTS, 30, TODAY), fill_days(COUNTS[:1], 7, TODAY)]
+    expected = [(render_png(p), render_svg(p)) for p in periods]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        drawn = list(pool.map(lambda i: (render_png(periods[i % 2]), render_svg(periods[i % 2])),
+                              range(8)))
+    assert drawn == [expected[i % 2] for i in range(8)]
