@@ -79,7 +79,8 @@ def cmd_report(ctx: Context) -> int:
             log.close()
     scope = f"collection {collection}" if collection else "all servers"
     page = render_report(
-        questions, gaps, scope=scope, days=days, passages=_passages(ctx, questions)
+        questions, gaps, scope=scope, days=days, passages=_passages(ctx, questions),
+        kept_days=settings.question_log_days,
     )
     write_atomically(target, page)
     what = f"{len(questions)} question(s)" if questions else "no questions logged"

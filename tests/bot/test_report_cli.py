@@ -80,6 +80,10 @@ def test_one_collection_only(state: Path, tmp_path: Path) -> None:
     text = text_of(target.read_text(encoding="utf-8"))
     assert "citebot usage report: collection guild-2" in text and "The last 7 days" in text
     assert "1 questions" in text and "server one" not in text and "guide.md" not in text
+    long = tmp_path / "long.html"
+    assert main(["report", "--days", "90", "--html", str(long)]) == 0
+    assert "(it keeps questions 30 days)" in text_of(long.read_text(encoding="utf-8"))
+    assert "keeps questions" not in text
 
 
 def test_an_empty_or_missing_log_makes_a_page_that_says_so(

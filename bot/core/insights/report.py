@@ -126,11 +126,13 @@ def render_report(
     scope: str,
     days: int,
     passages: Mapping[str, PassageInfo] | None = None,
+    kept_days: int | None = None,
     now: datetime | None = None,
 ) -> str:
     """The report of ``questions`` (the log of the last ``days`` days of ``scope``, e.g. "all
     servers" or "collection guild-1") with the knowledge ``gaps``, as one HTML page.
-    ``passages`` names the passage ids logged (from the current index)."""
+    ``passages`` names the passage ids logged (from the current index); ``kept_days`` is how
+    long the log keeps questions (said when ``days`` asks for more)."""
     passages = passages or {}
     now = now or datetime.now(UTC)
     period = fill_days(daily_counts(questions), days, now.date())
@@ -138,7 +140,7 @@ def render_report(
     body = [
         f"<h1>{_e(title)}</h1>",
         f'<p class="period">The last {_days(days)} (to {now:%Y-%m-%d %H:%M} UTC), '
-        f"from the question log.</p>",
+        f"from the question log{_kept(days, kept_days)}.</p>",
     ]
     if not questions:
         body.append(f'<p class="empty">No questions logged in the last {_days(days)}.</p>')
@@ -322,6 +324,12 @@ def _link(text: str, url: str | None) -> str:
 
 def _e(text: str) -> str:
     return html.escape(text, quote=True)
+
+
+def _kept(days: int, kept_days: int | None) -> str:
+    if kept_days is None or days <= kept_days:
+        return ""
+    return f" (it keeps questions {kept_days} day{'' if kept_days == 1 else 's'})"
 
 
 def _days(count: int) -> str:
