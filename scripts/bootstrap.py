@@ -4,6 +4,9 @@
     python3 scripts/bootstrap.py console     # set up, then ask questions about source_docs/
     python3 scripts/bootstrap.py test        # set up, then ruff, lint-imports, mypy, the suite
 
+`test` also installs Debian's `chromium` with apt-get when it is missing (the HTML report is
+checked in a real headless browser), and stops saying why if it cannot.
+
 Needs only Python 3.11+ and git. torch is installed first as the CPU build: here
 `pip install torch==2.13.0` takes a CPU wheel that lies on this machine's disk; elsewhere set
 CITEBOT_TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu (see README) so pip does not pull
@@ -14,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
 import venv
@@ -66,6 +70,44 @@ def setup() -> None:
     STAMP.write_text(wanted)
 
 
+def ensure_chromium() -> None:
+    """The report's browser test (tests/bot/test_report_browser.py) opens the HTML page in a real
+    headless browser, Debian's `chromium`: install it with apt-get when it is missing. A failure
+    stops the run with the reason; the test is never skipped for want of a browser."""
+    if shutil.which("chromium"):
+        return
+    apt = shutil.which("apt-get")
+    if apt is None:
+        sys.exit(
+            "citebot: error: the browser test needs `chromium` on PATH and there is no apt-get "
+            "to install it: install Chromium (as `chromium`) and run the tests again"
+        )
+    prefix: list[str] = []
+    if hasattr(os, "geteuid") and os.geteuid() != 0:
+        if shutil.which("sudo") is None:
+            sys.exit(
+                "citebot: error: the browser test needs `chromium`; installing it needs root: "
+                "run `sudo apt-get install -y chromium`, then the tests again"
+            )
+        prefix = ["sudo", "-n"]
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+
+    def apt_get(*args: str) -> bool:
+        command = [*prefix, apt, *args]
+        print(f"The browser test needs chromium: running {' '.join(command)} …", flush=True)
+        return subprocess.run(command, env=env, check=False).returncode == 0
+
+    # A fresh machine may have no package lists yet: update once if the first try fails.
+    if not apt_get("install", "-y", "chromium"):
+        apt_get("update")
+        apt_get("install", "-y", "chromium")
+    if not shutil.which("chromium"):
+        sys.exit(
+            "citebot: error: could not install `chromium` with apt-get (see its output above); "
+            "the report's browser test needs it: install it, then run the tests again"
+        )
+
+
 def main() -> None:
     action = sys.argv[1] if len(sys.argv) > 1 else "console"
     setup()
@@ -82,6 +124,7 @@ def main() -> None:
             "--no-cache")
         # Types ([tool.mypy] in pyproject.toml: strict, bot/ and index/).
         run(python(), "-m", "mypy")
+        ensure_chromium()
         os.chdir(ROOT)
         os.execve(python(), [str(python()), "-m", "pytest", *sys.argv[2:]], env)
     sys.exit(f"usage: {sys.argv[0]} [console|test|setup]")

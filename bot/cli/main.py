@@ -15,7 +15,13 @@ from collections.abc import Sequence
 from rich.console import Console
 
 from bot import __version__
-from bot.cli import admin_commands, index_commands, question_commands, site_commands
+from bot.cli import (
+    admin_commands,
+    index_commands,
+    question_commands,
+    report_commands,
+    site_commands,
+)
 from bot.cli.context import (
     ERROR,
     EXIT_ERROR,
@@ -51,6 +57,7 @@ COMMANDS: dict[str, Command] = {
         admin_commands.cmd_collections,
         admin_commands.cmd_discord,
         admin_commands.cmd_feedback,
+        report_commands.cmd_report,
         admin_commands.cmd_db,
     )
 }
