@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import numpy as np
-from sqlalchemy import ColumnElement, Connection, and_, delete, func, insert, select
+from sqlalchemy import ColumnElement, and_, delete, func, insert, select
 
 from bot.state.database import StateLocation
 from bot.state.feedback import DOWN, UP
@@ -191,10 +191,17 @@ class QuestionLog:
         if with_vectors:
             columns.append(question_log.c.vector)
         query = select(*columns).where(and_(*conditions)).order_by(question_log.c.id)
+        on_answers: dict[str, list[Vote]] = {}
         with self._database.reading() as connection:
             rows = connection.execute(query).all()
-            keys = {row.answer_key for row in rows if row.answer_key}
-            on_answers = _votes_on(connection, keys)
+            voted = (
+                select(votes.c.answer_key, votes.c.vote, votes.c.reason, votes.c.reason_text)
+                .join(question_log, question_log.c.answer_key == votes.c.answer_key)
+                .where(and_(*conditions))
+                .order_by(votes.c.id)
+            )
+            for key, vote, reason, text in connection.execute(voted):
+                on_answers.setdefault(key, []).append(Vote(int(vote), reason, text))
         return [
             LoggedQuestion(
                 id=int(row.id),
@@ -206,7 +213,7 @@ class QuestionLog:
                 passage_ids=tuple(json.loads(row.passage_ids)),
                 answer_key=row.answer_key,
                 vector=row.vector if with_vectors else None,
-                votes=on_answers.get(row.answer_key, ()) if row.answer_key else (),
+                votes=tuple(on_answers.get(row.answer_key, ())) if row.answer_key else (),
             )
             for row in rows
         ]
@@ -215,15 +222,28 @@ class QuestionLog:
         self, guild_id: int | None, *, days: float, collection: str | None = None
     ) -> list[DayCount]:
         """Per day (UTC) of the last ``days`` days that had questions: how many were asked and
-        found, and the votes on their answers (oldest day first)."""
-        rows = self.questions(guild_id, days=days, collection=collection)
+        found, and the votes on their answers (oldest day first). Two grouped reads, no row
+        objects: fast at 100,000 logged questions."""
+        conditions = self._where(guild_id, days, collection)
+        asked = select(question_log.c.at, question_log.c.found).where(and_(*conditions))
+        voted = (
+            select(question_log.c.at, votes.c.vote)
+            .join(votes, votes.c.answer_key == question_log.c.answer_key)
+            .where(and_(*conditions))
+        )
         per_day: dict[str, list[int]] = {}
-        for row in rows:
-            counts = per_day.setdefault(row.when.strftime("%Y-%m-%d"), [0, 0, 0, 0])
-            counts[0] += 1
-            counts[1] += int(row.found)
-            counts[2] += row.up
-            counts[3] += row.down
+
+        def day_of(at: float) -> list[int]:
+            day = datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%d")
+            return per_day.setdefault(day, [0, 0, 0, 0])
+
+        with self._database.reading() as connection:
+            for at, found in connection.execute(asked):
+                counts = day_of(at)
+                counts[0] += 1
+                counts[1] += int(bool(found))
+            for at, vote in connection.execute(voted):
+                day_of(at)[2 if vote == UP else 3] += 1
         return [DayCount(day, *counts) for day, counts in sorted(per_day.items())]
 
     def count(self, guild_id: int | None, *, days: float | None = None) -> int:
@@ -273,18 +293,3 @@ class QuestionLog:
         if collection is not None:
             conditions.append(question_log.c.collection == collection)
         return conditions
-
-
-def _votes_on(connection: Connection, keys: set[str]) -> dict[str, tuple[Vote, ...]]:
-    """The votes on each answer key of ``keys`` (queried in batches)."""
-    found: dict[str, list[Vote]] = {}
-    ordered = sorted(keys)
-    for first in range(0, len(ordered), 500):
-        batch = ordered[first : first + 500]
-        query = select(votes.c.answer_key, votes.c.vote, votes.c.reason, votes.c.reason_text)
-        rows = connection.execute(
-            query.where(votes.c.answer_key.in_(batch)).order_by(votes.c.id)
-        ).all()
-        for key, vote, reason, text in rows:
-            found.setdefault(key, []).append(Vote(int(vote), reason, text))
-    return {key: tuple(values) for key, values in found.items()}
