@@ -42,21 +42,23 @@ import shutil
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from index.answer import Citation
 from index.backends.integrity import ALGORITHM, changed_files, file_digests
 from index.build.build_lock import BuildLock
-from index.build.chunk_table import ChunkTable, DocumentTable, TextBlob, map_array
+from index.build.chunk_table import ID_BYTES, ChunkTable, DocumentTable, TextBlob, map_array
 from index.build.corpus import Corpus
 from index.build.lexical import LexicalIndex
 from index.build.model import ModelSpec
 from index.build.vector_index import configure_for_queries
 from index.errors import CitebotError, IndexCorruptError, IndexMismatchError, IndexMissingError
+from index.ingest.documents import page_of
 from index.ranker import model_record as ranker_model_record
 
 log = logging.getLogger(__name__)
@@ -366,6 +368,21 @@ class IndexStore:
             exact_sentence_vectors=exact_sentences,
         )
 
+    def citations(self, ids: Collection[str]) -> dict[str, Citation]:
+        """The citation (with the document's address) of each chunk id of ``ids`` found in the
+        live build, read from its small columns only (no model, vectors or checks): for reports
+        on logged passage ids. Ids the build no longer has are left out; no build, or one that
+        cannot be read, gives an empty result."""
+        keys = sorted({key for key in ids if len(key) == ID_BYTES and key.isascii()})
+        build = self.current_build()
+        if not keys or build is None:
+            return {}
+        try:
+            return _citations(build, keys)
+        except (OSError, ValueError, KeyError, IndexError, TypeError) as error:
+            log.warning("could not read the citations of %s (%s)", build, type(error).__name__)
+            return {}
+
     def drop(self) -> None:
         """Delete the index directory (every build, the lock file and the model export)."""
         shutil.rmtree(self.directory, ignore_errors=True)
@@ -645,3 +662,39 @@ def _sync_path(path: Path) -> None:
         pass
     finally:
         os.close(descriptor)
+
+
+def _citations(build: Path, keys: list[str]) -> dict[str, Citation]:
+    entries = json.loads((build / "documents.json").read_text(encoding="utf-8"))
+    paths: list[str] = entries["paths"]
+    details: list[dict[str, Any]] = entries.get("details") or [{} for _ in paths]
+    chunks = build / "chunks"
+    ids = np.load(chunks / "id.npy", mmap_mode="r", allow_pickle=False)
+    wanted = np.array([key.encode("ascii") for key in keys], dtype=f"S{ID_BYTES}")
+    rows = np.flatnonzero(np.isin(ids, wanted))
+    if rows.size == 0:
+        return {}
+    sections: list[str] = json.loads((chunks / "sections.json").read_text(encoding="utf-8"))
+    document = np.load(chunks / "document.npy", mmap_mode="r", allow_pickle=False)
+    section = np.load(chunks / "section.npy", mmap_mode="r", allow_pickle=False)
+    paragraph = np.load(chunks / "paragraph.npy", mmap_mode="r", allow_pickle=False)
+    span = np.load(chunks / "span.npy", mmap_mode="r", allow_pickle=False)
+    found: dict[str, Citation] = {}
+    for row in rows.tolist():
+        number = int(document[row])
+        extra = details[number] if number < len(details) else {}
+        start, end = (int(value) for value in span[row])
+        pages = [int(page) for page in extra.get("pages") or ()]
+        section_number = int(section[row])
+        url = extra.get("url")
+        found[ids[row].decode("ascii")] = Citation(
+            paths[number],
+            sections[section_number] if section_number >= 0 else None,
+            int(paragraph[row]),
+            start,
+            end,
+            page_of(pages, start) if pages else None,
+            page_of(pages, max(start, end - 1)) if pages else None,
+            url if isinstance(url, str) else None,
+        )
+    return found
