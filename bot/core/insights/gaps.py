@@ -1,9 +1,42 @@
 """Knowledge gaps: the questions the documents did not answer ("not in the source", or voted 👎),
-grouped into clusters of the same need by their embeddings, largest first."""
+grouped into clusters of the same need by their embeddings, largest first.
+
+The clustering is leader clustering on cosine similarity, in arrival order (oldest first): a
+question joins the most similar earlier *leader* when that similarity is at least the threshold,
+else it leads a new cluster. It is deterministic (same log, same clusters) and costs
+O(questions × leaders), computed in blocks with numpy: identical vectors are clustered once, and
+past ``MAX_LEADERS`` leaders a question that matches none stays alone without becoming a leader,
+so a log of 100,000 all-different questions still answers in seconds (docs/benchmarks.md,
+"Insights"). ``THRESHOLD`` was fitted on ``benchmarks/data/gap_questions.json`` by
+``benchmarks/insights.py``.
+
+Questions logged without an embedding (the encoder failed) are grouped by their wording alone
+(case and spacing ignored), so they are still shown, and counted in ``GapReport.unembedded``.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from bot.state.feedback import DOWN, REASONS
+from bot.state.questions import LoggedQuestion, QuestionLog, unpack_vectors
+
+THRESHOLD = 0.39
+"""Cosine similarity at which two questions are the same need (fitted: docs/benchmarks.md)."""
+DEFAULT_LIMIT = 20
+"""How many clusters a report keeps (largest first)."""
+MICRO_THRESHOLD = 0.8
+"""The first pass groups near-identical wordings (cosine to a leader at least this)."""
+MAX_LEADERS = 2_048
+"""Most first-pass groups; later questions that match none closely stay alone."""
+OTHER_WORDINGS = 3
+MAX_NOTES = 5
+_BLOCK = 1_024
 
 
 @dataclass(frozen=True)
@@ -40,3 +73,233 @@ class GapReport:
     questions: int
     days: float
     threshold: float  # the cosine similarity that joins two questions in one cluster
+    total_clusters: int = 0  # clusters found, before ``limit`` kept the largest
+    unembedded: int = 0  # gap questions logged without an embedding (grouped by wording)
+
+
+def find_gaps(
+    log: QuestionLog,
+    guild_id: int | None,
+    *,
+    days: float = 30,
+    collection: str | None = None,
+    closest: Callable[[str], ClosestPassage | None] | None = None,
+    threshold: float = THRESHOLD,
+    limit: int = DEFAULT_LIMIT,
+) -> GapReport:
+    """The knowledge gaps of ``guild_id`` (None: every server's, for the operator) over the last
+    ``days`` days, in one ``collection`` or all: the ``limit`` largest clusters (ties: the most
+    recent first), each with ``closest(typical wording)`` when given (called for those only).
+    Blocking: call off the event loop."""
+    rows = log.questions(
+        guild_id, days=days, collection=collection, gaps_only=True, with_vectors=True
+    )
+    return gaps_of(rows, days=days, closest=closest, threshold=threshold, limit=limit)
+
+
+def gaps_of(
+    rows: Sequence[LoggedQuestion],
+    *,
+    days: float,
+    closest: Callable[[str], ClosestPassage | None] | None = None,
+    threshold: float = THRESHOLD,
+    limit: int = DEFAULT_LIMIT,
+) -> GapReport:
+    """``find_gaps`` on rows already read (gap questions, oldest first)."""
+    embedded = [row for row in rows if row.vector]
+    groups: list[_Group] = []
+    if embedded:
+        matrix = unpack_vectors([row.vector for row in embedded if row.vector])
+        for members in cluster(matrix, threshold):
+            vectors = matrix[members]
+            centre = vectors.mean(axis=0)
+            typical_at = int(np.argmax(vectors @ centre))
+            groups.append(
+                _Group([embedded[i] for i in members], members[typical_at], vectors @ centre)
+            )
+    by_wording: dict[str, list[LoggedQuestion]] = {}
+    for row in rows:
+        if not row.vector:
+            by_wording.setdefault(_normal(row.question), []).append(row)
+    for same in by_wording.values():
+        groups.append(_Group(same, -1, None))
+    groups.sort(key=lambda group: (-len(group.rows), -group.last_at, group.rows[0].id))
+    kept = [_summary(group, embedded, closest) for group in groups[: max(limit, 0)]]
+    return GapReport(
+        clusters=tuple(kept),
+        questions=len(rows),
+        days=float(days),
+        threshold=float(threshold),
+        total_clusters=len(groups),
+        unembedded=len(rows) - len(embedded),
+    )
+
+
+def cluster(matrix: np.ndarray, threshold: float) -> list[list[int]]:
+    """Clusters of the unit rows ``matrix`` (see the module's docstring): each cluster's row
+    indices, clusters in order of first appearance."""
+    if matrix.shape[0] == 0:
+        return []
+    # Identical vectors (the same question asked again) are clustered once.
+    unique, first, inverse = np.unique(
+        np.ascontiguousarray(matrix, dtype=np.float32),
+        axis=0,
+        return_index=True,
+        return_inverse=True,
+    )
+    order = np.argsort(first, kind="stable")  # distinct vectors in order of first appearance
+    distinct = unique[order]
+    rank = np.empty_like(order)
+    rank[order] = np.arange(order.size)
+    micro = _leaders(distinct, max(threshold, MICRO_THRESHOLD), threshold)
+    groups = micro.max() + 1
+    sums = np.zeros((groups, distinct.shape[1]), dtype=np.float64)
+    np.add.at(sums, micro[micro >= 0], distinct[micro >= 0])
+    counts = np.bincount(micro[micro >= 0], minlength=groups).astype(np.float64)
+    root = _average_link(sums, counts, threshold)
+    labels_of_distinct = np.where(micro >= 0, root[np.maximum(micro, 0)], micro)
+    labels = labels_of_distinct[rank[inverse.reshape(-1)]]
+    members: dict[int, list[int]] = {}
+    for index, label in enumerate(labels.tolist()):
+        members.setdefault(label, []).append(index)
+    return list(members.values())
+
+
+def _leaders(rows: np.ndarray, threshold: float, fallback: float) -> np.ndarray:
+    """Each row's micro-cluster (its leader's number): a row joins the most similar earlier
+    leader at ``threshold`` or more, else leads a new one; past ``MAX_LEADERS`` leaders it joins
+    the most similar at ``fallback`` or more, else stays alone (a negative label)."""
+    labels = np.full(rows.shape[0], -1, dtype=np.int64)
+    leaders = np.zeros((0, rows.shape[1]), dtype=np.float32)
+    for start in range(0, rows.shape[0], _BLOCK):
+        block = rows[start : start + _BLOCK]
+        best = np.full(block.shape[0], -np.inf, dtype=np.float32)
+        chosen = np.full(block.shape[0], -1, dtype=np.int64)
+        if leaders.shape[0]:
+            similarity = block @ leaders.T
+            chosen = np.argmax(similarity, axis=1)
+            best = similarity[np.arange(block.shape[0]), chosen]
+        open_rows = np.flatnonzero(best < threshold)
+        if open_rows.size:
+            # Within the block, in order: a row joins the best of this block's new leaders.
+            within = block[open_rows] @ block[open_rows].T
+            new: list[int] = []  # positions in open_rows of this block's new leaders
+            for position, row in enumerate(open_rows.tolist()):
+                if new:
+                    scores = within[position, new]
+                    top = int(np.argmax(scores))
+                    if scores[top] > best[row]:
+                        best[row] = scores[top]
+                        chosen[row] = leaders.shape[0] + top
+                    if best[row] >= threshold:
+                        continue
+                if leaders.shape[0] + len(new) < MAX_LEADERS:
+                    chosen[row] = leaders.shape[0] + len(new)
+                    new.append(position)
+                elif best[row] < fallback:
+                    chosen[row] = -2 - start - row  # alone, never a leader
+            if new:
+                leaders = np.vstack([leaders, block[open_rows[new]]])
+        labels[start : start + block.shape[0]] = chosen
+    return labels
+
+
+def _average_link(sums: np.ndarray, counts: np.ndarray, threshold: float) -> np.ndarray:
+    """Average-link agglomeration of groups given by their vector ``sums`` and sizes: the two
+    groups of highest mean pairwise similarity (their sums' dot product over the product of
+    their sizes, exact for dot products) merge while it is at least ``threshold``. Each group's
+    final group (the lowest number merged into it)."""
+    size = counts.shape[0]
+    root = np.arange(size)
+    if size < 2:
+        return root
+    similarity = (sums @ sums.T) / np.outer(counts, counts)
+    np.fill_diagonal(similarity, -np.inf)
+    best = similarity.max(axis=1)
+    partner = similarity.argmax(axis=1)
+    while True:
+        first = int(np.argmax(best))
+        if best[first] < threshold:
+            break
+        keep, gone = sorted((first, int(partner[first])))
+        sums[keep] += sums[gone]
+        counts[keep] += counts[gone]
+        root[root == gone] = keep
+        similarity[gone, :] = -np.inf
+        similarity[:, gone] = -np.inf
+        best[gone] = -np.inf
+        row = (sums @ sums[keep]) / (counts * counts[keep])
+        row[best == -np.inf] = -np.inf  # merged away (or alone) groups stay out
+        row[keep] = -np.inf
+        similarity[keep, :] = row
+        similarity[:, keep] = row
+        stale = np.flatnonzero((partner == keep) | (partner == gone))
+        stale = stale[best[stale] > -np.inf]
+        best[stale] = similarity[stale].max(axis=1)
+        partner[stale] = similarity[stale].argmax(axis=1)
+        better = row > best
+        best[better] = row[better]
+        partner[better] = keep
+        best[keep] = row.max()
+        partner[keep] = int(row.argmax())
+    return root
+
+
+@dataclass
+class _Group:
+    rows: list[LoggedQuestion]
+    typical: int  # index into the embedded rows of the most typical question (-1: by wording)
+    similarity: np.ndarray | None  # each member's similarity to the centre
+    last_at: float = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.last_at = max(row.at for row in self.rows)
+
+
+def _normal(text: str) -> str:
+    return re.sub(r"\s+", " ", text).strip().casefold()
+
+
+def _summary(
+    group: _Group,
+    embedded: Sequence[LoggedQuestion],
+    closest: Callable[[str], ClosestPassage | None] | None,
+) -> GapCluster:
+    """One group as a GapCluster: typical wording, other wordings, votes and closest passage."""
+    rows = group.rows
+    typical = embedded[group.typical].question if group.typical >= 0 else rows[-1].question
+    if group.similarity is not None:
+        ranked = [rows[i] for i in np.argsort(-group.similarity, kind="stable").tolist()]
+    else:
+        ranked = list(rows)
+    seen = {_normal(typical)}
+    wordings: list[str] = []
+    for row in ranked:
+        key = _normal(row.question)
+        if key not in seen and len(wordings) < OTHER_WORDINGS:
+            seen.add(key)
+            wordings.append(row.question)
+    reasons: Counter[str] = Counter()
+    notes: list[str] = []
+    for row in reversed(rows):  # the most recent notes first
+        for vote in row.votes:
+            if vote.vote != DOWN:
+                continue
+            if vote.reason:
+                reasons[vote.reason] += 1
+            text = vote.text.strip()
+            if text and len(notes) < MAX_NOTES:
+                label = REASONS.get(vote.reason, "")
+                notes.append(f"{label}: {text}" if label else text)
+    return GapCluster(
+        size=len(rows),
+        typical=typical,
+        wordings=tuple(wordings),
+        not_found=sum(1 for row in rows if not row.found),
+        voted_down=sum(1 for row in rows if row.down),
+        reasons=tuple(sorted(reasons.items(), key=lambda item: (-item[1], item[0]))),
+        notes=tuple(notes),
+        first_at=min(row.at for row in rows),
+        last_at=group.last_at,
+        closest=closest(typical) if closest is not None else None,
+    )
