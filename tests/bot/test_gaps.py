@@ -100,15 +100,25 @@ def test_cluster_is_average_link_over_distinct_vectors(seed: int) -> None:
 
 
 def test_repeats_and_near_duplicates_join_and_past_the_leader_cap_stay_alone(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    """The same vector asked again joins its first asking; past MAX_LEADERS first-pass groups a
-    question that matches none stays alone (bounded work), one that matches joins."""
+    """The same question asked again joins its first asking (also past the cap); past
+    MAX_LEADERS first-pass groups a question that matches none stays alone (bounded work), one
+    that matches at the threshold joins."""
     monkeypatch.setattr(gaps, "MAX_LEADERS", 2)
     a, b, c, d = unit(1, 0, 0), unit(0, 1, 0), unit(0, 0, 1), unit(0, 0, 0, 1)
     near_a, between = unit(1, 0.1, 0), unit(1, 0.9, 0)  # cosine 0.74 to a: joins it at 0.5
-    matrix = np.stack([a, b, a, c, near_a, d, between, c])
-    assert sorted(map(sorted, cluster(matrix, 0.5))) == [[0, 2, 4, 6], [1], [3, 7], [5]]
+    matrix = np.stack([a, b, a, c, near_a, d, between])
+    assert sorted(map(sorted, cluster(matrix, 0.5))) == [[0, 2, 4, 6], [1], [3], [5]]
+    log = log_at(tmp_path)
+    try:
+        for name, vector in zip("abacndxc", [*matrix, c], strict=True):
+            add(log, name, vector)
+        report = find_gaps(log, GUILD, threshold=0.5)
+    finally:
+        log.close()
+    assert [(c.size, c.typical) for c in report.clusters][:2] == [(4, "n"), (2, "c")]
+    assert report.total_clusters == 4
 
 
 def test_report_counts_votes_reasons_notes_times_and_order(tmp_path: Path) -> None:

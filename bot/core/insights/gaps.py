@@ -19,12 +19,12 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
 from bot.state.feedback import DOWN, REASONS
-from bot.state.questions import LoggedQuestion, QuestionLog, unpack_vectors
+from bot.state.questions import GapRow, QuestionLog, Vote
 
 THRESHOLD = 0.39
 """Cosine similarity at which two questions are the same need (fitted: docs/benchmarks.md)."""
@@ -91,78 +91,98 @@ def find_gaps(
     ``days`` days, in one ``collection`` or all: the ``limit`` largest clusters (ties: the most
     recent first), each with ``closest(typical wording)`` when given (called for those only).
     Blocking: call off the event loop."""
-    rows = log.questions(
-        guild_id, days=days, collection=collection, gaps_only=True, with_vectors=True
-    )
-    return gaps_of(rows, days=days, closest=closest, threshold=threshold, limit=limit)
-
-
-def gaps_of(
-    rows: Sequence[LoggedQuestion],
-    *,
-    days: float,
-    closest: Callable[[str], ClosestPassage | None] | None = None,
-    threshold: float = THRESHOLD,
-    limit: int = DEFAULT_LIMIT,
-) -> GapReport:
-    """``find_gaps`` on rows already read (gap questions, oldest first)."""
-    embedded = [row for row in rows if row.vector]
-    groups: list[_Group] = []
-    if embedded:
-        matrix = unpack_vectors([row.vector for row in embedded if row.vector])
-        for members in cluster(matrix, threshold):
-            vectors = matrix[members]
-            centre = vectors.mean(axis=0)
-            typical_at = int(np.argmax(vectors @ centre))
-            groups.append(
-                _Group([embedded[i] for i in members], members[typical_at], vectors @ centre)
-            )
-    by_wording: dict[str, list[LoggedQuestion]] = {}
-    for row in rows:
-        if not row.vector:
-            by_wording.setdefault(_normal(row.question), []).append(row)
-    for same in by_wording.values():
-        groups.append(_Group(same, -1, None))
-    groups.sort(key=lambda group: (-len(group.rows), -group.last_at, group.rows[0].id))
-    kept = [_summary(group, embedded, closest) for group in groups[: max(limit, 0)]]
+    rows = log.gap_rows(guild_id, days=days, collection=collection)
+    labels, vectors, vector_of = _labels(rows, threshold)
+    sizes = np.bincount(labels) if rows else np.zeros(0, dtype=np.int64)
+    last = np.full(sizes.shape[0], -np.inf)
+    first_id = np.full(sizes.shape[0], np.iinfo(np.int64).max)
+    np.maximum.at(last, labels, np.fromiter((row.at for row in rows), float, len(rows)))
+    np.minimum.at(first_id, labels, np.fromiter((row.id for row in rows), np.int64, len(rows)))
+    ranked = np.lexsort((first_id, -last, -sizes))[: max(limit, 0)]
+    members: dict[int, list[int]] = {int(label): [] for label in ranked}
+    for index, label in enumerate(labels.tolist()):
+        if label in members:
+            members[label].append(index)
+    keys = [rows[i].answer_key for group in members.values() for i in group if rows[i].down]
+    on_answers = log.votes_on([key for key in keys if key]) if keys else {}
+    kept = [
+        _summary([rows[i] for i in group], vectors[vector_of[group]], on_answers, closest)
+        for group in (members[int(label)] for label in ranked)
+    ]
     return GapReport(
         clusters=tuple(kept),
         questions=len(rows),
         days=float(days),
         threshold=float(threshold),
-        total_clusters=len(groups),
-        unembedded=len(rows) - len(embedded),
+        total_clusters=int(sizes.shape[0]),
+        unembedded=sum(1 for row in rows if not row.vector),
     )
+
+
+def _labels(
+    rows: Sequence[GapRow], threshold: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each row's cluster number (0, 1, … with no gaps: by embedding, else by wording), the
+    distinct vectors, and each row's vector among them (-1: none)."""
+    distinct: dict[bytes, int] = {}  # the same question asked again is clustered once
+    wordings: dict[str, int] = {}
+    of_row = np.empty(len(rows), dtype=np.int64)
+    embedded = np.zeros(len(rows), dtype=bool)
+    for index, row in enumerate(rows):
+        if row.vector:
+            of_row[index] = distinct.setdefault(row.vector, len(distinct))
+            embedded[index] = True
+        else:
+            of_row[index] = wordings.setdefault(_normal(row.question), len(wordings))
+    labels = np.empty(len(rows), dtype=np.int64)
+    vectors = np.zeros((1, 1), dtype=np.float32)
+    count = 0
+    if distinct:
+        vectors = _unpack(list(distinct))
+        _, dense = np.unique(cluster_labels(vectors, threshold), return_inverse=True)
+        labels[embedded] = dense.reshape(-1)[of_row[embedded]]
+        count = int(dense.max()) + 1
+    labels[~embedded] = of_row[~embedded] + count
+    return labels, vectors, np.where(embedded, of_row, -1)
+
+
+def _unpack(blobs: Sequence[bytes]) -> np.ndarray:
+    """Stored int8 vectors as unit float32 rows (as ``unpack_vectors``, with less memory
+    traffic: this runs over every gap question)."""
+    stored = np.frombuffer(b"".join(blobs), dtype=np.int8).reshape(len(blobs), -1)
+    matrix = stored.astype(np.float32)
+    norms = np.sqrt(np.einsum("ij,ij->i", matrix, matrix))
+    matrix /= np.where(norms == 0, 1.0, norms)[:, None]
+    return matrix
 
 
 def cluster(matrix: np.ndarray, threshold: float) -> list[list[int]]:
     """Clusters of the unit rows ``matrix`` (see the module's docstring): each cluster's row
     indices, clusters in order of first appearance."""
-    if matrix.shape[0] == 0:
-        return []
-    # Identical vectors (the same question asked again) are clustered once.
-    unique, first, inverse = np.unique(
-        np.ascontiguousarray(matrix, dtype=np.float32),
-        axis=0,
-        return_index=True,
-        return_inverse=True,
-    )
-    order = np.argsort(first, kind="stable")  # distinct vectors in order of first appearance
-    distinct = unique[order]
-    rank = np.empty_like(order)
-    rank[order] = np.arange(order.size)
-    micro = _leaders(distinct, max(threshold, MICRO_THRESHOLD), threshold)
-    groups = micro.max() + 1
-    sums = np.zeros((groups, distinct.shape[1]), dtype=np.float64)
-    np.add.at(sums, micro[micro >= 0], distinct[micro >= 0])
-    counts = np.bincount(micro[micro >= 0], minlength=groups).astype(np.float64)
-    root = _average_link(sums, counts, threshold)
-    labels_of_distinct = np.where(micro >= 0, root[np.maximum(micro, 0)], micro)
-    labels = labels_of_distinct[rank[inverse.reshape(-1)]]
     members: dict[int, list[int]] = {}
-    for index, label in enumerate(labels.tolist()):
+    for index, label in enumerate(cluster_labels(matrix, threshold).tolist()):
         members.setdefault(label, []).append(index)
     return list(members.values())
+
+
+def cluster_labels(matrix: np.ndarray, threshold: float) -> np.ndarray:
+    """Each unit row's cluster label (equal labels: one cluster; labels are not dense)."""
+    if matrix.shape[0] == 0:
+        return np.zeros(0, dtype=np.int64)
+    rows = np.ascontiguousarray(matrix, dtype=np.float32)
+    micro = _leaders(rows, max(threshold, MICRO_THRESHOLD), threshold)
+    grouped = micro >= 0
+    groups = int(micro.max()) + 1 if grouped.any() else 0
+    sums = np.zeros((groups, rows.shape[1]), dtype=np.float64)
+    if groups:
+        chosen = np.flatnonzero(grouped)
+        chosen = chosen[np.argsort(micro[chosen], kind="stable")]
+        labels = micro[chosen]
+        starts = np.flatnonzero(np.r_[True, labels[1:] != labels[:-1]])
+        sums[labels[starts]] = np.add.reduceat(rows[chosen], starts, axis=0)
+    counts = np.bincount(micro[grouped], minlength=groups).astype(np.float64)
+    root = _average_link(sums, counts, threshold)
+    return np.where(grouped, root[np.maximum(micro, 0)], micro)
 
 
 def _leaders(rows: np.ndarray, threshold: float, fallback: float) -> np.ndarray:
@@ -245,44 +265,37 @@ def _average_link(sums: np.ndarray, counts: np.ndarray, threshold: float) -> np.
     return root
 
 
-@dataclass
-class _Group:
-    rows: list[LoggedQuestion]
-    typical: int  # index into the embedded rows of the most typical question (-1: by wording)
-    similarity: np.ndarray | None  # each member's similarity to the centre
-    last_at: float = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.last_at = max(row.at for row in self.rows)
-
-
 def _normal(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip().casefold()
 
 
 def _summary(
-    group: _Group,
-    embedded: Sequence[LoggedQuestion],
+    rows: Sequence[GapRow],
+    vectors: np.ndarray,
+    on_answers: dict[str, tuple[Vote, ...]],
     closest: Callable[[str], ClosestPassage | None] | None,
 ) -> GapCluster:
-    """One group as a GapCluster: typical wording, other wordings, votes and closest passage."""
-    rows = group.rows
-    typical = embedded[group.typical].question if group.typical >= 0 else rows[-1].question
-    if group.similarity is not None:
-        ranked = [rows[i] for i in np.argsort(-group.similarity, kind="stable").tolist()]
-    else:
-        ranked = list(rows)
+    """One cluster as a GapCluster: its typical wording (nearest the centre of its questions'
+    ``vectors``, one per row; without embeddings the latest), other wordings (nearest the
+    centre first), votes and the closest passage."""
+    ranked = list(reversed(rows))
+    if rows[0].vector:  # a cluster's rows are all embedded or none is
+        similarity = vectors @ vectors.mean(axis=0)
+        ranked = [rows[i] for i in np.argsort(-similarity, kind="stable").tolist()]
+    typical = ranked[0].question
     seen = {_normal(typical)}
     wordings: list[str] = []
     for row in ranked:
+        if len(wordings) == OTHER_WORDINGS:
+            break
         key = _normal(row.question)
-        if key not in seen and len(wordings) < OTHER_WORDINGS:
+        if key not in seen:
             seen.add(key)
             wordings.append(row.question)
     reasons: Counter[str] = Counter()
     notes: list[str] = []
     for row in reversed(rows):  # the most recent notes first
-        for vote in row.votes:
+        for vote in on_answers.get(row.answer_key or "", ()):
             if vote.vote != DOWN:
                 continue
             if vote.reason:
@@ -300,6 +313,6 @@ def _summary(
         reasons=tuple(sorted(reasons.items(), key=lambda item: (-item[1], item[0]))),
         notes=tuple(notes),
         first_at=min(row.at for row in rows),
-        last_at=group.last_at,
+        last_at=max(row.at for row in rows),
         closest=closest(typical) if closest is not None else None,
     )
