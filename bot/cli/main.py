@@ -15,7 +15,13 @@ from collections.abc import Sequence
 from rich.console import Console
 
 from bot import __version__
-from bot.cli import admin_commands, index_commands, question_commands, site_commands
+from bot.cli import (
+    admin_commands,
+    gaps_commands,
+    index_commands,
+    question_commands,
+    site_commands,
+)
 from bot.cli.context import (
     ERROR,
     EXIT_ERROR,
@@ -50,6 +56,7 @@ COMMANDS: dict[str, Command] = {
         admin_commands.cmd_collections,
         admin_commands.cmd_discord,
         admin_commands.cmd_feedback,
+        gaps_commands.cmd_gaps,
         admin_commands.cmd_db,
     )
 }

@@ -104,6 +104,7 @@ class GapRow(NamedTuple):
     answer_key: str | None
     vector: bytes | None
     down: bool
+    collection: str
 
 
 @dataclass(frozen=True)
@@ -242,11 +243,15 @@ class QuestionLog:
             question_log.c.answer_key,
             question_log.c.vector,
             voted_down.label("down"),
+            question_log.c.collection,
         ).where(and_(*conditions))
         with self._database.reading() as connection:
             rows = connection.execute(query.order_by(question_log.c.id)).all()
         return [
-            GapRow(int(row[0]), float(row[1]), row[2], bool(row[3]), row[4], row[5], bool(row[6]))
+            GapRow(
+                int(row[0]), float(row[1]), row[2], bool(row[3]), row[4], row[5], bool(row[6]),
+                row[7],
+            )
             for row in rows
         ]
 

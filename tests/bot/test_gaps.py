@@ -165,6 +165,7 @@ def test_report_counts_votes_reasons_notes_times_and_order(tmp_path: Path) -> No
     assert password.last_at == pytest.approx(now - 2 * DAY)
     assert (cancel.not_found, cancel.voted_down, cancel.reasons) == (1, 1, (("not_in_docs", 1),))
     assert password.closest == ClosestPassage("doc › ¶1", "A sentence.", None, 0.5)
+    assert password.collections == ("guild-1001",)
     assert asked == ["how do I reset my password", cancel.typical, "how do I reset my password"]
     assert len(one.clusters) == 1 and one.total_clusters == 2
 

@@ -63,6 +63,7 @@ class GapCluster:
     first_at: float
     last_at: float
     closest: ClosestPassage | None = None
+    collections: tuple[str, ...] = ()  # the collections searched first, most asked first
 
 
 @dataclass(frozen=True)
@@ -310,9 +311,15 @@ def _summary(
         wordings=tuple(wordings),
         not_found=sum(1 for row in rows if not row.found),
         voted_down=sum(1 for row in rows if row.down),
-        reasons=tuple(sorted(reasons.items(), key=lambda item: (-item[1], item[0]))),
+        reasons=_most_first(reasons),
         notes=tuple(notes),
         first_at=min(row.at for row in rows),
         last_at=max(row.at for row in rows),
         closest=closest(typical) if closest is not None else None,
+        collections=tuple(name for name, _ in _most_first(Counter(r.collection for r in rows))),
     )
+
+
+def _most_first(counts: Counter[str]) -> tuple[tuple[str, int], ...]:
+    """(name, count) pairs, the largest count first (ties: by name)."""
+    return tuple(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
