@@ -43,7 +43,7 @@ def pack_vector(vector: np.ndarray | None) -> bytes | None:
     if vector is None:
         return None
     row = np.asarray(vector, dtype=np.float32).reshape(-1)
-    return np.clip(np.rint(row * INT8_SCALE), -127, 127).astype(np.int8).tobytes()
+    return bytes(np.clip(np.rint(row * INT8_SCALE), -127, 127).astype(np.int8).tobytes())
 
 
 def unpack_vectors(blobs: Sequence[bytes]) -> np.ndarray:

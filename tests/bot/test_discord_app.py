@@ -199,7 +199,7 @@ async def test_command_definitions(harness: Harness) -> None:
     assert docs["contexts"] == [0]  # servers only: a DM has no documents to manage
     assert docs["default_member_permissions"] is None  # managers are checked per server
     assert {option["name"] for option in docs["options"]} == {
-        "add", "remove", "reindex", "list", "settings", "log", "sync", "sources"
+        "add", "remove", "reindex", "list", "settings", "log", "sync", "sources", "gaps"
     }
 
 

@@ -1,7 +1,7 @@
 """The ``docs`` feature: the ``/docs`` group and the buttons of its pages.
 
 Subcommands live in modules by what they do: ``changes`` (add, remove, reindex: they build,
-with ``uploads``) and ``overview`` (list, settings, log); each has ``register(group)``.
+with ``uploads``), ``overview`` (list, settings, log) and ``gaps``; each has ``register(group)``.
 ``permissions`` holds the one rule for who may change a server's documents.
 """
 
@@ -12,13 +12,13 @@ import contextlib
 
 from discord import app_commands
 
-from bot.discord.exts.docs import changes, overview, sites
+from bot.discord.exts.docs import changes, gaps, overview, sites
 from bot.discord.utils.feature import Feature, SlashCommand
 from bot.discord.utils.places import SERVERS_ONLY, placed
 
 
 class Docs(Feature):
-    """``/docs add|remove|reindex|list|settings|log``."""
+    """``/docs add|remove|reindex|list|settings|log|gaps``."""
 
     buttons = (overview.DocsListButton,)
 
@@ -28,7 +28,7 @@ class Docs(Feature):
             description="This server's own documents: add, list, remove, settings, log",
             guild_only=True,
         )
-        for module in (changes, overview, sites):
+        for module in (changes, overview, sites, gaps):
             module.register(group)
         return [placed(group, SERVERS_ONLY)]
 
