@@ -1,17 +1,23 @@
 """Knowledge gaps: the questions the documents did not answer ("not in the source", or voted 👎),
 grouped into clusters of the same need by their embeddings, largest first.
 
-The clustering is leader clustering on cosine similarity, in arrival order (oldest first): a
-question joins the most similar earlier *leader* when that similarity is at least the threshold,
-else it leads a new cluster. It is deterministic (same log, same clusters) and costs
-O(questions × leaders), computed in blocks with numpy: identical vectors are clustered once, and
-past ``MAX_LEADERS`` leaders a question that matches none stays alone without becoming a leader,
-so a log of 100,000 all-different questions still answers in seconds (docs/benchmarks.md,
-"Insights"). ``THRESHOLD`` was fitted on ``benchmarks/data/gap_questions.json`` by
-``benchmarks/insights.py``.
+Clustering, deterministic and bounded at 100,000 questions (docs/benchmarks.md, "Insights"):
 
-Questions logged without an embedding (the encoder failed) are grouped by their wording alone
-(case and spacing ignored), so they are still shown, and counted in ``GapReport.unembedded``.
+1. the same question asked again (identical stored vector) is clustered once;
+2. a first pass in arrival order groups near-identical wordings: a question joins the most
+   similar earlier *leader* at cosine ``MICRO_THRESHOLD`` or more, else leads a group of its own;
+   blocks of rows against all leaders with numpy, O(questions × leaders). Past ``MAX_LEADERS``
+   leaders a question that matches none joins the most similar one at ``threshold``, else stays
+   alone, so the work stays bounded whatever the log holds;
+3. average-link agglomeration of those groups: the two of highest mean pairwise cosine merge
+   while it is at least ``threshold``. The mean of all pairs is the groups' vector sums' dot
+   product over the product of their sizes, so this is exact average link over the questions
+   without a matrix of them. On distinct wordings the result does not depend on their order.
+
+``THRESHOLD`` was fitted on ``benchmarks/data/gap_questions.json`` by ``benchmarks/insights.py``
+(purity × (1 − share of groups split)). Questions logged without an embedding (the encoder
+failed) are grouped by their wording alone (case and spacing ignored), and counted in
+``GapReport.unembedded``.
 """
 
 from __future__ import annotations
@@ -27,12 +33,12 @@ from bot.state.feedback import DOWN, REASONS
 from bot.state.questions import GapRow, QuestionLog, Vote
 
 THRESHOLD = 0.39
-"""Cosine similarity at which two questions are the same need (fitted: docs/benchmarks.md)."""
+"""Mean cosine similarity at which two clusters merge (average link; fitted: docs/benchmarks.md)."""
 DEFAULT_LIMIT = 20
 """How many clusters a report keeps (largest first)."""
 MICRO_THRESHOLD = 0.8
 """The first pass groups near-identical wordings (cosine to a leader at least this)."""
-MAX_LEADERS = 2_048
+MAX_LEADERS = 1_024
 """Most first-pass groups; later questions that match none closely stay alone."""
 OTHER_WORDINGS = 3
 MAX_NOTES = 5
