@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -208,3 +209,38 @@ def test_empty_log(tmp_path: Path) -> None:
     finally:
         log.close()
     assert report.clusters == () and report.questions == 0 and report.total_clusters == 0
+
+
+def test_the_gap_rows_on_each_engine(state_url: Any, tmp_path: Path) -> None:
+    """SQLite and PostgreSQL alike: only gap questions (not found, or voted 👎 — a 👍 alone is
+    not one), with their 👎 flag; votes fetched only for the answers asked about."""
+    log = QuestionLog(state_url)
+    feedback = FeedbackStore(state_url, key_path=tmp_path / "key")
+    try:
+        add(log, "not found", unit(1), key="k1")
+        add(log, "found, voted down", unit(0, 1), found=True, key="k2")
+        add(log, "found, voted up", unit(0, 0, 1), found=True, key="k3")
+        add(log, "found, no vote", unit(0, 0, 1), found=True)
+        add(log, "not found, no key", None)
+        add(log, "another server's", unit(1), guild=OTHER)
+        feedback.record(answer_key="k2", question="q", passage_ids=[], vote=DOWN, user_id=1)
+        feedback.give_reason(answer_key="k2", user_id=1, reason="wrong_passage", text="nope")
+        feedback.record(answer_key="k3", question="q", passage_ids=[], vote=UP, user_id=1)
+        rows = log.gap_rows(GUILD)
+        votes = log.votes_on(["k2", "k3"])
+        report = find_gaps(log, GUILD)
+    finally:
+        log.close()
+        feedback.close()
+    assert [(r.question, r.found, r.down) for r in rows] == [
+        ("not found", False, False), ("found, voted down", True, True),
+        ("not found, no key", False, False),
+    ]
+    assert rows[0].vector is not None and rows[2].vector is None
+    assert [(v.vote, v.reason, v.text) for v in votes["k2"]] == [(DOWN, "wrong_passage", "nope")]
+    assert [v.vote for v in votes["k3"]] == [UP]
+    down = next(c for c in report.clusters if c.typical == "found, voted down")
+    assert (down.voted_down, down.reasons, down.notes) == (
+        1, (("wrong_passage", 1),), ("Wrong passage: nope",)
+    )
+    assert report.questions == 3 and report.unembedded == 1
