@@ -10,6 +10,7 @@ mentions render literally, and the reply is sent with mentions disabled.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -154,16 +155,20 @@ async def gaps_command(
         )
         return
 
-    def compute() -> GapReport:
-        return find_gaps(
-            bot.questions,
-            guild_id,
-            days=min(days or kept_days, kept_days),
-            closest=lambda question: closest_search(bot, guild_id, question),
-            limit=CLUSTERS_SHOWN,
-        )
-
-    report = await bot.in_worker(compute)
+    # The clustering runs on a thread of its own; only the searches take the search worker, so
+    # questions asked meanwhile wait for one search at a time, never for the whole report.
+    report = await asyncio.to_thread(
+        find_gaps,
+        bot.questions,
+        guild_id,
+        days=min(days or kept_days, kept_days),
+        limit=CLUSTERS_SHOWN,
+    )
+    clusters = []
+    for cluster in report.clusters:
+        closest = await bot.in_worker(closest_search, bot, guild_id, cluster.typical)
+        clusters.append(dataclasses.replace(cluster, closest=closest))
+    report = dataclasses.replace(report, clusters=tuple(clusters))
     await interaction.followup.send(
         embed=render_gaps(report), ephemeral=True, allowed_mentions=NO_MENTIONS
     )
