@@ -120,6 +120,8 @@ def test_repeats_and_near_duplicates_join_and_past_the_leader_cap_stay_alone(
         log.close()
     assert [(c.size, c.typical) for c in report.clusters][:2] == [(4, "n"), (2, "c")]
     assert report.total_clusters == 4
+    monkeypatch.setattr(gaps, "MAX_LEADERS", 0)  # no leader at all: every question alone
+    assert sorted(map(sorted, cluster(matrix, 0.5))) == [[i] for i in range(7)]
 
 
 def test_report_counts_votes_reasons_notes_times_and_order(tmp_path: Path) -> None:

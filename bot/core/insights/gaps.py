@@ -79,7 +79,7 @@ class GapReport:
     clusters: tuple[GapCluster, ...]
     questions: int
     days: float
-    threshold: float  # the cosine similarity that joins two questions in one cluster
+    threshold: float  # the mean cosine similarity at which two clusters merge (average link)
     total_clusters: int = 0  # clusters found, before ``limit`` kept the largest
     unembedded: int = 0  # gap questions logged without an embedding (grouped by wording)
 
@@ -179,14 +179,15 @@ def cluster_labels(matrix: np.ndarray, threshold: float) -> np.ndarray:
     rows = np.ascontiguousarray(matrix, dtype=np.float32)
     micro = _leaders(rows, max(threshold, MICRO_THRESHOLD), threshold)
     grouped = micro >= 0
-    groups = int(micro.max()) + 1 if grouped.any() else 0
+    if not grouped.any():
+        return micro
+    groups = int(micro.max()) + 1
     sums = np.zeros((groups, rows.shape[1]), dtype=np.float64)
-    if groups:
-        chosen = np.flatnonzero(grouped)
-        chosen = chosen[np.argsort(micro[chosen], kind="stable")]
-        labels = micro[chosen]
-        starts = np.flatnonzero(np.r_[True, labels[1:] != labels[:-1]])
-        sums[labels[starts]] = np.add.reduceat(rows[chosen], starts, axis=0)
+    chosen = np.flatnonzero(grouped)
+    chosen = chosen[np.argsort(micro[chosen], kind="stable")]
+    labels = micro[chosen]
+    starts = np.flatnonzero(np.r_[True, labels[1:] != labels[:-1]])
+    sums[labels[starts]] = np.add.reduceat(rows[chosen], starts, axis=0)
     counts = np.bincount(micro[grouped], minlength=groups).astype(np.float64)
     root = _average_link(sums, counts, threshold)
     return np.where(grouped, root[np.maximum(micro, 0)], micro)
