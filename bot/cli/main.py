@@ -17,6 +17,7 @@ from rich.console import Console
 from bot import __version__
 from bot.cli import (
     admin_commands,
+    gaps_commands,
     index_commands,
     question_commands,
     report_commands,
@@ -57,6 +58,7 @@ COMMANDS: dict[str, Command] = {
         admin_commands.cmd_collections,
         admin_commands.cmd_discord,
         admin_commands.cmd_feedback,
+        gaps_commands.cmd_gaps,
         report_commands.cmd_report,
         admin_commands.cmd_db,
     )

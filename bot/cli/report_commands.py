@@ -11,12 +11,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bot.cli.context import EXIT_OK, Context, command
-from bot.core.insights.gaps import GapReport
+from bot.cli.gaps_commands import with_closest
+from bot.core.insights.gaps import GapReport, find_gaps
 from index.errors import CitebotError
 
 if TYPE_CHECKING:  # matplotlib, SQLAlchemy and numpy load only when the report is made
     from bot.core.insights.report import PassageInfo
-    from bot.state.questions import LoggedQuestion, QuestionLog
+    from bot.state.questions import LoggedQuestion
 
 DEFAULT_DAYS = 30
 MAX_DAYS = 3_650
@@ -74,9 +75,11 @@ def cmd_report(ctx: Context) -> int:
         log = QuestionLog(location, retention_days=settings.question_log_days)
         try:
             questions = log.questions(None, days=days, collection=collection)
-            gaps = _gaps(log, days, collection)
+            gaps = find_gaps(log, None, days=days, collection=collection)
         finally:
             log.close()
+    if gaps.clusters:
+        gaps = with_closest(ctx, gaps, collection)
     scope = f"collection {collection}" if collection else "all servers"
     page = render_report(
         questions, gaps, scope=scope, days=days, passages=_passages(ctx, questions),
@@ -90,15 +93,6 @@ def cmd_report(ctx: Context) -> int:
         markup=False, soft_wrap=True, highlight=False,
     )
     return EXIT_OK
-
-
-def _gaps(log: QuestionLog, days: int, collection: str | None) -> GapReport:
-    """The knowledge gaps of the report: every server's (or ``collection``'s) questions of the
-    last ``days`` days answered "not in the source" or voted down, grouped by need. On this
-    branch an empty report of no clusters; merged with ``find_gaps`` it is
-    ``find_gaps(log, None, days=days, collection=collection)``."""
-    del log, collection
-    return GapReport(clusters=(), questions=0, days=days, threshold=0.0)
 
 
 def _passages(ctx: Context, questions: Iterable[LoggedQuestion]) -> dict[str, PassageInfo]:

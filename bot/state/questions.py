@@ -19,9 +19,10 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import NamedTuple
 
 import numpy as np
-from sqlalchemy import ColumnElement, and_, delete, func, insert, select
+from sqlalchemy import ColumnElement, Connection, and_, delete, func, insert, select
 
 from bot.state.database import StateLocation
 from bot.state.feedback import DOWN, UP
@@ -91,6 +92,20 @@ class LoggedQuestion:
     @property
     def when(self) -> datetime:
         return datetime.fromtimestamp(self.at, UTC)
+
+
+class GapRow(NamedTuple):
+    """A logged question answered "not in the source" or voted 👎 (``down``), as the knowledge
+    gaps read it (``vector``: int8 bytes, or None)."""
+
+    id: int
+    at: float
+    question: str
+    found: bool
+    answer_key: str | None
+    vector: bytes | None
+    down: bool
+    collection: str
 
 
 @dataclass(frozen=True)
@@ -218,6 +233,41 @@ class QuestionLog:
             for row in rows
         ]
 
+    def gap_rows(
+        self, guild_id: int | None, *, days: float | None = None, collection: str | None = None
+    ) -> list[GapRow]:
+        """What the knowledge gaps need of the questions answered "not in the source" or voted
+        👎 (oldest first), without their votes (``votes_on`` for the few shown): a lean read,
+        as a server's gaps are computed over up to 100,000 questions."""
+        down = select(votes.c.answer_key).where(votes.c.vote == DOWN)
+        voted_down = question_log.c.answer_key.in_(down)
+        conditions = self._where(guild_id, days, collection)
+        conditions.append((question_log.c.found == 0) | voted_down)
+        query = select(
+            question_log.c.id,
+            question_log.c.at,
+            question_log.c.question,
+            question_log.c.found,
+            question_log.c.answer_key,
+            question_log.c.vector,
+            voted_down.label("down"),
+            question_log.c.collection,
+        ).where(and_(*conditions))
+        with self._database.reading() as connection:
+            rows = connection.execute(query.order_by(question_log.c.id)).all()
+        return [
+            GapRow(
+                int(row[0]), float(row[1]), row[2], bool(row[3]), row[4], row[5], bool(row[6]),
+                row[7],
+            )
+            for row in rows
+        ]
+
+    def votes_on(self, answer_keys: Sequence[str]) -> dict[str, tuple[Vote, ...]]:
+        """The votes on each of ``answer_keys`` (oldest first)."""
+        with self._database.reading() as connection:
+            return _votes_on(connection, set(answer_keys))
+
     def daily(
         self, guild_id: int | None, *, days: float, collection: str | None = None
     ) -> list[DayCount]:
@@ -293,3 +343,16 @@ class QuestionLog:
         if collection is not None:
             conditions.append(question_log.c.collection == collection)
         return conditions
+
+
+def _votes_on(connection: Connection, keys: set[str]) -> dict[str, tuple[Vote, ...]]:
+    """The votes on each answer key of ``keys`` (queried in batches of 500)."""
+    found: dict[str, list[Vote]] = {}
+    ordered = sorted(keys)
+    for first in range(0, len(ordered), 500):
+        batch = ordered[first : first + 500]
+        query = select(votes.c.answer_key, votes.c.vote, votes.c.reason, votes.c.reason_text)
+        rows = connection.execute(query.where(votes.c.answer_key.in_(batch)).order_by(votes.c.id))
+        for key, vote, reason, text in rows:
+            found.setdefault(key, []).append(Vote(int(vote), reason, text))
+    return {key: tuple(values) for key, values in found.items()}

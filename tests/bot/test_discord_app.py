@@ -194,12 +194,15 @@ async def test_command_definitions(harness: Harness) -> None:
     reindex = tree.get_command("reindex").to_dict(tree)  # type: ignore[union-attr]
     assert reindex["default_member_permissions"] == 0  # shown to server administrators only
     assert reindex["contexts"] == [0]  # servers only
-    assert {c.name for c in tree.get_commands()} == {"ask", "sources", "reindex", "docs", "help"}
+    assert {c.name for c in tree.get_commands()} == {
+        "ask", "sources", "reindex", "docs", "help", "privacy"
+    }
     docs = tree.get_command("docs").to_dict(tree)  # type: ignore[union-attr]
     assert docs["contexts"] == [0]  # servers only: a DM has no documents to manage
     assert docs["default_member_permissions"] is None  # managers are checked per server
     assert {option["name"] for option in docs["options"]} == {
-        "add", "remove", "reindex", "list", "settings", "log", "sync", "sources", "stats"
+        "add", "remove", "reindex", "list", "settings", "log", "sync", "sources", "stats",
+        "gaps",
     }
 
 

@@ -161,3 +161,42 @@ def test_the_reports_day_counts_are_the_logs_own(state: Path) -> None:
         assert sum(day.down for day in log.daily(None, days=30)) == 1
     finally:
         log.close()
+
+
+def test_the_report_shows_the_knowledge_gaps(tmp_path: Path, monkeypatch) -> None:
+    """Gap questions with their embeddings: the page shows each need once, with its size and its
+    typical wording; a question that was found and not voted down is no gap."""
+    import numpy as np
+
+    path = tmp_path / "state.sqlite3"
+    monkeypatch.setenv("CITEBOT_STATE_DB", str(path))
+    monkeypatch.setenv("CITEBOT_COLLECTIONS_DIR", str(tmp_path / "collections"))
+    monkeypatch.setenv("CITEBOT_INDEX_DIR", str(tmp_path / "no-index"))
+    rng = np.random.default_rng(7)
+    needs = {name: rng.standard_normal(384).astype(np.float32) for name in ("refund", "dark")}
+    wordings = {
+        "refund": ["How do I get a refund?", "refund my order please", "Can I get my money back?"],
+        "dark": ["Is there a dark mode?", "how to turn on dark theme"],
+    }
+    log = QuestionLog(path)
+    try:
+        for name, questions in wordings.items():
+            for n, question in enumerate(questions):
+                noise = rng.standard_normal(384).astype(np.float32) * 0.05
+                vector = needs[name] + noise
+                log.record(guild_id=1, collection="guild-1", question=question, found=False,
+                           passage_ids=[], answer_key=f"{name}{n}", user_hash="h",
+                           vector=vector / np.linalg.norm(vector))
+        log.record(guild_id=1, collection="guild-1", question="Where is the ferry?", found=True,
+                   passage_ids=["x"], answer_key="f", user_hash="h",
+                   vector=needs["refund"] / np.linalg.norm(needs["refund"]))
+    finally:
+        log.close()
+    target = tmp_path / "gaps.html"
+    assert main(["report", "--html", str(target)]) == 0
+    text = text_of(target.read_text(encoding="utf-8"))
+    assert "Where is the ferry?" not in text
+    refund = [w for w in wordings["refund"] if w in text]
+    dark = [w for w in wordings["dark"] if w in text]
+    assert len(refund) >= 2 and len(dark) >= 2  # the typical wording and the others
+    assert text.index(refund[0]) < text.index(dark[0])  # the larger need first

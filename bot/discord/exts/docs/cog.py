@@ -1,8 +1,8 @@
 """The ``docs`` feature: the ``/docs`` group and the buttons of its pages.
 
 Subcommands live in modules by what they do: ``changes`` (add, remove, reindex: they build,
-with ``uploads``), ``overview`` (list, settings, log) and ``stats`` (the usage chart); each has
-``register(group)``.
+with ``uploads``), ``overview`` (list, settings, log), ``sites`` (crawled sites and their syncs),
+``stats`` (the usage chart) and ``gaps`` (the knowledge gaps); each has ``register(group)``.
 ``permissions`` holds the one rule for who may change a server's documents.
 """
 
@@ -13,13 +13,13 @@ import contextlib
 
 from discord import app_commands
 
-from bot.discord.exts.docs import changes, overview, sites, stats
+from bot.discord.exts.docs import changes, gaps, overview, sites, stats
 from bot.discord.utils.feature import Feature, SlashCommand
 from bot.discord.utils.places import SERVERS_ONLY, placed
 
 
 class Docs(Feature):
-    """``/docs add|remove|reindex|list|settings|log|stats``."""
+    """``/docs add|remove|reindex|list|settings|log|sync|sources|stats|gaps``."""
 
     buttons = (overview.DocsListButton,)
 
@@ -29,7 +29,7 @@ class Docs(Feature):
             description="This server's own documents: add, list, remove, settings, log",
             guild_only=True,
         )
-        for module in (changes, overview, sites, stats):
+        for module in (changes, overview, sites, stats, gaps):
             module.register(group)
         return [placed(group, SERVERS_ONLY)]
 
