@@ -38,7 +38,7 @@ DEFAULT_LIMIT = 20
 """How many clusters a report keeps (largest first)."""
 MICRO_THRESHOLD = 0.8
 """The first pass groups near-identical wordings (cosine to a leader at least this)."""
-MAX_LEADERS = 1_024
+MAX_LEADERS = 512
 """Most first-pass groups; later questions that match none closely stay alone."""
 OTHER_WORDINGS = 3
 MAX_NOTES = 5
