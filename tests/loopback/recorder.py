@@ -35,6 +35,7 @@ class Request:
     body: Any
     at: float = field(default_factory=time.monotonic)
     status: int = 0  # what the stand-in answered
+    files: dict[str, bytes] = field(default_factory=dict)  # multipart uploads, by file name
 
     @property
     def route(self) -> str:

@@ -103,9 +103,13 @@ class Rest:
 
     async def handle(self, http: web.Request) -> web.Response:
         path = "/" + http.match_info["tail"]
+        files: dict[str, bytes] = {}
         if http.content_type.startswith("multipart/"):
             form = await http.post()
             body_text = str(form.get("payload_json") or "")
+            for value in form.values():
+                if isinstance(value, web.FileField):
+                    files[value.filename] = value.file.read()
         else:
             body_text = await http.text()
         try:
@@ -119,6 +123,7 @@ class Rest:
             raw_url=str(http.rel_url),
             body_text=body_text,
             body=body,
+            files=files,
         )
         self.recorder.add(request)
         response = await self._answer(http, request)

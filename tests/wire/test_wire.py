@@ -84,7 +84,11 @@ async def test_more_and_votes(loopback: LoopbackDiscord, bot: CitebotBot) -> Non
     )
     saved = await loopback.answered(sent)
     assert saved.ephemeral and "reason" in saved.message["content"]
-    rows = await asyncio.to_thread(bot.questions.questions, None)
+    for _ in range(200):  # the log is written after the answer is sent
+        rows = await asyncio.to_thread(bot.questions.questions, None)
+        if rows:
+            break
+        await asyncio.sleep(0.05)
     assert [(v.reason, v.text) for v in rows[0].votes if v.vote < 0] == [
         ("wrong_passage", "@everyone no")
     ]

@@ -63,3 +63,28 @@ async def test_each_server_sees_its_own_gaps_only(loopback: LoopbackDiscord, bot
 
     refused = await gaps(loopback, GUILD)  # a plain member
     assert refused["content"] == NOT_A_MANAGER and not refused.get("embeds")
+
+
+async def test_each_server_sees_its_own_usage_chart_only(
+    loopback: LoopbackDiscord, bot: Any
+) -> None:
+    for question in OWN:
+        await ask(loopback, GUILD, question)
+    await ask(loopback, OTHER_GUILD, OTHER[0])
+    for _ in range(200):  # the log is written after each answer is sent
+        logged = [await asyncio.to_thread(bot.questions.count, g) for g in (GUILD, OTHER_GUILD)]
+        if logged == [len(OWN), 1]:
+            break
+        await asyncio.sleep(0.05)
+
+    for guild, asked in ((GUILD, len(OWN)), (OTHER_GUILD, 1)):
+        token = await loopback.slash("docs stats", user_id=USER_ID, guild_id=guild,
+                                     permissions=ADMIN_PERMISSIONS)
+        reply = await loopback.answered(token)
+        assert reply.ephemeral
+        [embed] = reply.message["embeds"]
+        figures = {field["name"]: field["value"] for field in embed["fields"]}
+        assert figures["Questions"] == str(asked)
+        [(name, png)] = reply.files.items()
+        assert embed["image"]["url"] == f"attachment://{name}"
+        assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 5_000
