@@ -136,8 +136,10 @@ class Samples:
 PATHS = {
     "engine": "engine (`Engine.search`)",
     "discord": "discord (`/ask` via CommandTree)",
+    "discord-log-off": "discord, the server's question log off",
     "engine-blas1": "what-if: engine, BLAS 1 thread",
     "discord-blas1": "what-if: discord, BLAS 1 thread",
+    "discord-log-off-blas1": "what-if: discord, log off, BLAS 1 thread",
 }
 
 
@@ -171,14 +173,18 @@ def make_engine(
     return engine, settings, time.perf_counter() - started, report
 
 
-async def ask_discord(harness: Any, question: str, user_id: int) -> float:
-    """Dispatch ``/ask question:...``; seconds from dispatch to the answer's follow-up call."""
+async def ask_discord(
+    harness: Any, question: str, user_id: int, where: dict[str, Any] | None = None
+) -> float:
+    """Dispatch ``/ask question:...`` (in the server of ``where``: its ``guild_id`` and
+    ``channel_id``, else the harness's own); seconds from dispatch to the answer's follow-up
+    call."""
     from bot.discord.utils.replies import GENERIC_ERROR
 
     recorder = harness.recorder
     recorder.calls.clear()
     started = time.monotonic()
-    token = harness.slash("ask", question=question, who={"user_id": user_id})
+    token = harness.slash("ask", question=question, who={"user_id": user_id, **(where or {})})
 
     def answered() -> bool:
         return any(call.is_followup for call in recorder.for_token(token))
@@ -203,7 +209,8 @@ def blas_limiter() -> Any:
 
 
 async def measure(
-    corpora: list[Corpus], what_if: bool, repeats: int, warmup: int, seed: int
+    corpora: list[Corpus], what_if: bool, repeats: int, warmup: int, seed: int,
+    log_off_too: bool = False,
 ) -> None:
     """Ask every question on both paths, interleaved (which path goes first alternates).
 
@@ -211,10 +218,14 @@ async def measure(
     is and once with BLAS limited to one thread (which of the two first alternates), with one
     untimed ask after each switch: BLAS threads keep spinning for a while after a call, so
     switching per question would let one mode's threads slow the other's asks.
+
+    With ``log_off_too``, a third path asks through Discord in a second server whose question
+    log is off (issue 23: the log is written after the answer is sent; this shows whether that
+    work slows the answers that follow).
     """
     from contextlib import AsyncExitStack, nullcontext
 
-    from tests.bot.conftest import USER_ID, harness_for
+    from tests.bot.conftest import OTHER_GUILD_ID, USER_ID, harness_for, in_guild
 
     limit_blas = blas_limiter() if what_if else None
     modes = ["", "-blas1"] if limit_blas is not None else [""]
@@ -225,9 +236,10 @@ async def measure(
             harness = await stack.enter_async_context(harness_for(corpus.settings, timed_engine))
             encoder = TimedEncoder(corpus.engine.searcher.embedder)
             corpus.engine.searcher.embedder = encoder
-            corpus.samples = {
-                path + mode: Samples() for mode in modes for path in ("engine", "discord")
-            }
+            all_paths = ["engine", "discord"] + (["discord-log-off"] if log_off_too else [])
+            if log_off_too:
+                harness.bot.servers.update_settings(OTHER_GUILD_ID, log_questions=False)
+            corpus.samples = {path + mode: Samples() for mode in modes for path in all_paths}
 
             async def ask(path: str, question: str) -> tuple[float, float]:
                 """(total, Engine.search) seconds of one question on ``path``."""
@@ -236,12 +248,13 @@ async def measure(
                     corpus.engine.search(question, k=K)  # noqa: B023
                     total = time.perf_counter() - started
                     return total, total
-                total = await ask_discord(harness, question, next(users))  # noqa: B023
+                where = in_guild(OTHER_GUILD_ID) if path == "discord-log-off" else None
+                total = await ask_discord(harness, question, next(users), where)  # noqa: B023
                 return total, timed_engine.last  # noqa: B023
 
             for question in corpus.questions[:warmup]:
-                await ask("engine", question)
-                await ask("discord", question)
+                for path in all_paths:
+                    await ask(path, question)
             order = list(range(len(corpus.questions)))
             rng = random.Random(seed)
             for repeat in range(repeats):
@@ -255,7 +268,7 @@ async def measure(
                             if len(modes) > 1:  # untimed: let the other mode's threads settle
                                 await ask("engine", corpus.questions[block[0]])
                             for position, index in enumerate(block):
-                                paths = ["engine", "discord"]
+                                paths = list(all_paths)
                                 if (repeat + number + position) % 2:
                                     paths.reverse()
                                 for path in paths:
@@ -384,6 +397,11 @@ def main() -> int:
         help="also time both paths with BLAS limited to one thread (threadpoolctl)",
     )
     parser.add_argument(
+        "--log-off-too",
+        action="store_true",
+        help="also time /ask in a server whose question log is off (issue 23)",
+    )
+    parser.add_argument(
         "--json", type=Path, default=None, help="also write every raw sample (s) to this file"
     )
     args = parser.parse_args()
@@ -443,7 +461,11 @@ def main() -> int:
             )
 
         started = time.perf_counter()
-        asyncio.run(measure(corpora, args.what_if, args.repeats, args.warmup, args.seed))
+        asyncio.run(
+            measure(
+                corpora, args.what_if, args.repeats, args.warmup, args.seed, args.log_off_too
+            )
+        )
         measure_s = time.perf_counter() - started
         whole_s = time.perf_counter() - started_all
         print(
