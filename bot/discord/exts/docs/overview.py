@@ -41,7 +41,10 @@ EVERYONE_ROLE = (
     "documents. Choose a role given to the people who should manage them."
 )
 ROLE_AND_CLEAR = "Give either `manager_role` or `clear_manager_role`, not both."
-FOREIGN_CHANNEL = "That channel is not one of this server's; choose a channel of this server."
+FOREIGN_CHANNEL = (
+    "I can't see that channel in this server; choose a text or forum channel of this server "
+    "that I can view."
+)
 CHANNEL_NOT_ALLOWED = (
     "I'm not enabled in that channel (the bot's operator limits me to some channels with "
     "CITEBOT_DISCORD_ALLOWED_CHANNELS); choose one of those, or ask the operator to add it."
@@ -145,6 +148,29 @@ def _checked_role(interaction: discord.Interaction[Any], guild_id: int, role: di
     return role.id
 
 
+class HelpChannel(app_commands.Transformer):
+    """A text or forum channel of the server the command is used in, as the bot sees it (a
+    channel it cannot see, or another server's, is refused with a message, not an error)."""
+
+    @property
+    def type(self) -> discord.AppCommandOptionType:
+        return discord.AppCommandOptionType.channel
+
+    @property
+    def channel_types(self) -> list[discord.ChannelType]:
+        return [discord.ChannelType.text, discord.ChannelType.forum]
+
+    async def transform(
+        self, interaction: discord.Interaction[Any], value: Any, /
+    ) -> discord.TextChannel | discord.ForumChannel:
+        channel = value.resolve() if isinstance(value, app_commands.AppCommandChannel) else value
+        if not isinstance(channel, discord.TextChannel | discord.ForumChannel):
+            raise Refusal(FOREIGN_CHANNEL)
+        if channel.guild.id != interaction.guild_id:
+            raise Refusal(FOREIGN_CHANNEL)
+        return channel
+
+
 def _checked_channel(
     bot: CitebotBot, guild_id: int, channel: discord.TextChannel | discord.ForumChannel
 ) -> int:
@@ -187,7 +213,8 @@ async def settings_command(
     manager_role: discord.Role | None = None,
     clear_manager_role: bool | None = None,
     log_questions: bool | None = None,
-    auto_answer: discord.TextChannel | discord.ForumChannel | None = None,
+    auto_answer: app_commands.Transform[discord.TextChannel | discord.ForumChannel, HelpChannel]
+    | None = None,
     auto_answer_off: bool | None = None,
     auto_answer_quiet: bool | None = None,
 ) -> None:
