@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import Connection, delete, func, insert, select
+from sqlalchemy import Connection, delete, func, insert, select, update
 
 from bot.state.database import StateLocation
 from bot.state.schema import (
@@ -244,6 +244,17 @@ class ServerStore:
         with self._database.reading() as connection:
             rows = connection.execute(query.order_by(solved_threads.c.solved_at)).all()
         return [SolvedThread(int(g), int(c), int(t), float(at), h) for g, c, t, at, h in rows]
+
+    def forget_marker(self, by_hash: str) -> int:
+        """Blank who marked threads solved where it was ``by_hash`` (the threads stay solved);
+        returns how many."""
+        with self._database.transaction() as connection:
+            changed = connection.execute(
+                update(solved_threads)
+                .where(solved_threads.c.by_hash == by_hash)
+                .values(by_hash="")
+            ).rowcount
+        return int(changed)
 
     def _forget_cached(self, guild_id: int) -> None:
         with self._cache_lock:

@@ -246,6 +246,19 @@ async def test_solved_by_the_asker_marks_the_thread_and_tags_it(h: Harness) -> N
     assert str(USER_ID) not in marked[0].by_hash
 
 
+async def test_privacy_forget_blanks_who_solved_but_the_thread_stays_solved(h: Harness) -> None:
+    h.add_forum(FORUM_ID)
+    auto_answer_in(h, FORUM_ID)
+    thread_id = h.post_in_forum(FORUM_ID, TITLE, QUESTION)
+    answer = await one_answer(h)
+    await click(h, answer["response"], "citebot:solved:", channel_id=thread_id, thread_of=FORUM_ID)
+    calls = await h.finished(h.slash("privacy forget"), count=2)
+    reply = next(call for call in calls if call.is_followup).message["content"]
+    assert "who marked 1 thread(s) solved (they stay solved)" in reply
+    assert [t.by_hash for t in solved_threads(h.bot.servers, GUILD_ID)] == [""]
+    assert is_solved(h.bot.servers, GUILD_ID, thread_id)
+
+
 async def test_solved_by_a_manager_works_by_another_member_is_refused(h: Harness) -> None:
     auto_answer_in(h, CHANNEL_ID)
     posted = h.post_raw(CHANNEL_ID, QUESTION)
