@@ -80,9 +80,9 @@ async def post(harness: Any, question: str, user_id: int, forum: bool) -> float:
 
     def answer() -> Any:
         for call in recorder.calls[before:]:
-            if call.method == "POST" and call.path == MESSAGES and call.payload is not None:
-                if call.url.endswith(f"/channels/{channel}/messages"):
-                    return call
+            posted = call.method == "POST" and call.path == MESSAGES
+            if posted and call.url.endswith(f"/channels/{channel}/messages"):
+                return call
         return None
 
     await recorder.wait_for(lambda: answer() is not None, timeout=120)

@@ -33,6 +33,7 @@ from tests.bot.conftest import (
     MEMBER_PERMISSIONS,
     OTHER_CHANNEL_ID,
     OTHER_GUILD_CHANNEL_ID,
+    OTHER_GUILD_ID,
     USER_ID,
     Call,
     Harness,
@@ -360,3 +361,30 @@ async def test_without_the_message_content_intent_it_says_what_the_operator_must
         await warn_without_message_content(h.bot)
         assert "1 server(s) have channels answered without a mention" in caplog.text
         assert "Privileged Gateway Intents" in caplog.text
+
+
+async def test_at_most_ten_channels_and_forgetting_the_server_drops_them(h: Harness) -> None:
+    from bot.state.servers import MAX_AUTO_ANSWER_CHANNELS
+
+    servers = h.bot.servers
+    channels = [snowflake() for _ in range(MAX_AUTO_ANSWER_CHANNELS)]
+    for channel in channels:
+        assert servers.add_auto_answer(GUILD_ID, channel)
+    assert servers.add_auto_answer(GUILD_ID, channels[0])  # already on: kept
+    assert not servers.add_auto_answer(GUILD_ID, snowflake())  # the eleventh
+    assert servers.auto_answer(GUILD_ID).channels == frozenset(channels)
+    h.add_forum(FORUM_ID)
+    token = h.slash_with_channel("docs settings", "auto_answer", FORUM_ID, 15, who=MANAGER)
+    assert (await h.finished(token, count=1))[0].message["content"] == (
+        f"This server already has {MAX_AUTO_ANSWER_CHANNELS} channels answered without a "
+        "mention, the most it may have; turn one off first with "
+        "`auto_answer:#channel auto_answer_off:True`."
+    )
+    assert servers.remove_auto_answer(GUILD_ID, channels[0]) == 1
+    assert servers.add_auto_answer(GUILD_ID, FORUM_ID)
+    assert servers.add_auto_answer(OTHER_GUILD_ID, snowflake())
+    servers.mark_solved(GUILD_ID, FORUM_ID, snowflake(), "hash")
+    servers.forget(GUILD_ID)
+    assert servers.auto_answer(GUILD_ID).channels == frozenset()
+    assert solved_threads(servers, GUILD_ID) == []
+    assert len(servers.auto_answer(OTHER_GUILD_ID).channels) == 1  # another server's stay
