@@ -148,6 +148,8 @@ async def test_no_thread_allowed_answers_in_the_channel(h: Harness) -> None:
     answer = await one_answer(h)
     assert answer["response"]["channel_id"] == str(CHANNEL_ID)
     assert answer["json"]["message_reference"]["message_id"] == int(posted["id"])
+    ids = button_ids(answer["json"])  # no thread to mark solved; the rest as usual
+    assert [i.split(":")[1] for i in ids] == ["more", "vote", "vote", "nothelpful"]
 
 
 async def test_other_channels_and_later_messages_are_not_answered(h: Harness) -> None:

@@ -153,8 +153,9 @@ async def _answer(
     asker = message.author.id
     if not answer.found and quiet:
         view = discord.ui.View(timeout=None)
-        view.add_item(SolvedButton(asker))
-        await _send(where, message, QUIET_NOTE, view=view)
+        if where is not None:  # Solved marks a thread: none when none could be started
+            view.add_item(SolvedButton(asker))
+        await _send(where, message, QUIET_NOTE, view=view if view.children else None)
         await bot.log_question(guild_id, asker, question, answer, (), None)
         return
     rendered = render_answer(answer)
@@ -163,7 +164,8 @@ async def _answer(
     )
     view = buttons if buttons is not None else discord.ui.View(timeout=None)
     key = key_of(view)
-    view.add_item(SolvedButton(asker))
+    if where is not None:
+        view.add_item(SolvedButton(asker))
     if key is not None:
         view.add_item(NotHelpfulButton(key))
     sent = await _send(where, message, rendered.content, embeds=rendered.embeds, view=view)
