@@ -222,8 +222,11 @@ class ServerStore:
                 solved_at=self._clock(),
                 by_hash=by_hash,
             )
-            added = connection.execute(statement.on_conflict_do_nothing()).rowcount
-        return bool(added)
+            # RETURNING, not rowcount: the PostgreSQL driver's rowcount said 'added' for a skip
+            added = connection.execute(
+                statement.on_conflict_do_nothing().returning(solved_threads.c.thread_id)
+            ).first()
+        return added is not None
 
     def solved_threads(
         self, guild_id: int, channel_id: int | None = None, thread_id: int | None = None

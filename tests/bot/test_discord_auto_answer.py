@@ -390,3 +390,25 @@ async def test_at_most_ten_channels_and_forgetting_the_server_drops_them(h: Harn
     assert servers.auto_answer(GUILD_ID).channels == frozenset()
     assert solved_threads(servers, GUILD_ID) == []
     assert len(servers.auto_answer(OTHER_GUILD_ID).channels) == 1  # another server's stay
+
+
+def test_channels_quiet_and_solved_threads_on_both_engines(state_url) -> None:
+    from bot.state.servers import ServerStore
+
+    store = ServerStore(state_url)
+    try:
+        assert store.add_auto_answer(GUILD_ID, FORUM_ID)
+        assert store.add_auto_answer(GUILD_ID, FORUM_ID)  # twice: one row
+        store.update_settings(GUILD_ID, auto_answer_quiet=False)
+        settings = store.settings(GUILD_ID)
+        assert settings.auto_answer_channels == (FORUM_ID,) and not settings.auto_answer_quiet
+        assert settings.include_default and settings.log_questions  # the rest untouched
+        assert store.mark_solved(GUILD_ID, FORUM_ID, 77, "h1")
+        assert not store.mark_solved(GUILD_ID, FORUM_ID, 77, "h2")  # the first marking kept
+        assert [(t.thread_id, t.by_hash) for t in store.solved_threads(GUILD_ID)] == [(77, "h1")]
+        assert store.forget_marker("h1") == 1
+        assert store.solved_threads(GUILD_ID, thread_id=77)[0].by_hash == ""
+        assert store.remove_auto_answer(GUILD_ID) == 1
+        assert store.servers_with_auto_answer() == []
+    finally:
+        store.close()
