@@ -412,3 +412,24 @@ def test_channels_quiet_and_solved_threads_on_both_engines(state_url) -> None:
         assert store.servers_with_auto_answer() == []
     finally:
         store.close()
+
+
+async def test_the_reply_names_the_permissions_the_bot_lacks_there(h: Harness) -> None:
+    import discord
+
+    guild = h.bot.get_guild(GUILD_ID)
+    assert guild is not None
+    member = {"user": user_payload(APP_ID, "citebot", bot=True), "roles": [],
+              "joined_at": "2024-01-01T00:00:00+00:00", "deaf": False, "mute": False, "flags": 0}
+    guild._add_member(discord.Member(data=member, guild=guild, state=h.bot._connection))  # type: ignore[arg-type]
+    h.add_forum(FORUM_ID, ("Solved",))
+    forum = await settings_reply(h, "auto_answer", FORUM_ID, 15, **MANAGER)
+    assert (
+        f"I can't send messages in threads or manage threads (to add the Solved tag) in "
+        f"<#{FORUM_ID}>" in forum.message["content"]
+    )
+    text = await settings_reply(h, "auto_answer", CHANNEL_ID, 0, **MANAGER)
+    assert (
+        f"I can't create public threads or send messages in threads in <#{CHANNEL_ID}>"
+        in text.message["content"]
+    )

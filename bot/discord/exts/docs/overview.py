@@ -193,6 +193,11 @@ def _permission_warning(channel: discord.TextChannel | discord.ForumChannel) -> 
         missing.append("create public threads")
     if not permissions.send_messages_in_threads:
         missing.append("send messages in threads")
+    solved_tag = isinstance(channel, discord.ForumChannel) and any(
+        tag.name.strip().casefold() == "solved" for tag in channel.available_tags
+    )
+    if solved_tag and not permissions.manage_threads:
+        missing.append("manage threads (to add the Solved tag)")
     if not missing:
         return None
     return NO_THREAD_PERMISSIONS.format(missing=" or ".join(missing), channel=channel.mention)
