@@ -383,6 +383,12 @@ async def test_at_most_ten_channels_and_forgetting_the_server_drops_them(h: Harn
         "`auto_answer:#channel auto_answer_off:True`."
     )
     assert servers.remove_auto_answer(GUILD_ID, channels[0]) == 1
+    h.add_forum(channels[1])
+    h.bot._connection.parse_channel_delete(  # type: ignore[arg-type]
+        {"id": str(channels[1]), "type": 15, "guild_id": str(GUILD_ID)}
+    )
+    await h.recorder.wait_for(lambda: channels[1] not in servers.auto_answer(GUILD_ID).channels)
+    assert len(servers.auto_answer(GUILD_ID).channels) == MAX_AUTO_ANSWER_CHANNELS - 2
     assert servers.add_auto_answer(GUILD_ID, FORUM_ID)
     assert servers.add_auto_answer(OTHER_GUILD_ID, snowflake())
     servers.mark_solved(GUILD_ID, FORUM_ID, snowflake(), "hash")

@@ -355,6 +355,14 @@ async def handle_not_helpful(
     await say(interaction, NOT_HELPFUL)
 
 
+async def forget_channel(bot: CitebotBot, channel: discord.abc.GuildChannel) -> None:
+    """A deleted channel is no longer answered (nor counted against the server's limit)."""
+    try:
+        await asyncio.to_thread(bot.servers.remove_auto_answer, channel.guild.id, channel.id)
+    except Exception:
+        log.warning("could not forget deleted channel %s", channel.id, exc_info=True)
+
+
 async def warn_without_message_content(bot: CitebotBot) -> None:
     """At start: warn the operator when servers have auto-answer channels the bot cannot read
     (CITEBOT_DISCORD_MESSAGE_CONTENT off)."""

@@ -38,3 +38,7 @@ class Ask(Feature):
     @commands.Cog.listener("on_message")
     async def on_unasked_message(self, message: discord.Message) -> None:
         await auto_answer.answer_unasked(self.bot, message)
+
+    @commands.Cog.listener()
+    async def on_guild_channel_delete(self, channel: discord.abc.GuildChannel) -> None:
+        await auto_answer.forget_channel(self.bot, channel)
