@@ -137,6 +137,9 @@ class Settings(BaseSettings):
     # Server ids the bot may join (empty: any). It leaves any other server, logging it.
     discord_allowed_servers: Annotated[list[int], NoDecode] = Field(default_factory=list)
     discord_allow_dms: bool = False
+    # Ask Discord for the privileged Message Content intent (also to be enabled in the Developer
+    # Portal): needed to read messages that do not mention the bot (auto-answer in a channel).
+    discord_message_content: bool = False
     discord_cooldown_questions: int = Field(default=5, ge=1, le=1000)
     discord_cooldown_seconds: float = Field(default=60.0, gt=0, le=86_400)
     # Total load: questions waiting for the search worker, in all and per server.

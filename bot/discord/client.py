@@ -100,7 +100,9 @@ class CitebotBot(commands.Bot):
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         # Default intents: no privileged ones. Discord still delivers the content of messages
-        # that mention the bot and of DMs, which is all the mention handler needs.
+        # that mention the bot and of DMs, which is all the mention handler needs. The Message
+        # Content intent (privileged) only when the operator asked for it: answering messages
+        # that do not mention the bot (auto-answer) needs it.
         # citebot never joins voice: no start-up warnings about the missing voice libraries.
         discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False
         shards: dict[str, Any] = {}
@@ -113,7 +115,7 @@ class CitebotBot(commands.Bot):
             command_prefix=commands.when_mentioned,  # unused: on_message runs no text command
             help_command=None,
             tree_cls=CitebotTree,
-            intents=discord.Intents.default(),
+            intents=intents_for(settings),
             allowed_mentions=NO_MENTIONS,
             **shards,
         )
@@ -433,6 +435,14 @@ class CitebotBot(commands.Bot):
 class ShardedCitebotBot(CitebotBot, discord.AutoShardedClient):
     """The bot as one of several processes: it runs the gateway shards CITEBOT_DISCORD_SHARD_IDS
     of CITEBOT_DISCORD_SHARD_COUNT (discord.py's AutoShardedClient, one connection each)."""
+
+
+def intents_for(settings: Settings) -> discord.Intents:
+    """The gateway intents: the default ones, plus Message Content when
+    CITEBOT_DISCORD_MESSAGE_CONTENT is on."""
+    intents = discord.Intents.default()
+    intents.message_content = settings.discord_message_content
+    return intents
 
 
 def create_bot(settings: Settings, engine: Any = None) -> CitebotBot:

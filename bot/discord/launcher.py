@@ -92,7 +92,13 @@ async def _connected(settings: Settings, token: str, action: str, engine: Any) -
         )
         return 2
     except discord.PrivilegedIntentsRequired:
-        _fail("Discord refused the gateway intents requested")
+        _fail(
+            "Discord refused the gateway intents requested: CITEBOT_DISCORD_MESSAGE_CONTENT is "
+            "on, so turn on Message Content under Bot > Privileged Gateway Intents in the "
+            "Developer Portal, or set CITEBOT_DISCORD_MESSAGE_CONTENT=false"
+            if settings.discord_message_content
+            else "Discord refused the gateway intents requested"
+        )
         return 1
     except discord.HTTPException as error:
         _fail(f"Discord refused the request ({error.status})")

@@ -111,6 +111,32 @@ server_settings = Table(
     Column("include_default", Integer, nullable=False, server_default="1"),
     Column("manager_role_id", DiscordId),
     Column("log_questions", Integer, nullable=False, server_default="1"),
+    # 1: when the sources do not answer an auto-answered post, only a quiet note (0: the answer)
+    Column("auto_answer_quiet", Integer, nullable=False, server_default="1"),
+)
+
+auto_answer_channels = Table(  # a server's channels whose new posts are answered unasked
+    "auto_answer_channels",
+    metadata,
+    Column("guild_id", DiscordId, primary_key=True, autoincrement=False),
+    Column("channel_id", DiscordId, primary_key=True, autoincrement=False),
+    Column("added_at", Float, nullable=False),
+)
+
+solved_threads = Table(  # threads marked solved (the Solved button): asker or manager, hashed
+    "solved_threads",
+    metadata,
+    Column("thread_id", DiscordId, primary_key=True, autoincrement=False),
+    Column("guild_id", DiscordId, nullable=False),
+    Column("channel_id", DiscordId, nullable=False),  # the thread's parent (forum or text)
+    Column("solved_at", Float, nullable=False),
+    Column("by_hash", StoredText, nullable=False),  # keyed hash of who marked it, never the id
+)
+Index(
+    "solved_threads_by_channel",
+    solved_threads.c.guild_id,
+    solved_threads.c.channel_id,
+    solved_threads.c.solved_at,
 )
 
 audit_log = Table(

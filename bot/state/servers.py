@@ -8,20 +8,34 @@ never are. Texts are stored as given, capped in length; rendering escapes them.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import Connection, delete, insert, select
+from sqlalchemy import Connection, delete, func, insert, select, update
 
 from bot.state.database import StateLocation
-from bot.state.schema import audit_log, question_log, removed_servers, server_settings, upsert
+from bot.state.schema import (
+    audit_log,
+    auto_answer_channels,
+    question_log,
+    removed_servers,
+    server_settings,
+    solved_threads,
+    upsert,
+)
 from bot.state.upgrade import open_database
 
 MAX_TEXT_CHARS = 500
 """Longest target or detail kept in an audit entry (longer ones are cut, with an ellipsis)."""
 ACTIONS = ("add", "remove", "reindex", "settings", "purge", "crawl", "sync", "sources")
+MAX_AUTO_ANSWER_CHANNELS = 10
+"""Most channels of one server answered without a mention."""
+AUTO_ANSWER_CACHE_S = 30.0
+"""How long the auto-answer channels read for a server are reused (every message of a server
+asks; a change made by this process is seen at once, one made by another within this time)."""
 
 @dataclass(frozen=True)
 class ServerSettings:
@@ -32,6 +46,29 @@ class ServerSettings:
     include_default: bool = True
     manager_role_id: int | None = None
     log_questions: bool = True
+    auto_answer_quiet: bool = True
+    auto_answer_channels: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class AutoAnswer:
+    """Where a server's new posts are answered without a mention, and whether a post the
+    sources do not answer gets only a quiet note."""
+
+    channels: frozenset[int] = frozenset()
+    quiet: bool = True
+
+
+@dataclass(frozen=True)
+class SolvedThread:
+    """A thread marked solved: where, when (seconds since the epoch), and a keyed hash of who
+    marked it."""
+
+    guild_id: int
+    channel_id: int
+    thread_id: int
+    solved_at: float
+    by_hash: str
 
 
 @dataclass(frozen=True)
@@ -62,6 +99,8 @@ class ServerStore:
         self._clock = clock
         self._database = open_database(path)
         self.path = self._database.path
+        self._auto_answer: dict[int, tuple[float, AutoAnswer]] = {}
+        self._cache_lock = threading.Lock()
 
     def settings(self, guild_id: int) -> ServerSettings:
         """The server's settings (the defaults for a server never configured)."""
@@ -76,6 +115,7 @@ class ServerStore:
         manager_role_id: int | None = None,
         clear_manager_role: bool = False,
         log_questions: bool | None = None,
+        auto_answer_quiet: bool | None = None,
     ) -> ServerSettings:
         """Change what is given (the rest stays); returns the settings now in force. Turning
         the question log off deletes the server's logged questions."""
@@ -86,11 +126,13 @@ class ServerStore:
             if clear_manager_role:
                 role = None
             logging = current.log_questions if log_questions is None else log_questions
+            quiet = current.auto_answer_quiet if auto_answer_quiet is None else auto_answer_quiet
             statement = upsert(connection, server_settings).values(
                 guild_id=int(guild_id),
                 include_default=int(include),
                 manager_role_id=role,
                 log_questions=int(logging),
+                auto_answer_quiet=int(quiet),
             )
             connection.execute(
                 statement.on_conflict_do_update(
@@ -99,6 +141,7 @@ class ServerStore:
                         "include_default": statement.excluded.include_default,
                         "manager_role_id": statement.excluded.manager_role_id,
                         "log_questions": statement.excluded.log_questions,
+                        "auto_answer_quiet": statement.excluded.auto_answer_quiet,
                     },
                 )
             )
@@ -106,7 +149,119 @@ class ServerStore:
                 connection.execute(
                     delete(question_log).where(question_log.c.guild_id == int(guild_id))
                 )
-        return ServerSettings(include, role, logging)
+        self._forget_cached(guild_id)
+        return ServerSettings(include, role, logging, quiet, current.auto_answer_channels)
+
+    def add_auto_answer(self, guild_id: int, channel_id: int) -> bool:
+        """Answer new posts in ``channel_id`` without a mention; False when the server already
+        has ``MAX_AUTO_ANSWER_CHANNELS`` others (a channel already on is kept, True)."""
+        with self._database.transaction() as connection:
+            count = connection.execute(
+                select(func.count())
+                .select_from(auto_answer_channels)
+                .where(
+                    auto_answer_channels.c.guild_id == int(guild_id),
+                    auto_answer_channels.c.channel_id != int(channel_id),
+                )
+            ).scalar_one()
+            if count >= MAX_AUTO_ANSWER_CHANNELS:
+                return False
+            statement = upsert(connection, auto_answer_channels).values(
+                guild_id=int(guild_id), channel_id=int(channel_id), added_at=self._clock()
+            )
+            connection.execute(statement.on_conflict_do_nothing())
+        self._forget_cached(guild_id)
+        return True
+
+    def remove_auto_answer(self, guild_id: int, channel_id: int | None = None) -> int:
+        """Stop answering unasked in ``channel_id`` (None: in every channel of the server);
+        returns how many channels were on."""
+        query = delete(auto_answer_channels).where(auto_answer_channels.c.guild_id == int(guild_id))
+        if channel_id is not None:
+            query = query.where(auto_answer_channels.c.channel_id == int(channel_id))
+        with self._database.transaction() as connection:
+            removed = connection.execute(query).rowcount
+        self._forget_cached(guild_id)
+        return int(removed)
+
+    def auto_answer(self, guild_id: int) -> AutoAnswer:
+        """The server's auto-answer channels and quiet choice (blocking on a cache miss)."""
+        cached = self.cached_auto_answer(guild_id)
+        if cached is not None:
+            return cached
+        with self._database.reading() as connection:
+            settings = _settings(connection, guild_id)
+        found = AutoAnswer(frozenset(settings.auto_answer_channels), settings.auto_answer_quiet)
+        with self._cache_lock:
+            self._auto_answer[int(guild_id)] = (time.monotonic(), found)
+        return found
+
+    def cached_auto_answer(self, guild_id: int) -> AutoAnswer | None:
+        """What ``auto_answer`` read for the server less than ``AUTO_ANSWER_CACHE_S`` ago
+        (None: it must be read; never blocks, so the event loop may call it)."""
+        with self._cache_lock:
+            entry = self._auto_answer.get(int(guild_id))
+        if entry is None or time.monotonic() - entry[0] > AUTO_ANSWER_CACHE_S:
+            return None
+        return entry[1]
+
+    def servers_with_auto_answer(self) -> list[int]:
+        """The servers that have at least one auto-answer channel."""
+        query = select(auto_answer_channels.c.guild_id).distinct()
+        with self._database.reading() as connection:
+            return sorted(int(guild_id) for guild_id in connection.execute(query).scalars())
+
+    def mark_solved(self, guild_id: int, channel_id: int, thread_id: int, by_hash: str) -> bool:
+        """Record thread ``thread_id`` (of channel ``channel_id``) as solved by ``by_hash``;
+        False when it already was (the first marking is kept)."""
+        with self._database.transaction() as connection:
+            statement = upsert(connection, solved_threads).values(
+                thread_id=int(thread_id),
+                guild_id=int(guild_id),
+                channel_id=int(channel_id),
+                solved_at=self._clock(),
+                by_hash=by_hash,
+            )
+            # RETURNING, not rowcount: the PostgreSQL driver's rowcount said 'added' for a skip
+            added = connection.execute(
+                statement.on_conflict_do_nothing().returning(solved_threads.c.thread_id)
+            ).first()
+        return added is not None
+
+    def solved_threads(
+        self, guild_id: int, channel_id: int | None = None, thread_id: int | None = None
+    ) -> list[SolvedThread]:
+        """The server's threads marked solved (of ``channel_id`` only, or thread ``thread_id``
+        only, when given), oldest first."""
+        query = select(
+            solved_threads.c.guild_id,
+            solved_threads.c.channel_id,
+            solved_threads.c.thread_id,
+            solved_threads.c.solved_at,
+            solved_threads.c.by_hash,
+        ).where(solved_threads.c.guild_id == int(guild_id))
+        if channel_id is not None:
+            query = query.where(solved_threads.c.channel_id == int(channel_id))
+        if thread_id is not None:
+            query = query.where(solved_threads.c.thread_id == int(thread_id))
+        with self._database.reading() as connection:
+            rows = connection.execute(query.order_by(solved_threads.c.solved_at)).all()
+        return [SolvedThread(int(g), int(c), int(t), float(at), h) for g, c, t, at, h in rows]
+
+    def forget_marker(self, by_hash: str) -> int:
+        """Blank who marked threads solved where it was ``by_hash`` (the threads stay solved);
+        returns how many."""
+        with self._database.transaction() as connection:
+            changed = connection.execute(
+                update(solved_threads)
+                .where(solved_threads.c.by_hash == by_hash)
+                .values(by_hash="")
+            ).rowcount
+        return int(changed)
+
+    def _forget_cached(self, guild_id: int) -> None:
+        with self._cache_lock:
+            self._auto_answer.pop(int(guild_id), None)
 
     def record(
         self, guild_id: int, user_id: int, action: str, target: str, result: str, detail: str = ""
@@ -177,11 +332,16 @@ class ServerStore:
             return list(connection.execute(query).scalars())
 
     def forget(self, guild_id: int) -> None:
-        """Erase everything kept about the server: settings, audit log, removal mark, logged
-        questions."""
+        """Erase everything kept about the server: settings, auto-answer channels, audit log,
+        removal mark, logged questions, solved threads."""
+        tables = (
+            server_settings, auto_answer_channels, audit_log, removed_servers, question_log,
+            solved_threads,
+        )
         with self._database.transaction() as connection:
-            for table in (server_settings, audit_log, removed_servers, question_log):
+            for table in tables:
                 connection.execute(delete(table).where(table.c.guild_id == int(guild_id)))
+        self._forget_cached(guild_id)
 
     def close(self) -> None:
         """End this store's use of the database; later calls raise StateError."""
@@ -193,11 +353,22 @@ def _settings(connection: Connection, guild_id: int, for_update: bool = False) -
         server_settings.c.include_default,
         server_settings.c.manager_role_id,
         server_settings.c.log_questions,
+        server_settings.c.auto_answer_quiet,
     ).where(server_settings.c.guild_id == int(guild_id))
     if for_update:
         query = query.with_for_update()  # PostgreSQL: two changes at once do not lose one
     row = connection.execute(query).first()
-    return ServerSettings() if row is None else ServerSettings(bool(row[0]), row[1], bool(row[2]))
+    channels = tuple(
+        int(channel)
+        for channel in connection.execute(
+            select(auto_answer_channels.c.channel_id)
+            .where(auto_answer_channels.c.guild_id == int(guild_id))
+            .order_by(auto_answer_channels.c.added_at, auto_answer_channels.c.channel_id)
+        ).scalars()
+    )
+    if row is None:
+        return ServerSettings(auto_answer_channels=channels)
+    return ServerSettings(bool(row[0]), row[1], bool(row[2]), bool(row[3]), channels)
 
 
 def check_limits(

@@ -456,6 +456,142 @@ class Harness:
         await asyncio.sleep(0.05)
         return self.channel_calls
 
+    # ----- forums, posts and channel options (auto-answer, issue 24) ----------------------------
+
+    def add_forum(
+        self, forum_id: int, tags: tuple[str, ...] = (), guild_id: int = GUILD_ID
+    ) -> dict[int, str]:
+        """A CHANNEL_CREATE of a forum channel with the tags ``tags``; returns tag id -> name."""
+        available = {snowflake(): name for name in tags}
+        self.bot._connection.parse_channel_create(  # type: ignore[arg-type]
+            {
+                "id": str(forum_id),
+                "type": 15,
+                "guild_id": str(guild_id),
+                "name": f"forum{forum_id}",
+                "position": 1,
+                "permission_overwrites": [],
+                "nsfw": False,
+                "topic": None,
+                "flags": 0,
+                "available_tags": [
+                    {"id": str(tag_id), "name": name, "moderated": False, "emoji_id": None,
+                     "emoji_name": None}
+                    for tag_id, name in available.items()
+                ],
+                "default_reaction_emoji": None,
+                "default_sort_order": None,
+                "default_forum_layout": 0,
+            }
+        )
+        return available
+
+    def post_raw(
+        self,
+        channel_id: int,
+        content: str,
+        *,
+        author: dict[str, Any] | None = None,
+        message_id: int | None = None,
+        message_type: int = 0,
+        mention_bot: bool = False,
+        guild_id: int = GUILD_ID,
+    ) -> dict[str, Any]:
+        """A MESSAGE_CREATE in a server channel or thread from ``author`` (a user payload: a
+        member by default), with the id ``message_id`` when given (a forum post's starter
+        message has its thread's id)."""
+        payload = payloads.message_object(
+            channel_id,
+            author or user_payload(USER_ID),
+            content,
+            mentions=[user_payload(APP_ID, "citebot", bot=True)] if mention_bot else [],
+        )
+        if message_id is not None:
+            payload["id"] = str(message_id)
+        payload["type"] = message_type
+        payload["guild_id"] = str(guild_id)
+        payload["member"] = {"roles": [], "joined_at": "2024-01-01T00:00:00+00:00"}
+        self.bot._connection.parse_message_create(payload)  # type: ignore[arg-type]
+        return payload
+
+    def post_in_forum(
+        self,
+        forum_id: int,
+        title: str,
+        content: str,
+        *,
+        author: dict[str, Any] | None = None,
+        tags: tuple[int, ...] = (),
+        mention_bot: bool = False,
+        guild_id: int = GUILD_ID,
+    ) -> int:
+        """A new forum post as the gateway sends it: THREAD_CREATE (the thread, owned by its
+        author, titled ``title``), then MESSAGE_CREATE of its starter message (the thread's
+        id). Returns the thread's id."""
+        author = author or user_payload(USER_ID)
+        thread_id = snowflake()
+        thread = thread_payload(thread_id, forum_id, guild_id)
+        thread.update(owner_id=author["id"], name=title, applied_tags=[str(t) for t in tags])
+        self.bot._connection.parse_thread_create(thread)  # type: ignore[arg-type]
+        self.post_raw(
+            thread_id, content, author=author, message_id=thread_id, mention_bot=mention_bot,
+            guild_id=guild_id,
+        )
+        return thread_id
+
+    def slash_with_channel(
+        self,
+        name: str,
+        /,
+        option: str,
+        channel_id: int,
+        channel_type: int = 0,
+        who: dict[str, Any] | None = None,
+        **options: Any,
+    ) -> str:
+        """``slash`` with a channel option ``option`` (a channel of type ``channel_type``: 0
+        text, 15 forum) besides ``options``; returns the interaction token."""
+        self._adapter()
+        data = self.slash_payload(name, **options)
+        inner = data
+        while inner.get("options") and inner["options"][0].get("type") == 1:  # subcommands
+            inner = inner["options"][0]
+        inner.setdefault("options", []).append(
+            {"type": 7, "name": option, "value": str(channel_id)}
+        )
+        data.setdefault("resolved", {}).setdefault("channels", {})[str(channel_id)] = {
+            "id": str(channel_id),
+            "name": f"c{channel_id}",
+            "type": channel_type,
+            "permissions": str(MEMBER_PERMISSIONS),
+        }
+        payload = self.interaction_payload(2, data, **(who or {}))
+        self.bot._connection.parse_interaction_create(payload)  # type: ignore[arg-type]
+        return str(payload["token"])
+
+    def answer_channel_edits(self) -> list[dict[str, Any]]:
+        """Answer PATCH /channels/{id} (a thread's edit: tags, archiving) with the thread as
+        edited, as Discord does; returns the edits' bodies as they come."""
+        edits: list[dict[str, Any]] = []
+        inner = self.bot.http.request
+
+        async def request(route: Any, **kwargs: Any) -> Any:
+            result = await inner(route, **kwargs)
+            if route.method == "PATCH" and route.path == "/channels/{channel_id}":
+                body = kwargs.get("json") or {}
+                edits.append(body)
+                channel_id = int(route.channel_id)
+                thread = self.bot.get_channel(channel_id)
+                guild_id = thread.guild.id if thread is not None else GUILD_ID  # type: ignore[union-attr]
+                parent = getattr(thread, "parent_id", None) or CHANNEL_ID
+                data = thread_payload(channel_id, parent, guild_id)
+                data.update(body)
+                return data
+            return result
+
+        self.bot.http.request = request  # type: ignore[method-assign]
+        return edits
+
 
 def thread_payload(thread_id: int, parent_id: int, guild_id: int) -> dict[str, Any]:
     """A public thread as Discord describes it."""

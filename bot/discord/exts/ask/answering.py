@@ -139,11 +139,11 @@ async def send_answer(
     if offset == 0:
         await remember(
             bot, sent, interaction.channel_id, interaction.user.id, history, question,
-            rendered.passage_ids, _bold(answer),
+            rendered.passage_ids, bold_of(answer),
         )
         await bot.log_question(
             interaction.guild_id, interaction.user.id, question, answer, rendered.passage_ids,
-            _key_of(view),
+            key_of(view),
         )
 
 
@@ -249,14 +249,14 @@ async def _answer_mention(bot: CitebotBot, message: discord.Message, question: s
     sent = await reply(message, rendered.content, embeds=rendered.embeds, view=view)
     await remember(
         bot, sent, message.channel.id, message.author.id, history, question,
-        rendered.passage_ids, _bold(answer),
+        rendered.passage_ids, bold_of(answer),
     )
     await bot.log_question(
-        guild_id, message.author.id, question, answer, rendered.passage_ids, _key_of(view)
+        guild_id, message.author.id, question, answer, rendered.passage_ids, key_of(view)
     )
 
 
-def _key_of(view: discord.ui.View | None) -> str | None:
+def key_of(view: discord.ui.View | None) -> str | None:
     """The answer key of the buttons under an answer (None when it has none)."""
     for item in view.children if view is not None else ():
         if isinstance(item, VoteButton):
@@ -264,7 +264,7 @@ def _key_of(view: discord.ui.View | None) -> str | None:
     return None
 
 
-def _bold(answer: Answer) -> str | None:
+def bold_of(answer: Answer) -> str | None:
     """The sentence bolded in the answer's first passage (a follow-up stays near it)."""
     return answer.passages[0].highlight_text if answer.passages else None
 

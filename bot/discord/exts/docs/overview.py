@@ -24,12 +24,14 @@ from bot.discord.exts.docs.render import (
     render_log,
     render_settings,
 )
-from bot.discord.utils.checks import Refusal
+from bot.discord.utils.checks import Refusal, channel_allowed
 from bot.discord.utils.errors import report_error
 from bot.discord.utils.replies import NO_MENTIONS
+from bot.state.servers import MAX_AUTO_ANSWER_CHANNELS
 
 if TYPE_CHECKING:
     from bot.discord.client import CitebotBot
+    from bot.state.servers import ServerSettings
     from bot.state.sources import Source
 
 LOG_ENTRIES = 15
@@ -39,6 +41,27 @@ EVERYONE_ROLE = (
     "documents. Choose a role given to the people who should manage them."
 )
 ROLE_AND_CLEAR = "Give either `manager_role` or `clear_manager_role`, not both."
+FOREIGN_CHANNEL = (
+    "I can't see that channel in this server; choose a text or forum channel of this server "
+    "that I can view."
+)
+CHANNEL_NOT_ALLOWED = (
+    "I'm not enabled in that channel (the bot's operator limits me to some channels with "
+    "CITEBOT_DISCORD_ALLOWED_CHANNELS); choose one of those, or ask the operator to add it."
+)
+TOO_MANY_CHANNELS = (
+    f"This server already has {MAX_AUTO_ANSWER_CHANNELS} channels answered without a mention, "
+    "the most it may have; turn one off first with `auto_answer:#channel auto_answer_off:True`."
+)
+NO_MESSAGE_CONTENT = (
+    "I can't read messages that don't mention me yet, so I won't answer there until the bot's "
+    "operator sets `CITEBOT_DISCORD_MESSAGE_CONTENT=true`, turns on **Message Content** under "
+    "*Bot → Privileged Gateway Intents* in the Discord Developer Portal, and restarts me. "
+    "Until then members can mention me or use `/ask`."
+)
+NO_THREAD_PERMISSIONS = (
+    "I can't {missing} in {channel}: give me those permissions there, or my answers will fail."
+)
 
 
 class DocsListButton(
@@ -125,11 +148,69 @@ def _checked_role(interaction: discord.Interaction[Any], guild_id: int, role: di
     return role.id
 
 
+class HelpChannel(app_commands.Transformer):
+    """A text or forum channel of the server the command is used in, as the bot sees it (a
+    channel it cannot see, or another server's, is refused with a message, not an error)."""
+
+    @property
+    def type(self) -> discord.AppCommandOptionType:
+        return discord.AppCommandOptionType.channel
+
+    @property
+    def channel_types(self) -> list[discord.ChannelType]:
+        return [discord.ChannelType.text, discord.ChannelType.forum]
+
+    async def transform(
+        self, interaction: discord.Interaction[Any], value: Any, /
+    ) -> discord.TextChannel | discord.ForumChannel:
+        channel = value.resolve() if isinstance(value, app_commands.AppCommandChannel) else value
+        if not isinstance(channel, discord.TextChannel | discord.ForumChannel):
+            raise Refusal(FOREIGN_CHANNEL)
+        if channel.guild.id != interaction.guild_id:
+            raise Refusal(FOREIGN_CHANNEL)
+        return channel
+
+
+def _checked_channel(
+    bot: CitebotBot, guild_id: int, channel: discord.TextChannel | discord.ForumChannel
+) -> int:
+    """The id of ``channel`` when it is a channel of this server where the bot may answer."""
+    if channel.guild.id != guild_id:
+        raise Refusal(FOREIGN_CHANNEL)
+    if not channel_allowed(bot.settings, channel.id, None):
+        raise Refusal(CHANNEL_NOT_ALLOWED)
+    return channel.id
+
+
+def _permission_warning(channel: discord.TextChannel | discord.ForumChannel) -> str | None:
+    """What the bot lacks in ``channel`` to answer there (None: all it needs, or unknown)."""
+    me = channel.guild.me
+    if me is None:
+        return None
+    permissions = channel.permissions_for(me)
+    missing = []
+    if isinstance(channel, discord.TextChannel) and not permissions.create_public_threads:
+        missing.append("create public threads")
+    if not permissions.send_messages_in_threads:
+        missing.append("send messages in threads")
+    solved_tag = isinstance(channel, discord.ForumChannel) and any(
+        tag.name.strip().casefold() == "solved" for tag in channel.available_tags
+    )
+    if solved_tag and not permissions.manage_threads:
+        missing.append("manage threads (to add the Solved tag)")
+    if not missing:
+        return None
+    return NO_THREAD_PERMISSIONS.format(missing=" or ".join(missing), channel=channel.mention)
+
+
 @app_commands.describe(
     include_default="Also search the bot's shared documents when answering here",
     manager_role="A role whose members may manage this server's documents",
     clear_manager_role="Remove the manager role (only Manage Server then)",
     log_questions="Log questions asked here for /docs gaps and /docs stats (off deletes the log)",
+    auto_answer="Answer each new post (forum) or message (text channel) here without a mention",
+    auto_answer_off="Stop answering without a mention: in auto_answer's channel, or everywhere",
+    auto_answer_quiet="When the documents don't answer a post, only a quiet note (default on)",
 )
 async def settings_command(
     interaction: discord.Interaction[CitebotBot],
@@ -137,6 +218,10 @@ async def settings_command(
     manager_role: discord.Role | None = None,
     clear_manager_role: bool | None = None,
     log_questions: bool | None = None,
+    auto_answer: app_commands.Transform[discord.TextChannel | discord.ForumChannel, HelpChannel]
+    | None = None,
+    auto_answer_off: bool | None = None,
+    auto_answer_quiet: bool | None = None,
 ) -> None:
     """/docs settings: show this server's settings, or change the ones given."""
     guild_id = await require_manager(interaction)
@@ -145,7 +230,13 @@ async def settings_command(
     if manager_role is not None and clear:
         raise Refusal(ROLE_AND_CLEAR)
     role_id = None if manager_role is None else _checked_role(interaction, guild_id, manager_role)
-    if include_default is None and role_id is None and not clear and log_questions is None:
+    channel_id = None if auto_answer is None else _checked_channel(bot, guild_id, auto_answer)
+    turn_off = bool(auto_answer_off)
+    auto = channel_id is not None or turn_off or auto_answer_quiet is not None
+    if (
+        include_default is None and role_id is None and not clear and log_questions is None
+        and not auto
+    ):
         current = await asyncio.to_thread(bot.servers.settings, guild_id)
         await interaction.response.send_message(
             render_settings(current), ephemeral=True, allowed_mentions=NO_MENTIONS
@@ -153,15 +244,47 @@ async def settings_command(
         return
     user_id = interaction.user.id
     own = collection_for_guild(guild_id)
+    channel_name = "" if auto_answer is None else f"#{auto_answer.name}"
+
+    def change_auto_answer(before: ServerSettings) -> None:
+        """Add or remove the auto-answer channel, auditing it and the quiet choice (saved with
+        the other settings)."""
+        if turn_off:
+            removed = bot.servers.remove_auto_answer(guild_id, channel_id)
+            where = channel_name if channel_id is not None else "every channel"
+            bot.servers.record(
+                guild_id, user_id, "settings", f"auto_answer: off in {where}", "ok",
+                f"{removed} channel(s) turned off",
+            )
+        elif channel_id is not None:
+            if not bot.servers.add_auto_answer(guild_id, channel_id):
+                bot.servers.record(
+                    guild_id, user_id, "settings", f"auto_answer: {channel_name}", "refused",
+                    f"already {MAX_AUTO_ANSWER_CHANNELS} channels",
+                )
+                raise Refusal(TOO_MANY_CHANNELS)
+            bot.servers.record(
+                guild_id, user_id, "settings", f"auto_answer: {channel_name}", "ok",
+                f"channel id {channel_id}",
+            )
+        if auto_answer_quiet is not None:
+            was = "on" if before.auto_answer_quiet else "off"
+            shown = "on" if auto_answer_quiet else "off"
+            bot.servers.record(
+                guild_id, user_id, "settings", f"auto_answer_quiet: {shown}", "ok", f"was {was}"
+            )
 
     def change() -> tuple[str, bool]:
         before = bot.servers.settings(guild_id)
+        if auto:
+            change_auto_answer(before)
         after = bot.servers.update_settings(
             guild_id,
             include_default=include_default,
             manager_role_id=role_id,
             clear_manager_role=clear,
             log_questions=log_questions,
+            auto_answer_quiet=auto_answer_quiet,
         )
         if include_default is not None:
             shown = "on" if include_default else "off"
@@ -188,6 +311,12 @@ async def settings_command(
     text, searchable = await asyncio.to_thread(change)
     if not searchable:
         text += "\n\n⚠️ " + EMPTY_SERVER_WARNING
+    if channel_id is not None and not turn_off and auto_answer is not None:
+        if not bot.settings.discord_message_content:
+            text += "\n\n⚠️ " + NO_MESSAGE_CONTENT
+        warning = _permission_warning(auto_answer)
+        if warning is not None:
+            text += "\n\n⚠️ " + warning
     await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
 
 

@@ -203,8 +203,17 @@ def render_settings(settings: ServerSettings, heading: str = "Settings of this s
         f"• Role that may manage documents besides Manage Server (`manager_role`): "
         f"{role_text(settings.manager_role_id)}\n"
         f"• Log questions asked here for `/docs gaps` and `/docs stats` (`log_questions`): "
-        f"{'yes' if settings.log_questions else 'no'}"
+        f"{'yes' if settings.log_questions else 'no'}\n"
+        f"• Answer each new post without a mention (`auto_answer`): "
+        f"{channels_text(settings.auto_answer_channels)}\n"
+        f"• When the documents don't answer such a post, only a quiet note "
+        f"(`auto_answer_quiet`): {'yes' if settings.auto_answer_quiet else 'no'}"
     )
+
+
+def channels_text(channel_ids: Sequence[int]) -> str:
+    """Channels as Discord shows them (links, which ping nobody), or "none"."""
+    return ", ".join(f"<#{channel_id}>" for channel_id in channel_ids) or "none"
 
 
 def log_line(entry: AuditEntry) -> str:

@@ -42,6 +42,7 @@ async def forget_command(interaction: discord.Interaction[CitebotBot]) -> None:
         questions=bot.questions,
         feedback=bot.feedback,
         conversations=bot.conversations,
+        servers=bot.servers,
     )
     if forgotten.total == 0:
         text = f"citebot keeps nothing of yours: nothing to delete.\n{policy(bot)}"
@@ -49,7 +50,13 @@ async def forget_command(interaction: discord.Interaction[CitebotBot]) -> None:
         text = (
             "Deleted what citebot kept of yours: "
             f"{forgotten.questions} logged question(s), {forgotten.votes} vote(s) with their "
-            f"reasons, {forgotten.conversations} conversation turn(s).\n{policy(bot)}"
+            f"reasons, {forgotten.conversations} conversation turn(s)"
+            + (
+                f", who marked {forgotten.solved_marks} thread(s) solved (they stay solved)"
+                if forgotten.solved_marks
+                else ""
+            )
+            + f".\n{policy(bot)}"
         )
     await interaction.followup.send(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
 
