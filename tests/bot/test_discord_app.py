@@ -211,7 +211,9 @@ async def test_start_up_syncs_to_configured_guilds_only(harness: Harness) -> Non
     routes = [call["route"] for call in harness.channel_calls]
     assert routes == ["PUT /applications/{application_id}/guilds/{guild_id}/commands"]
     put = harness.channel_calls[0]["json"]
-    assert {command["name"] for command in put} == {"ask", "sources", "reindex", "docs", "help"}
+    assert {command["name"] for command in put} == {
+        "ask", "sources", "reindex", "docs", "help", "privacy"
+    }
     assert str(GUILD_ID) in harness.recorder.calls[-1].url
 
 
