@@ -250,9 +250,9 @@ class CitebotBot(commands.Bot):
             await self.monitor.stop()
         await self.builds.close()
         self._worker.shutdown(wait=False, cancel_futures=True)
-        stores = (
-            self.answers, self.feedback, self.servers, self.conversations, self.sources,
-            self.questions,
+        stores = (  # the question log first: writing its queue reads the servers' settings
+            self.questions, self.answers, self.feedback, self.servers, self.conversations,
+            self.sources,
         )
         for store in stores:  # closing twice is harmless
             try:
@@ -340,28 +340,24 @@ class CitebotBot(commands.Bot):
         shown: Sequence[str],
         answer_key: str | None,
     ) -> None:
-        """Log a question answered in a server (not a DM) for its admins, off the event loop;
-        a failure is logged for the operator and never reaches the asker."""
+        """Queue a question answered in a server (not a DM) for its admins' log: no database
+        work here (the log's writer thread does it, with the collection searched and the
+        embedding); a failure is logged for the operator and never reaches the asker."""
         if guild_id is None:
             return
-
-        def write() -> None:
+        try:
             record_question(
                 self.questions,
-                self.servers,
                 self.feedback,
                 guild_id=guild_id,
                 user_id=user_id,
-                collection=self.collections_for(guild_id)[0],
+                collection=lambda: self.collections_for(guild_id)[0],
                 question=question,
                 answer=answer,
                 shown=shown,
                 answer_key=answer_key,
                 encoder=getattr(self.engine, "query_encoder", None),
             )
-
-        try:
-            await asyncio.to_thread(write)
         except Exception:
             log.warning("could not log a question of server %s", guild_id, exc_info=True)
 

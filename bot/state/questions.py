@@ -15,19 +15,23 @@ operator's (``guild_id=None``, the command line): nothing returns one server's r
 from __future__ import annotations
 
 import json
+import logging
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import NamedTuple
+from typing import NamedTuple, TypeAlias, TypeVar
 
 import numpy as np
 from sqlalchemy import ColumnElement, Connection, and_, delete, func, insert, select
 
-from bot.state.database import StateLocation
+from bot.state.database import StateError, StateLocation
 from bot.state.feedback import DOWN, UP
-from bot.state.schema import question_log, votes
+from bot.state.schema import question_log, server_settings, votes
 from bot.state.upgrade import open_database
+
+log = logging.getLogger(__name__)
 
 DEFAULT_RETENTION_DAYS = 30
 MAX_QUESTION_CHARS = 2_000
@@ -36,6 +40,14 @@ INT8_SCALE = 127.0
 """A unit vector's components lie in [-1, 1]: stored as round(x * 127) in int8."""
 PURGE_EVERY_S = 3_600.0
 """How often ``record`` also deletes expired rows (at most once an hour per store)."""
+FLUSH_EVERY_S = 1.0
+"""How long a submitted question waits at most before it is written (with the others)."""
+FLUSH_AT = 200
+"""Submitted questions that are written at once, without waiting."""
+
+T = TypeVar("T")
+Deferred: TypeAlias = T | Callable[[], T]
+"""A value, or what computes it when the submitted question is written (off the answer's path)."""
 
 
 def pack_vector(vector: np.ndarray | None) -> bytes | None:
@@ -135,6 +147,94 @@ class QuestionLog:
         self._database = open_database(path)
         self.path = self._database.path
         self._purged_at = float("-inf")
+        self._pending: list[dict[str, object]] = []
+        self._pending_lock = threading.Lock()
+        self._flush_lock = threading.Lock()
+        self._wake = threading.Event()
+        self._closing = False
+        self._writer: threading.Thread | None = None
+
+    def submit(
+        self,
+        *,
+        guild_id: int,
+        collection: Deferred[str],
+        question: str,
+        found: bool,
+        passage_ids: Sequence[str],
+        answer_key: str | None,
+        user_hash: str,
+        vector: Deferred[np.ndarray | None] = None,
+    ) -> None:
+        """Queue one question asked in ``guild_id``; a writer thread writes the queue in one
+        transaction within ``FLUSH_EVERY_S`` (at once past ``FLUSH_AT``), computing what was
+        given as a function (the collection, the embedding) there, and drops the questions of
+        servers whose log is off. Costs the caller microseconds, so an answer never waits on
+        the log; every read of this store writes the queue first, so it sees its own
+        questions."""
+        row: dict[str, object] = {
+            "guild_id": int(guild_id),
+            "at": self._clock(),
+            "collection": collection,
+            "question": question[:MAX_QUESTION_CHARS],
+            "found": int(bool(found)),
+            "passage_ids": json.dumps(list(passage_ids)),
+            "answer_key": answer_key,
+            "user_hash": user_hash,
+            "vector": vector,
+        }
+        with self._pending_lock:
+            if self._closing:
+                raise StateError("the question log is closed")
+            self._pending.append(row)
+            waiting = len(self._pending)
+            if self._writer is None:
+                self._writer = threading.Thread(
+                    target=self._write_queued, name="citebot-question-log", daemon=True
+                )
+                self._writer.start()
+        if waiting >= FLUSH_AT:
+            self._wake.set()
+
+    def flush(self) -> int:
+        """Write the queued questions now (those of servers whose log is off are dropped);
+        returns how many were written."""
+        with self._flush_lock:
+            with self._pending_lock:
+                batch, self._pending = self._pending, []
+            if not batch:
+                return 0
+            rows = [_resolved(row) for row in batch]
+            with self._database.transaction() as connection:
+                guilds = {row["guild_id"] for row in rows}
+                off = set(
+                    connection.execute(
+                        select(server_settings.c.guild_id).where(
+                            server_settings.c.log_questions == 0,
+                            server_settings.c.guild_id.in_(guilds),
+                        )
+                    ).scalars()
+                )
+                rows = [row for row in rows if row["guild_id"] not in off]
+                if rows:
+                    connection.execute(insert(question_log), rows)
+                now = self._clock()
+                if now - self._purged_at >= PURGE_EVERY_S:
+                    self._purged_at = now
+                    connection.execute(
+                        delete(question_log).where(question_log.c.at < now - self.retention_s)
+                    )
+            return len(rows)
+
+    def _write_queued(self) -> None:
+        """The writer thread: write the queue every ``FLUSH_EVERY_S`` until closed."""
+        while not self._closing:
+            self._wake.wait(FLUSH_EVERY_S)
+            self._wake.clear()
+            try:
+                self.flush()
+            except Exception:  # the next round tries again; the operator sees why
+                log.warning("could not write the question log", exc_info=True)
 
     def record(
         self,
@@ -187,6 +287,7 @@ class QuestionLog:
         """The logged questions of ``guild_id`` (None: every server's, for the operator), oldest
         first, with their votes: of the last ``days`` days, of one ``collection``, and with
         ``gaps_only`` only those answered "not in the source" or voted 👎."""
+        self.flush()
         conditions = self._where(guild_id, days, collection)
         if gaps_only:
             down = select(votes.c.answer_key).where(votes.c.vote == DOWN)
@@ -239,6 +340,7 @@ class QuestionLog:
         """What the knowledge gaps need of the questions answered "not in the source" or voted
         👎 (oldest first), without their votes (``votes_on`` for the few shown): a lean read,
         as a server's gaps are computed over up to 100,000 questions."""
+        self.flush()
         down = select(votes.c.answer_key).where(votes.c.vote == DOWN)
         voted_down = question_log.c.answer_key.in_(down)
         conditions = self._where(guild_id, days, collection)
@@ -265,6 +367,7 @@ class QuestionLog:
 
     def votes_on(self, answer_keys: Sequence[str]) -> dict[str, tuple[Vote, ...]]:
         """The votes on each of ``answer_keys`` (oldest first)."""
+        self.flush()
         with self._database.reading() as connection:
             return _votes_on(connection, set(answer_keys))
 
@@ -274,6 +377,7 @@ class QuestionLog:
         """Per day (UTC) of the last ``days`` days that had questions: how many were asked and
         found, and the votes on their answers (oldest day first). Two grouped reads, no row
         objects: fast at 100,000 logged questions."""
+        self.flush()
         conditions = self._where(guild_id, days, collection)
         asked = select(question_log.c.at, question_log.c.found).where(and_(*conditions))
         voted = (
@@ -298,6 +402,7 @@ class QuestionLog:
 
     def count(self, guild_id: int | None, *, days: float | None = None) -> int:
         """How many questions of ``guild_id`` (None: all) are logged (in the last ``days``)."""
+        self.flush()
         query = select(func.count()).select_from(question_log)
         query = query.where(and_(*self._where(guild_id, days, None)))
         with self._database.reading() as connection:
@@ -305,6 +410,7 @@ class QuestionLog:
 
     def forget_asker(self, user_hash: str) -> int:
         """Delete every question this asker (by their keyed hash) asked; returns how many."""
+        self.flush()
         with self._database.transaction() as connection:
             return connection.execute(
                 delete(question_log).where(question_log.c.user_hash == user_hash)
@@ -312,6 +418,7 @@ class QuestionLog:
 
     def forget_server(self, guild_id: int) -> int:
         """Delete every question logged in ``guild_id``; returns how many."""
+        self.flush()
         with self._database.transaction() as connection:
             return connection.execute(
                 delete(question_log).where(question_log.c.guild_id == int(guild_id))
@@ -319,6 +426,7 @@ class QuestionLog:
 
     def purge(self) -> int:
         """Delete the questions older than the retention period; returns how many."""
+        self.flush()
         now = self._clock()
         with self._database.transaction() as connection:
             self._purged_at = now
@@ -327,7 +435,18 @@ class QuestionLog:
             ).rowcount
 
     def close(self) -> None:
-        """End this store's use of the database; later calls raise StateError."""
+        """Write what is queued, stop the writer, end this store's use of the database; later
+        calls raise StateError."""
+        with self._pending_lock:
+            self._closing = True
+            writer = self._writer
+        self._wake.set()
+        if writer is not None:
+            writer.join(timeout=10)
+        try:
+            self.flush()
+        except Exception:
+            log.warning("could not write the question log on closing", exc_info=True)
         self._database.close()
 
     def _where(
@@ -356,3 +475,25 @@ def _votes_on(connection: Connection, keys: set[str]) -> dict[str, tuple[Vote, .
         for key, vote, reason, text in rows:
             found.setdefault(key, []).append(Vote(int(vote), reason, text))
     return {key: tuple(values) for key, values in found.items()}
+
+
+def _resolved(row: dict[str, object]) -> dict[str, object]:
+    """A queued row as stored: its deferred collection and embedding computed (a failing
+    embedding leaves none, a failing collection "default": the question is kept)."""
+    resolved = dict(row)
+    collection = row["collection"]
+    if callable(collection):
+        try:
+            resolved["collection"] = str(collection())
+        except Exception:
+            log.warning("could not tell which collection a logged question searched", exc_info=True)
+            resolved["collection"] = "default"
+    vector = row["vector"]
+    if callable(vector):
+        try:
+            vector = vector()
+        except Exception:  # the log keeps the question; the gaps then group it by wording
+            log.warning("could not embed a logged question", exc_info=True)
+            vector = None
+    resolved["vector"] = pack_vector(vector)  # type: ignore[arg-type]
+    return resolved

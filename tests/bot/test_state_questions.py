@@ -4,11 +4,13 @@
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from bot.state.database import StateError
 from bot.state.feedback import DOWN, UP, FeedbackStore
 from bot.state.questions import QuestionLog, pack_vector, unpack_vectors
 from bot.state.servers import ServerStore
@@ -186,3 +188,52 @@ def test_retention_deletes_while_questions_keep_coming(state_url) -> None:
         assert log.purge() == 0
     finally:
         log.close()
+
+
+def test_submitted_questions_are_written_together_by_the_writer(state_url) -> None:
+    """``submit`` queues (the bot's path: no database work for the answer); the writer thread
+    writes the queue within a second, working out the deferred collection and embedding there,
+    and drops the questions of a server whose log is off; reads and close write it first."""
+    clock = Clock()
+    log = QuestionLog(state_url, clock=clock)
+    servers = ServerStore(state_url, clock=clock)
+    calls: list[str] = []
+    try:
+        servers.update_settings(2, log_questions=False)
+
+        def where() -> str:
+            calls.append("collection")
+            return "guild-1"
+
+        def failing_vector() -> np.ndarray:
+            raise RuntimeError("the encoder is gone")
+
+        log.submit(guild_id=1, collection=where, question="deferred", found=False,
+                   passage_ids=["a#1"], answer_key="k1", user_hash="h", vector=lambda: unit(3))
+        log.submit(guild_id=1, collection="default", question="no vector", found=True,
+                   passage_ids=[], answer_key=None, user_hash="h", vector=failing_vector)
+        log.submit(guild_id=2, collection="default", question="log off", found=True,
+                   passage_ids=[], answer_key=None, user_hash="h")
+        assert calls == []  # nothing is computed on the caller's thread
+        deadline = time.monotonic() + 10
+        while calls == [] and time.monotonic() < deadline:  # the writer, within FLUSH_EVERY_S
+            time.sleep(0.05)
+        assert calls == ["collection"]
+        rows = log.questions(None, with_vectors=True)
+        assert [(r.guild_id, r.collection, r.question) for r in rows] == [
+            (1, "guild-1", "deferred"), (1, "default", "no vector")]
+        assert rows[0].vector is not None and rows[1].vector is None
+
+        log.submit(guild_id=1, collection="default", question="on close", found=True,
+                   passage_ids=[], answer_key=None, user_hash="h")
+    finally:
+        log.close()
+        servers.close()
+    with pytest.raises(StateError):
+        log.submit(guild_id=1, collection="default", question="after", found=True,
+                   passage_ids=[], answer_key=None, user_hash="h")
+    reopened = QuestionLog(state_url, clock=clock)
+    try:
+        assert [r.question for r in reopened.questions(1)][-1] == "on close"
+    finally:
+        reopened.close()

@@ -1,5 +1,5 @@
 """Logging a question asked in a server (the question log's one writer), unless the server
-turned its log off."""
+turned its log off: queued, then written by the log's writer thread with the others."""
 
 from __future__ import annotations
 
@@ -10,8 +10,7 @@ from typing import Any
 import numpy as np
 
 from bot.state.feedback import FeedbackStore
-from bot.state.questions import QuestionLog
-from bot.state.servers import ServerStore
+from bot.state.questions import Deferred, QuestionLog
 from index.answer import Answer
 
 log = logging.getLogger(__name__)
@@ -19,31 +18,29 @@ log = logging.getLogger(__name__)
 
 def record_question(
     questions: QuestionLog,
-    servers: ServerStore,
     feedback: FeedbackStore,
     *,
     guild_id: int,
     user_id: int,
-    collection: str,
+    collection: Deferred[str],
     question: str,
     answer: Answer,
     shown: Sequence[str],
     answer_key: str | None,
     encoder: Any = None,
-) -> bool:
-    """Log ``question`` (answered with ``answer``, showing the passages ``shown``) in
-    ``guild_id``'s log, with its embedding from ``encoder`` (a query encoder; one that
-    remembers recent questions costs nothing here). False when the server's log is off.
-    Blocking: call off the event loop."""
-    if not servers.settings(guild_id).log_questions:
-        return False
-    vector: np.ndarray | None = None
+) -> None:
+    """Queue ``question`` (answered with ``answer``, showing the passages ``shown``) for
+    ``guild_id``'s log: the log's writer thread writes it within a second, with its embedding
+    from ``encoder`` (a query encoder; one that remembers recent questions costs nothing) and
+    ``collection`` (or what computes it) worked out there, unless the server's log is off.
+    Cheap enough for the event loop: nothing here reads or writes the database."""
+    vector: Deferred[np.ndarray | None] = None
     if encoder is not None:
-        try:
-            vector = encoder.encode_query(question)
-        except Exception:  # the log keeps the question; gaps then skip it
-            log.warning("could not embed a logged question", exc_info=True)
-    questions.record(
+
+        def vector() -> np.ndarray | None:
+            return encoder.encode_query(question)  # type: ignore[no-any-return]
+
+    questions.submit(
         guild_id=guild_id,
         collection=collection,
         question=question,
@@ -53,4 +50,3 @@ def record_question(
         user_hash=feedback.hash_user(user_id),
         vector=vector,
     )
-    return True
