@@ -48,6 +48,7 @@ from bot.state.feedback import FeedbackStore, key_path_for
 from bot.state.questions import QuestionLog
 from bot.state.servers import ServerLimits, ServerStore
 from bot.state.sources import SourceStore
+from bot.state.threads import ThreadSourceStore
 from index.answer import Answer
 from index.query.conversation import Turn
 
@@ -61,11 +62,20 @@ EXTENSIONS = (
     "bot.discord.exts.guide",
     "bot.discord.exts.servers",
     "bot.discord.exts.privacy",
+    "bot.discord.exts.threads",
 )
 
 log = logging.getLogger("citebot.discord")
 
 T = TypeVar("T")
+
+
+def intents_for(settings: Settings) -> discord.Intents:
+    """The default intents (no privileged ones), plus Message Content when the settings ask for
+    it (thread sources need it; the application must have it granted: see exts/threads)."""
+    intents = discord.Intents.default()
+    intents.message_content = settings.discord_message_content
+    return intents
 
 
 class CitebotTree(app_commands.CommandTree["CitebotBot"]):
@@ -113,7 +123,7 @@ class CitebotBot(commands.Bot):
             command_prefix=commands.when_mentioned,  # unused: on_message runs no text command
             help_command=None,
             tree_cls=CitebotTree,
-            intents=discord.Intents.default(),
+            intents=intents_for(settings),
             allowed_mentions=NO_MENTIONS,
             **shards,
         )
@@ -138,6 +148,8 @@ class CitebotBot(commands.Bot):
         self.questions = QuestionLog(state, settings.question_log_days)
         # Crawled sites and added addresses, their pages and schedules; the sync lease.
         self.sources = SourceStore(state)
+        # Channels whose solved threads are sources, their backfill cursors, the threads read.
+        self.thread_sources = ThreadSourceStore(state)
         # The turns before each answer, for follow-up questions (kept minutes, not days).
         self.conversations = ConversationStore(
             state,
@@ -250,7 +262,7 @@ class CitebotBot(commands.Bot):
         self._worker.shutdown(wait=False, cancel_futures=True)
         stores = (
             self.answers, self.feedback, self.servers, self.conversations, self.sources,
-            self.questions,
+            self.questions, self.thread_sources,
         )
         for store in stores:  # closing twice is harmless
             try:

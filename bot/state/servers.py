@@ -21,7 +21,9 @@ from bot.state.upgrade import open_database
 
 MAX_TEXT_CHARS = 500
 """Longest target or detail kept in an audit entry (longer ones are cut, with an ellipsis)."""
-ACTIONS = ("add", "remove", "reindex", "settings", "purge", "crawl", "sync", "sources")
+ACTIONS = (
+    "add", "remove", "reindex", "settings", "purge", "crawl", "sync", "sources", "channel",
+)
 
 @dataclass(frozen=True)
 class ServerSettings:

@@ -76,7 +76,7 @@ class Thread:
     archived: bool = True
     archived_at: int = 0  # seconds after 2026-01-01: the order of the archived listing
 
-    def payload(self, message_count: int) -> dict[str, Any]:
+    def payload(self, message_count: int, last_message_id: int | None = None) -> dict[str, Any]:
         return {
             "id": str(self.id),
             "type": PUBLIC_THREAD,
@@ -84,7 +84,7 @@ class Thread:
             "parent_id": str(self.parent.id),
             "owner_id": str(self.owner_id),
             "name": self.name,
-            "last_message_id": None,
+            "last_message_id": None if last_message_id is None else str(last_message_id),
             "rate_limit_per_user": 0,
             "message_count": message_count,
             "member_count": 1,
@@ -239,10 +239,11 @@ class Community:
                        < limit_time]
         page = threads[:limit]
         return {
-            "threads": [t.payload(len(self.messages[t.id])) for t in page],
+            "threads": [self.thread_payload(t) for t in page],
             "members": [],
             "has_more": len(threads) > limit,
         }
 
     def thread_payload(self, thread: Thread) -> dict[str, Any]:
-        return thread.payload(len(self.messages[thread.id]))
+        messages = self.messages[thread.id]
+        return thread.payload(len(messages), int(messages[-1]["id"]) if messages else None)

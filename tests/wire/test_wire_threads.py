@@ -1,0 +1,156 @@
+"""Threads as a source over the wire (issue 24): ``/docs add channel:`` on a forum of the
+loopback Discord, the backfill through discord.py's paginated history within the stand-in's
+rate limits, solved threads quoted with their jump links in another channel of the same server
+and never in a second server, gateway events applied within a minute, a restart mid-backfill
+resuming, a private channel refused. Builds run in the bot's real child process."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.core.engine import Engine
+from bot.discord.client import CitebotBot
+from bot.discord.exts.docs.threads import NO_CONTENT
+from bot.settings import Settings
+from tests.loopback import ADMIN_PERMISSIONS, LoopbackDiscord, World
+from tests.loopback.client import running_bot
+from tests.loopback.recorder import MESSAGE
+from tests.wire.conftest import USER_ID, wire_settings
+
+GUILD, OTHER_GUILD = 940000000000000100, 940000000000000200
+MANAGER_ID = 940000000000000020
+MEMBER_ID = 940000000000000021
+ASKER_ID, HELPER_ID = 940000000000000031, 940000000000000032
+FACT = "Reset the Quillan modem by holding the pinhole button for eleven seconds."
+QUESTION = "How do I reset the Quillan modem?"
+OTHER_FACT = "The Brackwater printer jams when the tray holds more than forty sheets."
+DEBOUNCE = 0.5
+
+
+@pytest.fixture
+def world() -> World:
+    world = World(owner_id=USER_ID, guild_ids=(GUILD, OTHER_GUILD))
+    world.community.names.update({ASKER_ID: "Ann <@1> *", HELPER_ID: "Bob"})
+    return world
+
+
+@pytest.fixture
+def settings(tmp_path: Path, world: World, built_index_dir: Path) -> Settings:
+    return wire_settings(
+        tmp_path, world, index_dir=built_index_dir, collections_dir=tmp_path / "collections",
+        discord_message_content=True, threads_debounce_seconds=DEBOUNCE,
+    )
+
+
+def threads_of(bot: CitebotBot) -> Any:
+    """The threads feature's cog (its module is loaded afresh for each bot: no isinstance)."""
+    cog = bot.get_cog("Threads")
+    assert cog is not None and type(cog).__name__ == "Threads"
+    return cog
+
+
+async def settled(bot: CitebotBot) -> None:
+    """Wait for the events sent so far to be gathered, applied and built."""
+    await asyncio.sleep(DEBOUNCE + 0.3)
+    await threads_of(bot).sync.idle()
+
+
+async def add_channel(loopback: LoopbackDiscord, channel: Any, **options: Any) -> dict[str, Any]:
+    token = await loopback.slash("docs add", user_id=MANAGER_ID, permissions=ADMIN_PERMISSIONS,
+                                 guild_id=GUILD, channel=channel, **options)
+    reply = await loopback.answered(token)
+    assert reply.callback_type == MESSAGE and reply.ephemeral
+    return reply.message
+
+
+async def ask(loopback: LoopbackDiscord, guild_id: int, question: str = QUESTION) -> str:
+    """The answer's embeds (as JSON text) to ``question`` asked in the server's general channel."""
+    token = await loopback.slash("ask", user_id=MEMBER_ID, guild_id=guild_id, question=question,
+                                 k=5)
+    answer = await loopback.answered(token, timeout=120)
+    return json.dumps(answer.message.get("embeds") or [])
+
+
+async def test_a_solved_thread_is_quoted_with_its_jump_link_in_its_own_server_only(
+    loopback: LoopbackDiscord, settings: Settings, engine: Engine,
+) -> None:
+    people = loopback.world.community
+    forum = people.channel(GUILD, "help", forum=True, tags=("solved", "bug"))
+    solved = people.thread(forum, "Modem will not connect", "My Quillan modem is stuck, help?",
+                           owner_id=ASKER_ID, tags=("solved",))
+    answer = people.post(solved.id, FACT, author_id=HELPER_ID)
+    unsolved = people.thread(forum, "Printer jams", "My printer jams all the time",
+                             owner_id=ASKER_ID, tags=("bug",))
+    people.post(unsolved.id, OTHER_FACT, author_id=HELPER_ID)
+    async with running_bot(loopback, settings, engine) as bot:
+        reply = await add_channel(loopback, forum, solved="tag", tag="Solved")
+        assert "#help is now a source" in reply["content"].replace("\\", "")
+        await settled(bot)
+
+        found = await ask(loopback, GUILD)
+        assert "Quillan" in found and "eleven seconds" in found
+        assert f"https://discord.com/channels/{GUILD}/{solved.id}" in found
+        assert "#help \\u203a Modem will not connect \\u203a Bob" in found
+        assert "Ann \\\\<@1> \\\\*" in found  # the display name escaped: never a ping
+        assert re.search(r"(?<!\\)<@", found) is None
+        assert "Quillan" not in await ask(loopback, OTHER_GUILD)  # another server's thread
+        assert "Brackwater" not in await ask(loopback, GUILD, "Why does the Brackwater "
+                                             "printer jam?")  # not solved: not a source
+
+        # A deleted answer is gone within a minute.
+        deleted_at = time.monotonic()
+        await loopback.delete(answer)
+        await settled(bot)
+        assert "eleven seconds" not in await ask(loopback, GUILD)
+        assert time.monotonic() - deleted_at < 60
+
+        # A new thread tagged solved becomes answerable; deleting the thread removes it.
+        fresh = await loopback.new_thread(forum, "Brackwater jam", "Brackwater printer?",
+                                          owner_id=ASKER_ID)
+        await loopback.say(fresh.id, OTHER_FACT, author_id=HELPER_ID)
+        await loopback.tag(fresh, "solved")
+        await settled(bot)
+        assert "forty sheets" in await ask(loopback, GUILD, "Why does the Brackwater printer "
+                                           "jam?")
+        await loopback.delete_thread(fresh)
+        await settled(bot)
+        assert "forty sheets" not in await ask(loopback, GUILD, "Why does the Brackwater "
+                                               "printer jam?")
+
+
+async def test_a_private_channel_is_refused_and_never_quoted(
+    loopback: LoopbackDiscord, settings: Settings, engine: Engine,
+) -> None:
+    people = loopback.world.community
+    staff = people.channel(GUILD, "staff", forum=True, private=True)
+    thread = people.thread(staff, "Modem", "Quillan modem?", owner_id=ASKER_ID)
+    people.post(thread.id, FACT, author_id=HELPER_ID)
+    async with running_bot(loopback, settings, engine) as bot:
+        reply = await add_channel(loopback, staff, solved="all")
+        assert "is private" in reply["content"]
+        await settled(bot)
+        assert await asyncio.to_thread(bot.thread_sources.channels) == []
+        assert "eleven seconds" not in await ask(loopback, GUILD)
+    histories = [r for r in loopback.recorder.requests if r.path.endswith("/messages")
+                 and r.method == "GET"]
+    assert histories == []  # the private channel's threads were never read
+
+
+async def test_without_the_message_content_intent_channels_are_refused(
+    loopback: LoopbackDiscord, settings: Settings, engine: Engine,
+) -> None:
+    loopback.world.message_content = False  # the application was not granted the intent
+    forum = loopback.world.community.channel(GUILD, "help", forum=True)
+    async with running_bot(loopback, settings, engine) as bot:
+        assert not bot.intents.message_content
+        reply = await add_channel(loopback, forum, solved="all")
+        assert reply["content"] == NO_CONTENT
+        answer = await ask(loopback, GUILD, "What did Kim Jong Un and Xi Jinping exchange?")
+        assert "Kim" in answer  # everything else works
