@@ -19,6 +19,7 @@ from bot.core.engine import Engine
 from bot.discord.client import CitebotBot
 from bot.discord.exts.docs.threads import NO_CONTENT
 from bot.settings import Settings
+from bot.state.threads import ThreadSourceStore
 from tests.loopback import ADMIN_PERMISSIONS, LoopbackDiscord, World
 from tests.loopback.client import running_bot
 from tests.loopback.recorder import MESSAGE
@@ -154,3 +155,49 @@ async def test_without_the_message_content_intent_channels_are_refused(
         assert reply["content"] == NO_CONTENT
         answer = await ask(loopback, GUILD, "What did Kim Jong Un and Xi Jinping exchange?")
         assert "Kim" in answer  # everything else works
+
+
+async def test_a_backfill_of_300_threads_resumes_after_a_restart(
+    loopback: LoopbackDiscord, settings: Settings, engine: Engine,
+) -> None:
+    people = loopback.world.community
+    forum = people.channel(GUILD, "help", forum=True)
+    threads = []
+    for n in range(300):
+        thread = people.thread(forum, f"Question {n}", f"How do I do thing number {n}?",
+                               owner_id=ASKER_ID)
+        people.post(thread.id, FACT if n == 3 else f"Thing {n} is done with tool {n}.",
+                    author_id=HELPER_ID)
+        threads.append(thread)
+    async with running_bot(loopback, settings, engine) as bot:
+        await add_channel(loopback, forum, solved="all")
+        for _ in range(600):  # until the first batch is stored, then stop the bot
+            if (await asyncio.to_thread(bot.thread_sources.channel, forum.id)).backfill_before:
+                break
+            await asyncio.sleep(0.02)
+    first_run = len(loopback.recorder.requests)
+    store = ThreadSourceStore(settings.state_db)
+    stored = len(await asyncio.to_thread(store.threads, forum.id))
+    store.close()
+    assert 0 < stored < 300  # stopped mid-backfill
+
+    async with running_bot(loopback, settings, engine) as bot:
+        for _ in range(1500):
+            if (await asyncio.to_thread(bot.thread_sources.channel, forum.id)).backfilled:
+                break
+            await asyncio.sleep(0.1)
+        await settled(bot)
+        records = await asyncio.to_thread(bot.thread_sources.threads, forum.id)
+        assert set(records) == {thread.id for thread in threads}
+        assert all(record.name for record in records.values())
+        found = await ask(loopback, GUILD)
+        assert "eleven seconds" in found
+        assert f"https://discord.com/channels/{GUILD}/{threads[3].id}" in found
+    second = loopback.recorder.requests[first_run:]
+    listings = [r for r in second if r.path.endswith("/threads/archived/public")]
+    assert listings and "before" in listings[0].query  # resumed at the stored cursor
+    reads = [r for r in loopback.recorder.requests
+             if r.method == "GET" and r.path.endswith("/messages")]
+    assert len(reads) < 300 + stored  # threads read before the restart were not read again
+    assert len([r for r in loopback.recorder.requests
+                if r.path.endswith("/threads/archived/public")]) >= 3  # paginated
