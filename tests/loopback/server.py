@@ -297,6 +297,11 @@ class LoopbackDiscord:
             "id": str(thread.id), "guild_id": str(thread.parent.guild_id),
             "parent_id": str(thread.parent.id), "type": 11})
 
+    async def make_private(self, channel: Channel) -> None:
+        """An admin denies @everyone View Channel on ``channel``: CHANNEL_UPDATE."""
+        channel.private = True
+        await self.gateway.dispatch("CHANNEL_UPDATE", channel.payload())
+
     async def delete_channel(self, channel: Channel) -> None:
         """A channel is deleted, with its threads: CHANNEL_DELETE."""
         community = self.world.community

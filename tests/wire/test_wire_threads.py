@@ -201,3 +201,32 @@ async def test_a_backfill_of_300_threads_resumes_after_a_restart(
     assert len(reads) < 300 + stored  # threads read before the restart were not read again
     assert len([r for r in loopback.recorder.requests
                 if r.path.endswith("/threads/archived/public")]) >= 3  # paginated
+
+
+async def test_a_text_channel_solved_by_reactions_and_made_private_later(
+    loopback: LoopbackDiscord, settings: Settings, engine: Engine,
+) -> None:
+    people = loopback.world.community
+    questions = people.channel(GUILD, "questions")
+    by_asker = people.thread(questions, "Modem", "Quillan modem stuck?", owner_id=ASKER_ID)
+    people.react(people.post(by_asker.id, FACT, author_id=HELPER_ID), "✅", ASKER_ID)
+    by_stranger = people.thread(questions, "Printer", "Brackwater printer?", owner_id=ASKER_ID)
+    answer = people.post(by_stranger.id, OTHER_FACT, author_id=HELPER_ID)
+    people.react(answer, "✅", MEMBER_ID)  # neither the asker nor a manager: not solved
+    async with running_bot(loopback, settings, engine) as bot:
+        await add_channel(loopback, questions)  # solved by ✅ (the default without a tag)
+        await settled(bot)
+        found = await ask(loopback, GUILD)
+        assert "eleven seconds" in found
+        assert "#questions \\u203a Modem \\u203a Ann" in found  # the starter post, from the
+        brackwater = "Why does the Brackwater printer jam?"  # channel, opens the thread
+        assert "forty sheets" not in await ask(loopback, GUILD, brackwater)
+
+        await loopback.react(answer, "✅", user_id=USER_ID)  # the server's owner: a manager
+        await settled(bot)
+        assert "forty sheets" in await ask(loopback, GUILD, brackwater)
+
+        await loopback.make_private(questions)  # no longer readable by @everyone
+        await settled(bot)
+        assert "eleven seconds" not in await ask(loopback, GUILD)
+        assert await asyncio.to_thread(bot.thread_sources.channels) == []

@@ -32,6 +32,7 @@ from bot.core import documents
 from bot.core import threads as core_threads
 from bot.discord.exts.threads.reading import ThreadRead, is_source_kind, public, read
 from bot.state.threads import ThreadChannel, ThreadSourceStore
+from index.build.build_lock import BuildInProgressError
 
 if TYPE_CHECKING:
     from bot.discord.client import CitebotBot
@@ -197,8 +198,13 @@ class ThreadSync:
     async def _build(self, collection: str) -> None:
         collections = self.bot.collections
         if not await asyncio.to_thread(collections.documents, collection):
-            await asyncio.to_thread(documents.delete_if_empty, collections, collection)
-            collections.unload(collection)
+            # Its last document was a thread now gone: the index would still quote it.
+            try:
+                await asyncio.to_thread(documents.delete_collection, collections, collection)
+            except BuildInProgressError:
+                self.build_later(collection)
+            else:
+                collections.unload(collection)
             return
         outcome = await self.bot.builds.submit(key=collection, settings=self.bot.settings,
                                                collection=collection)
@@ -207,6 +213,17 @@ class ThreadSync:
         else:
             log.warning("the rebuild of %s after thread changes failed: %s", collection,
                         outcome.error_kind)
+
+    def build_later(self, collection: str) -> None:
+        """Try again once the build that holds the collection has ended."""
+
+        async def later() -> None:
+            await asyncio.sleep(1.0)
+            await self._build(collection)
+
+        task = asyncio.create_task(later(), name="citebot-threads-build-later")
+        self.builds.add(task)
+        task.add_done_callback(self.builds.discard)
 
     async def idle(self) -> None:
         """Wait until no backfill, gathered change or build is left (tests, benchmarks)."""
