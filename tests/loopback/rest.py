@@ -36,11 +36,24 @@ class RateLimits:
     Remaining is 0), and a request past the limit gets a 429 with ``Retry-After``."""
 
     per_second: int = 50
+    global_per_second: int | None = None  # Discord's 50 requests/s per bot, when set
     windows: dict[str, tuple[float, int]] = field(default_factory=dict)
     exceeded: int = 0
 
     def take(self, bucket: str) -> tuple[bool, dict[str, str]]:
-        """(allowed, headers) for one request in ``bucket``."""
+        """(allowed, headers) for one request in ``bucket`` (and in the global one, when set:
+        past it, a 429 with ``X-RateLimit-Global``, as Discord answers)."""
+        if self.global_per_second is not None:
+            limit, self.per_second = self.per_second, self.global_per_second
+            try:
+                allowed, headers = self._take("global")
+            finally:
+                self.per_second = limit
+            if not allowed:
+                return False, {**headers, "X-RateLimit-Global": "true"}
+        return self._take(bucket)
+
+    def _take(self, bucket: str) -> tuple[bool, dict[str, str]]:
         now = time.monotonic()
         start, used = self.windows.get(bucket, (now, 0))
         if now - start >= 1.0:
@@ -332,7 +345,9 @@ class Rest:
             retry = headers["X-RateLimit-Reset-After"]
             headers.update({"Retry-After": retry, "X-RateLimit-Scope": "user", "Via": "1.1 google"})
             body = {"message": "You are being rate limited.", "retry_after": float(retry),
-                    "global": False}
+                    "global": "X-RateLimit-Global" in headers}
+            if body["global"]:
+                headers["X-RateLimit-Scope"] = "global"
             return _json(body, 429, headers)
         response = await handler(request, match)
         response.headers.update(headers)

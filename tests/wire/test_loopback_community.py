@@ -132,3 +132,20 @@ async def test_a_private_channel_denies_everyone_view_channel(
     guild = client.get_guild(stand_in.world.guild_id)
     assert guild is not None
     assert not channel.permissions_for(guild.default_role).view_channel
+
+
+async def test_past_the_global_limit_discord_py_waits_and_retries(
+    community: tuple[LoopbackDiscord, commands.Bot],
+) -> None:
+    stand_in, client = community
+    people = stand_in.world.community
+    channels = [people.channel(stand_in.world.guild_id, f"c{n}") for n in range(8)]
+    for channel in channels:
+        people.post(channel.id, "hello", author_id=HELPER)
+    stand_in.rest.limits.global_per_second = 4
+    fetched = [await client.fetch_channel(channel.id) for channel in channels]
+    read = [[m.content async for m in channel.history(limit=1)]  # type: ignore[union-attr]
+            for channel in fetched]
+    assert read == [["hello"]] * 8
+    limited = [r for r in stand_in.recorder.requests if r.status == 429]
+    assert limited and stand_in.rest.limits.exceeded == len(limited)
