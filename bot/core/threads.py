@@ -4,7 +4,9 @@ messages that answer it) becomes ONE Markdown document of the server's collectio
 The document is ``discord/<channel id>/<title>-<thread id>.md``. Its front matter gives the
 thread's title and its address (the thread's jump link, so citations link to Discord); its first
 heading is ``#channel › thread title`` and each message is a section of its own headed by its
-author's display name, so a passage cites ``#channel › title › author``. Everything users wrote is
+author's display name linked to the message (a heading that is only a link gives its section that
+address: ``index.ingest.formats.markdown``), so a passage cites ``#channel › title › author`` and
+links to the very message it quotes. Everything users wrote is
 made inert Markdown: names and titles are escaped, and a message's body keeps its inline
 formatting but can never open a heading, a front matter, an HTML block or a code block that
 swallows the messages after it. Mentions are never in the text: the Discord side gives the
@@ -39,12 +41,14 @@ _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
 
 @dataclass(frozen=True)
 class Post:
-    """One message of a thread: its id, its author as Discord shows them (display name) and its
-    text without mentions."""
+    """One message of a thread: its id, its author as Discord shows them (display name), its
+    text without mentions, and the channel it is in (None: the thread; a text channel's thread
+    starts from a message of the channel)."""
 
     id: int
     author: str
     content: str
+    channel_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -134,7 +138,9 @@ def markdown(thread: ThreadText) -> str:
         body = message_body(post.content)
         if not body.strip():
             continue  # an image or a sticker only: nothing to quote
-        parts += ["", f"## {escape_inline(post.author) or 'someone'}", "", body]
+        author = escape_inline(post.author) or "someone"
+        link = jump_link(thread.guild_id, post.channel_id or thread.thread_id, post.id)
+        parts += ["", f"## [{author}]({link})", "", body]
     return "\n".join(parts) + "\n"
 
 

@@ -42,6 +42,9 @@ def test_each_message_is_a_section_of_channel_title_and_author() -> None:
                         "#help › How do I *run* it? › user_1 [x](y)"]
     assert [extracted.text[b.start:b.end] for b in extracted.blocks] == [
         "how do I run it?", "use run --now"]
+    # Each message's section links to the message itself (its jump link).
+    assert [address for _, address in extracted.anchors] == [
+        "", "https://discord.com/channels/1/100/100", "https://discord.com/channels/1/100/101"]
 
 
 def test_what_users_write_never_opens_a_section_or_swallows_the_next_message() -> None:

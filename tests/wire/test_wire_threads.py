@@ -97,7 +97,8 @@ async def test_a_solved_thread_is_quoted_with_its_jump_link_in_its_own_server_on
 
         found = await ask(loopback, GUILD)
         assert "Quillan" in found and "eleven seconds" in found
-        assert f"https://discord.com/channels/{GUILD}/{solved.id}" in found
+        # The passage links to the message it quotes (its jump link).
+        assert f'"url": "https://discord.com/channels/{GUILD}/{solved.id}/{answer["id"]}"' in found
         assert "#help \\u203a Modem will not connect \\u203a Bob" in found
         assert "Ann \\\\<@1> \\\\*" in found  # the display name escaped: never a ping
         assert re.search(r"(?<!\\)<@", found) is None
@@ -220,6 +221,8 @@ async def test_a_text_channel_solved_by_reactions_and_made_private_later(
         assert "eleven seconds" in found
         assert "#questions \\u203a Modem \\u203a Ann" in found  # the starter post, from the
         brackwater = "Why does the Brackwater printer jam?"  # channel, opens the thread
+        # A text channel's thread starts from a message of the channel: linked there.
+        assert f"https://discord.com/channels/{GUILD}/{questions.id}/{by_asker.id}" in found
         assert "forty sheets" not in await ask(loopback, GUILD, brackwater)
 
         await loopback.react(answer, "✅", user_id=USER_ID)  # the server's owner: a manager

@@ -103,7 +103,8 @@ def text_of(source: ThreadChannel, thread: discord.Thread,
     parent = thread.parent
     channel_name = parent.name if parent is not None else source.name
     posts = tuple(
-        Post(message.id, message.author.display_name, message.clean_content)
+        Post(message.id, message.author.display_name, message.clean_content,
+             None if message.channel.id == thread.id else message.channel.id)
         for message in messages
         if message.type in (discord.MessageType.default, discord.MessageType.reply)
         and not message.author.bot
