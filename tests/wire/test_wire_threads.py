@@ -161,6 +161,7 @@ async def test_without_the_message_content_intent_channels_are_refused(
 async def test_a_backfill_of_300_threads_resumes_after_a_restart(
     loopback: LoopbackDiscord, settings: Settings, engine: Engine,
 ) -> None:
+    settings = settings.model_copy(update={"server_max_documents": 1000})
     people = loopback.world.community
     forum = people.channel(GUILD, "help", forum=True)
     threads = []
@@ -233,3 +234,22 @@ async def test_a_text_channel_solved_by_reactions_and_made_private_later(
         await settled(bot)
         assert "eleven seconds" not in await ask(loopback, GUILD)
         assert await asyncio.to_thread(bot.thread_sources.channels) == []
+
+
+async def test_thread_documents_stay_within_the_servers_limits(
+    loopback: LoopbackDiscord, settings: Settings, engine: Engine,
+) -> None:
+    settings = settings.model_copy(update={"server_max_documents": 2})
+    people = loopback.world.community
+    forum = people.channel(GUILD, "help", forum=True)
+    for n in range(4):
+        thread = people.thread(forum, f"Question {n}", f"How do I {n}?", owner_id=ASKER_ID)
+        people.post(thread.id, f"Like {n}.", author_id=HELPER_ID)
+    async with running_bot(loopback, settings, engine) as bot:
+        await add_channel(loopback, forum, solved="all")
+        await settled(bot)
+        records = await asyncio.to_thread(bot.thread_sources.threads, forum.id)
+        assert sorted(bool(r.name) for r in records.values()) == [False, False, True, True]
+        assert threads_of(bot).sync.over_limit == 2
+        folder = bot.collections.settings_for(f"guild-{GUILD}").source_dir / "discord"
+        assert len(list(folder.rglob("*.md"))) == 2

@@ -30,6 +30,7 @@ import discord
 
 from bot.core import documents
 from bot.core import threads as core_threads
+from bot.core.threads import ThreadText
 from bot.discord.exts.threads.reading import ThreadRead, is_source_kind, public, read
 from bot.state.threads import ThreadChannel, ThreadSourceStore
 from index.build.build_lock import BuildInProgressError
@@ -54,6 +55,9 @@ class ThreadSync:
         self.backfills: dict[int, asyncio.Task[None]] = {}
         self.builds: set[asyncio.Task[None]] = set()
         self._flush: asyncio.Task[None] | None = None
+        # Per collection: [documents, bytes] in its folder, counted once per batch or flush.
+        self._usage: dict[str, list[int]] = {}
+        self.over_limit = 0  # thread documents not written: the server's limits
         self._writing = asyncio.Lock()  # one batch writes the folders at a time
 
     @property
@@ -94,6 +98,7 @@ class ThreadSync:
         gone_channels, self.gone_channels = self.gone_channels, set()
         changed: set[str] = set()
         async with self._writing:
+            self._usage.clear()
             for channel_id in gone_channels:
                 collection = await self.drop_channel(channel_id)
                 if collection:
@@ -140,7 +145,9 @@ class ThreadSync:
         def work() -> bool:
             changed = False
             name: str | None = None
-            if found.text is not None and core_threads.has_text(found.text):
+            if found.text is not None and core_threads.has_text(found.text) and self._room(
+                source, source_dir, found.text, before.name if before else None
+            ):
                 name, changed = core_threads.write_thread(source_dir, found.text)
             if before is not None and before.name and before.name != name:
                 changed = core_threads.remove_thread(source_dir, before.name) or changed
@@ -149,6 +156,30 @@ class ThreadSync:
             return changed
 
         return await asyncio.to_thread(work)
+
+    def _room(self, source: ThreadChannel, source_dir: Path, text: ThreadText,
+              current: str | None) -> bool:
+        """Whether the thread's document fits the server's limits (a thread already written
+        always does: it is replaced); counted in. Blocking: called in a worker thread."""
+        usage = self._usage.get(source.collection)
+        if usage is None:
+            usage = list(core_threads.folder_usage(source_dir))
+            self._usage[source.collection] = usage
+        size = len(core_threads.markdown(text).encode("utf-8"))
+        if current is not None and (source_dir / current).is_file():
+            return True
+        settings = self.bot.settings
+        if (usage[0] + 1 > settings.server_max_documents
+                or usage[1] + size > settings.server_max_mb * 1_000_000):
+            self.over_limit += 1
+            if self.over_limit % 100 == 1:  # not once per thread of a large backfill
+                log.warning("server %s: thread %s not added: the server's documents are at "
+                            "CITEBOT_SERVER_MAX_DOCUMENTS / CITEBOT_SERVER_MAX_MB (%d so far)",
+                            source.guild_id, text.thread_id, self.over_limit)
+            return False
+        usage[0] += 1
+        usage[1] += size
+        return True
 
     async def _remove(self, source: ThreadChannel, thread_id: int) -> bool:
         before = await asyncio.to_thread(self.store.thread, thread_id)
@@ -302,6 +333,7 @@ class ThreadSync:
                      cursor: str | None, *, done: bool = False) -> None:
         """Read and write a batch of threads, store the cursor, queue one build."""
         changed = False
+        self._usage.pop(source.collection, None)
         for thread in threads:
             found = await read(self.bot, source, thread)
             async with self._writing:
