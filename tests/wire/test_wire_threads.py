@@ -106,11 +106,17 @@ async def test_a_solved_thread_is_quoted_with_its_jump_link_in_its_own_server_on
         assert "Brackwater" not in await ask(loopback, GUILD, "Why does the Brackwater "
                                              "printer jam?")  # not solved: not a source
 
+        # An edited answer is re-indexed: the new words quoted, the old ones gone.
+        await loopback.edit(answer, FACT.replace("eleven", "twelve"))
+        await settled(bot)
+        edited = await ask(loopback, GUILD)
+        assert "twelve seconds" in edited and "eleven seconds" not in edited
+
         # A deleted answer is gone within a minute.
         deleted_at = time.monotonic()
         await loopback.delete(answer)
         await settled(bot)
-        assert "eleven seconds" not in await ask(loopback, GUILD)
+        assert "twelve seconds" not in await ask(loopback, GUILD)
         assert time.monotonic() - deleted_at < 60
 
         # A new thread tagged solved becomes answerable; deleting the thread removes it.
@@ -253,3 +259,32 @@ async def test_thread_documents_stay_within_the_servers_limits(
         assert threads_of(bot).sync.over_limit == 2
         folder = bot.collections.settings_for(f"guild-{GUILD}").source_dir / "discord"
         assert len(list(folder.rglob("*.md"))) == 2
+
+
+async def test_what_happened_while_the_bot_was_away_is_reconciled_at_start(
+    loopback: LoopbackDiscord, settings: Settings, engine: Engine,
+) -> None:
+    people = loopback.world.community
+    forum = people.channel(GUILD, "help", forum=True)
+    kept = people.thread(forum, "Modem", "Quillan modem?", owner_id=ASKER_ID)
+    people.post(kept.id, "Try turning it off and on.", author_id=HELPER_ID)
+    doomed = people.thread(forum, "Printer", "Brackwater printer?", owner_id=ASKER_ID)
+    people.post(doomed.id, OTHER_FACT, author_id=HELPER_ID)
+    async with running_bot(loopback, settings, engine) as bot:
+        await add_channel(loopback, forum, solved="all")
+        await settled(bot)
+        assert "forty sheets" in await ask(loopback, GUILD, "Why does the Brackwater printer "
+                                           "jam?")
+    # Offline: a thread is deleted, another gets a new answer, a new one is opened.
+    del people.threads[doomed.id], people.messages[doomed.id]
+    people.post(kept.id, FACT, author_id=HELPER_ID)
+    fresh = people.thread(forum, "Router", "Zephyr router lights?", owner_id=ASKER_ID)
+    people.post(fresh.id, "The Zephyr router blinks amber while it updates its firmware.",
+                author_id=HELPER_ID)
+    async with running_bot(loopback, settings, engine) as bot:
+        await settled(bot)
+        assert "forty sheets" not in await ask(loopback, GUILD, "Why does the Brackwater "
+                                               "printer jam?")
+        assert "eleven seconds" in await ask(loopback, GUILD)
+        assert "blinks amber" in await ask(loopback, GUILD, "Why does the Zephyr router "
+                                           "blink amber?")
