@@ -53,6 +53,7 @@ class ThreadRecord:
     name: str | None
     solved: bool
     last_message_id: int | None
+    read_at: float = 0.0
 
 
 class ThreadSourceStore:
@@ -66,8 +67,8 @@ class ThreadSourceStore:
         self, guild_id: int, channel_id: int, collection: str, name: str, *,
         solved_by: str, tag: str | None = None,
     ) -> ThreadChannel:
-        """Register the channel (again: its rule changes, its backfill starts over, the threads
-        read are kept and checked again)."""
+        """Register the channel (again: its rule changes and its backfill starts over; the
+        threads read before, read before ``added_at``, are read again)."""
         if solved_by not in SOLVED_BY:
             raise ValueError(f"unknown rule {solved_by!r}")
         values = {"guild_id": int(guild_id), "collection": collection, "name": name,
@@ -78,7 +79,7 @@ class ThreadSourceStore:
                 channel_id=int(channel_id), **values)
             connection.execute(statement.on_conflict_do_update(
                 index_elements=[thread_channels.c.channel_id],
-                set_={key: value for key, value in values.items() if key != "added_at"},
+                set_=values,
             ))
         found = self.channel(channel_id)
         assert found is not None
@@ -170,4 +171,4 @@ def _channel(row: Row[Any]) -> ThreadChannel:
 def _thread(row: Row[Any]) -> ThreadRecord:
     values: tuple[Any, ...] = tuple(row)
     return ThreadRecord(int(values[0]), int(values[1]), values[2], bool(values[3]),
-                        None if values[4] is None else int(values[4]))
+                        None if values[4] is None else int(values[4]), float(values[5]))

@@ -7,8 +7,17 @@ import pytest
 from bot.state.threads import ThreadSourceStore
 
 
+class Clock:
+    def __init__(self) -> None:
+        self.now = 5.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
 def test_channels_cursor_and_threads_per_server(state_url) -> None:
-    store = ThreadSourceStore(state_url, clock=lambda: 5.0)
+    clock = Clock()
+    store = ThreadSourceStore(state_url, clock=clock)
     try:
         help_ = store.add_channel(1, 10, "guild-1", "help", solved_by="tag", tag="solved")
         store.add_channel(2, 20, "guild-2", "questions", solved_by="all")
@@ -25,10 +34,15 @@ def test_channels_cursor_and_threads_per_server(state_url) -> None:
         store.set_cursor(10, None, done=True)
         assert store.channel(10).backfilled
 
-        # Added again with another rule: the backfill starts over, the threads read stay.
+        # Added again with another rule: the backfill starts over; the threads read stay,
+        # read before the new registration (so its backfill reads them again).
+        assert store.threads(10)[100].read_at == 5.0
+        clock.now = 9.0
         again = store.add_channel(1, 10, "guild-1", "help", solved_by="reaction")
         assert (again.solved_by, again.tag, again.backfilled) == ("reaction", None, False)
+        assert again.added_at == 9.0
         assert set(store.threads(10)) == {100, 101}
+        assert all(r.read_at < again.added_at for r in store.threads(10).values())
 
         store.forget_thread(101)
         assert set(store.threads(10)) == {100}

@@ -288,3 +288,26 @@ async def test_what_happened_while_the_bot_was_away_is_reconciled_at_start(
         assert "eleven seconds" in await ask(loopback, GUILD)
         assert "blinks amber" in await ask(loopback, GUILD, "Why does the Zephyr router "
                                            "blink amber?")
+
+
+async def test_adding_a_channel_again_with_another_rule_reads_its_threads_again(
+    loopback: LoopbackDiscord, settings: Settings, engine: Engine,
+) -> None:
+    people = loopback.world.community
+    forum = people.channel(GUILD, "help", forum=True, tags=("solved",))
+    tagged = people.thread(forum, "Modem", "Quillan modem?", owner_id=ASKER_ID, tags=("solved",))
+    people.post(tagged.id, FACT, author_id=HELPER_ID)
+    untagged = people.thread(forum, "Printer", "Brackwater printer?", owner_id=ASKER_ID)
+    people.post(untagged.id, OTHER_FACT, author_id=HELPER_ID)
+    printer = "Why does the Brackwater printer jam?"
+    async with running_bot(loopback, settings, engine) as bot:
+        await add_channel(loopback, forum, solved="tag", tag="solved")
+        await settled(bot)
+        assert "forty sheets" not in await ask(loopback, GUILD, printer)
+        await add_channel(loopback, forum, solved="all")
+        await settled(bot)
+        assert "forty sheets" in await ask(loopback, GUILD, printer)
+        await add_channel(loopback, forum, solved="tag", tag="solved")
+        await settled(bot)
+        assert "forty sheets" not in await ask(loopback, GUILD, printer)
+        assert "eleven seconds" in await ask(loopback, GUILD)

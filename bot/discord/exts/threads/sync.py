@@ -304,7 +304,10 @@ class ThreadSync:
         if channel is None or not public(channel):
             self.build_if(await self.drop_channel(source.channel_id))
             return
-        known = await asyncio.to_thread(self.store.threads, source.channel_id)
+        records = await asyncio.to_thread(self.store.threads, source.channel_id)
+        # Read under this registration (a restart resumes after them); older records are of
+        # an earlier rule: read again.
+        known = {i for i, record in records.items() if record.read_at >= source.added_at}
         batch: list[discord.Thread] = []
         if source.backfill_before is None:  # the active threads come first, once
             batch = [t for t in channel.threads if t.id not in known]
