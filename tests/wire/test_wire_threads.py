@@ -290,7 +290,7 @@ async def test_what_happened_while_the_bot_was_away_is_reconciled_at_start(
                                            "blink amber?")
 
 
-async def test_adding_a_channel_again_with_another_rule_reads_its_threads_again(
+async def test_a_channel_added_again_with_another_rule_then_removed(
     loopback: LoopbackDiscord, settings: Settings, engine: Engine,
 ) -> None:
     people = loopback.world.community
@@ -311,3 +311,17 @@ async def test_adding_a_channel_again_with_another_rule_reads_its_threads_again(
         await settled(bot)
         assert "forty sheets" not in await ask(loopback, GUILD, printer)
         assert "eleven seconds" in await ask(loopback, GUILD)
+
+        # /docs remove channel: its threads leave the answers; it is no source any more.
+        token = await loopback.slash("docs remove", user_id=MANAGER_ID,
+                                     permissions=ADMIN_PERMISSIONS, guild_id=GUILD,
+                                     channel=forum)
+        reply = await loopback.answered(token)
+        assert "no longer a source" in reply.message["content"]
+        await settled(bot)
+        assert "eleven seconds" not in await ask(loopback, GUILD)
+        assert await asyncio.to_thread(bot.thread_sources.channels) == []
+        await loopback.say(tagged.id, "Still talking about the Quillan modem.",
+                           author_id=HELPER_ID)
+        await settled(bot)
+        assert await asyncio.to_thread(bot.thread_sources.threads, forum.id) == {}

@@ -57,6 +57,7 @@ ONE_SOURCE = (
 NOTHING_TO_REBUILD = (
     "This server has no documents yet: nothing to rebuild. Add one with `/docs add`."
 )
+ONE_TO_REMOVE = "Give either a document's `name` or a source `channel`, not both and not neither."
 CRAWL_NEEDS_URL = "`crawl:True` crawls a web site: give its address as `url`."
 BUILD_RUNNING = (
     "This server's documents are being rebuilt right now; try again when that has finished."
@@ -275,13 +276,28 @@ def find_document(names: list[str], given: str) -> str | None:
     return None
 
 
-@app_commands.describe(name="The document to remove (start typing to choose)")
+@app_commands.describe(
+    name="The document to remove (start typing to choose)",
+    channel="Or a source channel: its threads stop being a source",
+)
 @app_commands.autocomplete(name=document_choices)
-async def remove_command(interaction: discord.Interaction[CitebotBot], name: str) -> None:
-    """/docs remove: delete one of this server's documents and rebuild its index."""
+async def remove_command(
+    interaction: discord.Interaction[CitebotBot], name: str | None = None,
+    channel: discord.TextChannel | discord.ForumChannel | None = None,
+) -> None:
+    """/docs remove: delete one of this server's documents (or a source channel's threads) and
+    rebuild its index."""
     bot = interaction.client
     guild_id = await manager_of(interaction)
     collection = collection_for_guild(guild_id)
+    if (name is None) == (channel is None):
+        raise Refusal(ONE_TO_REMOVE)
+    if channel is not None:
+        target = f"#{channel.name}"
+        async with Audit(bot, guild_id, interaction.user.id, "channel", target) as audit:
+            await thread_sources.remove_channel(bot, interaction, guild_id, channel, audit)
+        return
+    assert name is not None
     async with Audit(bot, guild_id, interaction.user.id, "remove", name) as audit:
         async with server_lock(bot, guild_id):
             present = await asyncio.to_thread(bot.collections.documents, collection)

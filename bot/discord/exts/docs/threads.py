@@ -19,7 +19,7 @@ import discord
 from bot.core.collections import collection_for_guild
 from bot.discord.exts.docs.audit import Audit, start
 from bot.discord.utils.checks import Refusal
-from bot.discord.utils.events import THREAD_SOURCE_ADDED
+from bot.discord.utils.events import THREAD_SOURCE_ADDED, THREAD_SOURCE_REMOVED
 from bot.discord.utils.render import CONTENT_LIMIT, clip, escape_clipped
 
 if TYPE_CHECKING:
@@ -106,3 +106,21 @@ async def add_channel(
         "each answerable once read, and kept current as they change. Threads are quoted with a "
         "link to Discord, in this server only.", CONTENT_LIMIT))
     bot.dispatch(THREAD_SOURCE_ADDED, channel.id)
+
+
+async def remove_channel(
+    bot: CitebotBot, interaction: discord.Interaction[Any], guild_id: int,
+    channel: discord.abc.GuildChannel, audit: Audit,
+) -> None:
+    """Stop ``channel`` being a source: its threads leave the collection (the threads feature
+    deletes their documents and rebuilds)."""
+    source = await asyncio.to_thread(bot.thread_sources.channel, channel.id)
+    if source is None or source.guild_id != guild_id:
+        raise Refusal(f"{name_of(channel)} is not one of this server's sources.")
+    await audit.record("ok", "threads removed")
+    log.info("server %s: %s stopped channel %s being a source", guild_id, interaction.user.id,
+             channel.id)
+    await start(interaction, clip(
+        f"{name_of(channel)} is no longer a source: its threads leave the answers within a "
+        "minute.", CONTENT_LIMIT))
+    bot.dispatch(THREAD_SOURCE_REMOVED, channel.id)

@@ -18,7 +18,7 @@ from discord.ext import commands
 
 from bot.discord.exts.threads.reading import SOLVED_EMOJI, public
 from bot.discord.exts.threads.sync import ThreadSync
-from bot.discord.utils.events import THREAD_SOURCE_ADDED
+from bot.discord.utils.events import THREAD_SOURCE_ADDED, THREAD_SOURCE_REMOVED
 from bot.discord.utils.feature import Feature
 
 if TYPE_CHECKING:
@@ -100,6 +100,11 @@ class Threads(Feature):
             return
         self.channels.add(channel_id)
         self.sync.start_backfill(source)
+
+    @commands.Cog.listener(f"on_{THREAD_SOURCE_REMOVED}")
+    async def on_source_removed(self, channel_id: int) -> None:
+        self.channels.discard(channel_id)
+        self.sync.build_if(await self.sync.drop_channel(channel_id))
 
     # ----- events ------------------------------------------------------------------------------
 
