@@ -54,8 +54,7 @@ class Threads(Feature):
                          await asyncio.to_thread(self.bot.thread_sources.channels)}
 
     async def cog_unload(self) -> None:
-        for task in [*self.sync.backfills.values(), *self.sync.builds]:
-            task.cancel()
+        await self.sync.stop()
         await super().cog_unload()
 
     async def check_content(self) -> None:

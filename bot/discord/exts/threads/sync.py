@@ -227,6 +227,14 @@ class ThreadSync:
         task.add_done_callback(self.builds.discard)
 
     async def _build(self, collection: str) -> None:
+        try:
+            await self._build_now(collection)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("rebuilding %s after thread changes failed", collection)
+
+    async def _build_now(self, collection: str) -> None:
         collections = self.bot.collections
         if not await asyncio.to_thread(collections.documents, collection):
             # Its last document was a thread now gone: the index would still quote it.
@@ -237,8 +245,9 @@ class ThreadSync:
             else:
                 collections.unload(collection)
             return
-        outcome = await self.bot.builds.submit(key=collection, settings=self.bot.settings,
-                                               collection=collection)
+        # Shielded: the queue merges builds, so the future may be a /docs command's as well.
+        outcome = await asyncio.shield(self.bot.builds.submit(
+            key=collection, settings=self.bot.settings, collection=collection))
         if outcome.ok:
             collections.unload(collection)  # the next question loads the new index
         else:
@@ -255,6 +264,16 @@ class ThreadSync:
         task = asyncio.create_task(later(), name="citebot-threads-build-later")
         self.builds.add(task)
         task.add_done_callback(self.builds.discard)
+
+    async def stop(self) -> None:
+        """Cancel the backfills, the gathered changes and the builds' follow-ups (the bot is
+        closing: what was not applied is caught up by the next start's reconcile)."""
+        tasks = [*self.backfills.values(), *self.builds]
+        if self._flush is not None:
+            tasks.append(self._flush)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     async def idle(self) -> None:
         """Wait until no backfill, gathered change or build is left (tests, benchmarks)."""
