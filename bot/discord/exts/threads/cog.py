@@ -20,6 +20,7 @@ from bot.discord.exts.threads.reading import SOLVED_EMOJI, public
 from bot.discord.exts.threads.sync import ThreadSync
 from bot.discord.utils.events import THREAD_SOURCE_ADDED, THREAD_SOURCE_REMOVED
 from bot.discord.utils.feature import Feature
+from bot.state.threads import ThreadChannel
 
 if TYPE_CHECKING:
     from bot.discord.client import CitebotBot
@@ -81,16 +82,19 @@ class Threads(Feature):
         self._reconciled = True
         guilds = {guild.id for guild in self.bot.guilds}
         for source in await asyncio.to_thread(self.bot.thread_sources.channels):
-            if source.guild_id not in guilds:
-                continue  # another shard's, or a server the bot left (its own sweep)
-            if source.backfilled:
-                try:
-                    await self.sync.reconcile(source)
-                except discord.HTTPException as error:
-                    log.warning("reconciling channel %s failed (HTTP %s)", source.channel_id,
-                                error.status)
-            else:
-                self.sync.start_backfill(source)
+            if source.guild_id in guilds:  # else another shard's, or a server the bot left
+                await self._catch_up(source)
+
+    async def _catch_up(self, source: ThreadChannel) -> None:
+        """Reconcile a backfilled channel; resume the backfill of any other."""
+        if not source.backfilled:
+            self.sync.start_backfill(source)
+            return
+        try:
+            await self.sync.reconcile(source)
+        except discord.HTTPException as error:
+            log.warning("reconciling channel %s failed (HTTP %s)", source.channel_id,
+                        error.status)
 
     @commands.Cog.listener(f"on_{THREAD_SOURCE_ADDED}")
     async def on_source_added(self, channel_id: int) -> None:
@@ -191,7 +195,17 @@ class Threads(Feature):
 
     @commands.Cog.listener()
     async def on_guild_remove(self, guild: discord.Guild) -> None:
-        gone = {c.channel_id for c in
-                await asyncio.to_thread(self.bot.thread_sources.channels, guild.id)}
-        self.channels -= gone
-        await asyncio.to_thread(self.bot.thread_sources.forget_server, guild.id)
+        """Removed from a server: its backfills stop. Its sources are kept with its documents
+        for the grace period (forgotten with them by the servers feature's sweep)."""
+        for source in await asyncio.to_thread(self.bot.thread_sources.channels, guild.id):
+            task = self.sync.backfills.pop(source.channel_id, None)
+            if task is not None:
+                task.cancel()
+
+    @commands.Cog.listener()
+    async def on_guild_join(self, guild: discord.Guild) -> None:
+        """Invited back within the grace period: catch up with its source channels."""
+        if not reads_content(self.bot):
+            return
+        for source in await asyncio.to_thread(self.bot.thread_sources.channels, guild.id):
+            await self._catch_up(source)
