@@ -17,7 +17,8 @@ import pytest
 
 from bot.core.engine import Engine
 from bot.discord.client import CitebotBot
-from bot.discord.exts.docs.threads import NO_CONTENT
+from bot.discord.exts.docs.permissions import NOT_A_MANAGER
+from bot.discord.exts.docs.threads import NO_CONTENT, TAG_NEEDS_FORUM
 from bot.settings import Settings
 from bot.state.threads import ThreadSourceStore
 from tests.loopback import ADMIN_PERMISSIONS, LoopbackDiscord, World
@@ -140,9 +141,18 @@ async def test_a_private_channel_is_refused_and_never_quoted(
     staff = people.channel(GUILD, "staff", forum=True, private=True)
     thread = people.thread(staff, "Modem", "Quillan modem?", owner_id=ASKER_ID)
     people.post(thread.id, FACT, author_id=HELPER_ID)
+    text = people.channel(GUILD, "questions")
+    forum = people.channel(GUILD, "help", forum=True, tags=("solved",))
     async with running_bot(loopback, settings, engine) as bot:
         reply = await add_channel(loopback, staff, solved="all")
         assert "is private" in reply["content"]
+        reply = await add_channel(loopback, text, solved="tag", tag="solved")
+        assert reply["content"] == TAG_NEEDS_FORUM
+        reply = await add_channel(loopback, forum, solved="tag", tag="done")
+        assert "has no tag done; its tags: solved." in reply["content"]
+        token = await loopback.slash("docs add", user_id=MEMBER_ID, guild_id=GUILD,
+                                     channel=forum, solved="all")  # not a manager
+        assert (await loopback.answered(token)).message["content"] == NOT_A_MANAGER
         await settled(bot)
         assert await asyncio.to_thread(bot.thread_sources.channels) == []
         assert "eleven seconds" not in await ask(loopback, GUILD)
@@ -153,11 +163,14 @@ async def test_a_private_channel_is_refused_and_never_quoted(
 
 async def test_without_the_message_content_intent_channels_are_refused(
     loopback: LoopbackDiscord, settings: Settings, engine: Engine,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     loopback.world.message_content = False  # the application was not granted the intent
     forum = loopback.world.community.channel(GUILD, "help", forum=True)
     async with running_bot(loopback, settings, engine) as bot:
         assert not bot.intents.message_content
+        assert any("Message Content intent is off" in r.getMessage() for r in caplog.records
+                   if r.levelname == "WARNING")
         reply = await add_channel(loopback, forum, solved="all")
         assert reply["content"] == NO_CONTENT
         answer = await ask(loopback, GUILD, "What did Kim Jong Un and Xi Jinping exchange?")
