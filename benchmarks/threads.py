@@ -84,6 +84,7 @@ async def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         discord_token=TOKEN, discord_guilds=[GUILD], owner_ids=[OWNER],
         discord_cooldown_questions=1000, discord_message_content=True,
         threads_debounce_seconds=args.debounce,
+        server_max_documents=args.threads + args.solved + 10,  # every thread a document
     )
     engine = Engine(settings)
     engine.load(build_if_missing=False)
@@ -160,7 +161,8 @@ def main() -> None:
           + (f"; median {statistics.median(latencies):.1f} s" if latencies else ""))
     if result["problems"]:
         print("payload problems:", *result["problems"], sep="\n  ")
-    failed = (result["recorded"] != result["threads"] or result["problems"]
+    failed = (result["recorded"] != result["threads"]
+              or result["with_documents"] != result["threads"] or result["problems"]
               or any(s > ANSWERABLE_WITHIN for s in latencies))
     sys.exit(1 if failed else 0)
 
