@@ -137,9 +137,13 @@ class Settings(BaseSettings):
     # Server ids the bot may join (empty: any). It leaves any other server, logging it.
     discord_allowed_servers: Annotated[list[int], NoDecode] = Field(default_factory=list)
     discord_allow_dms: bool = False
-    # Ask Discord for the privileged Message Content intent (also to be enabled in the Developer
-    # Portal): needed to read messages that do not mention the bot (auto-answer in a channel).
+    # Ask Discord for the privileged Message Content intent (turn it on in the Developer Portal
+    # first): needed to read messages that do not mention the bot — a source channel's threads
+    # (/docs add channel) and auto-answer channels. Off: everything else works.
     discord_message_content: bool = False
+    # Thread sources: gateway events (new, edited, deleted messages and threads) are gathered
+    # this many seconds, then applied with one incremental build.
+    threads_debounce_seconds: float = Field(default=10.0, gt=0, le=3_600)
     discord_cooldown_questions: int = Field(default=5, ge=1, le=1000)
     discord_cooldown_seconds: float = Field(default=60.0, gt=0, le=86_400)
     # Total load: questions waiting for the search worker, in all and per server.

@@ -34,6 +34,17 @@ def passage_link(url: str | None, format: str, passage: str, page: int | None) -
     return base if len(base) <= MAX_LINK_CHARS else None
 
 
+def anchor_at(anchors: tuple[tuple[int, str], ...], offset: int) -> str | None:
+    """The address of the part of a document where text offset ``offset`` lies, given its
+    anchors ((offset, address) in order; "" for none), or None: the document's own address."""
+    found = None
+    for start, address in anchors:
+        if start > offset:
+            break
+        found = address or None
+    return found if found and len(found) <= MAX_LINK_CHARS else None
+
+
 def text_fragment(passage: str) -> str:
     """``#:~:text=start,end`` for a passage (``#:~:text=whole`` when it is a few words); empty
     when the passage has no words."""

@@ -84,24 +84,27 @@ def _purge(ctx: Context, collections: Collections) -> int:
     from bot.state.database import is_url, location_of
     from bot.state.servers import ServerStore
     from bot.state.sources import SourceStore
+    from bot.state.threads import ThreadSourceStore
 
     state = location_of(collections.settings)
     guild_id = guild_of(name)
-    servers = sources = None
+    servers = sources = threads = None
     if is_url(state) or collections.settings.state_db.is_file():
         sources = SourceStore(state)
         if guild_id is not None:
             servers = ServerStore(state)
+            threads = ThreadSourceStore(state)
     try:
-        documents.forget_collection(collections, name, servers, sources)
+        documents.forget_collection(collections, name, servers, sources, threads)
     finally:
-        for store in (servers, sources):
+        for store in (servers, sources, threads):
             if store is not None:
                 store.close()
     ctx.out.print(f"Deleted collection {name}.", markup=False, highlight=False)
     if servers is not None:
         ctx.out.print(
-            f"Deleted what the bot kept about server {guild_id} (settings, audit log).",
+            f"Deleted what the bot kept about server {guild_id} (settings, audit log, source "
+            "channels).",
             markup=False,
             highlight=False,
         )

@@ -26,6 +26,7 @@ from bot.core.collections import (
 )
 from bot.state.servers import ServerStore
 from bot.state.sources import SourceStore
+from bot.state.threads import ThreadSourceStore
 from index.errors import SourceError
 from index.ingest.addresses import load_addresses
 from index.ingest.fetcher import FetchLimits, Progress
@@ -210,29 +211,34 @@ def delete_if_empty(collections: Collections, collection: str) -> bool:
 
 def forget_collection(
     collections: Collections, collection: str, servers: ServerStore | None,
-    sources: SourceStore | None = None,
+    sources: SourceStore | None = None, threads: ThreadSourceStore | None = None,
 ) -> int | None:
     """Delete ``collection`` (CollectionMissingError when there is none), its sources (crawled
-    sites) and, when it is a server's, what the state database keeps about that server; returns
-    the server's id."""
+    sites) and, when it is a server's, what the state database keeps about that server (its
+    source channels and their threads too); returns the server's id."""
     collections.purge(collection)
     if sources is not None:
         sources.forget_collection(collection)
     guild_id = guild_of(collection)
     if guild_id is not None and servers is not None:
         servers.forget(guild_id)
+    if guild_id is not None and threads is not None:
+        threads.forget_server(guild_id)
     return guild_id
 
 
 def forget_server(
     collections: Collections, servers: ServerStore | None, guild_id: int,
-    sources: SourceStore | None = None,
+    sources: SourceStore | None = None, threads: ThreadSourceStore | None = None,
 ) -> None:
     """Delete a server's documents and index, then what the state database keeps about it
-    (settings, audit log, sources). When the documents cannot go yet (a build of them runs),
-    nothing is forgotten and the error is raised, so a later attempt finds the server again."""
+    (settings, audit log, sources, source channels and their threads). When the documents
+    cannot go yet (a build of them runs), nothing is forgotten and the error is raised, so a
+    later attempt finds the server again."""
     delete_collection(collections, collection_for_guild(guild_id))
     if sources is not None:
         sources.forget_collection(collection_for_guild(guild_id))
+    if threads is not None:
+        threads.forget_server(guild_id)
     if servers is not None:
         servers.forget(guild_id)

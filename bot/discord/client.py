@@ -48,6 +48,7 @@ from bot.state.feedback import FeedbackStore, key_path_for
 from bot.state.questions import QuestionLog
 from bot.state.servers import ServerLimits, ServerStore
 from bot.state.sources import SourceStore
+from bot.state.threads import ThreadSourceStore
 from index.answer import Answer
 from index.query.conversation import Turn
 
@@ -61,11 +62,21 @@ EXTENSIONS = (
     "bot.discord.exts.guide",
     "bot.discord.exts.servers",
     "bot.discord.exts.privacy",
+    "bot.discord.exts.threads",
 )
 
 log = logging.getLogger("citebot.discord")
 
 T = TypeVar("T")
+
+
+def intents_for(settings: Settings) -> discord.Intents:
+    """The default intents (no privileged ones), plus Message Content when the settings ask for
+    it (thread sources and auto-answer channels need it; the application must have it granted:
+    see exts/threads)."""
+    intents = discord.Intents.default()
+    intents.message_content = settings.discord_message_content
+    return intents
 
 
 class CitebotTree(app_commands.CommandTree["CitebotBot"]):
@@ -140,6 +151,8 @@ class CitebotBot(commands.Bot):
         self.questions = QuestionLog(state, settings.question_log_days)
         # Crawled sites and added addresses, their pages and schedules; the sync lease.
         self.sources = SourceStore(state)
+        # Channels whose solved threads are sources, their backfill cursors, the threads read.
+        self.thread_sources = ThreadSourceStore(state)
         # The turns before each answer, for follow-up questions (kept minutes, not days).
         self.conversations = ConversationStore(
             state,
@@ -252,7 +265,7 @@ class CitebotBot(commands.Bot):
         self._worker.shutdown(wait=False, cancel_futures=True)
         stores = (  # the question log first: writing its queue reads the servers' settings
             self.questions, self.answers, self.feedback, self.servers, self.conversations,
-            self.sources,
+            self.sources, self.thread_sources,
         )
         for store in stores:  # closing twice is harmless
             try:
@@ -431,14 +444,6 @@ class CitebotBot(commands.Bot):
 class ShardedCitebotBot(CitebotBot, discord.AutoShardedClient):
     """The bot as one of several processes: it runs the gateway shards CITEBOT_DISCORD_SHARD_IDS
     of CITEBOT_DISCORD_SHARD_COUNT (discord.py's AutoShardedClient, one connection each)."""
-
-
-def intents_for(settings: Settings) -> discord.Intents:
-    """The gateway intents: the default ones, plus Message Content when
-    CITEBOT_DISCORD_MESSAGE_CONTENT is on."""
-    intents = discord.Intents.default()
-    intents.message_content = settings.discord_message_content
-    return intents
 
 
 def create_bot(settings: Settings, engine: Any = None) -> CitebotBot:

@@ -214,6 +214,33 @@ source_exclusions = Table(  # a crawled site's pages removed by hand: its syncs 
     Column("excluded_at", Float, nullable=False),
 )
 
+thread_channels = Table(
+    "thread_channels",
+    metadata,
+    Column("channel_id", DiscordId, primary_key=True, autoincrement=False),
+    Column("guild_id", DiscordId, nullable=False),
+    Column("collection", StoredText, nullable=False),
+    Column("name", StoredText, nullable=False),  # the channel's name when it was added
+    Column("solved_by", StoredText, nullable=False),  # tag, reaction, all
+    Column("tag", StoredText),  # the forum tag that marks a thread solved (solved_by "tag")
+    Column("added_at", Float, nullable=False),
+    Column("backfill_before", StoredText),  # archive time of the last archived thread listed
+    Column("backfilled_at", Float),  # the backfill's end (None: still to do or resume)
+)
+Index("thread_channels_by_server", thread_channels.c.guild_id)
+
+thread_documents = Table(
+    "thread_documents",
+    metadata,
+    Column("thread_id", DiscordId, primary_key=True, autoincrement=False),
+    Column("channel_id", DiscordId, nullable=False),
+    Column("name", StoredText),  # its document in the collection (None: not solved, none)
+    Column("solved", Integer, nullable=False),
+    Column("last_message_id", DiscordId),  # the newest message read
+    Column("read_at", Float, nullable=False),
+)
+Index("thread_documents_by_channel", thread_documents.c.channel_id)
+
 leases = Table(
     "leases",
     metadata,

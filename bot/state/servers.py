@@ -30,7 +30,9 @@ from bot.state.upgrade import open_database
 
 MAX_TEXT_CHARS = 500
 """Longest target or detail kept in an audit entry (longer ones are cut, with an ellipsis)."""
-ACTIONS = ("add", "remove", "reindex", "settings", "purge", "crawl", "sync", "sources")
+ACTIONS = (
+    "add", "remove", "reindex", "settings", "purge", "crawl", "sync", "sources", "channel",
+)
 MAX_AUTO_ANSWER_CHANNELS = 10
 """Most channels of one server answered without a mention."""
 AUTO_ANSWER_CACHE_S = 30.0

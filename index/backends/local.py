@@ -23,7 +23,7 @@ from index.build.corpus import Corpus
 from index.errors import IndexCorruptError
 from index.ingest.chunking import Chunk
 from index.ingest.documents import page_of
-from index.links import passage_link
+from index.links import anchor_at, passage_link
 
 # Every chunk and sentence is scored up to this many chunks; above it only the candidates from
 # the vector index and from BM25 are, and normalisation is over the candidates. Scoring all
@@ -207,7 +207,7 @@ def _citation_of(corpus: Corpus, row: int, chunk: Chunk) -> Citation:
     if pages:
         page = page_of(pages, chunk.start)
         page_end = page_of(pages, max(chunk.start, chunk.end - 1))
-    url = passage_link(
+    url = anchor_at(documents.anchors(document), chunk.start) or passage_link(
         documents.url(document), documents.format(document), chunk.text, page
     )
     return Citation(

@@ -123,7 +123,9 @@ def assemble_corpus(
     """Chunk and embed documents in memory; returns (corpus, texts embedded, texts re-used)."""
     chunks = [chunk for document in document_set.documents for chunk in chunker.chunk(document)]
     documents = {
-        d.path: DocumentRecord(d.path, d.content_hash, d.text, d.format, d.title, d.url, d.pages)
+        d.path: DocumentRecord(
+            d.path, d.content_hash, d.text, d.format, d.title, d.url, d.pages, d.anchors
+        )
         for d in document_set.documents
     }
     chunk_texts = [chunk_search_text(chunk) for chunk in chunks]  # heading prefix, if any

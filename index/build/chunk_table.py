@@ -38,11 +38,16 @@ class DocumentRecord:
     title: str | None = None
     url: str | None = None
     pages: tuple[int, ...] = ()
+    anchors: tuple[tuple[int, str], ...] = ()
 
     def details(self) -> dict[str, Any]:
-        """What is stored of the record besides its path, hash and text (JSON-ready)."""
-        return {"format": self.format, "title": self.title, "url": self.url,
-                "pages": list(self.pages)}
+        """What is stored of the record besides its path, hash and text (JSON-ready; anchors
+        only when there are any, so other documents are stored as before)."""
+        details: dict[str, Any] = {"format": self.format, "title": self.title, "url": self.url,
+                                   "pages": list(self.pages)}
+        if self.anchors:
+            details["anchors"] = [[offset, address] for offset, address in self.anchors]
+        return details
 
 
 class TextBlob:
@@ -135,14 +140,14 @@ class DocumentTable(Mapping[str, DocumentRecord]):
         """The format document ``row`` was extracted from ("text", "markdown", "pdf", ...)."""
         return self._details(row)[0]
 
-    def _details(self, row: int) -> tuple[str, str | None, str | None, tuple[int, ...]]:
-        found = self.details[row]
-        return (
-            str(found.get("format") or "text"),
-            found.get("title"),
-            found.get("url"),
-            tuple(int(page) for page in found.get("pages") or ()),
-        )
+    def anchors(self, row: int) -> tuple[tuple[int, str], ...]:
+        """Parts of document ``row`` with an address of their own (``Extracted.anchors``)."""
+        return self._details(row)[4]
+
+    def _details(self, row: int) -> tuple[
+        str, str | None, str | None, tuple[int, ...], tuple[tuple[int, str], ...]
+    ]:
+        return details_of(self.details[row])
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.paths)
@@ -152,6 +157,20 @@ class DocumentTable(Mapping[str, DocumentRecord]):
 
     def __contains__(self, path: object) -> bool:
         return path in self._position
+
+
+def details_of(found: dict[str, Any]) -> tuple[
+    str, str | None, str | None, tuple[int, ...], tuple[tuple[int, str], ...]
+]:
+    """A stored document's details (``DocumentRecord.details``) as the record's fields after its
+    text: format, title, url, pages, anchors."""
+    return (
+        str(found.get("format") or "text"),
+        found.get("title"),
+        found.get("url"),
+        tuple(int(page) for page in found.get("pages") or ()),
+        tuple((int(offset), str(address)) for offset, address in found.get("anchors") or ()),
+    )
 
 
 # Columns of a ChunkTable: name -> (dtype, trailing shape). All have one row per chunk except

@@ -66,7 +66,8 @@ class Document:
     in citations. Offsets in paragraphs (and in chunks) index ``text``, the text extracted from
     the file (the file itself for plain text). ``content_hash`` is the hash of the file's bytes.
     ``pages[i]`` is where page i + 1 starts in ``text`` (empty without pages); ``url`` is the
-    document's address, when known; ``headings`` are spans of ``text`` that only name sections.
+    document's address, when known; ``headings`` are spans of ``text`` that only name sections;
+    ``anchors`` give parts of the text addresses of their own (``Extracted.anchors``).
     """
 
     path: str
@@ -79,6 +80,7 @@ class Document:
     url: str | None = None
     pages: tuple[int, ...] = ()
     headings: tuple[tuple[int, int], ...] = ()
+    anchors: tuple[tuple[int, str], ...] = ()
 
     @property
     def sections(self) -> tuple[str, ...]:
@@ -383,7 +385,7 @@ def document_from(
     url = (addresses or SourceAddresses()).address(name, extracted.url)
     return Document(
         name, extracted.text, digest, tuple(paragraphs), stamp, extracted.format,
-        extracted.title, url, extracted.pages, extracted.headings,
+        extracted.title, url, extracted.pages, extracted.headings, extracted.anchors,
     )
 
 

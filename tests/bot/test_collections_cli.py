@@ -176,13 +176,22 @@ def test_purging_a_servers_collection_erases_what_the_bot_kept_about_it(
         monkeypatch.setenv("CITEBOT_STATE_DB", str(state))
     else:
         monkeypatch.setenv("CITEBOT_DATABASE_URL", state)
+    from bot.state.threads import ThreadSourceStore
+
     store = ServerStore(state)
+    threads = ThreadSourceStore(state)
     store.update_settings(31, include_default=False)
     store.record(31, 555, "add", "z.txt", "ok")
     store.record(32, 556, "add", "other.txt", "ok")
+    threads.add_channel(31, 310, "guild-31", "help", solved_by="all")
+    threads.record(310, 3100, "discord/310/q-3100.md", solved=True, last_message_id=3101)
+    threads.add_channel(32, 320, "guild-32", "help", solved_by="all")
     assert main(["--collection", "guild-31", "add", str(_file(tmp_path, "z.txt", ZEBRA))]) == 0
     assert main(["collections", "purge", "guild-31", "--yes"]) == 0
     assert "Deleted what the bot kept about server 31" in capsys.readouterr().out
     assert store.recent(31) == [] and store.settings(31).include_default
     assert [entry.target for entry in store.recent(32)] == ["other.txt"]  # others untouched
+    assert threads.channels(31) == [] and threads.threads(310) == {}  # source channels too
+    assert [c.channel_id for c in threads.channels(32)] == [320]
+    threads.close()
     store.close()

@@ -2,7 +2,8 @@
 own), and the objects an option names, in ``data.resolved`` (attachments, roles).
 
 Values: ``str``, ``int``, ``float``, ``bool``, an ``Attachment`` (its bytes served by the stand-in,
-``LoopbackDiscord.attach``) or a ``Role`` (``World.role(guild_id)``, or one from elsewhere).
+``LoopbackDiscord.attach``), a ``Role`` (``World.role(guild_id)``, or one from elsewhere) or a
+``Channel`` of the community (``World.community``).
 """
 
 from __future__ import annotations
@@ -10,8 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from tests.loopback.community import Channel
+
 # Discord's ApplicationCommandOptionType.
-SUB_COMMAND, STRING, INTEGER, BOOLEAN, ROLE, NUMBER, ATTACHMENT = 1, 3, 4, 5, 8, 10, 11
+SUB_COMMAND, STRING, INTEGER, BOOLEAN, CHANNEL, ROLE, NUMBER, ATTACHMENT = 1, 3, 4, 5, 7, 8, 10, 11
 _SCALAR_TYPES = {bool: BOOLEAN, int: INTEGER, float: NUMBER, str: STRING}
 
 
@@ -59,6 +62,12 @@ def _option(name: str, value: Any, resolved: dict[str, dict[str, Any]]) -> dict[
     if isinstance(value, Attachment):
         resolved.setdefault("attachments", {})[str(value.id)] = value.resolved()
         return {"type": ATTACHMENT, "name": name, "value": str(value.id)}
+    if isinstance(value, Channel):
+        data = value.payload()
+        resolved.setdefault("channels", {})[str(value.id)] = {
+            "id": data["id"], "name": data["name"], "type": data["type"],
+            "permissions": str((1 << 41) - 1), "parent_id": None}
+        return {"type": CHANNEL, "name": name, "value": str(value.id)}
     if isinstance(value, Role):
         resolved.setdefault("roles", {})[str(value.id)] = value.resolved()
         return {"type": ROLE, "name": name, "value": str(value.id)}

@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from tests.loopback.community import Community
 
 MANAGE_GUILD = 1 << 5
 MEMBER_PERMISSIONS = (1 << 10) | (1 << 11) | (1 << 31)  # view, send, use application commands
 ADMIN_PERMISSIONS = MEMBER_PERMISSIONS | MANAGE_GUILD
 TIMESTAMP = "2026-01-01T00:00:00+00:00"
+GATEWAY_MESSAGE_CONTENT = 1 << 18  # the application's flag: the intent is approved
 
 _ids = itertools.count(930000000000000000)
 
@@ -119,6 +123,12 @@ def text_channel(channel_id: int, guild_id: int, name: str) -> dict[str, Any]:
     }
 
 
+def _community() -> Community:
+    from tests.loopback.community import Community  # it builds on this module's payloads
+
+    return Community()
+
+
 @dataclass
 class World:
     """The application, its owner and the servers the bot is in (one text channel and one
@@ -130,6 +140,9 @@ class World:
     guild_ids: tuple[int, ...] = (940000000000000100,)
     channels: dict[int, int] = field(default_factory=dict)
     roles: dict[int, int] = field(default_factory=dict)
+    community: Community = field(default_factory=lambda: _community())
+    message_content: bool = True  # the application may use the Message Content intent
+    member_roles: dict[tuple[int, int], tuple[int, ...]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for number, guild_id in enumerate(self.guild_ids):
@@ -160,7 +173,7 @@ class World:
             "bot_require_code_grant": False,
             "owner": user(self.owner_id, "owner"),
             "verify_key": "0" * 64,
-            "flags": 0,
+            "flags": GATEWAY_MESSAGE_CONTENT if self.message_content else 0,
             "bot": self.bot_user,
         }
         if self.team_member_ids:
@@ -191,12 +204,14 @@ class World:
             "owner_id": str(self.owner_id),
             "unavailable": False,
             "roles": [everyone_role(guild_id, MEMBER_PERMISSIONS), self.role(guild_id)],
-            "channels": [text_channel(channel_id, guild_id, "general")],
+            "channels": [text_channel(channel_id, guild_id, "general")]
+            + [channel.payload() for channel in self.community.of_guild(guild_id)],
             "members": [],
             "emojis": [],
             "stickers": [],
             "features": [],
-            "threads": [],
+            "threads": [self.community.thread_payload(thread)
+                        for thread in self.community.active_threads(guild_id)],
             "member_count": 2,
             "joined_at": TIMESTAMP,
         }

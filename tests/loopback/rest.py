@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
@@ -26,6 +27,51 @@ from tests.loopback.payloads import World, snowflake
 from tests.loopback.recorder import DEFERRED_MESSAGE, MESSAGE, UPDATE_MESSAGE, Recorder, Request
 
 Handler = Callable[[Request, re.Match[str]], Awaitable[web.Response]]
+
+
+@dataclass
+class RateLimits:
+    """Discord's per-route buckets, simplified: ``per_second`` requests per route and channel
+    in each second; every answer carries the ``X-RateLimit-*`` headers (discord.py waits when
+    Remaining is 0), and a request past the limit gets a 429 with ``Retry-After``."""
+
+    per_second: int = 50
+    global_per_second: int | None = None  # Discord's 50 requests/s per bot, when set
+    windows: dict[str, tuple[float, int]] = field(default_factory=dict)
+    exceeded: int = 0
+
+    def take(self, bucket: str) -> tuple[bool, dict[str, str]]:
+        """(allowed, headers) for one request in ``bucket`` (and in the global one, when set:
+        past it, a 429 with ``X-RateLimit-Global``, as Discord answers)."""
+        if self.global_per_second is not None:
+            limit, self.per_second = self.per_second, self.global_per_second
+            try:
+                allowed, headers = self._take("global")
+            finally:
+                self.per_second = limit
+            if not allowed:
+                return False, {**headers, "X-RateLimit-Global": "true"}
+        return self._take(bucket)
+
+    def _take(self, bucket: str) -> tuple[bool, dict[str, str]]:
+        now = time.monotonic()
+        start, used = self.windows.get(bucket, (now, 0))
+        if now - start >= 1.0:
+            start, used = now, 0
+        used += 1
+        self.windows[bucket] = (start, used)
+        reset_after = max(0.001, 1.0 - (now - start))
+        headers = {
+            "X-RateLimit-Limit": str(self.per_second),
+            "X-RateLimit-Remaining": str(max(0, self.per_second - used)),
+            "X-RateLimit-Reset": f"{time.time() + reset_after:.3f}",
+            "X-RateLimit-Reset-After": f"{reset_after:.3f}",
+            "X-RateLimit-Bucket": bucket.replace("/", "-"),
+        }
+        if used > self.per_second:
+            self.exceeded += 1
+            return False, headers
+        return True, headers
 
 
 @dataclass
@@ -80,7 +126,18 @@ class Rest:
             ("PATCH", re.compile(message), self._edit_message),
             ("DELETE", re.compile(message), self._delete_message),
             ("POST", re.compile(r"/channels/(?P<channel>\d+)/messages"), self._channel_message),
+            ("GET", re.compile(r"/channels/(?P<channel>\d+)/messages"), self._history),
+            ("GET", re.compile(r"/channels/(?P<channel>\d+)/messages/(?P<id>\d+)"),
+             self._channel_get_message),
+            ("GET", re.compile(r"/channels/(?P<channel>\d+)/messages/(?P<id>\d+)/reactions/"
+                               r"(?P<emoji>[^/]+)"), self._reactions),
+            ("GET", re.compile(r"/channels/(?P<channel>\d+)/threads/archived/public"),
+             self._archived),
+            ("GET", re.compile(r"/guilds/(?P<guild>\d+)/threads/active"), self._active),
+            ("GET", re.compile(r"/channels/(?P<channel>\d+)"), self._channel),
+            ("GET", re.compile(r"/guilds/(?P<guild>\d+)/members/(?P<user>\d+)"), self._member),
         ]
+        self.limits = RateLimits()
 
     def fail(
         self,
@@ -146,7 +203,9 @@ class Rest:
         for method, pattern, handler in self._routes:
             match = pattern.fullmatch(request.path)
             if match and method == request.method:
-                return await handler(request, match)
+                if not request.path.startswith("/channels/") or request.method != "GET":
+                    return await handler(request, match)
+                return await self._limited(request, match, handler)
         self.unknown.append(request)
         return _json({"message": "404: Not Found", "code": 0}, 404)
 
@@ -270,9 +329,98 @@ class Rest:
         return self.messages.get(match["id"])
 
     async def _channel_message(self, request: Request, match: re.Match[str]) -> web.Response:
-        if int(match["channel"]) not in self.world.channels.values():
+        channel_id = int(match["channel"])
+        if channel_id not in self.world.channels.values() and not self._known_channel(channel_id):
             self.unknown_channels.append(request)
             return _json({"message": "Unknown Channel", "code": 10003}, 404)
         message = self.world.bot_message(request.body or {}, int(match["channel"]))
         self.messages[message["id"]] = message
         return _json(message)
+
+    # ----- the community: channels, threads, history -----------------------------------------
+
+    async def _limited(
+        self, request: Request, match: re.Match[str], handler: Handler
+    ) -> web.Response:
+        """A channel read within its bucket (route shape and channel, as Discord's major
+        parameter): the rate-limit headers on the answer, a 429 past the limit."""
+        shape = re.sub(r"/\d+", "/{id}", request.path.split("/", 3)[-1])
+        allowed, headers = self.limits.take(f"{match['channel']}:{shape}")
+        if not allowed:
+            retry = headers["X-RateLimit-Reset-After"]
+            headers.update({"Retry-After": retry, "X-RateLimit-Scope": "user", "Via": "1.1 google"})
+            body = {"message": "You are being rate limited.", "retry_after": float(retry),
+                    "global": "X-RateLimit-Global" in headers}
+            if body["global"]:
+                headers["X-RateLimit-Scope"] = "global"
+            return _json(body, 429, headers)
+        response = await handler(request, match)
+        response.headers.update(headers)
+        return response
+
+    def _known_channel(self, channel_id: int) -> bool:
+        community = self.world.community
+        return channel_id in community.channels or channel_id in community.threads
+
+    async def _history(self, request: Request, match: re.Match[str]) -> web.Response:
+        channel_id = int(match["channel"])
+        if not self._known_channel(channel_id):
+            return _json({"message": "Unknown Channel", "code": 10003}, 404)
+        query = request.query
+        limit = max(1, min(100, int(query.get("limit", "50"))))
+        messages = self.world.community.history(
+            channel_id,
+            before=int(query["before"]) if "before" in query else None,
+            after=int(query["after"]) if "after" in query else None,
+            limit=limit, content=self.world.message_content,
+        )
+        return _json(messages)
+
+    async def _channel_get_message(self, request: Request, match: re.Match[str]) -> web.Response:
+        message = self.world.community.find(int(match["channel"]), int(match["id"]))
+        if message is None:
+            return _json({"message": "Unknown Message", "code": 10008}, 404)
+        return _json(self.world.community.shown(message, self.world.message_content))
+
+    async def _reactions(self, request: Request, match: re.Match[str]) -> web.Response:
+        from urllib.parse import unquote
+
+        community = self.world.community
+        users = community.reactors(int(match["channel"]), int(match["id"]),
+                                   unquote(match["emoji"]))
+        if users is None:
+            return _json({"message": "Unknown Message", "code": 10008}, 404)
+        after = int(request.query.get("after", "0"))
+        limit = max(1, min(100, int(request.query.get("limit", "25"))))
+        chosen = sorted(u for u in users if u > after)[:limit]
+        return _json([community.author(u) for u in chosen])
+
+    async def _archived(self, request: Request, match: re.Match[str]) -> web.Response:
+        channel_id = int(match["channel"])
+        if channel_id not in self.world.community.channels:
+            return _json({"message": "Unknown Channel", "code": 10003}, 404)
+        limit = max(2, min(100, int(request.query.get("limit", "50"))))
+        return _json(self.world.community.archived(
+            channel_id, before=request.query.get("before"), limit=limit))
+
+    async def _active(self, request: Request, match: re.Match[str]) -> web.Response:
+        community = self.world.community
+        threads = community.active_threads(int(match["guild"]))
+        return _json({"threads": [community.thread_payload(t) for t in threads], "members": []})
+
+    async def _channel(self, request: Request, match: re.Match[str]) -> web.Response:
+        community = self.world.community
+        channel_id = int(match["channel"])
+        if channel_id in community.threads:
+            return _json(community.thread_payload(community.threads[channel_id]))
+        if channel_id in community.channels:
+            return _json(community.channels[channel_id].payload())
+        return _json({"message": "Unknown Channel", "code": 10003}, 404)
+
+    async def _member(self, request: Request, match: re.Match[str]) -> web.Response:
+        guild_id, user_id = int(match["guild"]), int(match["user"])
+        member = self.world.member(user_id, 0, self.world.member_roles.get((guild_id, user_id),
+                                                                          ()))
+        member.pop("permissions")
+        member["user"] = self.world.community.author(user_id)
+        return _json(member)

@@ -23,6 +23,7 @@ from aiohttp import web
 from discord.gateway import DiscordWebSocket
 
 from tests.loopback.checks import all_problems
+from tests.loopback.community import Channel, Thread
 from tests.loopback.gateway import Gateway
 from tests.loopback.options import Attachment, command_data
 from tests.loopback.payloads import MEMBER_PERMISSIONS, World, snowflake
@@ -244,6 +245,96 @@ class LoopbackDiscord:
         payload = self.world.message(content, author_id=user_id, guild_id=guild_id)
         await self.gateway.dispatch("MESSAGE_CREATE", payload)
         return str(payload["id"])
+
+    # ----- what the community does (gateway events as Discord sends them) --------------------
+
+    def _seen(self, message: dict[str, Any]) -> dict[str, Any]:
+        return self.world.community.shown(message, self.world.message_content)
+
+    async def new_channel(
+        self, name: str, *, guild_id: int | None = None, forum: bool = False,
+        tags: tuple[str, ...] = (), private: bool = False,
+    ) -> Channel:
+        """An admin creates a channel while the bot is connected: CHANNEL_CREATE (channels made
+        before the bot connects come in GUILD_CREATE: ``world.community.channel``)."""
+        channel = self.world.community.channel(guild_id or self.world.guild_id, name,
+                                               forum=forum, tags=tags, private=private)
+        await self.gateway.dispatch("CHANNEL_CREATE", channel.payload())
+        return channel
+
+    async def new_thread(
+        self, channel: Channel, title: str, question: str, *, owner_id: int,
+        tags: tuple[str, ...] = (),
+    ) -> Thread:
+        """Someone opens a thread (active): THREAD_CREATE, then its starter post's
+        MESSAGE_CREATE (a forum's; a text channel's starter is a message of the channel)."""
+        community = self.world.community
+        thread = community.thread(channel, title, question, owner_id=owner_id, tags=tags,
+                                  archived=False)
+        data = community.thread_payload(thread)
+        data["newly_created"] = True
+        await self.gateway.dispatch("THREAD_CREATE", data)
+        starter = (community.messages[thread.id] or community.messages[channel.id])
+        await self.gateway.dispatch("MESSAGE_CREATE", self._seen(
+            next(m for m in starter if int(m["id"]) == thread.id)))
+        return thread
+
+    async def say(self, channel_id: int, content: str, *, author_id: int) -> dict[str, Any]:
+        """Someone writes in a channel or thread: MESSAGE_CREATE."""
+        message = self.world.community.post(channel_id, content, author_id=author_id)
+        await self.gateway.dispatch("MESSAGE_CREATE", self._seen(message))
+        return message
+
+    async def edit(self, message: dict[str, Any], content: str) -> None:
+        """Its author edits ``message``: MESSAGE_UPDATE with the whole message."""
+        message["content"] = content
+        message["edited_timestamp"] = "2026-01-02T00:00:00+00:00"
+        await self.gateway.dispatch("MESSAGE_UPDATE", self._seen(message))
+
+    async def delete(self, message: dict[str, Any]) -> None:
+        """``message`` is deleted: MESSAGE_DELETE (ids only, as Discord sends it)."""
+        channel_id = int(message["channel_id"])
+        self.world.community.messages[channel_id].remove(message)
+        await self.gateway.dispatch("MESSAGE_DELETE", {
+            "id": message["id"], "channel_id": message["channel_id"],
+            "guild_id": message["guild_id"]})
+
+    async def react(self, message: dict[str, Any], emoji: str, *, user_id: int) -> None:
+        """``user_id`` reacts with ``emoji``: MESSAGE_REACTION_ADD."""
+        self.world.community.react(message, emoji, user_id)
+        await self.gateway.dispatch("MESSAGE_REACTION_ADD", {
+            "user_id": str(user_id), "channel_id": message["channel_id"],
+            "message_id": message["id"], "guild_id": message["guild_id"],
+            "emoji": {"id": None, "name": emoji}, "burst": False, "type": 0,
+            "message_author_id": message["author"]["id"]})
+
+    async def tag(self, thread: Thread, *tags: str) -> None:
+        """A forum post's tags are set to ``tags``: THREAD_UPDATE."""
+        thread.tags = [thread.parent.tags[tag] for tag in tags]
+        await self.gateway.dispatch("THREAD_UPDATE", self.world.community.thread_payload(thread))
+
+    async def delete_thread(self, thread: Thread) -> None:
+        """A thread is deleted: THREAD_DELETE (ids, parent and type only)."""
+        community = self.world.community
+        community.threads.pop(thread.id)
+        community.messages.pop(thread.id, None)
+        await self.gateway.dispatch("THREAD_DELETE", {
+            "id": str(thread.id), "guild_id": str(thread.parent.guild_id),
+            "parent_id": str(thread.parent.id), "type": 11})
+
+    async def make_private(self, channel: Channel) -> None:
+        """An admin denies @everyone View Channel on ``channel``: CHANNEL_UPDATE."""
+        channel.private = True
+        await self.gateway.dispatch("CHANNEL_UPDATE", channel.payload())
+
+    async def delete_channel(self, channel: Channel) -> None:
+        """A channel is deleted, with its threads: CHANNEL_DELETE."""
+        community = self.world.community
+        community.channels.pop(channel.id)
+        for thread_id in [t.id for t in community.threads.values() if t.parent is channel]:
+            community.threads.pop(thread_id)
+            community.messages.pop(thread_id, None)
+        await self.gateway.dispatch("CHANNEL_DELETE", channel.payload())
 
     # ----- what the bot sent -------------------------------------------------------------------
 

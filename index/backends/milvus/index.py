@@ -36,7 +36,7 @@ from index.build.lexical import QUESTION_WORDS, query_terms
 from index.errors import BackendError, IndexCorruptError
 from index.ingest.chunking import Chunk
 from index.ingest.documents import page_of
-from index.links import passage_link
+from index.links import anchor_at, passage_link
 
 # Milvus returns at most this many hits per search (its topk limit).
 MAX_HITS = 16_384
@@ -537,7 +537,8 @@ class MilvusIndex:
         if pages:
             page = page_of(pages, chunk.start)
             page_end = page_of(pages, max(chunk.start, chunk.end - 1))
-        url = passage_link(
+        anchors = tuple((int(o), str(a)) for o, a in details.get("anchors") or ())
+        url = anchor_at(anchors, chunk.start) or passage_link(
             details.get("url"), str(details.get("format") or "text"), chunk.text, page
         )
         return Citation(chunk.document, chunk.section, chunk.paragraph, chunk.start, chunk.end,

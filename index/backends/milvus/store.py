@@ -33,7 +33,7 @@ from index.backends.milvus.index import (
     scan,
 )
 from index.build.build_lock import BuildLock
-from index.build.chunk_table import DocumentRecord, DocumentTable
+from index.build.chunk_table import DocumentRecord, DocumentTable, details_of
 from index.build.corpus import Corpus
 from index.build.lexical import LexicalIndex
 from index.build.model import ModelSpec
@@ -626,13 +626,10 @@ class _Contents:
                 yield text[start:end]
 
 
-def _details(details: dict[str, Any]) -> tuple[str, str | None, str | None, tuple[int, ...]]:
-    return (
-        str(details.get("format") or "text"),
-        details.get("title"),
-        details.get("url"),
-        tuple(int(page) for page in details.get("pages") or ()),
-    )
+def _details(details: dict[str, Any]) -> tuple[
+    str, str | None, str | None, tuple[int, ...], tuple[tuple[int, str], ...]
+]:
+    return details_of(details)
 
 
 def _all_texts(layout: Layout, manifest: dict[str, Any]) -> dict[int, str]:

@@ -48,6 +48,9 @@ class Extracted:
     non-whitespace character of ``text`` lies in a block or a heading). ``pages[i]`` is the offset
     where page i + 1 starts (empty for formats without pages). ``title`` and ``url`` are what the
     document says of itself (``<title>``, front matter, ``<link rel="canonical">``).
+    ``anchors``: (offset, address) from where the text has an address of its own, up to the next
+    anchor ("" after it: the document's address again); a Markdown heading that is only a link
+    gives the section under it that link (a thread's message its jump link, say).
     """
 
     text: str
@@ -57,6 +60,7 @@ class Extracted:
     pages: tuple[int, ...] = ()
     title: str | None = None
     url: str | None = None
+    anchors: tuple[tuple[int, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -59,8 +59,10 @@ def extract(data: bytes, limits: ExtractLimits) -> Extracted:
         raise UnreadableDocument(
             f"nested too deeply to read (lists or quotes over {MAX_NESTING} levels)"
         ) from None
+    anchors = tuple(page.anchors) if any(address for _, address in page.anchors) else ()
     return Extracted(
-        page.text(), tuple(page.blocks), "markdown", tuple(page.headings), title=title, url=url
+        page.text(), tuple(page.blocks), "markdown", tuple(page.headings), title=title, url=url,
+        anchors=anchors,
     )
 
 
@@ -73,6 +75,7 @@ class _Page:
         self.length = 0
         self.blocks: list[Block] = []
         self.headings: list[tuple[int, int]] = []
+        self.anchors: list[tuple[int, str]] = []  # each heading: its link ("" when none)
 
     def text(self) -> str:
         return "".join(self.pieces)
@@ -121,6 +124,7 @@ def _render(tokens: list[Token], source: str) -> _Page:
             if holder == "heading_open":
                 if page.add_heading(text.strip()):
                     section = path.enter(" ".join(text.split()), level)
+                    page.anchors.append((page.headings[-1][0], _heading_link(token)))
             elif holder in ("th_open", "td_open"):
                 cells.append(" ".join(text.split()))
             else:
@@ -159,6 +163,20 @@ def _is_cut_off(tokens: list[Token], index: int) -> bool:
         and index + 1 < len(tokens)
         and tokens[index + 1].nesting == -1
     )
+
+
+def _heading_link(token: Token) -> str:
+    """The address of a heading that is one link to an absolute http(s) address (nothing but
+    spaces around it), else ""."""
+    children = [c for c in token.children or ()
+                if not (c.type == "text" and not c.content.strip())]
+    if len(children) < 2 or children[0].type != "link_open" or children[-1].type != "link_close":
+        return ""
+    if any(c.type in ("link_open", "link_close") for c in children[1:-1]):
+        return ""
+    href = str(children[0].attrs.get("href") or "")
+    parts = urlsplit(href)
+    return href if parts.scheme in ("http", "https") and parts.netloc else ""
 
 
 def _inline_text(token: Token) -> str:

@@ -21,6 +21,7 @@ from bot.core.builds import TIMED_OUT, BuildOutcome
 from bot.core.collections import collection_for_guild
 from bot.core.documents import Pending
 from bot.discord.exts.docs import sites
+from bot.discord.exts.docs import threads as thread_sources
 from bot.discord.exts.docs.audit import Audit, manager_of, start
 from bot.discord.exts.docs.uploads import (
     attachment_name,
@@ -50,10 +51,13 @@ log = logging.getLogger("citebot.discord")
 MAX_CHOICES = 25
 CHOICE_CHARS = 100  # Discord's limit for a choice's name and value
 MAX_URL_CHARS = 2000
-ONE_SOURCE = "Give either a `file` (an attachment) or a `url`, not both and not neither."
+ONE_SOURCE = (
+    "Give one of a `file` (an attachment), a `url` or a `channel`, not several and not none."
+)
 NOTHING_TO_REBUILD = (
     "This server has no documents yet: nothing to rebuild. Add one with `/docs add`."
 )
+ONE_TO_REMOVE = "Give either a document's `name` or a source `channel`, not both and not neither."
 CRAWL_NEEDS_URL = "`crawl:True` crawls a web site: give its address as `url`."
 BUILD_RUNNING = (
     "This server's documents are being rebuilt right now; try again when that has finished."
@@ -74,18 +78,37 @@ async def build(
     file="A document to add (.txt, .md, .html, .pdf, .docx)",
     url="Or the web address of a document to add",
     crawl="With url: add the whole site under that address, and keep it in sync",
+    channel="Or a forum or text channel whose solved threads become a source",
+    solved="With channel: which threads count as solved (default: tag if given, else ✅)",
+    tag="With channel and solved:tag, the forum tag that marks a thread solved",
 )
+@app_commands.choices(solved=[
+    app_commands.Choice(name=words, value=value)
+    for value, words in thread_sources.SOLVED_CHOICES.items()
+])
 async def add_command(
     interaction: discord.Interaction[CitebotBot],
     file: discord.Attachment | None = None,
     url: str | None = None,
     crawl: bool = False,
+    channel: discord.TextChannel | discord.ForumChannel | None = None,
+    solved: str | None = None,
+    tag: str | None = None,
 ) -> None:
-    """/docs add: add a document to this server's collection and rebuild its index."""
+    """/docs add: add a document (or a channel's threads) to this server's collection and
+    rebuild its index."""
     bot = interaction.client
     guild_id = await manager_of(interaction)
     target = file.filename if file is not None else (url or "")
+    if channel is not None:
+        target = f"#{channel.name}"
     async with Audit(bot, guild_id, interaction.user.id, "add", target) as audit:
+        if channel is not None:
+            if file is not None or url is not None:
+                raise Refusal(ONE_SOURCE)
+            await thread_sources.add_channel(bot, interaction, guild_id, channel, solved, tag,
+                                             audit)
+            return
         if (file is None) == (url is None):
             raise Refusal(ONE_SOURCE)
         if url is not None and len(url) > MAX_URL_CHARS:
@@ -262,13 +285,28 @@ def kept_out_of_syncs(site: str) -> str:
     )
 
 
-@app_commands.describe(name="The document to remove (start typing to choose)")
+@app_commands.describe(
+    name="The document to remove (start typing to choose)",
+    channel="Or a source channel: its threads stop being a source",
+)
 @app_commands.autocomplete(name=document_choices)
-async def remove_command(interaction: discord.Interaction[CitebotBot], name: str) -> None:
-    """/docs remove: delete one of this server's documents and rebuild its index."""
+async def remove_command(
+    interaction: discord.Interaction[CitebotBot], name: str | None = None,
+    channel: discord.TextChannel | discord.ForumChannel | None = None,
+) -> None:
+    """/docs remove: delete one of this server's documents (or a source channel's threads) and
+    rebuild its index."""
     bot = interaction.client
     guild_id = await manager_of(interaction)
     collection = collection_for_guild(guild_id)
+    if (name is None) == (channel is None):
+        raise Refusal(ONE_TO_REMOVE)
+    if channel is not None:
+        target = f"#{channel.name}"
+        async with Audit(bot, guild_id, interaction.user.id, "channel", target) as audit:
+            await thread_sources.remove_channel(bot, interaction, guild_id, channel, audit)
+        return
+    assert name is not None
     async with Audit(bot, guild_id, interaction.user.id, "remove", name) as audit:
         async with server_lock(bot, guild_id):
             present = await asyncio.to_thread(bot.collections.documents, collection)

@@ -96,7 +96,8 @@ def sweep(bot: CitebotBot) -> list[int]:
     deleted = []
     for guild_id in bot.servers.due_for_deletion(bot.settings.removed_server_grace_days):
         try:
-            documents.forget_server(bot.collections, bot.servers, guild_id, bot.sources)
+            documents.forget_server(bot.collections, bot.servers, guild_id, bot.sources,
+                                    bot.thread_sources)
         except StateError:
             raise
         except (CitebotError, OSError) as error:  # a build runs (BuildInProgressError), ...

@@ -1,0 +1,10 @@
+"""Events one feature dispatches for another (features never import one another): the name and
+what it carries."""
+
+THREAD_SOURCE_ADDED = "citebot_thread_source"
+"""``/docs add channel:`` registered a source channel: ``(channel_id: int)``; the threads feature
+starts its backfill."""
+
+THREAD_SOURCE_REMOVED = "citebot_thread_source_removed"
+"""``/docs remove channel:`` stopped a source channel: ``(channel_id: int)``; the threads feature
+stops its backfill, deletes its threads' documents and rebuilds."""
