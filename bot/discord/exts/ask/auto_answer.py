@@ -29,6 +29,7 @@ from bot.discord.exts.ask.conversations import THREAD_NAME_CHARS, remember
 from bot.discord.utils.allowed_servers import server_allowed
 from bot.discord.utils.checks import Refusal, channel_allowed
 from bot.discord.utils.errors import report_error
+from bot.discord.utils.events import THREAD_SOLVED
 from bot.discord.utils.managers import is_manager
 from bot.discord.utils.render import clip, plain_name, render_answer
 from bot.discord.utils.replies import EXPIRED, MAX_QUESTION_CHARS, NO_MENTIONS, say
@@ -307,6 +308,7 @@ async def handle_solved(bot: CitebotBot, interaction: discord.Interaction[Any], 
     if not newly:
         await say(interaction, ALREADY_SOLVED)
         return
+    bot.dispatch(THREAD_SOLVED, thread.id, thread.parent_id)  # a source channel reads it again
     await interaction.response.send_message(
         SOLVED.format(user=interaction.user.mention), allowed_mentions=NO_MENTIONS
     )

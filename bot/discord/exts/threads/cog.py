@@ -18,7 +18,7 @@ from discord.ext import commands
 
 from bot.discord.exts.threads.reading import SOLVED_EMOJI, public
 from bot.discord.exts.threads.sync import ThreadSync
-from bot.discord.utils.events import THREAD_SOURCE_ADDED, THREAD_SOURCE_REMOVED
+from bot.discord.utils.events import THREAD_SOLVED, THREAD_SOURCE_ADDED, THREAD_SOURCE_REMOVED
 from bot.discord.utils.feature import Feature
 from bot.state.threads import ThreadChannel
 
@@ -161,6 +161,11 @@ class Threads(Feature):
     async def on_raw_reaction_remove(self, payload: discord.RawReactionActionEvent) -> None:
         if str(payload.emoji) == SOLVED_EMOJI:
             await self._changed(payload.channel_id, payload.message_id)
+
+    @commands.Cog.listener(f"on_{THREAD_SOLVED}")
+    async def on_thread_solved(self, thread_id: int, channel_id: int) -> None:
+        if channel_id in self.channels and reads_content(self.bot):
+            self.sync.touch(thread_id, channel_id)
 
     @commands.Cog.listener()
     async def on_thread_create(self, thread: discord.Thread) -> None:

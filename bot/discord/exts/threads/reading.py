@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 import discord
 
+from bot.core.solved import is_solved
 from bot.core.threads import Post, ThreadText
 from bot.state.threads import ThreadChannel
 
@@ -82,8 +83,11 @@ async def solved(
     messages: list[discord.Message],
 ) -> bool:
     """Whether the thread counts as solved under the channel's rule: the forum tag it names,
-    a ✅ reaction by the asker or a manager, or every thread."""
+    a ✅ reaction by the asker or a manager, or every thread; and under any rule when the
+    asker or a manager pressed **Solved** under the bot's answer in it."""
     if source.solved_by == "all":
+        return True
+    if await asyncio.to_thread(is_solved, bot.servers, thread.guild.id, thread.id):
         return True
     if source.solved_by == "tag":
         wanted = (source.tag or "").casefold()
