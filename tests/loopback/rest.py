@@ -23,6 +23,7 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.loopback.community import Thread
 from tests.loopback.payloads import World, snowflake
 from tests.loopback.recorder import DEFERRED_MESSAGE, MESSAGE, UPDATE_MESSAGE, Recorder, Request
 
@@ -126,6 +127,9 @@ class Rest:
             ("PATCH", re.compile(message), self._edit_message),
             ("DELETE", re.compile(message), self._delete_message),
             ("POST", re.compile(r"/channels/(?P<channel>\d+)/messages"), self._channel_message),
+            ("POST", re.compile(r"/channels/(?P<channel>\d+)/messages/(?P<id>\d+)/threads"),
+             self._start_thread),
+            ("PATCH", re.compile(r"/channels/(?P<channel>\d+)"), self._edit_thread),
             ("GET", re.compile(r"/channels/(?P<channel>\d+)/messages"), self._history),
             ("GET", re.compile(r"/channels/(?P<channel>\d+)/messages/(?P<id>\d+)"),
              self._channel_get_message),
@@ -416,6 +420,34 @@ class Rest:
         if channel_id in community.channels:
             return _json(community.channels[channel_id].payload())
         return _json({"message": "Unknown Channel", "code": 10003}, 404)
+
+    async def _start_thread(self, request: Request, match: re.Match[str]) -> web.Response:
+        """The bot starts a thread from a text channel's message (the thread takes the
+        message's id, as on Discord), owned by the bot."""
+        community = self.world.community
+        channel = community.channels.get(int(match["channel"]))
+        if channel is None:
+            return _json({"message": "Unknown Channel", "code": 10003}, 404)
+        thread_id = int(match["id"])
+        if thread_id in community.threads:
+            return _json({"message": "A thread has already been created for this message",
+                          "code": 160004}, 400)
+        name = str((request.body or {}).get("name") or "thread")[:100]
+        thread = Thread(thread_id, channel, name, self.world.app_id, archived=False)
+        community.threads[thread_id] = thread
+        community.messages[thread_id] = []
+        return _json(community.thread_payload(thread))
+
+    async def _edit_thread(self, request: Request, match: re.Match[str]) -> web.Response:
+        """The bot edits a thread: its forum tags (``applied_tags``) here."""
+        community = self.world.community
+        thread = community.threads.get(int(match["channel"]))
+        if thread is None:
+            return _json({"message": "Unknown Channel", "code": 10003}, 404)
+        tags = (request.body or {}).get("applied_tags")
+        if tags is not None:
+            thread.tags = [int(tag) for tag in tags]
+        return _json(community.thread_payload(thread))
 
     async def _member(self, request: Request, match: re.Match[str]) -> web.Response:
         guild_id, user_id = int(match["guild"]), int(match["user"])

@@ -176,6 +176,10 @@ class LoopbackDiscord:
         """Someone presses the button ``custom_id`` on ``message``; returns the token."""
         data = {"custom_id": custom_id, "component_type": 2}
         payload = self.world.interaction(COMPONENT, data, user_id=user_id, message=message, **extra)
+        thread = self.world.community.threads.get(int(message.get("channel_id") or 0))
+        if thread is not None:  # a button on a message in a thread: the thread is the channel
+            payload["channel_id"] = str(thread.id)
+            payload["channel"] = self.world.community.thread_payload(thread)
         # A component interaction's "@original" is the message its button is on.
         stored = self.rest.messages.get(str(message.get("id")), message)
         self.rest.originals[str(payload["token"])] = stored
