@@ -144,6 +144,9 @@ class Settings(BaseSettings):
     # Thread sources: gateway events (new, edited, deleted messages and threads) are gathered
     # this many seconds, then applied with one incremental build.
     threads_debounce_seconds: float = Field(default=10.0, gt=0, le=3_600)
+    # Thread sources: besides at start, every this many minutes each source channel's threads
+    # are listed again and what the gateway events missed is caught up (new, gone, changed).
+    threads_reconcile_minutes: float = Field(default=360.0, gt=0, le=10_080)
     discord_cooldown_questions: int = Field(default=5, ge=1, le=1000)
     discord_cooldown_seconds: float = Field(default=60.0, gt=0, le=86_400)
     # Total load: questions waiting for the search worker, in all and per server.

@@ -303,6 +303,34 @@ async def test_what_happened_while_the_bot_was_away_is_reconciled_at_start(
                                            "blink amber?")
 
 
+async def test_what_the_events_missed_is_caught_up_by_the_periodic_reconcile(
+    loopback: LoopbackDiscord, settings: Settings, engine: Engine,
+) -> None:
+    """While the bot runs, a thread is deleted and another gets an answer with no gateway event
+    (as when a resumed session lost them): the next periodic reconcile catches both up."""
+    settings = settings.model_copy(update={"threads_reconcile_minutes": 0.02})  # 1.2 s
+    people = loopback.world.community
+    forum = people.channel(GUILD, "help", forum=True)
+    kept = people.thread(forum, "Modem", "Quillan modem?", owner_id=ASKER_ID)
+    people.post(kept.id, "Try turning it off and on.", author_id=HELPER_ID)
+    doomed = people.thread(forum, "Printer", "Brackwater printer?", owner_id=ASKER_ID)
+    people.post(doomed.id, OTHER_FACT, author_id=HELPER_ID)
+    printer = "Why does the Brackwater printer jam?"
+    async with running_bot(loopback, settings, engine) as bot:
+        await add_channel(loopback, forum, solved="all")
+        await settled(bot)
+        assert "forty sheets" in await ask(loopback, GUILD, printer)
+        del people.threads[doomed.id], people.messages[doomed.id]  # no THREAD_DELETE sent
+        people.post(kept.id, FACT, author_id=HELPER_ID)  # no MESSAGE_CREATE sent
+        for _ in range(120):
+            await asyncio.sleep(0.5)
+            await settled(bot)
+            if "eleven seconds" in await ask(loopback, GUILD):
+                break
+        assert "eleven seconds" in await ask(loopback, GUILD)
+        assert "forty sheets" not in await ask(loopback, GUILD, printer)
+
+
 async def test_a_channel_added_again_with_another_rule_then_removed(
     loopback: LoopbackDiscord, settings: Settings, engine: Engine,
 ) -> None:

@@ -1,5 +1,5 @@
 """The ``threads`` feature: a server's source channels (``/docs add channel:``) kept current from
-gateway events, backfilled and reconciled at start.
+gateway events, backfilled, and reconciled at start and every CITEBOT_THREADS_RECONCILE_MINUTES.
 
 The Message Content intent is privileged: without it Discord sends messages without their text,
 so threads cannot be read. It is asked for only when ``CITEBOT_DISCORD_MESSAGE_CONTENT`` is on;
@@ -10,6 +10,7 @@ it no longer (Discord would refuse the connection), logs what is lost and goes o
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from typing import TYPE_CHECKING
 
@@ -47,6 +48,7 @@ class Threads(Feature):
         self.sync = ThreadSync(bot)
         self.channels: set[int] = set()  # the source channels (of every server)
         self._reconciled = False
+        self._reconciler: asyncio.Task[None] | None = None
 
     async def cog_load(self) -> None:
         await super().cog_load()
@@ -55,6 +57,10 @@ class Threads(Feature):
                          await asyncio.to_thread(self.bot.thread_sources.channels)}
 
     async def cog_unload(self) -> None:
+        if self._reconciler is not None:
+            self._reconciler.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reconciler
         await self.sync.stop()
         await super().cog_unload()
 
@@ -80,10 +86,26 @@ class Threads(Feature):
         if self._reconciled or not reads_content(self.bot):
             return
         self._reconciled = True
+        await self._catch_up_all()
+        self._reconciler = asyncio.get_running_loop().create_task(self._reconcile_every())
+
+    async def _catch_up_all(self) -> None:
+        """Reconcile (or resume the backfill of) every source channel of this process's servers."""
         guilds = {guild.id for guild in self.bot.guilds}
         for source in await asyncio.to_thread(self.bot.thread_sources.channels):
             if source.guild_id in guilds:  # else another shard's, or a server the bot left
                 await self._catch_up(source)
+
+    async def _reconcile_every(self) -> None:
+        """Every CITEBOT_THREADS_RECONCILE_MINUTES: catch up what the gateway events missed
+        (a resumed session that lost events, a message deleted while a shard reconnected)."""
+        period = self.bot.settings.threads_reconcile_minutes * 60.0
+        while True:
+            await asyncio.sleep(period)
+            try:
+                await self._catch_up_all()
+            except Exception:  # the next round tries again
+                log.exception("reconciling the thread sources failed")
 
     async def _catch_up(self, source: ThreadChannel) -> None:
         """Reconcile a backfilled channel; resume the backfill of any other."""
