@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from bot.cli.context import EXIT_OK, Context, command, to_json
+from bot.core.citations import citation_label
 from bot.core.safe_text import printable
 from index.errors import CitebotError
 
@@ -110,7 +111,10 @@ def closest_passage(collections: Collections, name: str, question: str) -> Close
         return None
     passage = answer.passages[0]
     return ClosestPassage(
-        passage.citation.label(), passage.highlight_text, passage.citation.url, passage.similarity
+        citation_label(passage.citation),
+        passage.highlight_text,
+        passage.citation.url,
+        passage.similarity,
     )
 
 

@@ -14,6 +14,7 @@ from rich.console import Group, RenderableType
 from rich.padding import Padding
 from rich.text import Text
 
+from bot.core.citations import citation_label
 from bot.core.safe_text import printable
 from index.answer import Answer, Passage
 
@@ -34,7 +35,7 @@ def citation_line(rank: int, passage: Passage) -> str:
     where = f"{passage.collection} › " if passage.collection is not None else ""
     weak = f"; {WEAK}" if passage.weak else ""
     return printable(
-        f"[{rank}] {where}{passage.citation.label()}  "
+        f"[{rank}] {where}{citation_label(passage.citation)}  "
         f"(score {passage.score:.2f}, similarity {passage.similarity:.2f}{weak})"
     )
 

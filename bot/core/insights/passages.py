@@ -12,6 +12,7 @@ import logging
 from collections.abc import Collection
 from pathlib import Path
 
+from bot.core.citations import citation_label
 from bot.core.insights.report import PassageInfo
 from index.backends.local_store import IndexStore
 from index.errors import CitebotError
@@ -29,6 +30,6 @@ def passage_names(index_dir: Path, wanted: Collection[str]) -> dict[str, Passage
         log.warning("could not read the passages of %s (%s)", index_dir, type(error).__name__)
         return {}
     return {
-        key: PassageInfo(citation.document, citation.label(), citation.url)
+        key: PassageInfo(citation.document, citation_label(citation), citation.url)
         for key, citation in citations.items()
     }

@@ -18,6 +18,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 import discord
 
+from bot.core.citations import citation_label
 from index.answer import Answer, Passage
 from index.ingest.addresses import is_web_address
 
@@ -348,7 +349,7 @@ def _title(passage: Passage, rank: int) -> str:
 
 def _cited(passage: Passage) -> str:
     """The citation, led by its collection's name when the answer searched several."""
-    label = passage.citation.label()
+    label = citation_label(passage.citation)
     if passage.collection is None:
         return label
     return f"{collection_title(passage.collection)} › {label}"

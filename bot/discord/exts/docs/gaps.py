@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 import discord
 from discord import app_commands
 
+from bot.core.citations import citation_label
 from bot.core.collections import DEFAULT
 from bot.core.insights.gaps import ClosestPassage, GapCluster, GapReport, find_gaps
 from bot.discord.exts.docs.permissions import require_manager
@@ -62,7 +63,10 @@ def closest_search(bot: CitebotBot, guild_id: int, question: str) -> ClosestPass
         return None
     passage = answer.passages[0]
     return ClosestPassage(
-        passage.citation.label(), passage.highlight_text, passage.citation.url, passage.similarity
+        citation_label(passage.citation),
+        passage.highlight_text,
+        passage.citation.url,
+        passage.similarity,
     )
 
 
