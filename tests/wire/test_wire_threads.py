@@ -306,8 +306,9 @@ async def test_what_happened_while_the_bot_was_away_is_reconciled_at_start(
 async def test_what_the_events_missed_is_caught_up_by_the_periodic_reconcile(
     loopback: LoopbackDiscord, settings: Settings, engine: Engine,
 ) -> None:
-    """While the bot runs, a thread is deleted and another gets an answer with no gateway event
-    (as when a resumed session lost them): the next periodic reconcile catches both up."""
+    """While the bot runs, a thread is deleted, another gets an answer and an earlier answer is
+    edited, with no gateway event (as when a resumed session lost them): the next periodic
+    reconcile, which reads every thread again, catches all three up."""
     settings = settings.model_copy(update={"threads_reconcile_minutes": 0.02})  # 1.2 s
     people = loopback.world.community
     forum = people.channel(GUILD, "help", forum=True)
@@ -315,6 +316,8 @@ async def test_what_the_events_missed_is_caught_up_by_the_periodic_reconcile(
     people.post(kept.id, "Try turning it off and on.", author_id=HELPER_ID)
     doomed = people.thread(forum, "Printer", "Brackwater printer?", owner_id=ASKER_ID)
     people.post(doomed.id, OTHER_FACT, author_id=HELPER_ID)
+    router = people.thread(forum, "Router", "Zephyr router?", owner_id=ASKER_ID)
+    tip = people.post(router.id, "Unplug the router for a minute.", author_id=HELPER_ID)
     printer = "Why does the Brackwater printer jam?"
     async with running_bot(loopback, settings, engine) as bot:
         await add_channel(loopback, forum, solved="all")
@@ -322,13 +325,18 @@ async def test_what_the_events_missed_is_caught_up_by_the_periodic_reconcile(
         assert "forty sheets" in await ask(loopback, GUILD, printer)
         del people.threads[doomed.id], people.messages[doomed.id]  # no THREAD_DELETE sent
         people.post(kept.id, FACT, author_id=HELPER_ID)  # no MESSAGE_CREATE sent
+        tip["content"] = "Pull the Zephyr router's reset lever first."  # no MESSAGE_UPDATE
+        lever = "What does the Zephyr router's reset lever do?"
         for _ in range(120):
             await asyncio.sleep(0.5)
             await settled(bot)
-            if "eleven seconds" in await ask(loopback, GUILD):
+            if "eleven seconds" in await ask(loopback, GUILD) and "reset lever" in await ask(
+                loopback, GUILD, lever
+            ):
                 break
         assert "eleven seconds" in await ask(loopback, GUILD)
         assert "forty sheets" not in await ask(loopback, GUILD, printer)
+        assert "reset lever" in await ask(loopback, GUILD, lever)  # the edit, read again
 
 
 async def test_a_channel_added_again_with_another_rule_then_removed(

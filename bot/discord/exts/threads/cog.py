@@ -89,31 +89,33 @@ class Threads(Feature):
         await self._catch_up_all()
         self._reconciler = asyncio.get_running_loop().create_task(self._reconcile_every())
 
-    async def _catch_up_all(self) -> None:
-        """Reconcile (or resume the backfill of) every source channel of this process's servers."""
+    async def _catch_up_all(self, *, thorough: bool = False) -> None:
+        """Reconcile (or resume the backfill of) every source channel of this process's servers
+        (``thorough``: reading every thread again, edits included)."""
         guilds = {guild.id for guild in self.bot.guilds}
         for source in await asyncio.to_thread(self.bot.thread_sources.channels):
             if source.guild_id in guilds:  # else another shard's, or a server the bot left
-                await self._catch_up(source)
+                await self._catch_up(source, thorough=thorough)
 
     async def _reconcile_every(self) -> None:
-        """Every CITEBOT_THREADS_RECONCILE_MINUTES: catch up what the gateway events missed
-        (a resumed session that lost events, a message deleted while a shard reconnected)."""
+        """Every CITEBOT_THREADS_RECONCILE_MINUTES: catch up what the gateway events missed (a
+        resumed session that lost events, a message deleted while a shard reconnected, an edit
+        made while the bot was offline), reading every thread again."""
         period = self.bot.settings.threads_reconcile_minutes * 60.0
         while True:
             await asyncio.sleep(period)
             try:
-                await self._catch_up_all()
+                await self._catch_up_all(thorough=True)
             except Exception:  # the next round tries again
                 log.exception("reconciling the thread sources failed")
 
-    async def _catch_up(self, source: ThreadChannel) -> None:
+    async def _catch_up(self, source: ThreadChannel, *, thorough: bool = False) -> None:
         """Reconcile a backfilled channel; resume the backfill of any other."""
         if not source.backfilled:
             self.sync.start_backfill(source)
             return
         try:
-            await self.sync.reconcile(source)
+            await self.sync.reconcile(source, thorough=thorough)
         except discord.HTTPException as error:
             log.warning("reconciling channel %s failed (HTTP %s)", source.channel_id,
                         error.status)

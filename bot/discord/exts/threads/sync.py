@@ -364,8 +364,10 @@ class ThreadSync:
         if changed:
             self.build(source.collection)
 
-    async def reconcile(self, source: ThreadChannel) -> None:
-        """Catch up with what happened while the bot was away (a backfilled channel)."""
+    async def reconcile(self, source: ThreadChannel, *, thorough: bool = False) -> None:
+        """Catch up with what happened while the bot was away (a backfilled channel): threads
+        gone, new, or with new messages; ``thorough`` reads every thread again, which also
+        catches edits, tags and reactions (only what changed is embedded again)."""
         channel = self._channel(source)
         if channel is None or not public(channel):
             self.build_if(await self.drop_channel(source.channel_id))
@@ -378,7 +380,7 @@ class ThreadSync:
         for thread in listed:
             seen.add(thread.id)
             record = known.get(thread.id)
-            if record is None or record.last_message_id != thread.last_message_id:
+            if thorough or record is None or record.last_message_id != thread.last_message_id:
                 self.touch(thread.id, source.channel_id)
         for thread_id in set(known) - seen:
             self.thread_gone(thread_id, source.channel_id)
