@@ -19,8 +19,9 @@ import logging
 import math
 import signal
 import sys
+import threading
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
@@ -32,6 +33,7 @@ from discord.ext import commands
 from bot.core.builds import BuildQueue
 from bot.core.collections import DEFAULT, Collections, collection_for_guild
 from bot.core.insights.record import record_question
+from bot.core.visibility import OVERFETCH, hidden_channels, quotable
 from bot.discord.monitoring.metrics import ANSWERED, BUILD_OK, ERROR, NOT_FOUND, REFUSED, Metrics
 from bot.discord.monitoring.server import MonitoringServer
 from bot.discord.utils import onboarding
@@ -48,7 +50,7 @@ from bot.state.feedback import FeedbackStore, key_path_for
 from bot.state.questions import QuestionLog
 from bot.state.servers import ServerLimits, ServerStore
 from bot.state.sources import SourceStore
-from bot.state.threads import ThreadSourceStore
+from bot.state.threads import ThreadChannel, ThreadSourceStore
 from index.answer import Answer
 from index.query.conversation import Turn
 
@@ -68,6 +70,9 @@ EXTENSIONS = (
 log = logging.getLogger("citebot.discord")
 
 T = TypeVar("T")
+PRIVATE_SOURCES_S = 30.0
+"""How long the private source channels read are reused (another process's change is seen
+within this time; this process's at once)."""
 
 
 def intents_for(settings: Settings) -> discord.Intents:
@@ -153,6 +158,8 @@ class CitebotBot(commands.Bot):
         self.sources = SourceStore(state)
         # Channels whose solved threads are sources, their backfill cursors, the threads read.
         self.thread_sources = ThreadSourceStore(state)
+        self._private_cache: tuple[float, list[ThreadChannel]] | None = None
+        self._private_lock = threading.Lock()
         # The turns before each answer, for follow-up questions (kept minutes, not days).
         self.conversations = ConversationStore(
             state,
@@ -338,11 +345,37 @@ class CitebotBot(commands.Bot):
         offset: int,
         guild_id: int | None,
         history: tuple[Turn, ...],
+        where: Collection[int] = (),
     ) -> Answer:
         names = self.collections_for(guild_id)
         if DEFAULT in names:
             self.ensure_loaded()
-        return self.collections.search_many(names, question, k, offset, history)
+        hidden = frozenset[int]()
+        if guild_id is not None:
+            hidden = hidden_channels(self._private_sources(), guild_id, where)
+        if not hidden:
+            return self.collections.search_many(names, question, k, offset, history)
+        size = k or self.settings.top_k
+        wide = self.collections.search_many(names, question, offset + size + OVERFETCH, 0,
+                                            history)
+        return quotable(wide, hidden, size, offset)
+
+    def _private_sources(self) -> list[ThreadChannel]:
+        """The source channels accepted as private (read again every ``PRIVATE_SOURCES_S``, and
+        at once after this process changed one: ``forget_private_sources``)."""
+        now = time.monotonic()
+        with self._private_lock:
+            if self._private_cache is not None and now - self._private_cache[0] < PRIVATE_SOURCES_S:
+                return self._private_cache[1]
+        found = [source for source in self.thread_sources.channels() if source.private]
+        with self._private_lock:
+            self._private_cache = (now, found)
+        return found
+
+    def forget_private_sources(self) -> None:
+        """A source channel was added or removed here: read the private ones again."""
+        with self._private_lock:
+            self._private_cache = None
 
     async def log_question(
         self,
@@ -381,13 +414,18 @@ class CitebotBot(commands.Bot):
         offset: int = 0,
         guild_id: int | None = None,
         history: tuple[Turn, ...] = (),
+        where: Collection[int] = (),
     ) -> Answer:
         """Search the collections of ``guild_id`` (None: a DM) without blocking the event
-        loop, reading the question together with the earlier turns ``history``. Every question
-        comes through here: it is counted (``metrics``) by outcome, with its latency."""
+        loop, reading the question together with the earlier turns ``history``, for the
+        channels ``where`` (the asking channel and a thread's parent: a private source's threads
+        are quoted only there, bot.core.visibility). Every question comes through here: it is
+        counted (``metrics``) by outcome, with its latency."""
         started = time.perf_counter()
         try:
-            answer = await self.in_worker(self._search, question, k, offset, guild_id, history)
+            answer = await self.in_worker(
+                self._search, question, k, offset, guild_id, history, tuple(where)
+            )
         except Refusal:
             self.metrics.question(REFUSED)
             raise

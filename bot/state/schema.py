@@ -226,6 +226,8 @@ thread_channels = Table(
     Column("added_at", Float, nullable=False),
     Column("backfill_before", StoredText),  # archive time of the last archived thread listed
     Column("backfilled_at", Float),  # the backfill's end (None: still to do or resume)
+    # 1: @everyone cannot view it and a manager accepted that: quoted only inside the channel
+    Column("private", Integer, nullable=False, server_default="0"),
 )
 Index("thread_channels_by_server", thread_channels.c.guild_id)
 

@@ -37,6 +37,7 @@ class ThreadChannel:
     added_at: float
     backfill_before: str | None
     backfilled_at: float | None
+    private: bool = False  # a channel @everyone cannot view: its threads quoted only inside it
 
     @property
     def backfilled(self) -> bool:
@@ -65,15 +66,16 @@ class ThreadSourceStore:
 
     def add_channel(
         self, guild_id: int, channel_id: int, collection: str, name: str, *,
-        solved_by: str, tag: str | None = None,
+        solved_by: str, tag: str | None = None, private: bool = False,
     ) -> ThreadChannel:
         """Register the channel (again: its rule changes and its backfill starts over; the
-        threads read before, read before ``added_at``, are read again)."""
+        threads read before, read before ``added_at``, are read again). ``private``: a channel
+        ``@everyone`` cannot view, whose threads are quoted only inside it."""
         if solved_by not in SOLVED_BY:
             raise ValueError(f"unknown rule {solved_by!r}")
         values = {"guild_id": int(guild_id), "collection": collection, "name": name,
                   "solved_by": solved_by, "tag": tag, "added_at": self._clock(),
-                  "backfill_before": None, "backfilled_at": None}
+                  "backfill_before": None, "backfilled_at": None, "private": int(private)}
         with self._database.transaction() as connection:
             statement = upsert(connection, thread_channels).values(
                 channel_id=int(channel_id), **values)
@@ -165,7 +167,8 @@ class ThreadSourceStore:
 def _channel(row: Row[Any]) -> ThreadChannel:
     values: tuple[Any, ...] = tuple(row)
     return ThreadChannel(int(values[0]), int(values[1]), str(values[2]), str(values[3]),
-                         str(values[4]), values[5], float(values[6]), values[7], values[8])
+                         str(values[4]), values[5], float(values[6]), values[7], values[8],
+                         bool(values[9]))
 
 
 def _thread(row: Row[Any]) -> ThreadRecord:

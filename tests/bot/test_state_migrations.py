@@ -56,7 +56,7 @@ def test_a_new_database_gets_the_whole_schema_on_start(state_url) -> None:
     ServerStore(state_url).close()
     assert query(state_url, "SELECT version_num FROM alembic_version") == [(head(),)]
     assert set(metadata.tables) <= tables(state_url)
-    assert head() == "0007"
+    assert head() == "0008"
 
 
 def test_a_state_file_of_the_previous_release_keeps_every_row(tmp_path: Path) -> None:
@@ -154,4 +154,5 @@ def test_the_migrations_ship_in_the_package() -> None:
         "0005_source_exclusions.py",
         "0006_auto_answer.py",
         "0007_thread_sources.py",
+        "0008_private_thread_sources.py",
     ]

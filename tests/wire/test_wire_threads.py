@@ -374,3 +374,32 @@ async def test_a_channel_added_again_with_another_rule_then_removed(
                            author_id=HELPER_ID)
         await settled(bot)
         assert await asyncio.to_thread(bot.thread_sources.threads, forum.id) == {}
+
+
+async def test_a_private_channel_accepted_as_such_is_quoted_only_inside_it(
+    loopback: LoopbackDiscord, settings: Settings, engine: Engine,
+) -> None:
+    """``private:True`` makes a channel @everyone cannot view a source whose threads are quoted
+    only inside it: a new post there is answered from them; /ask in the public channel, and
+    after the channel is removed as a source, never quotes them."""
+    people = loopback.world.community
+    staff = people.channel(GUILD, "staff", forum=True, private=True)
+    thread = people.thread(staff, "Modem", "Quillan modem?", owner_id=ASKER_ID)
+    people.post(thread.id, FACT, author_id=HELPER_ID)
+    async with running_bot(loopback, settings, engine) as bot:
+        reply = await add_channel(loopback, staff, solved="all", private=True)
+        assert "only inside that channel" in reply["content"]
+        await settled(bot)
+        assert [s.private for s in await asyncio.to_thread(bot.thread_sources.channels)] == [
+            True]
+        public = await ask(loopback, GUILD)
+        assert "eleven seconds" not in public and "Quillan" not in public
+
+        token = await loopback.slash("docs settings", user_id=MANAGER_ID,
+                                     permissions=ADMIN_PERMISSIONS, guild_id=GUILD,
+                                     auto_answer=staff)
+        await loopback.answered(token)
+        post = await loopback.new_thread(staff, "Reset?", QUESTION, owner_id=ASKER_ID)
+        inside = json.dumps(loopback.sent_message(await loopback.posted_in(post.id, 120)))
+        assert "eleven seconds" in inside  # asked inside the private channel: quoted
+        assert "eleven seconds" not in await ask(loopback, GUILD)  # still never outside

@@ -26,3 +26,10 @@ def placed(command: C, contexts: app_commands.AppCommandContext) -> C:
     command.allowed_contexts = contexts
     command.allowed_installs = GUILD_INSTALL
     return command
+
+
+def channels_of(channel: object) -> tuple[int, ...]:
+    """Where a question is asked, for what it may quote: the channel's id, and a thread's
+    parent's (empty for none)."""
+    ids = [getattr(channel, "id", None), getattr(channel, "parent_id", None)]
+    return tuple(int(i) for i in ids if isinstance(i, int))

@@ -21,7 +21,7 @@ from bot.discord.exts.ask.feedback import VoteButton
 from bot.discord.utils.allowed_servers import server_allowed
 from bot.discord.utils.checks import Refusal, channel_allowed
 from bot.discord.utils.errors import report_error, user_message
-from bot.discord.utils.places import everywhere, placed
+from bot.discord.utils.places import channels_of, everywhere, placed
 from bot.discord.utils.render import render_answer
 from bot.discord.utils.replies import (
     EMPTY_QUESTION,
@@ -159,7 +159,8 @@ async def handle_more(bot: CitebotBot, interaction: discord.Interaction[Any], ke
         offset = context.offset + context.k
         history = await asyncio.to_thread(_history_before, bot, interaction.message)
         answer = await bot.search(
-            context.question, context.k, offset, interaction.guild_id, history
+            context.question, context.k, offset, interaction.guild_id, history,
+            channels_of(interaction.channel),
         )
         await send_answer(
             bot, interaction, answer, context.question, context.k, offset, context.private
@@ -195,7 +196,9 @@ async def ask_command(
         await interaction.response.defer(thinking=True, ephemeral=private)
         size = k or bot.default_k
         history = await asyncio.to_thread(history_for_interaction, bot, interaction)
-        answer = await bot.search(question, size, 0, interaction.guild_id, history)
+        answer = await bot.search(
+            question, size, 0, interaction.guild_id, history, channels_of(interaction.channel)
+        )
         await send_answer(bot, interaction, answer, question, size, 0, private, history)
 
 
@@ -236,7 +239,9 @@ async def _answer_mention(bot: CitebotBot, message: discord.Message, question: s
         bot.check_cooldown(message.author.id)
         guild_id = message.guild.id if message.guild else None
         history = await asyncio.to_thread(history_for_message, bot, message)
-        answer = await bot.search(question, bot.default_k, 0, guild_id, history)
+        answer = await bot.search(
+            question, bot.default_k, 0, guild_id, history, channels_of(message.channel)
+        )
     except Exception as error:
         where = f"a mention in channel {message.channel.id}"
         await reply(message, user_message(error, where, bot.metrics))

@@ -31,6 +31,7 @@ from bot.discord.utils.checks import Refusal, channel_allowed
 from bot.discord.utils.errors import report_error
 from bot.discord.utils.events import THREAD_SOLVED
 from bot.discord.utils.managers import is_manager
+from bot.discord.utils.places import channels_of
 from bot.discord.utils.render import clip, plain_name, render_answer
 from bot.discord.utils.replies import EXPIRED, MAX_QUESTION_CHARS, NO_MENTIONS, say
 from bot.state.answers import place_of
@@ -142,7 +143,9 @@ async def _answer(
     bot: CitebotBot, message: discord.Message, guild_id: int, watched: int, question: str
 ) -> None:
     try:
-        answer = await bot.search(question, bot.default_k, 0, guild_id)
+        answer = await bot.search(
+            question, bot.default_k, 0, guild_id, where=channels_of(message.channel)
+        )
         quiet = (await auto_answer_of(bot, guild_id)).quiet
     except Refusal as refusal:  # no documents here, say: nobody asked, so no word
         log.info("auto-answer skipped in channel %s: %s", watched, refusal)

@@ -81,6 +81,7 @@ async def build(
     channel="Or a forum or text channel whose solved threads become a source",
     solved="With channel: which threads count as solved (default: tag if given, else ✅)",
     tag="With channel and solved:tag, the forum tag that marks a thread solved",
+    private="With a channel @everyone cannot view: accept it; its threads are quoted only in it",
 )
 @app_commands.choices(solved=[
     app_commands.Choice(name=words, value=value)
@@ -94,6 +95,7 @@ async def add_command(
     channel: discord.TextChannel | discord.ForumChannel | None = None,
     solved: str | None = None,
     tag: str | None = None,
+    private: bool = False,
 ) -> None:
     """/docs add: add a document (or a channel's threads) to this server's collection and
     rebuild its index."""
@@ -107,7 +109,7 @@ async def add_command(
             if file is not None or url is not None:
                 raise Refusal(ONE_SOURCE)
             await thread_sources.add_channel(bot, interaction, guild_id, channel, solved, tag,
-                                             audit)
+                                             audit, private=private)
             return
         if (file is None) == (url is None):
             raise Refusal(ONE_SOURCE)

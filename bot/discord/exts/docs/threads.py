@@ -2,9 +2,11 @@
 collection: its solved threads (by a forum tag, by a ✅ reaction of the asker or a manager, or
 all of them) are read and kept current by the ``threads`` feature.
 
-Only channels that ``@everyone`` can read are accepted: a thread's passages are then quoted only
-where the same server's members could read the thread anyway, and never in another server (each
-server's collection is its own). The channel is registered in the state database and the audit
+Channels that ``@everyone`` can read are accepted: a thread's passages are then quoted only where
+the same server's members could read the thread anyway, and never in another server (each
+server's collection is its own). A channel ``@everyone`` cannot view is accepted only with
+``private:True``: its threads are then quoted only inside it (bot.core.visibility). The channel
+is registered in the state database and the audit
 log; reading its threads starts at once in the background (the feature is told by an event).
 """
 
@@ -48,21 +50,22 @@ def name_of(channel: discord.abc.GuildChannel) -> str:
 
 def check_channel(
     bot: CitebotBot, guild_id: int, channel: discord.abc.GuildChannel, solved: str,
-    tag: str | None,
+    tag: str | None, private: bool = False,
 ) -> str | None:
     """The forum tag's name as the channel spells it (None: no tag rule); Refusal when the
-    channel cannot be a source as asked."""
+    channel cannot be a source as asked (a private one unless ``private`` accepts it)."""
     if not bot.intents.message_content:
         raise Refusal(NO_CONTENT)
     if channel.guild.id != guild_id or not isinstance(
         channel, (discord.TextChannel, discord.ForumChannel)
     ):
         raise Refusal(NOT_A_SOURCE_KIND)
-    if not channel.permissions_for(channel.guild.default_role).view_channel:
+    if not private and not channel.permissions_for(channel.guild.default_role).view_channel:
         raise Refusal(
-            f"{name_of(channel)} is private (@everyone cannot view it). Only channels that "
-            "everyone in the server can read are sources, so that no answer quotes a private "
-            "channel's posts."
+            f"{name_of(channel)} is private (@everyone cannot view it). Sources are channels "
+            "everyone in the server can read, so that no answer quotes a private channel's "
+            "posts; add `private:True` to make it a source whose threads are quoted only inside "
+            "it."
         )
     if solved != "tag":
         return None
@@ -81,18 +84,22 @@ def check_channel(
 async def add_channel(
     bot: CitebotBot, interaction: discord.Interaction[Any], guild_id: int,
     channel: discord.abc.GuildChannel, solved: str | None, tag: str | None, audit: Audit,
+    *, private: bool = False,
 ) -> None:
-    """Register ``channel`` as a source of the server's collection and start reading it."""
+    """Register ``channel`` as a source of the server's collection and start reading it
+    (``private``: accept a channel @everyone cannot view; its threads are quoted only in it)."""
     audit.action = "channel"
     rule = solved or ("tag" if tag else "reaction")
     if rule not in SOLVED_CHOICES:
         raise Refusal("`solved` is one of: tag, reaction, all.")
-    tag_name = check_channel(bot, guild_id, channel, rule, tag)
+    tag_name = check_channel(bot, guild_id, channel, rule, tag, private)
+    hidden = private and not channel.permissions_for(channel.guild.default_role).view_channel
     await asyncio.to_thread(
         bot.thread_sources.add_channel, guild_id, channel.id, collection_for_guild(guild_id),
-        channel.name, solved_by=rule, tag=tag_name,
+        channel.name, solved_by=rule, tag=tag_name, private=hidden,
     )
     detail = f"solved by {rule}" + (f" ({tag_name})" if tag_name else "")
+    detail += "; private: quoted only inside it" if hidden else ""
     await audit.record("ok", detail)
     log.info("server %s: %s made channel %s a source (%s)", guild_id, interaction.user.id,
              channel.id, detail)
@@ -101,10 +108,15 @@ async def add_channel(
         "reaction": "threads the asker or a manager marked ✅",
         "all": "all threads",
     }[rule]
+    where = (
+        "only inside that channel and its threads (it is private)" if hidden
+        else "in this server only"
+    )
     await start(interaction, clip(
         f"{name_of(channel)} is now a source: its {which} are being read in the background, "
         "each answerable once read, and kept current as they change. Threads are quoted with a "
-        "link to Discord, in this server only.", CONTENT_LIMIT))
+        f"link to Discord, {where}.", CONTENT_LIMIT))
+    bot.forget_private_sources()
     bot.dispatch(THREAD_SOURCE_ADDED, channel.id)
 
 
@@ -123,4 +135,5 @@ async def remove_channel(
     await start(interaction, clip(
         f"{name_of(channel)} is no longer a source: its threads leave the answers within a "
         "minute.", CONTENT_LIMIT))
+    bot.forget_private_sources()
     bot.dispatch(THREAD_SOURCE_REMOVED, channel.id)

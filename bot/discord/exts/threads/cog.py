@@ -217,6 +217,9 @@ class Threads(Feature):
         self, before: discord.abc.GuildChannel, after: discord.abc.GuildChannel
     ) -> None:
         if after.id in self.channels and not public(after):
+            source = await asyncio.to_thread(self.bot.thread_sources.channel, after.id)
+            if source is not None and source.private:
+                return  # accepted as private: its threads are quoted only inside it
             log.info("server %s: channel %s is no longer readable by @everyone; its threads "
                      "are removed from the sources", after.guild.id, after.id)
             self.channels.discard(after.id)

@@ -320,7 +320,7 @@ class ThreadSync:
     async def backfill(self, source: ThreadChannel) -> None:
         """Read every thread of the channel not read yet, from the stored cursor on."""
         channel = self._channel(source)
-        if channel is None or not public(channel):
+        if channel is None or not (public(channel) or source.private):
             self.build_if(await self.drop_channel(source.channel_id))
             return
         records = await asyncio.to_thread(self.store.threads, source.channel_id)
@@ -369,7 +369,7 @@ class ThreadSync:
         gone, new, or with new messages; ``thorough`` reads every thread again, which also
         catches edits, tags and reactions (only what changed is embedded again)."""
         channel = self._channel(source)
-        if channel is None or not public(channel):
+        if channel is None or not (public(channel) or source.private):
             self.build_if(await self.drop_channel(source.channel_id))
             return
         known = await asyncio.to_thread(self.store.threads, source.channel_id)
