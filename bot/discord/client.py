@@ -265,6 +265,11 @@ class CitebotBot(commands.Bot):
     async def close(self) -> None:
         """Unload the features (stopping their background work), disconnect, stop the search
         worker and the health endpoint, then close the stores (once)."""
+        # A READY still waiting for its servers would dispatch "ready" after the close, on a
+        # client with no loop any more (seen when a session is identified again just before).
+        ready: asyncio.Task[None] | None = getattr(self._connection, "_ready_task", None)
+        if ready is not None and not ready.done():
+            ready.cancel()
         await super().close()
         if self.monitor is not None:
             await self.monitor.stop()
