@@ -9,7 +9,6 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from bot.cli.context import EXIT_OK, Context, command, to_json
-from bot.core.citations import citation_label
 from bot.core.safe_text import printable
 from index.errors import CitebotError
 
@@ -101,21 +100,13 @@ def with_closest(ctx: Context, report: GapReport, collection: str | None) -> Gap
 def closest_passage(collections: Collections, name: str, question: str) -> ClosestPassage | None:
     """The first passage collection ``name`` gives for ``question``: its citation label, best
     sentence, address and similarity; None when the collection has no index (or no passage)."""
-    from bot.core.insights.gaps import ClosestPassage
+    from bot.core.insights.gaps import closest_of
 
     try:
         answer = collections.search(name, question, k=1)
     except CitebotError:  # no index (any more): the gap is still worth showing
         return None
-    if not answer.passages:
-        return None
-    passage = answer.passages[0]
-    return ClosestPassage(
-        citation_label(passage.citation),
-        passage.highlight_text,
-        passage.citation.url,
-        passage.similarity,
-    )
+    return closest_of(answer)
 
 
 def gap_lines(report: GapReport, days: float, collection: str | None) -> list[str]:

@@ -30,6 +30,7 @@ from bot.state.threads import ThreadSourceStore
 from index.errors import SourceError
 from index.ingest.addresses import load_addresses
 from index.ingest.fetcher import FetchLimits, Progress
+from index.ingest.formats import is_source_name
 from index.ingest.intake import (
     Added,
     check_user_name,
@@ -242,3 +243,17 @@ def forget_server(
         threads.forget_server(guild_id)
     if servers is not None:
         servers.forget(guild_id)
+
+
+def folder_usage(source_dir: Path) -> tuple[int, int]:
+    """The documents in a collection's source folder and their bytes (hidden files aside), to
+    keep what a crawl or a source channel writes within the server's limits."""
+    documents = total = 0
+    for root, folders, files in os.walk(source_dir):
+        folders[:] = [name for name in folders if not name.startswith(".")]
+        for name in files:
+            if not name.startswith(".") and is_source_name(name):
+                documents += 1
+                with contextlib.suppress(OSError):
+                    total += (Path(root) / name).stat().st_size
+    return documents, total

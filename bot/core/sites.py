@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from urllib.parse import unquote, urlsplit
 
+from bot.core.documents import folder_usage
 from bot.settings import Settings
 from bot.state.sources import PageRecord, Source, SourceStore
 from index.errors import SourceError
@@ -40,7 +41,6 @@ from index.ingest.crawler import (
     normalise,
 )
 from index.ingest.fetcher import FetchLimits
-from index.ingest.formats import is_source_name
 from index.ingest.intake import (
     limit_length,
     name_from_url,
@@ -362,7 +362,7 @@ def _within_limits(
     deleted from the staging folder and reported, before anything is written."""
     if limits.max_documents is None and limits.max_bytes is None:
         return new
-    documents, total = _folder_usage(change.source_dir)
+    documents, total = folder_usage(change.source_dir)
     fits: list[PageResult] = []
     for page in new:
         if limits.max_documents is not None and documents + 1 > limits.max_documents:
@@ -379,18 +379,6 @@ def _within_limits(
         if page.path is not None:
             page.path.unlink(missing_ok=True)
     return fits
-
-
-def _folder_usage(source_dir: Path) -> tuple[int, int]:
-    documents = total = 0
-    for root, folders, files in os.walk(source_dir):
-        folders[:] = [name for name in folders if not name.startswith(".")]
-        for name in files:
-            if not name.startswith(".") and is_source_name(name):
-                documents += 1
-                with contextlib.suppress(OSError):
-                    total += (Path(root) / name).stat().st_size
-    return documents, total
 
 
 def site_folder(url: str) -> str:

@@ -28,7 +28,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from index.ingest.formats import is_source_name
 from index.ingest.intake import limit_length, safe_file_name
 
 FOLDER = "discord"
@@ -167,20 +166,6 @@ def write_thread(source_dir: Path, thread: ThreadText) -> tuple[str, bool]:
     finally:
         staging.unlink(missing_ok=True)
     return name, True
-
-
-def folder_usage(source_dir: Path) -> tuple[int, int]:
-    """The documents in a collection's source folder and their bytes (hidden files aside), to
-    keep thread documents within the server's limits."""
-    documents = total = 0
-    for root, folders, files in os.walk(source_dir):
-        folders[:] = [name for name in folders if not name.startswith(".")]
-        for name in files:
-            if not name.startswith(".") and is_source_name(name):
-                documents += 1
-                with contextlib.suppress(OSError):
-                    total += (Path(root) / name).stat().st_size
-    return documents, total
 
 
 def remove_thread(source_dir: Path, name: str | None) -> bool:

@@ -343,7 +343,7 @@ class CitebotBot(commands.Bot):
             int(self.settings.attachment_max_mb * 1_000_000),
         )
 
-    def _search(
+    def search_now(
         self,
         question: str,
         k: int,
@@ -352,6 +352,9 @@ class CitebotBot(commands.Bot):
         history: tuple[Turn, ...],
         where: Collection[int] = (),
     ) -> Answer:
+        """What ``search`` answers, on the calling thread and not counted as a question
+        (blocking: the search worker's, or a feature's own look-up such as a gap's closest
+        passage)."""
         names = self.collections_for(guild_id)
         if DEFAULT in names:
             self.ensure_loaded()
@@ -429,7 +432,7 @@ class CitebotBot(commands.Bot):
         started = time.perf_counter()
         try:
             answer = await self.in_worker(
-                self._search, question, k, offset, guild_id, history, tuple(where)
+                self.search_now, question, k, offset, guild_id, history, tuple(where)
             )
         except Refusal:
             self.metrics.question(REFUSED)

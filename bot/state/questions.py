@@ -218,12 +218,7 @@ class QuestionLog:
                 rows = [row for row in rows if row["guild_id"] not in off]
                 if rows:
                     connection.execute(insert(question_log), rows)
-                now = self._clock()
-                if now - self._purged_at >= PURGE_EVERY_S:
-                    self._purged_at = now
-                    connection.execute(
-                        delete(question_log).where(question_log.c.at < now - self.retention_s)
-                    )
+                self._expire(connection, every=PURGE_EVERY_S)
             return len(rows)
 
     def _write_queued(self) -> None:
@@ -268,11 +263,7 @@ class QuestionLog:
                 )
                 .returning(question_log.c.id)
             ).scalar_one()
-            if now - self._purged_at >= PURGE_EVERY_S:
-                self._purged_at = now
-                connection.execute(
-                    delete(question_log).where(question_log.c.at < now - self.retention_s)
-                )
+            self._expire(connection, every=PURGE_EVERY_S)
         return int(row_id)
 
     def questions(
@@ -427,12 +418,19 @@ class QuestionLog:
     def purge(self) -> int:
         """Delete the questions older than the retention period; returns how many."""
         self.flush()
-        now = self._clock()
         with self._database.transaction() as connection:
-            self._purged_at = now
-            return connection.execute(
-                delete(question_log).where(question_log.c.at < now - self.retention_s)
-            ).rowcount
+            return self._expire(connection)
+
+    def _expire(self, connection: Connection, every: float = 0.0) -> int:
+        """Delete the questions past the retention period, unless that was done less than
+        ``every`` seconds ago; returns how many."""
+        now = self._clock()
+        if now - self._purged_at < every:
+            return 0
+        self._purged_at = now
+        return connection.execute(
+            delete(question_log).where(question_log.c.at < now - self.retention_s)
+        ).rowcount
 
     def close(self) -> None:
         """Write what is queued, stop the writer, end this store's use of the database; later

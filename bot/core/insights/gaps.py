@@ -29,8 +29,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from bot.core.citations import citation_label
 from bot.state.feedback import DOWN, REASONS
 from bot.state.questions import GapRow, QuestionLog, Vote
+from index.answer import Answer
 
 THRESHOLD = 0.39
 """Mean cosine similarity at which two clusters merge (average link; fitted: docs/benchmarks.md)."""
@@ -53,6 +55,19 @@ class ClosestPassage:
     text: str  # its best-answering sentence
     url: str | None
     similarity: float
+
+
+def closest_of(answer: Answer) -> ClosestPassage | None:
+    """The first passage of ``answer`` as a gap's closest passage (None: it has none)."""
+    if not answer.passages:
+        return None
+    passage = answer.passages[0]
+    return ClosestPassage(
+        citation_label(passage.citation),
+        passage.highlight_text,
+        passage.citation.url,
+        passage.similarity,
+    )
 
 
 @dataclass(frozen=True)

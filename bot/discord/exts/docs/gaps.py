@@ -17,9 +17,13 @@ from typing import TYPE_CHECKING
 import discord
 from discord import app_commands
 
-from bot.core.citations import citation_label
-from bot.core.collections import DEFAULT
-from bot.core.insights.gaps import ClosestPassage, GapCluster, GapReport, find_gaps
+from bot.core.insights.gaps import (
+    ClosestPassage,
+    GapCluster,
+    GapReport,
+    closest_of,
+    find_gaps,
+)
 from bot.discord.exts.docs.permissions import require_manager
 from bot.discord.utils.checks import Refusal
 from bot.discord.utils.render import (
@@ -50,24 +54,13 @@ LOG_OFF = (
 
 
 def closest_search(bot: CitebotBot, guild_id: int, question: str) -> ClosestPassage | None:
-    """The first passage the collections searched in ``guild_id`` give for ``question``
-    (blocking); None when the server has nothing to search."""
+    """The first passage the server's search gives for ``question`` (blocking: what ``/ask``
+    would quote, the private-channel rule included); None when it has nothing to search."""
     try:
-        names = bot.collections_for(guild_id)
-        if DEFAULT in names:
-            bot.ensure_loaded()
-        answer = bot.collections.search_many(names, question, 1)
+        answer = bot.search_now(question, 1, 0, guild_id, ())
     except (Refusal, CitebotError):  # no documents (any more): the gap is still shown
         return None
-    if not answer.passages:
-        return None
-    passage = answer.passages[0]
-    return ClosestPassage(
-        citation_label(passage.citation),
-        passage.highlight_text,
-        passage.citation.url,
-        passage.similarity,
-    )
+    return closest_of(answer)
 
 
 def render_gaps(report: GapReport) -> discord.Embed:

@@ -30,6 +30,7 @@ import discord
 
 from bot.core import documents
 from bot.core import threads as core_threads
+from bot.core.documents import folder_usage
 from bot.core.threads import ThreadText
 from bot.discord.exts.threads.reading import ThreadRead, is_source_kind, public, read
 from bot.state.threads import ThreadChannel, ThreadSourceStore
@@ -163,7 +164,7 @@ class ThreadSync:
         always does: it is replaced); counted in. Blocking: called in a worker thread."""
         usage = self._usage.get(source.collection)
         if usage is None:
-            usage = list(core_threads.folder_usage(source_dir))
+            usage = list(folder_usage(source_dir))
             self._usage[source.collection] = usage
         size = len(core_threads.markdown(text).encode("utf-8"))
         if current is not None and (source_dir / current).is_file():
