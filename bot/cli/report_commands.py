@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING
 
 from bot.cli.context import EXIT_OK, Context, command
 from bot.cli.gaps_commands import with_closest
-from bot.core.insights.gaps import GapReport, find_gaps
 from index.errors import CitebotError
 
-if TYPE_CHECKING:  # matplotlib, SQLAlchemy and numpy load only when the report is made
+if TYPE_CHECKING:  # matplotlib, SQLAlchemy and numpy load only when the report is made (so
+    # other commands, `citebot build` above all, start without them)
     from bot.core.insights.report import PassageInfo
     from bot.state.questions import LoggedQuestion
 
@@ -57,6 +57,7 @@ def report_arguments(parser: argparse.ArgumentParser) -> None:
 def cmd_report(ctx: Context) -> int:
     """Write the usage report of the question log to ``--html FILE``."""
     from bot.core.collections import validate_name
+    from bot.core.insights.gaps import GapReport, find_gaps
     from bot.core.insights.report import render_report
     from bot.state.database import describe, is_url, location_of
     from bot.state.questions import QuestionLog

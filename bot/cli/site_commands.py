@@ -96,7 +96,7 @@ def cmd_sync(ctx: Context) -> int:
 def sources_arguments(parser: argparse.ArgumentParser) -> None:
     """``citebot sources [--json]``, ``citebot sources schedule ID never|daily|weekly`` and
     ``citebot sources remove ID``, each with ``--collection NAME``."""
-    from bot.state.sources import SCHEDULES
+    from bot.state.schedules import SCHEDULES  # not bot.state.sources: every command parses these
 
     parser.add_argument("--json", action="store_true", help="print JSON")
     parser.add_argument(

@@ -29,6 +29,7 @@ from index.build.build_lock import BuildInProgressError, OnWait
 from index.build.builder import BuildReport, Progress
 from index.build.embedding import TextEncoder
 from index.build.onnx_encoder import (
+    BUILD_BATCH_TOKENS,
     OnnxEncoder,
     OnnxExportRefused,
     ensure_onnx,
@@ -146,9 +147,12 @@ class Engine:
                     path = ensure_onnx(
                         self.settings.index_dir, self.spec, quantized=int8, token_output=late
                     )
+                    cores = os.cpu_count() or 1
                     encoder = OnnxEncoder(
-                        self.spec, path, threads=os.cpu_count(), batch_size=1 if int8 else 8,
-                        late_chunking=late,
+                        self.spec, path, threads=cores, batch_size=1 if int8 else 8,
+                        late_chunking=late, concurrent_runs=cores,
+                        # int8: one text per batch (its vector must not depend on batch-mates)
+                        batch_tokens=None if int8 else BUILD_BATCH_TOKENS,
                     )
                     current = getattr(self._query_encoder, "encoder", self._query_encoder)
                     if not isinstance(current, OnnxEncoder):

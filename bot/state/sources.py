@@ -15,17 +15,15 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 from sqlalchemy import Connection, Row, delete, insert, select, update
 
 from bot.state.database import StateLocation
+from bot.state.schedules import PERIOD_SECONDS, SCHEDULES
 from bot.state.schema import leases, source_exclusions, source_pages, sources, upsert
 from bot.state.upgrade import open_database
 
-Schedule = Literal["never", "daily", "weekly"]
-SCHEDULES: tuple[Schedule, ...] = ("never", "daily", "weekly")
-PERIOD_SECONDS = {"daily": 86_400.0, "weekly": 7 * 86_400.0}
 MAX_DETAIL_CHARS = 1_000
 
 

@@ -23,7 +23,9 @@ import json
 import logging
 import os
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -51,6 +53,10 @@ EXPORT_VERSION = 2
 # Second output of exports since issue 26: the transformer's last hidden state, from which
 # sentence vectors are pooled inside their chunk's own pass ("late chunking").
 TOKEN_OUTPUT = "token_embeddings"
+# A build's batches: padded word pieces per batch (rows x the longest text). 512 was the fastest
+# of 256 / 384 / 512 / 768 / 1024 / 2048 for the texts of 6 SQuAD articles on 2 cores, with
+# 2 concurrent runs (7.25 / 6.95 / 6.9 / 7.2 / 7.6 / 8.2 s; batches of 8 texts: 7.6 s).
+BUILD_BATCH_TOKENS = 512
 _PROBES = (
     "Which Russian official visited Seoul?",
     "Just days after the trip to Seoul, the administration welcomed the foreign minister "
@@ -388,9 +394,18 @@ class OnnxEncoder:
     at ``spec.max_seq_length`` word pieces, the model's own pooling, unit length (normalised
     here too, for models without a Normalize module, as ``Embedder`` does). Texts are
     embedded in batches sorted by token count (little padding); results come back in order.
-    ``threads`` is onnxruntime's intra-op thread count (None: one per core, at most 4); for
-    single questions one thread is fastest here (see ``for_queries``). Small batches are faster
-    on CPU here (2 cores, SQuAD texts: batch 8 ~2x the texts/s of batch 64).
+    ``threads`` is the number of cores it uses (None: one per core, at most 4); for single
+    questions one thread is fastest here (see ``for_queries``). Small batches are faster on CPU
+    here (2 cores, SQuAD texts: batch 8 ~2x the texts/s of batch 64).
+
+    ``concurrent_runs`` > 1 (builds): that many batches run at once on the one session, each on
+    one core (``threads // concurrent_runs`` intra-op threads), instead of each batch split
+    across the cores: small matrices waste less time waiting for each other so. The weights
+    are loaded once; results and progress still come back in order, on the caller's thread.
+    ``batch_tokens`` (builds) sizes batches by padded word pieces instead of ``batch_size``
+    texts: a batch of short sentences holds more of them than a batch of long chunks.
+    Measured on 2 cores, the 1,349 texts of 6 SQuAD articles: 8.2 s at batch 8 on 2 intra-op
+    threads; 6.9 s with 2 concurrent runs and 512-token batches (benchmarks/build_speed.py).
     """
 
     def __init__(
@@ -400,16 +415,21 @@ class OnnxEncoder:
         threads: int | None = None,
         batch_size: int = 8,
         late_chunking: bool = False,
+        *,
+        concurrent_runs: int = 1,
+        batch_tokens: int | None = None,
     ):
         self.spec = spec
         self.onnx_path = Path(onnx_path)
         self.batch_size = batch_size
+        self.batch_tokens = batch_tokens
         # int8 weights (a build's encoder; questions always use the float export)
         self.quantized = self.onnx_path.name == INT8_FILE
         if not self.onnx_path.is_file():
             raise ModelError(f"no ONNX model at {self.onnx_path}: run `citebot build`")
         self.threads = threads if threads is not None else min(4, os.cpu_count() or 1)
-        self._session = _session(self.onnx_path, self.threads)
+        self.concurrent_runs = max(1, min(concurrent_runs, self.threads))
+        self._session = _session(self.onnx_path, max(1, self.threads // self.concurrent_runs))
         self._inputs = [i.name for i in self._session.get_inputs()]
         outputs = [o.name for o in self._session.get_outputs()]
         self._output = outputs[0]
@@ -436,8 +456,9 @@ class OnnxEncoder:
         if not texts:
             return np.zeros((0, dimension), dtype=np.float32)
         vectors = np.empty((len(texts), dimension), dtype=np.float32)
-        for batch, feed, _ in self._batches(texts):
-            vectors[batch] = _unit_rows(self._session.run([self._output], feed)[0])
+        batches = self._batches(texts)
+        for (batch, _, _), (sentence,) in self._run(batches, [self._output]):
+            vectors[batch] = _unit_rows(sentence)
             if progress is not None:
                 progress(len(batch))
         return vectors
@@ -462,8 +483,10 @@ class OnnxEncoder:
         if not texts:
             return np.zeros((0, dimension), dtype=np.float32), pooled
         vectors = np.empty((len(texts), dimension), dtype=np.float32)
-        for batch, feed, encodings in self._batches(texts):
-            sentence, tokens = self._session.run([self._output, TOKEN_OUTPUT], feed)
+        batches = self._batches(texts)
+        for (batch, _, encodings), (sentence, tokens) in self._run(
+            batches, [self._output, TOKEN_OUTPUT]
+        ):
             vectors[batch] = _unit_rows(sentence)
             for row, index in enumerate(batch):
                 pooled[index] = _pool_spans(tokens[row], encodings[index], spans[index])
@@ -478,10 +501,39 @@ class OnnxEncoder:
         model's feed, every text's encoding)."""
         encodings = self._tokenizer.encode_batch(list(texts))
         order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids), reverse=True)
-        for first in range(0, len(order), self.batch_size):
-            batch = order[first : first + self.batch_size]
+        for batch in _group(
+            order, [len(e.ids) for e in encodings], self.batch_size, self.batch_tokens
+        ):
             feed = _batch_arrays([encodings[i] for i in batch], self._inputs, self._pad_id)
             yield batch, feed, encodings
+
+    def _run(
+        self,
+        batches: Iterable[tuple[list[int], dict[str, np.ndarray], list[Encoding]]],
+        outputs: list[str],
+    ) -> Iterator[tuple[tuple[list[int], dict[str, np.ndarray], list[Encoding]], list[Any]]]:
+        """Each batch with the session's ``outputs`` for it, in order; with ``concurrent_runs``
+        > 1, that many batches run at once (a few more are prepared ahead, no more: a large
+        build's inputs are never all in memory)."""
+        if self.concurrent_runs == 1:
+            for item in batches:
+                yield item, self._session.run(outputs, item[1])
+            return
+        ahead = 2 * self.concurrent_runs
+        with ThreadPoolExecutor(self.concurrent_runs, thread_name_prefix="embed") as pool:
+            pending: deque[tuple[Any, Future[list[Any]]]] = deque()
+            try:
+                for item in batches:
+                    pending.append((item, pool.submit(self._session.run, outputs, item[1])))
+                    if len(pending) >= ahead:
+                        done, future = pending.popleft()
+                        yield done, future.result()
+                while pending:
+                    done, future = pending.popleft()
+                    yield done, future.result()
+            finally:  # an error or an abandoned generator: run nothing more
+                for _, future in pending:
+                    future.cancel()
 
     def encode_query(self, text: str) -> np.ndarray:
         """The vector of one question, as float32[1, dimension]."""
@@ -489,6 +541,26 @@ class OnnxEncoder:
         feed = _batch_arrays([encoding], self._inputs, self._pad_id)
         vector = self._session.run([self._output], feed)[0]
         return np.ascontiguousarray(_unit_rows(vector), dtype=np.float32)
+
+
+def _group(
+    order: Sequence[int], lengths: Sequence[int], size: int, tokens: int | None
+) -> Iterator[list[int]]:
+    """``order`` (longest first) cut into batches: ``size`` texts each, or with ``tokens``, as
+    many texts as keep rows x the batch's longest text within ``tokens`` (at least one)."""
+    if tokens is None:
+        for first in range(0, len(order), size):
+            yield list(order[first : first + size])
+        return
+    batch: list[int] = []
+    for index in order:
+        width = lengths[batch[0]] if batch else lengths[index]
+        if batch and (len(batch) + 1) * width > tokens:
+            yield batch
+            batch = []
+        batch.append(index)
+    if batch:
+        yield batch
 
 
 def _pool_spans(

@@ -36,6 +36,7 @@ def test_an_int8_build_embeds_with_the_quantized_model_one_text_at_a_time(
     encoder = quantized.build_encoder
     assert isinstance(encoder, OnnxEncoder)
     assert encoder.quantized and encoder.onnx_path.name == INT8_FILE and encoder.batch_size == 1
+    assert encoder.batch_tokens is None  # one text per batch, even with concurrent runs
     query = quantized.query_encoder
     assert not getattr(query, "encoder", query).quantized  # questions: the float model
     quantized.rebuild()

@@ -117,6 +117,82 @@ def test_empty_input_and_progress(index_dir: Path, model_spec: ModelSpec) -> Non
     assert seen == [2, 1]
 
 
+def test_concurrent_runs_with_token_budget_batches_give_the_same_vectors_in_order(
+    index_dir: Path, model_spec: ModelSpec, texts: list[str]
+) -> None:
+    """A build's encoder (issue 26): several batches at once on one session, batches sized by
+    padded word pieces; the vectors are the sequential encoder's, in the caller's order, and
+    progress is reported on the caller's thread, once per batch, adding up to every text."""
+    import threading
+
+    path = onnx_path_for(index_dir, model_spec)
+    sequential = OnnxEncoder(model_spec, path, threads=2).encode(texts)
+    encoder = OnnxEncoder(model_spec, path, threads=2, concurrent_runs=2, batch_tokens=512)
+    assert encoder.concurrent_runs == 2
+    seen: list[tuple[int, str]] = []
+    got = encoder.encode(
+        texts, progress=lambda n: seen.append((n, threading.current_thread().name))
+    )
+    assert np.allclose(got, sequential, atol=1e-5)
+    assert sum(n for n, _ in seen) == len(texts)
+    assert {name for _, name in seen} == {threading.current_thread().name}
+    lengths = [len(e.ids) for e in _tokenizer(model_spec).encode_batch(texts)]
+    widest = max(lengths)
+    # Batches hold more short texts than long ones: the first (longest) batch is the smallest.
+    assert seen[0][0] == max(1, 512 // widest) and max(n for n, _ in seen) > seen[0][0]
+
+
+def test_a_float_build_runs_a_batch_per_core_in_token_budget_batches(
+    index_dir: Path, tmp_path: Path
+) -> None:
+    import os
+
+    from index.build.onnx_encoder import BUILD_BATCH_TOKENS
+
+    engine = Engine(isolated_settings(index_dir=index_dir, source_dir=tmp_path))
+    encoder = engine.build_encoder
+    assert isinstance(encoder, OnnxEncoder)
+    assert encoder.batch_tokens == BUILD_BATCH_TOKENS
+    assert encoder.concurrent_runs == min(os.cpu_count() or 1, encoder.threads)
+    query = engine.query_encoder
+    assert getattr(query, "encoder", query).concurrent_runs == 1  # questions: one at a time
+
+
+def test_token_budget_batches_stay_within_the_budget_and_keep_every_text() -> None:
+    from index.build.onnx_encoder import _group
+
+    lengths = [300, 40, 12, 12, 100, 7, 256, 3]
+    order = sorted(range(len(lengths)), key=lambda i: lengths[i], reverse=True)
+    batches = list(_group(order, lengths, 8, 256))
+    assert [i for batch in batches for i in batch] == order
+    for batch in batches:  # rows x the batch's longest text, unless one text is over alone
+        assert len(batch) == 1 or len(batch) * max(lengths[i] for i in batch) <= 256
+    assert batches[0] == [0] and batches[1] == [6]  # a text over the budget is a batch alone
+    assert list(_group(order, lengths, 3, None)) == [order[:3], order[3:6], order[6:]]
+
+
+def test_an_error_in_one_concurrent_run_is_raised_and_nothing_more_runs(
+    index_dir: Path, model_spec: ModelSpec, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    encoder = OnnxEncoder(
+        model_spec, onnx_path_for(index_dir, model_spec), threads=2, concurrent_runs=2,
+        batch_size=1,
+    )
+    calls: list[int] = []
+    real = encoder._session.run
+
+    def failing(outputs: list[str], feed: dict[str, np.ndarray]) -> list[np.ndarray]:
+        calls.append(1)
+        if len(calls) == 3:
+            raise RuntimeError("onnxruntime failed")
+        return real(outputs, feed)
+
+    monkeypatch.setattr(encoder._session, "run", failing, raising=False)
+    with pytest.raises(RuntimeError, match="onnxruntime failed"):
+        encoder.encode([f"text number {i}" for i in range(40)])
+    assert len(calls) < 40  # the batches not yet started were cancelled
+
+
 def test_encoding_never_imports_torch(index_dir: Path, model_spec: ModelSpec) -> None:
     script = textwrap.dedent(
         f"""
