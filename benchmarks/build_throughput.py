@@ -10,12 +10,15 @@ Backends:
 - ``st-bs8``: the same with batch_size=8 (is the gain the batch size or the backend?);
 - ``embedder``: citebot's ``Embedder.encode`` (length-sorted batches of 64);
 - ``onnx``: ``OnnxEncoder`` fp32 (onnxruntime, token-length-sorted batches of 8);
+- ``onnx-build``: the encoder ``citebot build`` uses since issue 26: the same fp32 graph, one
+  batch per core at once, batches of ``BUILD_BATCH_TOKENS`` padded word pieces;
 - ``onnx-int8``: the same graph with per-channel dynamic int8 weights.
 
 Quality next to speed: cosine of each backend's vectors to ``st``'s, and paragraph retrieval
 hit@1 / hit@5 of each article's questions among that article's paragraphs.
 
     .venv/bin/python benchmarks/build_throughput.py [--articles 3] [--repeats 3]
+        [--backends st,st-bs8,embedder,onnx,onnx-build,onnx-int8]
 """
 
 from __future__ import annotations
@@ -85,13 +88,13 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--onnx-batch-size", type=int, default=8)
-    parser.add_argument("--backends", default="st,st-bs8,embedder,onnx,onnx-int8")
+    parser.add_argument("--backends", default="st,st-bs8,embedder,onnx,onnx-build,onnx-int8")
     args = parser.parse_args()
 
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     from index.build.embedding import Embedder
     from index.build.model import ModelSpec
-    from index.build.onnx_encoder import OnnxEncoder, ensure_onnx
+    from index.build.onnx_encoder import BUILD_BATCH_TOKENS, OnnxEncoder, ensure_onnx
 
     spec = ModelSpec.resolve("all-MiniLM-L6-v2")
     texts, paragraphs, questions = load_texts(args.squad, args.articles)
@@ -120,11 +123,14 @@ def main() -> int:
     notes = []
     with tempfile.TemporaryDirectory(prefix="citebot-onnx-") as tmp:
         threads = os.cpu_count() or 1
-        if "onnx" in wanted or "onnx-int8" in wanted:
+        if {"onnx", "onnx-build", "onnx-int8"} & set(wanted):
             started = time.perf_counter()
             fp32 = ensure_onnx(Path(tmp), spec)
             notes.append(f"ONNX export (once per model): {time.perf_counter() - started:.1f} s")
             backends["onnx"] = OnnxEncoder(spec, fp32, threads, args.onnx_batch_size).encode
+            backends["onnx-build"] = OnnxEncoder(
+                spec, fp32, threads, concurrent_runs=threads, batch_tokens=BUILD_BATCH_TOKENS
+            ).encode
         if "onnx-int8" in wanted:
             started = time.perf_counter()
             int8 = ensure_onnx(Path(tmp), spec, quantized=True)

@@ -27,6 +27,7 @@ import not_found_data as data
 
 import index.query.search as search_module
 from bot.settings import Settings
+from index.build.builder import ALONE, IN_CHUNK
 from index.evaluation import load_jsonl, percentile
 from index.query.evidence import MIN_SIMILARITY, RULES, Evidence, Rule, found_in_source
 
@@ -113,8 +114,9 @@ def main() -> None:
     args = parser.parse_args()
     pairs, squad = data.collect(args.cache, args.articles, args.squad, args.squad2)
     speed = latency(data.article_engine(remember_queries=False), args.repeats)
-    # the rule fitted for the index's sentence vectors (late chunking: "in-chunk")
-    rule = RULES["in-chunk" if Settings(_env_file=None).late_chunking else "alone"]  # type: ignore[call-arg]
+    # the rule fitted for the index's sentence vectors (late chunking: IN_CHUNK)
+    late = Settings(_env_file=None).late_chunking  # type: ignore[call-arg]
+    rule = RULES[IN_CHUNK if late else ALONE]
     rows = rows_of(pairs, rule)
 
     print('| pairs | half | n | "not in the source": old rule | new rule | target |')

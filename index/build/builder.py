@@ -20,6 +20,7 @@ from index.build.build_lock import OnWait
 from index.build.corpus import Corpus, DocumentRecord
 from index.build.embedding import TextEncoder
 from index.build.lexical import LexicalIndex
+from index.build.onnx_encoder import CONTEXT_SHARE
 from index.build.question_types import sentence_types
 from index.build.vector_index import make_vector_index
 from index.errors import CitebotError
@@ -41,7 +42,10 @@ Progress = Callable[[int, int], None]
 # How sentence vectors were made (recorded in the manifest; a rebuild re-uses vectors only of
 # an index made the same way): each sentence embedded alone, or pooled inside its chunk's pass.
 ALONE = "alone"
-IN_CHUNK = "in-chunk"
+# Pooled with index.build.onnx_encoder.CONTEXT_SHARE of the chunk's vector taken out (since the
+# third round of issue 26); IN_CHUNK_PLAIN: pooled as they are (indexes built before it).
+IN_CHUNK = f"in-chunk-less-{CONTEXT_SHARE}"
+IN_CHUNK_PLAIN = "in-chunk"
 # The weights that embedded an index's texts (recorded in the manifest when int8; a rebuild
 # re-uses vectors only of an index embedded with the same weights).
 FLOAT32 = "float32"

@@ -53,6 +53,14 @@ EXPORT_VERSION = 2
 # Second output of exports since issue 26: the transformer's last hidden state, from which
 # sentence vectors are pooled inside their chunk's own pass ("late chunking").
 TOKEN_OUTPUT = "token_embeddings"
+# Late chunking: the share of its text's vector taken out of each span's pooled vector. Pooled
+# inside their chunk's pass, a chunk's sentences all lean towards the chunk's own vector, and
+# the sentence that answers stands out less (for chunks over ~140 words the alone vectors won
+# more questions than they lost). Chosen on the even SQuAD v1.1 dev articles among 0 / 0.3 /
+# 0.35 / 0.4 / 0.45 / 0.5 / 0.7 (hit@1 0.8801 / 0.8818 / 0.8825 / 0.8831 / 0.8823 / 0.8823 /
+# 0.8790); at 0.4, all 48 articles: hit@1 0.8986 -> 0.8999, highlight@1 0.7908 -> 0.7932
+# (docs/benchmarks.md, "Build speed (issue 26)", third round).
+CONTEXT_SHARE = 0.4
 # A build's batches: padded word pieces per batch (rows x the longest text). 512 was the fastest
 # of 256 / 384 / 512 / 768 / 1024 / 2048 for the texts of 6 SQuAD articles on 2 cores, with
 # 2 concurrent runs (7.25 / 6.95 / 6.9 / 7.2 / 7.6 / 8.2 s; batches of 8 texts: 7.6 s).
@@ -405,7 +413,8 @@ class OnnxEncoder:
     ``batch_tokens`` (builds) sizes batches by padded word pieces instead of ``batch_size``
     texts: a batch of short sentences holds more of them than a batch of long chunks.
     Measured on 2 cores, the 1,349 texts of 6 SQuAD articles: 8.2 s at batch 8 on 2 intra-op
-    threads; 6.9 s with 2 concurrent runs and 512-token batches (benchmarks/build_speed.py).
+    threads; 6.9 s with 2 concurrent runs and 512-token batches (``benchmarks/build_throughput.py
+    --backends onnx,onnx-build``).
     """
 
     def __init__(
@@ -470,11 +479,14 @@ class OnnxEncoder:
         progress: ProgressCallback | None = None,
     ) -> tuple[np.ndarray, list[list[np.ndarray | None]]]:
         """Vectors of ``texts`` and, from the same forward pass, of each (start, end) character
-        span of each text: the model's mean pooling over the span's word pieces, unit length.
+        span of each text: the model's mean pooling over the span's word pieces, unit length,
+        less ``CONTEXT_SHARE`` of its text's vector (then unit length again).
 
         A span vector "sees" the rest of its text ("late chunking"), so it is not the vector
-        of the span embedded alone. A span with no word piece inside (cut off by truncation,
-        or only whitespace) gets None: embed it on its own. Needs ``late_chunking``.
+        of the span embedded alone: every span of a text leans towards the text's own vector,
+        and taking part of it out sets them apart again (see ``CONTEXT_SHARE``). A span with no
+        word piece inside (cut off by truncation, or only whitespace) gets None: embed it on
+        its own. Needs ``late_chunking``.
         """
         if not self.late_chunking:
             raise ModelError("this encoder does not pool spans (late_chunking is off)")
@@ -489,7 +501,9 @@ class OnnxEncoder:
         ):
             vectors[batch] = _unit_rows(sentence)
             for row, index in enumerate(batch):
-                pooled[index] = _pool_spans(tokens[row], encodings[index], spans[index])
+                pooled[index] = _pool_spans(
+                    tokens[row], encodings[index], spans[index], vectors[index]
+                )
             if progress is not None:
                 progress(len(batch))
         return vectors, pooled
@@ -564,10 +578,13 @@ def _group(
 
 
 def _pool_spans(
-    tokens: np.ndarray, encoding: Encoding, spans: Sequence[tuple[int, int]]
+    tokens: np.ndarray,
+    encoding: Encoding,
+    spans: Sequence[tuple[int, int]],
+    text_vector: np.ndarray,
 ) -> list[np.ndarray | None]:
-    """Mean of the word-piece rows of ``tokens`` lying inside each character span, unit length
-    (None for a span with none)."""
+    """Mean of the word-piece rows of ``tokens`` lying inside each character span, unit length,
+    less ``CONTEXT_SHARE`` x ``text_vector`` (unit length again); None for a span with none."""
     special = np.asarray(encoding.special_tokens_mask, dtype=bool)
     offsets = np.asarray(encoding.offsets, dtype=np.int64).reshape(-1, 2)
     starts, ends = offsets[:, 0], offsets[:, 1]
@@ -578,7 +595,8 @@ def _pool_spans(
             result.append(None)
             continue
         mean = tokens[: len(special)][inside].mean(axis=0)
-        result.append((mean / max(float(np.linalg.norm(mean)), 1e-12)).astype(np.float32))
+        own = mean / max(float(np.linalg.norm(mean)), 1e-12) - CONTEXT_SHARE * text_vector
+        result.append((own / max(float(np.linalg.norm(own)), 1e-12)).astype(np.float32))
     return result
 
 

@@ -1,6 +1,7 @@
 """Late chunking (issue 26, off by default): a build embeds each chunk once and pools its
-sentences' vectors from that pass; chunk vectors stay exactly those of a plain build. Such an
-index is judged "not in the source" with the constants fitted for pooled sentence vectors."""
+sentences' vectors from that pass (less part of the chunk's own vector); chunk vectors stay
+exactly those of a plain build. Such an index is judged "not in the source" with the constants
+fitted for pooled sentence vectors."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import numpy as np
 import pytest
 
 from bot.core.engine import Engine
-from index.build.builder import ALONE, IN_CHUNK
+from index.build.builder import ALONE, IN_CHUNK, IN_CHUNK_PLAIN
 from index.ingest.chunking import normalize_for_search
 from index.query.evidence import RULES, Evidence, Rule, found_in_source, rule_for
 from tests.conftest import SOURCE_DIR, isolated_settings
@@ -102,4 +103,6 @@ def test_an_index_of_pooled_sentence_vectors_is_judged_by_the_rule_fitted_for_th
 def test_an_index_that_does_not_say_how_it_made_its_sentence_vectors_gets_the_default_rule():
     assert rule_for({}) == RULES[ALONE] == Rule()
     assert rule_for({"sentence_vectors": "something newer"}) == RULES[ALONE]
-    assert rule_for({"sentence_vectors": IN_CHUNK}).min_similarity == 0.25
+    assert rule_for({"sentence_vectors": IN_CHUNK_PLAIN}).min_similarity == 0.25
+    # indexes pooled before CONTEXT_SHARE keep the rule fitted for them; today's have their own
+    assert RULES[IN_CHUNK] != RULES[IN_CHUNK_PLAIN] != RULES[ALONE]
