@@ -241,35 +241,56 @@ def race_builds(
             if name != TXTAI_HYBRID:
                 shutil.copytree(model_dir_for(exported, spec), model_dir_for(target, spec))
                 in_chunk, quantize = CITEBOT_SETTINGS[name]
-                run_env = {**env, "CITEBOT_SOURCE_DIR": str(sources),
-                           "CITEBOT_INDEX_DIR": str(target),
-                           "CITEBOT_LATE_CHUNKING": str(in_chunk).lower(),
-                           "CITEBOT_BUILD_INT8": str(quantize).lower()}
+                run_env = {
+                    **env,
+                    "CITEBOT_SOURCE_DIR": str(sources),
+                    "CITEBOT_INDEX_DIR": str(target),
+                    "CITEBOT_LATE_CHUNKING": str(in_chunk).lower(),
+                    "CITEBOT_BUILD_INT8": str(quantize).lower(),
+                }
                 seconds, peak = timed_process(citebot, run_env)
             else:
-                command = [python, "-c", _TXTAI_BUILD, str(spec.path), str(texts), str(target),
-                           str(txtai_threads)]
+                command = [
+                    python,
+                    "-c",
+                    _TXTAI_BUILD,
+                    str(spec.path),
+                    str(texts),
+                    str(target),
+                    str(txtai_threads),
+                ]
                 seconds, peak = timed_process(command, env)
             times[name].append(seconds)
             memory[name].append(peak)
-            print(f"[{repeat + 1}/{repeats}] {name}: {seconds:.2f} s, {peak:.0f} MiB",
-                  file=sys.stderr, flush=True)
+            print(
+                f"[{repeat + 1}/{repeats}] {name}: {seconds:.2f} s, {peak:.0f} MiB",
+                file=sys.stderr,
+                flush=True,
+            )
             shutil.rmtree(target, ignore_errors=True)
     medians = {name: statistics.median(values) for name, values in times.items()}
-    print(f"\n### Whole-process build, {len(articles)} articles, {paragraphs} paragraphs, "
-          f"{repeats} interleaved repeats ({os.cpu_count()} cores)\n")
+    print(
+        f"\n### Whole-process build, {len(articles)} articles, {paragraphs} paragraphs, "
+        f"{repeats} interleaved repeats ({os.cpu_count()} cores)\n"
+    )
     print("| system | median s | min s | max s | peak RSS MiB (median) | ratio to txtai hybrid |")
     print("| --- | --- | --- | --- | --- | --- |")
     for name, values in times.items():
-        print(f"| {name} | {medians[name]:.2f} | {min(values):.2f} | {max(values):.2f} | "
-              f"{statistics.median(memory[name]):.0f} | "
-              f"{medians[name] / medians[TXTAI_HYBRID]:.2f} |")
+        print(
+            f"| {name} | {medians[name]:.2f} | {min(values):.2f} | {max(values):.2f} | "
+            f"{statistics.median(memory[name]):.0f} | "
+            f"{medians[name] / medians[TXTAI_HYBRID]:.2f} |"
+        )
     for name in names[:-1]:
         ratios = [c / t for c, t in zip(times[name], times[TXTAI_HYBRID], strict=True)]
         print(f"per-repeat ratio {name} / txtai: {', '.join(f'{r:.2f}' for r in ratios)}")
-    return {"paragraphs": paragraphs, "seconds": times, "peak_rss_mib": memory,
-            "median_s": medians,
-            "ratio": {name: medians[name] / medians[TXTAI_HYBRID] for name in names[:-1]}}
+    return {
+        "paragraphs": paragraphs,
+        "seconds": times,
+        "peak_rss_mib": memory,
+        "median_s": medians,
+        "ratio": {name: medians[name] / medians[TXTAI_HYBRID] for name in names[:-1]},
+    }
 
 
 def citebot_engine(index_dir: Path | None, scratch: Path) -> Engine:
@@ -341,7 +362,12 @@ def main() -> None:
         chosen = load_squad(args.squad)[:: max(1, args.every)][: args.articles or None]
         with tempfile.TemporaryDirectory(prefix="citebot-race-") as scratch:
             figures = race_builds(
-                chosen, args.builds, Path(scratch), args.late, args.index_dir, args.txtai_threads,
+                chosen,
+                args.builds,
+                Path(scratch),
+                args.late,
+                args.index_dir,
+                args.txtai_threads,
                 args.int8,
             )
         if args.json:
