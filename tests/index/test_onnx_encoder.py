@@ -146,15 +146,27 @@ def test_concurrent_runs_with_token_budget_batches_give_the_same_vectors_in_orde
 def test_a_float_build_runs_a_batch_per_core_in_token_budget_batches(
     index_dir: Path, tmp_path: Path
 ) -> None:
+    index = tmp_path / "index"
+    shutil.copytree(index_dir / "models", index / "models")  # the session's export
+    sources = tmp_path / "src"
+    sources.mkdir()
     import os
 
     from index.build.onnx_encoder import BUILD_BATCH_TOKENS
 
-    engine = Engine(isolated_settings(index_dir=index_dir, source_dir=tmp_path))
+    engine = Engine(isolated_settings(index_dir=index, source_dir=sources))
     encoder = engine.build_encoder
     assert isinstance(encoder, OnnxEncoder)
     assert encoder.batch_tokens == BUILD_BATCH_TOKENS
     assert encoder.concurrent_runs == min(os.cpu_count() or 1, encoder.threads)
+    (sources / "harbour.txt").write_text(
+        "The harbour opens at six.\n\nFerries leave every hour for the island.", "utf-8"
+    )
+    engine.rebuild()
+    # a process that only builds (`citebot build`) never starts the question encoder
+    assert engine._query_encoder is None
+    answer = engine.search("When do ferries leave?", 2)
+    assert answer.passages and "Ferries" in answer.passages[0].text
     query = engine.query_encoder
     assert getattr(query, "encoder", query).concurrent_runs == 1  # questions: one at a time
 
