@@ -70,7 +70,8 @@ class Settings(BaseSettings):
     # Embed with the ONNX export of the model (questions always; builds on CPU).
     use_onnx: bool = True
     # Builds: pool each sentence's vector from its chunk's own ONNX pass ("late chunking",
-    # one pass per chunk instead of one per chunk and per sentence); off until measured.
+    # one pass per chunk instead of one per chunk and per sentence, less 0.4 of the chunk's
+    # vector); off until it keeps the answers (docs/benchmarks.md, issue 26).
     late_chunking: bool = False
     # Builds: embed with int8 weights (the export's MatMuls quantized per channel), one text per
     # batch so a text's vector never depends on the texts batched with it; questions keep the

@@ -412,9 +412,9 @@ class OnnxEncoder:
     are loaded once; results and progress still come back in order, on the caller's thread.
     ``batch_tokens`` (builds) sizes batches by padded word pieces instead of ``batch_size``
     texts: a batch of short sentences holds more of them than a batch of long chunks.
-    Measured on 2 cores, the 1,349 texts of 6 SQuAD articles: 8.2 s at batch 8 on 2 intra-op
-    threads; 6.9 s with 2 concurrent runs and 512-token batches (``benchmarks/build_throughput.py
-    --backends onnx,onnx-build``).
+    Measured on 2 cores, the 1,815 texts of the first 6 SQuAD v1.1 dev articles: 189 texts/s
+    at batch 8 on 2 intra-op threads, 227 with 2 concurrent runs and 512-token batches
+    (``benchmarks/build_throughput.py --articles 6 --backends onnx,onnx-build``).
     """
 
     def __init__(
