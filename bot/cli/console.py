@@ -26,8 +26,10 @@ Type a question and press Enter. Commands:
   :new         start a new conversation (questions are otherwise read with the previous ones
                when they depend on them: "Why not?", "And on March 25?")
   :sources     list the indexed documents
-  :quit        leave (or Ctrl-D)"""
+  :quit        leave (or Ctrl-D, or exit)"""
 MAX_K = 20
+# Typed alone, these leave like :quit (a question of one such word would find nothing anyway).
+LEAVE_WORDS = frozenset({"exit", "quit", "exit()", "quit()"})
 PROMPT = "citebot> "
 # Earlier turns a conversation keeps (as on Discord).
 HISTORY_TURNS = 3
@@ -53,6 +55,8 @@ class ConsoleSession:
             return True
         if line.startswith(":"):
             return self._command(line)
+        if line.lower() in LEAVE_WORDS:  # what newcomers type first; never a question here
+            return False
         self._ask(line, offset=0)
         return True
 

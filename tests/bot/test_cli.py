@@ -190,6 +190,16 @@ def test_console_reads_questions_from_a_pipe(built_index_dir):
     assert "Traceback" not in out + result.stderr
 
 
+def test_console_leaves_on_a_bare_exit_or_quit(built_index_dir):
+    for word in ("exit", "Quit", "exit()"):
+        result = run_cli(
+            "--index-dir", str(built_index_dir), "--source-dir", str(SOURCE_DIR), "console",
+            stdin=f"{word}\n{QUESTION}\n",
+        )
+        assert result.returncode == 0, result.stderr
+        assert "Sergei Lavrov" not in result.stdout and "Not in the source" not in result.stdout
+
+
 def test_unknown_index_dir_info(tmp_path, capsys):
     assert main(["--index-dir", str(tmp_path / "x"), "info"]) == 0
     assert "No index" in capsys.readouterr().out
