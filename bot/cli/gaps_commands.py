@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bot.cli.context import EXIT_OK, Context, command, to_json
@@ -15,6 +16,8 @@ from index.errors import CitebotError
 if TYPE_CHECKING:
     from bot.core.collections import Collections
     from bot.core.insights.gaps import ClosestPassage, GapCluster, GapReport
+    from bot.settings import Settings
+    from bot.state.questions import QuestionLog
 
 WORDING_CHARS = 200
 NOTE_CHARS = 200
@@ -54,21 +57,14 @@ def gaps_arguments(parser: argparse.ArgumentParser) -> None:
 )
 def cmd_gaps(ctx: Context) -> int:
     """Print the largest clusters of questions answered "not in the source" or voted 👎."""
-    from bot.core.collections import validate_name
     from bot.core.insights.gaps import THRESHOLD, GapReport, find_gaps
-    from bot.state.database import is_url, location_of
-    from bot.state.questions import QuestionLog
 
     settings = ctx.base_settings or ctx.settings
-    collection = getattr(ctx.args, "collection", None)
-    if collection is not None:
-        collection = validate_name(collection)
+    collection = chosen_collection(ctx)
     days = ctx.args.days or float(settings.question_log_days)
-    location = location_of(settings)
-    if not is_url(location) and not settings.state_db.is_file():
-        report = GapReport((), 0, days, THRESHOLD)  # nothing logged yet: no database made
-    else:
-        log = QuestionLog(location, settings.question_log_days)
+    report = GapReport((), 0, days, THRESHOLD)
+    log = question_log(settings)
+    if log is not None:
         try:
             report = find_gaps(log, None, days=days, collection=collection)
         finally:
@@ -81,6 +77,26 @@ def cmd_gaps(ctx: Context) -> int:
     for line in gap_lines(report, days, collection):
         ctx.out.print(line, markup=False, highlight=False, soft_wrap=True)
     return EXIT_OK
+
+
+def chosen_collection(ctx: Context) -> str | None:
+    """``--collection NAME``, checked; None for every server's questions."""
+    from bot.core.collections import validate_name
+
+    collection: str | None = getattr(ctx.args, "collection", None)
+    return validate_name(collection) if collection is not None else None
+
+
+def question_log(settings: Settings) -> QuestionLog | None:
+    """The question log to read, or None when nothing was ever logged: no state database yet
+    (reading the log must not create one)."""
+    from bot.state.database import is_url, location_of
+    from bot.state.questions import QuestionLog
+
+    location = location_of(settings)
+    if not is_url(location) and not Path(location).is_file():
+        return None
+    return QuestionLog(location, retention_days=settings.question_log_days)
 
 
 def with_closest(ctx: Context, report: GapReport, collection: str | None) -> GapReport:

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bot.cli.context import EXIT_OK, Context, command
-from bot.cli.gaps_commands import with_closest
+from bot.cli.gaps_commands import chosen_collection, question_log, with_closest
 from index.errors import CitebotError
 
 if TYPE_CHECKING:  # matplotlib, SQLAlchemy and numpy load only when the report is made (so
@@ -56,24 +56,19 @@ def report_arguments(parser: argparse.ArgumentParser) -> None:
 )
 def cmd_report(ctx: Context) -> int:
     """Write the usage report of the question log to ``--html FILE``."""
-    from bot.core.collections import validate_name
-    from bot.core.insights.gaps import GapReport, find_gaps
+    from bot.core.insights.gaps import THRESHOLD, GapReport, find_gaps
     from bot.core.insights.report import render_report
-    from bot.state.database import describe, is_url, location_of
-    from bot.state.questions import QuestionLog
+    from bot.state.database import describe, location_of
 
     settings = ctx.base_settings or ctx.settings
-    collection = getattr(ctx.args, "collection", None)
-    if collection is not None:
-        collection = validate_name(collection)
+    collection = chosen_collection(ctx)
     days: int = ctx.args.days
     target: Path = ctx.args.html
     _check_target(target)
-    location = location_of(settings)
     questions: list[LoggedQuestion] = []
-    gaps = GapReport(clusters=(), questions=0, days=days, threshold=0.0)
-    if is_url(location) or Path(location).exists():
-        log = QuestionLog(location, retention_days=settings.question_log_days)
+    gaps = GapReport((), 0, days, THRESHOLD)
+    log = question_log(settings)
+    if log is not None:
         try:
             questions = log.questions(None, days=days, collection=collection)
             gaps = find_gaps(log, None, days=days, collection=collection)
@@ -90,7 +85,7 @@ def cmd_report(ctx: Context) -> int:
     what = f"{len(questions)} question(s)" if questions else "no questions logged"
     ctx.out.print(
         f"Wrote the report of {scope}, the last {days} day(s) ({what}; log: "
-        f"{describe(location)}) to {target}.",
+        f"{describe(location_of(settings))}) to {target}.",
         markup=False, soft_wrap=True, highlight=False,
     )
     return EXIT_OK
