@@ -391,15 +391,7 @@ class Harness:
         """Send the form (modal) ``custom_id`` as Discord does: each of its labelled fields by
         custom id, a text input's value as a string, a select's values as a list."""
         self._adapter()
-        fields: list[dict[str, Any]] = []
-        for number, (field_id, value) in enumerate(values.items(), start=1):
-            inner: dict[str, Any] = {"id": 2 * number, "custom_id": field_id}
-            if isinstance(value, list):
-                inner.update(type=3, values=value)
-            else:
-                inner.update(type=4, value=value)
-            fields.append({"type": 18, "id": 2 * number - 1, "component": inner})
-        data = {"custom_id": custom_id, "components": fields}
+        data = payloads.form_submission(custom_id, values)
         payload = self.interaction_payload(5, data, **(who or {}))
         self.bot._connection.parse_interaction_create(payload)  # type: ignore[arg-type]
         return str(payload["token"])

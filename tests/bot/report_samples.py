@@ -4,6 +4,7 @@ browser test and the CLI), with hostile text where people type."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from html.parser import HTMLParser
 
 from bot.core.insights.gaps import ClosestPassage, GapCluster, GapReport
 from bot.core.insights.report import PassageInfo
@@ -94,3 +95,25 @@ def sample_gaps() -> GapReport:
         days=30,
         threshold=0.72,
     )
+
+
+class Elements(HTMLParser):
+    """Every start tag with its attributes, and the text outside tags, of a page."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+        self.text: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, dict(attrs)))
+
+    def handle_data(self, data: str) -> None:
+        self.text.append(data)
+
+
+def parse(page: str) -> Elements:
+    """The elements of ``page``."""
+    parser = Elements()
+    parser.feed(page)
+    return parser

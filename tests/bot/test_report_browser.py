@@ -12,7 +12,6 @@ import re
 import shutil
 import subprocess
 from collections.abc import Sequence
-from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
@@ -20,7 +19,14 @@ from PIL import Image
 
 from bot.core.insights.charts import ASKED, DOWN, UP
 from bot.core.insights.report import render_report
-from tests.bot.report_samples import HOSTILE, NOW, PASSAGES, sample_gaps, sample_questions
+from tests.bot.report_samples import (
+    HOSTILE,
+    NOW,
+    PASSAGES,
+    parse,
+    sample_gaps,
+    sample_questions,
+)
 
 WIDTH, HEIGHT = 1200, 2000
 OFFLINE = (
@@ -100,8 +106,7 @@ def test_the_report_renders_with_its_chart_in_a_headless_browser(
 
 def test_the_dom_holds_the_chart_and_no_injected_element(page: Path, tmp_path: Path) -> None:
     dom = browse(page, tmp_path, "--dump-dom").stdout
-    elements = Elements()
-    elements.feed(dom)
+    elements = parse(dom)
     tags = [tag for tag, _ in elements.tags]
     assert tags.count("svg") == 1 and re.search(r'<figure class="chart"><svg', dom)
     assert tags.count("path") > 50  # the chart's drawing, inside the page
@@ -111,18 +116,3 @@ def test_the_dom_holds_the_chart_and_no_injected_element(page: Path, tmp_path: P
     assert "data-pwned" not in body
     assert HOSTILE in "".join(elements.text)
     assert "How do I bring a bike on the night ferry?" in "".join(elements.text)
-
-
-class Elements(HTMLParser):
-    """The start tags (with attributes) and text nodes of a page."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.tags: list[tuple[str, dict[str, str | None]]] = []
-        self.text: list[str] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.tags.append((tag, dict(attrs)))
-
-    def handle_data(self, data: str) -> None:
-        self.text.append(data)

@@ -4,7 +4,6 @@ chart, gaps, documents, passages and reasons of the log it is given."""
 from __future__ import annotations
 
 import re
-from html.parser import HTMLParser
 
 from bot.core.insights.gaps import GapReport
 from bot.core.insights.report import (
@@ -16,30 +15,16 @@ from bot.core.insights.report import (
     top_documents,
     worst_passages,
 )
-from tests.bot.report_samples import HOSTILE, NOW, PASSAGES, sample_gaps, sample_questions
+from tests.bot.report_samples import (
+    HOSTILE,
+    NOW,
+    PASSAGES,
+    parse,
+    sample_gaps,
+    sample_questions,
+)
 
 EMPTY_GAPS = GapReport(clusters=(), questions=0, days=30, threshold=0.0)
-
-
-class Elements(HTMLParser):
-    """Every start tag with its attributes, and the text outside tags."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.tags: list[tuple[str, dict[str, str | None]]] = []
-        self.text: list[str] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.tags.append((tag, dict(attrs)))
-
-    def handle_data(self, data: str) -> None:
-        self.text.append(data)
-
-
-def parse(page: str) -> Elements:
-    parser = Elements()
-    parser.feed(page)
-    return parser
 
 
 def report() -> str:

@@ -123,6 +123,20 @@ def text_channel(channel_id: int, guild_id: int, name: str) -> dict[str, Any]:
     }
 
 
+def form_submission(custom_id: str, values: dict[str, str | list[str]]) -> dict[str, Any]:
+    """The ``data`` of a submitted form (modal) ``custom_id``: each labelled field by its custom
+    id, a text input's value as a string, a select's chosen values as a list."""
+    fields: list[dict[str, Any]] = []
+    for number, (field_id, value) in enumerate(values.items(), start=1):
+        inner: dict[str, Any] = {"id": 2 * number, "custom_id": field_id}
+        if isinstance(value, list):
+            inner.update(type=3, values=value)
+        else:
+            inner.update(type=4, value=value)
+        fields.append({"type": 18, "id": 2 * number - 1, "component": inner})
+    return {"custom_id": custom_id, "components": fields}
+
+
 def _community() -> Community:
     from tests.loopback.community import Community  # it builds on this module's payloads
 

@@ -26,7 +26,7 @@ from tests.loopback.checks import all_problems
 from tests.loopback.community import Channel, Thread
 from tests.loopback.gateway import Gateway
 from tests.loopback.options import Attachment, command_data
-from tests.loopback.payloads import MEMBER_PERMISSIONS, World, snowflake
+from tests.loopback.payloads import MEMBER_PERMISSIONS, World, form_submission, snowflake
 from tests.loopback.recorder import Recorder, Request
 from tests.loopback.rest import Rest
 
@@ -196,15 +196,7 @@ class LoopbackDiscord:
         """Someone sends the form (modal) ``custom_id``: each labelled field by its custom id,
         a text input's value as a string, a select's chosen values as a list; returns the
         token."""
-        fields: list[dict[str, Any]] = []
-        for number, (field_id, value) in enumerate(values.items(), start=1):
-            inner: dict[str, Any] = {"id": 2 * number, "custom_id": field_id}
-            if isinstance(value, list):
-                inner.update(type=3, values=value)
-            else:
-                inner.update(type=4, value=value)
-            fields.append({"type": 18, "id": 2 * number - 1, "component": inner})
-        data = {"custom_id": custom_id, "components": fields}
+        data = form_submission(custom_id, values)
         payload = self.world.interaction(
             FORM, data, user_id=user_id, guild_id=guild_id or self.world.guild_id
         )
