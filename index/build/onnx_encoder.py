@@ -23,9 +23,7 @@ import json
 import logging
 import os
 import time
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -33,11 +31,18 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import numpy as np
 
 from index.build.model import ModelSpec
+from index.build.text_batches import (
+    length_batches,
+    model_tokenizer,
+    padded_inputs,
+    run_in_order,
+    unit_rows,
+)
 from index.errors import ModelError
 
 if TYPE_CHECKING:
     import onnxruntime
-    from tokenizers import Encoding, Tokenizer
+    from tokenizers import Encoding
 
 log = logging.getLogger(__name__)
 
@@ -257,8 +262,8 @@ def export_onnx(spec: ModelSpec, target: Path) -> Path:
     if "token_type_ids" in accepts:
         names.append("token_type_ids")
     module = _pooled_model(transformer, names, pipeline)
-    tokenizer = _tokenizer(spec)
-    sample = _batch_arrays(tokenizer.encode_batch(list(_PROBES)), names, 0)
+    tokenizer = model_tokenizer(spec)
+    sample = padded_inputs(tokenizer.encode_batch(list(_PROBES)), names, 0)
     inputs = tuple(torch.from_numpy(sample[name]) for name in names)
     axes = {name: {0: "batch", 1: "sequence"} for name in names}
     axes["sentence_embedding"] = {0: "batch"}
@@ -442,7 +447,7 @@ class OnnxEncoder:
         self._inputs = [i.name for i in self._session.get_inputs()]
         outputs = [o.name for o in self._session.get_outputs()]
         self._output = outputs[0]
-        self._tokenizer = _tokenizer(spec)
+        self._tokenizer = model_tokenizer(spec)
         pad = self._tokenizer.token_to_id("[PAD]")
         self._pad_id = int(pad) if pad is not None else 0
         recorded = _recorded_export(self.onnx_path.parent, spec) or {}
@@ -467,7 +472,7 @@ class OnnxEncoder:
         vectors = np.empty((len(texts), dimension), dtype=np.float32)
         batches = self._batches(texts)
         for (batch, _, _), (sentence,) in self._run(batches, [self._output]):
-            vectors[batch] = _unit_rows(sentence)
+            vectors[batch] = unit_rows(sentence)
             if progress is not None:
                 progress(len(batch))
         return vectors
@@ -499,7 +504,7 @@ class OnnxEncoder:
         for (batch, _, encodings), (sentence, tokens) in self._run(
             batches, [self._output, TOKEN_OUTPUT]
         ):
-            vectors[batch] = _unit_rows(sentence)
+            vectors[batch] = unit_rows(sentence)
             for row, index in enumerate(batch):
                 pooled[index] = _pool_spans(
                     tokens[row], encodings[index], spans[index], vectors[index]
@@ -515,10 +520,10 @@ class OnnxEncoder:
         model's feed, every text's encoding)."""
         encodings = self._tokenizer.encode_batch(list(texts))
         order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids), reverse=True)
-        for batch in _group(
+        for batch in length_batches(
             order, [len(e.ids) for e in encodings], self.batch_size, self.batch_tokens
         ):
-            feed = _batch_arrays([encodings[i] for i in batch], self._inputs, self._pad_id)
+            feed = padded_inputs([encodings[i] for i in batch], self._inputs, self._pad_id)
             yield batch, feed, encodings
 
     def _run(
@@ -527,54 +532,19 @@ class OnnxEncoder:
         outputs: list[str],
     ) -> Iterator[tuple[tuple[list[int], dict[str, np.ndarray], list[Encoding]], list[Any]]]:
         """Each batch with the session's ``outputs`` for it, in order; with ``concurrent_runs``
-        > 1, that many batches run at once (a few more are prepared ahead, no more: a large
-        build's inputs are never all in memory)."""
-        if self.concurrent_runs == 1:
-            for item in batches:
-                yield item, self._session.run(outputs, item[1])
-            return
-        ahead = 2 * self.concurrent_runs
-        with ThreadPoolExecutor(self.concurrent_runs, thread_name_prefix="embed") as pool:
-            pending: deque[tuple[Any, Future[list[Any]]]] = deque()
-            try:
-                for item in batches:
-                    pending.append((item, pool.submit(self._session.run, outputs, item[1])))
-                    if len(pending) >= ahead:
-                        done, future = pending.popleft()
-                        yield done, future.result()
-                while pending:
-                    done, future = pending.popleft()
-                    yield done, future.result()
-            finally:  # an error or an abandoned generator: run nothing more
-                for _, future in pending:
-                    future.cancel()
+        > 1, that many batches run at once (``text_batches.run_in_order``)."""
+
+        def run(item: tuple[list[int], dict[str, np.ndarray], list[Encoding]]) -> list[Any]:
+            return self._session.run(outputs, item[1])
+
+        return run_in_order(batches, run, self.concurrent_runs)
 
     def encode_query(self, text: str) -> np.ndarray:
         """The vector of one question, as float32[1, dimension]."""
         encoding = self._tokenizer.encode(text)
-        feed = _batch_arrays([encoding], self._inputs, self._pad_id)
+        feed = padded_inputs([encoding], self._inputs, self._pad_id)
         vector = self._session.run([self._output], feed)[0]
-        return np.ascontiguousarray(_unit_rows(vector), dtype=np.float32)
-
-
-def _group(
-    order: Sequence[int], lengths: Sequence[int], size: int, tokens: int | None
-) -> Iterator[list[int]]:
-    """``order`` (longest first) cut into batches: ``size`` texts each, or with ``tokens``, as
-    many texts as keep rows x the batch's longest text within ``tokens`` (at least one)."""
-    if tokens is None:
-        for first in range(0, len(order), size):
-            yield list(order[first : first + size])
-        return
-    batch: list[int] = []
-    for index in order:
-        width = lengths[batch[0]] if batch else lengths[index]
-        if batch and (len(batch) + 1) * width > tokens:
-            yield batch
-            batch = []
-        batch.append(index)
-    if batch:
-        yield batch
+        return np.ascontiguousarray(unit_rows(vector), dtype=np.float32)
 
 
 def _pool_spans(
@@ -598,37 +568,6 @@ def _pool_spans(
         own = mean / max(float(np.linalg.norm(mean)), 1e-12) - CONTEXT_SHARE * text_vector
         result.append((own / max(float(np.linalg.norm(own)), 1e-12)).astype(np.float32))
     return result
-
-
-def _tokenizer(spec: ModelSpec) -> Tokenizer:
-    """A private copy of the model's tokenizer, truncating like sentence-transformers."""
-    from tokenizers import Tokenizer
-
-    file = spec.path / "tokenizer.json"
-    if not file.is_file():
-        raise ModelError(f"model directory {spec.path} has no tokenizer.json")
-    tokenizer = Tokenizer.from_file(str(file))
-    # sentence-transformers truncates at min(max_seq_length, model_max_length), specials included
-    tokenizer.enable_truncation(max_length=spec.max_seq_length)
-    tokenizer.no_padding()
-    return tokenizer
-
-
-def _batch_arrays(
-    encodings: Sequence[Encoding], names: Sequence[str], pad_id: int
-) -> dict[str, np.ndarray]:
-    """Right-padded int64 arrays (input_ids, attention_mask, token_type_ids) for one batch."""
-    width = max(len(e.ids) for e in encodings)
-    ids = np.full((len(encodings), width), pad_id, dtype=np.int64)
-    mask = np.zeros((len(encodings), width), dtype=np.int64)
-    types = np.zeros((len(encodings), width), dtype=np.int64)
-    for row, encoding in enumerate(encodings):
-        length = len(encoding.ids)
-        ids[row, :length] = encoding.ids
-        mask[row, :length] = 1
-        types[row, :length] = encoding.type_ids
-    arrays = {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
-    return {name: arrays[name] for name in names}
 
 
 def _session(path: Path, threads: int) -> onnxruntime.InferenceSession:
@@ -657,13 +596,6 @@ def _write_atomic(path: Path, text: str) -> None:
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, path)
-
-
-def _unit_rows(vectors: np.ndarray) -> np.ndarray:
-    """Each row scaled to unit length (a zero row stays zero)."""
-    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-    unit: np.ndarray = vectors / np.maximum(norms, 1e-12)
-    return unit
 
 
 def _read_json(path: Path) -> Any:

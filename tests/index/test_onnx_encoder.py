@@ -23,7 +23,6 @@ from index.build.onnx_encoder import (
     OnnxEncoder,
     OnnxExportRefused,
     _session,
-    _tokenizer,
     ensure_onnx,
     has_token_output,
     is_exported,
@@ -31,6 +30,7 @@ from index.build.onnx_encoder import (
     read_pipeline,
     refused_export,
 )
+from index.build.text_batches import model_tokenizer
 from index.errors import ModelError
 from index.ingest.sentences import split_sentences
 from tests.conftest import isolated_settings
@@ -137,7 +137,7 @@ def test_concurrent_runs_with_token_budget_batches_give_the_same_vectors_in_orde
     assert np.allclose(got, sequential, atol=1e-5)
     assert sum(n for n, _ in seen) == len(texts)
     assert {name for _, name in seen} == {threading.current_thread().name}
-    lengths = [len(e.ids) for e in _tokenizer(model_spec).encode_batch(texts)]
+    lengths = [len(e.ids) for e in model_tokenizer(model_spec).encode_batch(texts)]
     widest = max(lengths)
     # Batches hold more short texts than long ones: the first (longest) batch is the smallest.
     assert seen[0][0] == max(1, 512 // widest) and max(n for n, _ in seen) > seen[0][0]
@@ -172,23 +172,26 @@ def test_a_float_build_runs_a_batch_per_core_in_token_budget_batches(
 
 
 def test_token_budget_batches_stay_within_the_budget_and_keep_every_text() -> None:
-    from index.build.onnx_encoder import _group
+    from index.build.text_batches import length_batches
 
     lengths = [300, 40, 12, 12, 100, 7, 256, 3]
     order = sorted(range(len(lengths)), key=lambda i: lengths[i], reverse=True)
-    batches = list(_group(order, lengths, 8, 256))
+    batches = list(length_batches(order, lengths, 8, 256))
     assert [i for batch in batches for i in batch] == order
     for batch in batches:  # rows x the batch's longest text, unless one text is over alone
         assert len(batch) == 1 or len(batch) * max(lengths[i] for i in batch) <= 256
     assert batches[0] == [0] and batches[1] == [6]  # a text over the budget is a batch alone
-    assert list(_group(order, lengths, 3, None)) == [order[:3], order[3:6], order[6:]]
+    assert list(length_batches(order, lengths, 3, None)) == [order[:3], order[3:6], order[6:]]
 
 
 def test_an_error_in_one_concurrent_run_is_raised_and_nothing_more_runs(
     index_dir: Path, model_spec: ModelSpec, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     encoder = OnnxEncoder(
-        model_spec, onnx_path_for(index_dir, model_spec), threads=2, concurrent_runs=2,
+        model_spec,
+        onnx_path_for(index_dir, model_spec),
+        threads=2,
+        concurrent_runs=2,
         batch_size=1,
     )
     calls: list[int] = []
@@ -290,7 +293,7 @@ def test_without_normalize_module_the_raw_output_matches(
     assert np.abs(np.linalg.norm(raw, axis=1) - 1).min() > 0.1  # really not unit length
     session = _session(path, 1)
     names = [i.name for i in session.get_inputs()]
-    tokenizer = _tokenizer(spec)
+    tokenizer = model_tokenizer(spec)
     for text, expected in zip(sample, raw, strict=True):
         encoding = tokenizer.encode(text)
         feed = {
@@ -331,7 +334,9 @@ def test_unsupported_pooling_is_refused_with_a_log_line(
 
 
 def test_an_export_that_disagrees_is_refused(
-    model_spec: ModelSpec, tmp_path: Path, caplog: pytest.LogCaptureFixture,
+    model_spec: ModelSpec,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     spec = model_variant(model_spec, tmp_path / "model", CLS_POOLING)
@@ -343,8 +348,9 @@ def test_an_export_that_disagrees_is_refused(
         ensure_onnx(tmp_path / "index", spec)
     assert "differs from sentence-transformers" in caplog.text
     assert not onnx_path_for(tmp_path / "index", spec).exists()
-    assert not [p for p in onnx_path_for(tmp_path / "index", spec).parent.iterdir()
-                if ".tmp-" in p.name]
+    assert not [
+        p for p in onnx_path_for(tmp_path / "index", spec).parent.iterdir() if ".tmp-" in p.name
+    ]
     caplog.clear()
     with (
         caplog.at_level(logging.INFO, "index.build.onnx_encoder"),
@@ -358,9 +364,11 @@ def test_a_refused_export_still_builds_and_answers(
     model_spec: ModelSpec, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     spec = model_variant(model_spec, tmp_path / "model", {"pooling_mode": "lasttoken"})
-    engine = Engine(isolated_settings(
-        source_dir=ARTICLE_DIR, index_dir=tmp_path / "index", model=str(spec.path)
-    ))
+    engine = Engine(
+        isolated_settings(
+            source_dir=ARTICLE_DIR, index_dir=tmp_path / "index", model=str(spec.path)
+        )
+    )
     with caplog.at_level(logging.WARNING):
         engine.load(build_if_missing=True)
     assert "embedding with sentence-transformers instead" in caplog.text
@@ -396,7 +404,7 @@ def test_in_context_text_vectors_are_the_plain_ones_and_spans_pool_their_pieces(
     assert seen == [4, 2]
     assert np.allclose(vectors, encoder.encode(paragraphs), atol=1e-5)
     # By hand: the token output of one paragraph, mean over the pieces inside a sentence.
-    tokenizer = _tokenizer(model_spec)
+    tokenizer = model_tokenizer(model_spec)
     encoding = tokenizer.encode(paragraphs[0])
     feed = {
         "input_ids": np.array([encoding.ids], dtype=np.int64),
@@ -430,8 +438,8 @@ def test_spans_without_pieces_are_left_for_their_own_pass(
     long_text = " ".join(["denuclearization talks"] * 200)  # past 256 word pieces
     encoder = OnnxEncoder(model_spec, onnx_path_for(index_dir, model_spec), late_chunking=True)
     _, pooled = encoder.encode_in_context(
-        [long_text, "Seoul.   Tokyo."], [[(0, 22), (len(long_text) - 22, len(long_text))],
-                                          [(0, 6), (6, 8), (9, 15)]]
+        [long_text, "Seoul.   Tokyo."],
+        [[(0, 22), (len(long_text) - 22, len(long_text))], [(0, 6), (6, 8), (9, 15)]],
     )
     assert pooled[0][0] is not None and pooled[0][1] is None  # truncated away
     assert pooled[1][0] is not None and pooled[1][1] is None and pooled[1][2] is not None
