@@ -284,17 +284,24 @@ def _manifest(
             "sentences": sentences,
         },
         "documents": [
-            {"path": d.path, "sha256": d.content_hash, "format": d.format,
-             "paragraphs": len(d.paragraphs), **stamp_fields(d.stamp)}
+            {
+                "path": d.path,
+                "sha256": d.content_hash,
+                "format": d.format,
+                "paragraphs": len(d.paragraphs),
+                **stamp_fields(d.stamp),
+            }
             for d in document_set.documents
         ],
         "skipped": [
-            {"path": s.path, "sha256": s.content_hash, "reason": s.reason,
-             **stamp_fields(s.stamp)}
+            {"path": s.path, "sha256": s.content_hash, "reason": s.reason, **stamp_fields(s.stamp)}
             for s in document_set.skipped
         ],
-        "addresses": None if document_set.addresses is None else {
-            "sha256": document_set.addresses.sha256, **stamp_fields(document_set.addresses.stamp)
+        "addresses": None
+        if document_set.addresses is None
+        else {
+            "sha256": document_set.addresses.sha256,
+            **stamp_fields(document_set.addresses.stamp),
         },
         "versions": {"python": platform.python_version(), **_versions()},
     }

@@ -43,8 +43,12 @@ class DocumentRecord:
     def details(self) -> dict[str, Any]:
         """What is stored of the record besides its path, hash and text (JSON-ready; anchors
         only when there are any, so other documents are stored as before)."""
-        details: dict[str, Any] = {"format": self.format, "title": self.title, "url": self.url,
-                                   "pages": list(self.pages)}
+        details: dict[str, Any] = {
+            "format": self.format,
+            "title": self.title,
+            "url": self.url,
+            "pages": list(self.pages),
+        }
         if self.anchors:
             details["anchors"] = [[offset, address] for offset, address in self.anchors]
         return details
@@ -74,8 +78,7 @@ class TextBlob:
             return self._data[start:end].decode("utf-8")
         except UnicodeDecodeError:
             raise IndexCorruptError(
-                "the index is damaged (its texts are not UTF-8): run `citebot build` to "
-                "rebuild it"
+                "the index is damaged (its texts are not UTF-8): run `citebot build` to rebuild it"
             ) from None
 
     def write(self, path: Path) -> None:
@@ -144,9 +147,9 @@ class DocumentTable(Mapping[str, DocumentRecord]):
         """Parts of document ``row`` with an address of their own (``Extracted.anchors``)."""
         return self._details(row)[4]
 
-    def _details(self, row: int) -> tuple[
-        str, str | None, str | None, tuple[int, ...], tuple[tuple[int, str], ...]
-    ]:
+    def _details(
+        self, row: int
+    ) -> tuple[str, str | None, str | None, tuple[int, ...], tuple[tuple[int, str], ...]]:
         return details_of(self.details[row])
 
     def __iter__(self) -> Iterator[str]:
@@ -159,9 +162,9 @@ class DocumentTable(Mapping[str, DocumentRecord]):
         return path in self._position
 
 
-def details_of(found: dict[str, Any]) -> tuple[
-    str, str | None, str | None, tuple[int, ...], tuple[tuple[int, str], ...]
-]:
+def details_of(
+    found: dict[str, Any],
+) -> tuple[str, str | None, str | None, tuple[int, ...], tuple[tuple[int, str], ...]]:
     """A stored document's details (``DocumentRecord.details``) as the record's fields after its
     text: format, title, url, pages, anchors."""
     return (
@@ -197,8 +200,9 @@ class ChunkTable(Sequence[Chunk]):
     the chunk's text up to case and spacing (for spotting duplicates without reading texts).
     """
 
-    def __init__(self, columns: dict[str, np.ndarray], sections: list[str],
-                 documents: DocumentTable):
+    def __init__(
+        self, columns: dict[str, np.ndarray], sections: list[str], documents: DocumentTable
+    ):
         self.columns = columns
         self.sections = sections
         self.documents = documents
@@ -221,15 +225,20 @@ class ChunkTable(Sequence[Chunk]):
         section_ids: dict[str, int] = {}
         document = np.fromiter((documents.position(c.document) for c in chunks), np.int32, n)
         section = np.fromiter(
-            (-1 if c.section is None else section_ids.setdefault(c.section, len(section_ids))
-             for c in chunks), np.int32, n)
+            (
+                -1 if c.section is None else section_ids.setdefault(c.section, len(section_ids))
+                for c in chunks
+            ),
+            np.int32,
+            n,
+        )
         paragraph = np.fromiter((c.paragraph for c in chunks), np.int32, n)
         span = np.array([(c.start, c.end) for c in chunks], dtype=np.int64).reshape(n, 2)
         counts = np.fromiter((len(c.sentences) for c in chunks), np.int64, n)
         sentence_offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-        sentence_spans = np.array(
-            [s for c in chunks for s in c.sentences], dtype=np.int64
-        ).reshape(-1, 2)
+        sentence_spans = np.array([s for c in chunks for s in c.sentences], dtype=np.int64).reshape(
+            -1, 2
+        )
         byte_span = _byte_spans(documents, document, span)
         columns: dict[str, np.ndarray] = {
             "document": document,

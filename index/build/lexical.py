@@ -62,8 +62,13 @@ class LexicalIndex:
     @property
     def parameters(self) -> dict[str, object]:
         """What the manifest records."""
-        return {"k1": K1, "b": B, "method": METHOD, "stemmer": "snowball-english",
-                "stopwords": "en"}
+        return {
+            "k1": K1,
+            "b": B,
+            "method": METHOD,
+            "stemmer": "snowball-english",
+            "stopwords": "en",
+        }
 
     def query_terms(self, question: str) -> list[str]:
         """Stemmed content words of a question."""
@@ -123,8 +128,11 @@ def query_terms(
 
         stopwords = list(STOPWORDS_EN) + QUESTION_WORDS
     tokens = bm25s.tokenize(
-        [question], stopwords=stopwords, stemmer=stemmer or _stemmer(),
-        return_ids=False, show_progress=False,
+        [question],
+        stopwords=stopwords,
+        stemmer=stemmer or _stemmer(),
+        return_ids=False,
+        show_progress=False,
     )
     return list(tokens[0])
 

@@ -535,7 +535,8 @@ class OnnxEncoder:
         > 1, that many batches run at once (``text_batches.run_in_order``)."""
 
         def run(item: tuple[list[int], dict[str, np.ndarray], list[Encoding]]) -> list[Any]:
-            return self._session.run(outputs, item[1])
+            found: list[Any] = self._session.run(outputs, item[1])
+            return found
 
         return run_in_order(batches, run, self.concurrent_runs)
 
