@@ -77,6 +77,12 @@ class Settings(BaseSettings):
     # batch so a text's vector never depends on the texts batched with it; questions keep the
     # float model. About 4x the texts/s of the float model here (docs/benchmarks.md).
     build_int8: bool = False
+    # Builds on a CPU that multiplies bfloat16 natively (Intel AMX): embed with a bfloat16
+    # trace of the model, ~3x the texts/s of the float export, vectors within a cosine of
+    # 0.9999 of it (the same answers: docs/benchmarks.md, issue 26). auto: where the CPU has
+    # AMX-BF16; true: always (slower than float without it); false: never. Questions keep the
+    # float model; int8 and late chunking builds stay as they are.
+    build_bfloat16: Literal["auto", "true", "false"] = "auto"
     # Largest source file indexed, in MB (for DOCX also its uncompressed content); larger ones
     # are skipped with the reason. Also the largest download `citebot add URL` accepts.
     max_source_mb: float = Field(default=50.0, gt=0, le=10_000)
@@ -267,6 +273,13 @@ class Settings(BaseSettings):
     @classmethod
     def _upper(cls, value: object) -> object:
         return value.upper() if isinstance(value, str) else value
+
+    @field_validator("build_bfloat16", mode="before")
+    @classmethod
+    def _lower(cls, value: object) -> object:
+        if isinstance(value, bool):
+            return str(value).lower()
+        return value.strip().lower() if isinstance(value, str) else value
 
     @field_validator(
         "discord_token",

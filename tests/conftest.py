@@ -28,6 +28,10 @@ def _clear_citebot_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     for key in list(os.environ):
         if key.startswith("CITEBOT_"):
             monkeypatch.delenv(key)
+    # Builds in float32 on every machine (the default, auto, uses bfloat16 on CPUs with AMX):
+    # the vectors and the scores tests record must not depend on the CPU. bfloat16 builds have
+    # their own tests (tests/index/test_bfloat16_builds.py), which ask for them explicitly.
+    monkeypatch.setenv("CITEBOT_BUILD_BFLOAT16", "false")
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -60,7 +64,8 @@ def model_spec() -> ModelSpec:
 
 @pytest.fixture(scope="session")
 def built_index_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """An index of the bundled article, built once per test session (do not modify it)."""
+    """An index of the bundled article, built once per test session (do not modify it), in
+    float32 (see ``_clear_citebot_environment``)."""
     index_dir = tmp_path_factory.mktemp("index") / "index"
     engine = Engine(isolated_settings(source_dir=SOURCE_DIR, index_dir=index_dir))
     engine.load(build_if_missing=True)

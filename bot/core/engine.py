@@ -25,6 +25,12 @@ from index import (
     build_index,
 )
 from index.backends.base import IndexBackend, SearchIndex
+from index.build.bfloat16_encoder import (
+    BFloat16Encoder,
+    BFloat16Refused,
+    ensure_bfloat16,
+    has_native_bfloat16,
+)
 from index.build.build_lock import BuildInProgressError, OnWait
 from index.build.builder import BuildReport, Progress
 from index.build.embedding import TextEncoder
@@ -151,7 +157,7 @@ class Engine:
                         self.settings.index_dir, self.spec, quantized=int8, token_output=late
                     )
                     cores = os.cpu_count() or 1
-                    encoder = OnnxEncoder(
+                    encoder = self._bfloat16_encoder(cores) or OnnxEncoder(
                         self.spec, path, threads=cores, batch_size=1 if int8 else 8,
                         late_chunking=late, concurrent_runs=cores,
                         # int8: one text per batch (its vector must not depend on batch-mates)
@@ -166,6 +172,27 @@ class Engine:
                     log.warning("ONNX export unusable; embedding with torch", exc_info=True)
             self._build_encoder = encoder
         return self._build_encoder
+
+    def _bfloat16_encoder(self, cores: int) -> BFloat16Encoder | None:
+        """The bfloat16 build encoder when ``build_bfloat16`` asks for it (auto: on a CPU with
+        native bfloat16) and the build is neither int8 nor late chunking; else None (float32).
+        A refused or unusable bfloat16 export is logged and the build goes on in float32."""
+        chosen = self.settings.build_bfloat16
+        if (
+            chosen == "false"
+            or self.settings.build_int8
+            or self.settings.late_chunking
+            or (chosen == "auto" and not has_native_bfloat16())
+        ):
+            return None
+        try:
+            path = ensure_bfloat16(self.settings.index_dir, self.spec)
+            return BFloat16Encoder(self.spec, path, threads=cores, concurrent_runs=cores)
+        except BFloat16Refused:  # logged by ensure_bfloat16
+            return None
+        except Exception:  # builds still work in float32; say so in the log
+            log.warning("bfloat16 export unusable; building in float32", exc_info=True)
+            return None
 
     def chunker(self) -> Chunker:
         """A chunker for the configured model and chunk size."""

@@ -46,10 +46,11 @@ ALONE = "alone"
 # third round of issue 26); IN_CHUNK_PLAIN: pooled as they are (indexes built before it).
 IN_CHUNK = f"in-chunk-less-{CONTEXT_SHARE}"
 IN_CHUNK_PLAIN = "in-chunk"
-# The weights that embedded an index's texts (recorded in the manifest when int8; a rebuild
-# re-uses vectors only of an index embedded with the same weights).
+# The weights that embedded an index's texts (recorded in the manifest when not float32; a
+# rebuild re-uses vectors only of an index embedded with the same weights).
 FLOAT32 = "float32"
 INT8 = "int8"
+BFLOAT16 = "bfloat16"
 
 _VERSIONED = ("citebot", "sentence-transformers", "transformers", "torch", "faiss-cpu", "numpy")
 
@@ -191,9 +192,12 @@ def sentence_vector_mode(embedder: TextEncoder) -> str:
 
 
 def build_weights(embedder: TextEncoder) -> str:
-    """The model weights that embed with ``embedder``: FLOAT32, or INT8 (an ONNX export
-    quantized for builds; questions are still embedded with the float model)."""
-    return INT8 if getattr(embedder, "quantized", False) else FLOAT32
+    """The model weights that embed with ``embedder``: FLOAT32, INT8 (an ONNX export quantized
+    for builds) or BFLOAT16 (``index.build.bfloat16_encoder``); questions are still embedded
+    with the float model."""
+    if getattr(embedder, "quantized", False):
+        return INT8
+    return BFLOAT16 if getattr(embedder, "build_weights", None) == BFLOAT16 else FLOAT32
 
 
 def _embed_in_context(

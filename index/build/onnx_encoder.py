@@ -70,7 +70,7 @@ CONTEXT_SHARE = 0.4
 # of 256 / 384 / 512 / 768 / 1024 / 2048 for the texts of 6 SQuAD articles on 2 cores, with
 # 2 concurrent runs (7.25 / 6.95 / 6.9 / 7.2 / 7.6 / 8.2 s; batches of 8 texts: 7.6 s).
 BUILD_BATCH_TOKENS = 512
-_PROBES = (
+PROBES = (
     "Which Russian official visited Seoul?",
     "Just days after the trip to Seoul, the administration welcomed the foreign minister "
     "for a bilateral visit. " * 6,
@@ -108,12 +108,12 @@ class Pipeline:
 def model_configuration(spec: ModelSpec) -> dict[str, Any]:
     """The model's ``modules.json`` and the config of each of its modules, as recorded with an
     export (a changed pooling or normalisation means a new export)."""
-    modules = _read_json(spec.path / "modules.json")
+    modules = read_json(spec.path / "modules.json")
     configs = {}
     if isinstance(modules, list):
         for module in modules:
             if isinstance(module, dict) and isinstance(module.get("path"), str) and module["path"]:
-                configs[module["path"]] = _read_json(spec.path / module["path"] / "config.json")
+                configs[module["path"]] = read_json(spec.path / module["path"] / "config.json")
     return {"modules": modules, "configs": configs}
 
 
@@ -182,7 +182,7 @@ def refused_export(index_dir: Path, spec: ModelSpec) -> str | None:
 
 def _recorded_export(directory: Path, spec: ModelSpec) -> dict[str, Any] | None:
     """The export info in ``directory`` when it is about this very model, else None."""
-    recorded = _read_json(directory / EXPORT_INFO)
+    recorded = read_json(directory / EXPORT_INFO)
     if (
         not isinstance(recorded, dict)
         or recorded.get("weights_sha256") != spec.weights_hash
@@ -261,9 +261,9 @@ def export_onnx(spec: ModelSpec, target: Path) -> Path:
     names = ["input_ids", "attention_mask"]
     if "token_type_ids" in accepts:
         names.append("token_type_ids")
-    module = _pooled_model(transformer, names, pipeline)
+    module = pooled_model(transformer, names, pipeline)
     tokenizer = model_tokenizer(spec)
-    sample = padded_inputs(tokenizer.encode_batch(list(_PROBES)), names, 0)
+    sample = padded_inputs(tokenizer.encode_batch(list(PROBES)), names, 0)
     inputs = tuple(torch.from_numpy(sample[name]) for name in names)
     axes = {name: {0: "batch", 1: "sequence"} for name in names}
     axes["sentence_embedding"] = {0: "batch"}
@@ -283,7 +283,7 @@ def export_onnx(spec: ModelSpec, target: Path) -> Path:
                 dynamo=False,
             )
         got = _session(tmp, threads=1).run(["sentence_embedding"], sample)[0]
-        cosine, norm_difference = _agreement(_reference_vectors(spec), got)
+        cosine, norm_difference = agreement(reference_vectors(spec), got)
         if cosine < MIN_PROBE_COSINE or norm_difference > MAX_NORM_DIFFERENCE:
             _refuse(
                 spec,
@@ -312,25 +312,25 @@ def export_onnx(spec: ModelSpec, target: Path) -> Path:
         "probe_min_cosine": round(cosine, 7),
         "export_seconds": round(time.perf_counter() - started, 2),
     }
-    _write_atomic(target.parent / EXPORT_INFO, json.dumps(info, indent=2))
+    write_atomic(target.parent / EXPORT_INFO, json.dumps(info, indent=2))
     log.info("exported %s to %s in %.1f s", spec.name, target, info["export_seconds"])
     return target
 
 
-def _reference_vectors(spec: ModelSpec) -> np.ndarray:
+def reference_vectors(spec: ModelSpec) -> np.ndarray:
     """sentence-transformers' own embeddings of the probe texts, as the model defines them."""
     from index.build.embedding import Embedder
 
     return Embedder(spec).model.encode(
-        list(_PROBES),
-        batch_size=len(_PROBES),
+        list(PROBES),
+        batch_size=len(PROBES),
         normalize_embeddings=False,
         convert_to_numpy=True,
         show_progress_bar=False,
     )
 
 
-def _agreement(expected: np.ndarray, got: np.ndarray) -> tuple[float, float]:
+def agreement(expected: np.ndarray, got: np.ndarray) -> tuple[float, float]:
     """Least cosine between matching rows, and largest relative difference of their norms."""
     if expected.shape != got.shape:
         return -1.0, float("inf")
@@ -357,7 +357,7 @@ def _refuse(spec: ModelSpec, directory: Path, reason: str) -> NoReturn:
     }
     try:
         directory.mkdir(parents=True, exist_ok=True)
-        _write_atomic(directory / EXPORT_INFO, json.dumps(record, indent=2))
+        write_atomic(directory / EXPORT_INFO, json.dumps(record, indent=2))
     except OSError:  # not remembered: the next build tries again
         log.debug("cannot record the refused export in %s", directory, exc_info=True)
     raise OnnxExportRefused(f"ONNX export of {spec.name} refused: {reason}")
@@ -593,13 +593,13 @@ def _session(path: Path, threads: int) -> onnxruntime.InferenceSession:
         ) from None
 
 
-def _write_atomic(path: Path, text: str) -> None:
+def write_atomic(path: Path, text: str) -> None:
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, path)
 
 
-def _read_json(path: Path) -> Any:
+def read_json(path: Path) -> Any:
     """The parsed JSON file at ``path``, or None when it is missing or unreadable."""
     try:
         return json.loads(path.read_text(encoding="utf-8"))
@@ -633,8 +633,9 @@ _POOLING: dict[str, Callable[[Any, Any], Any]] = {
 }
 
 
-def _pooled_model(transformer: Any, names: Sequence[str], pipeline: Pipeline) -> Any:
-    """A torch module: transformer -> the model's pooling -> L2 normalisation if it has one."""
+def pooled_model(transformer: Any, names: Sequence[str], pipeline: Pipeline) -> Any:
+    """A torch module: transformer -> the model's pooling -> L2 normalisation if it has one.
+    Pooling is in float32 whatever the transformer's precision (a bfloat16 export's too)."""
     import torch
 
     pool = _POOLING[pipeline.pooling]
@@ -647,6 +648,8 @@ def _pooled_model(transformer: Any, names: Sequence[str], pipeline: Pipeline) ->
         def forward(self, *inputs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
             named = dict(zip(names, inputs, strict=True))
             hidden = self.transformer(**named).last_hidden_state
+            if hidden.dtype != torch.float32:  # bfloat16 builds: pool and normalise in float32
+                hidden = hidden.float()
             mask = named["attention_mask"].unsqueeze(-1).to(hidden.dtype)
             pooled = pool(hidden, mask)
             if pipeline.normalize:

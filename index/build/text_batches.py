@@ -59,10 +59,11 @@ def length_batches(
 
 
 def padded_inputs(
-    encodings: Sequence[Encoding], names: Sequence[str], pad_id: int
+    encodings: Sequence[Encoding], names: Sequence[str], pad_id: int, width: int | None = None
 ) -> dict[str, np.ndarray]:
-    """Right-padded int64 arrays (input_ids, attention_mask, token_type_ids) for one batch."""
-    width = max(len(e.ids) for e in encodings)
+    """Right-padded int64 arrays (input_ids, attention_mask, token_type_ids) for one batch,
+    ``width`` word pieces wide (None: the longest text's)."""
+    width = max([len(e.ids) for e in encodings] + [width or 0])
     ids = np.full((len(encodings), width), pad_id, dtype=np.int64)
     mask = np.zeros((len(encodings), width), dtype=np.int64)
     types = np.zeros((len(encodings), width), dtype=np.int64)
