@@ -12,13 +12,16 @@ Backends:
 - ``onnx``: ``OnnxEncoder`` fp32 (onnxruntime, token-length-sorted batches of 8);
 - ``onnx-build``: the encoder ``citebot build`` uses since issue 26: the same fp32 graph, one
   batch per core at once, batches of ``BUILD_BATCH_TOKENS`` padded word pieces;
-- ``onnx-int8``: the same graph with per-channel dynamic int8 weights.
+- ``onnx-int8``: the same graph with per-channel dynamic int8 weights;
+- ``bf16-build``: the encoder ``citebot build`` uses on CPUs with AMX-BF16 (issue 26, fourth
+  round): the model traced in bfloat16 (TorchScript), one batch per core at once, batches of
+  ``BF16_BATCH_TOKENS`` padded word pieces in few shapes.
 
 Quality next to speed: cosine of each backend's vectors to ``st``'s, and paragraph retrieval
 hit@1 / hit@5 of each article's questions among that article's paragraphs.
 
     .venv/bin/python benchmarks/build_throughput.py [--articles 3] [--repeats 3]
-        [--backends st,st-bs8,embedder,onnx,onnx-build,onnx-int8]
+        [--backends st,st-bs8,embedder,onnx,onnx-build,onnx-int8,bf16-build]
 """
 
 from __future__ import annotations
@@ -138,6 +141,15 @@ def main() -> int:
                 f"int8 quantization (once per model): {time.perf_counter() - started:.1f} s"
             )
             backends["onnx-int8"] = OnnxEncoder(spec, int8, threads, args.onnx_batch_size).encode
+        if "bf16-build" in wanted:
+            from index.build.bfloat16_encoder import BFloat16Encoder, ensure_bfloat16
+
+            started = time.perf_counter()
+            bf16 = ensure_bfloat16(Path(tmp), spec)
+            notes.append(f"bfloat16 trace (once per model): {time.perf_counter() - started:.1f} s")
+            backends["bf16-build"] = BFloat16Encoder(
+                spec, bf16, threads, concurrent_runs=threads
+            ).encode
         backends = {name: backends[name] for name in wanted}
         for encode in backends.values():  # warm-up: first-call allocations, lazy loads
             encode(texts[:16])

@@ -7,9 +7,11 @@ result is posted a member asks a question answered only by that PDF. The clock r
 ``/docs add`` dispatch to the answer's follow-up. The PDF: SQuAD v1.1 dev paragraphs (articles
 2, 10, 18, … until ``--pages`` pages), 10 pt Times on letter pages, drawn with reportlab.
 
-Each run starts a fresh bot (fresh collections, the same default index and ONNX export), with
-CITEBOT_LATE_CHUNKING false ("alone", the default) and true ("late chunking"), and with ``--int8``
-each also with CITEBOT_BUILD_INT8=true, interleaved for ``--repeats`` rounds; medians.
+Each run starts a fresh bot (fresh collections, the same default index and model exports), with
+the default settings ("alone": each sentence embedded on its own; in bfloat16 on CPUs with
+AMX-BF16), with CITEBOT_BUILD_BFLOAT16=false ("alone, float32"), with CITEBOT_LATE_CHUNKING=true
+("late chunking"), and with ``--int8`` each also with CITEBOT_BUILD_INT8=true, interleaved for
+``--repeats`` rounds; medians.
 
     .venv/bin/python benchmarks/docs_add_pdf.py [--pages 100] [--repeats 2] [--int8]
 """
@@ -73,17 +75,19 @@ def squad_pdf(squad: Path, pages: int) -> tuple[bytes, int, str, str]:
 
 
 # Each variant's (CITEBOT_LATE_CHUNKING, CITEBOT_BUILD_INT8).
+# Each variant's CITEBOT_LATE_CHUNKING, CITEBOT_BUILD_INT8, CITEBOT_BUILD_BFLOAT16.
 VARIANTS = {
-    "alone": (False, False),
-    "late chunking": (True, False),
-    "int8 build": (False, True),
-    "late chunking, int8 build": (True, True),
+    "alone": (False, False, "auto"),
+    "alone, float32": (False, False, "false"),
+    "late chunking": (True, False, "auto"),
+    "int8 build": (False, True, "auto"),
+    "late chunking, int8 build": (True, True, "auto"),
 }
 
 
 async def one_run(
     late: bool, pdf: bytes, question: str, answer: str, index_dir: Path, workdir: Path,
-    int8: bool = False,
+    int8: bool = False, bfloat16: str = "auto",
 ) -> tuple[float, float]:
     """(seconds to the build's result, seconds to the first answer) of one fresh bot."""
     world = World(owner_id=OWNER, guild_ids=(GUILD,))
@@ -98,6 +102,7 @@ async def one_run(
             "attachment_max_mb": "50",
             "late_chunking": str(late).lower(),
             "build_int8": str(int8).lower(),
+            "build_bfloat16": bfloat16,
         }
         bot = BotProcess(loopback, settings, workdir)
         try:
@@ -145,16 +150,16 @@ async def main_async(args: argparse.Namespace) -> None:
         late = Engine(Settings(_env_file=None, index_dir=index_dir, late_chunking=True,
                                build_int8=args.int8))
         assert late.build_encoder is not None  # the export with token outputs, made once here
-        names = list(VARIANTS) if args.int8 else ["alone", "late chunking"]
+        names = list(VARIANTS) if args.int8 else ["alone", "alone, float32", "late chunking"]
         figures: dict[str, list[tuple[float, float]]] = {name: [] for name in names}
         for repeat in range(args.repeats):
             order = list(figures) if repeat % 2 == 0 else list(figures)[::-1]
             for name in order:
                 workdir = Path(scratch) / f"run-{repeat}-{names.index(name)}"
                 workdir.mkdir()
-                in_chunk, int8 = VARIANTS[name]
+                in_chunk, int8, bfloat16 = VARIANTS[name]
                 seconds = await one_run(
-                    in_chunk, pdf, question, answer, index_dir, workdir, int8
+                    in_chunk, pdf, question, answer, index_dir, workdir, int8, bfloat16
                 )
                 figures[name].append(seconds)
                 print(f"[{repeat + 1}/{args.repeats}] {name}: built {seconds[0]:.1f} s, "

@@ -5,7 +5,7 @@ citebot vs txtai ``Embeddings`` (dense, and ``hybrid=True``: dense + txtai's BM2
     .venv/bin/pip install -e '.[bench]'     # txtai
     .venv/bin/python benchmarks/peer_txtai.py [--squad ../shared/data/squad/dev-v1.1.json]
         [--articles N] [--every N] [--index-dir DIR] [--txtai-threads N] [--json OUT]
-    .venv/bin/python benchmarks/peer_txtai.py --builds 5 --every 8    # whole-process builds
+    .venv/bin/python benchmarks/peer_txtai.py --builds 5 --every 8 [--float32] [--late] [--int8]
     .venv/bin/python benchmarks/peer_txtai.py --docs [--docs-dir /usr/share/doc/python3.11/html]
         [--index-dir DIR] [--txtai-threads N] [--json OUT]           # documentation (issue 25)
 
@@ -22,11 +22,12 @@ half and all questions.
 ``--builds N`` (issue 26) times whole builds instead, each a process from start to exit, N
 interleaved repeats (the order alternates), medians: ``citebot build`` of the chosen articles
 (each a plain-text document, paragraphs separated by blank lines) into a fresh index dir that
-holds only the model's ONNX export (exported once beforehand, as after a first build), against
-a process that imports txtai, indexes the same paragraphs with ``hybrid=True`` and saves the
-index, with ``--txtai-threads`` torch threads (default 1: on the shared, loaded machine torch's
-own default of one per core made its build up to 15x slower, its OpenMP threads waiting on each
-other; 0 gives it that default). Peak resident memory of each process is reported.
+holds only the model's exports (ONNX, and on CPUs with AMX-BF16 the bfloat16 trace; made once
+beforehand, as after a first build), against a process that imports txtai, indexes the same
+paragraphs with ``hybrid=True`` and saves the index, with ``--txtai-threads`` torch threads
+(default 1: on the shared, loaded machine torch's own default of one per core made its build
+up to 15x slower, its OpenMP threads waiting on each other; 0 gives it that default). Peak
+resident memory of each process is reported.
 
 Protocol (issue 4): each article is its own corpus, its paragraphs the documents, each of its
 questions asked against it, top 5. A hit is a gold answer string inside a returned passage;
@@ -253,12 +254,15 @@ def timed_process(command: list[str], env: dict[str, str]) -> tuple[float, float
 CITEBOT_LATE = "citebot, late chunking"
 CITEBOT_INT8 = "citebot, int8 build"
 CITEBOT_LATE_INT8 = "citebot, late chunking, int8 build"
-# Each citebot contestant's settings (CITEBOT_LATE_CHUNKING, CITEBOT_BUILD_INT8).
+CITEBOT_FLOAT32 = "citebot, float32 build"
+# Each citebot contestant's settings (CITEBOT_LATE_CHUNKING, CITEBOT_BUILD_INT8,
+# CITEBOT_BUILD_BFLOAT16): the default, "citebot", builds in bfloat16 on CPUs with AMX-BF16.
 CITEBOT_SETTINGS = {
-    CITEBOT: (False, False),
-    CITEBOT_LATE: (True, False),
-    CITEBOT_INT8: (False, True),
-    CITEBOT_LATE_INT8: (True, True),
+    CITEBOT: (False, False, "auto"),
+    CITEBOT_FLOAT32: (False, False, "false"),
+    CITEBOT_LATE: (True, False, "auto"),
+    CITEBOT_INT8: (False, True, "auto"),
+    CITEBOT_LATE_INT8: (True, True, "auto"),
 }
 
 
@@ -270,13 +274,16 @@ def race_builds(
     exported: Path | None = None,
     txtai_threads: int = 1,
     int8: bool = False,
+    float32: bool = False,
 ) -> dict[str, Any]:
     """Whole-process build times of citebot (and with ``late``, citebot with
-    CITEBOT_LATE_CHUNKING=true; with ``int8``, each also with CITEBOT_BUILD_INT8=true) and
-    txtai hybrid, interleaved; medians."""
+    CITEBOT_LATE_CHUNKING=true; with ``int8``, each also with CITEBOT_BUILD_INT8=true; with
+    ``float32``, citebot with CITEBOT_BUILD_BFLOAT16=false) and txtai hybrid, interleaved;
+    medians."""
     import shutil
     import statistics
 
+    from index.build.bfloat16_encoder import ensure_bfloat16, has_native_bfloat16
     from index.build.model import ModelSpec
     from index.build.onnx_encoder import ensure_onnx, model_dir_for
 
@@ -288,10 +295,12 @@ def race_builds(
     exported = exported or scratch / "export"  # a built index dir's export, or a new one
     # once, not timed (a first build pays it)
     ensure_onnx(exported, spec, quantized=int8, token_output=True)
+    if has_native_bfloat16():  # the default build's bfloat16 trace, as after a first build
+        ensure_bfloat16(exported, spec)
     python = sys.executable
     citebot = [str(Path(python).parent / "citebot"), "build"]
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
-    floats = [CITEBOT, *([CITEBOT_LATE] if late else [])]
+    floats = [CITEBOT, *([CITEBOT_FLOAT32] if float32 else []), *([CITEBOT_LATE] if late else [])]
     quantized = [CITEBOT_INT8, *([CITEBOT_LATE_INT8] if late else [])] if int8 else []
     names = [*floats, *quantized, TXTAI_HYBRID]
     times: dict[str, list[float]] = {name: [] for name in names}
@@ -302,13 +311,14 @@ def race_builds(
             target = scratch / f"run-{repeat}-{number}"
             if name != TXTAI_HYBRID:
                 shutil.copytree(model_dir_for(exported, spec), model_dir_for(target, spec))
-                in_chunk, quantize = CITEBOT_SETTINGS[name]
+                in_chunk, quantize, bfloat16 = CITEBOT_SETTINGS[name]
                 run_env = {
                     **env,
                     "CITEBOT_SOURCE_DIR": str(sources),
                     "CITEBOT_INDEX_DIR": str(target),
                     "CITEBOT_LATE_CHUNKING": str(in_chunk).lower(),
                     "CITEBOT_BUILD_INT8": str(quantize).lower(),
+                    "CITEBOT_BUILD_BFLOAT16": bfloat16,
                 }
                 seconds, peak = timed_process(citebot, run_env)
             else:
@@ -526,6 +536,11 @@ def main() -> None:
         "--int8", action="store_true", help="--builds: also each with CITEBOT_BUILD_INT8=true"
     )
     parser.add_argument(
+        "--float32",
+        action="store_true",
+        help="--builds: also citebot with CITEBOT_BUILD_BFLOAT16=false (float32 on any CPU)",
+    )
+    parser.add_argument(
         "--docs",
         action="store_true",
         help="the documentation set (benchmarks/docs_quality.py's) instead of SQuAD",
@@ -552,6 +567,7 @@ def main() -> None:
                 args.index_dir,
                 args.txtai_threads,
                 args.int8,
+                args.float32,
             )
         if args.json:
             args.json.write_text(json.dumps(figures, indent=2))
