@@ -3,8 +3,9 @@
 Why: a build's time is the model's passes over every chunk and sentence, and in float32 they
 are compute-bound (issue 26). On a CPU with AMX-BF16, torch (oneDNN) runs the same model with
 bfloat16 weights and activations about 3x as fast as the float32 ONNX export, and its vectors
-agree with it to a cosine of at least 0.9999 (SQuAD v1.1 dev, all 48 articles: the same hit@1,
-hit@5 and highlight@1 within a question; docs/benchmarks.md, "Build speed", fourth round).
+agree with it to a cosine of at least 0.9999 (SQuAD v1.1 dev, all 48 articles: hit@1 0.9004
+against 0.9002, hit@5 0.9864 both, highlight@1 0.7925 against 0.7923; docs/benchmarks.md,
+"Build speed (issue 26)", fourth round).
 Questions are still embedded with the float32 ONNX export.
 
 The model is traced once per model to TorchScript (``<index_dir>/models/<hash16>/model.bf16.pt``,
