@@ -17,7 +17,6 @@ normalisation run in float32 inside the traced graph. Importing this module impo
 
 from __future__ import annotations
 
-import inspect
 import json
 import logging
 import os
@@ -35,6 +34,7 @@ from index.build.onnx_encoder import (
     OnnxExportRefused,
     ProgressCallback,
     agreement,
+    load_transformer,
     model_configuration,
     model_dir_for,
     pooled_model,
@@ -119,26 +119,11 @@ def export_bfloat16(spec: ModelSpec, target: Path) -> Path:
         pipeline = read_pipeline(spec)
     except OnnxExportRefused as refusal:
         _refuse(spec, target.parent, str(refusal))
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     import torch
-    from transformers import AutoModel
-    from transformers.utils import logging as transformers_logging
 
-    transformers_logging.disable_progress_bar()
     started = time.perf_counter()
     target.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        transformer = AutoModel.from_pretrained(
-            str(spec.path), local_files_only=True, attn_implementation="sdpa"
-        ).eval()
-    except Exception as error:  # many kinds; all mean "unusable model"
-        raise ModelError(f"cannot load {spec.path} for the bfloat16 export: {error}") from None
-    accepts = inspect.signature(transformer.forward).parameters
-    names = ["input_ids", "attention_mask"]
-    if "token_type_ids" in accepts:
-        names.append("token_type_ids")
+    transformer, names = load_transformer(spec, "sdpa", "bfloat16 export")
     module = pooled_model(transformer.to(torch.bfloat16), names, pipeline)
     tokenizer = model_tokenizer(spec)
     # the probes differ in length, so the traced graph masks padding (never traced away)

@@ -237,30 +237,13 @@ def export_onnx(spec: ModelSpec, target: Path) -> Path:
         pipeline = read_pipeline(spec)
     except OnnxExportRefused as refusal:
         _refuse(spec, target.parent, str(refusal))
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
-    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     import warnings
 
     import torch
-    from transformers import AutoModel
-    from transformers.utils import logging as transformers_logging
-
-    transformers_logging.disable_progress_bar()
 
     started = time.perf_counter()
     target.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        transformer = AutoModel.from_pretrained(
-            str(spec.path), local_files_only=True, attn_implementation="eager"
-        ).eval()
-    except Exception as error:  # many kinds; all mean "unusable model"
-        raise ModelError(f"cannot load {spec.path} for ONNX export: {error}") from None
-    accepts = inspect.signature(transformer.forward).parameters
-    names = ["input_ids", "attention_mask"]
-    if "token_type_ids" in accepts:
-        names.append("token_type_ids")
+    transformer, names = load_transformer(spec, "eager", "ONNX export")
     module = pooled_model(transformer, names, pipeline)
     tokenizer = model_tokenizer(spec)
     sample = padded_inputs(tokenizer.encode_batch(list(PROBES)), names, 0)
@@ -315,6 +298,31 @@ def export_onnx(spec: ModelSpec, target: Path) -> Path:
     write_atomic(target.parent / EXPORT_INFO, json.dumps(info, indent=2))
     log.info("exported %s to %s in %.1f s", spec.name, target, info["export_seconds"])
     return target
+
+
+def load_transformer(spec: ModelSpec, attention: str, purpose: str) -> tuple[Any, list[str]]:
+    """``spec``'s transformer (transformers' AutoModel, offline, in eval mode, with the
+    ``attention`` implementation) and the names of the inputs it takes, for an export
+    (``purpose`` names it in the error). Raises ModelError when the model cannot be loaded."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    from transformers import AutoModel
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.disable_progress_bar()
+    try:
+        transformer = AutoModel.from_pretrained(
+            str(spec.path), local_files_only=True, attn_implementation=attention
+        ).eval()
+    except Exception as error:  # many kinds; all mean "unusable model"
+        raise ModelError(f"cannot load {spec.path} for the {purpose}: {error}") from None
+    accepts = inspect.signature(transformer.forward).parameters
+    names = ["input_ids", "attention_mask"]
+    if "token_type_ids" in accepts:
+        names.append("token_type_ids")
+    return transformer, names
 
 
 def reference_vectors(spec: ModelSpec) -> np.ndarray:

@@ -227,3 +227,19 @@ def test_a_damaged_bfloat16_export_falls_back_to_float32_and_the_build_still_wor
     assert "build_weights" not in engine.corpus.manifest
     answer = engine.search(FULL, 3)
     assert "Lavrov" in answer.passages[0].text
+
+
+def test_a_trace_that_disagrees_with_the_model_is_refused_remembered_and_built_in_float32(
+    tmp_path: Path, built_index_dir: Path, model_spec, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(bfloat16_encoder, "MIN_BF16_PROBE_COSINE", 1.01)  # nothing can agree
+    engine = _engine(tmp_path, built_index_dir)
+    assert isinstance(engine.build_encoder, OnnxEncoder)  # refused, logged: float32
+    target = model_dir_for(engine.settings.index_dir, model_spec)
+    assert not (target / BF16_FILE).exists()
+    info = json.loads((target / BF16_INFO).read_text(encoding="utf-8"))
+    assert "differs from sentence-transformers'" in info["refused"]
+    with pytest.raises(BFloat16Refused):  # remembered: not traced again at the next build
+        ensure_bfloat16(engine.settings.index_dir, model_spec)
+    engine.rebuild()
+    assert "build_weights" not in engine.corpus.manifest
