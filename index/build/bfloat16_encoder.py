@@ -44,8 +44,11 @@ from index.build.onnx_encoder import (
     write_atomic,
 )
 from index.build.text_batches import (
+    length_batches,
     model_tokenizer,
     padded_inputs,
+    padded_width,
+    padding_id,
     run_in_order,
     unit_rows,
 )
@@ -57,6 +60,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 BF16_FILE = "model.bf16.pt"
+# The weights its builds embed with, as their manifest records them (index.build.builder).
+BFLOAT16 = "bfloat16"
 BF16_INFO = "bfloat16.json"
 # Bump when the traced graph changes: older traces are made again.
 BF16_VERSION = 1
@@ -208,7 +213,7 @@ class BFloat16Encoder:
     thread; an error cancels the batches not started.
     """
 
-    build_weights = "bfloat16"  # recorded in the manifest (index.build.builder.build_weights)
+    build_weights = BFLOAT16  # recorded in the manifest (index.build.builder.build_weights)
     late_chunking = False
 
     def __init__(
@@ -245,8 +250,7 @@ class BFloat16Encoder:
         recorded = read_json(self.path.parent / BF16_INFO) or {}
         self._inputs = list(recorded.get("inputs") or ["input_ids", "attention_mask"])
         self._tokenizer = model_tokenizer(spec)
-        pad = self._tokenizer.token_to_id("[PAD]")
-        self._pad_id = int(pad) if pad is not None else 0
+        self._pad_id = padding_id(self._tokenizer)
 
     def encode(self, texts: Sequence[str], progress: ProgressCallback | None = None) -> np.ndarray:
         """Vectors for ``texts`` as float32[n, dimension], each of unit length."""
@@ -282,11 +286,8 @@ class BFloat16Encoder:
         encodings: list[Encoding] = self._tokenizer.encode_batch(list(texts))
         lengths = [len(e.ids) for e in encodings]
         order = sorted(range(len(texts)), key=lengths.__getitem__, reverse=True)
-        first = 0
-        while first < len(order):
-            width = -(-lengths[order[first]] // WIDTH_STEP) * WIDTH_STEP
-            batch = order[first : first + max(1, self.batch_tokens // width)]
-            first += len(batch)
+        for batch in length_batches(order, lengths, len(texts), self.batch_tokens, WIDTH_STEP):
+            width = padded_width(lengths[batch[0]], WIDTH_STEP)
             feed = padded_inputs([encodings[i] for i in batch], self._inputs, self._pad_id, width)
             yield batch, feed
 

@@ -20,7 +20,7 @@ from index.build.build_lock import OnWait
 from index.build.corpus import Corpus, DocumentRecord
 from index.build.embedding import TextEncoder
 from index.build.lexical import LexicalIndex
-from index.build.onnx_encoder import CONTEXT_SHARE
+from index.build.onnx_encoder import CONTEXT_SHARE, FLOAT32
 from index.build.question_types import sentence_types
 from index.build.vector_index import make_vector_index
 from index.errors import CitebotError
@@ -46,11 +46,10 @@ ALONE = "alone"
 # third round of issue 26); IN_CHUNK_PLAIN: pooled as they are (indexes built before it).
 IN_CHUNK = f"in-chunk-less-{CONTEXT_SHARE}"
 IN_CHUNK_PLAIN = "in-chunk"
-# The weights that embedded an index's texts (recorded in the manifest when not float32; a
-# rebuild re-uses vectors only of an index embedded with the same weights).
-FLOAT32 = "float32"
-INT8 = "int8"
-BFLOAT16 = "bfloat16"
+# The weights that embedded an index's texts are recorded in the manifest when not FLOAT32;
+# a rebuild re-uses vectors only of an index embedded with the same weights. Each build encoder
+# says which (``build_weights``): onnx_encoder's FLOAT32 or INT8, bfloat16_encoder's BFLOAT16;
+# one without it (sentence-transformers) embeds in float32.
 
 _VERSIONED = ("citebot", "sentence-transformers", "transformers", "torch", "faiss-cpu", "numpy")
 
@@ -192,12 +191,9 @@ def sentence_vector_mode(embedder: TextEncoder) -> str:
 
 
 def build_weights(embedder: TextEncoder) -> str:
-    """The model weights that embed with ``embedder``: FLOAT32, INT8 (an ONNX export quantized
-    for builds) or BFLOAT16 (``index.build.bfloat16_encoder``); questions are still embedded
-    with the float model."""
-    if getattr(embedder, "quantized", False):
-        return INT8
-    return BFLOAT16 if getattr(embedder, "build_weights", None) == BFLOAT16 else FLOAT32
+    """The model weights that embed with ``embedder`` (its ``build_weights``; FLOAT32 when it
+    does not say); questions are always embedded with the float model."""
+    return str(getattr(embedder, "build_weights", FLOAT32))
 
 
 def _embed_in_context(

@@ -18,6 +18,7 @@ transformers, ``OnnxEncoder`` imports onnxruntime on construction.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import json
 import logging
@@ -35,6 +36,7 @@ from index.build.text_batches import (
     length_batches,
     model_tokenizer,
     padded_inputs,
+    padding_id,
     run_in_order,
     unit_rows,
 )
@@ -51,6 +53,9 @@ ProgressCallback = Callable[[int], None]
 
 ONNX_FILE = "model.onnx"
 INT8_FILE = "model.int8.onnx"
+# The weights a build encoder embeds with, as its manifest records them (index.build.builder).
+FLOAT32 = "float32"
+INT8 = "int8"
 EXPORT_INFO = "export.json"
 OPSET = 17
 # Bump when what can be exported changes: remembered refusals of older versions are retried.
@@ -325,17 +330,22 @@ def load_transformer(spec: ModelSpec, attention: str, purpose: str) -> tuple[Any
     return transformer, names
 
 
+@functools.lru_cache(maxsize=2)
 def reference_vectors(spec: ModelSpec) -> np.ndarray:
-    """sentence-transformers' own embeddings of the probe texts, as the model defines them."""
+    """sentence-transformers' own embeddings of the probe texts, as the model defines them
+    (read-only; computed once per model and process: a first build checks both the ONNX export
+    and the bfloat16 trace against them)."""
     from index.build.embedding import Embedder
 
-    return Embedder(spec).model.encode(
+    vectors: np.ndarray = Embedder(spec).model.encode(
         list(PROBES),
         batch_size=len(PROBES),
         normalize_embeddings=False,
         convert_to_numpy=True,
         show_progress_bar=False,
     )
+    vectors.setflags(write=False)
+    return vectors
 
 
 def agreement(expected: np.ndarray, got: np.ndarray) -> tuple[float, float]:
@@ -447,6 +457,8 @@ class OnnxEncoder:
         self.batch_tokens = batch_tokens
         # int8 weights (a build's encoder; questions always use the float export)
         self.quantized = self.onnx_path.name == INT8_FILE
+        # the weights recorded in a build's manifest (index.build.builder.build_weights)
+        self.build_weights = INT8 if self.quantized else FLOAT32
         if not self.onnx_path.is_file():
             raise ModelError(f"no ONNX model at {self.onnx_path}: run `citebot build`")
         self.threads = threads if threads is not None else min(4, os.cpu_count() or 1)
@@ -456,8 +468,7 @@ class OnnxEncoder:
         outputs = [o.name for o in self._session.get_outputs()]
         self._output = outputs[0]
         self._tokenizer = model_tokenizer(spec)
-        pad = self._tokenizer.token_to_id("[PAD]")
-        self._pad_id = int(pad) if pad is not None else 0
+        self._pad_id = padding_id(self._tokenizer)
         recorded = _recorded_export(self.onnx_path.parent, spec) or {}
         # Sentence vectors pooled inside their chunk's pass: mean-pooled models whose export
         # gives token embeddings only (the pooling of the sentence is the model's own).

@@ -39,23 +39,35 @@ def model_tokenizer(spec: ModelSpec) -> Tokenizer:
 
 
 def length_batches(
-    order: Sequence[int], lengths: Sequence[int], size: int, tokens: int | None
+    order: Sequence[int], lengths: Sequence[int], size: int, tokens: int | None, step: int = 1
 ) -> Iterator[list[int]]:
     """``order`` (longest first) cut into batches: ``size`` texts each, or with ``tokens``, as
-    many texts as keep rows x the batch's longest text within ``tokens`` (at least one)."""
+    many texts as keep rows x the batch's width within ``tokens`` (at least one), the width
+    being the batch's longest text rounded up to a multiple of ``step`` (``padded_width``)."""
     if tokens is None:
         for first in range(0, len(order), size):
             yield list(order[first : first + size])
         return
     batch: list[int] = []
     for index in order:
-        width = lengths[batch[0]] if batch else lengths[index]
+        width = padded_width(lengths[batch[0]] if batch else lengths[index], step)
         if batch and (len(batch) + 1) * width > tokens:
             yield batch
             batch = []
         batch.append(index)
     if batch:
         yield batch
+
+
+def padded_width(length: int, step: int) -> int:
+    """``length`` word pieces rounded up to a multiple of ``step``."""
+    return -(-length // step) * step
+
+
+def padding_id(tokenizer: Tokenizer) -> int:
+    """The id of the tokenizer's ``[PAD]`` token (0 when it has none)."""
+    pad = tokenizer.token_to_id("[PAD]")
+    return int(pad) if pad is not None else 0
 
 
 def padded_inputs(

@@ -23,13 +23,13 @@ from index.build import bfloat16_encoder
 from index.build.bfloat16_encoder import (
     BF16_FILE,
     BF16_INFO,
+    BFLOAT16,
     WIDTH_STEP,
     BFloat16Encoder,
     BFloat16Refused,
     ensure_bfloat16,
     has_native_bfloat16,
 )
-from index.build.builder import BFLOAT16
 from index.build.onnx_encoder import OnnxEncoder, model_dir_for
 from tests.conftest import SOURCE_DIR, isolated_settings
 

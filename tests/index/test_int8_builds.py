@@ -11,8 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from bot.core.engine import Engine
-from index.build.builder import INT8
-from index.build.onnx_encoder import INT8_FILE, OnnxEncoder
+from index.build.onnx_encoder import INT8, INT8_FILE, OnnxEncoder
 from tests.conftest import SOURCE_DIR, isolated_settings
 
 
@@ -24,9 +23,11 @@ def _engine(tmp_path: Path, built_index_dir: Path, int8: bool, late: bool = Fals
     index_dir = tmp_path / "index"
     if not (index_dir / "models").exists():  # the session's export: no second export here
         shutil.copytree(built_index_dir / "models", index_dir / "models")
-    return Engine(isolated_settings(
-        source_dir=sources, index_dir=index_dir, build_int8=int8, late_chunking=late
-    ))
+    return Engine(
+        isolated_settings(
+            source_dir=sources, index_dir=index_dir, build_int8=int8, late_chunking=late
+        )
+    )
 
 
 def test_an_int8_build_embeds_with_the_quantized_model_one_text_at_a_time(
